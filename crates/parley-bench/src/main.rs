@@ -1,0 +1,90 @@
+//! `parley-bench`: one run on loopback prints raw data-channel throughput, file
+//! transfer throughput disk to disk through our protocol, their ratio, plain TCP as
+//! the ceiling, and call setup time (accept → first decoded remote frame, median of
+//! N calls through the real server and two `parley-cli` processes).
+//!
+//! Build and run optimised: `cargo build --release -p parley-cli -p parley-bench &&
+//! target/release/parley-bench`. Results go to BENCHMARKS.md.
+
+mod pair;
+mod setup;
+mod throughput;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+/// Command line.
+#[derive(Parser)]
+struct Args {
+    /// Bytes per throughput test, MiB.
+    #[arg(long, default_value_t = 256)]
+    mib: u64,
+    /// Calls for the setup-time median.
+    #[arg(long, default_value_t = 10)]
+    calls: usize,
+    /// Skip the call-setup part (no parley-cli needed).
+    #[arg(long)]
+    no_calls: bool,
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let total = args.mib * 1024 * 1024;
+    let tcp = throughput::tcp_loopback(total).await?;
+    println!("tcp loopback (ceiling):        {tcp:8.1} MB/s");
+    let raw = throughput::raw_data_channel(total).await?;
+    println!(
+        "raw data channel (64 KiB msgs): {raw:8.1} MB/s   ({:.2} of TCP)",
+        raw / tcp
+    );
+    let dir = tempfile::tempdir()?;
+    let file = throughput::file_transfer(total, dir.path()).await?;
+    println!(
+        "file transfer disk to disk:     {:8.1} MB/s   (offer → verified, incl. SHA-256 up front)",
+        file.wall_mb_s
+    );
+    println!(
+        "file transfer, streaming part:  {:8.1} MB/s   (accept → complete)",
+        file.stream_mb_s
+    );
+    println!(
+        "ratio file / raw data channel:  {:8.2}   (streaming part: {:.2})",
+        file.wall_mb_s / raw,
+        file.stream_mb_s / raw
+    );
+    if !args.no_calls {
+        let exe = std::env::current_exe()?;
+        let cli = exe
+            .parent()
+            .context("exe dir")?
+            .join(format!("parley-cli{}", std::env::consts::EXE_SUFFIX));
+        anyhow::ensure!(
+            cli.exists(),
+            "{} not built (cargo build --release -p parley-cli)",
+            cli.display()
+        );
+        let server = parley_signal::start(parley_signal::ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            ..Default::default()
+        })
+        .await?;
+        let url = server.url();
+        let runs = args.calls;
+        let times =
+            tokio::task::spawn_blocking(move || setup::call_setup_ms(&cli, &url, runs)).await??;
+        println!(
+            "call setup, accept → first decoded frame: median {} ms of {} calls {:?}",
+            median(times.clone()),
+            times.len(),
+            times
+        );
+        server.shutdown().await;
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Throughput measurements: raw data channel, file transfer, plain TCP.
+
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use bytes::Bytes;
+use parley_engine::channel::{DcMessage, MessageSink};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::pair;
+
+/// Message size for the raw data-channel test, bytes (SCTP's default max message).
+pub const MESSAGE_BYTES: usize = 64 * 1024;
+
+/// MB/s (10^6 bytes per second).
+pub fn mb_per_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e6
+}
+
+/// Sends `total` bytes in 64 KiB messages over a reliable ordered data channel between
+/// two local peer connections; returns MB/s measured at the receiver.
+pub async fn raw_data_channel(total: u64) -> Result<f64> {
+    let mut p = pair::connect("bench").await?;
+    let payload = Bytes::from(vec![0x5a; MESSAGE_BYTES]);
+    let n = total.div_ceil(MESSAGE_BYTES as u64);
+    let sender = p.a_dc.clone();
+    let start = Instant::now();
+    let send = tokio::spawn(async move {
+        for _ in 0..n {
+            sender.send(DcMessage::Binary(payload.clone())).await?;
+        }
+        anyhow::Ok(())
+    });
+    let mut got = 0u64;
+    while got < n * MESSAGE_BYTES as u64 {
+        match p.b_rx.recv().await {
+            Some(DcMessage::Binary(b)) => got += b.len() as u64,
+            Some(_) => {}
+            None => bail!("channel closed after {got} bytes"),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    send.await??;
+    p.a.close().await;
+    p.b.close().await;
+    Ok(mb_per_s(got, secs))
+}
+
+/// Plain TCP over loopback, 64 KiB writes: the ceiling for any transport here.
+pub async fn tcp_loopback(total: u64) -> Result<f64> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let reader = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut got = 0u64;
+        let start = Instant::now();
+        loop {
+            let k = s.read(&mut buf).await?;
+            if k == 0 {
+                break;
+            }
+            got += k as u64;
+        }
+        anyhow::Ok((got, start.elapsed().as_secs_f64()))
+    });
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let chunk = vec![0x5a; MESSAGE_BYTES];
+    let mut sent = 0u64;
+    while sent < total {
+        s.write_all(&chunk).await?;
+        sent += chunk.len() as u64;
+    }
+    s.shutdown().await?;
+    drop(s);
+    let (got, secs) = reader.await??;
+    Ok(mb_per_s(got, secs))
+}
+
+/// Result of one disk-to-disk transfer.
+pub struct FileResult {
+    /// Offer → verified at the receiver, including the sender's up-front SHA-256, MB/s.
+    pub wall_mb_s: f64,
+    /// Accept → complete (streaming only), MB/s.
+    pub stream_mb_s: f64,
+}
+
+/// Writes `total` random bytes to a file in `dir`, sends it through our transfer
+/// protocol over a data channel between two local peer connections, and checks the
+/// received copy's SHA-256.
+pub async fn file_transfer(total: u64, dir: &std::path::Path) -> Result<FileResult> {
+    use parley_engine::transfer::{send_file_named, serve_file_channel, ReceiveSession};
+    use rand::RngCore;
+    use sha2::{Digest, Sha256};
+    use std::sync::Arc;
+    use tokio::sync::{mpsc, watch};
+
+    let src = dir.join("bench-src.bin");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&src)?);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = total;
+        while left > 0 {
+            rand::thread_rng().fill_bytes(&mut buf);
+            let k = left.min(buf.len() as u64) as usize;
+            f.write_all(&buf[..k])?;
+            left -= k as u64;
+        }
+    }
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox)?;
+    let p = pair::connect("file").await?;
+    let (ev_tx, mut ev_rx) = mpsc::channel(64);
+    tokio::spawn(async move { while ev_rx.recv().await.is_some() {} });
+
+    let (b_dc, mut b_rx) = (p.b_dc.clone(), p.b_rx);
+    let b_events = ev_tx.clone();
+    let inbox2 = inbox.clone();
+    tokio::spawn(async move {
+        let mut session = ReceiveSession::new(Some(inbox2), b_events);
+        let (unused_tx, _unused_rx) = mpsc::channel(1);
+        let _ = serve_file_channel(&mut b_rx, &b_dc, &mut session, &unused_tx).await;
+    });
+    let (a_dc, mut a_rx) = (p.a_dc.clone(), p.a_rx);
+    let (to_sender_tx, mut to_sender_rx) = mpsc::channel(64);
+    let a_events = ev_tx.clone();
+    let a_dc2 = a_dc.clone();
+    tokio::spawn(async move {
+        let mut session = ReceiveSession::new(None, a_events);
+        let _ = serve_file_channel(&mut a_rx, &a_dc2, &mut session, &to_sender_tx).await;
+    });
+    let (_cancel_tx, cancel_rx) = watch::channel(false);
+    let start = Instant::now();
+    let outcome = send_file_named(
+        &src,
+        None,
+        Arc::new(a_dc),
+        &mut to_sender_rx,
+        &ev_tx,
+        cancel_rx,
+    )
+    .await?;
+    let wall = start.elapsed().as_secs_f64();
+    let got = inbox.join("bench-src.bin");
+    let mut h = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(&got)?, &mut h)?;
+    if hex::encode(h.finalize()) != outcome.sha256 {
+        bail!("the received file's SHA-256 differs");
+    }
+    p.a.close().await;
+    p.b.close().await;
+    Ok(FileResult {
+        wall_mb_s: mb_per_s(total, wall),
+        stream_mb_s: mb_per_s(
+            total - outcome.resumed_from,
+            outcome.elapsed_ms.max(1) as f64 / 1e3,
+        ),
+    })
+}

@@ -1,0 +1,164 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Parley headless peer: call, answer, chat and send files from a terminal.
+#[derive(Debug, Parser)]
+#[command(name = "parley-cli", version, about)]
+pub struct Cli {
+    /// Profile folder (identity key, contacts, chat history). Default: the platform's
+    /// data folder, e.g. ~/.local/share/parley.
+    #[arg(long, global = true, env = "PARLEY_PROFILE")]
+    pub profile: Option<PathBuf>,
+    /// Signaling server URL, e.g. ws://127.0.0.1:8443/ws.
+    #[arg(long, global = true, env = "PARLEY_SERVER")]
+    pub server: Option<String>,
+    /// What to do (default: demo).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print this profile's id (creating the profile if new); the id is the last line.
+    Id,
+    /// Manage contacts.
+    Contact {
+        /// What to do with contacts.
+        #[command(subcommand)]
+        action: ContactAction,
+    },
+    /// Call a peer id; hang up after --duration seconds or, if later, once our own
+    /// sends (chat, files) are done.
+    Call {
+        /// The callee's id.
+        id: String,
+        /// Seconds to stay in the call.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Media, chat and file options.
+        #[command(flatten)]
+        opts: CallArgs,
+    },
+    /// Wait for one call, accept it, and end when the caller hangs up.
+    Answer {
+        /// Give up if no call arrives within this many seconds.
+        #[arg(long, default_value_t = 120.0)]
+        timeout: f64,
+        /// Media, chat and file options.
+        #[command(flatten)]
+        opts: CallArgs,
+    },
+    /// Run a demo call between two local headless peers through a local server.
+    Demo {
+        /// Seconds the demo call lasts.
+        #[arg(long, default_value_t = 8.0)]
+        duration: f64,
+        /// Folder for the demo's profiles and recordings (default: a temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// List cameras and audio devices.
+    Devices,
+}
+
+/// Contact subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ContactAction {
+    /// Add (or rename) a contact.
+    Add {
+        /// The contact's id.
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove a contact.
+    Remove {
+        /// The contact's id.
+        id: String,
+    },
+    /// List contacts, one per line: id and name.
+    List,
+}
+
+/// Options shared by `call` and `answer`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CallArgs {
+    /// Send this Y4M file (looped) as the camera.
+    #[arg(long, group = "video")]
+    pub video_file: Option<PathBuf>,
+    /// Send a test pattern, WxH@FPS (e.g. 640x360@15).
+    #[arg(long, group = "video")]
+    pub test_pattern: Option<String>,
+    /// Send camera number N.
+    #[arg(long, group = "video")]
+    pub camera: Option<u32>,
+    /// Send no video.
+    #[arg(long, group = "video")]
+    pub no_video: bool,
+    /// Send this WAV file (looped) as the microphone.
+    #[arg(long, group = "audio")]
+    pub audio_file: Option<PathBuf>,
+    /// Send microphone number N.
+    #[arg(long, group = "audio")]
+    pub mic: Option<usize>,
+    /// Send a 440 Hz tone.
+    #[arg(long, group = "audio")]
+    pub tone: bool,
+    /// Send no audio.
+    #[arg(long, group = "audio")]
+    pub no_audio: bool,
+    /// Record the remote video to this Y4M file.
+    #[arg(long)]
+    pub record_video: Option<PathBuf>,
+    /// Record the remote audio to this WAV file (48 kHz mono).
+    #[arg(long)]
+    pub record_audio: Option<PathBuf>,
+    /// Play the remote audio on the default (or --speaker N) output device.
+    #[arg(long)]
+    pub play_audio: bool,
+    /// Output device number for --play-audio.
+    #[arg(long)]
+    pub speaker: Option<usize>,
+    /// Offer this file to the peer (repeatable).
+    #[arg(long)]
+    pub send_file: Vec<PathBuf>,
+    /// Offer the file at PATH under the name NAME (repeatable; after --send-file ones).
+    #[arg(long, num_args = 2, value_names = ["NAME", "PATH"])]
+    pub send_file_as: Vec<String>,
+    /// Accept offered files into this folder (without it they are declined).
+    #[arg(long)]
+    pub receive_dir: Option<PathBuf>,
+    /// Send this chat message (repeatable, in order).
+    #[arg(long)]
+    pub chat: Vec<String>,
+    /// Print one JSON line of call statistics at the end.
+    #[arg(long)]
+    pub stats: bool,
+    /// Local UDP address for media (default 0.0.0.0:0: every interface).
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
+    /// STUN/TURN server URL (repeatable), e.g. stun:host:3478 or turn:host:3478.
+    #[arg(long)]
+    pub ice_server: Vec<String>,
+    /// TURN username for the --ice-server URLs.
+    #[arg(long)]
+    pub ice_username: Option<String>,
+    /// TURN credential for the --ice-server URLs.
+    #[arg(long)]
+    pub ice_credential: Option<String>,
+    /// Use only TURN relay candidates.
+    #[arg(long)]
+    pub relay_only: bool,
+    /// With `call`: wait up to this many seconds for the callee to come online.
+    #[arg(long, default_value_t = 10.0)]
+    pub wait_online: f64,
+    /// Video bitrate, kbit/s.
+    #[arg(long)]
+    pub video_kbps: Option<u32>,
+}

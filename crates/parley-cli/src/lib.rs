@@ -1,0 +1,130 @@
+//! The headless Parley peer: the tool tests, benchmarks and scripts drive.
+//!
+//! `parley-cli --help` lists the commands; README.md has examples. The binary is a
+//! thin `main` over [`run`]; the desktop app package reuses [`run`] for its headless
+//! demo mode until the window exists.
+
+pub mod args;
+mod demo;
+mod media;
+mod session;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use parley_engine::storage::Profile;
+use parley_proto::PeerId;
+
+pub use args::Cli;
+use args::{Command, ContactAction};
+
+/// Log filter when `RUST_LOG` is unset: our warnings, the WebRTC stack's errors only.
+const DEFAULT_LOG_FILTER: &str = "error,parley_engine=warn,parley_cli=warn,parley_signal=warn";
+
+/// Default signaling server when none is given.
+pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8443/ws";
+
+/// Runs one command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let command = cli.command.unwrap_or(Command::Demo {
+        duration: 8.0,
+        dir: None,
+    });
+    match command {
+        Command::Id => {
+            let profile = open_profile(&cli.profile)?;
+            println!("{}", profile.identity().id());
+        }
+        Command::Contact { action } => {
+            let profile = open_profile(&cli.profile)?;
+            match action {
+                ContactAction::Add { id, name } => {
+                    let id = parse_id(&id)?;
+                    profile.add_contact(&id, name.as_deref())?;
+                    println!("added {id}");
+                }
+                ContactAction::Remove { id } => {
+                    let id = parse_id(&id)?;
+                    if !profile.remove_contact(&id)? {
+                        anyhow::bail!("{id} is not a contact");
+                    }
+                    println!("removed {id}");
+                }
+                ContactAction::List => {
+                    for c in profile.contacts()? {
+                        println!("{}\t{}", c.id, c.name.unwrap_or_default());
+                    }
+                }
+            }
+        }
+        Command::Call { id, duration, opts } => {
+            let profile = Arc::new(open_profile(&cli.profile)?);
+            let to = parse_id(&id)?;
+            let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+            session::call(profile, &server, to, duration, opts).await?;
+        }
+        Command::Answer { timeout, opts } => {
+            let profile = Arc::new(open_profile(&cli.profile)?);
+            let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+            session::answer(profile, &server, timeout, opts).await?;
+        }
+        Command::Demo { duration, dir } => demo::run(duration, dir).await?,
+        Command::Devices => {
+            for c in parley_engine::media::list_cameras() {
+                println!("camera {}: {}", c.index, c.name);
+            }
+            for d in parley_engine::media::list_input_devices() {
+                println!("microphone {}: {}", d.index, d.name);
+            }
+            for d in parley_engine::media::list_output_devices() {
+                println!("speaker {}: {}", d.index, d.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_id(s: &str) -> Result<PeerId> {
+    PeerId::parse(s.trim()).with_context(|| format!("{s:?} is not a Parley id"))
+}
+
+fn default_profile_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("parley")
+}
+
+fn open_profile(dir: &Option<PathBuf>) -> Result<Profile> {
+    let dir = dir.clone().unwrap_or_else(default_profile_dir);
+    Profile::open(&dir).with_context(|| format!("profile {}", dir.display()))
+}
+
+/// Sets up logging and a tokio runtime, runs `cli`, prints any error as one line on
+/// stderr and returns the exit code (0 only if everything went as asked).
+pub fn main_entry(cli: Cli) -> i32 {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = rt.block_on(run(cli));
+    // Capture threads may sit in a blocking read; do not wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

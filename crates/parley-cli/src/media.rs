@@ -1,0 +1,105 @@
+//! Building sources and sinks from the command line.
+
+use anyhow::{bail, Context, Result};
+use parley_engine::call::{AudioSink, VideoSink};
+use parley_engine::media::{self, AudioSource, VideoSource};
+
+use crate::args::CallArgs;
+
+/// Default test pattern when no camera is present.
+const DEFAULT_PATTERN: (u32, u32, f64) = (640, 360, 15.0);
+/// Camera capture request: 640x480 at 30 frames/s.
+const CAMERA_MODE: (u32, u32, u32) = (640, 480, 30);
+/// Default tone when no microphone is present, Hz.
+const DEFAULT_TONE_HZ: f64 = 440.0;
+
+/// Parses `WxH@FPS`.
+pub fn parse_pattern(s: &str) -> Result<(u32, u32, f64)> {
+    let (size, fps) = s.split_once('@').unwrap_or((s, "15"));
+    let (w, h) = size
+        .split_once('x')
+        .with_context(|| format!("--test-pattern {s:?}: expected WxH@FPS, e.g. 640x360@15"))?;
+    let (w, h, fps): (u32, u32, f64) = (w.parse()?, h.parse()?, fps.parse()?);
+    if w < 16 || h < 16 || w % 2 != 0 || h % 2 != 0 || !(1.0..=60.0).contains(&fps) {
+        bail!("--test-pattern {s:?}: even sizes of at least 16 and 1–60 frames/s please");
+    }
+    Ok((w, h, fps))
+}
+
+/// The video source the options ask for; `auto` means camera 0 if there is one, else
+/// the test pattern.
+pub fn video_source(a: &CallArgs, auto: bool) -> Result<Option<Box<dyn VideoSource>>> {
+    if a.no_video {
+        return Ok(None);
+    }
+    if let Some(path) = &a.video_file {
+        let src = media::Y4mFileSource::open(path, true)
+            .with_context(|| format!("--video-file {}", path.display()))?;
+        return Ok(Some(Box::new(src)));
+    }
+    if let Some(p) = &a.test_pattern {
+        let (w, h, fps) = parse_pattern(p)?;
+        return Ok(Some(Box::new(media::TestPatternSource::new(w, h, fps)?)));
+    }
+    if let Some(n) = a.camera {
+        let cam = media::CameraSource::open(n, CAMERA_MODE.0, CAMERA_MODE.1, CAMERA_MODE.2)
+            .with_context(|| format!("--camera {n}"))?;
+        return Ok(Some(Box::new(cam)));
+    }
+    if auto && !media::list_cameras().is_empty() {
+        match media::CameraSource::open(0, CAMERA_MODE.0, CAMERA_MODE.1, CAMERA_MODE.2) {
+            Ok(cam) => return Ok(Some(Box::new(cam))),
+            Err(e) => eprintln!("note: camera 0 unusable ({e}); sending a test pattern"),
+        }
+    }
+    let (w, h, fps) = DEFAULT_PATTERN;
+    Ok(Some(Box::new(media::TestPatternSource::new(w, h, fps)?)))
+}
+
+/// The audio source the options ask for; `auto` means the default microphone if one
+/// opens, else a tone.
+pub fn audio_source(a: &CallArgs, auto: bool) -> Result<Option<Box<dyn AudioSource>>> {
+    if a.no_audio {
+        return Ok(None);
+    }
+    if let Some(path) = &a.audio_file {
+        let src = media::WavFileSource::open(path, true)
+            .with_context(|| format!("--audio-file {}", path.display()))?;
+        return Ok(Some(Box::new(src)));
+    }
+    if a.tone {
+        return Ok(Some(Box::new(media::ToneSource::new(DEFAULT_TONE_HZ, 0.3))));
+    }
+    if let Some(n) = a.mic {
+        let mic = media::MicSource::open(Some(n)).with_context(|| format!("--mic {n}"))?;
+        return Ok(Some(Box::new(mic)));
+    }
+    if auto && !media::list_input_devices().is_empty() {
+        match media::MicSource::open(None) {
+            Ok(mic) => return Ok(Some(Box::new(mic))),
+            Err(e) => eprintln!("note: microphone unusable ({e}); sending a tone"),
+        }
+    }
+    Ok(Some(Box::new(media::ToneSource::new(DEFAULT_TONE_HZ, 0.3))))
+}
+
+/// Recorders and players for the remote media.
+pub fn sinks(a: &CallArgs) -> Result<(Vec<Box<dyn VideoSink>>, Vec<Box<dyn AudioSink>>)> {
+    let mut video: Vec<Box<dyn VideoSink>> = Vec::new();
+    let mut audio: Vec<Box<dyn AudioSink>> = Vec::new();
+    if let Some(path) = &a.record_video {
+        let rec = media::Y4mRecorder::create(path, 15)
+            .with_context(|| format!("--record-video {}", path.display()))?;
+        video.push(Box::new(rec));
+    }
+    if let Some(path) = &a.record_audio {
+        let rec = media::WavRecorder::create(path)
+            .with_context(|| format!("--record-audio {}", path.display()))?;
+        audio.push(Box::new(rec));
+    }
+    if a.play_audio {
+        let out = media::SpeakerSink::open(a.speaker).context("--play-audio")?;
+        audio.push(Box::new(out));
+    }
+    Ok((video, audio))
+}

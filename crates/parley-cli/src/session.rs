@@ -1,0 +1,254 @@
+//! `call` and `answer`: one call each, from the command line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use parley_engine::call::{
+    Call, CallCommand, CallEvent, CallOptions, CallReport, Direction, FileToSend,
+};
+use parley_engine::rtc::{IceServer, RtcConfig};
+use parley_engine::signaling::{SignalEvent, SignalingClient};
+use parley_engine::storage::Profile;
+use parley_proto::{PeerId, ServerMessage};
+
+use crate::args::CallArgs;
+use crate::media;
+
+fn rtc_config(a: &CallArgs) -> RtcConfig {
+    let mut cfg = RtcConfig::default();
+    if let Some(bind) = a.bind {
+        cfg.udp_bind = vec![bind];
+    }
+    if !a.ice_server.is_empty() {
+        cfg.ice_servers = vec![IceServer {
+            urls: a.ice_server.clone(),
+            username: a.ice_username.clone().unwrap_or_default(),
+            credential: a.ice_credential.clone().unwrap_or_default(),
+        }];
+    }
+    cfg.relay_only = a.relay_only;
+    cfg
+}
+
+/// Builds the call options from the command line; `auto` picks camera/mic when present.
+pub fn call_options(
+    a: &CallArgs,
+    profile: Option<Arc<Profile>>,
+    auto: bool,
+) -> Result<CallOptions> {
+    let mut files: Vec<FileToSend> = a
+        .send_file
+        .iter()
+        .map(|p| FileToSend {
+            path: p.clone(),
+            name: None,
+        })
+        .collect();
+    for pair in a.send_file_as.chunks(2) {
+        if let [name, path] = pair {
+            files.push(FileToSend {
+                path: path.into(),
+                name: Some(name.clone()),
+            });
+        }
+    }
+    for f in &files {
+        let meta = std::fs::metadata(&f.path)
+            .with_context(|| format!("--send-file {}", f.path.display()))?;
+        if !meta.is_file() {
+            bail!("--send-file {}: not a regular file", f.path.display());
+        }
+    }
+    if let Some(dir) = &a.receive_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("--receive-dir {}", dir.display()))?;
+    }
+    let (video_sinks, audio_sinks) = media::sinks(a)?;
+    let mut opts = CallOptions {
+        rtc: rtc_config(a),
+        video_source: media::video_source(a, auto)?,
+        audio_source: media::audio_source(a, auto)?,
+        video_sinks,
+        audio_sinks,
+        chat: a.chat.clone(),
+        send_files: files,
+        receive_dir: a.receive_dir.clone(),
+        profile,
+        ..Default::default()
+    };
+    if let Some(kbps) = a.video_kbps {
+        opts.video_bitrate_bps = kbps.saturating_mul(1000);
+    }
+    Ok(opts)
+}
+
+async fn connect(
+    profile: &Profile,
+    server: &str,
+) -> Result<(SignalingClient, tokio::sync::mpsc::Receiver<SignalEvent>)> {
+    SignalingClient::connect(server, profile.identity().signing_key().clone())
+        .await
+        .with_context(|| format!("signaling server {server}"))
+}
+
+fn print_event(ev: &CallEvent) {
+    match ev {
+        CallEvent::ChatReceived(m) => println!("chat: {}", m.text),
+        CallEvent::Transfer(t) => crate::session::print_transfer(t),
+        CallEvent::Ended { reason } => eprintln!("call ended: {reason}"),
+        CallEvent::Connected => eprintln!("connected"),
+        CallEvent::FirstRemoteFrame { setup_ms } => {
+            eprintln!("first remote frame after {setup_ms} ms")
+        }
+        _ => {}
+    }
+}
+
+fn conclude(report: CallReport, a: &CallArgs) -> Result<()> {
+    if a.stats {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    if let Some(err) = report.transfer_errors.first() {
+        bail!("file transfer failed: {err}");
+    }
+    Ok(())
+}
+
+/// Watches `to` and waits until the server reports it online (at most `secs`).
+async fn wait_online(
+    sig: &SignalingClient,
+    sig_rx: &mut tokio::sync::mpsc::Receiver<SignalEvent>,
+    to: &PeerId,
+    secs: f64,
+) -> Result<()> {
+    sig.watch(vec![to.clone()]).await?;
+    let online = async {
+        while let Some(ev) = sig_rx.recv().await {
+            if let SignalEvent::Message(ServerMessage::Presence { id, online: true }) = ev {
+                if id == *to {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    match tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), online).await {
+        Ok(true) => Ok(()),
+        _ => bail!("{to} is offline"),
+    }
+}
+
+/// Calls `to`, stays `duration_s` seconds (or until our sends are done, if later),
+/// hangs up.
+pub async fn call(
+    profile: Arc<Profile>,
+    server: &str,
+    to: PeerId,
+    duration_s: f64,
+    a: CallArgs,
+) -> Result<()> {
+    let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    let (sig, mut sig_rx) = connect(&profile, server).await?;
+    wait_online(&sig, &mut sig_rx, &to, a.wait_online).await?;
+    let mut call = Call::start(sig.clone(), sig_rx, Direction::Outgoing { to }, opts);
+    let hold = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(hold);
+    let (mut held, mut sends_done, mut hung_up) = (false, false, false);
+    loop {
+        tokio::select! {
+            ev = call.next_event() => {
+                let Some(ev) = ev else { break };
+                print_event(&ev);
+                match ev {
+                    CallEvent::Accepted => hold.as_mut().reset(
+                        tokio::time::Instant::now() + Duration::from_secs_f64(duration_s.max(0.0)),
+                    ),
+                    CallEvent::SendsDone => sends_done = true,
+                    CallEvent::Ended { .. } => break,
+                    _ => {}
+                }
+            }
+            _ = &mut hold, if !held => held = true,
+        }
+        if held && sends_done && !hung_up {
+            hung_up = true;
+            call.command(CallCommand::Hangup).await.ok();
+        }
+    }
+    let report = call.finish().await;
+    sig.close();
+    conclude(report?, &a)
+}
+
+/// Waits for one incoming call (at most `timeout_s`), accepts it, and returns when the
+/// caller hangs up.
+pub async fn answer(
+    profile: Arc<Profile>,
+    server: &str,
+    timeout_s: f64,
+    a: CallArgs,
+) -> Result<()> {
+    let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    let (sig, mut sig_rx) = connect(&profile, server).await?;
+    let wait = async {
+        while let Some(ev) = sig_rx.recv().await {
+            if let SignalEvent::Message(ServerMessage::Invite { call_id, from }) = ev {
+                return Some((call_id, from));
+            }
+        }
+        None
+    };
+    let (call_id, from) = tokio::time::timeout(Duration::from_secs_f64(timeout_s.max(0.0)), wait)
+        .await
+        .map_err(|_| anyhow::anyhow!("no call arrived within {timeout_s} s"))?
+        .context("signaling connection closed while waiting for a call")?;
+    eprintln!("incoming call from {from}");
+    let mut call = Call::start(
+        sig.clone(),
+        sig_rx,
+        Direction::Incoming { call_id, from },
+        opts,
+    );
+    while let Some(ev) = call.next_event().await {
+        print_event(&ev);
+        if matches!(ev, CallEvent::Ended { .. }) {
+            break;
+        }
+    }
+    let report = call.finish().await;
+    sig.close();
+    conclude(report?, &a)
+}
+
+/// Prints finished transfers: `received: PATH (N bytes)` / `sent: NAME (N bytes)`, and
+/// failures on stderr.
+pub fn print_transfer(ev: &parley_engine::transfer::TransferEvent) {
+    use parley_engine::transfer::{TransferDirection, TransferEvent};
+    match ev {
+        TransferEvent::Completed {
+            path,
+            name,
+            bytes,
+            direction,
+            elapsed_ms,
+            ..
+        } => {
+            let mbps = *bytes as f64 / (*elapsed_ms).max(1) as f64 / 1e3;
+            match direction {
+                TransferDirection::Receiving => {
+                    println!(
+                        "received: {} ({bytes} bytes, {mbps:.1} MB/s)",
+                        path.display()
+                    )
+                }
+                TransferDirection::Sending => {
+                    println!("sent: {name} ({bytes} bytes, {mbps:.1} MB/s)")
+                }
+            }
+        }
+        TransferEvent::Failed { name, reason, .. } => {
+            eprintln!("transfer of {name} failed: {reason}")
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,215 @@
+//! The call's data channels: `chat`, `file` and `control` (see docs/protocol.md).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parley_proto::data::ControlFrame;
+use parley_proto::PeerId;
+use tokio::sync::{mpsc, watch};
+
+use super::CallEvent;
+use crate::channel::{DcMessage, MessageSink};
+use crate::chat::{ChatChannel, ChatEvent};
+use crate::rtc::DataChannel;
+use crate::storage::{Direction as ChatDirection, Profile};
+use crate::transfer::{send_file_named, serve_file_channel, ReceiveSession, TransferEvent};
+use crate::Result;
+
+/// What the data-channel tasks tell the call's owner task.
+pub(super) enum Internal {
+    /// The first remote video frame was decoded at this instant.
+    FirstFrame(Instant),
+    /// Every chat message from the options was acknowledged.
+    ChatSendsDone,
+    /// Every file from the options was delivered or failed.
+    FileSendsDone,
+    /// A transfer failed (ours or the peer's), in words.
+    TransferFailed(String),
+    /// The peer said hangup on the control channel.
+    RemoteHangup,
+    /// Pass this on to the application.
+    Event(CallEvent),
+}
+
+/// Sends our initial chat messages in order, then relays more from `more`; stores,
+/// reports and acknowledges what arrives.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run_chat(
+    dc: DataChannel,
+    mut rx: mpsc::Receiver<DcMessage>,
+    initial: Vec<String>,
+    mut more: mpsc::Receiver<String>,
+    internal: mpsc::Sender<Internal>,
+    profile: Option<Arc<Profile>>,
+    peer: PeerId,
+    mut stop: watch::Receiver<bool>,
+) {
+    if dc.wait_open().await.is_err() {
+        return;
+    }
+    let mut unacked: Vec<String> = Vec::new();
+    for text in &initial {
+        match ChatChannel::send_chat(&dc, text).await {
+            Ok(msg) => {
+                store(&profile, &peer, ChatDirection::Sent, &msg);
+                unacked.push(msg.id);
+            }
+            Err(e) => tracing::warn!("chat send: {e}"),
+        }
+    }
+    if unacked.is_empty() {
+        let _ = internal.send(Internal::ChatSendsDone).await;
+    }
+    loop {
+        tokio::select! {
+            _ = crate::stop::stopped(&mut stop) => break,
+            text = more.recv() => {
+                let Some(text) = text else { continue };
+                match ChatChannel::send_chat(&dc, &text).await {
+                    Ok(msg) => store(&profile, &peer, ChatDirection::Sent, &msg),
+                    Err(e) => tracing::warn!("chat send: {e}"),
+                }
+            }
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                match ChatChannel::handle_incoming(msg) {
+                    Ok(Some(ChatEvent::Received(m))) => {
+                        store(&profile, &peer, ChatDirection::Received, &m);
+                        let _ = ChatChannel::send_ack(&dc, &m.id).await;
+                        let _ = internal.send(Internal::Event(CallEvent::ChatReceived(m))).await;
+                    }
+                    Ok(Some(ChatEvent::Acked(id))) => {
+                        let before = unacked.len();
+                        unacked.retain(|u| *u != id);
+                        let _ = internal.send(Internal::Event(CallEvent::ChatDelivered { id })).await;
+                        if before > 0 && unacked.is_empty() {
+                            let _ = internal.send(Internal::ChatSendsDone).await;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+        }
+    }
+}
+
+fn store(
+    profile: &Option<Arc<Profile>>,
+    peer: &PeerId,
+    dir: ChatDirection,
+    msg: &parley_proto::data::ChatMessage,
+) {
+    if let Some(p) = profile {
+        if let Err(e) = p.store_chat(peer, dir, msg) {
+            tracing::warn!("chat history: {e}");
+        }
+    }
+}
+
+/// Reads the control channel; a `hangup` frame ends the call.
+pub(super) async fn run_control(
+    mut rx: mpsc::Receiver<DcMessage>,
+    internal: mpsc::Sender<Internal>,
+) {
+    while let Some(msg) = rx.recv().await {
+        let DcMessage::Text(text) = msg else { continue };
+        match serde_json::from_str::<ControlFrame>(&text) {
+            Ok(ControlFrame::Hangup) => {
+                let _ = internal.send(Internal::RemoteHangup).await;
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("control: bad frame: {e}"),
+        }
+    }
+}
+
+/// Tells the peer on the control channel that we hang up.
+pub(super) async fn send_control_hangup(dc: &DataChannel) -> Result<()> {
+    let frame = serde_json::to_string(&ControlFrame::Hangup).unwrap_or_default();
+    dc.send(DcMessage::Text(frame)).await
+}
+
+/// Capacity of the transfer event queue, events.
+const TRANSFER_EVENT_QUEUE: usize = 64;
+
+/// Offers our files in order (and more from `more`), receives the peer's into
+/// `receive_dir` (declining without one). Reports every transfer event, and
+/// [`Internal::FileSendsDone`] once the initial files were delivered or failed.
+pub(super) async fn run_files(
+    dc: DataChannel,
+    mut rx: mpsc::Receiver<DcMessage>,
+    initial: Vec<super::FileToSend>,
+    mut more: mpsc::Receiver<super::FileToSend>,
+    receive_dir: Option<PathBuf>,
+    internal: mpsc::Sender<Internal>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if dc.wait_open().await.is_err() {
+        return;
+    }
+    let (tev_tx, mut tev_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
+    let (to_sender_tx, mut to_sender_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
+    let sink: Arc<dyn MessageSink> = Arc::new(dc.clone());
+
+    let serve_sink = Arc::clone(&sink);
+    let mut session = ReceiveSession::new(receive_dir, tev_tx.clone());
+    let serve = tokio::spawn(async move {
+        if let Err(e) =
+            serve_file_channel(&mut rx, serve_sink.as_ref(), &mut session, &to_sender_tx).await
+        {
+            tracing::debug!("file channel: {e}");
+        }
+    });
+
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let sender_internal = internal.clone();
+    let sender = tokio::spawn(async move {
+        for f in initial {
+            send_one(f, &sink, &mut to_sender_rx, &tev_tx, &cancel_rx).await;
+        }
+        let _ = sender_internal.send(Internal::FileSendsDone).await;
+        while let Some(f) = more.recv().await {
+            send_one(f, &sink, &mut to_sender_rx, &tev_tx, &cancel_rx).await;
+        }
+    });
+
+    loop {
+        tokio::select! {
+            _ = crate::stop::stopped(&mut stop) => break,
+            ev = tev_rx.recv() => {
+                let Some(ev) = ev else { break };
+                if let TransferEvent::Failed { name, reason, .. } = &ev {
+                    let _ = internal.send(Internal::TransferFailed(format!("{name}: {reason}"))).await;
+                }
+                let _ = internal.send(Internal::Event(CallEvent::Transfer(ev))).await;
+            }
+        }
+    }
+    let _ = cancel_tx.send(true);
+    sender.abort();
+    let _ = serve.await;
+}
+
+async fn send_one(
+    f: super::FileToSend,
+    sink: &Arc<dyn MessageSink>,
+    inbound: &mut mpsc::Receiver<parley_proto::data::TransferFrame>,
+    events: &mpsc::Sender<TransferEvent>,
+    cancel: &watch::Receiver<bool>,
+) {
+    let r = send_file_named(
+        &f.path,
+        f.name.as_deref(),
+        Arc::clone(sink),
+        inbound,
+        events,
+        cancel.clone(),
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::info!("sending {}: {e}", f.path.display());
+    }
+}

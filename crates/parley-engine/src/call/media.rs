@@ -1,0 +1,372 @@
+//! The call's media pipelines: capture → encode → track, and track → decode → sinks.
+//!
+//! Capture and codecs run on dedicated threads (they block and burn CPU); the RTP side
+//! runs on tokio. Queues between them are bounded and small: when the network or a
+//! sink lags, frames are dropped (and a keyframe requested) rather than buffered.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use crate::media::{
+    AudioSource, H264Decoder, H264Encoder, I420Frame, JitterBuffer, JitterOut, OpusDecoder,
+    OpusEncoder, VideoSource,
+};
+use crate::rtc::{LocalTrack, RemoteTrack};
+use crate::Result;
+
+/// Encoded frames waiting between the encoder thread and the RTP writer, frames.
+const ENCODED_QUEUE: usize = 4;
+/// Encoded frames waiting between the RTP reader and the decoder thread, frames.
+const DECODE_QUEUE: usize = 8;
+/// Opus frame length, ms (RFC 7587 allows 2.5–120; 20 is the WebRTC norm).
+const OPUS_FRAME_MS: u64 = 20;
+
+/// Receives decoded remote video frames (I420).
+pub trait VideoSink: Send {
+    /// Called for every decoded frame, on the decoder thread; keep it quick.
+    fn frame(&mut self, frame: &I420Frame) -> Result<()>;
+    /// Called once when the call ends (flush files here).
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Receives decoded remote audio: mono f32 samples at 48 kHz, 20 ms (960) per call.
+pub trait AudioSink: Send {
+    /// Called every 20 ms of playout, loss-concealed where packets were lost.
+    fn samples(&mut self, samples: &[f32]) -> Result<()>;
+    /// Called once when the call ends.
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl VideoSink for crate::media::Y4mRecorder {
+    fn frame(&mut self, frame: &I420Frame) -> Result<()> {
+        Ok(self.write(frame)?)
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(crate::media::Y4mRecorder::finish(self)?)
+    }
+}
+
+impl AudioSink for crate::media::WavRecorder {
+    fn samples(&mut self, samples: &[f32]) -> Result<()> {
+        Ok(self.write(samples)?)
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(crate::media::WavRecorder::finish(self)?)
+    }
+}
+
+impl AudioSink for crate::media::SpeakerSink {
+    fn samples(&mut self, samples: &[f32]) -> Result<()> {
+        Ok(self.push(samples)?)
+    }
+}
+
+/// Counters the pipelines update and the report reads.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub frames_sent: AtomicU64,
+    pub frames_received: AtomicU64,
+    pub audio_sent: AtomicU64,
+    pub audio_received: AtomicU64,
+}
+
+/// Capture, encode and send video until `stop` or the source ends.
+pub(super) fn spawn_video_sender(
+    track: Arc<LocalTrack>,
+    mut source: Box<dyn VideoSource>,
+    bitrate_bps: u32,
+    stop: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let keyframe = Arc::new(AtomicBool::new(false));
+    let (tx, mut rx) = mpsc::channel::<(Bytes, Duration)>(ENCODED_QUEUE);
+    let kf = Arc::clone(&keyframe);
+    let thread_stop = stop.clone();
+    let encoder_thread = tokio::task::spawn_blocking(move || {
+        let fps = source.fps().max(1.0);
+        let frame_dur = Duration::from_secs_f64(1.0 / fps);
+        let mut encoder = match H264Encoder::new(source.width(), source.height(), fps, bitrate_bps)
+        {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!("video encoder: {e}");
+                return;
+            }
+        };
+        while !*thread_stop.borrow() {
+            let frame = match source.next_frame() {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::info!("video source ended: {e}");
+                    break;
+                }
+            };
+            if kf.swap(false, Ordering::Relaxed) {
+                encoder.request_keyframe();
+            }
+            match encoder.encode(&frame) {
+                Ok(au) if au.is_empty() => continue,
+                Ok(au) => {
+                    if tx.blocking_send((Bytes::from(au), frame_dur)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("encode: {e}");
+                    continue;
+                }
+            }
+        }
+    });
+    let writer_track = Arc::clone(&track);
+    let writer = tokio::spawn(async move {
+        while let Some((au, dur)) = rx.recv().await {
+            match writer_track.write_sample(au, dur).await {
+                Ok(()) => {
+                    counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::debug!("video write: {e}"),
+            }
+        }
+    });
+    let mut pli_stop = stop;
+    let pli = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                r = track.next_keyframe_request() => match r {
+                    Some(()) => {
+                        tracing::debug!("keyframe requested by the receiver");
+                        keyframe.store(true, Ordering::Relaxed);
+                    }
+                    None => break,
+                },
+                _ = crate::stop::stopped(&mut pli_stop) => break,
+            }
+        }
+    });
+    vec![encoder_thread, writer, pli]
+}
+
+/// Capture, encode and send audio until `stop` or the source ends.
+pub(super) fn spawn_audio_sender(
+    track: Arc<LocalTrack>,
+    mut source: Box<dyn AudioSource>,
+    bitrate_bps: u32,
+    stop: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(ENCODED_QUEUE * 4);
+    let encoder_thread = tokio::task::spawn_blocking(move || {
+        let mut encoder = match OpusEncoder::new(bitrate_bps) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!("audio encoder: {e}");
+                return;
+            }
+        };
+        while !*stop.borrow() {
+            let pcm = match source.next_frame() {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::info!("audio source ended: {e}");
+                    break;
+                }
+            };
+            match encoder.encode(&pcm) {
+                Ok(pkt) => {
+                    if tx.blocking_send(Bytes::from(pkt)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::warn!("opus encode: {e}"),
+            }
+        }
+    });
+    let writer = tokio::spawn(async move {
+        while let Some(pkt) = rx.recv().await {
+            match track
+                .write_sample(pkt, Duration::from_millis(OPUS_FRAME_MS))
+                .await
+            {
+                Ok(()) => {
+                    counters.audio_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::debug!("audio write: {e}"),
+            }
+        }
+    });
+    vec![encoder_thread, writer]
+}
+
+/// Receive, decode and hand remote video to `sinks`. Sends the instant of the first
+/// decoded frame on `first_frame`.
+pub(super) fn spawn_video_receiver(
+    track: RemoteTrack,
+    mut sinks: Vec<Box<dyn VideoSink>>,
+    counters: Arc<Counters>,
+    first_frame: mpsc::Sender<Instant>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let track = Arc::new(track);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(DECODE_QUEUE);
+    let (pli_tx, mut pli_rx) = mpsc::channel::<()>(1);
+    let decoder_thread = tokio::task::spawn_blocking(move || {
+        let mut decoder = match H264Decoder::new() {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("video decoder: {e}");
+                return;
+            }
+        };
+        let mut first = true;
+        while let Some(au) = rx.blocking_recv() {
+            match decoder.decode(&au) {
+                Ok(Some(frame)) => {
+                    counters.frames_received.fetch_add(1, Ordering::Relaxed);
+                    if first {
+                        first = false;
+                        let _ = first_frame.try_send(Instant::now());
+                    }
+                    for sink in sinks.iter_mut() {
+                        if let Err(e) = sink.frame(&frame) {
+                            tracing::warn!("video sink: {e}");
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!("decode: {e}; asking for a keyframe");
+                    let _ = pli_tx.try_send(());
+                }
+            }
+        }
+        for sink in sinks.iter_mut() {
+            if let Err(e) = sink.finish() {
+                tracing::warn!("video sink finish: {e}");
+            }
+        }
+    });
+    let reader_track = Arc::clone(&track);
+    let reader = tokio::spawn(async move {
+        // Ask for a keyframe at once: the first one may have gone out before this
+        // track existed on our side.
+        let _ = reader_track.request_keyframe().await;
+        let mut last_pli = Instant::now();
+        loop {
+            tokio::select! {
+                frame = reader_track.next_frame() => {
+                    let Some(frame) = frame else { break };
+                    let mut want_pli = frame.loss_before;
+                    if tx.try_send(frame.data).is_err() {
+                        // Decoder behind: this frame is lost to it, so the next
+                        // delta frames would be garbage without a new keyframe.
+                        want_pli = true;
+                    }
+                    if want_pli && last_pli.elapsed() > Duration::from_millis(200) {
+                        last_pli = Instant::now();
+                        let _ = reader_track.request_keyframe().await;
+                    }
+                }
+                _ = crate::stop::stopped(&mut stop) => break,
+                Some(()) = pli_rx.recv() => {
+                    if last_pli.elapsed() > Duration::from_millis(200) {
+                        last_pli = Instant::now();
+                        let _ = reader_track.request_keyframe().await;
+                    }
+                }
+            }
+        }
+    });
+    vec![decoder_thread, reader]
+}
+
+/// Receive remote audio through a jitter buffer, decode (with Opus loss concealment)
+/// and hand 20 ms frames to `sinks`.
+pub(super) fn spawn_audio_receiver(
+    track: RemoteTrack,
+    mut sinks: Vec<Box<dyn AudioSink>>,
+    counters: Arc<Counters>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (tx, mut rx) = mpsc::channel::<(u16, u32, Vec<u8>)>(64);
+    let reader = tokio::spawn(async move {
+        loop {
+            let p = tokio::select! {
+                p = track.next_packet() => p,
+                _ = crate::stop::stopped(&mut stop) => None,
+            };
+            let Some(p) = p else { break };
+            counters.audio_received.fetch_add(1, Ordering::Relaxed);
+            if tx
+                .send((p.seq, p.timestamp, p.payload.to_vec()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let playout = tokio::spawn(async move {
+        let mut decoder = match OpusDecoder::new() {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("opus decoder: {e}");
+                return;
+            }
+        };
+        let mut jitter = JitterBuffer::default();
+        let start = Instant::now();
+        let now_ms = || start.elapsed().as_millis() as u64;
+        let mut tick = tokio::time::interval(Duration::from_millis(OPUS_FRAME_MS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut started = false;
+        let mut open = true;
+        loop {
+            tokio::select! {
+                p = rx.recv(), if open => match p {
+                    Some((seq, ts, payload)) => {
+                        jitter.push(seq, ts, payload, now_ms());
+                        started = true;
+                    }
+                    None => open = false,
+                },
+                _ = tick.tick() => {
+                    if !started {
+                        if !open { break; }
+                        continue;
+                    }
+                    let out = match jitter.pop(now_ms()) {
+                        Some(JitterOut::Packet(p)) => decoder.decode(Some(&p)),
+                        Some(JitterOut::Lost) => decoder.decode(None),
+                        None if !open => break,
+                        None => continue,
+                    };
+                    match out {
+                        Ok(pcm) => {
+                            for sink in sinks.iter_mut() {
+                                if let Err(e) = sink.samples(&pcm) {
+                                    tracing::warn!("audio sink: {e}");
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!("opus decode: {e}"),
+                    }
+                }
+            }
+        }
+        for sink in sinks.iter_mut() {
+            if let Err(e) = sink.finish() {
+                tracing::warn!("audio sink finish: {e}");
+            }
+        }
+    });
+    vec![reader, playout]
+}

@@ -1,0 +1,257 @@
+//! One 1:1 call: the signaling dance (invite → ringing → accept → offer/answer →
+//! trickle ICE → hangup, see `docs/protocol.md`), the peer connection, the media
+//! pipelines, chat and file transfers.
+//!
+//! One task owns the call ([`Call::start`]); the caller talks to it through
+//! [`Call::command`] and hears from it through [`Call::next_event`]. Everything the call
+//! spawns stops when it ends, and [`Call::finish`] returns a [`CallReport`].
+
+mod data;
+mod media;
+mod negotiate;
+mod task;
+
+pub use media::{AudioSink, VideoSink};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parley_proto::data::ChatMessage;
+use parley_proto::PeerId;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::media::{AudioSource, VideoSource};
+use crate::rtc::{CandidateType, RtcConfig};
+use crate::signaling::{SignalEvent, SignalingClient};
+use crate::storage::Profile;
+use crate::transfer::TransferEvent;
+use crate::{Error, Result};
+
+/// Capacity of a call's command queue, commands.
+pub const COMMAND_QUEUE: usize = 32;
+/// Capacity of a call's event queue, events.
+pub const EVENT_QUEUE: usize = 256;
+/// How long an outgoing call rings before it is cancelled, ms.
+pub const RING_TIMEOUT_MS: u64 = 60_000;
+/// How long the connection may take to come up after accept, ms.
+pub const CONNECT_TIMEOUT_MS: u64 = 30_000;
+/// Default video bitrate, bits/s (enough for ≥ 30 dB PSNR at 320x180, 15 frames/s).
+pub const DEFAULT_VIDEO_BITRATE_BPS: u32 = 800_000;
+/// Default Opus bitrate, bits/s.
+pub const DEFAULT_AUDIO_BITRATE_BPS: u32 = 32_000;
+
+/// Which side of the call we are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Direction {
+    /// We invite `to`.
+    Outgoing {
+        /// The callee.
+        to: PeerId,
+    },
+    /// We accept `call_id` from `from` (after the server delivered its invite).
+    Incoming {
+        /// The call id from the invite.
+        call_id: String,
+        /// The caller.
+        from: PeerId,
+    },
+}
+
+/// What to send, record and do in a call.
+pub struct CallOptions {
+    /// Peer connection settings (ICE servers, bind addresses, buffers).
+    pub rtc: RtcConfig,
+    /// The camera (or file, or pattern); `None` sends no video.
+    pub video_source: Option<Box<dyn VideoSource>>,
+    /// The microphone (or file, or tone); `None` sends no audio.
+    pub audio_source: Option<Box<dyn AudioSource>>,
+    /// H.264 target bitrate, bits/s.
+    pub video_bitrate_bps: u32,
+    /// Where decoded remote video goes (recorders, renderers).
+    pub video_sinks: Vec<Box<dyn VideoSink>>,
+    /// Where decoded remote audio goes (recorders, speakers).
+    pub audio_sinks: Vec<Box<dyn AudioSink>>,
+    /// Chat messages to send once the chat channel is open, in order.
+    pub chat: Vec<String>,
+    /// Files to offer, in order.
+    pub send_files: Vec<FileToSend>,
+    /// Accept offered files into this folder; `None` declines them.
+    pub receive_dir: Option<PathBuf>,
+    /// Where chat history is stored, if anywhere.
+    pub profile: Option<Arc<Profile>>,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        Self {
+            rtc: RtcConfig::default(),
+            video_source: None,
+            audio_source: None,
+            video_bitrate_bps: DEFAULT_VIDEO_BITRATE_BPS,
+            video_sinks: Vec::new(),
+            audio_sinks: Vec::new(),
+            chat: Vec::new(),
+            send_files: Vec::new(),
+            receive_dir: None,
+            profile: None,
+        }
+    }
+}
+
+/// A file to offer to the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileToSend {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The name to offer it under (default: the path's file name). The receiver
+    /// sanitises whatever name arrives.
+    pub name: Option<String>,
+}
+
+/// Asks the call task to do something.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallCommand {
+    /// End the call (cancel it if it is still ringing).
+    Hangup,
+    /// Send a chat message.
+    Chat(String),
+    /// Offer a file.
+    SendFile(FileToSend),
+}
+
+/// What the call reports as it goes.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// The callee's client is ringing.
+    Ringing,
+    /// The callee accepted (or we accepted an incoming call).
+    Accepted,
+    /// ICE and DTLS are up.
+    Connected,
+    /// The first remote video frame was decoded, `setup_ms` after accept.
+    FirstRemoteFrame {
+        /// Accept → first decoded remote frame, ms.
+        setup_ms: u64,
+    },
+    /// A chat message arrived (already stored in history when a profile is set).
+    ChatReceived(ChatMessage),
+    /// A chat message we sent was acknowledged by the peer.
+    ChatDelivered {
+        /// The message id.
+        id: String,
+    },
+    /// File transfer progress, completion or failure.
+    Transfer(TransferEvent),
+    /// Every chat message and file given in [`CallOptions`] has been delivered.
+    SendsDone,
+    /// The call ended.
+    Ended {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Statistics of a finished call, printed by `parley-cli --stats` as one JSON line.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CallReport {
+    /// Our call id.
+    pub call_id: String,
+    /// Accept → first decoded remote video frame, ms.
+    pub setup_ms: Option<u64>,
+    /// Accept → peer connection connected, ms.
+    pub connect_ms: Option<u64>,
+    /// Video frames encoded and sent.
+    pub frames_sent: u64,
+    /// Video frames received and decoded.
+    pub frames_received: u64,
+    /// Opus packets sent.
+    pub audio_packets_sent: u64,
+    /// Opus packets received (before loss concealment).
+    pub audio_packets_received: u64,
+    /// Bytes sent on the selected candidate pair.
+    pub bytes_sent: u64,
+    /// Bytes received on the selected candidate pair.
+    pub bytes_received: u64,
+    /// Current ICE round-trip time at the end, ms.
+    pub rtt_ms: Option<f64>,
+    /// Local candidate type of the selected pair.
+    pub local_candidate: Option<CandidateType>,
+    /// Remote candidate type of the selected pair.
+    pub remote_candidate: Option<CandidateType>,
+    /// Chat messages sent.
+    pub chat_sent: u64,
+    /// Chat messages received.
+    pub chat_received: u64,
+    /// Files delivered (the peer confirmed the hash).
+    pub files_sent: u64,
+    /// Files received and verified.
+    pub files_received: u64,
+    /// Transfer failures (ours or the peer's), in words.
+    pub transfer_errors: Vec<String>,
+    /// Why the call ended.
+    pub end_reason: String,
+}
+
+/// A running call.
+pub struct Call {
+    commands: mpsc::Sender<CallCommand>,
+    events: mpsc::Receiver<CallEvent>,
+    task: JoinHandle<Result<CallReport>>,
+}
+
+impl Call {
+    /// Starts a call task. It takes over `signal_events` (the signaling client's event
+    /// stream) until the call ends; the stream is handed back by [`finish`](Self::finish)
+    /// only implicitly (drop) — the CLI uses one call per connection.
+    pub fn start(
+        signaling: SignalingClient,
+        signal_events: mpsc::Receiver<SignalEvent>,
+        direction: Direction,
+        options: CallOptions,
+    ) -> Call {
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let task = tokio::spawn(task::run(
+            signaling,
+            signal_events,
+            direction,
+            options,
+            cmd_rx,
+            ev_tx,
+        ));
+        Call {
+            commands: cmd_tx,
+            events: ev_rx,
+            task,
+        }
+    }
+
+    /// Sends a command to the call.
+    ///
+    /// Errors: [`Error::Call`] if the call has ended.
+    pub async fn command(&self, cmd: CallCommand) -> Result<()> {
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| Error::Call("the call has ended".into()))
+    }
+
+    /// The next event; `None` after the call ended and all events were read.
+    pub async fn next_event(&mut self) -> Option<CallEvent> {
+        self.events.recv().await
+    }
+
+    /// Waits for the call task to end and returns its report.
+    ///
+    /// Errors: whatever ended the call abnormally (refused, failed to connect, a
+    /// transfer that failed).
+    pub async fn finish(self) -> Result<CallReport> {
+        drop(self.events);
+        self.task
+            .await
+            .map_err(|e| Error::Call(format!("call task failed: {e}")))?
+    }
+}

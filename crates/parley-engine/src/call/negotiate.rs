@@ -1,0 +1,112 @@
+//! The signaling half of a call: ringing until accepted, then SDP and candidates.
+
+use std::time::Duration;
+
+use parley_proto::{ClientMessage, ErrorCode, PeerId, ServerMessage};
+use rand::RngCore as _;
+use tokio::sync::mpsc;
+
+use super::{CallCommand, CallEvent, RING_TIMEOUT_MS};
+use crate::rtc::IceCandidate;
+use crate::signaling::{SignalEvent, SignalingClient};
+use crate::{Error, Result};
+
+/// A fresh call id: 16 random bytes, hex (fits the protocol's 1–64 `[A-Za-z0-9_-]`).
+pub(super) fn new_call_id() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// How ringing ended, when it did not fail.
+pub(super) enum RingOutcome {
+    /// The callee accepted.
+    Accepted,
+    /// We hung up while it rang (the server was told to cancel).
+    CancelledByUs,
+}
+
+/// Invites `to` and waits until the call is accepted.
+///
+/// Errors: [`Error::Call`] when the callee declines, is busy or offline, or does not
+/// answer within [`RING_TIMEOUT_MS`].
+pub(super) async fn ring(
+    sig: &SignalingClient,
+    sig_rx: &mut mpsc::Receiver<SignalEvent>,
+    cmd_rx: &mut mpsc::Receiver<CallCommand>,
+    events: &mpsc::Sender<CallEvent>,
+    call_id: &str,
+    to: &PeerId,
+) -> Result<RingOutcome> {
+    sig.send(ClientMessage::Invite {
+        call_id: call_id.to_owned(),
+        to: to.clone(),
+    })
+    .await?;
+    let deadline = tokio::time::sleep(Duration::from_millis(RING_TIMEOUT_MS));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => {
+                let _ = sig.send(ClientMessage::Cancel { call_id: call_id.to_owned() }).await;
+                return Err(Error::Call(format!("{to} did not answer")));
+            }
+            cmd = cmd_rx.recv() => match cmd {
+                Some(CallCommand::Hangup) | None => {
+                    sig.send(ClientMessage::Cancel { call_id: call_id.to_owned() }).await?;
+                    return Ok(RingOutcome::CancelledByUs);
+                }
+                Some(other) => tracing::debug!("ignoring {other:?} while ringing"),
+            },
+            ev = sig_rx.recv() => {
+                let Some(ev) = ev else {
+                    return Err(Error::Signaling("signaling connection closed".into()));
+                };
+                let SignalEvent::Message(msg) = ev else { continue };
+                if msg.call_id() != Some(call_id) {
+                    continue;
+                }
+                match msg {
+                    ServerMessage::Ringing { .. } => {
+                        let _ = events.send(CallEvent::Ringing).await;
+                    }
+                    ServerMessage::Accept { .. } => return Ok(RingOutcome::Accepted),
+                    ServerMessage::Decline { reason, .. } => {
+                        return Err(Error::Call(format!(
+                            "{to} declined the call{}",
+                            reason.map(|r| format!(": {r}")).unwrap_or_default()
+                        )))
+                    }
+                    ServerMessage::Busy { .. } => {
+                        return Err(Error::Call(format!("{to} is busy")))
+                    }
+                    ServerMessage::Cancel { .. } | ServerMessage::Hangup { .. } => {
+                        return Err(Error::Call("the call was ended before it was answered".into()))
+                    }
+                    ServerMessage::Error { code: ErrorCode::Offline, .. } => {
+                        return Err(Error::Call(format!("{to} is offline")))
+                    }
+                    ServerMessage::Error { code, message, .. } => {
+                        return Err(Error::Refused { code: code.as_str().to_owned(), message })
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Sends a local ICE candidate to the peer.
+pub(super) async fn send_candidate(
+    sig: &SignalingClient,
+    call_id: &str,
+    c: IceCandidate,
+) -> Result<()> {
+    sig.send(ClientMessage::Candidate {
+        call_id: call_id.to_owned(),
+        candidate: c.candidate,
+        sdp_mid: c.sdp_mid,
+        sdp_mline_index: c.sdp_mline_index,
+    })
+    .await
+}

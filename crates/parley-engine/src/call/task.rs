@@ -1,0 +1,480 @@
+//! The task that owns a call from invite to hangup.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parley_proto::data::{CHAT_LABEL, CONTROL_LABEL, FILE_LABEL};
+use parley_proto::{ClientMessage, PeerId, ServerMessage};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::data::{self, Internal};
+use super::media::{self, Counters};
+use super::negotiate::{self, RingOutcome};
+use super::{CallCommand, CallEvent, CallOptions, CallReport, Direction, CONNECT_TIMEOUT_MS};
+use crate::channel::DcMessage;
+use crate::rtc::{
+    ConnectionState, DataChannel, IceCandidate, LocalTrack, MediaKind, PeerConnection, RtcEvent,
+};
+use crate::signaling::{SignalEvent, SignalingClient};
+use crate::transfer::{TransferDirection, TransferEvent};
+use crate::{Error, Result};
+
+/// Internal queue capacity between the call's subtasks and its owner, messages.
+const INTERNAL_QUEUE: usize = 64;
+/// How long the end of a call waits for its subtasks, ms.
+const SHUTDOWN_GRACE_MS: u64 = 1_500;
+
+struct Live {
+    sig: SignalingClient,
+    call_id: String,
+    peer: PeerId,
+    pc: PeerConnection,
+    events: mpsc::Sender<CallEvent>,
+    internal_tx: mpsc::Sender<Internal>,
+    stop_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    counters: Arc<Counters>,
+    report: CallReport,
+    accepted_at: Instant,
+    remote_description_set: bool,
+    pending_candidates: Vec<IceCandidate>,
+    chat_more: Option<mpsc::Sender<String>>,
+    files_more: Option<mpsc::Sender<super::FileToSend>>,
+    control: Option<DataChannel>,
+    local_tracks: Vec<Arc<LocalTrack>>,
+    chat_done: bool,
+    files_done: bool,
+    sends_done_reported: bool,
+    failure: Option<Error>,
+}
+
+pub(super) async fn run(
+    sig: SignalingClient,
+    mut sig_rx: mpsc::Receiver<SignalEvent>,
+    direction: Direction,
+    mut opts: CallOptions,
+    mut cmd_rx: mpsc::Receiver<CallCommand>,
+    events: mpsc::Sender<CallEvent>,
+) -> Result<CallReport> {
+    let (pc, mut rtc_rx) = PeerConnection::new(&opts.rtc).await?;
+    let video_track = match opts.video_source {
+        Some(_) => Some(Arc::new(
+            pc.add_track(MediaKind::Video, "parley", "camera").await?,
+        )),
+        None => None,
+    };
+    let audio_track = match opts.audio_source {
+        Some(_) => Some(Arc::new(
+            pc.add_track(MediaKind::Audio, "parley", "microphone")
+                .await?,
+        )),
+        None => None,
+    };
+    let (internal_tx, mut internal_rx) = mpsc::channel(INTERNAL_QUEUE);
+    let (stop_tx, _) = watch::channel(false);
+
+    let (call_id, peer, offerer) = match &direction {
+        Direction::Outgoing { to } => (negotiate::new_call_id(), to.clone(), true),
+        Direction::Incoming { call_id, from } => (call_id.clone(), from.clone(), false),
+    };
+    let mut live = Live {
+        sig: sig.clone(),
+        call_id: call_id.clone(),
+        peer: peer.clone(),
+        pc: pc.clone(),
+        events: events.clone(),
+        internal_tx,
+        stop_tx,
+        tasks: Vec::new(),
+        counters: Arc::new(Counters::default()),
+        report: CallReport {
+            call_id: call_id.clone(),
+            ..Default::default()
+        },
+        accepted_at: Instant::now(),
+        remote_description_set: false,
+        pending_candidates: Vec::new(),
+        chat_more: None,
+        files_more: None,
+        control: None,
+        local_tracks: video_track
+            .iter()
+            .chain(audio_track.iter())
+            .cloned()
+            .collect(),
+        chat_done: opts.chat.is_empty(),
+        files_done: opts.send_files.is_empty(),
+        sends_done_reported: false,
+        failure: None,
+    };
+
+    // The offerer creates the channels; the answerer receives them as events.
+    let mut own_channels = Vec::new();
+    if offerer {
+        for label in [CHAT_LABEL, FILE_LABEL, CONTROL_LABEL] {
+            own_channels.push(pc.create_data_channel(label).await?);
+        }
+    }
+
+    match &direction {
+        Direction::Outgoing { to } => {
+            match negotiate::ring(&sig, &mut sig_rx, &mut cmd_rx, &events, &call_id, to).await {
+                Ok(RingOutcome::Accepted) => {}
+                Ok(RingOutcome::CancelledByUs) => {
+                    pc.close().await;
+                    live.report.end_reason = "cancelled".into();
+                    let _ = events
+                        .send(CallEvent::Ended {
+                            reason: "cancelled".into(),
+                        })
+                        .await;
+                    return Ok(live.report);
+                }
+                Err(e) => {
+                    pc.close().await;
+                    return Err(e);
+                }
+            }
+        }
+        Direction::Incoming { call_id, .. } => {
+            sig.send(ClientMessage::Ringing {
+                call_id: call_id.clone(),
+            })
+            .await?;
+            sig.send(ClientMessage::Accept {
+                call_id: call_id.clone(),
+            })
+            .await?;
+        }
+    }
+    live.accepted_at = Instant::now();
+    let _ = events.send(CallEvent::Accepted).await;
+
+    for (dc, rx) in own_channels {
+        live.attach_channel(dc, rx, &mut opts);
+    }
+    if offerer {
+        let sdp = pc.create_offer().await?;
+        sig.send(ClientMessage::Offer {
+            call_id: call_id.clone(),
+            sdp,
+        })
+        .await?;
+    }
+
+    let connect_deadline = tokio::time::sleep(Duration::from_millis(CONNECT_TIMEOUT_MS));
+    tokio::pin!(connect_deadline);
+    let mut connected = false;
+    let end_reason: String = loop {
+        tokio::select! {
+            _ = &mut connect_deadline, if !connected => {
+                live.failure = Some(Error::Call("the connection did not come up in time".into()));
+                break "connection timed out".into();
+            }
+            cmd = cmd_rx.recv() => match cmd {
+                Some(CallCommand::Hangup) | None => {
+                    live.send_hangup().await;
+                    break "hung up".into();
+                }
+                Some(CallCommand::Chat(text)) => {
+                    if let Some(tx) = &live.chat_more { let _ = tx.send(text).await; }
+                }
+                Some(CallCommand::SendFile(path)) => {
+                    if let Some(tx) = &live.files_more { let _ = tx.send(path).await; }
+                }
+            },
+            ev = sig_rx.recv() => match ev {
+                Some(SignalEvent::Message(msg)) => {
+                    if msg.call_id() != Some(call_id.as_str()) { continue; }
+                    if let Some(reason) = live.on_signal(msg).await { break reason; }
+                }
+                Some(SignalEvent::Disconnected { reason, .. }) => {
+                    tracing::warn!("signaling lost during the call ({reason}); media continues");
+                }
+                Some(_) => {}
+                None => tracing::warn!("signaling gone; the call continues peer to peer"),
+            },
+            ev = rtc_rx.recv() => match ev {
+                Some(RtcEvent::LocalCandidate(c)) => {
+                    let _ = negotiate::send_candidate(&sig, &call_id, c).await;
+                }
+                Some(RtcEvent::State(ConnectionState::Connected)) => {
+                    if !connected {
+                        connected = true;
+                        live.report.connect_ms = Some(live.accepted_at.elapsed().as_millis() as u64);
+                        let _ = events.send(CallEvent::Connected).await;
+                        live.start_senders(&mut opts, video_track.clone(), audio_track.clone());
+                    }
+                }
+                Some(RtcEvent::State(ConnectionState::Failed)) => {
+                    live.failure = Some(Error::Call("the connection failed (ICE or DTLS)".into()));
+                    live.send_hangup().await;
+                    break "connection failed".into();
+                }
+                Some(RtcEvent::State(ConnectionState::Closed)) => break "connection closed".into(),
+                Some(RtcEvent::DataChannel(dc, rx)) => live.attach_channel(dc, rx, &mut opts),
+                Some(RtcEvent::Track(t)) => live.attach_track(t, &mut opts),
+                Some(_) => {}
+                None => break "connection gone".into(),
+            },
+            Some(msg) = internal_rx.recv() => {
+                if let Some(reason) = live.on_internal(msg).await { break reason; }
+            }
+        }
+    };
+    live.finish(end_reason).await
+}
+
+impl Live {
+    async fn on_signal(&mut self, msg: ServerMessage) -> Option<String> {
+        match msg {
+            ServerMessage::Offer { sdp, .. } => match self.pc.answer_offer(&sdp).await {
+                Ok(answer) => {
+                    let _ = self
+                        .sig
+                        .send(ClientMessage::Answer {
+                            call_id: self.call_id.clone(),
+                            sdp: answer,
+                        })
+                        .await;
+                    self.remote_description_set = true;
+                    self.flush_candidates().await;
+                }
+                Err(e) => {
+                    self.failure = Some(e);
+                    self.send_hangup().await;
+                    return Some("bad offer".into());
+                }
+            },
+            ServerMessage::Answer { sdp, .. } => match self.pc.apply_answer(&sdp).await {
+                Ok(()) => {
+                    self.remote_description_set = true;
+                    self.flush_candidates().await;
+                }
+                Err(e) => {
+                    self.failure = Some(e);
+                    self.send_hangup().await;
+                    return Some("bad answer".into());
+                }
+            },
+            ServerMessage::Candidate {
+                candidate,
+                sdp_mid,
+                sdp_mline_index,
+                ..
+            } => {
+                let c = IceCandidate {
+                    candidate,
+                    sdp_mid,
+                    sdp_mline_index,
+                };
+                if self.remote_description_set {
+                    if let Err(e) = self.pc.add_ice_candidate(c).await {
+                        tracing::warn!("remote candidate: {e}");
+                    }
+                } else {
+                    self.pending_candidates.push(c);
+                }
+            }
+            ServerMessage::Hangup { .. } | ServerMessage::Cancel { .. } => {
+                return Some("the other side hung up".into())
+            }
+            ServerMessage::Error { code, message, .. } => {
+                tracing::warn!("server error for this call: {} {message}", code.as_str());
+            }
+            _ => {}
+        }
+        None
+    }
+
+    async fn flush_candidates(&mut self) {
+        for c in std::mem::take(&mut self.pending_candidates) {
+            if let Err(e) = self.pc.add_ice_candidate(c).await {
+                tracing::warn!("remote candidate: {e}");
+            }
+        }
+    }
+
+    async fn on_internal(&mut self, msg: Internal) -> Option<String> {
+        match msg {
+            Internal::FirstFrame(at) => {
+                let ms = at.saturating_duration_since(self.accepted_at).as_millis() as u64;
+                if self.report.setup_ms.is_none() {
+                    self.report.setup_ms = Some(ms);
+                    let _ = self
+                        .events
+                        .send(CallEvent::FirstRemoteFrame { setup_ms: ms })
+                        .await;
+                }
+            }
+            Internal::ChatSendsDone => self.chat_done = true,
+            Internal::FileSendsDone => self.files_done = true,
+            Internal::TransferFailed(reason) => self.report.transfer_errors.push(reason),
+            Internal::RemoteHangup => return Some("the other side hung up".into()),
+            Internal::Event(ev) => {
+                match &ev {
+                    CallEvent::ChatReceived(_) => self.report.chat_received += 1,
+                    CallEvent::ChatDelivered { .. } => self.report.chat_sent += 1,
+                    CallEvent::Transfer(TransferEvent::Completed { direction, .. }) => {
+                        match direction {
+                            TransferDirection::Sending => self.report.files_sent += 1,
+                            TransferDirection::Receiving => self.report.files_received += 1,
+                        }
+                    }
+                    _ => {}
+                }
+                let _ = self.events.send(ev).await;
+            }
+        }
+        if self.chat_done && self.files_done && !self.sends_done_reported {
+            self.sends_done_reported = true;
+            let _ = self.events.send(CallEvent::SendsDone).await;
+        }
+        None
+    }
+
+    fn attach_channel(
+        &mut self,
+        dc: DataChannel,
+        rx: mpsc::Receiver<DcMessage>,
+        opts: &mut CallOptions,
+    ) {
+        let stop = self.stop_tx.subscribe();
+        match dc.label() {
+            CHAT_LABEL => {
+                let (tx, more) = mpsc::channel(32);
+                self.chat_more = Some(tx);
+                self.tasks.push(tokio::spawn(data::run_chat(
+                    dc,
+                    rx,
+                    std::mem::take(&mut opts.chat),
+                    more,
+                    self.internal_tx.clone(),
+                    opts.profile.clone(),
+                    self.peer.clone(),
+                    stop,
+                )));
+            }
+            FILE_LABEL => {
+                let (tx, more) = mpsc::channel(32);
+                self.files_more = Some(tx);
+                self.tasks.push(tokio::spawn(data::run_files(
+                    dc,
+                    rx,
+                    std::mem::take(&mut opts.send_files),
+                    more,
+                    opts.receive_dir.clone(),
+                    self.internal_tx.clone(),
+                    stop,
+                )));
+            }
+            CONTROL_LABEL => {
+                self.control = Some(dc.clone());
+                self.tasks.push(tokio::spawn(data::run_control(
+                    rx,
+                    self.internal_tx.clone(),
+                )));
+            }
+            other => tracing::warn!("ignoring unknown data channel {other:?}"),
+        }
+    }
+
+    fn attach_track(&mut self, track: crate::rtc::RemoteTrack, opts: &mut CallOptions) {
+        match track.kind() {
+            MediaKind::Video => {
+                let (first_tx, mut first_rx) = mpsc::channel(1);
+                let internal = self.internal_tx.clone();
+                self.tasks.push(tokio::spawn(async move {
+                    if let Some(at) = first_rx.recv().await {
+                        let _ = internal.send(Internal::FirstFrame(at)).await;
+                    }
+                }));
+                self.tasks.extend(media::spawn_video_receiver(
+                    track,
+                    std::mem::take(&mut opts.video_sinks),
+                    Arc::clone(&self.counters),
+                    first_tx,
+                    self.stop_tx.subscribe(),
+                ));
+            }
+            MediaKind::Audio => self.tasks.extend(media::spawn_audio_receiver(
+                track,
+                std::mem::take(&mut opts.audio_sinks),
+                Arc::clone(&self.counters),
+                self.stop_tx.subscribe(),
+            )),
+        }
+    }
+
+    fn start_senders(
+        &mut self,
+        opts: &mut CallOptions,
+        video: Option<Arc<LocalTrack>>,
+        audio: Option<Arc<LocalTrack>>,
+    ) {
+        if let (Some(track), Some(source)) = (video, opts.video_source.take()) {
+            self.tasks.extend(media::spawn_video_sender(
+                track,
+                source,
+                opts.video_bitrate_bps,
+                self.stop_tx.subscribe(),
+                Arc::clone(&self.counters),
+            ));
+        }
+        if let (Some(track), Some(source)) = (audio, opts.audio_source.take()) {
+            self.tasks.extend(media::spawn_audio_sender(
+                track,
+                source,
+                super::DEFAULT_AUDIO_BITRATE_BPS,
+                self.stop_tx.subscribe(),
+                Arc::clone(&self.counters),
+            ));
+        }
+    }
+
+    async fn send_hangup(&mut self) {
+        if let Some(dc) = &self.control {
+            let _ = data::send_control_hangup(dc).await;
+        }
+        let _ = self
+            .sig
+            .send(ClientMessage::Hangup {
+                call_id: self.call_id.clone(),
+            })
+            .await;
+    }
+
+    async fn finish(mut self, reason: String) -> Result<CallReport> {
+        let t = self.pc.transport_stats().await;
+        self.report.rtt_ms = t.rtt_ms;
+        self.report.local_candidate = t.local_candidate;
+        self.report.remote_candidate = t.remote_candidate;
+        self.report.bytes_sent = t.bytes_sent;
+        self.report.bytes_received = t.bytes_received;
+        let _ = self.stop_tx.send(true);
+        self.pc.close().await;
+        drop(self.local_tracks);
+        // Every subtask ends once the connection is closed and `stop` is set; wait for
+        // them (recorders flush on the way out), but never hang the caller.
+        let grace = Duration::from_millis(SHUTDOWN_GRACE_MS);
+        for task in self.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(grace, task).await.is_err() {
+                abort.abort();
+            }
+        }
+        let c = &self.counters;
+        self.report.frames_sent = c.frames_sent.load(Ordering::Relaxed);
+        self.report.frames_received = c.frames_received.load(Ordering::Relaxed);
+        self.report.audio_packets_sent = c.audio_sent.load(Ordering::Relaxed);
+        self.report.audio_packets_received = c.audio_received.load(Ordering::Relaxed);
+        self.report.end_reason = reason.clone();
+        let _ = self.events.send(CallEvent::Ended { reason }).await;
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(self.report),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The engine's error type: one enum, structured variants per area.
+
+use std::path::PathBuf;
+
+/// Result alias for the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the engine can fail with. Variants carry the data a caller needs to
+/// show a useful message; misuse is an error value, never a panic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A data channel or the call that owned it is closed.
+    #[error("the data channel is closed")]
+    ChannelClosed,
+    /// Filesystem error with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The profile database failed.
+    #[error("profile database: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// Signaling failed (connect, auth, protocol).
+    #[error("signaling: {0}")]
+    Signaling(String),
+    /// The signaling server answered with a typed error.
+    #[error("server refused: {code}: {message}")]
+    Refused {
+        /// Error code from `parley_proto` (see docs/protocol.md).
+        code: String,
+        /// Human-readable message from the server.
+        message: String,
+    },
+    /// WebRTC (peer connection, ICE, DTLS, SCTP) failed.
+    #[error("webrtc: {0}")]
+    Rtc(String),
+    /// Media capture, codec or sink failure.
+    #[error("media: {0}")]
+    Media(#[from] crate::media::MediaError),
+    /// A file transfer failed.
+    #[error("transfer: {0}")]
+    Transfer(#[from] crate::transfer::TransferError),
+    /// The call ended or never started as asked.
+    #[error("call: {0}")]
+    Call(String),
+    /// Invalid argument or state from the caller.
+    #[error("invalid: {0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<webrtc::error::Error> for Error {
+    fn from(e: webrtc::error::Error) -> Self {
+        Error::Rtc(e.to_string())
+    }
+}

@@ -1,0 +1,23 @@
+//! Parley's Tauri-free core.
+//!
+//! - [`identity`] and [`storage`]: the profile folder (Ed25519 key pair, contacts and
+//!   chat history in SQLite).
+//! - [`signaling`]: the WebSocket client for `parley-signal`, with reconnect and backoff.
+//! - [`rtc`]: our own interface over webrtc-rs (pinned), the only module that names it.
+//! - [`call`]: one 1:1 call: signaling, peer connection, media, chat and transfers.
+//! - [`media`]: video and audio sources, codecs and sinks.
+//! - [`chat`] and [`transfer`]: the data-channel protocols.
+
+pub mod call;
+pub mod channel;
+pub mod chat;
+pub mod error;
+pub mod identity;
+pub mod media;
+pub mod rtc;
+pub mod signaling;
+mod stop;
+pub mod storage;
+pub mod transfer;
+
+pub use error::{Error, Result};

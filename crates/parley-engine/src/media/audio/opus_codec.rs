@@ -1,0 +1,166 @@
+//! Opus over libopus: 48 kHz mono, 20 ms frames, loss concealment.
+
+use opus::{Application, Bitrate, Channels};
+
+use super::{FRAME_SAMPLES, SAMPLE_RATE_HZ};
+use crate::media::MediaError;
+
+fn codec_err(what: &str, e: opus::Error) -> MediaError {
+    MediaError::Codec(format!("opus {what}: {e}"))
+}
+
+/// Largest Opus packet we produce, bytes (RFC 6716 allows 1275 per frame).
+const MAX_PACKET_BYTES: usize = 1500;
+
+/// An Opus encoder for 48 kHz mono speech (`Application::Voip`, in-band FEC on).
+pub struct OpusEncoder {
+    inner: opus::Encoder,
+}
+
+impl OpusEncoder {
+    /// An encoder targeting `bitrate_bps` bits per second (6 000–510 000;
+    /// 24 000–32 000 suits speech).
+    ///
+    /// # Errors
+    /// [`MediaError::Codec`] if libopus refuses the settings.
+    pub fn new(bitrate_bps: u32) -> Result<Self, MediaError> {
+        let inner = opus::Encoder::new(SAMPLE_RATE_HZ, Channels::Mono, Application::Voip)
+            .map_err(|e| codec_err("encoder init", e))?;
+        let mut enc = Self { inner };
+        enc.set_bitrate(bitrate_bps)?;
+        enc.inner
+            .set_inband_fec(true)
+            .map_err(|e| codec_err("fec", e))?;
+        enc.inner
+            .set_packet_loss_perc(5)
+            .map_err(|e| codec_err("loss", e))?;
+        Ok(enc)
+    }
+
+    /// Changes the target bitrate, bits per second (clamped to 6 000–510 000).
+    ///
+    /// # Errors
+    /// [`MediaError::Codec`] if libopus refuses.
+    pub fn set_bitrate(&mut self, bitrate_bps: u32) -> Result<(), MediaError> {
+        let bps = bitrate_bps.clamp(6_000, 510_000) as i32;
+        self.inner
+            .set_bitrate(Bitrate::Bits(bps))
+            .map_err(|e| codec_err("bitrate", e))
+    }
+
+    /// Encodes one 20 ms frame of exactly [`FRAME_SAMPLES`] mono samples into one
+    /// Opus packet (a few tens of bytes for speech).
+    ///
+    /// # Errors
+    /// [`MediaError::Invalid`] for another frame length; [`MediaError::Codec`] if
+    /// libopus fails.
+    pub fn encode(&mut self, frame: &[f32]) -> Result<Vec<u8>, MediaError> {
+        if frame.len() != FRAME_SAMPLES {
+            return Err(MediaError::Invalid(format!(
+                "Opus frame must be {FRAME_SAMPLES} samples, got {}",
+                frame.len()
+            )));
+        }
+        self.inner
+            .encode_vec_float(frame, MAX_PACKET_BYTES)
+            .map_err(|e| codec_err("encode", e))
+    }
+
+    /// Codec delay in samples at 48 kHz: how much later the input appears in the
+    /// decoder's output.
+    pub fn lookahead_samples(&mut self) -> usize {
+        self.inner
+            .get_lookahead()
+            .map_or(312, |n| n.max(0) as usize)
+    }
+}
+
+/// An Opus decoder producing 48 kHz mono frames, with packet loss concealment.
+pub struct OpusDecoder {
+    inner: opus::Decoder,
+    buf: Vec<f32>,
+}
+
+impl OpusDecoder {
+    /// A decoder for 48 kHz mono output.
+    ///
+    /// # Errors
+    /// [`MediaError::Codec`] if libopus fails to initialise.
+    pub fn new() -> Result<Self, MediaError> {
+        Ok(Self {
+            inner: opus::Decoder::new(SAMPLE_RATE_HZ, Channels::Mono)
+                .map_err(|e| codec_err("decoder init", e))?,
+            // Room for the longest Opus packet: 120 ms.
+            buf: vec![0.0; SAMPLE_RATE_HZ as usize * 120 / 1000],
+        })
+    }
+
+    /// Decodes one packet; `None` means the packet was lost and conceals 20 ms
+    /// (PLC). Returns the decoded samples: [`FRAME_SAMPLES`] for our 20 ms packets
+    /// (other peers' packets may hold 2.5–120 ms).
+    ///
+    /// # Errors
+    /// [`MediaError::Codec`] for a corrupt packet (then call again with `None`).
+    pub fn decode(&mut self, packet: Option<&[u8]>) -> Result<Vec<f32>, MediaError> {
+        let n = match packet {
+            Some(p) if !p.is_empty() => self.inner.decode_float(p, &mut self.buf, false),
+            _ => self
+                .inner
+                .decode_float(&[], &mut self.buf[..FRAME_SAMPLES], false),
+        }
+        .map_err(|e| codec_err("decode", e))?;
+        Ok(self.buf[..n].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::audio::normalized_xcorr_best;
+    use crate::media::audio::wav::{read_wav_48k, tests::JFK};
+    use std::path::Path;
+
+    #[test]
+    fn jfk_round_trip_correlates() {
+        if !Path::new(JFK).exists() {
+            println!("skipping: {JFK} absent");
+            return;
+        }
+        let input = read_wav_48k(Path::new(JFK)).unwrap();
+        let mut enc = OpusEncoder::new(32_000).unwrap();
+        let mut dec = OpusDecoder::new().unwrap();
+        let delay = enc.lookahead_samples();
+        let (mut out, mut bytes) = (Vec::new(), 0);
+        for frame in input.chunks_exact(FRAME_SAMPLES) {
+            let pkt = enc.encode(frame).unwrap();
+            bytes += pkt.len();
+            out.extend(dec.decode(Some(&pkt)).unwrap());
+        }
+        assert_eq!(out.len(), input.len());
+        // Align the codec delay, then correlate.
+        let aligned = &out[delay..];
+        let (ncc, lag) = normalized_xcorr_best(&input[..aligned.len()], aligned, 2000);
+        let kbps = bytes as f64 * 8.0 / (input.len() as f64 / 48_000.0) / 1000.0;
+        println!("opus: delay {delay}, NCC {ncc:.3} at lag {lag}, {kbps:.1} kbit/s");
+        assert!(ncc >= 0.8, "NCC {ncc}");
+        assert!(lag.abs() <= 2, "lag {lag}");
+    }
+
+    #[test]
+    fn loss_is_concealed_and_bad_input_is_an_error() {
+        let mut enc = OpusEncoder::new(24_000).unwrap();
+        let mut dec = OpusDecoder::new().unwrap();
+        let tone: Vec<f32> = (0..FRAME_SAMPLES)
+            .map(|i| (i as f32 * 0.1).sin() * 0.5)
+            .collect();
+        for _ in 0..5 {
+            let p = enc.encode(&tone).unwrap();
+            assert_eq!(dec.decode(Some(&p)).unwrap().len(), FRAME_SAMPLES);
+        }
+        let plc = dec.decode(None).unwrap();
+        assert_eq!(plc.len(), FRAME_SAMPLES);
+        assert!(plc.iter().any(|s| s.abs() > 0.01), "PLC continues the tone");
+        assert!(enc.encode(&tone[..100]).is_err());
+        assert!(dec.decode(Some(&[0xff; 3])).is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! The peer connection: JSEP offer/answer (RFC 8829), trickle ICE (RFC 8838), data
+//! channels and tracks, over webrtc-rs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rtc::interceptor::{Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel as WDataChannel, RTCDataChannelInit};
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+};
+
+use super::data_channel::DataChannel;
+use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
+use super::runtime::BufferedRuntime;
+use super::stats::{transport_stats, TransportStats};
+use super::track::{LocalTrack, MediaKind, RemoteTrack};
+use super::{ConnectionState, IceCandidate, RtcConfig};
+use crate::channel::DcMessage;
+use crate::Result;
+
+/// Capacity of the peer connection's event queue, events.
+pub const EVENT_QUEUE: usize = 256;
+
+/// RTP payload type we offer for H.264 Constrained Baseline.
+pub const H264_PAYLOAD_TYPE: u8 = 102;
+/// RTP payload type we offer for Opus.
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+
+/// Something that happened on the peer connection.
+#[non_exhaustive]
+pub enum RtcEvent {
+    /// A local ICE candidate to send to the remote peer (trickle ICE).
+    LocalCandidate(IceCandidate),
+    /// Candidate gathering finished (RFC 8838 end-of-candidates).
+    GatheringComplete,
+    /// The connection state changed.
+    State(ConnectionState),
+    /// The remote peer opened a data channel; its messages arrive on the receiver.
+    DataChannel(DataChannel, mpsc::Receiver<DcMessage>),
+    /// A remote track started.
+    Track(RemoteTrack),
+}
+
+impl std::fmt::Debug for RtcEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RtcEvent::LocalCandidate(c) => write!(f, "LocalCandidate({})", c.candidate),
+            RtcEvent::GatheringComplete => write!(f, "GatheringComplete"),
+            RtcEvent::State(s) => write!(f, "State({s:?})"),
+            RtcEvent::DataChannel(d, _) => write!(f, "DataChannel({})", d.label()),
+            RtcEvent::Track(t) => write!(f, "Track({:?})", t.kind()),
+        }
+    }
+}
+
+struct Handler {
+    events: mpsc::Sender<RtcEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => {
+                let _ = self
+                    .events
+                    .send(RtcEvent::LocalCandidate(IceCandidate {
+                        candidate: init.candidate,
+                        sdp_mid: init.sdp_mid,
+                        sdp_mline_index: init.sdp_mline_index,
+                    }))
+                    .await;
+            }
+            Err(e) => tracing::warn!("local candidate: {e}"),
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.events.send(RtcEvent::GatheringComplete).await;
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let s = match state {
+            RTCPeerConnectionState::New => ConnectionState::New,
+            RTCPeerConnectionState::Connecting => ConnectionState::Connecting,
+            RTCPeerConnectionState::Connected => ConnectionState::Connected,
+            RTCPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+            RTCPeerConnectionState::Failed => ConnectionState::Failed,
+            RTCPeerConnectionState::Closed => ConnectionState::Closed,
+            _ => return,
+        };
+        let _ = self.events.send(RtcEvent::State(s)).await;
+    }
+
+    async fn on_data_channel(&self, data_channel: Arc<dyn WDataChannel>) {
+        let (dc, rx) = DataChannel::wrap(data_channel).await;
+        let _ = self.events.send(RtcEvent::DataChannel(dc, rx)).await;
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let t = RemoteTrack::wrap(track).await;
+        let _ = self.events.send(RtcEvent::Track(t)).await;
+    }
+}
+
+fn codecs() -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
+    let fb = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    };
+    let video = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_H264.to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            // Constrained Baseline level 3.1, non-interleaved mode (RFC 6184 §8.1).
+            sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+                .to_owned(),
+            rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
+        },
+        payload_type: H264_PAYLOAD_TYPE,
+        ..Default::default()
+    };
+    let audio = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: OPUS_PAYLOAD_TYPE,
+        ..Default::default()
+    };
+    (video, audio)
+}
+
+/// A WebRTC peer connection. Dropping it does not close it: call [`close`](Self::close).
+#[derive(Clone)]
+pub struct PeerConnection {
+    pc: Arc<dyn webrtc::peer_connection::PeerConnection>,
+    video_codec: RTCRtpCodec,
+    audio_codec: RTCRtpCodec,
+}
+
+impl PeerConnection {
+    /// Builds a peer connection and starts its driver. Events arrive on the returned
+    /// receiver (capacity [`EVENT_QUEUE`]); read it promptly.
+    ///
+    /// Errors: [`Error::Rtc`] if sockets cannot be bound or the configuration is invalid.
+    pub async fn new(cfg: &RtcConfig) -> Result<(Self, mpsc::Receiver<RtcEvent>)> {
+        let (video, audio) = codecs();
+        let mut media = MediaEngine::default();
+        media.register_codec(video.clone(), RtpCodecKind::Video)?;
+        media.register_codec(audio.clone(), RtpCodecKind::Audio)?;
+        let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
+            Slot::from(KEYFRAME_FORWARDER_SLOT),
+            KeyframeRequestForwarder::default(),
+        );
+        let ice_servers = cfg
+            .ice_servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
+        if cfg.relay_only {
+            config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
+        }
+        let include_loopback = cfg.udp_bind.iter().any(|a| a.ip().is_loopback());
+        let settings = SettingEngineBuilder::new()
+            .with_include_loopback_candidate(include_loopback)
+            .build();
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(config.build())
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_runtime(BufferedRuntime::new(cfg.socket_buffer_bytes))
+            .with_handler(Arc::new(Handler { events: tx }))
+            .with_udp_addrs(cfg.udp_bind.clone())
+            .with_data_channel_send_buffer_limit(cfg.data_channel_send_buffer_bytes)
+            .build()
+            .await?;
+        Ok((
+            Self {
+                pc: Arc::new(pc),
+                video_codec: video.rtp_codec,
+                audio_codec: audio.rtp_codec,
+            },
+            rx,
+        ))
+    }
+
+    /// Creates an offer, sets it as the local description and returns its SDP.
+    pub async fn create_offer(&self) -> Result<String> {
+        let offer = self.pc.create_offer(None).await?;
+        let sdp = offer.sdp.clone();
+        self.pc.set_local_description(offer).await?;
+        Ok(sdp)
+    }
+
+    /// Applies a remote offer, creates the answer, sets it locally and returns its SDP.
+    pub async fn answer_offer(&self, offer_sdp: &str) -> Result<String> {
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned())?;
+        self.pc.set_remote_description(offer).await?;
+        let answer = self.pc.create_answer(None).await?;
+        let sdp = answer.sdp.clone();
+        self.pc.set_local_description(answer).await?;
+        Ok(sdp)
+    }
+
+    /// Applies the remote answer to our offer.
+    pub async fn apply_answer(&self, answer_sdp: &str) -> Result<()> {
+        let answer = RTCSessionDescription::answer(answer_sdp.to_owned())?;
+        self.pc.set_remote_description(answer).await?;
+        Ok(())
+    }
+
+    /// Adds a remote ICE candidate. Call after the remote description is set; an empty
+    /// candidate string means end-of-candidates and is ignored.
+    pub async fn add_ice_candidate(&self, c: IceCandidate) -> Result<()> {
+        if c.candidate.is_empty() {
+            return Ok(());
+        }
+        self.pc
+            .add_ice_candidate(RTCIceCandidateInit {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_mline_index,
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a reliable, ordered data channel (negotiated in-band with DCEP,
+    /// RFC 8832). Wait for it with [`DataChannel::wait_open`] before sending.
+    pub async fn create_data_channel(
+        &self,
+        label: &str,
+    ) -> Result<(DataChannel, mpsc::Receiver<DcMessage>)> {
+        let dc = self
+            .pc
+            .create_data_channel(label, Some(RTCDataChannelInit::default()))
+            .await?;
+        Ok(DataChannel::wrap(dc).await)
+    }
+
+    /// Adds a sending track of `kind` (H.264 or Opus) named `track_id` in stream
+    /// `stream_id`. Add tracks before creating the offer or answer.
+    pub async fn add_track(
+        &self,
+        kind: MediaKind,
+        stream_id: &str,
+        track_id: &str,
+    ) -> Result<LocalTrack> {
+        let (codec, rtp_kind) = match kind {
+            MediaKind::Video => (self.video_codec.clone(), RtpCodecKind::Video),
+            MediaKind::Audio => (self.audio_codec.clone(), RtpCodecKind::Audio),
+        };
+        let ssrc = rand::random::<u32>();
+        let track = Arc::new(TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                stream_id.to_owned(),
+                track_id.to_owned(),
+                track_id.to_owned(),
+                rtp_kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec,
+                    ..Default::default()
+                }],
+            ),
+        )?);
+        let sender = self
+            .pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await?;
+        Ok(LocalTrack::new(track, sender, ssrc, kind))
+    }
+
+    /// The selected candidate pair's RTT, types and byte counts.
+    pub async fn transport_stats(&self) -> TransportStats {
+        transport_stats(self.pc.as_ref()).await
+    }
+
+    /// Closes the connection: DTLS close_notify, SCTP shutdown, sockets released.
+    pub async fn close(&self) {
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!("close: {e}");
+        }
+    }
+}

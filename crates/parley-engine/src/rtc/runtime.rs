@@ -1,0 +1,113 @@
+//! A tokio runtime for webrtc-rs whose UDP sockets get large kernel buffers.
+//!
+//! With Linux's default UDP buffers (about 208 KiB) a fast SCTP sender overflows the
+//! receiver's socket, packets are dropped and SCTP stalls for up to a second on each
+//! retransmission timeout: 27–39 MB/s on loopback. With 4 MiB buffers the same
+//! channel carries 280–335 MB/s (measured on the 2-core reference machine, see
+//! `docs/architecture.md`). webrtc-rs's [`Runtime`] trait hands every socket to
+//! `wrap_udp_socket` before use, so this wrapper sets `SO_RCVBUF`/`SO_SNDBUF` there and
+//! delegates everything else to [`TokioRuntime`].
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use webrtc::runtime::{
+    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
+    TokioRuntime,
+};
+
+/// Default requested socket buffer size, bytes (the kernel may cap it at
+/// `net.core.rmem_max` / `wmem_max`).
+pub const DEFAULT_SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// [`TokioRuntime`] plus socket buffer sizing.
+#[derive(Debug)]
+pub struct BufferedRuntime {
+    inner: TokioRuntime,
+    buffer_bytes: usize,
+}
+
+impl BufferedRuntime {
+    /// A runtime whose UDP sockets request `buffer_bytes` of send and receive buffer.
+    pub fn new(buffer_bytes: usize) -> Arc<Self> {
+        Arc::new(Self {
+            inner: TokioRuntime,
+            buffer_bytes,
+        })
+    }
+}
+
+impl Runtime for BufferedRuntime {
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
+        self.inner.spawn(future)
+    }
+
+    fn spawn_reactor(
+        &self,
+        reactor_pool_size: usize,
+        future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Box<dyn JoinHandle> {
+        self.inner.spawn_reactor(reactor_pool_size, future)
+    }
+
+    fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        let sock = socket2::SockRef::from(&socket);
+        // Best effort: a kernel that refuses a size still gives a working socket.
+        if let Err(e) = sock.set_recv_buffer_size(self.buffer_bytes) {
+            tracing::debug!("SO_RCVBUF {}: {e}", self.buffer_bytes);
+        }
+        if let Err(e) = sock.set_send_buffer_size(self.buffer_bytes) {
+            tracing::debug!("SO_SNDBUF {}: {e}", self.buffer_bytes);
+        }
+        self.inner.wrap_udp_socket(socket)
+    }
+
+    fn wrap_tcp_listener(
+        &self,
+        listener: std::net::TcpListener,
+    ) -> io::Result<Arc<dyn AsyncTcpListener>> {
+        self.inner.wrap_tcp_listener(listener)
+    }
+
+    fn connect_tcp<'a>(
+        &'a self,
+        remote_addr: SocketAddr,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
+        self.inner.connect_tcp(remote_addr)
+    }
+
+    fn resolve_host<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        self.inner.resolve_host(host)
+    }
+
+    fn now(&self) -> std::time::Instant {
+        self.inner.now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        self.inner.sleep(duration)
+    }
+
+    fn interval(&self, period: Duration) -> Box<dyn AsyncInterval> {
+        self.inner.interval(period)
+    }
+
+    fn block_on(&self, future: Pin<Box<dyn Future<Output = ()> + '_>>) {
+        self.inner.block_on(future)
+    }
+
+    fn yield_now(&self) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        self.inner.yield_now()
+    }
+
+    fn name(&self) -> &'static str {
+        "tokio+buffers"
+    }
+}

@@ -1,0 +1,86 @@
+//! Transport statistics distilled from the W3C stats report (webrtc-stats §7.2
+//! `RTCIceCandidatePairStats`, §7.4 `RTCIceCandidateStats`).
+
+use std::time::Instant;
+
+use webrtc::peer_connection::{RTCStatsReportEntry, StatsSelector};
+
+/// ICE candidate type (RFC 8445 §5.1.1): how an address was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CandidateType {
+    /// A local interface address.
+    Host,
+    /// Server reflexive: our address as a STUN server sees it.
+    Srflx,
+    /// Peer reflexive: learned from a connectivity check.
+    Prflx,
+    /// A TURN relay address.
+    Relay,
+    /// Not known yet.
+    Unknown,
+}
+
+/// A summary of the selected candidate pair.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TransportStats {
+    /// Current round-trip time from STUN consent checks, ms (None before a response).
+    pub rtt_ms: Option<f64>,
+    /// Local candidate type of the selected pair.
+    pub local_candidate: Option<CandidateType>,
+    /// Remote candidate type of the selected pair.
+    pub remote_candidate: Option<CandidateType>,
+    /// Bytes sent on the selected pair.
+    pub bytes_sent: u64,
+    /// Bytes received on the selected pair.
+    pub bytes_received: u64,
+}
+
+fn candidate_type(t: &webrtc::peer_connection::RTCIceCandidateType) -> CandidateType {
+    use webrtc::peer_connection::RTCIceCandidateType as T;
+    match t {
+        T::Host => CandidateType::Host,
+        T::Srflx => CandidateType::Srflx,
+        T::Prflx => CandidateType::Prflx,
+        T::Relay => CandidateType::Relay,
+        _ => CandidateType::Unknown,
+    }
+}
+
+/// Reads the selected (nominated, else busiest) candidate pair from `pc`'s stats.
+pub(crate) async fn transport_stats(
+    pc: &dyn webrtc::peer_connection::PeerConnection,
+) -> TransportStats {
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let mut best: Option<&rtc::statistics::stats::ice_candidate_pair::RTCIceCandidatePairStats> =
+        None;
+    for entry in report.iter() {
+        if let RTCStatsReportEntry::IceCandidatePair(pair) = entry {
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    (pair.nominated, pair.bytes_received + pair.bytes_sent)
+                        > (b.nominated, b.bytes_received + b.bytes_sent)
+                }
+            };
+            if better {
+                best = Some(pair);
+            }
+        }
+    }
+    let Some(pair) = best else {
+        return TransportStats::default();
+    };
+    let find = |id: &str| match report.get(id) {
+        Some(RTCStatsReportEntry::LocalCandidate(c))
+        | Some(RTCStatsReportEntry::RemoteCandidate(c)) => Some(candidate_type(&c.candidate_type)),
+        _ => None,
+    };
+    TransportStats {
+        rtt_ms: (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1e3),
+        local_candidate: find(&pair.local_candidate_id),
+        remote_candidate: find(&pair.remote_candidate_id),
+        bytes_sent: pair.bytes_sent,
+        bytes_received: pair.bytes_received,
+    }
+}

@@ -1,0 +1,327 @@
+//! The signaling client: one WebSocket to `parley-signal`, authenticated with our
+//! Ed25519 key, reconnecting with exponential backoff.
+//!
+//! One task owns the socket. Callers send [`ClientMessage`]s through a bounded queue
+//! ([`OUTBOUND_QUEUE`]) and read [`SignalEvent`]s from another ([`INBOUND_QUEUE`]).
+//! The protocol is documented in `docs/protocol.md`.
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use futures_util::{SinkExt, StreamExt};
+use parley_proto::identity::{decode_b64url, encode_b64url};
+use parley_proto::{sign_challenge, ClientMessage, PeerId, ServerMessage, PROTOCOL_VERSION};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::{Error, Result};
+
+/// Outbound message queue capacity, messages.
+pub const OUTBOUND_QUEUE: usize = 256;
+/// Inbound event queue capacity, events.
+pub const INBOUND_QUEUE: usize = 256;
+/// First reconnect delay, ms; doubles up to [`MAX_BACKOFF_MS`].
+pub const MIN_BACKOFF_MS: u64 = 250;
+/// Longest reconnect delay, ms.
+pub const MAX_BACKOFF_MS: u64 = 8_000;
+/// How long connect + authentication may take, ms.
+pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What the signaling connection reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignalEvent {
+    /// (Re)connected and authenticated as `id`.
+    Connected {
+        /// Our peer id, as the server confirmed it.
+        id: PeerId,
+    },
+    /// The connection dropped; a reconnect is scheduled in `retry_in_ms`.
+    Disconnected {
+        /// Why.
+        reason: String,
+        /// Delay before the next attempt, ms.
+        retry_in_ms: u64,
+    },
+    /// A message from the server.
+    Message(ServerMessage),
+}
+
+/// Handle to the signaling connection. Cloning shares it; when every handle is dropped
+/// (or [`close`](Self::close) is called) the connection task closes the socket and ends.
+#[derive(Clone)]
+pub struct SignalingClient {
+    out: mpsc::Sender<ClientMessage>,
+    id: PeerId,
+    watch: watch::Sender<Vec<PeerId>>,
+    stop: watch::Sender<bool>,
+}
+
+impl SignalingClient {
+    /// Connects to `url` (`ws://host:port/ws`), authenticates with `key` and keeps the
+    /// connection up, reconnecting with backoff if it drops.
+    ///
+    /// Errors: [`Error::Signaling`] if the first connection or authentication fails
+    /// (server unreachable, wrong protocol version, refused key): a caller learns at once
+    /// that the server is unusable instead of waiting on retries.
+    pub async fn connect(
+        url: &str,
+        key: SigningKey,
+    ) -> Result<(SignalingClient, mpsc::Receiver<SignalEvent>)> {
+        let ws = tokio::time::timeout(
+            Duration::from_millis(CONNECT_TIMEOUT_MS),
+            connect_and_auth(url, &key),
+        )
+        .await
+        .map_err(|_| Error::Signaling(format!("{url}: timed out connecting")))??;
+        let id = PeerId::from_public_key(&key.verifying_key());
+        let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let (ev_tx, ev_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (watch_tx, watch_rx) = watch::channel(Vec::new());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let _ = ev_tx.try_send(SignalEvent::Connected { id: id.clone() });
+        let task = ConnectionTask {
+            url: url.to_owned(),
+            key,
+            out_rx,
+            events: ev_tx,
+            watch: watch_rx,
+            stop: stop_rx,
+        };
+        tokio::spawn(task.run(ws));
+        Ok((
+            SignalingClient {
+                out: out_tx,
+                id,
+                watch: watch_tx,
+                stop: stop_tx,
+            },
+            ev_rx,
+        ))
+    }
+
+    /// Our peer id.
+    pub fn id(&self) -> &PeerId {
+        &self.id
+    }
+
+    /// Queues a message for the server. Messages queued while disconnected are sent
+    /// after the reconnect.
+    ///
+    /// Errors: [`Error::Signaling`] once the connection task has ended.
+    pub async fn send(&self, msg: ClientMessage) -> Result<()> {
+        self.out
+            .send(msg)
+            .await
+            .map_err(|_| Error::Signaling("signaling connection closed".into()))
+    }
+
+    /// Sets the contact ids whose presence we watch; re-sent after every reconnect.
+    pub async fn watch(&self, ids: Vec<PeerId>) -> Result<()> {
+        self.watch.send_replace(ids.clone());
+        self.send(ClientMessage::Watch { ids }).await
+    }
+
+    /// Closes the socket (after sending what is queued) and stops reconnecting.
+    pub fn close(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn connect_and_auth(url: &str, key: &SigningKey) -> Result<Ws> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| Error::Signaling(format!("cannot reach signaling server {url}: {e}")))?;
+    let hello = ClientMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        public_key: encode_b64url(key.verifying_key().as_bytes()),
+    };
+    send_ws(&mut ws, &hello).await?;
+    let nonce = match recv_ws(&mut ws).await? {
+        ServerMessage::Challenge { nonce, .. } => decode_b64url(&nonce)
+            .map_err(|e| Error::Signaling(format!("bad challenge from server: {e}")))?,
+        ServerMessage::Error { code, message, .. } => {
+            return Err(Error::Refused {
+                code: code.as_str().to_owned(),
+                message,
+            })
+        }
+        other => {
+            return Err(Error::Signaling(format!(
+                "expected challenge, got {}",
+                other.type_name()
+            )))
+        }
+    };
+    let auth = ClientMessage::Auth {
+        signature: sign_challenge(key, &nonce),
+    };
+    send_ws(&mut ws, &auth).await?;
+    match recv_ws(&mut ws).await? {
+        ServerMessage::Welcome { .. } => Ok(ws),
+        ServerMessage::Error { code, message, .. } => Err(Error::Refused {
+            code: code.as_str().to_owned(),
+            message,
+        }),
+        other => Err(Error::Signaling(format!(
+            "expected welcome, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+async fn send_ws(ws: &mut Ws, msg: &ClientMessage) -> Result<()> {
+    ws.send(Message::text(msg.to_json()))
+        .await
+        .map_err(|e| Error::Signaling(format!("send: {e}")))
+}
+
+async fn recv_ws(ws: &mut Ws) -> Result<ServerMessage> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                return ServerMessage::parse(&t)
+                    .map_err(|e| Error::Signaling(format!("bad message from server: {e}")))
+            }
+            Some(Ok(Message::Close(_))) | None => {
+                return Err(Error::Signaling("server closed the connection".into()))
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(Error::Signaling(format!("receive: {e}"))),
+        }
+    }
+}
+
+struct ConnectionTask {
+    url: String,
+    key: SigningKey,
+    out_rx: mpsc::Receiver<ClientMessage>,
+    events: mpsc::Sender<SignalEvent>,
+    watch: watch::Receiver<Vec<PeerId>>,
+    stop: watch::Receiver<bool>,
+}
+
+enum Ended {
+    Stopped,
+    Dropped(String),
+}
+
+impl ConnectionTask {
+    async fn run(mut self, first: Ws) {
+        let mut ws = Some(first);
+        let mut backoff = MIN_BACKOFF_MS;
+        loop {
+            let conn = match ws.take() {
+                Some(c) => c,
+                None => {
+                    match tokio::time::timeout(
+                        Duration::from_millis(CONNECT_TIMEOUT_MS),
+                        connect_and_auth(&self.url, &self.key),
+                    )
+                    .await
+                    {
+                        Ok(Ok(c)) => {
+                            backoff = MIN_BACKOFF_MS;
+                            let id = PeerId::from_public_key(&self.key.verifying_key());
+                            let _ = self.events.send(SignalEvent::Connected { id }).await;
+                            let ids = self.watch.borrow().clone();
+                            let mut c = c;
+                            if !ids.is_empty()
+                                && send_ws(&mut c, &ClientMessage::Watch { ids })
+                                    .await
+                                    .is_err()
+                            {
+                                continue;
+                            }
+                            c
+                        }
+                        Ok(Err(e)) => {
+                            if !self.wait_backoff(&mut backoff, e.to_string()).await {
+                                return;
+                            }
+                            continue;
+                        }
+                        Err(_) => {
+                            if !self.wait_backoff(&mut backoff, "timed out".into()).await {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            match self.pump(conn).await {
+                Ended::Stopped => return,
+                Ended::Dropped(reason) => {
+                    if !self.wait_backoff(&mut backoff, reason).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports the disconnect and sleeps; false if we were stopped meanwhile.
+    async fn wait_backoff(&mut self, backoff: &mut u64, reason: String) -> bool {
+        let delay = *backoff + rand::random::<u64>() % (*backoff / 4 + 1);
+        *backoff = (*backoff * 2).min(MAX_BACKOFF_MS);
+        tracing::info!("signaling disconnected ({reason}); retrying in {delay} ms");
+        let _ = self
+            .events
+            .send(SignalEvent::Disconnected {
+                reason,
+                retry_in_ms: delay,
+            })
+            .await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(delay)) => true,
+            _ = crate::stop::stopped(&mut self.stop) => false,
+        }
+    }
+
+    async fn pump(&mut self, mut ws: Ws) -> Ended {
+        loop {
+            tokio::select! {
+                biased;
+                _ = crate::stop::stopped(&mut self.stop) => {
+                    while let Ok(msg) = self.out_rx.try_recv() {
+                        let _ = send_ws(&mut ws, &msg).await;
+                    }
+                    let _ = ws.close(None).await;
+                    return Ended::Stopped;
+                }
+                msg = self.out_rx.recv() => match msg {
+                    Some(msg) => {
+                        if let Err(e) = send_ws(&mut ws, &msg).await {
+                            return Ended::Dropped(e.to_string());
+                        }
+                    }
+                    None => {
+                        let _ = ws.close(None).await;
+                        return Ended::Stopped;
+                    }
+                },
+                incoming = ws.next() => match incoming {
+                    Some(Ok(Message::Text(t))) => match ServerMessage::parse(&t) {
+                        Ok(m) => {
+                            if self.events.send(SignalEvent::Message(m)).await.is_err() {
+                                let _ = ws.close(None).await;
+                                return Ended::Stopped;
+                            }
+                        }
+                        Err(e) => tracing::warn!("ignoring bad server message: {e}"),
+                    },
+                    Some(Ok(Message::Close(_))) | None => {
+                        return Ended::Dropped("server closed the connection".into())
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Ended::Dropped(e.to_string()),
+                },
+            }
+        }
+    }
+}

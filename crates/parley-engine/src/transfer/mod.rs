@@ -1,0 +1,322 @@
+//! File transfer over the reliable, ordered `file` data channel
+//! ([`parley_proto::data::FILE_LABEL`]).
+//!
+//! Protocol (DESIGN rule 8; frames in [`parley_proto::data`]):
+//!
+//! 1. the sender hashes the file and sends `offer {transfer_id, name, size, sha256}`;
+//! 2. the receiver answers `accept {offset}` (0, or the length of a matching partial
+//!    file it kept from an interrupted attempt) or `decline {reason}`;
+//! 3. the sender streams binary chunks (16-byte id, 8-byte offset, payload) from
+//!    `offset`, each send waiting while the channel's buffer is full, then `done`;
+//! 4. the receiver, which checked every chunk's offset and hashed while writing,
+//!    checks size and SHA-256 and answers `complete` or `failed {reason}`.
+//!
+//! Either side may `cancel` at any time. Frames for unknown transfers are ignored
+//! (or answered with `failed` when the peer waits for an answer), never a panic.
+//!
+//! Tasks: one task runs [`serve_file_channel`] for the whole call: it reads the
+//! file channel, drives the [`ReceiveSession`] and forwards the frames meant for
+//! our sending side to a bounded channel; transfers we send run one after another
+//! in one task calling [`send_file`] with that channel's receiver.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use parley_proto::data::TransferFrame;
+use tokio::sync::mpsc;
+
+use crate::channel::{DcMessage, MessageSink};
+
+mod name;
+mod receive;
+mod send;
+#[cfg(test)]
+mod tests;
+
+pub use name::{sanitize_file_name, unique_name_candidate};
+pub use parley_proto::data::FILE_LABEL;
+pub use receive::{ReceiveSession, PART_SUFFIX, SIDECAR_SUFFIX};
+pub use send::{send_file, send_file_named, SendOutcome};
+
+/// Read-ahead of the sender and write-behind of the receiver, bytes: disk I/O runs
+/// on a blocking thread this far ahead of (or behind) the network.
+pub const DISK_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Minimum interval between two [`TransferEvent::Progress`] events of a transfer.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Capacity of the channel carrying frames to the sending side, frames.
+pub const SENDER_INBOUND_CAPACITY: usize = 16;
+
+/// Longest text frame accepted on the file channel, bytes.
+pub const MAX_TEXT_FRAME_BYTES: usize = 16 * 1024;
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransferError {
+    /// The sender said `done` but the receiver has a different number of bytes, or a
+    /// chunk would go beyond the offered size.
+    #[error("size mismatch: received {received} bytes, expected {expected}")]
+    SizeMismatch {
+        /// Bytes received (or that would have been, for an oversized chunk).
+        received: u64,
+        /// Size from the offer, bytes.
+        expected: u64,
+    },
+    /// The received bytes do not hash to the offered SHA-256.
+    #[error("SHA-256 mismatch: expected {expected}, got {actual}")]
+    HashMismatch {
+        /// Hash from the offer, lowercase hex.
+        expected: String,
+        /// Hash of what was received, lowercase hex.
+        actual: String,
+    },
+    /// The receiver declined the offer.
+    #[error("declined by the peer: {reason}")]
+    Declined {
+        /// The receiver's reason.
+        reason: String,
+    },
+    /// The transfer was cancelled (by us or by the peer).
+    #[error("cancelled: {reason}")]
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+    /// A chunk did not start where the previous one ended, or an accept offset was
+    /// beyond the file.
+    #[error("bad offset: expected {expected}, got {got}")]
+    BadOffset {
+        /// Offset expected, bytes.
+        expected: u64,
+        /// Offset received, bytes.
+        got: u64,
+    },
+    /// The peer broke the protocol (malformed or unexpected frame).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The receiver reported a failure (hash or size mismatch, disk full, ...).
+    #[error("the receiver failed: {reason}")]
+    PeerFailed {
+        /// The receiver's reason.
+        reason: String,
+    },
+    /// A received file name is unusable even after sanitising (absurdly long).
+    #[error("unsafe file name {name:?}: {reason}")]
+    UnsafeName {
+        /// The name (its first 100 chars).
+        name: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The data channel closed before the transfer finished.
+    #[error("the data channel closed")]
+    ChannelClosed,
+}
+
+impl TransferError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TransferError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Which way a transfer goes, seen from this peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransferDirection {
+    /// We send the file.
+    Sending,
+    /// We receive the file.
+    Receiving,
+}
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferProgress {
+    /// Transfer id, 32 lowercase hex chars.
+    pub transfer_id: String,
+    /// File name (the sanitised name when receiving).
+    pub name: String,
+    /// Bytes sent or received so far, including a resumed prefix.
+    pub bytes_done: u64,
+    /// File size, bytes.
+    pub bytes_total: u64,
+    /// Which way it goes.
+    pub direction: TransferDirection,
+}
+
+/// What a transfer reports to the UI, on a bounded `mpsc` channel. `Progress` is
+/// dropped if the channel is full (a slow UI never slows a transfer); the other
+/// events are waited for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransferEvent {
+    /// An offer was sent or accepted; `bytes_done` is the resume offset when known
+    /// (0 on the sending side before the answer).
+    Offered(TransferProgress),
+    /// Bytes moved; at most one per [`PROGRESS_INTERVAL`] per transfer.
+    Progress(TransferProgress),
+    /// The file arrived and was verified.
+    Completed {
+        /// Transfer id.
+        transfer_id: String,
+        /// File name (sanitised, final name when receiving).
+        name: String,
+        /// Where it was saved (receiving) or read from (sending).
+        path: PathBuf,
+        /// File size, bytes.
+        bytes: u64,
+        /// Time from accept to completion, ms.
+        elapsed_ms: u64,
+        /// Which way it went.
+        direction: TransferDirection,
+    },
+    /// The transfer failed, was declined or was cancelled.
+    Failed {
+        /// Transfer id.
+        transfer_id: String,
+        /// File name.
+        name: String,
+        /// What went wrong, for display.
+        reason: String,
+        /// Which way it went.
+        direction: TransferDirection,
+    },
+}
+
+/// Rate limit of progress events: pure, the caller passes the time.
+#[derive(Debug)]
+pub(crate) struct ProgressThrottle {
+    last: Option<Instant>,
+}
+
+impl ProgressThrottle {
+    pub(crate) fn new() -> Self {
+        ProgressThrottle { last: None }
+    }
+
+    /// Whether to emit a progress event at `now`.
+    pub(crate) fn ready(&mut self, now: Instant) -> bool {
+        match self.last {
+            Some(last) if now.duration_since(last) < PROGRESS_INTERVAL => false,
+            _ => {
+                self.last = Some(now);
+                true
+            }
+        }
+    }
+}
+
+/// Sends `event` without ever blocking on a slow UI for progress events; waits
+/// for the others. A closed event channel is ignored.
+pub(crate) async fn emit(events: &mpsc::Sender<TransferEvent>, event: TransferEvent) {
+    if matches!(event, TransferEvent::Progress(_)) {
+        let _ = events.try_send(event);
+    } else {
+        let _ = events.send(event).await;
+    }
+}
+
+pub(crate) fn text(frame: &TransferFrame) -> DcMessage {
+    DcMessage::Text(frame.to_json())
+}
+
+/// Whether a frame is an answer to our own offers (for the sending side) rather
+/// than part of a transfer we receive. `cancel` goes either way: pass whether the
+/// receive side knows the transfer.
+pub fn is_for_sender(frame: &TransferFrame, receiving_this_transfer: bool) -> bool {
+    match frame {
+        TransferFrame::Accept { .. }
+        | TransferFrame::Decline { .. }
+        | TransferFrame::Complete { .. }
+        | TransferFrame::Failed { .. } => true,
+        TransferFrame::Cancel { .. } => !receiving_this_transfer,
+        _ => false,
+    }
+}
+
+type SendFuture<'a> = Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a>>;
+
+/// Runs the file channel for a whole call: reads every message from `incoming`,
+/// drives `session` with the frames and chunks of transfers we receive (sending its
+/// answers on `sink`), and forwards the answers to our own offers to `to_sender`
+/// (the `inbound` of [`send_file`]; dropped with a warning if that channel is full
+/// or closed).
+///
+/// Answers are sent while incoming messages keep being read, so two peers
+/// sending files to each other over full channels cannot deadlock. Returns when
+/// `incoming` ends; partial files are then kept for a later resume.
+///
+/// Errors: [`crate::Error::ChannelClosed`] if an answer cannot be sent.
+pub async fn serve_file_channel(
+    incoming: &mut mpsc::Receiver<DcMessage>,
+    sink: &dyn MessageSink,
+    session: &mut ReceiveSession,
+    to_sender: &mpsc::Sender<TransferFrame>,
+) -> crate::Result<()> {
+    let mut queue: VecDeque<TransferFrame> = VecDeque::new();
+    let mut in_flight: Option<SendFuture<'_>> = None;
+    loop {
+        if in_flight.is_none() {
+            if let Some(frame) = queue.pop_front() {
+                in_flight = Some(sink.send(text(&frame)));
+            }
+        }
+        tokio::select! {
+            biased;
+            result = async {
+                match in_flight.as_mut() {
+                    Some(send) => send.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                in_flight = None;
+                result?;
+            }
+            msg = incoming.recv() => {
+                let Some(msg) = msg else { break };
+                match msg {
+                    DcMessage::Binary(bytes) => queue.extend(session.on_chunk(&bytes).await),
+                    DcMessage::Text(text) => {
+                        if text.len() > MAX_TEXT_FRAME_BYTES {
+                            tracing::warn!(bytes = text.len(), "file channel: oversized text frame ignored");
+                            continue;
+                        }
+                        let frame = match TransferFrame::parse(&text) {
+                            Ok(frame) => frame,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "file channel: bad frame ignored");
+                                continue;
+                            }
+                        };
+                        if is_for_sender(&frame, session.is_receiving(frame.transfer_id())) {
+                            if let Err(e) = to_sender.try_send(frame) {
+                                tracing::warn!(error = %e, "file channel: frame for the sending side dropped");
+                            }
+                        } else {
+                            queue.extend(session.on_text(frame).await);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Answers still queued are dropped: the channel they would go on is closing.
+    session.close().await;
+    Ok(())
+}

@@ -1,0 +1,472 @@
+//! Data-channel protocols between two peers (the server never sees these).
+//!
+//! Three reliable, ordered channels, each identified by its label:
+//! - [`CHAT_LABEL`]: [`ChatFrame`] JSON text frames.
+//! - [`CONTROL_LABEL`]: [`ControlFrame`] JSON text frames.
+//! - [`FILE_LABEL`]: [`TransferFrame`] JSON text frames plus binary chunk frames
+//!   ([`encode_chunk`] / [`decode_chunk`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::json::{parse_tagged, to_json};
+use crate::ProtoError;
+
+/// Label of the chat data channel.
+pub const CHAT_LABEL: &str = "chat";
+/// Label of the file-transfer data channel.
+pub const FILE_LABEL: &str = "file";
+/// Label of the control data channel.
+pub const CONTROL_LABEL: &str = "control";
+
+/// Length of a binary chunk header, bytes: 16-byte transfer id + 8-byte offset.
+pub const CHUNK_HEADER_BYTES: usize = 24;
+/// Payload bytes per chunk, chosen so a whole chunk frame is exactly 64 KiB.
+pub const CHUNK_PAYLOAD_BYTES: usize = 64 * 1024 - CHUNK_HEADER_BYTES;
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Message id: lowercase hex of 16 random bytes (32 chars), chosen by the
+    /// sender; the receiver acks it.
+    pub id: String,
+    /// The text, UTF-8.
+    pub text: String,
+    /// Sender's wall clock when sent, Unix time in milliseconds.
+    pub sent_at_ms: u64,
+}
+
+impl ChatMessage {
+    /// A message whose id is the hex of `id_bytes` (pass 16 random bytes).
+    pub fn new(id_bytes: [u8; 16], text: impl Into<String>, sent_at_ms: u64) -> ChatMessage {
+        ChatMessage {
+            id: hex::encode(id_bytes),
+            text: text.into(),
+            sent_at_ms,
+        }
+    }
+}
+
+/// A frame on the chat channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChatFrame {
+    /// A message: `{"type":"message","id":…,"text":…,"sent_at_ms":…}`.
+    Message(ChatMessage),
+    /// Receipt of the message with this id: `{"type":"ack","id":…}`.
+    Ack {
+        /// The acknowledged message's id.
+        id: String,
+    },
+}
+
+impl ChatFrame {
+    /// Parses a chat text frame.
+    ///
+    /// Errors: [`ProtoError::Malformed`], [`ProtoError::UnknownType`].
+    pub fn parse(text: &str) -> Result<ChatFrame, ProtoError> {
+        parse_tagged(text, &["message", "ack"])
+    }
+
+    /// The frame as compact JSON text.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+/// A frame on the control channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ControlFrame {
+    /// The sender's current mute state (`true` = muted).
+    Mute {
+        /// Microphone muted.
+        audio: bool,
+        /// Camera muted.
+        video: bool,
+    },
+    /// The sender is ending the call (sent before closing the peer connection).
+    Hangup,
+}
+
+impl ControlFrame {
+    /// Parses a control text frame.
+    ///
+    /// Errors: [`ProtoError::Malformed`], [`ProtoError::UnknownType`].
+    pub fn parse(text: &str) -> Result<ControlFrame, ProtoError> {
+        parse_tagged(text, &["mute", "hangup"])
+    }
+
+    /// The frame as compact JSON text.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+/// A text frame on the file channel. `transfer_id` is the lowercase hex (32 chars)
+/// of the 16-byte id carried in chunk headers (see [`transfer_id_to_hex`]).
+///
+/// Flow: sender `offer` → receiver `accept` (with resume offset) or `decline` →
+/// sender streams chunks from that offset → sender `done` → receiver checks size and
+/// SHA-256 → `complete` or `failed`. Either side may `cancel` at any time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TransferFrame {
+    /// Sender proposes a file.
+    Offer {
+        /// Transfer id, 32 lowercase hex chars.
+        transfer_id: String,
+        /// File name as the sender knows it; receivers must sanitise it
+        /// (see [`sanitize_file_name`]).
+        name: String,
+        /// File size, bytes.
+        size: u64,
+        /// SHA-256 of the whole file, lowercase hex (64 chars).
+        sha256: String,
+    },
+    /// Receiver accepts; the sender starts at `offset`.
+    Accept {
+        /// Transfer id.
+        transfer_id: String,
+        /// Resume offset, bytes: how much the receiver already has (0 for a fresh
+        /// transfer).
+        offset: u64,
+    },
+    /// Receiver refuses the offer.
+    Decline {
+        /// Transfer id.
+        transfer_id: String,
+        /// Human-readable reason.
+        reason: String,
+    },
+    /// Either side aborts the transfer.
+    Cancel {
+        /// Transfer id.
+        transfer_id: String,
+        /// Human-readable reason.
+        reason: String,
+    },
+    /// Sender: every byte has been sent.
+    Done {
+        /// Transfer id.
+        transfer_id: String,
+    },
+    /// Receiver: size and hash verified, file saved.
+    Complete {
+        /// Transfer id.
+        transfer_id: String,
+    },
+    /// Receiver: size or hash mismatch (or a write failed); the file was discarded.
+    Failed {
+        /// Transfer id.
+        transfer_id: String,
+        /// Human-readable reason.
+        reason: String,
+    },
+}
+
+impl TransferFrame {
+    /// Parses a file-channel text frame and checks its transfer id.
+    ///
+    /// Errors: [`ProtoError::Malformed`], [`ProtoError::UnknownType`],
+    /// [`ProtoError::InvalidTransferId`].
+    pub fn parse(text: &str) -> Result<TransferFrame, ProtoError> {
+        let frame: TransferFrame = parse_tagged(
+            text,
+            &[
+                "offer", "accept", "decline", "cancel", "done", "complete", "failed",
+            ],
+        )?;
+        transfer_id_from_hex(frame.transfer_id())?;
+        Ok(frame)
+    }
+
+    /// The transfer this frame is about (hex).
+    pub fn transfer_id(&self) -> &str {
+        match self {
+            TransferFrame::Offer { transfer_id, .. }
+            | TransferFrame::Accept { transfer_id, .. }
+            | TransferFrame::Decline { transfer_id, .. }
+            | TransferFrame::Cancel { transfer_id, .. }
+            | TransferFrame::Done { transfer_id }
+            | TransferFrame::Complete { transfer_id }
+            | TransferFrame::Failed { transfer_id, .. } => transfer_id,
+        }
+    }
+
+    /// The frame as compact JSON text.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+/// Lowercase hex (32 chars) of a 16-byte transfer id.
+pub fn transfer_id_to_hex(id: &[u8; 16]) -> String {
+    hex::encode(id)
+}
+
+/// Parses a transfer id from 32 lowercase hex chars.
+///
+/// Errors: [`ProtoError::InvalidTransferId`].
+pub fn transfer_id_from_hex(s: &str) -> Result<[u8; 16], ProtoError> {
+    let invalid = || ProtoError::InvalidTransferId {
+        transfer_id: s.chars().take(64).collect(),
+    };
+    if s.len() != 32 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(invalid());
+    }
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(s, &mut id).map_err(|_| invalid())?;
+    Ok(id)
+}
+
+/// Header of a binary chunk frame on the file channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChunkHeader {
+    /// The transfer, raw 16 bytes.
+    pub transfer_id: [u8; 16],
+    /// Position of the payload's first byte in the file, bytes.
+    pub offset: u64,
+}
+
+/// Builds a chunk frame: 16-byte transfer id, 8-byte big-endian offset, payload.
+///
+/// Payloads should be at most [`CHUNK_PAYLOAD_BYTES`] so the frame fits 64 KiB.
+pub fn encode_chunk(transfer_id: &[u8; 16], offset: u64, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(CHUNK_HEADER_BYTES + payload.len());
+    frame.extend_from_slice(transfer_id);
+    frame.extend_from_slice(&offset.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Splits a chunk frame into its header and payload (borrowed from `frame`).
+///
+/// Errors: [`ProtoError::ChunkTooShort`] if `frame` is shorter than 24 bytes.
+pub fn decode_chunk(frame: &[u8]) -> Result<(ChunkHeader, &[u8]), ProtoError> {
+    if frame.len() < CHUNK_HEADER_BYTES {
+        return Err(ProtoError::ChunkTooShort { bytes: frame.len() });
+    }
+    let (id, rest) = frame.split_at(16);
+    let (offset, payload) = rest.split_at(8);
+    let mut transfer_id = [0u8; 16];
+    transfer_id.copy_from_slice(id);
+    let mut offset_bytes = [0u8; 8];
+    offset_bytes.copy_from_slice(offset);
+    Ok((
+        ChunkHeader {
+            transfer_id,
+            offset: u64::from_be_bytes(offset_bytes),
+        },
+        payload,
+    ))
+}
+
+/// Longest sanitised file name, bytes.
+pub const MAX_FILE_NAME_BYTES: usize = 200;
+
+/// Turns a received file name into one safe to create inside the receive folder:
+/// keeps only the last path component (either slash style), replaces control chars
+/// and `<>:"|?*` with `_`, strips leading dots and trailing dots/spaces (no hidden
+/// files, no `..`), avoids Windows device names, truncates to
+/// [`MAX_FILE_NAME_BYTES`] on a char boundary, and falls back to `"file"` if
+/// nothing is left. The result never contains a path separator.
+pub fn sanitize_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut out: String = last
+        .chars()
+        .map(|c| {
+            if c.is_control() || "<>:\"|?*".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    out = out
+        .trim_start_matches(['.', ' '])
+        .trim_end_matches(['.', ' '])
+        .to_owned();
+    if out.len() > MAX_FILE_NAME_BYTES {
+        let mut end = MAX_FILE_NAME_BYTES;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out = out.trim_end_matches(['.', ' ']).to_owned();
+    }
+    let stem = out
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        out.insert(0, '_');
+    }
+    if out.is_empty() {
+        out.push_str("file");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_round_trip_and_shape() {
+        let msg = ChatMessage::new([0xab; 16], "hi", 1_700_000_000_000);
+        assert_eq!(msg.id, "ab".repeat(16));
+        let frame = ChatFrame::Message(msg);
+        let json = frame.to_json();
+        assert!(json.starts_with(r#"{"type":"message","id":""#), "{json}");
+        assert_eq!(ChatFrame::parse(&json).unwrap(), frame);
+        let ack = ChatFrame::Ack { id: "x".into() };
+        assert_eq!(ack.to_json(), r#"{"type":"ack","id":"x"}"#);
+        assert_eq!(ChatFrame::parse(&ack.to_json()).unwrap(), ack);
+    }
+
+    #[test]
+    fn control_round_trip_and_shape() {
+        let mute = ControlFrame::Mute {
+            audio: true,
+            video: false,
+        };
+        assert_eq!(
+            mute.to_json(),
+            r#"{"type":"mute","audio":true,"video":false}"#
+        );
+        assert_eq!(ControlFrame::parse(&mute.to_json()).unwrap(), mute);
+        assert_eq!(ControlFrame::Hangup.to_json(), r#"{"type":"hangup"}"#);
+        assert_eq!(
+            ControlFrame::parse(r#"{"type":"hangup"}"#).unwrap(),
+            ControlFrame::Hangup
+        );
+    }
+
+    #[test]
+    fn data_parse_errors() {
+        assert_eq!(
+            ChatFrame::parse(r#"{"type":"wave"}"#).unwrap_err().code(),
+            crate::ErrorCode::UnknownType
+        );
+        assert_eq!(
+            ChatFrame::parse(r#"{"type":"message","id":"x"}"#)
+                .unwrap_err()
+                .code(),
+            crate::ErrorCode::Malformed
+        );
+        assert_eq!(
+            ControlFrame::parse("{").unwrap_err().code(),
+            crate::ErrorCode::Malformed
+        );
+        assert!(matches!(
+            TransferFrame::parse(r#"{"type":"done","transfer_id":"zz"}"#),
+            Err(ProtoError::InvalidTransferId { .. })
+        ));
+    }
+
+    #[test]
+    fn transfer_round_trip() {
+        let tid = transfer_id_to_hex(&[7; 16]);
+        let frames = [
+            TransferFrame::Offer {
+                transfer_id: tid.clone(),
+                name: "a.txt".into(),
+                size: 10,
+                sha256: "00".repeat(32),
+            },
+            TransferFrame::Accept {
+                transfer_id: tid.clone(),
+                offset: 4,
+            },
+            TransferFrame::Decline {
+                transfer_id: tid.clone(),
+                reason: "no".into(),
+            },
+            TransferFrame::Cancel {
+                transfer_id: tid.clone(),
+                reason: "stop".into(),
+            },
+            TransferFrame::Done {
+                transfer_id: tid.clone(),
+            },
+            TransferFrame::Complete {
+                transfer_id: tid.clone(),
+            },
+            TransferFrame::Failed {
+                transfer_id: tid.clone(),
+                reason: "hash mismatch".into(),
+            },
+        ];
+        for f in frames {
+            assert_eq!(TransferFrame::parse(&f.to_json()).unwrap(), f);
+            assert_eq!(f.transfer_id(), tid);
+        }
+        assert_eq!(
+            TransferFrame::Accept {
+                transfer_id: tid.clone(),
+                offset: 4
+            }
+            .to_json(),
+            format!(r#"{{"type":"accept","transfer_id":"{tid}","offset":4}}"#)
+        );
+    }
+
+    #[test]
+    fn transfer_id_hex() {
+        let id = [
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0, 0, 0, 0, 0, 0, 0, 0xff,
+        ];
+        let s = transfer_id_to_hex(&id);
+        assert_eq!(s, "0123456789abcdef00000000000000ff");
+        assert_eq!(transfer_id_from_hex(&s).unwrap(), id);
+        assert!(transfer_id_from_hex(&s.to_uppercase()).is_err());
+        assert!(transfer_id_from_hex(&s[..30]).is_err());
+        assert!(transfer_id_from_hex(&"g".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn chunk_codec() {
+        let id = [9u8; 16];
+        let frame = encode_chunk(&id, 0x0102_0304_0506_0708, b"payload");
+        assert_eq!(frame.len(), CHUNK_HEADER_BYTES + 7);
+        assert_eq!(&frame[16..24], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let (header, payload) = decode_chunk(&frame).unwrap();
+        assert_eq!(header.transfer_id, id);
+        assert_eq!(header.offset, 0x0102_0304_0506_0708);
+        assert_eq!(payload, b"payload");
+
+        let header_only = encode_chunk(&id, 0, &[]);
+        let (_, empty) = decode_chunk(&header_only).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(
+            decode_chunk(&[0u8; 23]),
+            Err(ProtoError::ChunkTooShort { bytes: 23 })
+        );
+        assert_eq!(CHUNK_HEADER_BYTES + CHUNK_PAYLOAD_BYTES, 65536);
+    }
+
+    #[test]
+    fn file_names_are_sanitised() {
+        assert_eq!(sanitize_file_name("report.pdf"), "report.pdf");
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("..\\..\\win.ini"), "win.ini");
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(sanitize_file_name(""), "file");
+        assert_eq!(sanitize_file_name("dir/"), "file");
+        assert_eq!(sanitize_file_name(".bashrc"), "bashrc");
+        assert_eq!(sanitize_file_name("a\u{0}b:c?.txt"), "a_b_c_.txt");
+        assert_eq!(sanitize_file_name("CON.txt"), "_CON.txt");
+        assert_eq!(sanitize_file_name("com1"), "_com1");
+        let long = "é".repeat(300);
+        let s = sanitize_file_name(&long);
+        assert!(s.len() <= MAX_FILE_NAME_BYTES && !s.is_empty());
+    }
+}

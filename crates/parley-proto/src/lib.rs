@@ -1,0 +1,28 @@
+//! Parley wire types: signaling messages, identities and data-channel messages.
+//!
+//! This crate is pure: no sockets, no clocks, no randomness. Everything here is
+//! documented for third-party implementers in `docs/protocol.md`.
+//!
+//! - [`signal`]: JSON frames exchanged with the signaling server over WebSocket.
+//! - [`identity`]: peer ids (Ed25519 public keys) and the challenge-response auth.
+//! - [`data`]: JSON and binary frames carried on the peer-to-peer data channels.
+//! - [`error`]: the crate's one error type, [`ProtoError`].
+
+pub mod data;
+pub mod error;
+pub mod identity;
+pub mod signal;
+
+mod json;
+
+pub use error::ProtoError;
+pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId};
+pub use signal::{ClientMessage, ErrorCode, ServerMessage};
+
+/// Signaling protocol version carried in `hello` and `challenge`; the server refuses
+/// any other value with [`ErrorCode::UnsupportedVersion`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest signaling frame (bytes of the JSON text) a conforming server accepts by
+/// default; bigger frames get [`ErrorCode::TooLarge`] and the connection is closed.
+pub const MAX_SIGNAL_FRAME_BYTES: usize = 64 * 1024;

@@ -1,0 +1,823 @@
+//! Signaling messages: JSON text frames over the server's WebSocket.
+//!
+//! Every frame is one JSON object with a snake_case `type` tag and snake_case
+//! fields. Clients send [`ClientMessage`]s, the server sends [`ServerMessage`]s.
+//! Parse incoming frames with [`ClientMessage::parse`] / [`ServerMessage::parse`]
+//! (which tell an unknown `type` from a malformed frame and validate ids) and
+//! produce outgoing ones with `to_json`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::json::{parse_tagged, to_json};
+use crate::{PeerId, ProtoError};
+
+/// Most peer ids one `watch` may carry.
+pub const MAX_WATCH_IDS: usize = 1000;
+
+/// Longest call id, chars.
+pub const MAX_CALL_ID_LEN: usize = 64;
+
+/// Checks a call id: 1..=64 chars, each in `[A-Za-z0-9_-]`.
+///
+/// Errors: [`ProtoError::InvalidCallId`].
+pub fn validate_call_id(call_id: &str) -> Result<(), ProtoError> {
+    let ok = !call_id.is_empty()
+        && call_id.len() <= MAX_CALL_ID_LEN
+        && call_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ProtoError::InvalidCallId {
+            call_id: call_id.chars().take(MAX_CALL_ID_LEN).collect(),
+        })
+    }
+}
+
+fn validate_id(id: &PeerId) -> Result<(), ProtoError> {
+    id.verifying_key().map(|_| ())
+}
+
+/// A frame a client sends to the signaling server.
+///
+/// The first frame must be [`ClientMessage::Hello`], then [`ClientMessage::Auth`];
+/// everything else is refused until the server has sent `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// Opens the handshake. `protocol` must be [`crate::PROTOCOL_VERSION`].
+    Hello {
+        /// Protocol version the client speaks.
+        protocol: u32,
+        /// The client's Ed25519 public key, base64url without padding (= its
+        /// [`PeerId`]).
+        public_key: String,
+    },
+    /// Answers the server's `challenge`.
+    Auth {
+        /// base64url signature of [`crate::auth_payload`]`(nonce)`, where `nonce` is
+        /// the decoded bytes of the challenge's nonce (see [`crate::sign_challenge`]).
+        signature: String,
+    },
+    /// Replaces the set of peers whose presence the client wants to follow
+    /// (at most [`MAX_WATCH_IDS`]).
+    Watch {
+        /// The peers to watch; an empty list stops watching.
+        ids: Vec<PeerId>,
+    },
+    /// Calls a peer. The call id is chosen by the caller (see [`validate_call_id`]).
+    Invite {
+        /// New, unused call id.
+        call_id: String,
+        /// The callee.
+        to: PeerId,
+    },
+    /// Callee: the call is ringing on this side.
+    Ringing {
+        /// The call.
+        call_id: String,
+    },
+    /// Callee: accepts the call; media negotiation may begin.
+    Accept {
+        /// The call.
+        call_id: String,
+    },
+    /// Callee: refuses the call.
+    Decline {
+        /// The call.
+        call_id: String,
+        /// Optional human-readable reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Caller: withdraws an invite that was not accepted yet.
+    Cancel {
+        /// The call.
+        call_id: String,
+    },
+    /// Either party: ends the call, whatever its state.
+    Hangup {
+        /// The call.
+        call_id: String,
+    },
+    /// SDP offer for an accepted call, relayed to the other party.
+    Offer {
+        /// The call.
+        call_id: String,
+        /// Session description (SDP text).
+        sdp: String,
+    },
+    /// SDP answer for an accepted call, relayed to the other party.
+    Answer {
+        /// The call.
+        call_id: String,
+        /// Session description (SDP text).
+        sdp: String,
+    },
+    /// ICE candidate for an accepted call, relayed to the other party.
+    Candidate {
+        /// The call.
+        call_id: String,
+        /// The `candidate:` attribute line; `""` signals end of candidates.
+        candidate: String,
+        /// Media stream id the candidate belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
+        /// Index of the m-line the candidate belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mline_index: Option<u16>,
+    },
+    /// Keep-alive; the server answers `pong`.
+    Ping,
+}
+
+const CLIENT_TYPES: &[&str] = &[
+    "hello",
+    "auth",
+    "watch",
+    "invite",
+    "ringing",
+    "accept",
+    "decline",
+    "cancel",
+    "hangup",
+    "offer",
+    "answer",
+    "candidate",
+    "ping",
+];
+
+impl ClientMessage {
+    /// Parses and validates one text frame.
+    ///
+    /// Errors: [`ProtoError::Malformed`] (not a JSON object, no string `type`, bad
+    /// or missing fields), [`ProtoError::UnknownType`] (a JSON object whose `type`
+    /// is not a client message), [`ProtoError::InvalidCallId`],
+    /// [`ProtoError::InvalidPeerId`], [`ProtoError::Invalid`] (too many watched
+    /// ids). Frame size is not checked here: the transport enforces it.
+    pub fn parse(text: &str) -> Result<ClientMessage, ProtoError> {
+        let msg: ClientMessage = parse_tagged(text, CLIENT_TYPES)?;
+        msg.validate()?;
+        Ok(msg)
+    }
+
+    /// Checks the rules serde cannot: call id syntax, peer id validity, watch size.
+    ///
+    /// Errors: as [`ClientMessage::parse`] for those rules.
+    pub fn validate(&self) -> Result<(), ProtoError> {
+        match self {
+            ClientMessage::Watch { ids } => {
+                if ids.len() > MAX_WATCH_IDS {
+                    return Err(ProtoError::Invalid {
+                        reason: format!(
+                            "watch carries {} ids, at most {MAX_WATCH_IDS} allowed",
+                            ids.len()
+                        ),
+                    });
+                }
+                ids.iter().try_for_each(validate_id)
+            }
+            ClientMessage::Invite { call_id, to } => {
+                validate_call_id(call_id)?;
+                validate_id(to)
+            }
+            _ => match self.call_id() {
+                Some(call_id) => validate_call_id(call_id),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The message's `type` tag, e.g. `"invite"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientMessage::Hello { .. } => "hello",
+            ClientMessage::Auth { .. } => "auth",
+            ClientMessage::Watch { .. } => "watch",
+            ClientMessage::Invite { .. } => "invite",
+            ClientMessage::Ringing { .. } => "ringing",
+            ClientMessage::Accept { .. } => "accept",
+            ClientMessage::Decline { .. } => "decline",
+            ClientMessage::Cancel { .. } => "cancel",
+            ClientMessage::Hangup { .. } => "hangup",
+            ClientMessage::Offer { .. } => "offer",
+            ClientMessage::Answer { .. } => "answer",
+            ClientMessage::Candidate { .. } => "candidate",
+            ClientMessage::Ping => "ping",
+        }
+    }
+
+    /// The call the message is about, if it is a call message.
+    pub fn call_id(&self) -> Option<&str> {
+        match self {
+            ClientMessage::Invite { call_id, .. }
+            | ClientMessage::Ringing { call_id }
+            | ClientMessage::Accept { call_id }
+            | ClientMessage::Decline { call_id, .. }
+            | ClientMessage::Cancel { call_id }
+            | ClientMessage::Hangup { call_id }
+            | ClientMessage::Offer { call_id, .. }
+            | ClientMessage::Answer { call_id, .. }
+            | ClientMessage::Candidate { call_id, .. } => Some(call_id),
+            ClientMessage::Hello { .. }
+            | ClientMessage::Auth { .. }
+            | ClientMessage::Watch { .. }
+            | ClientMessage::Ping => None,
+        }
+    }
+
+    /// The frame as compact JSON text.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+/// A frame the signaling server sends to a client.
+///
+/// In call messages `from` is always the other party of the call (the sender of the
+/// original client message), as authenticated by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// Reply to `hello`: sign [`crate::auth_payload`]`(nonce)` and send `auth`.
+    Challenge {
+        /// Protocol version the server speaks.
+        protocol: u32,
+        /// base64url of 32 random bytes.
+        nonce: String,
+    },
+    /// Authentication succeeded; the client is now reachable as `id`.
+    Welcome {
+        /// The client's own id.
+        id: PeerId,
+    },
+    /// A watched peer's presence: sent once per id right after `watch`, then on
+    /// every connect and disconnect.
+    Presence {
+        /// The watched peer.
+        id: PeerId,
+        /// Whether it is connected and authenticated.
+        online: bool,
+    },
+    /// Delivered to the callee: `from` is calling.
+    Invite {
+        /// The call.
+        call_id: String,
+        /// The caller.
+        from: PeerId,
+    },
+    /// Delivered to the caller: the callee is ringing.
+    Ringing {
+        /// The call.
+        call_id: String,
+        /// The callee.
+        from: PeerId,
+    },
+    /// Delivered to the caller: the callee accepted.
+    Accept {
+        /// The call.
+        call_id: String,
+        /// The callee.
+        from: PeerId,
+    },
+    /// Delivered to the caller: the callee declined; the call is over.
+    Decline {
+        /// The call.
+        call_id: String,
+        /// The callee.
+        from: PeerId,
+        /// The callee's reason, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Delivered to the callee: the caller withdrew the invite; the call is over.
+    Cancel {
+        /// The call.
+        call_id: String,
+        /// The caller.
+        from: PeerId,
+    },
+    /// Delivered to the caller: the callee (or the caller itself) is already in a
+    /// call; the invite was not delivered.
+    Busy {
+        /// The refused call.
+        call_id: String,
+        /// The callee.
+        from: PeerId,
+    },
+    /// The other party hung up or disconnected; the call is over.
+    Hangup {
+        /// The call.
+        call_id: String,
+        /// The party that hung up.
+        from: PeerId,
+    },
+    /// Relayed SDP offer.
+    Offer {
+        /// The call.
+        call_id: String,
+        /// The sender.
+        from: PeerId,
+        /// Session description (SDP text).
+        sdp: String,
+    },
+    /// Relayed SDP answer.
+    Answer {
+        /// The call.
+        call_id: String,
+        /// The sender.
+        from: PeerId,
+        /// Session description (SDP text).
+        sdp: String,
+    },
+    /// Relayed ICE candidate.
+    Candidate {
+        /// The call.
+        call_id: String,
+        /// The sender.
+        from: PeerId,
+        /// The `candidate:` attribute line; `""` signals end of candidates.
+        candidate: String,
+        /// Media stream id the candidate belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
+        /// Index of the m-line the candidate belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mline_index: Option<u16>,
+    },
+    /// Reply to `ping`.
+    Pong,
+    /// A request was refused or the frame was bad; see [`ErrorCode`].
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable detail (for logs; do not match on it).
+        message: String,
+        /// The call the refused request was about, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+    },
+}
+
+const SERVER_TYPES: &[&str] = &[
+    "challenge",
+    "welcome",
+    "presence",
+    "invite",
+    "ringing",
+    "accept",
+    "decline",
+    "cancel",
+    "busy",
+    "hangup",
+    "offer",
+    "answer",
+    "candidate",
+    "pong",
+    "error",
+];
+
+impl ServerMessage {
+    /// Parses one text frame received from the server and validates the peer ids
+    /// it carries.
+    ///
+    /// Errors: [`ProtoError::Malformed`], [`ProtoError::UnknownType`] (clients
+    /// should ignore those, for forward compatibility), [`ProtoError::InvalidPeerId`].
+    pub fn parse(text: &str) -> Result<ServerMessage, ProtoError> {
+        let msg: ServerMessage = parse_tagged(text, SERVER_TYPES)?;
+        match &msg {
+            ServerMessage::Welcome { id } | ServerMessage::Presence { id, .. } => validate_id(id)?,
+            _ => {
+                if let Some(from) = msg.from() {
+                    validate_id(from)?;
+                }
+            }
+        }
+        Ok(msg)
+    }
+
+    /// Builds an `error` frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>, call_id: Option<String>) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+            call_id,
+        }
+    }
+
+    /// The message's `type` tag, e.g. `"invite"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ServerMessage::Challenge { .. } => "challenge",
+            ServerMessage::Welcome { .. } => "welcome",
+            ServerMessage::Presence { .. } => "presence",
+            ServerMessage::Invite { .. } => "invite",
+            ServerMessage::Ringing { .. } => "ringing",
+            ServerMessage::Accept { .. } => "accept",
+            ServerMessage::Decline { .. } => "decline",
+            ServerMessage::Cancel { .. } => "cancel",
+            ServerMessage::Busy { .. } => "busy",
+            ServerMessage::Hangup { .. } => "hangup",
+            ServerMessage::Offer { .. } => "offer",
+            ServerMessage::Answer { .. } => "answer",
+            ServerMessage::Candidate { .. } => "candidate",
+            ServerMessage::Pong => "pong",
+            ServerMessage::Error { .. } => "error",
+        }
+    }
+
+    /// The call the message is about, if any.
+    pub fn call_id(&self) -> Option<&str> {
+        match self {
+            ServerMessage::Invite { call_id, .. }
+            | ServerMessage::Ringing { call_id, .. }
+            | ServerMessage::Accept { call_id, .. }
+            | ServerMessage::Decline { call_id, .. }
+            | ServerMessage::Cancel { call_id, .. }
+            | ServerMessage::Busy { call_id, .. }
+            | ServerMessage::Hangup { call_id, .. }
+            | ServerMessage::Offer { call_id, .. }
+            | ServerMessage::Answer { call_id, .. }
+            | ServerMessage::Candidate { call_id, .. } => Some(call_id),
+            ServerMessage::Error { call_id, .. } => call_id.as_deref(),
+            ServerMessage::Challenge { .. }
+            | ServerMessage::Welcome { .. }
+            | ServerMessage::Presence { .. }
+            | ServerMessage::Pong => None,
+        }
+    }
+
+    /// The other party of a call message (`from`), if it is one.
+    pub fn from(&self) -> Option<&PeerId> {
+        match self {
+            ServerMessage::Invite { from, .. }
+            | ServerMessage::Ringing { from, .. }
+            | ServerMessage::Accept { from, .. }
+            | ServerMessage::Decline { from, .. }
+            | ServerMessage::Cancel { from, .. }
+            | ServerMessage::Busy { from, .. }
+            | ServerMessage::Hangup { from, .. }
+            | ServerMessage::Offer { from, .. }
+            | ServerMessage::Answer { from, .. }
+            | ServerMessage::Candidate { from, .. } => Some(from),
+            ServerMessage::Challenge { .. }
+            | ServerMessage::Welcome { .. }
+            | ServerMessage::Presence { .. }
+            | ServerMessage::Pong
+            | ServerMessage::Error { .. } => None,
+        }
+    }
+
+    /// The frame as compact JSON text.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+/// Machine-readable reason of a server `error` frame (snake_case string on the
+/// wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame is not JSON, not UTF-8 text, or misses required fields.
+    Malformed,
+    /// The frame is a JSON object with an unknown `type`.
+    UnknownType,
+    /// The frame exceeds the server's size limit; the connection is closed.
+    TooLarge,
+    /// The client sends too fast; the frame was dropped.
+    RateLimited,
+    /// `hello.protocol` is not supported; the connection is closed.
+    UnsupportedVersion,
+    /// The `auth` signature did not verify (or the key was invalid); the connection
+    /// is closed.
+    AuthFailed,
+    /// A message other than `hello`/`auth` arrived before `welcome`.
+    NotAuthenticated,
+    /// `hello` or `auth` arrived on an authenticated connection.
+    AlreadyAuthenticated,
+    /// The invitee is not connected.
+    Offline,
+    /// The call id names no live call.
+    NoSuchCall,
+    /// The sender is not an allowed party of that call for that message (for
+    /// offer/answer/candidate: not a party of an accepted call).
+    NotInCall,
+    /// A rule was broken: bad call id, reused call id, bad peer id, inviting
+    /// oneself, too many watched ids.
+    Invalid,
+    /// The server failed; try again.
+    Internal,
+    /// A code this version does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The snake_case wire string, e.g. `"not_in_call"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::NotAuthenticated => "not_authenticated",
+            ErrorCode::AlreadyAuthenticated => "already_authenticated",
+            ErrorCode::Offline => "offline",
+            ErrorCode::NoSuchCall => "no_such_call",
+            ErrorCode::NotInCall => "not_in_call",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+
+    fn id(seed: u8) -> PeerId {
+        PeerId::from_public_key(&SigningKey::from_bytes(&[seed; 32]).verifying_key())
+    }
+
+    fn all_client_messages() -> Vec<ClientMessage> {
+        let c = || "call-1".to_owned();
+        vec![
+            ClientMessage::Hello {
+                protocol: crate::PROTOCOL_VERSION,
+                public_key: id(1).to_string(),
+            },
+            ClientMessage::Auth {
+                signature: "sig".into(),
+            },
+            ClientMessage::Watch {
+                ids: vec![id(2), id(3)],
+            },
+            ClientMessage::Invite {
+                call_id: c(),
+                to: id(2),
+            },
+            ClientMessage::Ringing { call_id: c() },
+            ClientMessage::Accept { call_id: c() },
+            ClientMessage::Decline {
+                call_id: c(),
+                reason: Some("busy".into()),
+            },
+            ClientMessage::Decline {
+                call_id: c(),
+                reason: None,
+            },
+            ClientMessage::Cancel { call_id: c() },
+            ClientMessage::Hangup { call_id: c() },
+            ClientMessage::Offer {
+                call_id: c(),
+                sdp: "v=0\r\n".into(),
+            },
+            ClientMessage::Answer {
+                call_id: c(),
+                sdp: "v=0\r\n".into(),
+            },
+            ClientMessage::Candidate {
+                call_id: c(),
+                candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+            },
+            ClientMessage::Candidate {
+                call_id: c(),
+                candidate: String::new(),
+                sdp_mid: None,
+                sdp_mline_index: None,
+            },
+            ClientMessage::Ping,
+        ]
+    }
+
+    fn all_server_messages() -> Vec<ServerMessage> {
+        let c = || "call-1".to_owned();
+        vec![
+            ServerMessage::Challenge {
+                protocol: 1,
+                nonce: "AAAA".into(),
+            },
+            ServerMessage::Welcome { id: id(1) },
+            ServerMessage::Presence {
+                id: id(2),
+                online: true,
+            },
+            ServerMessage::Invite {
+                call_id: c(),
+                from: id(1),
+            },
+            ServerMessage::Ringing {
+                call_id: c(),
+                from: id(1),
+            },
+            ServerMessage::Accept {
+                call_id: c(),
+                from: id(1),
+            },
+            ServerMessage::Decline {
+                call_id: c(),
+                from: id(1),
+                reason: None,
+            },
+            ServerMessage::Cancel {
+                call_id: c(),
+                from: id(1),
+            },
+            ServerMessage::Busy {
+                call_id: c(),
+                from: id(1),
+            },
+            ServerMessage::Hangup {
+                call_id: c(),
+                from: id(1),
+            },
+            ServerMessage::Offer {
+                call_id: c(),
+                from: id(1),
+                sdp: "v=0".into(),
+            },
+            ServerMessage::Answer {
+                call_id: c(),
+                from: id(1),
+                sdp: "v=0".into(),
+            },
+            ServerMessage::Candidate {
+                call_id: c(),
+                from: id(1),
+                candidate: "c".into(),
+                sdp_mid: None,
+                sdp_mline_index: Some(1),
+            },
+            ServerMessage::Pong,
+            ServerMessage::error(ErrorCode::NotInCall, "nope", Some(c())),
+            ServerMessage::error(ErrorCode::Malformed, "bad", None),
+        ]
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        for msg in all_client_messages() {
+            let json = msg.to_json();
+            assert_eq!(ClientMessage::parse(&json).unwrap(), msg, "{json}");
+            assert!(CLIENT_TYPES.contains(&msg.type_name()));
+            assert!(json.starts_with(&format!("{{\"type\":\"{}\"", msg.type_name())));
+        }
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        for msg in all_server_messages() {
+            let json = msg.to_json();
+            assert_eq!(ServerMessage::parse(&json).unwrap(), msg, "{json}");
+            assert!(SERVER_TYPES.contains(&msg.type_name()));
+        }
+    }
+
+    #[test]
+    fn wire_shapes_are_exact() {
+        assert_eq!(ClientMessage::Ping.to_json(), r#"{"type":"ping"}"#);
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"ping"}"#),
+            Ok(ClientMessage::Ping)
+        );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"decline","call_id":"a"}"#),
+            Ok(ClientMessage::Decline {
+                call_id: "a".into(),
+                reason: None
+            })
+        );
+        assert_eq!(
+            ServerMessage::error(ErrorCode::NotInCall, "m", Some("x".into())).to_json(),
+            r#"{"type":"error","code":"not_in_call","message":"m","call_id":"x"}"#
+        );
+        let cand = ClientMessage::parse(
+            r#"{"type":"candidate","call_id":"a","candidate":"c","sdp_mid":"0","sdp_mline_index":0}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            cand,
+            ClientMessage::Candidate {
+                sdp_mline_index: Some(0),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn parse_tells_malformed_from_unknown_type() {
+        let code = |s: &str| ClientMessage::parse(s).unwrap_err().code();
+        assert_eq!(code("not json"), ErrorCode::Malformed);
+        assert_eq!(code("[1,2]"), ErrorCode::Malformed);
+        assert_eq!(code(r#"{"call_id":"a"}"#), ErrorCode::Malformed);
+        assert_eq!(code(r#"{"type":5}"#), ErrorCode::Malformed);
+        assert_eq!(
+            code(r#"{"type":"invite","call_id":"a"}"#),
+            ErrorCode::Malformed
+        );
+        assert_eq!(
+            code(r#"{"type":"hello","protocol":"1","public_key":"k"}"#),
+            ErrorCode::Malformed
+        );
+        assert_eq!(code(r#"{"type":"teleport"}"#), ErrorCode::UnknownType);
+        assert_eq!(code(r#"{"type":"pong"}"#), ErrorCode::UnknownType);
+        assert_eq!(
+            ServerMessage::parse(r#"{"type":"ping"}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnknownType
+        );
+    }
+
+    #[test]
+    fn parse_validates_call_ids_and_peer_ids() {
+        let code = |s: &str| ClientMessage::parse(s).unwrap_err().code();
+        assert_eq!(
+            code(r#"{"type":"hangup","call_id":""}"#),
+            ErrorCode::Invalid
+        );
+        assert_eq!(
+            code(r#"{"type":"hangup","call_id":"a b"}"#),
+            ErrorCode::Invalid
+        );
+        let long = "a".repeat(65);
+        assert_eq!(
+            code(&format!(r#"{{"type":"hangup","call_id":"{long}"}}"#)),
+            ErrorCode::Invalid
+        );
+        assert!(ClientMessage::parse(&format!(
+            r#"{{"type":"hangup","call_id":"{}"}}"#,
+            "a".repeat(64)
+        ))
+        .is_ok());
+        assert_eq!(
+            code(r#"{"type":"invite","call_id":"a","to":"nobody"}"#),
+            ErrorCode::Invalid
+        );
+        assert_eq!(code(r#"{"type":"watch","ids":["x"]}"#), ErrorCode::Invalid);
+        let many = ClientMessage::Watch {
+            ids: vec![id(1); MAX_WATCH_IDS + 1],
+        };
+        assert_eq!(code(&many.to_json()), ErrorCode::Invalid);
+        assert!(validate_call_id("Az09_-").is_ok());
+        assert!(validate_call_id("é").is_err());
+    }
+
+    #[test]
+    fn unknown_error_codes_still_parse() {
+        let msg =
+            ServerMessage::parse(r#"{"type":"error","code":"brand_new","message":"x"}"#).unwrap();
+        assert_eq!(
+            msg,
+            ServerMessage::Error {
+                code: ErrorCode::Unknown,
+                message: "x".into(),
+                call_id: None
+            }
+        );
+    }
+
+    #[test]
+    fn error_code_strings_match_serde() {
+        for code in [
+            ErrorCode::Malformed,
+            ErrorCode::UnknownType,
+            ErrorCode::TooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::UnsupportedVersion,
+            ErrorCode::AuthFailed,
+            ErrorCode::NotAuthenticated,
+            ErrorCode::AlreadyAuthenticated,
+            ErrorCode::Offline,
+            ErrorCode::NoSuchCall,
+            ErrorCode::NotInCall,
+            ErrorCode::Invalid,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+    }
+}

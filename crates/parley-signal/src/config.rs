@@ -1,0 +1,140 @@
+//! Server configuration: defaults, the TOML file format, validation.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::SignalError;
+
+/// Settings of one signaling server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free port (see [`crate::ServerHandle::local_addr`]).
+    pub listen: SocketAddr,
+    /// Largest inbound WebSocket message, bytes; bigger ones get `too_large` and
+    /// the connection is closed. Default [`parley_proto::MAX_SIGNAL_FRAME_BYTES`].
+    pub max_frame_bytes: usize,
+    /// Sustained inbound frames per second allowed per connection.
+    pub rate_limit_per_sec: u32,
+    /// Inbound frames a connection may send in a burst above the sustained rate.
+    pub rate_burst: u32,
+    /// Time from connect by which `auth` must have succeeded.
+    pub auth_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    /// `127.0.0.1:8443`, 64 KiB frames, 50 frames/s with bursts of 200, 10 s to
+    /// authenticate.
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            max_frame_bytes: parley_proto::MAX_SIGNAL_FRAME_BYTES,
+            rate_limit_per_sec: 50,
+            rate_burst: 200,
+            auth_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Smallest accepted `max_frame_bytes`: room for a hello and a small SDP.
+pub const MIN_FRAME_BYTES: usize = 1024;
+
+impl ServerConfig {
+    /// Checks every value is usable.
+    ///
+    /// Errors: [`SignalError::InvalidConfig`] if `max_frame_bytes` is below
+    /// [`MIN_FRAME_BYTES`], `rate_limit_per_sec` or `rate_burst` is 0, or
+    /// `auth_timeout` is zero.
+    pub fn validate(&self) -> Result<(), SignalError> {
+        let invalid = |reason: &str| {
+            Err(SignalError::InvalidConfig {
+                reason: reason.to_owned(),
+            })
+        };
+        if self.max_frame_bytes < MIN_FRAME_BYTES {
+            return invalid("max_frame_bytes must be at least 1024");
+        }
+        if self.rate_limit_per_sec == 0 || self.rate_burst == 0 {
+            return invalid("rate_limit_per_sec and rate_burst must be at least 1");
+        }
+        if self.auth_timeout.is_zero() {
+            return invalid("auth_timeout must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// The TOML configuration file: every key optional, unknown keys refused.
+///
+/// ```toml
+/// listen = "0.0.0.0:8443"
+/// max_frame_bytes = 65536
+/// rate_limit_per_sec = 50
+/// rate_burst = 200
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Overrides [`ServerConfig::listen`].
+    pub listen: Option<SocketAddr>,
+    /// Overrides [`ServerConfig::max_frame_bytes`].
+    pub max_frame_bytes: Option<usize>,
+    /// Overrides [`ServerConfig::rate_limit_per_sec`].
+    pub rate_limit_per_sec: Option<u32>,
+    /// Overrides [`ServerConfig::rate_burst`].
+    pub rate_burst: Option<u32>,
+}
+
+impl FileConfig {
+    /// Parses the TOML text of a configuration file.
+    ///
+    /// Errors: [`SignalError::ConfigParse`] on bad TOML, wrong types or unknown keys.
+    pub fn parse(text: &str) -> Result<FileConfig, SignalError> {
+        toml::from_str(text).map_err(|e| SignalError::ConfigParse {
+            reason: e.to_string(),
+        })
+    }
+
+    /// `base` with every value this file sets replaced.
+    pub fn apply(&self, base: ServerConfig) -> ServerConfig {
+        ServerConfig {
+            listen: self.listen.unwrap_or(base.listen),
+            max_frame_bytes: self.max_frame_bytes.unwrap_or(base.max_frame_bytes),
+            rate_limit_per_sec: self.rate_limit_per_sec.unwrap_or(base.rate_limit_per_sec),
+            rate_burst: self.rate_burst.unwrap_or(base.rate_burst),
+            auth_timeout: base.auth_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults() {
+        let file = FileConfig::parse("listen = \"0.0.0.0:9000\"\nrate_burst = 5\n").unwrap();
+        let cfg = file.apply(ServerConfig::default());
+        assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(cfg.rate_burst, 5);
+        assert_eq!(cfg.rate_limit_per_sec, 50);
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_files_and_values_are_errors() {
+        assert!(FileConfig::parse("bogus = 1").is_err());
+        assert!(FileConfig::parse("listen = 5").is_err());
+        let cfg = ServerConfig {
+            rate_burst: 0,
+            ..ServerConfig::default()
+        };
+        assert!(cfg.validate().is_err());
+        let cfg = ServerConfig {
+            max_frame_bytes: 10,
+            ..ServerConfig::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,314 @@
+//! One task per WebSocket connection: reads frames, enforces size and rate limits,
+//! runs the hello/challenge/auth handshake, then hands messages to the hub and
+//! writes the connection's outbound queue to the socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use parley_proto::identity::{encode_b64url, NONCE_BYTES};
+use parley_proto::{
+    verify_challenge, ClientMessage, ErrorCode, PeerId, ServerMessage, PROTOCOL_VERSION,
+};
+use rand::RngCore as _;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::{sleep_until, timeout, Instant};
+
+use crate::ratelimit::TokenBucket;
+use crate::server::{AppState, ClientHandle, OUTBOUND_QUEUE_CAPACITY};
+
+/// Longest time spent flushing queued frames and the close frame to a closing
+/// connection.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Handshake progress.
+#[derive(Debug)]
+enum Phase {
+    AwaitHello,
+    AwaitAuth {
+        claimed: PeerId,
+        nonce: [u8; NONCE_BYTES],
+    },
+    Authed {
+        id: PeerId,
+    },
+}
+
+/// What the read loop does next.
+#[derive(Debug)]
+enum Flow {
+    Continue,
+    /// Flush queued frames, send a close frame with this code and reason, end.
+    Close(u16, &'static str),
+    /// The peer is gone: end without writing.
+    Gone,
+}
+
+struct Conn {
+    state: AppState,
+    remote: SocketAddr,
+    conn_id: u64,
+    tx: mpsc::Sender<String>,
+    kick: Arc<Notify>,
+    phase: Phase,
+    bucket: TokenBucket,
+    /// Rate-limit violations since the last accepted frame.
+    violations: u32,
+    /// Set when this connection's own queue overflowed.
+    overflowed: bool,
+}
+
+/// Serves one upgraded WebSocket until it closes, is kicked, or the server stops.
+pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppState) {
+    let conn_id = state.shared.next_conn_id();
+    let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_QUEUE_CAPACITY);
+    let config = Arc::clone(&state.config);
+    let mut shutdown = state.shutdown.clone();
+    let auth_deadline = Instant::now() + config.auth_timeout;
+    let mut conn = Conn {
+        remote,
+        conn_id,
+        tx,
+        kick: Arc::new(Notify::new()),
+        phase: Phase::AwaitHello,
+        bucket: TokenBucket::new(
+            config.rate_limit_per_sec,
+            config.rate_burst,
+            Instant::now().into(),
+        ),
+        violations: 0,
+        overflowed: false,
+        state,
+    };
+    tracing::info!(%remote, conn_id, "connected");
+    let kick = Arc::clone(&conn.kick);
+    let mut kicked = false;
+
+    let flow = loop {
+        tokio::select! {
+            biased;
+            () = stopped(&mut shutdown) => {
+                break Flow::Close(close_code::AWAY, "server shutting down");
+            }
+            () = kick.notified() => {
+                kicked = true;
+                break Flow::Close(close_code::POLICY, "replaced by a newer connection or too slow");
+            }
+            () = sleep_until(auth_deadline), if !conn.is_authed() => {
+                conn.reply(ServerMessage::error(ErrorCode::AuthFailed, "authentication timed out", None));
+                break Flow::Close(close_code::POLICY, "authentication timed out");
+            }
+            Some(text) = rx.recv() => {
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break Flow::Gone;
+                }
+            }
+            inbound = socket.recv() => match conn.on_inbound(inbound) {
+                Flow::Continue => {}
+                end => break end,
+            },
+        }
+    };
+
+    if let Flow::Close(code, reason) = flow {
+        let flush = async {
+            // A kicked client may be the slow one: do not replay its queue.
+            if !kicked {
+                while let Ok(text) = rx.try_recv() {
+                    socket.send(Message::Text(text.into())).await?;
+                }
+            }
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            socket.send(Message::Close(Some(frame))).await
+        };
+        let _ = timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
+    }
+    if let Phase::Authed { id } = &conn.phase {
+        conn.state.shared.unregister(id, conn_id);
+        tracing::info!(%remote, peer = %id, "disconnected");
+    } else {
+        tracing::info!(%remote, conn_id, "disconnected before authenticating");
+    }
+}
+
+/// Resolves once the server is shutting down (or its handle is gone).
+async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Whether a receive error is the size limit tripping.
+fn is_too_large(e: &axum::Error) -> bool {
+    // axum boxes tungstenite's `Error::Capacity(MessageTooLong { .. })`, displayed
+    // as "Space limit exceeded: Message too long: N > MAX". tests/oversized.rs
+    // guards this against dependency upgrades.
+    let text = e.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long")
+}
+
+impl Conn {
+    fn is_authed(&self) -> bool {
+        matches!(self.phase, Phase::Authed { .. })
+    }
+
+    /// Queues a frame for this connection without waiting.
+    fn reply(&mut self, msg: ServerMessage) {
+        if self.tx.try_send(msg.to_json()).is_err() {
+            self.overflowed = true;
+        }
+    }
+
+    fn error(&mut self, code: ErrorCode, message: impl Into<String>) {
+        self.reply(ServerMessage::error(code, message, None));
+    }
+
+    fn on_inbound(&mut self, inbound: Option<Result<Message, axum::Error>>) -> Flow {
+        let flow = match inbound {
+            None => Flow::Gone,
+            Some(Err(e)) if is_too_large(&e) => {
+                tracing::info!(remote = %self.remote, error = %e, "frame too large");
+                let max = self.state.config.max_frame_bytes;
+                self.error(ErrorCode::TooLarge, format!("frame exceeds {max} bytes"));
+                Flow::Close(close_code::SIZE, "frame too large")
+            }
+            Some(Err(e)) => {
+                tracing::debug!(remote = %self.remote, error = %e, "websocket error");
+                self.error(ErrorCode::Malformed, format!("websocket error: {e}"));
+                Flow::Close(close_code::PROTOCOL, "websocket protocol error")
+            }
+            // tungstenite answers pings and close frames itself; after a close the
+            // next read returns `None`.
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => Flow::Continue,
+            Some(Ok(Message::Binary(_))) => self.rate_limited(|conn| {
+                conn.error(ErrorCode::Malformed, "binary frames are not supported");
+                Flow::Continue
+            }),
+            Some(Ok(Message::Text(text))) => self.rate_limited(|conn| conn.on_text(text.as_str())),
+        };
+        match flow {
+            Flow::Continue if self.overflowed => {
+                tracing::warn!(remote = %self.remote, "outbound queue full; closing");
+                Flow::Close(close_code::POLICY, "outbound queue full")
+            }
+            flow => flow,
+        }
+    }
+
+    /// Runs `f` if the token bucket allows another frame; otherwise drops the
+    /// frame with a `rate_limited` error, closing after 2 × burst violations in a
+    /// row.
+    fn rate_limited(&mut self, f: impl FnOnce(&mut Conn) -> Flow) -> Flow {
+        if self.bucket.try_take(std::time::Instant::now()) {
+            self.violations = 0;
+            return f(self);
+        }
+        self.violations += 1;
+        if self.violations > self.state.config.rate_burst.saturating_mul(2) {
+            tracing::info!(remote = %self.remote, "rate limit exceeded repeatedly; closing");
+            self.error(
+                ErrorCode::RateLimited,
+                "rate limit exceeded repeatedly; closing",
+            );
+            return Flow::Close(close_code::POLICY, "rate limit exceeded");
+        }
+        self.error(ErrorCode::RateLimited, "too many frames; frame dropped");
+        Flow::Continue
+    }
+
+    fn on_text(&mut self, text: &str) -> Flow {
+        let max = self.state.config.max_frame_bytes;
+        if text.len() > max {
+            self.error(ErrorCode::TooLarge, format!("frame exceeds {max} bytes"));
+            return Flow::Close(close_code::SIZE, "frame too large");
+        }
+        let msg = match ClientMessage::parse(text) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!(remote = %self.remote, error = %e, "bad frame");
+                self.error(e.code(), e.to_string());
+                return Flow::Continue;
+            }
+        };
+        if let ClientMessage::Ping = msg {
+            self.reply(ServerMessage::Pong);
+            return Flow::Continue;
+        }
+        match std::mem::replace(&mut self.phase, Phase::AwaitHello) {
+            Phase::AwaitHello => self.on_hello(msg),
+            Phase::AwaitAuth { claimed, nonce } => self.on_auth(msg, claimed, nonce),
+            Phase::Authed { id } => {
+                self.state.shared.handle(&id, msg);
+                self.phase = Phase::Authed { id };
+                Flow::Continue
+            }
+        }
+    }
+
+    fn on_hello(&mut self, msg: ClientMessage) -> Flow {
+        let ClientMessage::Hello {
+            protocol,
+            public_key,
+        } = msg
+        else {
+            self.error(ErrorCode::NotAuthenticated, "send hello first");
+            return Flow::Continue;
+        };
+        if protocol != PROTOCOL_VERSION {
+            self.error(
+                ErrorCode::UnsupportedVersion,
+                format!("protocol {protocol} unsupported; this server speaks {PROTOCOL_VERSION}"),
+            );
+            return Flow::Close(close_code::POLICY, "unsupported protocol version");
+        }
+        let claimed = match PeerId::parse(&public_key) {
+            Ok(id) => id,
+            Err(e) => {
+                self.error(ErrorCode::AuthFailed, format!("bad public key: {e}"));
+                return Flow::Close(close_code::POLICY, "authentication failed");
+            }
+        };
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        self.reply(ServerMessage::Challenge {
+            protocol: PROTOCOL_VERSION,
+            nonce: encode_b64url(&nonce),
+        });
+        self.phase = Phase::AwaitAuth { claimed, nonce };
+        Flow::Continue
+    }
+
+    fn on_auth(&mut self, msg: ClientMessage, claimed: PeerId, nonce: [u8; NONCE_BYTES]) -> Flow {
+        let ClientMessage::Auth { signature } = msg else {
+            self.error(
+                ErrorCode::NotAuthenticated,
+                "send auth to answer the challenge",
+            );
+            self.phase = Phase::AwaitAuth { claimed, nonce };
+            return Flow::Continue;
+        };
+        if let Err(e) = verify_challenge(&claimed, &nonce, &signature) {
+            tracing::info!(remote = %self.remote, peer = %claimed, error = %e, "authentication failed");
+            self.error(ErrorCode::AuthFailed, e.to_string());
+            return Flow::Close(close_code::POLICY, "authentication failed");
+        }
+        tracing::info!(remote = %self.remote, peer = %claimed, "authenticated");
+        // Welcome goes into the queue before registration, so it precedes anything
+        // other peers send to this id.
+        self.reply(ServerMessage::Welcome {
+            id: claimed.clone(),
+        });
+        self.state.shared.register(
+            &claimed,
+            ClientHandle {
+                conn_id: self.conn_id,
+                tx: self.tx.clone(),
+                kick: Arc::clone(&self.kick),
+            },
+        );
+        self.phase = Phase::Authed { id: claimed };
+        Flow::Continue
+    }
+}

@@ -1,0 +1,18 @@
+//! Parley signaling server: authenticates peers by Ed25519 challenge, tracks
+//! presence, and relays call setup (invite, SDP, ICE candidates) only between the
+//! two parties of a call it has seen set up. It never sees media or data-channel
+//! content. The wire protocol is `parley_proto::signal`, documented in
+//! `docs/protocol.md`.
+//!
+//! Embed it with [`start`]; the `parley-signal` binary wraps the same call.
+
+mod config;
+mod conn;
+mod error;
+mod hub;
+mod ratelimit;
+mod server;
+
+pub use config::{FileConfig, ServerConfig, MIN_FRAME_BYTES};
+pub use error::SignalError;
+pub use server::{start, ServerHandle, OUTBOUND_QUEUE_CAPACITY};

@@ -1,0 +1,222 @@
+//! HTTP/WebSocket front end: binding, routes, shared client registry, shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use parley_proto::{ClientMessage, PeerId};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::hub::{Delivery, Hub};
+use crate::{conn, ServerConfig, SignalError};
+
+/// Frames that may wait in one client's outbound queue; a client whose queue is
+/// full when a frame is due is disconnected (it is not reading), so one slow
+/// client never holds up the others.
+pub const OUTBOUND_QUEUE_CAPACITY: usize = 256;
+
+/// How the registry reaches one authenticated connection.
+#[derive(Debug)]
+pub(crate) struct ClientHandle {
+    /// Distinguishes successive connections of the same peer id.
+    pub(crate) conn_id: u64,
+    /// The connection's outbound queue of JSON text frames.
+    pub(crate) tx: mpsc::Sender<String>,
+    /// Tells the connection task to close (replaced, or queue overflow).
+    pub(crate) kick: Arc<Notify>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    hub: Hub,
+    clients: HashMap<PeerId, ClientHandle>,
+}
+
+impl Registry {
+    /// Queues each delivery on its recipient's channel without waiting; a full
+    /// queue gets its connection kicked.
+    fn dispatch(&self, out: Vec<Delivery>) {
+        for Delivery { to, msg } in out {
+            let Some(client) = self.clients.get(&to) else {
+                continue;
+            };
+            match client.tx.try_send(msg.to_json()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(peer = %to, "outbound queue full; dropping client");
+                    client.kick.notify_one();
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+}
+
+/// State shared by every connection task.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    registry: Mutex<Registry>,
+    next_conn_id: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // The registry stays consistent across a panic in another thread (every
+        // mutation is a single hub call), so a poisoned lock is still usable.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh connection id.
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes `id` reachable through `client`; an older connection of the same id
+    /// is kicked and its call ended.
+    pub(crate) fn register(&self, id: &PeerId, client: ClientHandle) {
+        let mut reg = self.lock();
+        if let Some(old) = reg.clients.insert(id.clone(), client) {
+            tracing::info!(peer = %id, "new connection replaces the old one");
+            old.kick.notify_one();
+        }
+        let out = reg.hub.connect(id);
+        reg.dispatch(out);
+        tracing::debug!(
+            online = reg.hub.online_count(),
+            calls = reg.hub.call_count(),
+            "registered"
+        );
+    }
+
+    /// Forgets connection `conn_id` of `id`, unless a newer connection replaced it.
+    pub(crate) fn unregister(&self, id: &PeerId, conn_id: u64) {
+        let mut reg = self.lock();
+        if reg.clients.get(id).map(|c| c.conn_id) != Some(conn_id) {
+            return;
+        }
+        reg.clients.remove(id);
+        let out = reg.hub.disconnect(id);
+        reg.dispatch(out);
+    }
+
+    /// Handles a message from the authenticated peer `from`.
+    pub(crate) fn handle(&self, from: &PeerId, msg: ClientMessage) {
+        let mut reg = self.lock();
+        let out = reg.hub.handle(from, msg);
+        reg.dispatch(out);
+    }
+}
+
+/// What every request handler and connection task gets.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) config: Arc<ServerConfig>,
+    /// Becomes `true` (or closes) when the server shuts down.
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Held by every connection task; shutdown waits until all clones are gone.
+    pub(crate) _alive: mpsc::Sender<()>,
+}
+
+/// A running server. Call [`ServerHandle::shutdown`] to stop it and wait; merely
+/// dropping the handle also stops it, without waiting.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    serve_task: JoinHandle<()>,
+    alive_rx: mpsc::Receiver<()>,
+}
+
+impl ServerHandle {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The WebSocket URL clients connect to: `ws://ADDR/ws`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.local_addr)
+    }
+
+    /// Stops accepting, closes every WebSocket (close code 1001) and waits for
+    /// every connection task to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        if let Err(e) = (&mut self.serve_task).await {
+            tracing::error!(error = %e, "server task failed");
+        }
+        // Every connection task holds an `_alive` sender: `None` means all ended.
+        while self.alive_rx.recv().await.is_some() {}
+        tracing::info!("signaling server stopped");
+    }
+}
+
+/// Binds `config.listen` and serves `GET /ws` (WebSocket) and `GET /healthz` in the
+/// background on the current tokio runtime.
+///
+/// Errors: [`SignalError::InvalidConfig`] (see [`ServerConfig::validate`]),
+/// [`SignalError::Bind`] if the address cannot be bound.
+pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
+    config.validate()?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| SignalError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr()?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (alive_tx, alive_rx) = mpsc::channel(1);
+    let state = AppState {
+        shared: Arc::new(Shared::default()),
+        config: Arc::new(config),
+        shutdown: shutdown_rx.clone(),
+        _alive: alive_tx,
+    };
+    let app = Router::new()
+        .route("/ws", get(ws_handler))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state);
+    let mut signal = shutdown_rx;
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        // Ends on `true` or when the handle is dropped.
+        let _ = signal.wait_for(|stop| *stop).await;
+    });
+    let serve_task = tokio::spawn(async move {
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "signaling server failed");
+        }
+    });
+    tracing::info!(addr = %local_addr, "signaling server listening");
+    Ok(ServerHandle {
+        local_addr,
+        shutdown_tx,
+        serve_task,
+        alive_rx,
+    })
+}
+
+async fn ws_handler(
+    ws: WebSocketUpgrade,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+) -> Response {
+    let max = state.config.max_frame_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade(move |e| tracing::debug!(%remote, error = %e, "upgrade failed"))
+        .on_upgrade(move |socket| conn::run(socket, remote, state))
+}

@@ -1,0 +1,189 @@
+//! Two-peer harness for the end-to-end tests: the real signaling server on
+//! 127.0.0.1:0 (in-process, real socket) and `parley-cli` peers as separate processes.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `../shared/media` seen from the repository root.
+pub fn media(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/media")
+        .join(name);
+    assert!(
+        p.exists(),
+        "test media {} is missing: the tests read ../shared/media beside the repository",
+        p.display()
+    );
+    p
+}
+
+/// A workspace binary built next to the test executable (`cargo build --workspace
+/// --bins` first; scripts/test does).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let p = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo build --workspace --bins` before the tests (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+/// The signaling server, running in-process on its own runtime.
+pub struct Server {
+    rt: Option<tokio::runtime::Runtime>,
+    handle: Option<parley_signal::ServerHandle>,
+    /// ws://127.0.0.1:PORT/ws
+    pub url: String,
+}
+
+impl Server {
+    /// Starts the real server on 127.0.0.1:0.
+    pub fn start() -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt
+            .block_on(parley_signal::start(parley_signal::ServerConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                ..Default::default()
+            }))
+            .expect("server starts");
+        let url = handle.url();
+        Server {
+            rt: Some(rt),
+            handle: Some(handle),
+            url,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let (Some(rt), Some(h)) = (self.rt.take(), self.handle.take()) {
+            rt.block_on(h.shutdown());
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// A headless peer: a profile folder and the CLI.
+pub struct Peer {
+    /// Profile and scratch folder (deleted on drop).
+    pub dir: tempfile::TempDir,
+    /// The peer's id.
+    pub id: String,
+    server: String,
+}
+
+impl Peer {
+    /// Creates a profile and reads its id through `parley-cli id`.
+    pub fn new(server: &Server) -> Peer {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(bin("parley-cli"))
+            .arg("--profile")
+            .arg(dir.path().join("profile"))
+            .arg("id")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "id: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned();
+        Peer {
+            dir,
+            id,
+            server: server.url.clone(),
+        }
+    }
+
+    /// A path inside this peer's scratch folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts `parley-cli <args>` for this profile and server; media on loopback.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let mut cmd = Command::new(bin("parley-cli"));
+        cmd.arg("--profile")
+            .arg(self.path("profile"))
+            .arg("--server")
+            .arg(&self.server)
+            .args(args);
+        if matches!(args.first(), Some(&"call") | Some(&"answer")) {
+            cmd.args(["--bind", "127.0.0.1:0"]);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn parley-cli")
+    }
+}
+
+/// Waits for a child with a deadline; kills it and panics when it overruns.
+pub fn wait(child: Child, within: Duration, what: &str) -> (Output, Instant) {
+    let start = Instant::now();
+    let mut child = child;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            let ended = Instant::now();
+            return (child.wait_with_output().unwrap(), ended);
+        }
+        if start.elapsed() > within {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{what} did not exit within {within:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts success and returns stdout.
+pub fn success(out: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({})\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The `--stats` JSON line (the last line of stdout).
+pub fn stats(stdout: &str) -> serde_json::Value {
+    let line = stdout.lines().last().expect("a stats line");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("stats line {line:?}: {e}"))
+}
+
+/// Lines `chat: …` in order.
+pub fn chats(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("chat: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Gives the answering peer time to log in before the caller invites it.
+pub fn let_answerer_log_in() {
+    std::thread::sleep(Duration::from_millis(700));
+}
