@@ -234,6 +234,25 @@ mod tests {
         assert!(verify_challenge(&id, &nonce, &encode_b64url(&[0u8; 10])).is_err());
     }
 
+    /// The worked example in docs/protocol.md.
+    #[test]
+    fn documented_test_vector() {
+        let k = key(1);
+        let id = PeerId::from_public_key(&k.verifying_key());
+        assert_eq!(id.as_str(), "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w");
+        let nonce: Vec<u8> = (0u8..32).collect();
+        assert_eq!(
+            encode_b64url(&nonce),
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+        );
+        let sig = sign_challenge(&k, &nonce);
+        assert_eq!(
+            sig,
+            "52zYse_6dOTjXqkLQ2L7ORuviYtOK_YpjFTF83UXWvgGb8_fkADC_GOW0DweMITRyW6oQ21a76doy-s5ePEKDg"
+        );
+        assert_eq!(verify_challenge(&id, &nonce, &sig), Ok(()));
+    }
+
     #[test]
     fn b64_round_trip() {
         let bytes = [0u8, 255, 17, 3];

@@ -71,10 +71,17 @@ pub(crate) async fn transport_stats(
     let Some(pair) = best else {
         return TransportStats::default();
     };
-    let find = |id: &str| match report.get(id) {
-        Some(RTCStatsReportEntry::LocalCandidate(c))
-        | Some(RTCStatsReportEntry::RemoteCandidate(c)) => Some(candidate_type(&c.candidate_type)),
-        _ => None,
+    // The pair names candidates by their own id ("candidate:…"); webrtc-rs files them
+    // in the report under a prefixed id ("RTCLocalIceCandidate_candidate:…").
+    let find = |id: &str| {
+        report.iter().find_map(|e| match e {
+            RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)
+                if e.id() == id || e.id().ends_with(&format!("_{id}")) =>
+            {
+                Some(candidate_type(&c.candidate_type))
+            }
+            _ => None,
+        })
     };
     TransportStats {
         rtt_ms: (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1e3),

@@ -273,6 +273,38 @@ mod tests {
         ));
     }
 
+    /// Exercises the cpal paths on whatever device is listed first (on a headless
+    /// machine ALSA's `null` device: zeros, unpaced). Not a timing test.
+    #[test]
+    fn first_listed_devices_stream() {
+        if list_input_devices().is_empty() {
+            println!("skipping: no audio input device");
+        } else {
+            match MicSource::open(Some(0)) {
+                Ok(mut mic) => {
+                    for _ in 0..3 {
+                        assert_eq!(mic.next_frame().unwrap().len(), FRAME_SAMPLES);
+                    }
+                }
+                Err(e) => println!("input 0 did not open: {e}"),
+            }
+        }
+        if list_output_devices().is_empty() {
+            println!("skipping: no audio output device");
+            return;
+        }
+        match SpeakerSink::open(Some(0)) {
+            Ok(mut spk) => {
+                for _ in 0..50 {
+                    spk.push(&[0.1; FRAME_SAMPLES]).unwrap();
+                }
+                let cap = spk.device_rate_hz() as usize * SPEAKER_QUEUE_MS / 1000;
+                assert!(spk.queued_samples() <= cap);
+            }
+            Err(e) => println!("output 0 did not open: {e}"),
+        }
+    }
+
     #[test]
     fn framer_and_queue_drop_oldest() {
         let shared: Arc<Shared<Vec<f32>>> = Shared::new();

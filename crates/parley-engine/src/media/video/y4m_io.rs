@@ -186,9 +186,9 @@ impl Y4mRecorder {
         let io = |e| MediaError::io(&self.path, e);
         if let Some(file) = self.file.take() {
             let mut out = BufWriter::new(file);
-            write!(
+            writeln!(
                 out,
-                "YUV4MPEG2 W{} H{} F{}:1 Ip A1:1 C420jpeg\n",
+                "YUV4MPEG2 W{} H{} F{}:1 Ip A1:1 C420jpeg",
                 frame.width, frame.height, self.fps
             )
             .map_err(io)?;
