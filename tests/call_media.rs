@@ -84,6 +84,7 @@ fn video_and_audio_arrive_intact() {
         total += best;
     }
     let mean = total / received.len() as f64;
+    println!("video: {decoded} of {sent} frames decoded, mean PSNR {mean:.1} dB");
     assert!(
         mean >= 30.0,
         "mean PSNR of received frames is {mean:.1} dB (< 30 dB)"
@@ -103,6 +104,7 @@ fn video_and_audio_arrive_intact() {
         recorded.len()
     );
     let (ncc, lag) = normalized_xcorr_best(&recorded, &reference, 48_000 * 3);
+    println!("audio: correlation {ncc:.3} at lag {lag} samples");
     assert!(
         ncc >= 0.7,
         "audio correlation {ncc:.2} at lag {lag} (< 0.7)"

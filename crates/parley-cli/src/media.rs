@@ -83,8 +83,11 @@ pub fn audio_source(a: &CallArgs, auto: bool) -> Result<Option<Box<dyn AudioSour
     Ok(Some(Box::new(media::ToneSource::new(DEFAULT_TONE_HZ, 0.3))))
 }
 
+/// The sinks of a call: remote video, remote audio.
+pub type Sinks = (Vec<Box<dyn VideoSink>>, Vec<Box<dyn AudioSink>>);
+
 /// Recorders and players for the remote media.
-pub fn sinks(a: &CallArgs) -> Result<(Vec<Box<dyn VideoSink>>, Vec<Box<dyn AudioSink>>)> {
+pub fn sinks(a: &CallArgs) -> Result<Sinks> {
     let mut video: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio: Vec<Box<dyn AudioSink>> = Vec::new();
     if let Some(path) = &a.record_video {

@@ -135,7 +135,6 @@ fn codecs() -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
             rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
         },
         payload_type: H264_PAYLOAD_TYPE,
-        ..Default::default()
     };
     let audio = RTCRtpCodecParameters {
         rtp_codec: RTCRtpCodec {
@@ -146,7 +145,6 @@ fn codecs() -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
             rtcp_feedback: vec![],
         },
         payload_type: OPUS_PAYLOAD_TYPE,
-        ..Default::default()
     };
     (video, audio)
 }
@@ -180,7 +178,6 @@ impl PeerConnection {
                 urls: s.urls.clone(),
                 username: s.username.clone(),
                 credential: s.credential.clone(),
-                ..Default::default()
             })
             .collect();
         let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);

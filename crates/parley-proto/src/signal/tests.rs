@@ -1,0 +1,272 @@
+//! Unit tests of the parent module.
+
+use ed25519_dalek::SigningKey;
+
+use super::*;
+
+fn id(seed: u8) -> PeerId {
+    PeerId::from_public_key(&SigningKey::from_bytes(&[seed; 32]).verifying_key())
+}
+
+fn all_client_messages() -> Vec<ClientMessage> {
+    let c = || "call-1".to_owned();
+    vec![
+        ClientMessage::Hello {
+            protocol: crate::PROTOCOL_VERSION,
+            public_key: id(1).to_string(),
+        },
+        ClientMessage::Auth {
+            signature: "sig".into(),
+        },
+        ClientMessage::Watch {
+            ids: vec![id(2), id(3)],
+        },
+        ClientMessage::Invite {
+            call_id: c(),
+            to: id(2),
+        },
+        ClientMessage::Ringing { call_id: c() },
+        ClientMessage::Accept { call_id: c() },
+        ClientMessage::Decline {
+            call_id: c(),
+            reason: Some("busy".into()),
+        },
+        ClientMessage::Decline {
+            call_id: c(),
+            reason: None,
+        },
+        ClientMessage::Cancel { call_id: c() },
+        ClientMessage::Hangup { call_id: c() },
+        ClientMessage::Offer {
+            call_id: c(),
+            sdp: "v=0\r\n".into(),
+        },
+        ClientMessage::Answer {
+            call_id: c(),
+            sdp: "v=0\r\n".into(),
+        },
+        ClientMessage::Candidate {
+            call_id: c(),
+            candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+        },
+        ClientMessage::Candidate {
+            call_id: c(),
+            candidate: String::new(),
+            sdp_mid: None,
+            sdp_mline_index: None,
+        },
+        ClientMessage::Ping,
+    ]
+}
+
+fn all_server_messages() -> Vec<ServerMessage> {
+    let c = || "call-1".to_owned();
+    vec![
+        ServerMessage::Challenge {
+            protocol: 1,
+            nonce: "AAAA".into(),
+        },
+        ServerMessage::Welcome { id: id(1) },
+        ServerMessage::Presence {
+            id: id(2),
+            online: true,
+        },
+        ServerMessage::Invite {
+            call_id: c(),
+            from: id(1),
+        },
+        ServerMessage::Ringing {
+            call_id: c(),
+            from: id(1),
+        },
+        ServerMessage::Accept {
+            call_id: c(),
+            from: id(1),
+        },
+        ServerMessage::Decline {
+            call_id: c(),
+            from: id(1),
+            reason: None,
+        },
+        ServerMessage::Cancel {
+            call_id: c(),
+            from: id(1),
+        },
+        ServerMessage::Busy {
+            call_id: c(),
+            from: id(1),
+        },
+        ServerMessage::Hangup {
+            call_id: c(),
+            from: id(1),
+        },
+        ServerMessage::Offer {
+            call_id: c(),
+            from: id(1),
+            sdp: "v=0".into(),
+        },
+        ServerMessage::Answer {
+            call_id: c(),
+            from: id(1),
+            sdp: "v=0".into(),
+        },
+        ServerMessage::Candidate {
+            call_id: c(),
+            from: id(1),
+            candidate: "c".into(),
+            sdp_mid: None,
+            sdp_mline_index: Some(1),
+        },
+        ServerMessage::Pong,
+        ServerMessage::error(ErrorCode::NotInCall, "nope", Some(c())),
+        ServerMessage::error(ErrorCode::Malformed, "bad", None),
+    ]
+}
+
+#[test]
+fn client_messages_round_trip() {
+    for msg in all_client_messages() {
+        let json = msg.to_json();
+        assert_eq!(ClientMessage::parse(&json).unwrap(), msg, "{json}");
+        assert!(CLIENT_TYPES.contains(&msg.type_name()));
+        assert!(json.starts_with(&format!("{{\"type\":\"{}\"", msg.type_name())));
+    }
+}
+
+#[test]
+fn server_messages_round_trip() {
+    for msg in all_server_messages() {
+        let json = msg.to_json();
+        assert_eq!(ServerMessage::parse(&json).unwrap(), msg, "{json}");
+        assert!(SERVER_TYPES.contains(&msg.type_name()));
+    }
+}
+
+#[test]
+fn wire_shapes_are_exact() {
+    assert_eq!(ClientMessage::Ping.to_json(), r#"{"type":"ping"}"#);
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"ping"}"#),
+        Ok(ClientMessage::Ping)
+    );
+    assert_eq!(
+        ClientMessage::parse(r#"{"type":"decline","call_id":"a"}"#),
+        Ok(ClientMessage::Decline {
+            call_id: "a".into(),
+            reason: None
+        })
+    );
+    assert_eq!(
+        ServerMessage::error(ErrorCode::NotInCall, "m", Some("x".into())).to_json(),
+        r#"{"type":"error","code":"not_in_call","message":"m","call_id":"x"}"#
+    );
+    let cand = ClientMessage::parse(
+        r#"{"type":"candidate","call_id":"a","candidate":"c","sdp_mid":"0","sdp_mline_index":0}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        cand,
+        ClientMessage::Candidate {
+            sdp_mline_index: Some(0),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn parse_tells_malformed_from_unknown_type() {
+    let code = |s: &str| ClientMessage::parse(s).unwrap_err().code();
+    assert_eq!(code("not json"), ErrorCode::Malformed);
+    assert_eq!(code("[1,2]"), ErrorCode::Malformed);
+    assert_eq!(code(r#"{"call_id":"a"}"#), ErrorCode::Malformed);
+    assert_eq!(code(r#"{"type":5}"#), ErrorCode::Malformed);
+    assert_eq!(
+        code(r#"{"type":"invite","call_id":"a"}"#),
+        ErrorCode::Malformed
+    );
+    assert_eq!(
+        code(r#"{"type":"hello","protocol":"1","public_key":"k"}"#),
+        ErrorCode::Malformed
+    );
+    assert_eq!(code(r#"{"type":"teleport"}"#), ErrorCode::UnknownType);
+    assert_eq!(code(r#"{"type":"pong"}"#), ErrorCode::UnknownType);
+    assert_eq!(
+        ServerMessage::parse(r#"{"type":"ping"}"#)
+            .unwrap_err()
+            .code(),
+        ErrorCode::UnknownType
+    );
+}
+
+#[test]
+fn parse_validates_call_ids_and_peer_ids() {
+    let code = |s: &str| ClientMessage::parse(s).unwrap_err().code();
+    assert_eq!(
+        code(r#"{"type":"hangup","call_id":""}"#),
+        ErrorCode::Invalid
+    );
+    assert_eq!(
+        code(r#"{"type":"hangup","call_id":"a b"}"#),
+        ErrorCode::Invalid
+    );
+    let long = "a".repeat(65);
+    assert_eq!(
+        code(&format!(r#"{{"type":"hangup","call_id":"{long}"}}"#)),
+        ErrorCode::Invalid
+    );
+    assert!(ClientMessage::parse(&format!(
+        r#"{{"type":"hangup","call_id":"{}"}}"#,
+        "a".repeat(64)
+    ))
+    .is_ok());
+    assert_eq!(
+        code(r#"{"type":"invite","call_id":"a","to":"nobody"}"#),
+        ErrorCode::Invalid
+    );
+    assert_eq!(code(r#"{"type":"watch","ids":["x"]}"#), ErrorCode::Invalid);
+    let many = ClientMessage::Watch {
+        ids: vec![id(1); MAX_WATCH_IDS + 1],
+    };
+    assert_eq!(code(&many.to_json()), ErrorCode::Invalid);
+    assert!(validate_call_id("Az09_-").is_ok());
+    assert!(validate_call_id("é").is_err());
+}
+
+#[test]
+fn unknown_error_codes_still_parse() {
+    let msg = ServerMessage::parse(r#"{"type":"error","code":"brand_new","message":"x"}"#).unwrap();
+    assert_eq!(
+        msg,
+        ServerMessage::Error {
+            code: ErrorCode::Unknown,
+            message: "x".into(),
+            call_id: None
+        }
+    );
+}
+
+#[test]
+fn error_code_strings_match_serde() {
+    for code in [
+        ErrorCode::Malformed,
+        ErrorCode::UnknownType,
+        ErrorCode::TooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::AuthFailed,
+        ErrorCode::NotAuthenticated,
+        ErrorCode::AlreadyAuthenticated,
+        ErrorCode::Offline,
+        ErrorCode::NoSuchCall,
+        ErrorCode::NotInCall,
+        ErrorCode::Invalid,
+        ErrorCode::Internal,
+    ] {
+        assert_eq!(
+            serde_json::to_string(&code).unwrap(),
+            format!("\"{}\"", code.as_str())
+        );
+    }
+}
