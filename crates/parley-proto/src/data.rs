@@ -118,8 +118,8 @@ pub enum TransferFrame {
     Offer {
         /// Transfer id, 32 lowercase hex chars.
         transfer_id: String,
-        /// File name as the sender knows it; receivers must sanitise it
-        /// (see [`sanitize_file_name`]).
+        /// File name as the sender knows it; receivers must sanitise it and keep
+        /// the file inside their receive folder (docs/protocol.md).
         name: String,
         /// File size, bytes.
         size: u64,
@@ -264,57 +264,6 @@ pub fn decode_chunk(frame: &[u8]) -> Result<(ChunkHeader, &[u8]), ProtoError> {
     ))
 }
 
-/// Longest sanitised file name, bytes.
-pub const MAX_FILE_NAME_BYTES: usize = 200;
-
-/// Turns a received file name into one safe to create inside the receive folder:
-/// keeps only the last path component (either slash style), replaces control chars
-/// and `<>:"|?*` with `_`, strips leading dots and trailing dots/spaces (no hidden
-/// files, no `..`), avoids Windows device names, truncates to
-/// [`MAX_FILE_NAME_BYTES`] on a char boundary, and falls back to `"file"` if
-/// nothing is left. The result never contains a path separator.
-pub fn sanitize_file_name(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let mut out: String = last
-        .chars()
-        .map(|c| {
-            if c.is_control() || "<>:\"|?*".contains(c) {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    out = out
-        .trim_start_matches(['.', ' '])
-        .trim_end_matches(['.', ' '])
-        .to_owned();
-    if out.len() > MAX_FILE_NAME_BYTES {
-        let mut end = MAX_FILE_NAME_BYTES;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        out = out.trim_end_matches(['.', ' ']).to_owned();
-    }
-    let stem = out
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
-        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
-            && stem.len() == 4
-            && stem.as_bytes()[3].is_ascii_digit());
-    if reserved {
-        out.insert(0, '_');
-    }
-    if out.is_empty() {
-        out.push_str("file");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,20 +402,4 @@ mod tests {
         assert_eq!(CHUNK_HEADER_BYTES + CHUNK_PAYLOAD_BYTES, 65536);
     }
 
-    #[test]
-    fn file_names_are_sanitised() {
-        assert_eq!(sanitize_file_name("report.pdf"), "report.pdf");
-        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
-        assert_eq!(sanitize_file_name("..\\..\\win.ini"), "win.ini");
-        assert_eq!(sanitize_file_name(".."), "file");
-        assert_eq!(sanitize_file_name(""), "file");
-        assert_eq!(sanitize_file_name("dir/"), "file");
-        assert_eq!(sanitize_file_name(".bashrc"), "bashrc");
-        assert_eq!(sanitize_file_name("a\u{0}b:c?.txt"), "a_b_c_.txt");
-        assert_eq!(sanitize_file_name("CON.txt"), "_CON.txt");
-        assert_eq!(sanitize_file_name("com1"), "_com1");
-        let long = "é".repeat(300);
-        let s = sanitize_file_name(&long);
-        assert!(s.len() <= MAX_FILE_NAME_BYTES && !s.is_empty());
-    }
 }

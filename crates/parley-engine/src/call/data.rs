@@ -13,7 +13,9 @@ use crate::channel::{DcMessage, MessageSink};
 use crate::chat::{ChatChannel, ChatEvent};
 use crate::rtc::DataChannel;
 use crate::storage::{Direction as ChatDirection, Profile};
-use crate::transfer::{send_file_named, serve_file_channel, ReceiveSession, TransferEvent};
+use crate::transfer::{
+    send_file_named, serve_file_channel, ReceiveSession, TransferDirection, TransferEvent,
+};
 use crate::Result;
 
 /// What the data-channel tasks tell the call's owner task.
@@ -155,6 +157,8 @@ pub(super) async fn run_files(
     let sink: Arc<dyn MessageSink> = Arc::new(dc.clone());
 
     let serve_sink = Arc::clone(&sink);
+    // Without a receive folder, declining offers is the policy asked for, not a failure.
+    let accepting = receive_dir.is_some();
     let mut session = ReceiveSession::new(receive_dir, tev_tx.clone());
     let serve = tokio::spawn(async move {
         if let Err(e) =
@@ -181,8 +185,12 @@ pub(super) async fn run_files(
             _ = crate::stop::stopped(&mut stop) => break,
             ev = tev_rx.recv() => {
                 let Some(ev) = ev else { break };
-                if let TransferEvent::Failed { name, reason, .. } = &ev {
-                    let _ = internal.send(Internal::TransferFailed(format!("{name}: {reason}"))).await;
+                if let TransferEvent::Failed { name, reason, direction, .. } = &ev {
+                    if accepting || *direction == TransferDirection::Sending {
+                        let _ = internal
+                            .send(Internal::TransferFailed(format!("{name}: {reason}")))
+                            .await;
+                    }
                 }
                 let _ = internal.send(Internal::Event(CallEvent::Transfer(ev))).await;
             }
