@@ -23,22 +23,43 @@ fn failures_are_reported_clearly() {
     let (alice, bob) = (Peer::new(&server), Peer::new(&server));
 
     // Bob is not running: offline.
-    let call = alice.spawn(&["call", &bob.id, "--no-video", "--no-audio", "--wait-online", "1"]);
+    let call = alice.spawn(&[
+        "call",
+        &bob.id,
+        "--no-video",
+        "--no-audio",
+        "--wait-online",
+        "1",
+    ]);
     let (out, _) = wait(call, Duration::from_secs(20), "call to an offline peer");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("is offline"), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is offline"),
+        "stderr: {}",
+        stderr(&out)
+    );
 
     // Bob accepts no files.
     let file = alice.path("unwanted.bin");
     std::fs::write(&file, vec![7u8; 100_000]).unwrap();
     let answer = bob.spawn(&["answer", "--no-video", "--no-audio"]);
     let call = alice.spawn(&[
-        "call", &bob.id, "--no-video", "--no-audio", "--duration", "0",
-        "--send-file", file.to_str().unwrap(),
+        "call",
+        &bob.id,
+        "--no-video",
+        "--no-audio",
+        "--duration",
+        "0",
+        "--send-file",
+        file.to_str().unwrap(),
     ]);
     let (out, _) = wait(call, Duration::from_secs(30), "caller");
     let (bob_out, _) = wait(answer, Duration::from_secs(10), "callee");
-    assert!(!out.status.success(), "the caller should fail: {}", stderr(&out));
+    assert!(
+        !out.status.success(),
+        "the caller should fail: {}",
+        stderr(&out)
+    );
     let err = stderr(&out);
     let last = err.lines().last().unwrap_or_default();
     assert!(
@@ -54,7 +75,13 @@ fn failures_are_reported_clearly() {
     let out = std::process::Command::new(bin("parley-cli"))
         .arg("--profile")
         .arg(alice.path("profile"))
-        .args(["--server", &format!("ws://127.0.0.1:{port}/ws"), "answer", "--no-video", "--no-audio"])
+        .args([
+            "--server",
+            &format!("ws://127.0.0.1:{port}/ws"),
+            "answer",
+            "--no-video",
+            "--no-audio",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -63,6 +63,14 @@ async fn login(
     (ws, reply)
 }
 
+/// Asserts the next message on `ws` is an error with `code`.
+async fn expect_error(ws: &mut Ws, code: ErrorCode, what: &str) {
+    match recv(ws).await {
+        Some(ServerMessage::Error { code: got, .. }) if got == code => {}
+        other => panic!("{what}: expected {code:?}, got {other:?}"),
+    }
+}
+
 fn key() -> SigningKey {
     SigningKey::generate(&mut rand::rngs::OsRng)
 }
@@ -109,13 +117,7 @@ async fn impostor_refused_and_offers_need_a_call() {
         },
     )
     .await;
-    match recv(&mut a).await {
-        Some(ServerMessage::Error {
-            code: ErrorCode::NotInCall,
-            ..
-        }) => {}
-        other => panic!("offer outside a call not refused: {other:?}"),
-    }
+    expect_error(&mut a, ErrorCode::NotInCall, "offer outside a call").await;
     // An invite Alice then sends reaches the real Bob, not the impostor.
     send(
         &mut a,
@@ -142,13 +144,7 @@ async fn impostor_refused_and_offers_need_a_call() {
         },
     )
     .await;
-    match recv(&mut a).await {
-        Some(ServerMessage::Error {
-            code: ErrorCode::NotInCall,
-            ..
-        }) => {}
-        other => panic!("offer before accept not refused: {other:?}"),
-    }
+    expect_error(&mut a, ErrorCode::NotInCall, "offer before accept").await;
     assert!(
         recv(&mut b).await.is_none(),
         "bob received an offer for an unaccepted call"

@@ -401,5 +401,4 @@ mod tests {
         );
         assert_eq!(CHUNK_HEADER_BYTES + CHUNK_PAYLOAD_BYTES, 65536);
     }
-
 }
