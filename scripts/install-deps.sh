@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages Parley needs to build and test.
+# Installs the Debian/Ubuntu packages Parley needs to build and test, and
+# tauri-driver (the WebDriver bridge tests/app_window.rs drives the app window with).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
-pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev clang libv4l-dev)
+pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev clang libv4l-dev
+  # The Tauri app (WebKitGTK) and its window tests under a virtual X server.
+  libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev
+  xvfb xauth webkit2gtk-driver)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,4 +17,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# tauri-driver: pinned; 2.x drives Tauri 2 apps through WebKitWebDriver on Linux.
+TAURI_DRIVER_VERSION=2.1.0
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  echo "installing: tauri-driver $TAURI_DRIVER_VERSION"
+  cargo install tauri-driver --locked --version "$TAURI_DRIVER_VERSION"
 fi

@@ -1,12 +1,98 @@
-//! `parley`: the desktop app package.
+//! Parley desktop app: the Tauri 2 shell over `parley-engine`.
 //!
-//! The Tauri window is not built yet (docs/architecture.md). Until it is, `parley`
-//! is the headless peer: with no arguments it runs the demo call between two local
-//! peers through a local signaling server; with arguments it behaves exactly like
-//! `parley-cli` (see `parley --help`).
+//! Everything that is not window glue lives in the Tauri-free crates; the commands in
+//! `commands/` are a few lines each over [`parley_engine::client::Client`]. The UI
+//! contract is docs/ui-api.md.
+//!
+//! Environment (for tests, demos and machines without devices): `PARLEY_PROFILE`
+//! (profile folder), `PARLEY_SERVER` (signaling URL, overrides the settings),
+//! `PARLEY_EMBEDDED_LISTEN` (embedded server address), `PARLEY_DOWNLOAD_DIR`
+//! (received files, unless the settings name a folder), `PARLEY_VIDEO_FILE` /
+//! `PARLEY_AUDIO_FILE` (file-backed camera / microphone).
 
-use clap::Parser;
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod error;
+mod media;
+mod runner;
+mod settings;
+mod state;
+mod transfers;
+mod video_out;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parley_engine::storage::Profile;
+use tauri::Manager;
+
+use crate::settings::Settings;
+use crate::state::{AppState, Inner};
+
+fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    let profile_dir = match std::env::var_os("PARLEY_PROFILE") {
+        Some(p) => PathBuf::from(p),
+        None => app.path().app_data_dir()?.join("profile"),
+    };
+    let profile = Arc::new(Profile::open(&profile_dir)?);
+    let settings = Settings::load(&profile);
+    let default_download_dir = match std::env::var_os("PARLEY_DOWNLOAD_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => app
+            .path()
+            .download_dir()
+            .unwrap_or_else(|_| profile_dir.join("downloads")),
+    };
+    app.manage(AppState {
+        profile,
+        default_download_dir,
+        inner: tokio::sync::Mutex::new(Inner {
+            settings,
+            ..Default::default()
+        }),
+    });
+    tauri::async_runtime::spawn(runner::restart_client(app.handle().clone()));
+    Ok(())
+}
 
 fn main() {
-    std::process::exit(parley_cli::main_entry(parley_cli::Cli::parse()));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("error,parley=info,parley_engine=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
+        .setup(setup)
+        .invoke_handler(tauri::generate_handler![
+            commands::profile::get_state,
+            commands::profile::setup_profile,
+            commands::profile::update_settings,
+            commands::profile::list_devices,
+            commands::profile::copy_invite_link,
+            commands::contacts::add_contact,
+            commands::contacts::rename_contact,
+            commands::contacts::remove_contact,
+            commands::call::start_call,
+            commands::call::accept_call,
+            commands::call::decline_call,
+            commands::call::hangup,
+            commands::call::set_muted,
+            commands::call::switch_device,
+            commands::call::attach_video,
+            commands::chat::chat_history,
+            commands::chat::send_chat,
+            commands::files::send_files,
+            commands::files::pick_and_send_files,
+            commands::files::show_in_folder,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("error: Parley could not start: {e}");
+        std::process::exit(1);
+    }
 }

@@ -150,7 +150,11 @@ pub async fn call(
     let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     wait_online(&sig, &mut sig_rx, &to, a.wait_online).await?;
-    let mut call = Call::start(sig.clone(), sig_rx, Direction::Outgoing { to }, opts);
+    let direction = Direction::Outgoing {
+        to,
+        call_id: parley_engine::call::new_call_id(),
+    };
+    let mut call = Call::start(sig.clone(), sig_rx, direction, opts);
     let hold = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(hold);
     let (mut held, mut sends_done, mut hung_up) = (false, false, false);

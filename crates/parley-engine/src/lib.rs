@@ -5,12 +5,15 @@
 //! - [`signaling`]: the WebSocket client for `parley-signal`, with reconnect and backoff.
 //! - [`rtc`]: our own interface over webrtc-rs (pinned), the only module that names it.
 //! - [`call`]: one 1:1 call: signaling, peer connection, media, chat and transfers.
+//! - [`client`]: the signed-in user as the desktop app sees it: presence, incoming
+//!   calls, the current call, frames for rendering.
 //! - [`media`]: video and audio sources, codecs and sinks.
 //! - [`chat`] and [`transfer`]: the data-channel protocols.
 
 pub mod call;
 pub mod channel;
 pub mod chat;
+pub mod client;
 pub mod error;
 pub mod identity;
 pub mod media;

@@ -55,7 +55,10 @@ pub(super) async fn run_chat(
         match ChatChannel::send_chat(&dc, text).await {
             Ok(msg) => {
                 store(&profile, &peer, ChatDirection::Sent, &msg);
-                unacked.push(msg.id);
+                unacked.push(msg.id.clone());
+                let _ = internal
+                    .send(Internal::Event(CallEvent::ChatSent(msg)))
+                    .await;
             }
             Err(e) => tracing::warn!("chat send: {e}"),
         }
@@ -69,7 +72,10 @@ pub(super) async fn run_chat(
             text = more.recv() => {
                 let Some(text) = text else { continue };
                 match ChatChannel::send_chat(&dc, &text).await {
-                    Ok(msg) => store(&profile, &peer, ChatDirection::Sent, &msg),
+                    Ok(msg) => {
+                        store(&profile, &peer, ChatDirection::Sent, &msg);
+                        let _ = internal.send(Internal::Event(CallEvent::ChatSent(msg))).await;
+                    }
                     Err(e) => tracing::warn!("chat send: {e}"),
                 }
             }
@@ -122,16 +128,19 @@ pub(super) async fn run_control(
                 let _ = internal.send(Internal::RemoteHangup).await;
                 return;
             }
+            Ok(ControlFrame::Mute { audio, video }) => {
+                let ev = CallEvent::RemoteMuted { audio, video };
+                let _ = internal.send(Internal::Event(ev)).await;
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!("control: bad frame: {e}"),
         }
     }
 }
 
-/// Tells the peer on the control channel that we hang up.
-pub(super) async fn send_control_hangup(dc: &DataChannel) -> Result<()> {
-    let frame = serde_json::to_string(&ControlFrame::Hangup).unwrap_or_default();
-    dc.send(DcMessage::Text(frame)).await
+/// Sends a control frame (mute state, hangup) to the peer.
+pub(super) async fn send_control(dc: &DataChannel, frame: &ControlFrame) -> Result<()> {
+    dc.send(DcMessage::Text(frame.to_json())).await
 }
 
 /// Capacity of the transfer event queue, events.

@@ -76,6 +76,17 @@ pub(super) struct Counters {
     pub frames_received: AtomicU64,
     pub audio_sent: AtomicU64,
     pub audio_received: AtomicU64,
+    /// Audio packets concealed because they never arrived.
+    pub audio_lost: AtomicU64,
+    /// Size of the last decoded remote frame, `width << 32 | height`.
+    pub remote_size: AtomicU64,
+}
+
+/// What the local user has muted; the sender threads read it for every frame.
+#[derive(Default)]
+pub(super) struct Mute {
+    pub audio: AtomicBool,
+    pub video: AtomicBool,
 }
 
 /// Capture, encode and send video until `stop` or the source ends.
@@ -85,7 +96,9 @@ pub(super) fn spawn_video_sender(
     bitrate_bps: u32,
     stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
+    mute: Arc<Mute>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    let video_mute = Arc::clone(&mute);
     let keyframe = Arc::new(AtomicBool::new(false));
     let (tx, mut rx) = mpsc::channel::<(Bytes, Duration)>(ENCODED_QUEUE);
     let kf = Arc::clone(&keyframe);
@@ -102,13 +115,17 @@ pub(super) fn spawn_video_sender(
             }
         };
         while !*thread_stop.borrow() {
-            let frame = match source.next_frame() {
+            let mut frame = match source.next_frame() {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::info!("video source ended: {e}");
                     break;
                 }
             };
+            if video_mute.video.load(Ordering::Relaxed) {
+                // Camera off: keep the stream alive with black frames (cheap to encode).
+                frame = I420Frame::new_black(frame.width, frame.height);
+            }
             if kf.swap(false, Ordering::Relaxed) {
                 encoder.request_keyframe();
             }
@@ -162,6 +179,7 @@ pub(super) fn spawn_audio_sender(
     bitrate_bps: u32,
     stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
+    mute: Arc<Mute>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(ENCODED_QUEUE * 4);
     let encoder_thread = tokio::task::spawn_blocking(move || {
@@ -173,13 +191,16 @@ pub(super) fn spawn_audio_sender(
             }
         };
         while !*stop.borrow() {
-            let pcm = match source.next_frame() {
+            let mut pcm = match source.next_frame() {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::info!("audio source ended: {e}");
                     break;
                 }
             };
+            if mute.audio.load(Ordering::Relaxed) {
+                pcm.iter_mut().for_each(|s| *s = 0.0);
+            }
             match encoder.encode(&pcm) {
                 Ok(pkt) => {
                     if tx.blocking_send(Bytes::from(pkt)).is_err() {
@@ -231,6 +252,10 @@ pub(super) fn spawn_video_receiver(
             match decoder.decode(&au) {
                 Ok(Some(frame)) => {
                     counters.frames_received.fetch_add(1, Ordering::Relaxed);
+                    counters.remote_size.store(
+                        u64::from(frame.width) << 32 | u64::from(frame.height),
+                        Ordering::Relaxed,
+                    );
                     if first {
                         first = false;
                         let _ = first_frame.try_send(Instant::now());
@@ -297,6 +322,7 @@ pub(super) fn spawn_audio_receiver(
     mut stop: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let (tx, mut rx) = mpsc::channel::<(u16, u32, Vec<u8>)>(64);
+    let playout_counters = Arc::clone(&counters);
     let reader = tokio::spawn(async move {
         loop {
             let p = tokio::select! {
@@ -345,7 +371,10 @@ pub(super) fn spawn_audio_receiver(
                     }
                     let out = match jitter.pop(now_ms()) {
                         Some(JitterOut::Packet(p)) => decoder.decode(Some(&p)),
-                        Some(JitterOut::Lost) => decoder.decode(None),
+                        Some(JitterOut::Lost) => {
+                            playout_counters.audio_lost.fetch_add(1, Ordering::Relaxed);
+                            decoder.decode(None)
+                        }
                         None if !open => break,
                         None => continue,
                     };

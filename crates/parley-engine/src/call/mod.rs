@@ -12,6 +12,7 @@ mod negotiate;
 mod task;
 
 pub use media::{AudioSink, VideoSink};
+pub use negotiate::new_call_id;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub enum Direction {
     Outgoing {
         /// The callee.
         to: PeerId,
+        /// Our id for the call ([`new_call_id`]).
+        call_id: String,
     },
     /// We accept `call_id` from `from` (after the server delivered its invite).
     Incoming {
@@ -119,6 +122,13 @@ pub enum CallCommand {
     Chat(String),
     /// Offer a file.
     SendFile(FileToSend),
+    /// Mute the microphone (send silence) and/or turn the camera off (send black).
+    SetMuted {
+        /// Microphone muted.
+        audio: bool,
+        /// Camera off.
+        video: bool,
+    },
 }
 
 /// What the call reports as it goes.
@@ -138,6 +148,8 @@ pub enum CallEvent {
     },
     /// A chat message arrived (already stored in history when a profile is set).
     ChatReceived(ChatMessage),
+    /// We sent a chat message (already stored in history when a profile is set).
+    ChatSent(ChatMessage),
     /// A chat message we sent was acknowledged by the peer.
     ChatDelivered {
         /// The message id.
@@ -147,11 +159,40 @@ pub enum CallEvent {
     Transfer(TransferEvent),
     /// Every chat message and file given in [`CallOptions`] has been delivered.
     SendsDone,
+    /// The peer muted or unmuted (control channel).
+    RemoteMuted {
+        /// Peer's microphone muted.
+        audio: bool,
+        /// Peer's camera off.
+        video: bool,
+    },
+    /// Live statistics, once a second while connected.
+    Stats(LiveStats),
     /// The call ended.
     Ended {
         /// Why, in words.
         reason: String,
     },
+}
+
+/// Live call statistics for an overlay, measured over the last second.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveStats {
+    /// Remote video width, pixels (0 before the first frame).
+    pub width: u32,
+    /// Remote video height, pixels.
+    pub height: u32,
+    /// Remote frames decoded per second.
+    pub fps: f64,
+    /// Bits received per second on the selected candidate pair (media and data).
+    pub bitrate_bps: f64,
+    /// ICE round-trip time, ms.
+    pub rtt_ms: Option<f64>,
+    /// Audio packets lost, percent of those expected, over the call so far.
+    pub loss_pct: f64,
+    /// Local candidate type of the selected pair (host, srflx, prflx, relay).
+    pub candidate: Option<CandidateType>,
 }
 
 /// Statistics of a finished call, printed by `parley-cli --stats` as one JSON line.

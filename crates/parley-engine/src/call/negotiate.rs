@@ -12,7 +12,7 @@ use crate::signaling::{SignalEvent, SignalingClient};
 use crate::{Error, Result};
 
 /// A fresh call id: 16 random bytes, hex (fits the protocol's 1–64 `[A-Za-z0-9_-]`).
-pub(super) fn new_call_id() -> String {
+pub fn new_call_id() -> String {
     let mut b = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut b);
     hex::encode(b)

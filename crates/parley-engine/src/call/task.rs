@@ -4,15 +4,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parley_proto::data::{CHAT_LABEL, CONTROL_LABEL, FILE_LABEL};
+use parley_proto::data::{ControlFrame, CHAT_LABEL, CONTROL_LABEL, FILE_LABEL};
 use parley_proto::{ClientMessage, PeerId, ServerMessage};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::data::{self, Internal};
-use super::media::{self, Counters};
+use super::media::{self, Counters, Mute};
 use super::negotiate::{self, RingOutcome};
-use super::{CallCommand, CallEvent, CallOptions, CallReport, Direction, CONNECT_TIMEOUT_MS};
+use super::{
+    CallCommand, CallEvent, CallOptions, CallReport, Direction, LiveStats, CONNECT_TIMEOUT_MS,
+};
 use crate::channel::DcMessage;
 use crate::rtc::{
     ConnectionState, DataChannel, IceCandidate, LocalTrack, MediaKind, PeerConnection, RtcEvent,
@@ -23,6 +25,8 @@ use crate::{Error, Result};
 
 /// Internal queue capacity between the call's subtasks and its owner, messages.
 const INTERNAL_QUEUE: usize = 64;
+/// Period of [`CallEvent::Stats`], ms.
+const LIVE_STATS_INTERVAL_MS: u64 = 1_000;
 /// How long the end of a call waits for its subtasks, ms.
 const SHUTDOWN_GRACE_MS: u64 = 1_500;
 
@@ -36,6 +40,7 @@ struct Live {
     stop_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     counters: Arc<Counters>,
+    mute: Arc<Mute>,
     report: CallReport,
     accepted_at: Instant,
     remote_description_set: bool,
@@ -76,7 +81,7 @@ pub(super) async fn run(
     let (stop_tx, _) = watch::channel(false);
 
     let (call_id, peer, offerer) = match &direction {
-        Direction::Outgoing { to } => (negotiate::new_call_id(), to.clone(), true),
+        Direction::Outgoing { to, call_id } => (call_id.clone(), to.clone(), true),
         Direction::Incoming { call_id, from } => (call_id.clone(), from.clone(), false),
     };
     let mut live = Live {
@@ -89,6 +94,7 @@ pub(super) async fn run(
         stop_tx,
         tasks: Vec::new(),
         counters: Arc::new(Counters::default()),
+        mute: Arc::new(Mute::default()),
         report: CallReport {
             call_id: call_id.clone(),
             ..Default::default()
@@ -119,7 +125,7 @@ pub(super) async fn run(
     }
 
     match &direction {
-        Direction::Outgoing { to } => {
+        Direction::Outgoing { to, .. } => {
             match negotiate::ring(&sig, &mut sig_rx, &mut cmd_rx, &events, &call_id, to).await {
                 Ok(RingOutcome::Accepted) => {}
                 Ok(RingOutcome::CancelledByUs) => {
@@ -167,8 +173,14 @@ pub(super) async fn run(
     let connect_deadline = tokio::time::sleep(Duration::from_millis(CONNECT_TIMEOUT_MS));
     tokio::pin!(connect_deadline);
     let mut connected = false;
+    let mut stats_tick = tokio::time::interval(Duration::from_millis(LIVE_STATS_INTERVAL_MS));
+    let mut stats_prev = (0u64, 0u64, Instant::now());
     let end_reason: String = loop {
         tokio::select! {
+            _ = stats_tick.tick(), if connected => {
+                let s = live.live_stats(&mut stats_prev).await;
+                let _ = events.try_send(CallEvent::Stats(s));
+            }
             _ = &mut connect_deadline, if !connected => {
                 live.failure = Some(Error::Call("the connection did not come up in time".into()));
                 break "connection timed out".into();
@@ -184,6 +196,7 @@ pub(super) async fn run(
                 Some(CallCommand::SendFile(path)) => {
                     if let Some(tx) = &live.files_more { let _ = tx.send(path).await; }
                 }
+                Some(CallCommand::SetMuted { audio, video }) => live.set_muted(audio, video).await,
             },
             ev = sig_rx.recv() => match ev {
                 Some(SignalEvent::Message(msg)) => {
@@ -421,6 +434,7 @@ impl Live {
                 opts.video_bitrate_bps,
                 self.stop_tx.subscribe(),
                 Arc::clone(&self.counters),
+                Arc::clone(&self.mute),
             ));
         }
         if let (Some(track), Some(source)) = (audio, opts.audio_source.take()) {
@@ -430,13 +444,49 @@ impl Live {
                 super::DEFAULT_AUDIO_BITRATE_BPS,
                 self.stop_tx.subscribe(),
                 Arc::clone(&self.counters),
+                Arc::clone(&self.mute),
             ));
         }
     }
 
+    async fn set_muted(&mut self, audio: bool, video: bool) {
+        self.mute.audio.store(audio, Ordering::Relaxed);
+        self.mute.video.store(video, Ordering::Relaxed);
+        if let Some(dc) = &self.control {
+            let _ = data::send_control(dc, &ControlFrame::Mute { audio, video }).await;
+        }
+    }
+
+    /// Live statistics since the previous sample (`prev`: bytes received, frames
+    /// decoded, instant).
+    async fn live_stats(&self, prev: &mut (u64, u64, Instant)) -> LiveStats {
+        let t = self.pc.transport_stats().await;
+        let c = &self.counters;
+        let frames = c.frames_received.load(Ordering::Relaxed);
+        let secs = prev.2.elapsed().as_secs_f64().max(1e-3);
+        let size = c.remote_size.load(Ordering::Relaxed);
+        let received = c.audio_received.load(Ordering::Relaxed);
+        let lost = c.audio_lost.load(Ordering::Relaxed);
+        let stats = LiveStats {
+            width: (size >> 32) as u32,
+            height: size as u32,
+            fps: frames.saturating_sub(prev.1) as f64 / secs,
+            bitrate_bps: t.bytes_received.saturating_sub(prev.0) as f64 * 8.0 / secs,
+            rtt_ms: t.rtt_ms,
+            loss_pct: if received + lost > 0 {
+                lost as f64 * 100.0 / (received + lost) as f64
+            } else {
+                0.0
+            },
+            candidate: t.local_candidate,
+        };
+        *prev = (t.bytes_received, frames, Instant::now());
+        stats
+    }
+
     async fn send_hangup(&mut self) {
         if let Some(dc) = &self.control {
-            let _ = data::send_control_hangup(dc).await;
+            let _ = data::send_control(dc, &ControlFrame::Hangup).await;
         }
         let _ = self
             .sig

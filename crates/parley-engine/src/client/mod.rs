@@ -1,0 +1,306 @@
+//! The application-level engine: one signed-in user with contacts, presence, calls,
+//! chat and transfers — what the desktop app shows, without any window code.
+//!
+//! [`Client::start`] opens the profile, connects to the configured signaling server
+//! (or starts the embedded one) and spawns the task that owns the connection and the
+//! current call. The app sends commands through the [`Client`] handle and renders
+//! [`ClientEvent`]s; decoded video reaches it through [`FrameSlot`]s.
+
+mod frames;
+mod task;
+
+pub use frames::{FrameSlot, PreviewSource};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parley_proto::data::ChatMessage;
+use parley_proto::PeerId;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::call::{AudioSink, LiveStats};
+use crate::media::{AudioSource, VideoSource};
+use crate::rtc::RtcConfig;
+use crate::signaling::SignalingClient;
+use crate::storage::{Direction as ChatDirection, Profile};
+use crate::transfer::TransferEvent;
+use crate::{Error, Result};
+
+/// Command queue capacity, commands.
+pub const COMMAND_QUEUE: usize = 64;
+/// Event queue capacity, events.
+pub const EVENT_QUEUE: usize = 512;
+/// Where the embedded signaling server listens by default: every interface, so
+/// other machines on the local network can use it.
+pub const EMBEDDED_LISTEN: &str = "0.0.0.0:8443";
+
+/// Where the app gets capture devices and playback for a call.
+pub trait MediaProvider: Send + Sync {
+    /// The camera (or file, or pattern); `Ok(None)` sends no video.
+    fn video_source(&self) -> Result<Option<Box<dyn VideoSource>>>;
+    /// The microphone (or file, or tone); `Ok(None)` sends no audio.
+    fn audio_source(&self) -> Result<Option<Box<dyn AudioSource>>>;
+    /// Where remote audio goes (speakers); empty plays nothing.
+    fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>>;
+}
+
+/// How to start a [`Client`].
+pub struct ClientConfig {
+    /// The open profile (identity, contacts, history).
+    pub profile: Arc<Profile>,
+    /// Signaling server URL; `None` starts the embedded server and uses it.
+    pub server_url: Option<String>,
+    /// Listen address of the embedded server (a busy port falls back to a free one).
+    pub embedded_listen: SocketAddr,
+    /// Peer connection settings.
+    pub rtc: RtcConfig,
+    /// Received files go here.
+    pub download_dir: PathBuf,
+    /// Capture and playback.
+    pub media: Arc<dyn MediaProvider>,
+}
+
+/// The signaling connection as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    /// `connecting`, `online` or `offline`.
+    pub state: &'static str,
+    /// The server URL.
+    pub url: String,
+    /// Whether that is the embedded server.
+    pub embedded: bool,
+    /// Why we are offline, if we are.
+    pub error: Option<String>,
+    /// Next reconnect attempt in this many ms, when offline.
+    pub retry_in_ms: Option<u64>,
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallPhase {
+    /// We invited; the peer's client rings (or not yet).
+    RingingOut,
+    /// The peer invites us; we have not answered.
+    RingingIn,
+    /// Accepted; ICE/DTLS in progress.
+    Connecting,
+    /// Media flowing.
+    Connected,
+    /// Over.
+    Ended,
+}
+
+/// The current call, as the app shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallInfo {
+    /// The call id.
+    pub call_id: String,
+    /// The other party.
+    pub peer: PeerId,
+    /// `out` (we called) or `in`.
+    pub direction: &'static str,
+    /// Where it stands.
+    pub state: CallPhase,
+    /// When media started flowing, unix ms.
+    pub started_at_ms: Option<u64>,
+    /// Our microphone muted.
+    pub muted_audio: bool,
+    /// Our camera off.
+    pub muted_video: bool,
+    /// The peer's microphone muted.
+    pub remote_muted_audio: bool,
+    /// The peer's camera off.
+    pub remote_muted_video: bool,
+    /// Why it ended.
+    pub end_reason: Option<String>,
+}
+
+/// What the client reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ClientEvent {
+    /// The signaling connection changed.
+    Connection(ConnectionInfo),
+    /// A watched contact came online or went offline.
+    Presence {
+        /// The contact.
+        id: PeerId,
+        /// Online now.
+        online: bool,
+    },
+    /// Someone calls us.
+    IncomingCall(CallInfo),
+    /// The current call changed (state, mute, end).
+    Call(CallInfo),
+    /// A chat message was sent or received (already stored).
+    Chat {
+        /// The other party.
+        peer: PeerId,
+        /// The message.
+        message: ChatMessage,
+        /// Sent or received.
+        direction: ChatDirection,
+    },
+    /// The peer acknowledged our chat message.
+    ChatDelivered {
+        /// Message id.
+        id: String,
+    },
+    /// Transfer progress, completion or failure.
+    Transfer {
+        /// The other party.
+        peer: PeerId,
+        /// What happened.
+        event: TransferEvent,
+    },
+    /// Live call statistics (once a second).
+    Stats(LiveStats),
+    /// Something went wrong that the user should see.
+    Error {
+        /// Machine-readable code (docs/ui-api.md).
+        code: &'static str,
+        /// For display.
+        message: String,
+    },
+}
+
+pub(crate) enum Command {
+    Call(PeerId, oneshot::Sender<Result<CallInfo>>),
+    Accept(String, oneshot::Sender<Result<CallInfo>>),
+    Decline(String),
+    Hangup,
+    SetMuted(bool, bool, oneshot::Sender<Result<CallInfo>>),
+    Chat(PeerId, String, oneshot::Sender<Result<()>>),
+    SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
+    Watch,
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Handle to the running client. Cloning shares it.
+#[derive(Clone)]
+pub struct Client {
+    cmd: mpsc::Sender<Command>,
+    profile: Arc<Profile>,
+    signaling: SignalingClient,
+    connection: Arc<std::sync::Mutex<ConnectionInfo>>,
+    /// Decoded remote video of the current call.
+    pub remote_video: FrameSlot,
+    /// Our own camera, as sent.
+    pub local_video: FrameSlot,
+}
+
+impl Client {
+    /// Opens the profile, connects signaling (starting the embedded server when no
+    /// URL is configured) and starts the client task.
+    ///
+    /// Errors: the profile cannot be opened; the configured server is unreachable
+    /// (the app shows it and lets the user fix the URL); the embedded server cannot
+    /// bind.
+    pub async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receiver<ClientEvent>)> {
+        task::start(config).await
+    }
+
+    /// The profile (identity, contacts, settings, history).
+    pub fn profile(&self) -> &Arc<Profile> {
+        &self.profile
+    }
+
+    /// The signaling connection's current state.
+    pub fn connection(&self) -> ConnectionInfo {
+        self.connection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::Call("the client has stopped".into()))?;
+        rx.await
+            .map_err(|_| Error::Call("the client has stopped".into()))?
+    }
+
+    /// Calls a contact. Errors: a call is already running; signaling is down.
+    pub async fn call(&self, id: PeerId) -> Result<CallInfo> {
+        self.ask(|tx| Command::Call(id, tx)).await
+    }
+
+    /// Accepts the ringing incoming call `call_id`.
+    pub async fn accept(&self, call_id: &str) -> Result<CallInfo> {
+        let id = call_id.to_owned();
+        self.ask(|tx| Command::Accept(id, tx)).await
+    }
+
+    /// Declines the ringing incoming call `call_id`.
+    pub async fn decline(&self, call_id: &str) {
+        let _ = self.cmd.send(Command::Decline(call_id.to_owned())).await;
+    }
+
+    /// Ends (or cancels) the current call.
+    pub async fn hangup(&self) {
+        let _ = self.cmd.send(Command::Hangup).await;
+    }
+
+    /// Mutes the microphone / turns the camera off in the current call.
+    pub async fn set_muted(&self, audio: bool, video: bool) -> Result<CallInfo> {
+        self.ask(|tx| Command::SetMuted(audio, video, tx)).await
+    }
+
+    /// Sends a chat message to `peer` in the current call with them.
+    ///
+    /// Errors: [`Error::Call`] when there is no call with `peer` (chat travels
+    /// peer to peer, on the call's data channel).
+    pub async fn send_chat(&self, peer: PeerId, text: String) -> Result<()> {
+        self.ask(|tx| Command::Chat(peer, text, tx)).await
+    }
+
+    /// Offers files (folders are expanded) to `peer` in the current call with them.
+    pub async fn send_files(&self, peer: PeerId, paths: Vec<PathBuf>) -> Result<()> {
+        self.ask(|tx| Command::SendFiles(peer, paths, tx)).await
+    }
+
+    /// Re-reads the contact list and watches their presence.
+    pub async fn refresh_contacts(&self) {
+        let _ = self.cmd.send(Command::Watch).await;
+    }
+
+    /// The signaling client (for the invite link, diagnostics).
+    pub fn signaling(&self) -> &SignalingClient {
+        &self.signaling
+    }
+
+    /// Ends any call, closes signaling and stops the embedded server.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Expands folders into the files below them (depth-first, sorted, symlinks not
+/// followed), so a dropped folder sends its content.
+pub fn expand_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                entries.sort();
+                out.extend(expand_paths(&entries));
+            }
+            Ok(m) if m.is_file() => out.push(p.clone()),
+            _ => {}
+        }
+    }
+    out
+}

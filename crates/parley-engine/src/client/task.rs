@@ -1,0 +1,469 @@
+//! The client's owner task: signaling dispatch, presence, the current call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parley_proto::{ClientMessage, PeerId, ServerMessage};
+use tokio::sync::mpsc;
+
+use super::{
+    expand_paths, CallInfo, CallPhase, Client, ClientConfig, ClientEvent, Command, ConnectionInfo,
+    FrameSlot, PreviewSource, COMMAND_QUEUE, EVENT_QUEUE,
+};
+use crate::call::{
+    new_call_id, Call, CallCommand, CallEvent, CallOptions, Direction, FileToSend, VideoSink,
+};
+use crate::signaling::{SignalEvent, SignalingClient};
+use crate::storage::{Direction as ChatDirection, Profile};
+use crate::{Error, Result};
+
+/// Signaling messages forwarded to the running call, messages.
+const CALL_SIGNAL_QUEUE: usize = 256;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receiver<ClientEvent>)> {
+    let profile = Arc::clone(&config.profile);
+    let (server, url, embedded) = match &config.server_url {
+        Some(url) => (None, url.clone(), false),
+        None => {
+            let mut cfg = parley_signal::ServerConfig {
+                listen: config.embedded_listen,
+                ..Default::default()
+            };
+            let handle = match parley_signal::start(cfg.clone()).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::info!("embedded server on {}: {e}; using a free port", cfg.listen);
+                    cfg.listen.set_port(0);
+                    parley_signal::start(cfg)
+                        .await
+                        .map_err(|e| Error::Signaling(format!("embedded server: {e}")))?
+                }
+            };
+            let url = format!("ws://127.0.0.1:{}/ws", handle.local_addr().port());
+            (Some(handle), url, true)
+        }
+    };
+    let key = profile.identity().signing_key().clone();
+    let (signaling, sig_rx) = SignalingClient::connect(&url, key).await?;
+    let connection = Arc::new(Mutex::new(ConnectionInfo {
+        state: "online",
+        url: url.clone(),
+        embedded,
+        error: None,
+        retry_in_ms: None,
+    }));
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+    let client = Client {
+        cmd: cmd_tx,
+        profile: Arc::clone(&profile),
+        signaling: signaling.clone(),
+        connection: Arc::clone(&connection),
+        remote_video: FrameSlot::new(),
+        local_video: FrameSlot::new(),
+    };
+    let task = Task {
+        config,
+        profile,
+        signaling,
+        server,
+        connection,
+        events: ev_tx,
+        remote_video: client.remote_video.clone(),
+        local_video: client.local_video.clone(),
+        presence: HashMap::new(),
+        pending: None,
+        call: None,
+    };
+    task.watch_contacts().await;
+    tokio::spawn(task.run(sig_rx, cmd_rx));
+    Ok((client, ev_rx))
+}
+
+struct Active {
+    call: Call,
+    info: CallInfo,
+    signals: mpsc::Sender<SignalEvent>,
+}
+
+struct Task {
+    config: ClientConfig,
+    profile: Arc<Profile>,
+    signaling: SignalingClient,
+    server: Option<parley_signal::ServerHandle>,
+    connection: Arc<Mutex<ConnectionInfo>>,
+    events: mpsc::Sender<ClientEvent>,
+    remote_video: FrameSlot,
+    local_video: FrameSlot,
+    presence: HashMap<PeerId, bool>,
+    pending: Option<CallInfo>,
+    call: Option<Active>,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut sig_rx: mpsc::Receiver<SignalEvent>,
+        mut cmd_rx: mpsc::Receiver<Command>,
+    ) {
+        loop {
+            tokio::select! {
+                ev = sig_rx.recv() => match ev {
+                    Some(ev) => self.on_signal(ev).await,
+                    None => break,
+                },
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => {
+                        self.end_call().await;
+                        self.signaling.close();
+                        if let Some(s) = self.server.take() {
+                            s.shutdown().await;
+                        }
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(cmd) => self.on_command(cmd).await,
+                    None => break,
+                },
+                ev = async { self.call.as_mut().expect("guarded").call.next_event().await },
+                    if self.call.is_some() => self.on_call_event(ev).await,
+            }
+        }
+        self.end_call().await;
+        self.signaling.close();
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    async fn emit(&self, ev: ClientEvent) {
+        let _ = self.events.send(ev).await;
+    }
+
+    async fn watch_contacts(&self) {
+        let ids: Vec<PeerId> = match self.profile.contacts() {
+            Ok(c) => c.into_iter().map(|c| c.id).collect(),
+            Err(e) => {
+                tracing::warn!("contacts: {e}");
+                return;
+            }
+        };
+        let _ = self.signaling.watch(ids).await;
+    }
+
+    fn set_connection(&self, f: impl FnOnce(&mut ConnectionInfo)) -> ConnectionInfo {
+        let mut c = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut c);
+        c.clone()
+    }
+
+    async fn on_signal(&mut self, ev: SignalEvent) {
+        match ev {
+            SignalEvent::Connected { .. } => {
+                let info = self.set_connection(|c| {
+                    c.state = "online";
+                    c.error = None;
+                    c.retry_in_ms = None;
+                });
+                self.emit(ClientEvent::Connection(info)).await;
+            }
+            SignalEvent::Disconnected {
+                reason,
+                retry_in_ms,
+            } => {
+                let info = self.set_connection(|c| {
+                    c.state = "offline";
+                    c.error = Some(reason);
+                    c.retry_in_ms = Some(retry_in_ms);
+                });
+                self.emit(ClientEvent::Connection(info)).await;
+            }
+            SignalEvent::Message(msg) => self.on_server_message(msg).await,
+        }
+    }
+
+    async fn on_server_message(&mut self, msg: ServerMessage) {
+        if let Some(active) = &self.call {
+            if msg.call_id() == Some(active.info.call_id.as_str()) {
+                let _ = active.signals.send(SignalEvent::Message(msg)).await;
+                return;
+            }
+        }
+        match msg {
+            ServerMessage::Presence { id, online } => {
+                self.presence.insert(id.clone(), online);
+                self.emit(ClientEvent::Presence { id, online }).await;
+            }
+            ServerMessage::Invite { call_id, from } => {
+                if self.call.is_some() || self.pending.is_some() {
+                    let _ = self
+                        .signaling
+                        .send(ClientMessage::Decline {
+                            call_id,
+                            reason: Some("busy".into()),
+                        })
+                        .await;
+                    return;
+                }
+                let _ = self
+                    .signaling
+                    .send(ClientMessage::Ringing {
+                        call_id: call_id.clone(),
+                    })
+                    .await;
+                let info = new_info(call_id, from, "in", CallPhase::RingingIn);
+                self.pending = Some(info.clone());
+                self.emit(ClientEvent::IncomingCall(info)).await;
+            }
+            ServerMessage::Cancel { call_id, .. } | ServerMessage::Hangup { call_id, .. }
+                if self.pending.as_ref().is_some_and(|p| p.call_id == call_id) =>
+            {
+                let mut info = self.pending.take().expect("checked");
+                info.state = CallPhase::Ended;
+                info.end_reason = Some("cancelled".into());
+                self.emit(ClientEvent::Call(info)).await;
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                call_id: None,
+            } => {
+                tracing::warn!("server: {} {message}", code.as_str());
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Call(peer, reply) => {
+                let r = self
+                    .start_call(Direction::Outgoing {
+                        to: peer,
+                        call_id: new_call_id(),
+                    })
+                    .await;
+                let _ = reply.send(r);
+            }
+            Command::Accept(call_id, reply) => {
+                let r = match self.pending.take() {
+                    Some(p) if p.call_id == call_id => {
+                        self.start_call(Direction::Incoming {
+                            call_id,
+                            from: p.peer,
+                        })
+                        .await
+                    }
+                    other => {
+                        self.pending = other;
+                        Err(Error::Call("that call is no longer ringing".into()))
+                    }
+                };
+                let _ = reply.send(r);
+            }
+            Command::Decline(call_id) => {
+                if self.pending.as_ref().is_some_and(|p| p.call_id == call_id) {
+                    let mut info = self.pending.take().expect("checked");
+                    let _ = self
+                        .signaling
+                        .send(ClientMessage::Decline {
+                            call_id,
+                            reason: None,
+                        })
+                        .await;
+                    info.state = CallPhase::Ended;
+                    info.end_reason = Some("declined".into());
+                    self.emit(ClientEvent::Call(info)).await;
+                }
+            }
+            Command::Hangup => {
+                if let Some(a) = &self.call {
+                    let _ = a.call.command(CallCommand::Hangup).await;
+                }
+            }
+            Command::SetMuted(audio, video, reply) => {
+                let r = match &mut self.call {
+                    Some(a) => {
+                        let _ = a.call.command(CallCommand::SetMuted { audio, video }).await;
+                        a.info.muted_audio = audio;
+                        a.info.muted_video = video;
+                        Ok(a.info.clone())
+                    }
+                    None => Err(Error::Call("not in a call".into())),
+                };
+                if let Ok(info) = &r {
+                    self.emit(ClientEvent::Call(info.clone())).await;
+                }
+                let _ = reply.send(r);
+            }
+            Command::Chat(peer, text, reply) => {
+                let r = match self.call_with(&peer) {
+                    Some(a) => a.call.command(CallCommand::Chat(text)).await,
+                    None => Err(Error::Call("chat needs a call with this contact".into())),
+                };
+                let _ = reply.send(r);
+            }
+            Command::SendFiles(peer, paths, reply) => {
+                let r = match self.call_with(&peer) {
+                    Some(a) => {
+                        let files = expand_paths(&paths);
+                        if files.is_empty() {
+                            Err(Error::Invalid("nothing to send there".into()))
+                        } else {
+                            for path in files {
+                                let f = FileToSend { path, name: None };
+                                let _ = a.call.command(CallCommand::SendFile(f)).await;
+                            }
+                            Ok(())
+                        }
+                    }
+                    None => Err(Error::Call(
+                        "files go to the contact you are in a call with".into(),
+                    )),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Watch => self.watch_contacts().await,
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    fn call_with(&self, peer: &PeerId) -> Option<&Active> {
+        self.call.as_ref().filter(|a| a.info.peer == *peer)
+    }
+
+    async fn start_call(&mut self, direction: Direction) -> Result<CallInfo> {
+        if self.call.is_some() {
+            return Err(Error::Call("already in a call".into()));
+        }
+        let media = Arc::clone(&self.config.media);
+        let video = media
+            .video_source()?
+            .map(|v| Box::new(PreviewSource::new(v, self.local_video.clone())) as _);
+        let remote: Box<dyn VideoSink> = Box::new(self.remote_video.clone());
+        let options = CallOptions {
+            rtc: self.config.rtc.clone(),
+            video_source: video,
+            audio_source: media.audio_source()?,
+            video_sinks: vec![remote],
+            audio_sinks: media.audio_sinks(),
+            receive_dir: Some(self.config.download_dir.clone()),
+            profile: Some(Arc::clone(&self.profile)),
+            ..Default::default()
+        };
+        let info = match &direction {
+            Direction::Outgoing { to, call_id } => {
+                new_info(call_id.clone(), to.clone(), "out", CallPhase::RingingOut)
+            }
+            Direction::Incoming { call_id, from } => {
+                new_info(call_id.clone(), from.clone(), "in", CallPhase::Connecting)
+            }
+        };
+        let (sig_tx, sig_rx) = mpsc::channel(CALL_SIGNAL_QUEUE);
+        let call = Call::start(self.signaling.clone(), sig_rx, direction, options);
+        self.call = Some(Active {
+            call,
+            info: info.clone(),
+            signals: sig_tx,
+        });
+        self.emit(ClientEvent::Call(info.clone())).await;
+        Ok(info)
+    }
+
+    async fn on_call_event(&mut self, ev: Option<CallEvent>) {
+        let Some(active) = self.call.as_mut() else {
+            return;
+        };
+        let peer = active.info.peer.clone();
+        let Some(ev) = ev else {
+            self.end_call().await;
+            return;
+        };
+        match ev {
+            CallEvent::Accepted => {
+                active.info.state = CallPhase::Connecting;
+                let info = active.info.clone();
+                self.emit(ClientEvent::Call(info)).await;
+            }
+            CallEvent::Connected => {
+                active.info.state = CallPhase::Connected;
+                active.info.started_at_ms = Some(now_ms());
+                let info = active.info.clone();
+                self.emit(ClientEvent::Call(info)).await;
+            }
+            CallEvent::RemoteMuted { audio, video } => {
+                active.info.remote_muted_audio = audio;
+                active.info.remote_muted_video = video;
+                let info = active.info.clone();
+                self.emit(ClientEvent::Call(info)).await;
+            }
+            CallEvent::ChatReceived(message) => {
+                self.emit(ClientEvent::Chat {
+                    peer,
+                    message,
+                    direction: ChatDirection::Received,
+                })
+                .await
+            }
+            CallEvent::ChatSent(message) => {
+                self.emit(ClientEvent::Chat {
+                    peer,
+                    message,
+                    direction: ChatDirection::Sent,
+                })
+                .await
+            }
+            CallEvent::ChatDelivered { id } => self.emit(ClientEvent::ChatDelivered { id }).await,
+            CallEvent::Transfer(event) => self.emit(ClientEvent::Transfer { peer, event }).await,
+            CallEvent::Stats(s) => self.emit(ClientEvent::Stats(s)).await,
+            CallEvent::Ended { .. } => self.end_call().await,
+            _ => {}
+        }
+    }
+
+    /// Waits for the current call's task and reports its end.
+    async fn end_call(&mut self) {
+        let Some(active) = self.call.take() else {
+            return;
+        };
+        let _ = active.call.command(CallCommand::Hangup).await;
+        let mut info = active.info;
+        let result = active.call.finish().await;
+        info.state = CallPhase::Ended;
+        info.end_reason = Some(match &result {
+            Ok(report) => report.end_reason.clone(),
+            Err(e) => e.to_string(),
+        });
+        if let Err(e) = result {
+            self.emit(ClientEvent::Error {
+                code: "call_failed",
+                message: e.to_string(),
+            })
+            .await;
+        }
+        self.emit(ClientEvent::Call(info)).await;
+    }
+}
+
+fn new_info(call_id: String, peer: PeerId, direction: &'static str, state: CallPhase) -> CallInfo {
+    CallInfo {
+        call_id,
+        peer,
+        direction,
+        state,
+        started_at_ms: None,
+        muted_audio: false,
+        muted_video: false,
+        remote_muted_audio: false,
+        remote_muted_video: false,
+        end_reason: None,
+    }
+}

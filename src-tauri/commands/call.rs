@@ -1,0 +1,93 @@
+//! Calls: start, accept, decline, hang up, mute; video channels.
+
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::State;
+
+use super::{client, peer};
+use crate::error::{CmdResult, CommandError};
+use crate::state::{AppState, CallView};
+use crate::video_out;
+
+/// Calls a contact.
+#[tauri::command]
+pub async fn start_call(state: State<'_, AppState>, id: String) -> CmdResult<CallView> {
+    let id = peer(&id)?;
+    let online = state
+        .inner
+        .lock()
+        .await
+        .presence
+        .get(&id)
+        .copied()
+        .unwrap_or(false);
+    if !online {
+        return Err(CommandError::new("offline", "this contact is offline"));
+    }
+    let info = client(&state).await?.call(id).await?;
+    Ok(state.call_view(info))
+}
+
+/// Accepts the ringing incoming call.
+#[tauri::command]
+pub async fn accept_call(state: State<'_, AppState>, call_id: String) -> CmdResult<CallView> {
+    let info = client(&state).await?.accept(&call_id).await?;
+    Ok(state.call_view(info))
+}
+
+/// Declines the ringing incoming call.
+#[tauri::command]
+pub async fn decline_call(state: State<'_, AppState>, call_id: String) -> CmdResult<()> {
+    client(&state).await?.decline(&call_id).await;
+    Ok(())
+}
+
+/// Ends or cancels the current call.
+#[tauri::command]
+pub async fn hangup(state: State<'_, AppState>) -> CmdResult<()> {
+    client(&state).await?.hangup().await;
+    Ok(())
+}
+
+/// Mutes the microphone / turns the camera off.
+#[tauri::command]
+pub async fn set_muted(
+    state: State<'_, AppState>,
+    audio: bool,
+    video: bool,
+) -> CmdResult<CallView> {
+    let info = client(&state).await?.set_muted(audio, video).await?;
+    Ok(state.call_view(info))
+}
+
+/// Switching devices inside a call is not there yet: the UI disables it.
+#[tauri::command]
+pub async fn switch_device(kind: String, name: String) -> CmdResult<()> {
+    Err(CommandError::new(
+        "invalid",
+        format!("switching the {kind} to {name} during a call is not supported yet; change it in Settings before the call"),
+    ))
+}
+
+/// Attaches the UI's video channels: remote and local frames flow until the window
+/// goes away (the screen channel stays silent until screen sharing exists).
+#[tauri::command]
+pub async fn attach_video(
+    state: State<'_, AppState>,
+    remote: Channel<InvokeResponseBody>,
+    local: Channel<InvokeResponseBody>,
+    screen: Channel<InvokeResponseBody>,
+) -> CmdResult<()> {
+    let c = client(&state).await?;
+    let _ = screen;
+    let mut inner = state.inner.lock().await;
+    for pump in inner.video_pumps.drain(..) {
+        pump.abort();
+    }
+    inner
+        .video_pumps
+        .push(video_out::pump(c.remote_video.clone(), remote));
+    inner
+        .video_pumps
+        .push(video_out::pump(c.local_video.clone(), local));
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! First start, settings, devices, the invite link.
+
+use serde::Serialize;
+use tauri::{AppHandle, State};
+
+use crate::error::{CmdResult, CommandError};
+use crate::runner::{emit_state, restart_client};
+use crate::settings::Settings;
+use crate::state::{AppState, StateView};
+
+/// The full state snapshot.
+#[tauri::command]
+pub async fn get_state(state: State<'_, AppState>) -> CmdResult<StateView> {
+    let inner = state.inner.lock().await;
+    Ok(state.view(&inner))
+}
+
+/// First start: stores the display name (the identity already exists).
+#[tauri::command]
+pub async fn setup_profile(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+) -> CmdResult<StateView> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(CommandError::new(
+            "invalid",
+            "a name of 1 to 64 characters, please",
+        ));
+    }
+    let view = {
+        let mut inner = state.inner.lock().await;
+        inner.settings.display_name = name.to_owned();
+        inner.settings.save(&state.profile)?;
+        state.view(&inner)
+    };
+    emit_state(&app).await;
+    Ok(view)
+}
+
+/// Stores new settings; reconnects when the server or ICE servers changed.
+#[tauri::command]
+pub async fn update_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> CmdResult<StateView> {
+    let mut settings = settings;
+    settings.server_url = settings.server_url.filter(|u| !u.trim().is_empty());
+    if let Some(url) = &settings.server_url {
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(CommandError::new(
+                "invalid",
+                "the server URL starts with ws:// or wss://",
+            ));
+        }
+    }
+    let reconnect = {
+        let mut inner = state.inner.lock().await;
+        let reconnect = inner.settings.server_url != settings.server_url
+            || inner.settings.ice_servers != settings.ice_servers
+            || inner.settings.download_dir != settings.download_dir;
+        settings.save(&state.profile)?;
+        inner.settings = settings;
+        reconnect
+    };
+    if reconnect {
+        tauri::async_runtime::spawn(restart_client(app.clone()));
+    }
+    emit_state(&app).await;
+    let inner = state.inner.lock().await;
+    Ok(state.view(&inner))
+}
+
+/// Device names for the settings.
+#[derive(Serialize)]
+pub struct Devices {
+    cameras: Vec<String>,
+    microphones: Vec<String>,
+    speakers: Vec<String>,
+}
+
+/// Cameras, microphones and speakers present now.
+#[tauri::command]
+pub async fn list_devices() -> CmdResult<Devices> {
+    use parley_engine::media;
+    let (cameras, microphones, speakers) = tauri::async_runtime::spawn_blocking(|| {
+        (
+            media::list_cameras().into_iter().map(|c| c.name).collect(),
+            media::list_input_devices()
+                .into_iter()
+                .map(|d| d.name)
+                .collect(),
+            media::list_output_devices()
+                .into_iter()
+                .map(|d| d.name)
+                .collect(),
+        )
+    })
+    .await
+    .map_err(|e| CommandError::new("internal", e.to_string()))?;
+    Ok(Devices {
+        cameras,
+        microphones,
+        speakers,
+    })
+}
+
+/// `parley://add/<our id>`: others paste or open it to add us.
+#[tauri::command]
+pub async fn copy_invite_link(state: State<'_, AppState>) -> CmdResult<String> {
+    Ok(format!("parley://add/{}", state.profile.identity().id()))
+}

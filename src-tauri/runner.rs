@@ -1,0 +1,194 @@
+//! Starting the engine's client (retrying while the server is unreachable) and
+//! turning its events into UI events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_engine::client::{Client, ClientConfig, ClientEvent, ConnectionInfo};
+use parley_engine::rtc::RtcConfig;
+use parley_engine::storage::Direction as ChatDirection;
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::media::AppMedia;
+use crate::state::AppState;
+use crate::transfers;
+
+/// First retry delay when the server is unreachable, ms (doubles up to 8 s).
+const RETRY_MIN_MS: u64 = 500;
+/// Longest retry delay, ms.
+const RETRY_MAX_MS: u64 = 8_000;
+
+/// A chat message as the UI shows it (docs/ui-api.md `ChatMessage`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatView {
+    /// Message id.
+    pub id: String,
+    /// The other party.
+    pub peer: parley_proto::PeerId,
+    /// Text.
+    pub text: String,
+    /// Sender's clock, unix ms.
+    pub sent_at_ms: u64,
+    /// `sent` or `received`.
+    pub direction: &'static str,
+    /// The peer acknowledged it (sent messages).
+    pub delivered: bool,
+}
+
+/// Sends the full state snapshot to the UI.
+pub async fn emit_state(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let inner = state.inner.lock().await;
+    let view = state.view(&inner);
+    drop(inner);
+    let _ = app.emit("parley://state", view);
+}
+
+/// Emits a user-visible error.
+pub fn emit_error(app: &AppHandle, code: &str, message: impl Into<String>) {
+    #[derive(Serialize, Clone)]
+    struct E {
+        code: String,
+        message: String,
+    }
+    let _ = app.emit(
+        "parley://error",
+        E {
+            code: code.into(),
+            message: message.into(),
+        },
+    );
+}
+
+/// (Re)starts the client with the current settings: stops the old one, then tries
+/// until it is up, reporting the connection state meanwhile.
+pub async fn restart_client(app: AppHandle) {
+    let state = app.state::<AppState>();
+    let old = state.inner.lock().await.client.take();
+    if let Some(old) = old {
+        old.shutdown().await;
+    }
+    let mut delay = RETRY_MIN_MS;
+    loop {
+        let settings = state.inner.lock().await.settings.clone();
+        let server_url = std::env::var("PARLEY_SERVER")
+            .ok()
+            .or(settings.server_url.clone());
+        let config = ClientConfig {
+            profile: Arc::clone(&state.profile),
+            server_url: server_url.clone(),
+            embedded_listen: std::env::var("PARLEY_EMBEDDED_LISTEN")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| {
+                    parley_engine::client::EMBEDDED_LISTEN
+                        .parse()
+                        .expect("valid")
+                }),
+            rtc: RtcConfig {
+                ice_servers: settings.ice_servers.clone(),
+                ..Default::default()
+            },
+            download_dir: state.download_dir(&settings),
+            media: Arc::new(AppMedia {
+                settings: settings.clone(),
+            }),
+        };
+        match Client::start(config).await {
+            Ok((client, events)) => {
+                {
+                    let mut inner = state.inner.lock().await;
+                    inner.connection = Some(client.connection());
+                    inner.client = Some(client);
+                }
+                emit_state(&app).await;
+                tauri::async_runtime::spawn(forward(app.clone(), events));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("cannot start the client: {e}");
+                {
+                    let mut inner = state.inner.lock().await;
+                    inner.connection = Some(ConnectionInfo {
+                        state: "offline",
+                        url: server_url.unwrap_or_default(),
+                        embedded: settings.server_url.is_none(),
+                        error: Some(e.to_string()),
+                        retry_in_ms: Some(delay),
+                    });
+                }
+                emit_state(&app).await;
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                delay = (delay * 2).min(RETRY_MAX_MS);
+                // Settings may have changed meanwhile (a new URL): a newer restart
+                // owns the client then.
+                if state.inner.lock().await.client.is_some() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Turns client events into UI events until the client stops.
+async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientEvent>) {
+    let state = app.state::<AppState>();
+    while let Some(ev) = events.recv().await {
+        match ev {
+            ClientEvent::Connection(c) => {
+                state.inner.lock().await.connection = Some(c);
+                emit_state(&app).await;
+            }
+            ClientEvent::Presence { id, online } => {
+                state.inner.lock().await.presence.insert(id, online);
+                emit_state(&app).await;
+            }
+            ClientEvent::IncomingCall(info) => {
+                state.inner.lock().await.call = Some(info.clone());
+                let _ = app.emit("parley://incoming-call", state.call_view(info));
+                emit_state(&app).await;
+            }
+            ClientEvent::Call(info) => {
+                state.inner.lock().await.call = Some(info);
+                emit_state(&app).await;
+            }
+            ClientEvent::Chat {
+                peer,
+                message,
+                direction,
+            } => {
+                let view = ChatView {
+                    id: message.id,
+                    peer,
+                    text: message.text,
+                    sent_at_ms: message.sent_at_ms,
+                    direction: match direction {
+                        ChatDirection::Sent => "sent",
+                        ChatDirection::Received => "received",
+                    },
+                    delivered: false,
+                };
+                let _ = app.emit("parley://chat", view);
+            }
+            ClientEvent::ChatDelivered { id } => {
+                let _ = app.emit("parley://chat-delivered", id);
+            }
+            ClientEvent::Transfer { peer, event } => {
+                let view = {
+                    let mut inner = state.inner.lock().await;
+                    transfers::apply(&mut inner.transfers, &peer, &event)
+                };
+                if let Some(v) = view {
+                    let _ = app.emit("parley://transfer", v);
+                }
+            }
+            ClientEvent::Stats(s) => {
+                let _ = app.emit("parley://stats", s);
+            }
+            ClientEvent::Error { code, message } => emit_error(&app, code, message),
+            _ => {}
+        }
+    }
+}

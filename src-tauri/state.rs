@@ -1,0 +1,182 @@
+//! What the app holds between commands, and the `State` snapshot the UI renders.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parley_engine::client::{CallInfo, Client, ConnectionInfo};
+use parley_engine::storage::Profile;
+use parley_proto::PeerId;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::settings::Settings;
+use crate::transfers::TransferView;
+
+/// Managed Tauri state.
+pub struct AppState {
+    /// The profile, open for the app's lifetime.
+    pub profile: Arc<Profile>,
+    /// Used when the settings name no download folder.
+    pub default_download_dir: PathBuf,
+    /// Everything that changes.
+    pub inner: Mutex<Inner>,
+}
+
+/// The changing part of [`AppState`].
+#[derive(Default)]
+pub struct Inner {
+    /// The running client (None before first start completes or while the server is
+    /// unreachable).
+    pub client: Option<Client>,
+    /// Current settings.
+    pub settings: Settings,
+    /// Signaling connection as last reported.
+    pub connection: Option<ConnectionInfo>,
+    /// Contact presence as last reported.
+    pub presence: HashMap<PeerId, bool>,
+    /// The current (or last) call.
+    pub call: Option<CallInfo>,
+    /// Transfers of this session by id.
+    pub transfers: BTreeMap<String, TransferView>,
+    /// Video pumps of the attached UI channels.
+    pub video_pumps: Vec<tauri::async_runtime::JoinHandle<()>>,
+}
+
+/// `{ id, name }` of the user.
+#[derive(Debug, Clone, Serialize)]
+pub struct Me {
+    /// Our peer id.
+    pub id: PeerId,
+    /// Our display name.
+    pub name: String,
+}
+
+/// A contact with presence (docs/ui-api.md `Contact`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactView {
+    /// Peer id.
+    pub id: PeerId,
+    /// Display name (the id's start when unnamed).
+    pub name: String,
+    /// Online now.
+    pub online: bool,
+}
+
+/// docs/ui-api.md `Call`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallView {
+    /// The engine's view of the call.
+    #[serde(flatten)]
+    pub info: CallInfo,
+    /// The peer's display name.
+    pub peer_name: String,
+    /// Our mute state.
+    pub muted: Muted,
+    /// The peer's mute state.
+    pub remote_muted: Muted,
+}
+
+/// `{ audio, video }` mute flags.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Muted {
+    /// Microphone muted.
+    pub audio: bool,
+    /// Camera off.
+    pub video: bool,
+}
+
+/// The snapshot the UI renders (docs/ui-api.md `State`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateView {
+    /// None until the first-start name is chosen.
+    pub me: Option<Me>,
+    /// The signaling connection.
+    pub connection: ConnectionInfo,
+    /// Contacts, alphabetically.
+    pub contacts: Vec<ContactView>,
+    /// The current call, if any.
+    pub call: Option<CallView>,
+    /// Settings.
+    pub settings: Settings,
+    /// Transfers of this session.
+    pub transfers: Vec<TransferView>,
+}
+
+impl AppState {
+    /// Contacts with their presence.
+    pub fn contacts(&self, inner: &Inner) -> Vec<ContactView> {
+        let mut out: Vec<ContactView> = self
+            .profile
+            .contacts()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| ContactView {
+                online: inner.presence.get(&c.id).copied().unwrap_or(false),
+                name: c
+                    .name
+                    .unwrap_or_else(|| c.id.as_str().chars().take(8).collect()),
+                id: c.id,
+            })
+            .collect();
+        out.sort_by_key(|c| c.name.to_lowercase());
+        out
+    }
+
+    /// The full snapshot.
+    pub fn view(&self, inner: &Inner) -> StateView {
+        let me = (!inner.settings.display_name.is_empty()).then(|| Me {
+            id: self.profile.identity().id(),
+            name: inner.settings.display_name.clone(),
+        });
+        StateView {
+            me,
+            connection: inner.connection.clone().unwrap_or(ConnectionInfo {
+                state: "connecting",
+                url: inner.settings.server_url.clone().unwrap_or_default(),
+                embedded: inner.settings.server_url.is_none(),
+                error: None,
+                retry_in_ms: None,
+            }),
+            contacts: self.contacts(inner),
+            call: inner.call.clone().map(|c| self.call_view(c)),
+            settings: inner.settings.clone(),
+            transfers: inner.transfers.values().cloned().collect(),
+        }
+    }
+
+    /// A call as the UI shows it.
+    pub fn call_view(&self, info: CallInfo) -> CallView {
+        let peer_name = self
+            .profile
+            .contacts()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.id == info.peer)
+            .and_then(|c| c.name)
+            .unwrap_or_else(|| info.peer.as_str().chars().take(8).collect());
+        CallView {
+            peer_name,
+            muted: Muted {
+                audio: info.muted_audio,
+                video: info.muted_video,
+            },
+            remote_muted: Muted {
+                audio: info.remote_muted_audio,
+                video: info.remote_muted_video,
+            },
+            info,
+        }
+    }
+
+    /// Where received files go.
+    pub fn download_dir(&self, settings: &Settings) -> PathBuf {
+        if settings.download_dir.is_empty() {
+            self.default_download_dir.clone()
+        } else {
+            PathBuf::from(&settings.download_dir)
+        }
+    }
+}

@@ -1,0 +1,184 @@
+// The call screen: ringing-out / connecting / connected / ended. Remote video large,
+// local preview in the corner, controls, device menu, stats overlay, side chat,
+// keyboard shortcuts (M, V, S, C, Ctrl/⌘+E, ?).
+import { h, setText, initial, hue } from './dom.js';
+import { t } from './i18n.js';
+import { icon } from './icons.js';
+import { cmd } from './api.js';
+import { act } from './toast.js';
+import { clock } from './format.js';
+import { store, changed } from './store.js';
+import { popupMenu } from './menu.js';
+import { StatsOverlay } from './stats.js';
+import { toggleMute, hangup } from './actions.js';
+
+const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+export const SHORTCUTS = [
+  { keys: 'M', aria: 'M', labelKey: 'call.mute' },
+  { keys: 'V', aria: 'V', labelKey: 'call.camera' },
+  { keys: 'S', aria: 'S', labelKey: 'call.stats' },
+  { keys: 'C', aria: 'C', labelKey: 'call.chat' },
+  { keys: isMac ? '⌘E' : 'Ctrl+E', aria: isMac ? 'Meta+E' : 'Control+E', labelKey: 'call.hangup' },
+  { keys: '?', aria: 'Shift+?', labelKey: 'call.shortcuts' },
+];
+
+function ctl(testid, iconName, labelKey, onclick, extra = {}) {
+  const b = h('button', { type: 'button', class: 'ctl', testid, i18nAria: labelKey, onclick, ...extra }, icon(iconName));
+  return b;
+}
+
+async function openDevices(anchor) {
+  const d = await act(cmd.listDevices());
+  if (!d) return;
+  store.devices = d;
+  const st = store.state.settings;
+  const group = (kind, list, headingKey) => [{ heading: t(headingKey) },
+    ...(list.length ? list.map((name) => ({ label: name, checked: st[kind] === name, testid: `device-${kind}`,
+      onSelect: async () => { if ((await act(cmd.switchDevice(kind, name))) !== undefined) { st[kind] = name; changed(); } } }))
+      : [{ labelKey: 'devices.none', disabled: true }])];
+  popupMenu(anchor, [...group('camera', d.cameras, 'settings.camera'), ...group('microphone', d.microphones, 'settings.microphone'),
+    ...group('speaker', d.speakers, 'settings.speaker')], { labelKey: 'call.devices', testid: 'device-menu' });
+}
+
+/** True when the call screen covers the window (it then owns the chat panel). */
+export function callScreenVisible(s) {
+  const c = s.state && s.state.call;
+  return !!c && c.state !== 'ringing-in' && c.callId !== s.dismissedCall;
+}
+
+export function mountCall({ remoteView, localView, chat }) {
+  const name = h('h2', { class: 'call-name', testid: 'call-peer' });
+  const status = h('span', { class: 'call-status', testid: 'call-status', role: 'status' });
+  const helpList = h('ul', { class: 'shortcut-list' });
+  const help = h('div', { class: 'shortcut-pop', id: 'shortcut-help', role: 'tooltip', hidden: true }, helpList);
+  const helpBtn = h('button', { type: 'button', class: 'icon-btn on-dark', testid: 'shortcuts-button', i18nAria: 'call.shortcuts', i18nTitle: 'call.shortcuts',
+    'aria-describedby': 'shortcut-help', 'aria-expanded': 'false', 'aria-keyshortcuts': 'Shift+?', onclick: () => toggleHelp() }, icon('help'));
+  const top = h('header', { class: 'call-top' }, h('div', { class: 'call-titles' }, name, status), h('div', { class: 'help-anchor' }, helpBtn, help));
+
+  const ringAvatar = h('div', { class: 'avatar avatar-xl ringing', 'aria-hidden': 'true' });
+  const ringText = h('p', { class: 'ring-text' });
+  const cancel = h('button', { type: 'button', class: 'btn btn-danger btn-lg', testid: 'cancel-call', onclick: () => hangup() },
+    icon('phone', 'hangup-rot'), h('span', { i18n: 'call.cancel' }));
+  const ringing = h('div', { class: 'ring-panel' }, ringAvatar, ringText, cancel);
+
+  const stats = new StatsOverlay();
+  const pip = h('div', { class: 'pip' }, localView.el);
+  const stage = h('div', { class: 'stage' }, remoteView.el, pip, stats.el, ringing);
+
+  const mute = ctl('mute', 'mic', 'call.mute', () => toggleMute('audio'), { 'aria-keyshortcuts': 'M', 'aria-pressed': 'false' });
+  const camera = ctl('camera', 'video', 'call.camera', () => toggleMute('video'), { 'aria-keyshortcuts': 'V', 'aria-pressed': 'false' });
+  const screen = ctl('screen-share', 'screen', 'call.screen', () => {}, { hidden: true });
+  const devices = ctl('devices', 'devices', 'call.devices', () => openDevices(devices), { 'aria-haspopup': 'menu', 'aria-expanded': 'false' });
+  const statsBtn = ctl('stats-toggle', 'stats', 'call.stats', () => toggleStats(), { 'aria-keyshortcuts': 'S', 'aria-pressed': 'false' });
+  const chatBtn = ctl('chat-toggle', 'chat', 'call.chat', () => toggleChat(), { 'aria-keyshortcuts': 'C', 'aria-pressed': 'true' });
+  const hang = h('button', { type: 'button', class: 'ctl ctl-hangup', testid: 'hangup', i18nAria: 'call.hangup',
+    'aria-keyshortcuts': isMac ? 'Meta+E' : 'Control+E', onclick: () => hangup() }, icon('phone', 'hangup-rot'));
+  const controls = h('div', { class: 'call-controls', role: 'toolbar', i18nAria: 'call.controls' }, mute, camera, screen, devices, statsBtn, chatBtn, hang);
+
+  const side = h('aside', { class: 'call-side', testid: 'call-chat' });
+  const el = h('section', { class: 'call-view', testid: 'call-view', hidden: true, 'aria-labelledby': 'call-name' },
+    h('div', { class: 'call-main' }, top, stage, controls), side);
+  name.id = 'call-name';
+
+  function toggleStats() { store.showStats = !store.showStats; changed(); }
+  function toggleChat() { store.chatOpenInCall = !store.chatOpenInCall; changed(); }
+  function toggleHelp(force) {
+    const open = force ?? help.hidden;
+    help.hidden = !open;
+    helpBtn.setAttribute('aria-expanded', String(open));
+  }
+  function renderHelp() {
+    helpList.replaceChildren(...SHORTCUTS.map((s) => h('li', {}, h('kbd', {}, s.keys), h('span', {}, t(s.labelKey)))));
+  }
+  function renderTitles() {
+    for (const b of [mute, camera, statsBtn, chatBtn, hang]) {
+      const s = SHORTCUTS.find((x) => x.aria === b.getAttribute('aria-keyshortcuts'));
+      if (s) b.title = `${b.getAttribute('aria-label')} (${s.keys})`;
+    }
+  }
+
+  document.addEventListener('keydown', (e) => {
+    if (el.hidden) return;
+    const c = store.state && store.state.call;
+    if (!c) return;
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'e') { e.preventDefault(); hangup(); return; }
+    if (e.key === 'Escape' && !help.hidden) { toggleHelp(false); return; }
+    const tgt = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey || document.querySelector('dialog[open], .menu')) return;
+    if (tgt && (tgt.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(tgt.tagName))) return;
+    const k = e.key.toLowerCase();
+    if (k === 'm') toggleMute('audio');
+    else if (k === 'v') toggleMute('video');
+    else if (k === 's') toggleStats();
+    else if (k === 'c') toggleChat();
+    else if (e.key === '?') toggleHelp();
+    else return;
+    e.preventDefault();
+  });
+
+  let timer = 0;
+  const tick = () => {
+    const c = store.state && store.state.call;
+    if (c && c.state === 'connected' && c.startedAtMs) setText(status, clock((Date.now() - c.startedAtMs) / 1000));
+    if (!stats.el.hidden) stats.update(store, remoteView.fps());
+  };
+  let lastLang = null;
+
+  return {
+    el,
+    update(s) {
+      const c = s.state && s.state.call;
+      const visible = callScreenVisible(s);
+      el.hidden = !visible;
+      document.body.classList.toggle('in-call', visible);
+      if (!visible) { clearInterval(timer); timer = 0; toggleHelp(false); return; }
+      if (!timer) timer = setInterval(tick, 1000);
+      if (lastLang !== document.documentElement.lang) { renderHelp(); lastLang = document.documentElement.lang; }
+      el.dataset.state = c.state;
+      setText(name, c.peerName);
+      const connected = c.state === 'connected';
+      ringing.hidden = connected;
+      pip.hidden = !connected;
+      remoteView.el.hidden = !connected;
+      setText(ringAvatar, initial(c.peerName));
+      ringAvatar.style.setProperty('--hue', hue(c.peer));
+      ringAvatar.classList.toggle('ringing', c.state === 'ringing-out');
+      cancel.hidden = c.state === 'ended';
+      const msg = {
+        'ringing-out': t('call.ringingOut', { name: c.peerName }),
+        connecting: t('call.connecting'),
+        ended: c.endReason ? t('call.endedWhy', { why: c.endReason }) : t('call.ended'),
+      }[c.state];
+      setText(ringText, msg || '');
+      if (connected) tick(); else setText(status, msg || '');
+      remoteView.setPlaceholder(c.peerName, c.peer);
+      if (s.state.me) localView.setPlaceholder(s.state.me.name, s.state.me.id);
+      const setPressed = (b, on, offKey, onKey, onIcon, offIcon) => {
+        b.setAttribute('aria-pressed', String(on));
+        b.classList.toggle('active', on);
+        b.setAttribute('aria-label', t(on ? onKey : offKey));
+        const want = on ? onIcon : offIcon;
+        if (b.dataset.icon !== want) { b.replaceChildren(icon(want)); b.dataset.icon = want; }
+      };
+      setPressed(mute, c.muted.audio, 'call.mute', 'call.unmute', 'micOff', 'mic');
+      setPressed(camera, c.muted.video, 'call.camera', 'call.cameraOn', 'videoOff', 'video');
+      mute.dataset.muted = String(c.muted.audio);
+      camera.dataset.muted = String(c.muted.video);
+      statsBtn.setAttribute('aria-pressed', String(s.showStats));
+      statsBtn.classList.toggle('active', s.showStats);
+      chatBtn.setAttribute('aria-pressed', String(s.chatOpenInCall));
+      chatBtn.classList.toggle('active', s.chatOpenInCall);
+      for (const b of [mute, camera, devices, statsBtn]) b.disabled = c.state === 'ended';
+      hang.disabled = c.state === 'ended';
+      renderTitles();
+      side.hidden = !s.chatOpenInCall;
+      el.classList.toggle('chat-open', s.chatOpenInCall);
+      if (chat.el.parentNode !== side) side.append(chat.el);
+      chat.el.classList.add('chat-compact');
+      chat.setPeer(c.peer);
+      chat.update(s);
+      stats.update(s, remoteView.fps());
+      if (c.muted.video) localView.clear();
+    },
+  };
+}

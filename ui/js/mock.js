@@ -1,0 +1,265 @@
+// In-browser fake backend (used when window.__TAURI__ is absent). Same shape as
+// Tauri's invoke / listen / Channel. Scenario via ?mock=first|contacts|incoming|
+// outgoing|incall|transfer|offline (default contacts); &stats=1 opens the stats.
+import { TestPattern } from './testpattern.js';
+
+const ID_RE = /^[A-Za-z0-9_-]{43}$/;
+const fakeId = (seed) => {
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let x = seed, s = '';
+  for (let i = 0; i < 43; i++) { x = (x * 1103515245 + 12345) >>> 0; s += abc[(x >>> 8) % 64]; }
+  return s;
+};
+const fail = (code, message) => Promise.reject({ code, message });
+const clone = (x) => JSON.parse(JSON.stringify(x));
+
+export function createMockBackend(params) {
+  const scenario = params.get('mock') || 'contacts';
+  const listeners = new Map();
+  const emit = (name, payload) => (listeners.get(name) || new Set()).forEach((cb) => cb({ event: name, payload: clone(payload) }));
+  const later = (ms, f) => setTimeout(f, ms);
+  const now = Date.now();
+
+  const ALICE = fakeId(1), BOB = fakeId(2), CHEN = fakeId(3), MINJI = fakeId(4);
+  const state = {
+    me: scenario === 'first' ? null : { id: fakeId(99), name: 'Jordan Lee' },
+    connection: { state: 'online', url: 'ws://127.0.0.1:8443/ws', embedded: true, error: null, retryInMs: null },
+    contacts: [
+      { id: ALICE, name: 'Alice Martin', online: scenario !== 'contacts' },
+      { id: BOB, name: 'Bob Okafor', online: true },
+      { id: MINJI, name: '김민지', online: true },
+      { id: CHEN, name: 'Chen Wei', online: false },
+    ],
+    call: null,
+    settings: {
+      displayName: 'Jordan Lee', serverUrl: null, iceServers: [{ urls: ['stun:stun.example.org:3478'], username: '', credential: '' }],
+      downloadDir: '/home/jordan/Downloads', camera: null, microphone: null, speaker: null,
+      language: params.get('lang') || 'auto', theme: params.get('theme') || 'system',
+    },
+    transfers: [],
+  };
+  if (scenario === 'first') state.contacts = [];
+  const chats = new Map([[ALICE, [
+    { id: 'm1', peer: ALICE, text: 'Hi! Are we still on for the design review?', sentAtMs: now - 3600e3, direction: 'received', delivered: true },
+    { id: 'm2', peer: ALICE, text: 'Yes — calling you in 5 minutes.', sentAtMs: now - 3500e3, direction: 'sent', delivered: true },
+    { id: 'm3', peer: ALICE, text: 'Great, I will share the new mockups 🎨', sentAtMs: now - 3400e3, direction: 'received', delivered: true },
+  ]]]);
+  const channels = { remote: null, local: null, screen: null };
+  const devices = { cameras: ['Integrated Webcam', 'Logitech C920'], microphones: ['Built-in Microphone', 'USB Headset'], speakers: ['Built-in Speakers', 'USB Headset'] };
+  let seq = 100, videoTimer = 0, statsTimer = 0;
+  const remotePattern = new TestPattern(640, 360, 0), localPattern = new TestPattern(320, 180, 1);
+
+  const pushState = () => emit('parley://state', state);
+  const contact = (id) => state.contacts.find((c) => c.id === id);
+
+  function send(ch, msg) { if (ch && ch.onmessage) ch.onmessage(msg); }
+  function startMedia() {
+    stopMedia(false);
+    videoTimer = setInterval(() => {
+      if (!state.call || state.call.state !== 'connected') return;
+      send(channels.remote, remotePattern.next());
+      if (!state.call.muted.video) send(channels.local, localPattern.next());
+    }, 1000 / 15);
+    let t = 0;
+    statsTimer = setInterval(() => {
+      t++;
+      emit('parley://stats', { width: 640, height: 360, fps: 14 + (t % 3 === 0 ? 0 : 1), bitrateBps: 1.1e6 + 3e5 * Math.sin(t / 5) + Math.random() * 1e5,
+        rttMs: Math.round(18 + 8 * Math.sin(t / 7) + Math.random() * 6), lossPct: Math.max(0, +(Math.random() * 0.6 - 0.2).toFixed(2)), candidate: 'srflx' });
+    }, 1000);
+  }
+  function stopMedia(empty = true) {
+    clearInterval(videoTimer); clearInterval(statsTimer);
+    if (empty) { send(channels.remote, new ArrayBuffer(0)); send(channels.local, new ArrayBuffer(0)); }
+  }
+  function connectCall(delay = 600) {
+    state.call.state = 'connecting'; pushState();
+    later(delay, () => {
+      if (!state.call) return;
+      state.call.state = 'connected'; state.call.startedAtMs = Date.now(); pushState(); startMedia();
+    });
+  }
+  function endCall(reason) {
+    if (!state.call) return;
+    stopMedia();
+    state.call = { ...state.call, state: 'ended', endReason: reason };
+    pushState();
+    later(1200, () => { if (state.call && state.call.state === 'ended') { state.call = null; pushState(); } });
+  }
+  function newCall(peer, direction, st) {
+    return { callId: `c${seq++}`, peer, peerName: contact(peer).name, direction, state: st, startedAtMs: null, muted: { audio: false, video: false }, endReason: null };
+  }
+
+  // Transfers: progress every 100 ms, like the backend.
+  function runTransfer(x, bps) {
+    x.state = 'active';
+    const timer = setInterval(() => {
+      if (x.state !== 'active') { clearInterval(timer); return; }
+      x.bytesPerSec = bps * (0.9 + Math.random() * 0.2);
+      x.bytesDone = Math.min(x.bytesTotal, x.bytesDone + x.bytesPerSec / 10);
+      if (x.bytesDone >= x.bytesTotal) {
+        x.state = 'completed'; x.bytesPerSec = 0;
+        if (x.direction === 'receiving') x.path = `${state.settings.downloadDir}/${x.name}`;
+        clearInterval(timer); emit('parley://transfer', x); pushState(); return;
+      }
+      emit('parley://transfer', x);
+    }, 100);
+  }
+  function newTransfer(peer, name, direction, total, extra = {}) {
+    const x = { transferId: `t${seq++}`, peer, name, direction, bytesDone: 0, bytesTotal: total, bytesPerSec: 0, state: 'offered', path: null, error: null, ...extra };
+    state.transfers.push(x);
+    return x;
+  }
+  function sendFiles(id, paths) {
+    if (!contact(id)) return fail('not_found', 'No such contact');
+    if (!contact(id).online) return fail('offline', `${contact(id).name} is offline`);
+    const xs = paths.map((p) => newTransfer(id, p.split(/[\\/]/).pop(), 'sending', 5e6 + Math.round(Math.random() * 4e8)));
+    pushState();
+    xs.forEach((x) => later(700, () => { if (x.state === 'offered') runTransfer(x, 3.2e7); }));
+    return Promise.resolve(clone(xs));
+  }
+
+  const commands = {
+    get_state: () => state,
+    setup_profile: ({ name }) => {
+      if (!name || !name.trim()) return fail('invalid', 'The name is empty');
+      state.me = { id: fakeId(99), name: name.trim() };
+      state.settings.displayName = name.trim();
+      pushState();
+      later(1500, () => { state.contacts.push({ id: ALICE, name: 'Alice Martin', online: true }); pushState(); });
+      return state;
+    },
+    update_settings: ({ settings }) => {
+      state.settings = clone(settings);
+      if (state.me) state.me.name = settings.displayName;
+      state.connection.embedded = !settings.serverUrl;
+      state.connection.url = settings.serverUrl || 'ws://127.0.0.1:8443/ws';
+      pushState();
+      return state;
+    },
+    list_devices: () => devices,
+    add_contact: ({ id, name }) => {
+      if (!ID_RE.test(id || '')) return fail('invalid', 'A contact id is 43 characters of base64url');
+      if (state.contacts.some((c) => c.id === id)) return fail('invalid', 'This contact is already in your list');
+      state.contacts.push({ id, name: name || id.slice(0, 8), online: false });
+      pushState();
+      later(2000, () => { const c = contact(id); if (c) { c.online = true; pushState(); } });
+      return state.contacts;
+    },
+    rename_contact: ({ id, name }) => {
+      if (!contact(id)) return fail('not_found', 'No such contact');
+      contact(id).name = name; pushState(); return state.contacts;
+    },
+    remove_contact: ({ id }) => {
+      state.contacts = state.contacts.filter((c) => c.id !== id); pushState(); return state.contacts;
+    },
+    start_call: ({ id }) => {
+      if (state.call) return fail('busy', 'Already in a call');
+      if (!contact(id)) return fail('not_found', 'No such contact');
+      if (!contact(id).online) return fail('offline', `${contact(id).name} is offline`);
+      state.call = newCall(id, 'out', 'ringing-out'); pushState();
+      const callId = state.call.callId;
+      if (id !== CHEN && scenario !== 'outgoing') later(2500, () => { if (state.call && state.call.callId === callId && state.call.state === 'ringing-out') connectCall(); });
+      return state.call;
+    },
+    accept_call: ({ callId }) => {
+      if (!state.call || state.call.callId !== callId) return fail('not_found', 'The call is over');
+      connectCall(400); return state.call;
+    },
+    decline_call: ({ callId }) => {
+      if (state.call && state.call.callId === callId) { state.call = null; pushState(); }
+      return null;
+    },
+    hangup: () => { endCall('hangup'); return null; },
+    set_muted: ({ audio, video }) => {
+      if (!state.call) return fail('not_found', 'Not in a call');
+      state.call.muted = { audio: !!audio, video: !!video };
+      if (video) send(channels.local, new ArrayBuffer(0));
+      pushState(); return state.call;
+    },
+    switch_device: ({ kind, name }) => {
+      const list = devices[{ camera: 'cameras', microphone: 'microphones', speaker: 'speakers' }[kind]];
+      if (!list || !list.includes(name)) return fail('no_device', `No ${kind} named "${name}"`);
+      state.settings[kind] = name; pushState(); return null;
+    },
+    chat_history: ({ id, limit }) => (chats.get(id) || []).slice(-(limit || 100)),
+    send_chat: ({ id, text }) => {
+      const c = contact(id);
+      if (!c) return fail('not_found', 'No such contact');
+      if (!c.online) return fail('offline', `${c.name} is offline`);
+      const msg = { id: `m${seq++}`, peer: id, text, sentAtMs: Date.now(), direction: 'sent', delivered: false };
+      const list = chats.get(id) || []; list.push(msg); chats.set(id, list);
+      later(400, () => { msg.delivered = true; emit('parley://chat', msg); });
+      later(1200, () => {
+        const echo = { id: `m${seq++}`, peer: id, text: `Echo: ${text}`, sentAtMs: Date.now(), direction: 'received', delivered: true };
+        list.push(echo); emit('parley://chat', echo);
+      });
+      return msg;
+    },
+    send_files: ({ id, paths }) => sendFiles(id, paths),
+    pick_and_send_files: ({ id }) => sendFiles(id, ['/home/jordan/Documents/quarterly-report.pdf']),
+    accept_transfer: ({ transferId }) => {
+      const x = state.transfers.find((t) => t.transferId === transferId);
+      if (!x) return fail('not_found', 'No such transfer');
+      runTransfer(x, 2.4e7); pushState(); return null;
+    },
+    decline_transfer: ({ transferId }) => {
+      const x = state.transfers.find((t) => t.transferId === transferId);
+      if (x) { x.state = 'cancelled'; pushState(); }
+      return null;
+    },
+    cancel_transfer: ({ transferId }) => {
+      const x = state.transfers.find((t) => t.transferId === transferId);
+      if (x) { x.state = 'cancelled'; x.bytesPerSec = 0; pushState(); }
+      return null;
+    },
+    show_in_folder: ({ path }) => { console.info('show_in_folder', path); return null; },
+    attach_video: ({ remote, local, screen }) => {
+      Object.assign(channels, { remote, local, screen });
+      if (state.call && state.call.state === 'connected') startMedia();
+      return null;
+    },
+    copy_invite_link: () => `parley://add/${state.me.id}`,
+  };
+
+  // Scenario set-up.
+  if (scenario === 'contacts') later(1200, () => { contact(ALICE).online = true; pushState(); });
+  if (scenario === 'incoming') later(700, () => { state.call = newCall(BOB, 'in', 'ringing-in'); pushState(); emit('parley://incoming-call', state.call); });
+  if (scenario === 'outgoing') later(300, () => { state.call = newCall(ALICE, 'out', 'ringing-out'); pushState(); });
+  if (scenario === 'incall') {
+    state.call = { ...newCall(ALICE, 'out', 'connected'), startedAtMs: now - 83_000 };
+    later(50, startMedia);
+  }
+  if (scenario === 'transfer') {
+    const a = newTransfer(ALICE, 'design-review-recording.mp4', 'sending', 1.84e9, { bytesDone: 6.1e8 });
+    newTransfer(ALICE, 'mockups-v3.fig', 'receiving', 4.2e7);
+    newTransfer(ALICE, 'notes.txt', 'receiving', 5230, { state: 'completed', bytesDone: 5230, path: '/home/jordan/Downloads/notes.txt' });
+    newTransfer(ALICE, 'big-archive.tar', 'sending', 9.1e8, { state: 'failed', bytesDone: 2.2e8, error: 'Connection to Alice Martin lost' });
+    later(50, () => runTransfer(a, 4.5e7));
+  }
+  if (scenario === 'offline') {
+    Object.assign(state.connection, { state: 'offline', embedded: false, url: 'wss://signal.example.org/ws', error: 'Connection refused (os error 111)', retryInMs: 8000 });
+    state.contacts.forEach((c) => { c.online = false; });
+    const cycle = () => {
+      Object.assign(state.connection, { state: 'connecting', error: null, retryInMs: null }); pushState();
+      later(1500, () => { Object.assign(state.connection, { state: 'offline', error: 'Connection refused (os error 111)', retryInMs: 8000 }); pushState(); later(8000, cycle); });
+    };
+    later(8000, cycle);
+  }
+
+  return {
+    hints: { select: scenario === 'first' ? null : ALICE, showStats: params.get('stats') === '1', open: params.get('open') },
+    invoke(cmd, args = {}) {
+      const f = commands[cmd];
+      if (!f) return fail('internal', `mock: unknown command ${cmd}`);
+      return new Promise((resolve, reject) => later(30 + Math.random() * 60, () => {
+        try { Promise.resolve(f(args)).then((r) => resolve(clone(r)), reject); } catch (e) { reject({ code: 'internal', message: String(e) }); }
+      }));
+    },
+    listen(name, cb) {
+      if (!listeners.has(name)) listeners.set(name, new Set());
+      listeners.get(name).add(cb);
+      return Promise.resolve(() => listeners.get(name).delete(cb));
+    },
+    Channel: class MockChannel { constructor() { this.onmessage = () => {}; } },
+  };
+}
