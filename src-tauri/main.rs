@@ -47,6 +47,8 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     app.manage(AppState {
         profile,
         default_download_dir,
+        remote_video: Default::default(),
+        local_video: Default::default(),
         inner: tokio::sync::Mutex::new(Inner {
             settings,
             ..Default::default()
@@ -89,6 +91,9 @@ fn main() {
             commands::files::send_files,
             commands::files::pick_and_send_files,
             commands::files::show_in_folder,
+            commands::files::accept_transfer,
+            commands::files::decline_transfer,
+            commands::files::cancel_transfer,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

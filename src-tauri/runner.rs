@@ -95,6 +95,8 @@ pub async fn restart_client(app: AppHandle) {
             media: Arc::new(AppMedia {
                 settings: settings.clone(),
             }),
+            remote_video: state.remote_video.clone(),
+            local_video: state.local_video.clone(),
         };
         match Client::start(config).await {
             Ok((client, events)) => {

@@ -19,6 +19,10 @@ pub struct AppState {
     pub profile: Arc<Profile>,
     /// Used when the settings name no download folder.
     pub default_download_dir: PathBuf,
+    /// Decoded remote video, for whichever client runs.
+    pub remote_video: parley_engine::client::FrameSlot,
+    /// Local preview, for whichever client runs.
+    pub local_video: parley_engine::client::FrameSlot,
     /// Everything that changes.
     pub inner: Mutex<Inner>,
 }

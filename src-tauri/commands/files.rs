@@ -39,3 +39,33 @@ pub async fn show_in_folder(path: String) -> CmdResult<()> {
     tauri_plugin_opener::reveal_item_in_dir(&path)
         .map_err(|e| CommandError::new("not_found", e.to_string()))
 }
+
+/// Accepting, declining and cancelling single transfers is not there yet: offered
+/// files are accepted into the download folder. Says so instead of failing silently.
+fn not_yet(what: &str) -> CommandError {
+    CommandError::new(
+        "invalid",
+        format!("{what} a single transfer is not supported yet; files are accepted into the download folder"),
+    )
+}
+
+/// See [`not_yet`].
+#[tauri::command]
+pub async fn accept_transfer(transfer_id: String) -> CmdResult<()> {
+    let _ = transfer_id;
+    Err(not_yet("accepting"))
+}
+
+/// See [`not_yet`].
+#[tauri::command]
+pub async fn decline_transfer(transfer_id: String) -> CmdResult<()> {
+    let _ = transfer_id;
+    Err(not_yet("declining"))
+}
+
+/// See [`not_yet`].
+#[tauri::command]
+pub async fn cancel_transfer(transfer_id: String) -> CmdResult<()> {
+    let _ = transfer_id;
+    Err(not_yet("cancelling"))
+}

@@ -18,8 +18,16 @@ export function parsePeerId(text) {
   return ID_RE.test(s) ? s : null;
 }
 
+/**
+ * Applies the contact list a command returned. Presence in it may be older than
+ * what `parley://state` already delivered, so known contacts keep the online flag
+ * the store has; state events stay the authority on presence.
+ */
 function setContacts(list) {
-  if (list && store.state) { store.state.contacts = list; changed(); }
+  if (!list || !store.state) return;
+  const known = new Map((store.state.contacts || []).map((c) => [c.id, c.online]));
+  store.state.contacts = list.map((c) => (known.has(c.id) ? { ...c, online: known.get(c.id) } : c));
+  changed();
 }
 
 export function openAddContact() {

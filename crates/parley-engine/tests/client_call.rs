@@ -47,6 +47,8 @@ fn config(dir: &std::path::Path, server: Option<String>) -> ClientConfig {
         },
         download_dir: dir.join("downloads"),
         media: Arc::new(Pattern),
+        remote_video: Default::default(),
+        local_video: Default::default(),
     }
 }
 

@@ -59,6 +59,11 @@ pub struct ClientConfig {
     pub download_dir: PathBuf,
     /// Capture and playback.
     pub media: Arc<dyn MediaProvider>,
+    /// Where decoded remote video goes (owned by the app, so a renderer stays
+    /// attached across client restarts).
+    pub remote_video: FrameSlot,
+    /// Where the local preview goes.
+    pub local_video: FrameSlot,
 }
 
 /// The signaling connection as the app shows it.

@@ -67,8 +67,8 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         profile: Arc::clone(&profile),
         signaling: signaling.clone(),
         connection: Arc::clone(&connection),
-        remote_video: FrameSlot::new(),
-        local_video: FrameSlot::new(),
+        remote_video: config.remote_video.clone(),
+        local_video: config.local_video.clone(),
     };
     let task = Task {
         config,
