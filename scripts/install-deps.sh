@@ -6,7 +6,10 @@ set -euo pipefail
 pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev clang libv4l-dev
   # The Tauri app (WebKitGTK) and its window tests under a virtual X server.
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev
-  xvfb xauth webkit2gtk-driver)
+  xvfb xauth webkit2gtk-driver
+  # Screen capture (xcap: XCB with RandR, PipeWire and GBM/EGL for Wayland), and
+  # ImageMagick's `display`, which shows the known picture the screen-share test sends.
+  libxcb1-dev libxcb-randr0-dev libpipewire-0.3-dev libgbm-dev libegl-dev imagemagick)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

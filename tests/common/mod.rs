@@ -118,7 +118,13 @@ impl Peer {
 
     /// Starts `parley-cli <args>` for this profile and server; media on loopback.
     pub fn spawn(&self, args: &[&str]) -> Child {
+        self.spawn_with_env(args, &[])
+    }
+
+    /// As [`spawn`](Self::spawn), with extra environment variables (e.g. `DISPLAY`).
+    pub fn spawn_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
         let mut cmd = Command::new(bin("parley-cli"));
+        cmd.envs(env.iter().copied());
         cmd.arg("--profile")
             .arg(self.path("profile"))
             .arg("--server")

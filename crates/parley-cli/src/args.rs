@@ -62,7 +62,7 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// List cameras and audio devices.
+    /// List cameras, audio devices and shareable screens and windows.
     Devices,
 }
 
@@ -161,4 +161,21 @@ pub struct CallArgs {
     /// Video bitrate, kbit/s.
     #[arg(long)]
     pub video_kbps: Option<u32>,
+    /// Share a screen once connected: a monitor index or name (default: the
+    /// primary monitor) or `window:TITLE` (first window whose title contains TITLE).
+    #[arg(long, value_name = "MONITOR|window:TITLE", num_args = 0..=1, default_missing_value = "")]
+    pub share_screen: Option<String>,
+    /// With --share-screen: start sharing this many seconds after connecting.
+    #[arg(long, default_value_t = 0.0, requires = "share_screen")]
+    pub share_at: f64,
+    /// With --share-screen: stop sharing this many seconds after it started (the
+    /// call goes on).
+    #[arg(long, requires = "share_screen")]
+    pub share_for: Option<f64>,
+    /// Screen-share bitrate, kbit/s.
+    #[arg(long)]
+    pub screen_kbps: Option<u32>,
+    /// Record the peer's shared screen (the screen track) to this Y4M file.
+    #[arg(long)]
+    pub record_screen: Option<PathBuf>,
 }

@@ -7,6 +7,7 @@
 pub mod args;
 mod demo;
 mod media;
+mod screen_plan;
 mod session;
 
 use std::path::PathBuf;
@@ -79,6 +80,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             for d in parley_engine::media::list_output_devices() {
                 println!("speaker {}: {}", d.index, d.name);
+            }
+            match parley_engine::media::screen::list_screen_sources() {
+                Ok(sources) => {
+                    for s in sources {
+                        println!("screen {}: {} ({}x{})", s.id, s.name, s.width, s.height);
+                    }
+                }
+                Err(e) => eprintln!("screens: {e}"),
             }
         }
     }

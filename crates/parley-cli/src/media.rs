@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use parley_engine::call::{AudioSink, VideoSink};
+use parley_engine::media::screen::{ScreenSource, ScreenTarget};
 use parley_engine::media::{self, AudioSource, VideoSource};
 
 use crate::args::CallArgs;
@@ -83,13 +84,24 @@ pub fn audio_source(a: &CallArgs, auto: bool) -> Result<Option<Box<dyn AudioSour
     Ok(Some(Box::new(media::ToneSource::new(DEFAULT_TONE_HZ, 0.3))))
 }
 
-/// The sinks of a call: remote video, remote audio.
-pub type Sinks = (Vec<Box<dyn VideoSink>>, Vec<Box<dyn AudioSink>>);
+/// The sinks of a call: remote camera video, remote audio, remote shared screen.
+pub type Sinks = (
+    Vec<Box<dyn VideoSink>>,
+    Vec<Box<dyn AudioSink>>,
+    Vec<Box<dyn VideoSink>>,
+);
 
 /// Recorders and players for the remote media.
 pub fn sinks(a: &CallArgs) -> Result<Sinks> {
     let mut video: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio: Vec<Box<dyn AudioSink>> = Vec::new();
+    let mut screen: Vec<Box<dyn VideoSink>> = Vec::new();
+    if let Some(path) = &a.record_screen {
+        // The nominal rate in the header; screens arrive at 5–30 frames/s.
+        let rec = media::Y4mRecorder::create(path, 15)
+            .with_context(|| format!("--record-screen {}", path.display()))?;
+        screen.push(Box::new(rec));
+    }
     if let Some(path) = &a.record_video {
         let rec = media::Y4mRecorder::create(path, 15)
             .with_context(|| format!("--record-video {}", path.display()))?;
@@ -104,5 +116,22 @@ pub fn sinks(a: &CallArgs) -> Result<Sinks> {
         let out = media::SpeakerSink::open(a.speaker).context("--play-audio")?;
         audio.push(Box::new(out));
     }
-    Ok((video, audio))
+    Ok((video, audio, screen))
+}
+
+/// The screen named by --share-screen, opened (so a missing display fails before
+/// the call).
+pub fn screen_source(a: &CallArgs) -> Result<Option<Box<dyn VideoSource>>> {
+    let Some(target) = &a.share_screen else {
+        return Ok(None);
+    };
+    let target: ScreenTarget = target.parse().context("--share-screen")?;
+    let src = ScreenSource::open(&target).with_context(|| format!("--share-screen {target}"))?;
+    eprintln!(
+        "sharing {} ({}x{})",
+        src.info().name,
+        src.info().width,
+        src.info().height
+    );
+    Ok(Some(Box::new(src)))
 }

@@ -14,6 +14,7 @@ use parley_proto::{PeerId, ServerMessage};
 
 use crate::args::CallArgs;
 use crate::media;
+use crate::screen_plan::ScreenPlan;
 
 fn rtc_config(a: &CallArgs) -> RtcConfig {
     let mut cfg = RtcConfig::default();
@@ -63,13 +64,14 @@ pub fn call_options(
     if let Some(dir) = &a.receive_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("--receive-dir {}", dir.display()))?;
     }
-    let (video_sinks, audio_sinks) = media::sinks(a)?;
+    let (video_sinks, audio_sinks, screen_sinks) = media::sinks(a)?;
     let mut opts = CallOptions {
         rtc: rtc_config(a),
         video_source: media::video_source(a, auto)?,
         audio_source: media::audio_source(a, auto)?,
         video_sinks,
         audio_sinks,
+        screen_sinks,
         chat: a.chat.clone(),
         send_files: files,
         receive_dir: a.receive_dir.clone(),
@@ -78,6 +80,9 @@ pub fn call_options(
     };
     if let Some(kbps) = a.video_kbps {
         opts.video_bitrate_bps = kbps.saturating_mul(1000);
+    }
+    if let Some(kbps) = a.screen_kbps {
+        opts.screen_bitrate_bps = kbps.saturating_mul(1000);
     }
     Ok(opts)
 }
@@ -100,6 +105,10 @@ fn print_event(ev: &CallEvent) {
         CallEvent::FirstRemoteFrame { setup_ms } => {
             eprintln!("first remote frame after {setup_ms} ms")
         }
+        CallEvent::RemoteScreenShare { sharing } => eprintln!(
+            "the peer {} sharing its screen",
+            if *sharing { "started" } else { "stopped" }
+        ),
         _ => {}
     }
 }
@@ -148,6 +157,7 @@ pub async fn call(
     a: CallArgs,
 ) -> Result<()> {
     let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    let mut screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     wait_online(&sig, &mut sig_rx, &to, a.wait_online).await?;
     let direction = Direction::Outgoing {
@@ -168,11 +178,15 @@ pub async fn call(
                         tokio::time::Instant::now() + Duration::from_secs_f64(duration_s.max(0.0)),
                     ),
                     CallEvent::SendsDone => sends_done = true,
+                    CallEvent::Connected => screen.connected(),
                     CallEvent::Ended { .. } => break,
                     _ => {}
                 }
             }
             _ = &mut hold, if !held => held = true,
+            cmd = screen.due(), if screen.pending() => {
+                call.command(cmd).await.ok();
+            }
         }
         if held && sends_done && !hung_up {
             hung_up = true;
@@ -193,6 +207,7 @@ pub async fn answer(
     a: CallArgs,
 ) -> Result<()> {
     let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    let mut screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     let wait = async {
         while let Some(ev) = sig_rx.recv().await {
@@ -213,10 +228,20 @@ pub async fn answer(
         Direction::Incoming { call_id, from },
         opts,
     );
-    while let Some(ev) = call.next_event().await {
-        print_event(&ev);
-        if matches!(ev, CallEvent::Ended { .. }) {
-            break;
+    loop {
+        tokio::select! {
+            ev = call.next_event() => {
+                let Some(ev) = ev else { break };
+                print_event(&ev);
+                match ev {
+                    CallEvent::Connected => screen.connected(),
+                    CallEvent::Ended { .. } => break,
+                    _ => {}
+                }
+            }
+            cmd = screen.due(), if screen.pending() => {
+                call.command(cmd).await.ok();
+            }
         }
     }
     let report = call.finish().await;

@@ -88,6 +88,12 @@ pub enum ControlFrame {
     },
     /// The sender is ending the call (sent before closing the peer connection).
     Hangup,
+    /// The sender started (`true`) or stopped (`false`) sending its screen on the
+    /// call's screen track (the second video track, track id `screen`).
+    ScreenShare {
+        /// Whether the screen track now carries the sender's screen.
+        sharing: bool,
+    },
 }
 
 impl ControlFrame {
@@ -95,7 +101,7 @@ impl ControlFrame {
     ///
     /// Errors: [`ProtoError::Malformed`], [`ProtoError::UnknownType`].
     pub fn parse(text: &str) -> Result<ControlFrame, ProtoError> {
-        parse_tagged(text, &["mute", "hangup"])
+        parse_tagged(text, &["mute", "hangup", "screen_share"])
     }
 
     /// The frame as compact JSON text.
@@ -293,6 +299,9 @@ mod tests {
         );
         assert_eq!(ControlFrame::parse(&mute.to_json()).unwrap(), mute);
         assert_eq!(ControlFrame::Hangup.to_json(), r#"{"type":"hangup"}"#);
+        let share = ControlFrame::ScreenShare { sharing: true };
+        assert_eq!(share.to_json(), r#"{"type":"screen_share","sharing":true}"#);
+        assert_eq!(ControlFrame::parse(&share.to_json()).unwrap(), share);
         assert_eq!(
             ControlFrame::parse(r#"{"type":"hangup"}"#).unwrap(),
             ControlFrame::Hangup

@@ -30,6 +30,8 @@ pub(super) enum Internal {
     TransferFailed(String),
     /// The peer said hangup on the control channel.
     RemoteHangup,
+    /// Our screen share number `.0` stopped by itself (source gone or failed).
+    ScreenSourceEnded(u64),
     /// Pass this on to the application.
     Event(CallEvent),
 }
@@ -132,8 +134,38 @@ pub(super) async fn run_control(
                 let ev = CallEvent::RemoteMuted { audio, video };
                 let _ = internal.send(Internal::Event(ev)).await;
             }
+            Ok(ControlFrame::ScreenShare { sharing }) => {
+                let ev = CallEvent::RemoteScreenShare { sharing };
+                let _ = internal.send(Internal::Event(ev)).await;
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!("control: bad frame: {e}"),
+        }
+    }
+}
+
+/// Sends queued control frames in order once the channel is open.
+pub(super) async fn send_control_queue(
+    dc: DataChannel,
+    mut queue: mpsc::Receiver<ControlFrame>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        r = dc.wait_open() => if r.is_err() { return },
+        _ = crate::stop::stopped(&mut stop) => return,
+    }
+    loop {
+        tokio::select! {
+            frame = queue.recv() => match frame {
+                Some(frame) => {
+                    if let Err(e) = send_control(&dc, &frame).await {
+                        tracing::debug!("control: {e}");
+                        return;
+                    }
+                }
+                None => return,
+            },
+            _ = crate::stop::stopped(&mut stop) => return,
         }
     }
 }

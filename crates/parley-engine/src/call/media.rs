@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::media::{
-    AudioSource, H264Decoder, H264Encoder, I420Frame, JitterBuffer, JitterOut, OpusDecoder,
-    OpusEncoder, VideoSource,
+    AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer, JitterOut,
+    OpusDecoder, OpusEncoder, VideoSource,
 };
 use crate::rtc::{LocalTrack, RemoteTrack};
 use crate::Result;
@@ -80,6 +80,36 @@ pub(super) struct Counters {
     pub audio_lost: AtomicU64,
     /// Size of the last decoded remote frame, `width << 32 | height`.
     pub remote_size: AtomicU64,
+    /// Screen frames encoded and sent.
+    pub screen_sent: AtomicU64,
+    /// Remote screen frames decoded.
+    pub screen_received: AtomicU64,
+    /// Size of the last decoded remote screen frame, `width << 32 | height`.
+    pub remote_screen_size: AtomicU64,
+}
+
+/// Which of the call's two video tracks a pipeline serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum VideoRole {
+    /// The camera track (track id `camera`).
+    Camera,
+    /// The shared screen (track id `screen`).
+    Screen,
+}
+
+impl Counters {
+    fn video_sent(&self, role: VideoRole) -> &AtomicU64 {
+        match role {
+            VideoRole::Camera => &self.frames_sent,
+            VideoRole::Screen => &self.screen_sent,
+        }
+    }
+    fn video_received(&self, role: VideoRole) -> (&AtomicU64, &AtomicU64) {
+        match role {
+            VideoRole::Camera => (&self.frames_received, &self.remote_size),
+            VideoRole::Screen => (&self.screen_received, &self.remote_screen_size),
+        }
+    }
 }
 
 /// What the local user has muted; the sender threads read it for every frame.
@@ -89,8 +119,10 @@ pub(super) struct Mute {
     pub video: AtomicBool,
 }
 
-/// Capture, encode and send video until `stop` or the source ends.
+/// Capture, encode and send video until `stop` or the source ends. The first
+/// handle is the capture/encode thread: it ends when the source does.
 pub(super) fn spawn_video_sender(
+    role: VideoRole,
     track: Arc<LocalTrack>,
     mut source: Box<dyn VideoSource>,
     bitrate_bps: u32,
@@ -106,23 +138,35 @@ pub(super) fn spawn_video_sender(
     let encoder_thread = tokio::task::spawn_blocking(move || {
         let fps = source.fps().max(1.0);
         let frame_dur = Duration::from_secs_f64(1.0 / fps);
-        let mut encoder = match H264Encoder::new(source.width(), source.height(), fps, bitrate_bps)
-        {
+        let content = match role {
+            VideoRole::Camera => ContentHint::Camera,
+            VideoRole::Screen => ContentHint::Screen,
+        };
+        let (w, h) = (source.width(), source.height());
+        let mut encoder = match H264Encoder::with_content(w, h, fps, bitrate_bps, content) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!("video encoder: {e}");
                 return;
             }
         };
+        let mut last_capture_us = None;
         while !*thread_stop.borrow() {
             let mut frame = match source.next_frame() {
                 Ok(f) => f,
                 Err(e) => {
-                    tracing::info!("video source ended: {e}");
+                    tracing::info!("{role:?} source ended: {e}");
                     break;
                 }
             };
-            if video_mute.video.load(Ordering::Relaxed) {
+            // Variable-rate sources (screens) advance RTP time by the real gap.
+            let dur = match last_capture_us.replace(frame.capture_us) {
+                Some(prev) if frame.capture_us > prev => {
+                    Duration::from_micros(frame.capture_us - prev).min(Duration::from_secs(1))
+                }
+                _ => frame_dur,
+            };
+            if role == VideoRole::Camera && video_mute.video.load(Ordering::Relaxed) {
                 // Camera off: keep the stream alive with black frames (cheap to encode).
                 frame = I420Frame::new_black(frame.width, frame.height);
             }
@@ -132,7 +176,7 @@ pub(super) fn spawn_video_sender(
             match encoder.encode(&frame) {
                 Ok(au) if au.is_empty() => continue,
                 Ok(au) => {
-                    if tx.blocking_send((Bytes::from(au), frame_dur)).is_err() {
+                    if tx.blocking_send((Bytes::from(au), dur)).is_err() {
                         break;
                     }
                 }
@@ -148,7 +192,7 @@ pub(super) fn spawn_video_sender(
         while let Some((au, dur)) = rx.recv().await {
             match writer_track.write_sample(au, dur).await {
                 Ok(()) => {
-                    counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+                    counters.video_sent(role).fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => tracing::debug!("video write: {e}"),
             }
@@ -228,12 +272,13 @@ pub(super) fn spawn_audio_sender(
 }
 
 /// Receive, decode and hand remote video to `sinks`. Sends the instant of the first
-/// decoded frame on `first_frame`.
+/// decoded frame on `first_frame`, if given.
 pub(super) fn spawn_video_receiver(
+    role: VideoRole,
     track: RemoteTrack,
     mut sinks: Vec<Box<dyn VideoSink>>,
     counters: Arc<Counters>,
-    first_frame: mpsc::Sender<Instant>,
+    first_frame: Option<mpsc::Sender<Instant>>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let track = Arc::new(track);
@@ -247,18 +292,18 @@ pub(super) fn spawn_video_receiver(
                 return;
             }
         };
-        let mut first = true;
+        let mut first_frame = first_frame;
+        let (received, size) = counters.video_received(role);
         while let Some(au) = rx.blocking_recv() {
             match decoder.decode(&au) {
                 Ok(Some(frame)) => {
-                    counters.frames_received.fetch_add(1, Ordering::Relaxed);
-                    counters.remote_size.store(
+                    received.fetch_add(1, Ordering::Relaxed);
+                    size.store(
                         u64::from(frame.width) << 32 | u64::from(frame.height),
                         Ordering::Relaxed,
                     );
-                    if first {
-                        first = false;
-                        let _ = first_frame.try_send(Instant::now());
+                    if let Some(tx) = first_frame.take() {
+                        let _ = tx.try_send(Instant::now());
                     }
                     for sink in sinks.iter_mut() {
                         if let Err(e) = sink.frame(&frame) {

@@ -41,6 +41,12 @@ pub const CONNECT_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_VIDEO_BITRATE_BPS: u32 = 800_000;
 /// Default Opus bitrate, bits/s.
 pub const DEFAULT_AUDIO_BITRATE_BPS: u32 = 32_000;
+/// Default screen-share bitrate, bits/s (sharp text at 1080p, 5–30 frames/s).
+pub const DEFAULT_SCREEN_BITRATE_BPS: u32 = 2_500_000;
+/// Track id of the camera track (docs/protocol.md §8.4).
+pub const CAMERA_TRACK_ID: &str = "camera";
+/// Track id of the screen track (docs/protocol.md §8.4).
+pub const SCREEN_TRACK_ID: &str = "screen";
 
 /// Which side of the call we are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +79,13 @@ pub struct CallOptions {
     pub video_bitrate_bps: u32,
     /// Where decoded remote video goes (recorders, renderers).
     pub video_sinks: Vec<Box<dyn VideoSink>>,
+    /// A screen to share as soon as the call is connected (more can be started and
+    /// stopped later with [`CallCommand::ShareScreen`]).
+    pub screen_source: Option<Box<dyn VideoSource>>,
+    /// H.264 target bitrate of the screen track, bits/s.
+    pub screen_bitrate_bps: u32,
+    /// Where the peer's decoded shared screen goes.
+    pub screen_sinks: Vec<Box<dyn VideoSink>>,
     /// Where decoded remote audio goes (recorders, speakers).
     pub audio_sinks: Vec<Box<dyn AudioSink>>,
     /// Chat messages to send once the chat channel is open, in order.
@@ -93,6 +106,9 @@ impl Default for CallOptions {
             audio_source: None,
             video_bitrate_bps: DEFAULT_VIDEO_BITRATE_BPS,
             video_sinks: Vec::new(),
+            screen_source: None,
+            screen_bitrate_bps: DEFAULT_SCREEN_BITRATE_BPS,
+            screen_sinks: Vec::new(),
             audio_sinks: Vec::new(),
             chat: Vec::new(),
             send_files: Vec::new(),
@@ -112,6 +128,15 @@ pub struct FileToSend {
     pub name: Option<String>,
 }
 
+/// A screen (or any video) to send on the screen track.
+pub struct ScreenFeed(pub Box<dyn VideoSource>);
+
+impl std::fmt::Debug for ScreenFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ScreenFeed({}x{})", self.0.width(), self.0.height())
+    }
+}
+
 /// Asks the call task to do something.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -129,6 +154,11 @@ pub enum CallCommand {
         /// Camera off.
         video: bool,
     },
+    /// Start sending this screen on the screen track (replacing one already
+    /// shared); the peer is told on the control channel.
+    ShareScreen(ScreenFeed),
+    /// Stop sharing the screen (nothing happens when not sharing).
+    StopScreenShare,
 }
 
 /// What the call reports as it goes.
@@ -165,6 +195,17 @@ pub enum CallEvent {
         audio: bool,
         /// Peer's camera off.
         video: bool,
+    },
+    /// We started or stopped sharing our screen (also when the shared source went
+    /// away by itself, e.g. a closed window).
+    ScreenShare {
+        /// Whether the screen track now carries our screen.
+        sharing: bool,
+    },
+    /// The peer started or stopped sharing its screen.
+    RemoteScreenShare {
+        /// Whether the peer is sharing.
+        sharing: bool,
     },
     /// Live statistics, once a second while connected.
     Stats(LiveStats),
@@ -208,6 +249,10 @@ pub struct CallReport {
     pub frames_sent: u64,
     /// Video frames received and decoded.
     pub frames_received: u64,
+    /// Screen frames encoded and sent.
+    pub screen_frames_sent: u64,
+    /// Remote screen frames received and decoded.
+    pub screen_frames_received: u64,
     /// Opus packets sent.
     pub audio_packets_sent: u64,
     /// Opus packets received (before loss concealment).

@@ -10,12 +10,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::data::{self, Internal};
-use super::media::{self, Counters, Mute};
+use super::media::{self, Counters, Mute, VideoRole};
 use super::negotiate::{self, RingOutcome};
 use super::{
-    CallCommand, CallEvent, CallOptions, CallReport, Direction, LiveStats, CONNECT_TIMEOUT_MS,
+    CallCommand, CallEvent, CallOptions, CallReport, Direction, LiveStats, CAMERA_TRACK_ID,
+    CONNECT_TIMEOUT_MS, SCREEN_TRACK_ID,
 };
 use crate::channel::DcMessage;
+use crate::media::VideoSource;
 use crate::rtc::{
     ConnectionState, DataChannel, IceCandidate, LocalTrack, MediaKind, PeerConnection, RtcEvent,
 };
@@ -29,6 +31,15 @@ const INTERNAL_QUEUE: usize = 64;
 const LIVE_STATS_INTERVAL_MS: u64 = 1_000;
 /// How long the end of a call waits for its subtasks, ms.
 const SHUTDOWN_GRACE_MS: u64 = 1_500;
+/// Control frames waiting for the control channel to open, frames.
+const CONTROL_QUEUE: usize = 16;
+
+/// The screen being shared: its number (to ignore late news of an earlier share)
+/// and the switch that stops its pipeline.
+struct SharedScreen {
+    generation: u64,
+    stop: watch::Sender<bool>,
+}
 
 struct Live {
     sig: SignalingClient,
@@ -48,7 +59,12 @@ struct Live {
     chat_more: Option<mpsc::Sender<String>>,
     files_more: Option<mpsc::Sender<super::FileToSend>>,
     control: Option<DataChannel>,
+    control_tx: mpsc::Sender<ControlFrame>,
+    control_rx: Option<mpsc::Receiver<ControlFrame>>,
     local_tracks: Vec<Arc<LocalTrack>>,
+    screen_track: Arc<LocalTrack>,
+    screen: Option<SharedScreen>,
+    screen_generation: u64,
     chat_done: bool,
     files_done: bool,
     sends_done_reported: bool,
@@ -64,19 +80,22 @@ pub(super) async fn run(
     events: mpsc::Sender<CallEvent>,
 ) -> Result<CallReport> {
     let (pc, mut rtc_rx) = PeerConnection::new(&opts.rtc).await?;
-    let video_track = match opts.video_source {
-        Some(_) => Some(Arc::new(
-            pc.add_track(MediaKind::Video, "parley", "camera").await?,
-        )),
-        None => None,
-    };
-    let audio_track = match opts.audio_source {
-        Some(_) => Some(Arc::new(
-            pc.add_track(MediaKind::Audio, "parley", "microphone")
-                .await?,
-        )),
-        None => None,
-    };
+    // Every call has the same three transceivers in the same order on both sides
+    // (docs/protocol.md §8.4), so the screen can start and stop mid-call without
+    // renegotiation; a track without a source sends nothing.
+    let video_track = Arc::new(
+        pc.add_track(MediaKind::Video, "parley", CAMERA_TRACK_ID)
+            .await?,
+    );
+    let audio_track = Arc::new(
+        pc.add_track(MediaKind::Audio, "parley", "microphone")
+            .await?,
+    );
+    let screen_track = Arc::new(
+        pc.add_track(MediaKind::Video, "parley-screen", SCREEN_TRACK_ID)
+            .await?,
+    );
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
     let (internal_tx, mut internal_rx) = mpsc::channel(INTERNAL_QUEUE);
     let (stop_tx, _) = watch::channel(false);
 
@@ -105,11 +124,16 @@ pub(super) async fn run(
         chat_more: None,
         files_more: None,
         control: None,
-        local_tracks: video_track
-            .iter()
-            .chain(audio_track.iter())
-            .cloned()
-            .collect(),
+        control_tx,
+        control_rx: Some(control_rx),
+        local_tracks: vec![
+            Arc::clone(&video_track),
+            Arc::clone(&audio_track),
+            Arc::clone(&screen_track),
+        ],
+        screen_track,
+        screen: None,
+        screen_generation: 0,
         chat_done: opts.chat.is_empty(),
         files_done: opts.send_files.is_empty(),
         sends_done_reported: false,
@@ -197,6 +221,10 @@ pub(super) async fn run(
                     if let Some(tx) = &live.files_more { let _ = tx.send(path).await; }
                 }
                 Some(CallCommand::SetMuted { audio, video }) => live.set_muted(audio, video).await,
+                Some(CallCommand::ShareScreen(feed)) => {
+                    live.start_screen(feed.0, opts.screen_bitrate_bps).await;
+                }
+                Some(CallCommand::StopScreenShare) => live.stop_screen().await,
             },
             ev = sig_rx.recv() => match ev {
                 Some(SignalEvent::Message(msg)) => {
@@ -219,6 +247,9 @@ pub(super) async fn run(
                         live.report.connect_ms = Some(live.accepted_at.elapsed().as_millis() as u64);
                         let _ = events.send(CallEvent::Connected).await;
                         live.start_senders(&mut opts, video_track.clone(), audio_track.clone());
+                        if let Some(source) = opts.screen_source.take() {
+                            live.start_screen(source, opts.screen_bitrate_bps).await;
+                        }
                     }
                 }
                 Some(RtcEvent::State(ConnectionState::Failed)) => {
@@ -228,7 +259,7 @@ pub(super) async fn run(
                 }
                 Some(RtcEvent::State(ConnectionState::Closed)) => break "connection closed".into(),
                 Some(RtcEvent::DataChannel(dc, rx)) => live.attach_channel(dc, rx, &mut opts),
-                Some(RtcEvent::Track(t)) => live.attach_track(t, &mut opts),
+                Some(RtcEvent::Track(t)) => live.attach_track(t, &mut opts).await,
                 Some(_) => {}
                 None => break "connection gone".into(),
             },
@@ -326,6 +357,11 @@ impl Live {
             Internal::FileSendsDone => self.files_done = true,
             Internal::TransferFailed(reason) => self.report.transfer_errors.push(reason),
             Internal::RemoteHangup => return Some("the other side hung up".into()),
+            Internal::ScreenSourceEnded(generation) => {
+                if self.screen.as_ref().map(|s| s.generation) == Some(generation) {
+                    self.stop_screen().await;
+                }
+            }
             Internal::Event(ev) => {
                 match &ev {
                     CallEvent::ChatReceived(_) => self.report.chat_received += 1,
@@ -389,13 +425,27 @@ impl Live {
                     rx,
                     self.internal_tx.clone(),
                 )));
+                if let Some(queue) = self.control_rx.take() {
+                    self.tasks
+                        .push(tokio::spawn(data::send_control_queue(dc, queue, stop)));
+                }
             }
             other => tracing::warn!("ignoring unknown data channel {other:?}"),
         }
     }
 
-    fn attach_track(&mut self, track: crate::rtc::RemoteTrack, opts: &mut CallOptions) {
+    async fn attach_track(&mut self, track: crate::rtc::RemoteTrack, opts: &mut CallOptions) {
         match track.kind() {
+            MediaKind::Video if track.id().await == SCREEN_TRACK_ID => {
+                self.tasks.extend(media::spawn_video_receiver(
+                    VideoRole::Screen,
+                    track,
+                    std::mem::take(&mut opts.screen_sinks),
+                    Arc::clone(&self.counters),
+                    None,
+                    self.stop_tx.subscribe(),
+                ));
+            }
             MediaKind::Video => {
                 let (first_tx, mut first_rx) = mpsc::channel(1);
                 let internal = self.internal_tx.clone();
@@ -405,10 +455,11 @@ impl Live {
                     }
                 }));
                 self.tasks.extend(media::spawn_video_receiver(
+                    VideoRole::Camera,
                     track,
                     std::mem::take(&mut opts.video_sinks),
                     Arc::clone(&self.counters),
-                    first_tx,
+                    Some(first_tx),
                     self.stop_tx.subscribe(),
                 ));
             }
@@ -424,12 +475,13 @@ impl Live {
     fn start_senders(
         &mut self,
         opts: &mut CallOptions,
-        video: Option<Arc<LocalTrack>>,
-        audio: Option<Arc<LocalTrack>>,
+        video: Arc<LocalTrack>,
+        audio: Arc<LocalTrack>,
     ) {
-        if let (Some(track), Some(source)) = (video, opts.video_source.take()) {
+        if let Some(source) = opts.video_source.take() {
             self.tasks.extend(media::spawn_video_sender(
-                track,
+                VideoRole::Camera,
+                video,
                 source,
                 opts.video_bitrate_bps,
                 self.stop_tx.subscribe(),
@@ -437,9 +489,9 @@ impl Live {
                 Arc::clone(&self.mute),
             ));
         }
-        if let (Some(track), Some(source)) = (audio, opts.audio_source.take()) {
+        if let Some(source) = opts.audio_source.take() {
             self.tasks.extend(media::spawn_audio_sender(
-                track,
+                audio,
                 source,
                 super::DEFAULT_AUDIO_BITRATE_BPS,
                 self.stop_tx.subscribe(),
@@ -452,9 +504,72 @@ impl Live {
     async fn set_muted(&mut self, audio: bool, video: bool) {
         self.mute.audio.store(audio, Ordering::Relaxed);
         self.mute.video.store(video, Ordering::Relaxed);
-        if let Some(dc) = &self.control {
-            let _ = data::send_control(dc, &ControlFrame::Mute { audio, video }).await;
+        let _ = self
+            .control_tx
+            .try_send(ControlFrame::Mute { audio, video });
+    }
+
+    /// Starts sending `source` on the screen track (stopping an earlier share).
+    async fn start_screen(&mut self, source: Box<dyn VideoSource>, bitrate_bps: u32) {
+        if self.screen.is_some() {
+            self.stop_screen_quietly();
         }
+        self.screen_generation += 1;
+        let generation = self.screen_generation;
+        let (stop, stop_rx) = watch::channel(false);
+        let mut call_stop = self.stop_tx.subscribe();
+        let share_stop = stop.clone();
+        // The share also ends with the call.
+        self.tasks.push(tokio::spawn(async move {
+            crate::stop::stopped(&mut call_stop).await;
+            let _ = share_stop.send(true);
+        }));
+        let mut handles = media::spawn_video_sender(
+            VideoRole::Screen,
+            Arc::clone(&self.screen_track),
+            source,
+            bitrate_bps,
+            stop_rx,
+            Arc::clone(&self.counters),
+            Arc::clone(&self.mute),
+        );
+        let encoder = handles.remove(0);
+        let internal = self.internal_tx.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let _ = encoder.await;
+            let _ = internal.send(Internal::ScreenSourceEnded(generation)).await;
+        }));
+        self.tasks.extend(handles);
+        self.screen = Some(SharedScreen { generation, stop });
+        let _ = self
+            .control_tx
+            .try_send(ControlFrame::ScreenShare { sharing: true });
+        let _ = self
+            .events
+            .send(CallEvent::ScreenShare { sharing: true })
+            .await;
+    }
+
+    /// Stops the screen pipeline without telling anyone.
+    fn stop_screen_quietly(&mut self) {
+        if let Some(share) = self.screen.take() {
+            let _ = share.stop.send(true);
+        }
+    }
+
+    /// Stops sharing and tells the peer and the application.
+    async fn stop_screen(&mut self) {
+        if self.screen.is_none() {
+            return;
+        }
+        self.stop_screen_quietly();
+        let _ = self
+            .control_tx
+            .try_send(ControlFrame::ScreenShare { sharing: false });
+        let _ = self
+            .events
+            .send(CallEvent::ScreenShare { sharing: false })
+            .await;
     }
 
     /// Live statistics since the previous sample (`prev`: bytes received, frames
@@ -518,6 +633,8 @@ impl Live {
         let c = &self.counters;
         self.report.frames_sent = c.frames_sent.load(Ordering::Relaxed);
         self.report.frames_received = c.frames_received.load(Ordering::Relaxed);
+        self.report.screen_frames_sent = c.screen_sent.load(Ordering::Relaxed);
+        self.report.screen_frames_received = c.screen_received.load(Ordering::Relaxed);
         self.report.audio_packets_sent = c.audio_sent.load(Ordering::Relaxed);
         self.report.audio_packets_received = c.audio_received.load(Ordering::Relaxed);
         self.report.end_reason = reason.clone();

@@ -11,6 +11,8 @@
 //! - Audio ([`audio`]): mono `f32` at 48 kHz in 20 ms frames of 960 samples;
 //!   sources ([`WavFileSource`], [`ToneSource`], [`MicSource`]), the Opus codec, a
 //!   pure [`JitterBuffer`] and the sinks [`WavRecorder`] and [`SpeakerSink`].
+//! - Screens ([`screen`]): monitors and windows to share, captured as I420 at
+//!   5–30 frames/s ([`screen::ScreenSource`]).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -18,6 +20,7 @@ use std::time::Instant;
 
 pub mod audio;
 mod pace;
+pub mod screen;
 pub mod video;
 
 pub use audio::{
@@ -27,8 +30,8 @@ pub use audio::{
 };
 pub use video::{
     list_cameras, nal_types, psnr_y, read_y4m_all, rgb_to_i420, CameraInfo, CameraSource,
-    H264Decoder, H264Encoder, I420Frame, TestPatternSource, VideoSource, Y4mFileSource,
-    Y4mRecorder,
+    ContentHint, H264Decoder, H264Encoder, I420Frame, TestPatternSource, VideoSource,
+    Y4mFileSource, Y4mRecorder,
 };
 
 /// Everything the media pipeline can fail with.
@@ -60,7 +63,7 @@ pub enum MediaError {
     /// No device of this kind exists (or the feature that drives it is off).
     #[error("no {kind} device")]
     NoDevice {
-        /// `"camera"`, `"audio input"` or `"audio output"`.
+        /// `"camera"`, `"audio input"`, `"audio output"` or `"screen"`.
         kind: &'static str,
     },
     /// A non-looping file source has delivered its last frame.

@@ -15,10 +15,22 @@ fn codec_err(what: &str, e: openh264::Error) -> MediaError {
     MediaError::Codec(format!("openh264 {what}: {e}"))
 }
 
+/// What the encoder is tuned for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContentHint {
+    /// Camera video: smooth motion, frames skipped only under rate pressure.
+    #[default]
+    Camera,
+    /// Screen content: openh264's screen mode (sharp text, palette-like areas);
+    /// under rate pressure frames are skipped rather than blurred.
+    Screen,
+}
+
 /// A real-time H.264 encoder (Constrained Baseline, one slice per frame, one
 /// thread, bitrate rate control, an IDR with SPS/PPS every 2 s and on request).
 pub struct H264Encoder {
     inner: Encoder,
+    content: ContentHint,
     fps: f64,
     bitrate_bps: u32,
     pending_bps: Option<u32>,
@@ -38,6 +50,20 @@ impl H264Encoder {
     /// [`MediaError::Invalid`] for odd or zero dimensions, a non-positive `fps` or
     /// a zero bitrate; [`MediaError::Codec`] if openh264 refuses.
     pub fn new(width: u32, height: u32, fps: f64, bitrate_bps: u32) -> Result<Self, MediaError> {
+        Self::with_content(width, height, fps, bitrate_bps, ContentHint::Camera)
+    }
+
+    /// As [`new`](Self::new), tuned for `content`.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_content(
+        width: u32,
+        height: u32,
+        fps: f64,
+        bitrate_bps: u32,
+        content: ContentHint,
+    ) -> Result<Self, MediaError> {
         check_dims(width, height)?;
         if !(fps.is_finite() && fps > 0.0) || bitrate_bps == 0 {
             return Err(MediaError::Invalid(format!(
@@ -45,7 +71,8 @@ impl H264Encoder {
             )));
         }
         Ok(Self {
-            inner: build(fps, bitrate_bps)?,
+            inner: build(fps, bitrate_bps, content)?,
+            content,
             fps,
             bitrate_bps,
             pending_bps: None,
@@ -91,7 +118,7 @@ impl H264Encoder {
         }
         if let Some(bps) = self.pending_bps {
             if self.frames_since_config as f64 >= self.fps {
-                self.inner = build(self.fps, bps)?;
+                self.inner = build(self.fps, bps, self.content)?;
                 self.bitrate_bps = bps;
                 self.pending_bps = None;
                 self.frames_since_config = 0;
@@ -126,13 +153,17 @@ fn check_dims(width: u32, height: u32) -> Result<(), MediaError> {
     Ok(())
 }
 
-fn build(fps: f64, bitrate_bps: u32) -> Result<Encoder, MediaError> {
+fn build(fps: f64, bitrate_bps: u32, content: ContentHint) -> Result<Encoder, MediaError> {
     let gop = (fps * 2.0).round().max(1.0) as u32;
+    let usage = match content {
+        ContentHint::Camera => UsageType::CameraVideoRealTime,
+        ContentHint::Screen => UsageType::ScreenContentRealTime,
+    };
     let config = EncoderConfig::new()
         .bitrate(BitRate::from_bps(bitrate_bps))
         .max_frame_rate(FrameRate::from_hz(fps as f32))
         .rate_control_mode(RateControlMode::Bitrate)
-        .usage_type(UsageType::CameraVideoRealTime)
+        .usage_type(usage)
         .profile(Profile::Baseline)
         .intra_frame_period(IntraFramePeriod::from_num_frames(gop))
         .skip_frames(true)

@@ -6,7 +6,7 @@ mod pattern;
 mod y4m_io;
 
 pub use camera::{list_cameras, rgb_to_i420, CameraInfo, CameraSource};
-pub use h264::{nal_types, H264Decoder, H264Encoder};
+pub use h264::{nal_types, ContentHint, H264Decoder, H264Encoder};
 pub use pattern::TestPatternSource;
 pub use y4m_io::{read_y4m_all, Y4mFileSource, Y4mRecorder};
 
