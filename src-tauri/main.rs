@@ -49,6 +49,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         default_download_dir,
         remote_video: Default::default(),
         local_video: Default::default(),
+        remote_screen: Default::default(),
         inner: tokio::sync::Mutex::new(Inner {
             settings,
             ..Default::default()
@@ -86,6 +87,9 @@ fn main() {
             commands::call::set_muted,
             commands::call::switch_device,
             commands::call::attach_video,
+            commands::screen::list_screen_sources,
+            commands::screen::start_screen_share,
+            commands::screen::stop_screen_share,
             commands::chat::chat_history,
             commands::chat::send_chat,
             commands::files::send_files,

@@ -97,6 +97,7 @@ pub async fn restart_client(app: AppHandle) {
             }),
             remote_video: state.remote_video.clone(),
             local_video: state.local_video.clone(),
+            remote_screen: state.remote_screen.clone(),
         };
         match Client::start(config).await {
             Ok((client, events)) => {

@@ -23,6 +23,8 @@ pub struct AppState {
     pub remote_video: parley_engine::client::FrameSlot,
     /// Local preview, for whichever client runs.
     pub local_video: parley_engine::client::FrameSlot,
+    /// The peer's shared screen (app-owned, like the video slots).
+    pub remote_screen: parley_engine::client::FrameSlot,
     /// Everything that changes.
     pub inner: Mutex<Inner>,
 }

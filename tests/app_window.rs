@@ -16,9 +16,13 @@
 //! - a 5 MiB random file sent through `parleyTest.sendFiles` (the drop path) ends
 //!   `completed` in both windows and lands in Bob's `PARLEY_DOWNLOAD_DIR` with the
 //!   same SHA-256;
+//! - screen share: Alice's picker lists her X screen with a thumbnail; once picked,
+//!   her window shows the sharing indicator and Bob's shows the shared screen large,
+//!   at its native 1280x800, not flat (luma σ ≥ 10), drawn pixel for pixel with 1:1
+//!   zoom; Stop closes Bob's shared view while the call goes on;
 //! - hanging up returns both windows to the contact panel (no call view left);
-//! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png and
-//!   transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
+//! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
+//!   screen-picker.png, screen-share.png and transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
 //! Needs Xvfb, WebKitWebDriver (Debian `webkit2gtk-driver`) and tauri-driver 2.1.0:
 //! scripts/install-deps.sh installs them; `cargo build --workspace --bins` builds the
@@ -579,7 +583,12 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     }
     ctx.step("file transferred");
 
-    // 8. Hang up: both back to the contact panel.
+    // 8. Screen share: Alice picks her screen in the picker (thumbnails), Bob sees it
+    // large at the X screen's native size, pixel for pixel at 1:1; Alice stops.
+    share_screen(ctx)?;
+    ctx.step("screen shared and stopped");
+
+    // 9. Hang up: both back to the contact panel.
     let a = &ctx.a.s;
     a.click(&a.wait_for("[data-testid=hangup]", SHORT, enabled_and_visible)?)?;
     for p in [&ctx.a, &ctx.b] {
@@ -602,6 +611,73 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     )?;
     ctx.save(&ctx.b, "transfer.png")?;
     ctx.step("hung up");
+    Ok(())
+}
+
+fn share_screen(ctx: &Ctx) -> WdResult<()> {
+    let a = &ctx.a.s;
+    a.click(&a.wait_for("[data-testid=screen-share]", SHORT, enabled_and_visible)?)?;
+    a.wait_visible("[data-testid=screen-picker]", SHORT)?;
+    let monitor = a.wait_for(
+        "[data-testid=screen-source][data-kind=monitor]",
+        LONG,
+        enabled_and_visible,
+    )?;
+    a.wait_script(
+        "a thumbnail of the screen in the picker",
+        "const i = document.querySelector('[data-testid=screen-source][data-kind=monitor] img');\
+         return !!i && i.complete && i.naturalWidth >= 100;",
+        vec![],
+        LONG,
+    )?;
+    ctx.save(&ctx.a, "screen-picker.png")?;
+    a.click(&monitor)?;
+    a.wait_visible("[data-testid=sharing-indicator]", LONG)?;
+    let b = &ctx.b.s;
+    b.wait_visible("[data-testid=remote-screen]", LONG)?;
+    b.wait_script(
+        "the shared screen drawn at its native 1280x800",
+        "const v = window.parleyTest.video().screen;\
+         return v.frames > 3 && !!v.size && v.size.width === 1280 && v.size.height === 800;",
+        vec![],
+        LONG,
+    )?;
+    // What Bob sees is a desktop with two app windows on it, not a flat picture.
+    let canvas = b.find("[data-testid=remote-screen]")?;
+    let shot = png_luma(&b.element_screenshot(&canvas)?)?;
+    let n = shot.px.len() as f64;
+    let mean = shot.px.iter().map(|&p| f64::from(p)).sum::<f64>() / n;
+    let var = shot
+        .px
+        .iter()
+        .map(|&p| (f64::from(p) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    if var.sqrt() < 10.0 {
+        return Err(format!(
+            "[bob] the shared screen looks flat (luma σ {:.1})",
+            var.sqrt()
+        ));
+    }
+    b.click(&b.wait_for("[data-testid=screen-zoom]", SHORT, enabled_and_visible)?)?;
+    b.wait_script(
+        "1:1 zoom to draw the screen pixel for pixel",
+        "const v = window.parleyTest.video().screen;\
+         return !!v.size && Math.abs(v.drawn.width * devicePixelRatio - v.size.width) <= 1\
+           && Math.abs(v.drawn.height * devicePixelRatio - v.size.height) <= 1;",
+        vec![],
+        SHORT,
+    )?;
+    ctx.save(&ctx.b, "screen-share.png")?;
+    a.click(&a.find("[data-testid=stop-sharing]")?)?;
+    b.wait_script(
+        "the shared view to close when Alice stops",
+        "const el = document.querySelector('[data-testid=remote-screen]');\
+         const st = window.parleyTest.state();\
+         return !!st.call && !st.call.remoteSharing && (!el || !el.getClientRects().length);",
+        vec![],
+        LONG,
+    )?;
     Ok(())
 }
 

@@ -68,8 +68,8 @@ pub async fn switch_device(kind: String, name: String) -> CmdResult<()> {
     ))
 }
 
-/// Attaches the UI's video channels: remote and local frames flow until the window
-/// goes away (the screen channel stays silent until screen sharing exists).
+/// Attaches the UI's video channels: remote camera, local preview and the peer's
+/// shared screen flow until the window goes away.
 #[tauri::command]
 pub async fn attach_video(
     state: State<'_, AppState>,
@@ -78,7 +78,6 @@ pub async fn attach_video(
     screen: Channel<InvokeResponseBody>,
 ) -> CmdResult<()> {
     let c = client(&state).await?;
-    let _ = screen;
     let mut inner = state.inner.lock().await;
     for pump in inner.video_pumps.drain(..) {
         pump.abort();
@@ -89,5 +88,8 @@ pub async fn attach_video(
     inner
         .video_pumps
         .push(video_out::pump(c.local_video.clone(), local));
+    inner
+        .video_pumps
+        .push(video_out::pump(c.remote_screen.clone(), screen));
     Ok(())
 }

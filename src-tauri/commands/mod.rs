@@ -5,6 +5,7 @@ pub mod chat;
 pub mod contacts;
 pub mod files;
 pub mod profile;
+pub mod screen;
 
 use parley_engine::client::Client;
 use tauri::State;

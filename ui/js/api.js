@@ -76,6 +76,9 @@ export const cmd = {
   cancelTransfer: (transferId) => invoke('cancel_transfer', { transferId }),
   showInFolder: (path) => invoke('show_in_folder', { path }),
   attachVideo: (remote, local, screen) => invoke('attach_video', { remote, local, screen }),
+  listScreenSources: () => invoke('list_screen_sources'),
+  startScreenShare: (sourceId) => invoke('start_screen_share', { sourceId }),
+  stopScreenShare: () => invoke('stop_screen_share'),
   copyInviteLink: () => invoke('copy_invite_link'),
 };
 

@@ -28,11 +28,12 @@ function mountApp(root) {
   const forceCpu = params.get('gl') === '0';
   const remoteView = new VideoView({ testid: 'remote-video', labelKey: 'call.remoteVideo', forceCpu });
   const localView = new VideoView({ testid: 'local-video', labelKey: 'call.localVideo', mirror: true, forceCpu });
+  const screenView = new VideoView({ testid: 'remote-screen', labelKey: 'screen.remoteScreen', forceCpu });
   const setup = mountSetup();
   const sidebar = mountSidebar();
   const chat = new ChatPanel();
   const panel = mountPanel({ chat });
-  const call = mountCall({ remoteView, localView, chat });
+  const call = mountCall({ remoteView, localView, screenView, chat });
   const incoming = mountIncoming();
   const drop = mountDragDrop();
   const skip = h('a', { class: 'skip-link', href: '#main', i18n: 'app.skip' });
@@ -67,7 +68,14 @@ function mountApp(root) {
     document.title = s.incoming ? t('incoming.windowTitle', { name: s.incoming.peerName }) : 'Parley';
     prevCall = c ? { ...c } : null;
   });
-  return { remoteView, localView, splash };
+  return { remoteView, localView, screenView, splash };
+}
+
+/** One view's counters for parleyTest.video(); drawn = the canvas's CSS box. */
+function videoInfo(view) {
+  const r = view.canvas.getBoundingClientRect();
+  return { fps: view.fps(), frames: view.framesDrawn, renderer: view.mode, size: view.frameSize,
+    drawn: { width: r.width, height: r.height } };
 }
 
 async function wireEvents() {
@@ -108,18 +116,17 @@ async function main() {
   mountToasts(document.body);
   installErrorHandlers();
   const root = document.getElementById('app');
-  const { remoteView, localView, splash } = mountApp(root);
+  const { remoteView, localView, screenView, splash } = mountApp(root);
   translate(document.body);
   window.parleyTest = {
     sendFiles,
     state: () => JSON.parse(JSON.stringify({ ...store.state, transfers: [...store.transfers.values()],
       ui: { selected: store.selected, incoming: store.incoming, showStats: store.showStats } })),
-    video: () => ({ remote: { fps: remoteView.fps(), frames: remoteView.framesDrawn, renderer: remoteView.mode, size: remoteView.frameSize },
-      local: { fps: localView.fps(), frames: localView.framesDrawn, renderer: localView.mode, size: localView.frameSize } }),
+    video: () => ({ remote: videoInfo(remoteView), local: videoInfo(localView), screen: videoInfo(screenView) }),
   };
   await wireEvents();
   const [remote, local, screen] = await Promise.all([
-    newChannel((m) => remoteView.push(m)), newChannel((m) => localView.push(m)), newChannel(() => {})]);
+    newChannel((m) => remoteView.push(m)), newChannel((m) => localView.push(m)), newChannel((m) => screenView.push(m))]);
   await act(cmd.attachVideo(remote, local, screen));
   const s = await loadState(splash);
   applySettingsState(s);

@@ -1,6 +1,7 @@
 // The call screen: ringing-out / connecting / connected / ended. Remote video large,
 // local preview in the corner, controls, device menu, stats overlay, side chat,
-// keyboard shortcuts (M, V, S, C, Ctrl/⌘+E, ?).
+// keyboard shortcuts (M, V, S, C, Ctrl/⌘+E, ?). While the peer shares its screen,
+// that is the large view and their camera a tile next to ours (screenshare.js).
 import { h, setText, initial, hue } from './dom.js';
 import { t } from './i18n.js';
 import { icon } from './icons.js';
@@ -11,6 +12,7 @@ import { store, changed } from './store.js';
 import { popupMenu } from './menu.js';
 import { StatsOverlay } from './stats.js';
 import { toggleMute, hangup } from './actions.js';
+import { mountScreenShare, toggleScreenShare, screenShareBusy } from './screenshare.js';
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 export const SHORTCUTS = [
@@ -46,7 +48,7 @@ export function callScreenVisible(s) {
   return !!c && c.state !== 'ringing-in' && c.callId !== s.dismissedCall;
 }
 
-export function mountCall({ remoteView, localView, chat }) {
+export function mountCall({ remoteView, localView, screenView, chat }) {
   const name = h('h2', { class: 'call-name', testid: 'call-peer' });
   const status = h('span', { class: 'call-status', testid: 'call-status', role: 'status' });
   const helpList = h('ul', { class: 'shortcut-list' });
@@ -63,11 +65,14 @@ export function mountCall({ remoteView, localView, chat }) {
 
   const stats = new StatsOverlay();
   const pip = h('div', { class: 'pip' }, localView.el);
-  const stage = h('div', { class: 'stage' }, remoteView.el, pip, stats.el, ringing);
+  const shared = mountScreenShare({ screenView });
+  const peerTileName = h('span', { class: 'tile-name', 'aria-hidden': 'true' });
+  const peerTile = h('div', { class: 'pip pip-peer', testid: 'peer-tile', hidden: true }, peerTileName);
+  const stage = h('div', { class: 'stage' }, remoteView.el, shared.el, pip, peerTile, stats.el, ringing);
 
   const mute = ctl('mute', 'mic', 'call.mute', () => toggleMute('audio'), { 'aria-keyshortcuts': 'M', 'aria-pressed': 'false' });
   const camera = ctl('camera', 'video', 'call.camera', () => toggleMute('video'), { 'aria-keyshortcuts': 'V', 'aria-pressed': 'false' });
-  const screen = ctl('screen-share', 'screen', 'call.screen', () => {}, { hidden: true });
+  const screen = ctl('screen-share', 'screen', 'call.screen', () => toggleScreenShare(), { hidden: true, 'aria-pressed': 'false' });
   const devices = ctl('devices', 'devices', 'call.devices', () => openDevices(devices), { 'aria-haspopup': 'menu', 'aria-expanded': 'false' });
   const statsBtn = ctl('stats-toggle', 'stats', 'call.stats', () => toggleStats(), { 'aria-keyshortcuts': 'S', 'aria-pressed': 'false' });
   const chatBtn = ctl('chat-toggle', 'chat', 'call.chat', () => toggleChat(), { 'aria-keyshortcuts': 'C', 'aria-pressed': 'true' });
@@ -77,7 +82,7 @@ export function mountCall({ remoteView, localView, chat }) {
 
   const side = h('aside', { class: 'call-side', testid: 'call-chat' });
   const el = h('section', { class: 'call-view', testid: 'call-view', hidden: true, 'aria-labelledby': 'call-name' },
-    h('div', { class: 'call-main' }, top, stage, controls), side);
+    h('div', { class: 'call-main' }, top, shared.indicator, stage, controls), side);
   name.id = 'call-name';
 
   function toggleStats() { store.showStats = !store.showStats; changed(); }
@@ -128,6 +133,7 @@ export function mountCall({ remoteView, localView, chat }) {
     el,
     update(s) {
       const c = s.state && s.state.call;
+      const { remote: screenOn, full } = shared.update(s);
       const visible = callScreenVisible(s);
       el.hidden = !visible;
       document.body.classList.toggle('in-call', visible);
@@ -140,6 +146,13 @@ export function mountCall({ remoteView, localView, chat }) {
       ringing.hidden = connected;
       pip.hidden = !connected;
       remoteView.el.hidden = !connected;
+      // The peer's screen takes the stage; their camera moves into a tile (and back).
+      const home = screenOn ? peerTile : stage;
+      if (remoteView.el.parentNode !== home) home.prepend(remoteView.el);
+      peerTile.hidden = !(connected && screenOn);
+      setText(peerTileName, c.peerName);
+      stage.classList.toggle('screen-on', screenOn);
+      el.classList.toggle('screen-full', full);
       setText(ringAvatar, initial(c.peerName));
       ringAvatar.style.setProperty('--hue', hue(c.peer));
       ringAvatar.classList.toggle('ringing', c.state === 'ringing-out');
@@ -162,6 +175,10 @@ export function mountCall({ remoteView, localView, chat }) {
       };
       setPressed(mute, c.muted.audio, 'call.mute', 'call.unmute', 'micOff', 'mic');
       setPressed(camera, c.muted.video, 'call.camera', 'call.cameraOn', 'videoOff', 'video');
+      setPressed(screen, connected && !!c.sharingScreen, 'call.screen', 'call.screenStop', 'screenStop', 'screen');
+      screen.hidden = !connected;
+      screen.disabled = !connected || screenShareBusy();
+      screen.title = screen.getAttribute('aria-label');
       mute.dataset.muted = String(c.muted.audio);
       camera.dataset.muted = String(c.muted.video);
       statsBtn.setAttribute('aria-pressed', String(s.showStats));

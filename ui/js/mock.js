@@ -1,7 +1,10 @@
 // In-browser fake backend (used when window.__TAURI__ is absent). Same shape as
 // Tauri's invoke / listen / Channel. Scenario via ?mock=first|contacts|incoming|
 // outgoing|incall|transfer|offline (default contacts); &stats=1 opens the stats.
-import { TestPattern } from './testpattern.js';
+// Screen sharing: &share=remote makes the peer share once the call is connected;
+// &screens=none|fail makes list_screen_sources return [] / fail (code device);
+// window.parleyMock.remoteShare(true|false) toggles the peer's share by hand.
+import { TestPattern, ScreenPattern } from './testpattern.js';
 
 const ID_RE = /^[A-Za-z0-9_-]{43}$/;
 const fakeId = (seed) => {
@@ -12,6 +15,40 @@ const fakeId = (seed) => {
 };
 const fail = (code, message) => Promise.reject({ code, message });
 const clone = (x) => JSON.parse(JSON.stringify(x));
+
+// Fake screens and windows for list_screen_sources; thumbnails drawn on a canvas.
+const SCREEN_SOURCES = [
+  { id: 'monitor:0', kind: 'monitor', name: 'Built-in Display', width: 1920, height: 1080, hue: 220 },
+  { id: 'monitor:1', kind: 'monitor', name: 'DELL U2720Q', width: 2560, height: 1440, hue: 160 },
+  { id: 'window:4194311', kind: 'window', name: 'Quarterly report — LibreOffice Calc', width: 1280, height: 800, hue: 120 },
+  { id: 'window:4194388', kind: 'window', name: 'Terminal — ~/src/parley', width: 960, height: 600, hue: 0 },
+  { id: 'window:4194402', kind: 'window', name: 'Mockups v3 — Figma', width: 1440, height: 900, hue: 280 },
+  { id: 'window:4194417', kind: 'window', name: '회의록.txt — 텍스트 편집기', width: 800, height: 600, hue: 40, noThumb: true },
+];
+function drawThumbnail(src) {
+  const c = document.createElement('canvas');
+  c.width = 320;
+  c.height = Math.round((320 * src.height) / src.width);
+  const g = c.getContext('2d');
+  const { width: w, height: h } = c;
+  if (src.kind === 'monitor') {
+    const grad = g.createLinearGradient(0, 0, w, h);
+    grad.addColorStop(0, `hsl(${src.hue} 45% 35%)`);
+    grad.addColorStop(1, `hsl(${src.hue + 40} 50% 18%)`);
+    g.fillStyle = grad; g.fillRect(0, 0, w, h);
+    for (const [x, y, ww, hh, l] of [[20, 18, 170, 110, 96], [120, 50, 170, 100, 88]]) {
+      g.fillStyle = `hsl(${src.hue} 10% ${l}%)`; g.fillRect(x, y, ww, hh);
+      g.fillStyle = `hsl(${src.hue} 30% 60%)`; g.fillRect(x, y, ww, 10);
+    }
+    g.fillStyle = 'rgba(0, 0, 0, .55)'; g.fillRect(0, h - 14, w, 14);
+  } else {
+    g.fillStyle = src.hue === 0 ? '#1e1e1e' : '#fafafa'; g.fillRect(0, 0, w, h);
+    g.fillStyle = `hsl(${src.hue} 40% 45%)`; g.fillRect(0, 0, w, 16);
+    g.fillStyle = src.hue === 0 ? '#8ce99a' : '#868e96';
+    for (let y = 28; y < h - 8; y += 9) g.fillRect(10, y, 60 + ((y * 37) % 220), 4);
+  }
+  return c.toDataURL('image/png');
+}
 
 export function createMockBackend(params) {
   const scenario = params.get('mock') || 'contacts';
@@ -46,7 +83,7 @@ export function createMockBackend(params) {
   ]]]);
   const channels = { remote: null, local: null, screen: null };
   const devices = { cameras: ['Integrated Webcam', 'Logitech C920'], microphones: ['Built-in Microphone', 'USB Headset'], speakers: ['Built-in Speakers', 'USB Headset'] };
-  let seq = 100, videoTimer = 0, statsTimer = 0;
+  let seq = 100, videoTimer = 0, statsTimer = 0, screenTimer = 0, sources = null, screenPattern = null, autoShared = false;
   const remotePattern = new TestPattern(640, 360, 0), localPattern = new TestPattern(320, 180, 1);
 
   const pushState = () => emit('parley://state', state);
@@ -60,6 +97,12 @@ export function createMockBackend(params) {
       send(channels.remote, remotePattern.next());
       if (!state.call.muted.video) send(channels.local, localPattern.next());
     }, 1000 / 15);
+    screenTimer = setInterval(() => {
+      if (!state.call || state.call.state !== 'connected' || !state.call.remoteSharing) return;
+      if (!screenPattern) screenPattern = new ScreenPattern(1920, 1080, `${state.call.peerName} — shared screen (1920 × 1080)`);
+      send(channels.screen, screenPattern.next());
+    }, 1000 / 5);
+    if (params.get('share') === 'remote' && !autoShared) { autoShared = true; later(1500, () => setRemoteSharing(true)); }
     let t = 0;
     statsTimer = setInterval(() => {
       t++;
@@ -68,8 +111,15 @@ export function createMockBackend(params) {
     }, 1000);
   }
   function stopMedia(empty = true) {
-    clearInterval(videoTimer); clearInterval(statsTimer);
-    if (empty) { send(channels.remote, new ArrayBuffer(0)); send(channels.local, new ArrayBuffer(0)); }
+    clearInterval(videoTimer); clearInterval(statsTimer); clearInterval(screenTimer);
+    if (empty) { send(channels.remote, new ArrayBuffer(0)); send(channels.local, new ArrayBuffer(0)); send(channels.screen, new ArrayBuffer(0)); }
+  }
+  /** The fake peer starts / stops sharing its screen (frames on the screen channel). */
+  function setRemoteSharing(on) {
+    if (!state.call || state.call.state !== 'connected' || state.call.remoteSharing === !!on) return;
+    state.call.remoteSharing = !!on;
+    if (!on) send(channels.screen, new ArrayBuffer(0));
+    pushState();
   }
   function connectCall(delay = 600) {
     state.call.state = 'connecting'; pushState();
@@ -81,12 +131,13 @@ export function createMockBackend(params) {
   function endCall(reason) {
     if (!state.call) return;
     stopMedia();
-    state.call = { ...state.call, state: 'ended', endReason: reason };
+    state.call = { ...state.call, state: 'ended', endReason: reason, sharingScreen: false, remoteSharing: false, sharingName: null };
     pushState();
     later(1200, () => { if (state.call && state.call.state === 'ended') { state.call = null; pushState(); } });
   }
   function newCall(peer, direction, st) {
-    return { callId: `c${seq++}`, peer, peerName: contact(peer).name, direction, state: st, startedAtMs: null, muted: { audio: false, video: false }, endReason: null };
+    return { callId: `c${seq++}`, peer, peerName: contact(peer).name, direction, state: st, startedAtMs: null, muted: { audio: false, video: false }, endReason: null,
+      sharingScreen: false, remoteSharing: false, sharingName: null };
   }
 
   // Transfers: progress every 100 ms, like the backend.
@@ -219,7 +270,29 @@ export function createMockBackend(params) {
       return null;
     },
     copy_invite_link: () => `parley://add/${state.me.id}`,
+    list_screen_sources: () => {
+      if (params.get('screens') === 'fail') return fail('device', 'Screen capture is not available in this session');
+      if (params.get('screens') === 'none') return [];
+      if (!sources) {
+        sources = SCREEN_SOURCES.map(({ id, kind, name, width, height, hue, noThumb }) =>
+          ({ id, kind, name, width, height, thumbnail: noThumb ? null : drawThumbnail({ kind, width, height, hue }) }));
+      }
+      return new Promise((resolve) => later(400, () => resolve(sources))); // capturing thumbnails takes a moment
+    },
+    start_screen_share: ({ sourceId }) => {
+      if (!state.call || state.call.state !== 'connected') return fail('not_found', 'Not in a call');
+      const src = SCREEN_SOURCES.find((x) => x.id === sourceId);
+      if (!src) return fail('not_found', `No screen or window "${sourceId}"`);
+      Object.assign(state.call, { sharingScreen: true, sharingName: src.name });
+      pushState(); return state.call;
+    },
+    stop_screen_share: () => {
+      if (!state.call) return fail('not_found', 'Not in a call');
+      Object.assign(state.call, { sharingScreen: false, sharingName: null });
+      pushState(); return state.call;
+    },
   };
+  window.parleyMock = { remoteShare: (on = true) => setRemoteSharing(on) };
 
   // Scenario set-up.
   if (scenario === 'contacts') later(1200, () => { contact(ALICE).online = true; pushState(); });

@@ -19,6 +19,9 @@ export const store = {
   connectionAt: 0,
   /** callId of an ended call whose screen was dismissed. */
   dismissedCall: null,
+  /** The peer's shared screen: filling the window (call chrome hidden) / shown 1:1. */
+  screenFull: false,
+  screenZoom: false,
 };
 
 const subs = new Set();

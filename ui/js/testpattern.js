@@ -78,3 +78,66 @@ export class TestPattern {
     return out.buffer;
   }
 }
+
+/** RGBA pixels → a frame buffer in the channel format (BT.601 limited range). */
+function rgbaToFrame(rgba, w, h) {
+  const cw = w >> 1, ch = h >> 1;
+  const buf = new Uint8Array(16 + w * h + 2 * cw * ch);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(0, w, true);
+  dv.setUint32(4, h, true);
+  const Y = buf.subarray(16, 16 + w * h), U = buf.subarray(16 + w * h, 16 + w * h + cw * ch), V = buf.subarray(16 + w * h + cw * ch);
+  for (let i = 0, p = 0; i < w * h; i++, p += 4) Y[i] = rgbToYuv(rgba[p] / 255, rgba[p + 1] / 255, rgba[p + 2] / 255)[0];
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) {
+      const p = ((2 * y) * w + 2 * x) * 4;
+      const [, u, v] = rgbToYuv(rgba[p] / 255, rgba[p + 1] / 255, rgba[p + 2] / 255);
+      U[y * cw + x] = u;
+      V[y * cw + x] = v;
+    }
+  }
+  return buf;
+}
+
+/**
+ * A fake shared desktop for the mock backend: a window of small, sharp text (to
+ * check the 1:1 view) drawn once on a canvas, plus a moving "mouse pointer" block.
+ */
+export class ScreenPattern {
+  constructor(width, height, title = 'Shared screen') {
+    this.w = width & ~1;
+    this.h = height & ~1;
+    const c = document.createElement('canvas');
+    c.width = this.w;
+    c.height = this.h;
+    const g = c.getContext('2d');
+    const { w, h } = this;
+    g.fillStyle = '#2b3a55';
+    g.fillRect(0, 0, w, h);
+    g.fillStyle = '#f8f9fa';
+    g.fillRect(40, 40, w - 80, h - 80);
+    g.fillStyle = '#dee2e6';
+    g.fillRect(40, 40, w - 80, 36);
+    g.fillStyle = '#212529';
+    g.font = 'bold 16px sans-serif';
+    g.fillText(title, 56, 64);
+    g.font = '12px monospace';
+    for (let y = 100, n = 1; y < h - 56; y += 16, n++) {
+      g.fillStyle = n % 7 === 0 ? '#c92a2a' : '#343a40';
+      g.fillText(`${String(n).padStart(3, ' ')}  The quick brown fox jumps over the lazy dog — 1:1 pixel text check ${'▮'.repeat(n % 5)}`, 56, y);
+    }
+    this.base = rgbaToFrame(g.getImageData(0, 0, w, h).data, w, h);
+    this.n = 0;
+  }
+
+  next() {
+    const { w, h } = this;
+    const out = this.base.slice();
+    new DataView(out.buffer).setBigUint64(8, BigInt(Math.round(performance.now() * 1000)), true);
+    const Y = out.subarray(16, 16 + w * h);
+    const t = this.n++;
+    const x = 100 + Math.round((w - 240) * (0.5 + 0.5 * Math.sin(t / 9))), y = 120 + Math.round((h - 280) * (0.5 + 0.5 * Math.sin(t / 13)));
+    for (let r = 0; r < 18; r++) Y.fill(16, (y + r) * w + x, (y + r) * w + x + Math.max(2, 12 - (r >> 1)));
+    return out.buffer;
+  }
+}

@@ -75,6 +75,10 @@ export class VideoView {
     this.framesReceived = 0;
     this.framesDrawn = 0;
     this.raf = 0;
+    /** Natural size: the canvas gets exactly the frame's pixels (1:1 view); CSS sizes the box. */
+    this.natural = false;
+    /** Called with frameSize ({ width, height } or null) whenever the frame size changes. */
+    this.onsize = null;
     this.mode = forceCpu ? null : this.initGl();
     if (!this.mode) this.initCpu();
     this.el.dataset.renderer = this.mode;
@@ -99,9 +103,18 @@ export class VideoView {
   }
 
   clear() {
+    const had = !!this.current;
     this.latest = null;
     this.current = null;
     this.showPlaceholder(true);
+    if (had && this.onsize) this.onsize(null);
+  }
+
+  /** Natural-size mode on/off (see `natural`). */
+  setNatural(on) {
+    if (this.natural === on) return;
+    this.natural = on;
+    this.resize();
   }
 
   /** Frames drawn during the last second. */
@@ -118,8 +131,13 @@ export class VideoView {
     this.raf = requestAnimationFrame(() => {
       this.raf = 0;
       if (!this.latest) return;
+      const prev = this.current;
       this.current = this.latest;
       this.latest = null;
+      if (!prev || prev.width !== this.current.width || prev.height !== this.current.height) {
+        if (this.natural) this.resize();
+        if (this.onsize) this.onsize(this.frameSize);
+      }
       this.upload(this.current);
       this.draw();
       this.framesDrawn++;
@@ -136,8 +154,9 @@ export class VideoView {
 
   resize() {
     const dpr = window.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(this.el.clientWidth * dpr));
-    const hh = Math.max(1, Math.round(this.el.clientHeight * dpr));
+    const nat = this.natural && this.current;
+    const w = nat ? this.current.width : Math.max(1, Math.round(this.el.clientWidth * dpr));
+    const hh = nat ? this.current.height : Math.max(1, Math.round(this.el.clientHeight * dpr));
     if (this.canvas.width !== w || this.canvas.height !== hh) {
       this.canvas.width = w;
       this.canvas.height = hh;

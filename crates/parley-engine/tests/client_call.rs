@@ -49,6 +49,7 @@ fn config(dir: &std::path::Path, server: Option<String>) -> ClientConfig {
         media: Arc::new(Pattern),
         remote_video: Default::default(),
         local_video: Default::default(),
+        remote_screen: Default::default(),
     }
 }
 

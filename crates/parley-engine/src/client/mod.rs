@@ -19,7 +19,8 @@ use parley_proto::data::ChatMessage;
 use parley_proto::PeerId;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::call::{AudioSink, LiveStats};
+use crate::call::{AudioSink, LiveStats, ScreenFeed};
+use crate::media::screen::{ScreenSource, ScreenTarget};
 use crate::media::{AudioSource, VideoSource};
 use crate::rtc::RtcConfig;
 use crate::signaling::SignalingClient;
@@ -64,6 +65,8 @@ pub struct ClientConfig {
     pub remote_video: FrameSlot,
     /// Where the local preview goes.
     pub local_video: FrameSlot,
+    /// Where the peer's shared screen goes.
+    pub remote_screen: FrameSlot,
 }
 
 /// The signaling connection as the app shows it.
@@ -122,6 +125,12 @@ pub struct CallInfo {
     pub remote_muted_video: bool,
     /// Why it ended.
     pub end_reason: Option<String>,
+    /// We are sharing a screen or window.
+    pub sharing_screen: bool,
+    /// What we share (monitor name or window title).
+    pub sharing_name: Option<String>,
+    /// The peer is sharing its screen (frames in [`Client::remote_screen`]).
+    pub remote_sharing: bool,
 }
 
 /// What the client reports.
@@ -179,6 +188,8 @@ pub(crate) enum Command {
     Decline(String),
     Hangup,
     SetMuted(bool, bool, oneshot::Sender<Result<CallInfo>>),
+    ShareScreen(ScreenFeed, String, oneshot::Sender<Result<CallInfo>>),
+    StopScreenShare(oneshot::Sender<Result<CallInfo>>),
     Chat(PeerId, String, oneshot::Sender<Result<()>>),
     SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
     Watch,
@@ -196,6 +207,8 @@ pub struct Client {
     pub remote_video: FrameSlot,
     /// Our own camera, as sent.
     pub local_video: FrameSlot,
+    /// The peer's shared screen, decoded.
+    pub remote_screen: FrameSlot,
 }
 
 impl Client {
@@ -256,6 +269,31 @@ impl Client {
     /// Mutes the microphone / turns the camera off in the current call.
     pub async fn set_muted(&self, audio: bool, video: bool) -> Result<CallInfo> {
         self.ask(|tx| Command::SetMuted(audio, video, tx)).await
+    }
+
+    /// Shares the monitor or window `source_id` ([`ScreenSourceInfo::id`] from
+    /// [`crate::media::screen::list_screen_sources`]) in the current call, replacing
+    /// what was shared before.
+    ///
+    /// Errors: [`Error::Media`] when the source is gone or cannot be captured;
+    /// [`Error::Call`] when not in a call.
+    ///
+    /// [`ScreenSourceInfo::id`]: crate::media::screen::ScreenSourceInfo::id
+    pub async fn share_screen(&self, source_id: &str) -> Result<CallInfo> {
+        let target = ScreenTarget::Id(source_id.to_owned());
+        let source = tokio::task::spawn_blocking(move || ScreenSource::open(&target))
+            .await
+            .map_err(|e| Error::Call(format!("screen capture task failed: {e}")))??;
+        let name = source.info().name.clone();
+        let feed = ScreenFeed(Box::new(source));
+        self.ask(|tx| Command::ShareScreen(feed, name, tx)).await
+    }
+
+    /// Stops sharing the screen in the current call (a no-op when not sharing).
+    ///
+    /// Errors: [`Error::Call`] when not in a call.
+    pub async fn stop_screen_share(&self) -> Result<CallInfo> {
+        self.ask(Command::StopScreenShare).await
     }
 
     /// Sends a chat message to `peer` in the current call with them.

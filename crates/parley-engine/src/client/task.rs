@@ -69,6 +69,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         connection: Arc::clone(&connection),
         remote_video: config.remote_video.clone(),
         local_video: config.local_video.clone(),
+        remote_screen: config.remote_screen.clone(),
     };
     let task = Task {
         config,
@@ -289,6 +290,32 @@ impl Task {
                     let _ = a.call.command(CallCommand::Hangup).await;
                 }
             }
+            Command::ShareScreen(feed, name, reply) => {
+                let r = match &mut self.call {
+                    Some(a) if a.info.state == CallPhase::Connected => {
+                        let _ = a.call.command(CallCommand::ShareScreen(feed)).await;
+                        a.info.sharing_screen = true;
+                        a.info.sharing_name = Some(name);
+                        Ok(a.info.clone())
+                    }
+                    _ => Err(Error::Call(
+                        "share a screen once the call is connected".into(),
+                    )),
+                };
+                let _ = reply.send(r);
+            }
+            Command::StopScreenShare(reply) => {
+                let r = match &mut self.call {
+                    Some(a) => {
+                        let _ = a.call.command(CallCommand::StopScreenShare).await;
+                        a.info.sharing_screen = false;
+                        a.info.sharing_name = None;
+                        Ok(a.info.clone())
+                    }
+                    None => Err(Error::Call("not in a call".into())),
+                };
+                let _ = reply.send(r);
+            }
             Command::SetMuted(audio, video, reply) => {
                 let r = match &mut self.call {
                     Some(a) => {
@@ -354,6 +381,7 @@ impl Task {
             video_source: video,
             audio_source: media.audio_source()?,
             video_sinks: vec![remote],
+            screen_sinks: vec![Box::new(self.config.remote_screen.clone())],
             audio_sinks: media.audio_sinks(),
             receive_dir: Some(self.config.download_dir.clone()),
             profile: Some(Arc::clone(&self.profile)),
@@ -396,6 +424,19 @@ impl Task {
             CallEvent::Connected => {
                 active.info.state = CallPhase::Connected;
                 active.info.started_at_ms = Some(now_ms());
+                let info = active.info.clone();
+                self.emit(ClientEvent::Call(info)).await;
+            }
+            CallEvent::ScreenShare { sharing } => {
+                active.info.sharing_screen = sharing;
+                if !sharing {
+                    active.info.sharing_name = None;
+                }
+                let info = active.info.clone();
+                self.emit(ClientEvent::Call(info)).await;
+            }
+            CallEvent::RemoteScreenShare { sharing } => {
+                active.info.remote_sharing = sharing;
                 let info = active.info.clone();
                 self.emit(ClientEvent::Call(info)).await;
             }
@@ -465,5 +506,8 @@ fn new_info(call_id: String, peer: PeerId, direction: &'static str, state: CallP
         remote_muted_audio: false,
         remote_muted_video: false,
         end_reason: None,
+        sharing_screen: false,
+        sharing_name: None,
+        remote_sharing: false,
     }
 }
