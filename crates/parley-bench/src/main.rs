@@ -4,9 +4,11 @@
 //! N calls through the real server and two `parley-cli` processes).
 //!
 //! Build and run optimised: `cargo build --release -p parley-cli -p parley-bench &&
-//! target/release/parley-bench`. Results go to BENCHMARKS.md.
+//! target/release/parley-bench`. `--screen` runs the screen-share benchmark instead
+//! (1920x1080 capture + encode). Results go to BENCHMARKS.md.
 
 mod pair;
+mod screen;
 mod setup;
 mod throughput;
 
@@ -25,6 +27,13 @@ struct Args {
     /// Skip the call-setup part (no parley-cli needed).
     #[arg(long)]
     no_calls: bool,
+    /// Run only the screen-share benchmark (1920x1080 capture + encode under its own
+    /// Xvfb).
+    #[arg(long)]
+    screen: bool,
+    /// Frames per screen-share measurement.
+    #[arg(long, default_value_t = 90)]
+    screen_frames: u32,
 }
 
 fn median(mut v: Vec<u64>) -> u64 {
@@ -35,6 +44,10 @@ fn median(mut v: Vec<u64>) -> u64 {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if args.screen {
+        let frames = args.screen_frames;
+        return tokio::task::spawn_blocking(move || screen::run(frames)).await?;
+    }
     let total = args.mib * 1024 * 1024;
     let tcp = throughput::tcp_loopback(total).await?;
     println!("tcp loopback (ceiling):        {tcp:8.1} MB/s");

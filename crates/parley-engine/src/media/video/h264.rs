@@ -167,6 +167,9 @@ fn build(fps: f64, bitrate_bps: u32, content: ContentHint) -> Result<Encoder, Me
         .profile(Profile::Baseline)
         .intra_frame_period(IntraFramePeriod::from_num_frames(gop))
         .skip_frames(true)
+        // Not supported for screen content (openh264 turns them off with a warning).
+        .adaptive_quantization(content == ContentHint::Camera)
+        .background_detection(content == ContentHint::Camera)
         .num_threads(1);
     Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| codec_err("init", e))
 }
