@@ -98,6 +98,7 @@ pub async fn restart_client(app: AppHandle) {
             remote_video: state.remote_video.clone(),
             local_video: state.local_video.clone(),
             remote_screen: state.remote_screen.clone(),
+            echo_test: true,
         };
         match Client::start(config).await {
             Ok((client, events)) => {

@@ -67,7 +67,13 @@ pub struct ContactView {
     pub name: String,
     /// Online now.
     pub online: bool,
+    /// The built-in "Echo test" contact (not stored; cannot be renamed or removed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub echo: bool,
 }
+
+/// The echo contact's name in English (the UI shows its own translation).
+pub const ECHO_NAME: &str = "Echo test";
 
 /// docs/ui-api.md `Call`.
 #[derive(Debug, Clone, Serialize)]
@@ -125,8 +131,17 @@ impl AppState {
                     .name
                     .unwrap_or_else(|| c.id.as_str().chars().take(8).collect()),
                 id: c.id,
+                echo: false,
             })
             .collect();
+        if let Some(id) = inner.client.as_ref().and_then(|c| c.echo_id()) {
+            out.push(ContactView {
+                online: inner.presence.get(id).copied().unwrap_or(false),
+                name: ECHO_NAME.into(),
+                id: id.clone(),
+                echo: true,
+            });
+        }
         out.sort_by_key(|c| c.name.to_lowercase());
         out
     }

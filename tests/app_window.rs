@@ -21,6 +21,8 @@
 //!   at its native 1280x800, not flat (luma σ ≥ 10), drawn pixel for pixel with 1:1
 //!   zoom; Stop closes Bob's shared view while the call goes on;
 //! - hanging up returns both windows to the contact panel (no call view left);
+//! - the built-in echo test contact is listed online; Bob calls it and his own
+//!   video comes back (frames drawn in the remote view);
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
 //!   screen-picker.png, screen-share.png and transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
@@ -611,6 +613,31 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     )?;
     ctx.save(&ctx.b, "transfer.png")?;
     ctx.step("hung up");
+
+    // 10. The built-in echo test: Bob calls it and sees his own camera come back.
+    let b = &ctx.b.s;
+    let echo = b.wait_for(
+        "[data-testid=contact][data-echo=true][data-online=true] [data-testid=contact-select]",
+        LONG,
+        enabled_and_visible,
+    )?;
+    b.click(&echo)?;
+    b.click(&b.wait_for("[data-testid=call-button]", LONG, enabled_and_visible)?)?;
+    b.wait_visible("[data-testid=call-view][data-state=connected]", LONG)?;
+    b.wait_script(
+        "Bob's own video back from the echo test",
+        "const v = window.parleyTest.video(); return v.remote.frames > 5 && !!v.remote.size;",
+        vec![],
+        LONG,
+    )?;
+    b.click(&b.wait_for("[data-testid=hangup]", SHORT, enabled_and_visible)?)?;
+    b.wait_script(
+        "the echo call to end",
+        "const st = window.parleyTest.state(); return !st.call || st.call.state === 'ended';",
+        vec![],
+        SHORT,
+    )?;
+    ctx.step("echo test call");
     Ok(())
 }
 

@@ -44,6 +44,7 @@ export default {
   'contacts.menu': 'Contact actions',
   'contacts.menuFor': 'Actions for {name}',
   'contacts.rename': 'Rename…',
+  'contacts.echoName': 'Echo test',
   'contacts.renameTitle': 'Rename contact',
   'contacts.copyId': 'Copy their id',
   'contacts.remove': 'Remove',

@@ -44,6 +44,7 @@ export default {
   'contacts.menu': '연락처 메뉴',
   'contacts.menuFor': '{name} 메뉴',
   'contacts.rename': '이름 변경…',
+  'contacts.echoName': '에코 테스트',
   'contacts.renameTitle': '연락처 이름 변경',
   'contacts.copyId': 'ID 복사',
   'contacts.remove': '삭제',

@@ -4,7 +4,7 @@ import { t } from './i18n.js';
 import { cmd } from './api.js';
 import { act } from './toast.js';
 import { icon } from './icons.js';
-import { store, changed } from './store.js';
+import { store, changed, localizeContact } from './store.js';
 import { popupMenu } from './menu.js';
 import { openDialog, confirmDialog, promptDialog } from './modal.js';
 import { selectContact } from './actions.js';
@@ -26,7 +26,7 @@ export function parsePeerId(text) {
 function setContacts(list) {
   if (!list || !store.state) return;
   const known = new Map((store.state.contacts || []).map((c) => [c.id, c.online]));
-  store.state.contacts = list.map((c) => (known.has(c.id) ? { ...c, online: known.get(c.id) } : c));
+  store.state.contacts = list.map(localizeContact).map((c) => (known.has(c.id) ? { ...c, online: known.get(c.id) } : c));
   changed();
 }
 
@@ -99,11 +99,12 @@ function createItem(c) {
     onclick: () => {
       const cur = store.state.contacts.find((x) => x.id === item.dataset.peerId);
       if (!cur) return;
+      // The built-in echo contact can be called, not renamed or removed.
       popupMenu(more, [
-        { labelKey: 'contacts.rename', testid: 'contact-rename', onSelect: () => rename(cur) },
+        !cur.echo && { labelKey: 'contacts.rename', testid: 'contact-rename', onSelect: () => rename(cur) },
         { labelKey: 'contacts.copyId', testid: 'contact-copy-id', onSelect: () => copyText(cur.id) },
-        { labelKey: 'contacts.remove', testid: 'contact-remove', danger: true, onSelect: () => remove(cur) },
-      ], { labelKey: 'contacts.menu', testid: 'contact-menu-popup' });
+        !cur.echo && { labelKey: 'contacts.remove', testid: 'contact-remove', danger: true, onSelect: () => remove(cur) },
+      ].filter(Boolean), { labelKey: 'contacts.menu', testid: 'contact-menu-popup' });
     } }, icon('more'));
   const item = h('li', { class: 'contact', testid: 'contact' }, main, more);
   Object.assign(item, { parts: { avatar, dot, name, status, badge, main, more } });
@@ -114,6 +115,7 @@ function updateItem(item, c) {
   const p = item.parts;
   item.dataset.peerId = c.id;
   item.dataset.online = String(c.online);
+  item.dataset.echo = String(!!c.echo);
   p.dot.dataset.online = String(c.online);
   setText(p.name, c.name);
   setText(p.avatar, initial(c.name));

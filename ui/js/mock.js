@@ -66,6 +66,7 @@ export function createMockBackend(params) {
       { id: BOB, name: 'Bob Okafor', online: true },
       { id: MINJI, name: '김민지', online: true },
       { id: CHEN, name: 'Chen Wei', online: false },
+      { id: fakeId(7), name: 'Echo test', online: true, echo: true },
     ],
     call: null,
     settings: {

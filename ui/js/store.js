@@ -1,6 +1,13 @@
 // The UI's single source of truth: the backend State plus UI-only bits.
 // Components subscribe; changes are coalesced into one render per frame.
 
+import { t } from './i18n.js';
+
+/** The built-in echo contact is named from the string table, not by the backend. */
+export function localizeContact(c) {
+  return c && c.echo ? { ...c, name: t('contacts.echoName') } : c;
+}
+
 export const store = {
   /** Backend State (docs/ui-api.md), null until get_state answers. */
   state: null,
@@ -44,6 +51,9 @@ export function changed() {
 
 export function setState(s) {
   const prevConn = store.state && store.state.connection;
+  s.contacts = (s.contacts || []).map(localizeContact);
+  const echo = s.call && s.contacts.find((c) => c.echo && c.id === s.call.peer);
+  if (echo) s.call = { ...s.call, peerName: echo.name };
   store.state = s;
   if (!prevConn || JSON.stringify(prevConn) !== JSON.stringify(s.connection)) store.connectionAt = Date.now();
   store.transfers = new Map((s.transfers || []).map((x) => [x.transferId, x]));

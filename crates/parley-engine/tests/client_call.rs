@@ -9,16 +9,23 @@
 //! - chat goes both ways and is stored in both histories;
 //! - a file dropped on the call (a folder with two files) arrives in B's download
 //!   folder with the same bytes;
-//! - hang up ends the call on both sides.
+//! - hang up ends the call on both sides;
+//! - the built-in echo test contact is online, answers a call through a real second
+//!   peer connection and sends our own video back (PSNR ≥ 25 dB against the frames we
+//!   sent, after two encodes) and our chat message.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use parley_engine::call::AudioSink;
 use parley_engine::client::{CallPhase, Client, ClientConfig, ClientEvent, MediaProvider};
-use parley_engine::media::{AudioSource, TestPatternSource, ToneSource, VideoSource};
+use parley_engine::media::{
+    psnr_y, AudioSource, I420Frame, TestPatternSource, ToneSource, VideoSource,
+};
 use parley_engine::rtc::RtcConfig;
+use parley_engine::storage::Direction as ChatDirection;
 use parley_engine::transfer::{TransferDirection, TransferEvent};
+use parley_proto::data::ChatMessage;
 use parley_proto::PeerId;
 use tokio::sync::mpsc;
 
@@ -50,6 +57,7 @@ fn config(dir: &std::path::Path, server: Option<String>) -> ClientConfig {
         remote_video: Default::default(),
         local_video: Default::default(),
         remote_screen: Default::default(),
+        echo_test: false,
     }
 }
 
@@ -186,4 +194,80 @@ async fn two_clients_call_chat_and_send_a_folder() {
     }
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_test_contact_sends_our_media_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), None);
+    cfg.echo_test = true;
+    let (a, mut aev) = Client::start(cfg).await.unwrap();
+    let echo = a.echo_id().expect("the echo contact runs").clone();
+    assert_ne!(echo, id_of(&a));
+    a.refresh_contacts().await;
+    until(&mut aev, "the echo contact online", |e| match e {
+        ClientEvent::Presence { id, online: true } if *id == echo => Some(()),
+        _ => None,
+    })
+    .await;
+    a.call(echo.clone()).await.unwrap();
+    until(&mut aev, "connected to the echo", |e| match e {
+        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Keep what we send (the preview) while taking frames that come back; compare
+    // each echoed frame with every frame sent.
+    let sent = Arc::new(std::sync::Mutex::new(Vec::<I420Frame>::new()));
+    let collector = {
+        let (sent, slot) = (Arc::clone(&sent), a.local_video.clone());
+        tokio::spawn(async move {
+            loop {
+                let f = slot.next().await;
+                sent.lock().unwrap().push(f);
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut back = Vec::new();
+    for _ in 0..5 {
+        let f = tokio::time::timeout(Duration::from_secs(10), a.remote_video.next())
+            .await
+            .expect("echoed video");
+        back.push(f);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    collector.abort();
+    let sent = sent.lock().unwrap();
+    let mut best: Vec<f64> = back
+        .iter()
+        .map(|b| sent.iter().map(|s| psnr_y(s, b)).fold(0.0, f64::max))
+        .collect();
+    best.sort_by(f64::total_cmp);
+    let median = best[best.len() / 2];
+    eprintln!("echoed frames against what we sent: {best:.1?} dB");
+    assert!(
+        median >= 25.0,
+        "echoed frames match what we sent at only {best:?} dB"
+    );
+
+    a.send_chat(echo.clone(), "echo?".into()).await.unwrap();
+    until(&mut aev, "the chat echoed", |e| match e {
+        ClientEvent::Chat {
+            message: ChatMessage { text, .. },
+            direction: ChatDirection::Received,
+            peer,
+        } if text == "echo?" && *peer == echo => Some(()),
+        _ => None,
+    })
+    .await;
+    a.hangup().await;
+    until(&mut aev, "the echo call ended", |e| match e {
+        ClientEvent::Call(i) if i.state == CallPhase::Ended => Some(()),
+        _ => None,
+    })
+    .await;
+    a.shutdown().await;
 }

@@ -6,9 +6,11 @@
 //! current call. The app sends commands through the [`Client`] handle and renders
 //! [`ClientEvent`]s; decoded video reaches it through [`FrameSlot`]s.
 
+mod echo;
 mod frames;
 mod task;
 
+pub use echo::EchoPeer;
 pub use frames::{FrameSlot, PreviewSource};
 
 use std::net::SocketAddr;
@@ -67,6 +69,8 @@ pub struct ClientConfig {
     pub local_video: FrameSlot,
     /// Where the peer's shared screen goes.
     pub remote_screen: FrameSlot,
+    /// Start the built-in "Echo test" contact ([`EchoPeer`]) on the same server.
+    pub echo_test: bool,
 }
 
 /// The signaling connection as the app shows it.
@@ -209,6 +213,7 @@ pub struct Client {
     pub local_video: FrameSlot,
     /// The peer's shared screen, decoded.
     pub remote_screen: FrameSlot,
+    echo: Option<Arc<EchoPeer>>,
 }
 
 impl Client {
@@ -225,6 +230,12 @@ impl Client {
     /// The profile (identity, contacts, settings, history).
     pub fn profile(&self) -> &Arc<Profile> {
         &self.profile
+    }
+
+    /// The id of the built-in "Echo test" contact, when it runs (it answers our
+    /// calls with our own media; a new id at every start).
+    pub fn echo_id(&self) -> Option<&PeerId> {
+        self.echo.as_deref().map(EchoPeer::id)
     }
 
     /// The signaling connection's current state.

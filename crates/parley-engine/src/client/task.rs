@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::{
     expand_paths, CallInfo, CallPhase, Client, ClientConfig, ClientEvent, Command, ConnectionInfo,
-    FrameSlot, PreviewSource, COMMAND_QUEUE, EVENT_QUEUE,
+    EchoPeer, FrameSlot, PreviewSource, COMMAND_QUEUE, EVENT_QUEUE,
 };
 use crate::call::{
     new_call_id, Call, CallCommand, CallEvent, CallOptions, Direction, FileToSend, VideoSink,
@@ -53,6 +53,18 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
     };
     let key = profile.identity().signing_key().clone();
     let (signaling, sig_rx) = SignalingClient::connect(&url, key).await?;
+    let echo = if config.echo_test {
+        let owner = profile.identity().id();
+        match EchoPeer::start(&url, owner, config.rtc.clone()).await {
+            Ok(e) => Some(Arc::new(e)),
+            Err(e) => {
+                tracing::warn!("echo test contact: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let connection = Arc::new(Mutex::new(ConnectionInfo {
         state: "online",
         url: url.clone(),
@@ -70,6 +82,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         remote_video: config.remote_video.clone(),
         local_video: config.local_video.clone(),
         remote_screen: config.remote_screen.clone(),
+        echo: echo.clone(),
     };
     let task = Task {
         config,
@@ -81,6 +94,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         remote_video: client.remote_video.clone(),
         local_video: client.local_video.clone(),
         presence: HashMap::new(),
+        echo_id: echo.as_ref().map(|e| e.id().clone()),
         pending: None,
         call: None,
     };
@@ -105,6 +119,7 @@ struct Task {
     remote_video: FrameSlot,
     local_video: FrameSlot,
     presence: HashMap<PeerId, bool>,
+    echo_id: Option<PeerId>,
     pending: Option<CallInfo>,
     call: Option<Active>,
 }
@@ -151,7 +166,11 @@ impl Task {
 
     async fn watch_contacts(&self) {
         let ids: Vec<PeerId> = match self.profile.contacts() {
-            Ok(c) => c.into_iter().map(|c| c.id).collect(),
+            Ok(c) => c
+                .into_iter()
+                .map(|c| c.id)
+                .chain(self.echo_id.clone())
+                .collect(),
             Err(e) => {
                 tracing::warn!("contacts: {e}");
                 return;
