@@ -240,11 +240,12 @@ async fn the_echo_test_contact_sends_our_media_back() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     collector.abort();
-    let sent = sent.lock().unwrap();
-    let mut best: Vec<f64> = back
-        .iter()
-        .map(|b| sent.iter().map(|s| psnr_y(s, b)).fold(0.0, f64::max))
-        .collect();
+    let mut best: Vec<f64> = {
+        let sent = sent.lock().unwrap();
+        back.iter()
+            .map(|b| sent.iter().map(|s| psnr_y(s, b)).fold(0.0, f64::max))
+            .collect()
+    };
     best.sort_by(f64::total_cmp);
     let median = best[best.len() / 2];
     eprintln!("echoed frames against what we sent: {best:.1?} dB");
