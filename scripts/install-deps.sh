@@ -8,8 +8,10 @@ pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev c
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev
   xvfb xauth webkit2gtk-driver
   # Screen capture (xcap: XCB with RandR, PipeWire and GBM/EGL for Wayland), and
-  # ImageMagick's `display`, which shows the known picture the screen-share test sends.
-  libxcb1-dev libxcb-randr0-dev libpipewire-0.3-dev libgbm-dev libegl-dev imagemagick)
+  # ImageMagick's `display`, which shows the known picture the screen-share test sends,
+  # openbox (a window manager, for sharing a window by title) and xprop.
+  libxcb1-dev libxcb-randr0-dev libpipewire-0.3-dev libgbm-dev libegl-dev imagemagick
+  openbox x11-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
