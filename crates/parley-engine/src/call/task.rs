@@ -519,10 +519,14 @@ impl Live {
         let (stop, stop_rx) = watch::channel(false);
         let mut call_stop = self.stop_tx.subscribe();
         let share_stop = stop.clone();
-        // The share also ends with the call.
+        // The share also ends with the call; this watcher ends with the share.
         self.tasks.push(tokio::spawn(async move {
-            crate::stop::stopped(&mut call_stop).await;
-            let _ = share_stop.send(true);
+            tokio::select! {
+                _ = crate::stop::stopped(&mut call_stop) => {
+                    let _ = share_stop.send(true);
+                }
+                _ = share_stop.closed() => {}
+            }
         }));
         let mut handles = media::spawn_video_sender(
             VideoRole::Screen,

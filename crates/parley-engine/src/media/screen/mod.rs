@@ -16,7 +16,7 @@ mod xcap_backend;
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use convert::{rgba_to_i420, scale_rgba};
 use pacing::ContentPacer;
@@ -287,17 +287,4 @@ impl VideoSource for ScreenSource {
         self.next_due = (self.next_due + self.pacer.interval()).max(Instant::now());
         rgba_to_i420(&image, self.width, self.height, captured)
     }
-}
-
-/// How long a capture took on average over `n` captures of `id`, for benchmarks.
-///
-/// # Errors
-/// As [`ScreenBackend::capture`].
-pub fn time_captures(id: &str, n: u32) -> Result<Duration, MediaError> {
-    let b = backend()?;
-    let start = Instant::now();
-    for _ in 0..n.max(1) {
-        b.capture(id)?;
-    }
-    Ok(start.elapsed() / n.max(1))
 }
