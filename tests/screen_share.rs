@@ -79,6 +79,7 @@ fn share_the_card(target: &str, window_manager: bool) -> Vec<parley_engine::medi
             .status()
             .expect("run xprop");
         assert!(ok.success(), "xprop could not name the card window");
+        wait_for_window_listed("parley-card", &xvfb.display);
     }
 
     let rec_screen = bob.path("screen.y4m");
@@ -112,6 +113,17 @@ fn share_the_card(target: &str, window_manager: bool) -> Vec<parley_engine::medi
     args.extend(["--share-at", "1", "--share-for", "3"]);
     let call = alice.spawn_with_env(&args, &[("DISPLAY", xvfb.display.as_str())]);
     let (call_out, _) = wait(call, Duration::from_secs(60), "caller");
+    let mut answer = answer;
+    if !call_out.status.success() {
+        // The callee would wait for a call that never comes: stop it and show why.
+        let _ = answer.kill();
+        let _ = answer.wait();
+        for mut child in started.into_iter().rev() {
+            desktop::terminate(&mut child, Duration::from_secs(2));
+        }
+        success(&call_out, "caller");
+        unreachable!();
+    }
     let (answer_out, _) = wait(answer, Duration::from_secs(10), "callee");
     for mut child in started.into_iter().rev() {
         desktop::terminate(&mut child, Duration::from_secs(2));
@@ -148,6 +160,30 @@ fn share_the_card(target: &str, window_manager: bool) -> Vec<parley_engine::medi
         frames.len()
     );
     frames
+}
+
+/// Waits (up to 20 s) until `parley-cli devices` lists a window named `title` on
+/// `display`: the window manager adopts a new window some time after it is mapped,
+/// and later on a loaded machine.
+fn wait_for_window_listed(title: &str, display: &str) {
+    let start = std::time::Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(20) {
+        let out = Command::new(bin("parley-cli"))
+            .arg("devices")
+            .env("DISPLAY", display)
+            .output()
+            .expect("run parley-cli devices");
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        if last
+            .lines()
+            .any(|l| l.starts_with("screen window:") && l.contains(title))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("no window {title:?} listed within 20 s; `parley-cli devices` printed:\n{last}");
 }
 
 /// Finds the card in the frames near `around` (the window's inside may sit a border
