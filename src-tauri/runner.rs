@@ -99,6 +99,7 @@ pub async fn restart_client(app: AppHandle) {
             local_video: state.local_video.clone(),
             remote_screen: state.remote_screen.clone(),
             echo_test: true,
+            ask_before_receiving: true,
         };
         match Client::start(config).await {
             Ok((client, events)) => {

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use parley_engine::transfer::{TransferDirection, TransferEvent};
+use parley_engine::transfer::{TransferDirection, TransferEvent, DECLINED_BY_USER};
 use parley_proto::PeerId;
 use serde::Serialize;
 
@@ -24,7 +24,8 @@ pub struct TransferView {
     pub bytes_total: u64,
     /// Current speed, bytes/s.
     pub bytes_per_sec: f64,
-    /// `offered`, `active`, `completed`, `failed` or `cancelled`.
+    /// `offered` (waiting for the receiver's answer), `active`, `completed`,
+    /// `declined`, `failed` or `cancelled`.
     pub state: &'static str,
     /// Where the file is (received: saved path).
     pub path: Option<String>,
@@ -49,7 +50,7 @@ pub fn apply(
     ev: &TransferEvent,
 ) -> Option<TransferView> {
     let (id, name, direction) = match ev {
-        TransferEvent::Offered(p) | TransferEvent::Progress(p) => {
+        TransferEvent::Incoming(p) | TransferEvent::Offered(p) | TransferEvent::Progress(p) => {
             (&p.transfer_id, &p.name, p.direction)
         }
         TransferEvent::Completed {
@@ -80,9 +81,16 @@ pub fn apply(
         started: None,
     });
     match ev {
+        TransferEvent::Incoming(p) => {
+            v.bytes_total = p.bytes_total;
+        }
         TransferEvent::Offered(p) => {
             v.bytes_total = p.bytes_total;
             v.bytes_done = p.bytes_done;
+            // Receiving: `Offered` means we accepted; bytes are about to flow.
+            if p.direction == TransferDirection::Receiving {
+                v.state = "active";
+            }
         }
         TransferEvent::Progress(p) => {
             let started = *v.started.get_or_insert_with(Instant::now);
@@ -109,6 +117,8 @@ pub fn apply(
         TransferEvent::Failed { reason, .. } => {
             v.state = if reason.contains("cancel") {
                 "cancelled"
+            } else if reason == "declined" || reason.contains(DECLINED_BY_USER) {
+                "declined"
             } else {
                 "failed"
             };

@@ -1,7 +1,8 @@
-//! Files: send (drop or dialog), show in folder.
+//! Files: send (drop or dialog), accept, decline, cancel, show in folder.
 
 use std::path::PathBuf;
 
+use parley_engine::transfer::TransferCommand;
 use tauri::State;
 
 use super::{client, peer};
@@ -40,32 +41,24 @@ pub async fn show_in_folder(path: String) -> CmdResult<()> {
         .map_err(|e| CommandError::new("not_found", e.to_string()))
 }
 
-/// Accepting, declining and cancelling single transfers is not there yet: offered
-/// files are accepted into the download folder. Says so instead of failing silently.
-fn not_yet(what: &str) -> CommandError {
-    CommandError::new(
-        "invalid",
-        format!("{what} a single transfer is not supported yet; files are accepted into the download folder"),
-    )
+/// Accepts a file offered in the call; it goes to the download folder.
+#[tauri::command]
+pub async fn accept_transfer(state: State<'_, AppState>, transfer_id: String) -> CmdResult<()> {
+    let command = TransferCommand::Accept { transfer_id };
+    Ok(client(&state).await?.transfer(command).await?)
 }
 
-/// See [`not_yet`].
+/// Declines a file offered in the call; the sender sees it declined.
 #[tauri::command]
-pub async fn accept_transfer(transfer_id: String) -> CmdResult<()> {
-    let _ = transfer_id;
-    Err(not_yet("accepting"))
+pub async fn decline_transfer(state: State<'_, AppState>, transfer_id: String) -> CmdResult<()> {
+    let command = TransferCommand::Decline { transfer_id };
+    Ok(client(&state).await?.transfer(command).await?)
 }
 
-/// See [`not_yet`].
+/// Cancels a transfer either way (an unanswered offer to us is declined); the
+/// partial file is deleted and the peer is told.
 #[tauri::command]
-pub async fn decline_transfer(transfer_id: String) -> CmdResult<()> {
-    let _ = transfer_id;
-    Err(not_yet("declining"))
-}
-
-/// See [`not_yet`].
-#[tauri::command]
-pub async fn cancel_transfer(transfer_id: String) -> CmdResult<()> {
-    let _ = transfer_id;
-    Err(not_yet("cancelling"))
+pub async fn cancel_transfer(state: State<'_, AppState>, transfer_id: String) -> CmdResult<()> {
+    let command = TransferCommand::Cancel { transfer_id };
+    Ok(client(&state).await?.transfer(command).await?)
 }

@@ -107,6 +107,7 @@ export default {
   'transfer.offeredOut': 'Waiting for {name} to accept…',
   'transfer.state.completed': 'Done',
   'transfer.state.cancelled': 'Cancelled',
+  'transfer.state.declined': 'Declined',
   'transfer.state.failed': 'Failed',
   'transfer.state.active': 'Transferring',
   'transfer.state.offered': 'Offered',

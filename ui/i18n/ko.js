@@ -107,6 +107,7 @@ export default {
   'transfer.offeredOut': '{name} 님이 수락하기를 기다리는 중…',
   'transfer.state.completed': '완료',
   'transfer.state.cancelled': '취소됨',
+  'transfer.state.declined': '거절됨',
   'transfer.state.failed': '실패',
   'transfer.state.active': '전송 중',
   'transfer.state.offered': '수락 대기',

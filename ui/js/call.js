@@ -13,6 +13,7 @@ import { popupMenu } from './menu.js';
 import { StatsOverlay } from './stats.js';
 import { toggleMute, hangup } from './actions.js';
 import { mountScreenShare, toggleScreenShare, screenShareBusy } from './screenshare.js';
+import { TransferList } from './transfers.js';
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 export const SHORTCUTS = [
@@ -80,7 +81,10 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
     'aria-keyshortcuts': isMac ? 'Meta+E' : 'Control+E', onclick: () => hangup() }, icon('phone', 'hangup-rot'));
   const controls = h('div', { class: 'call-controls', role: 'toolbar', i18nAria: 'call.controls' }, mute, camera, screen, devices, statsBtn, chatBtn, hang);
 
-  const side = h('aside', { class: 'call-side', testid: 'call-chat' });
+  // Files offered, moving or done in this call sit above the chat, so an offer is
+  // seen (and answered) without leaving the call.
+  const transfers = new TransferList();
+  const side = h('aside', { class: 'call-side', testid: 'call-chat' }, transfers.el);
   const el = h('section', { class: 'call-view', testid: 'call-view', hidden: true, 'aria-labelledby': 'call-name' },
     h('div', { class: 'call-main' }, top, shared.indicator, stage, controls), side);
   name.id = 'call-name';
@@ -188,8 +192,13 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
       for (const b of [mute, camera, devices, statsBtn]) b.disabled = c.state === 'ended';
       hang.disabled = c.state === 'ended';
       renderTitles();
-      side.hidden = !s.chatOpenInCall;
-      el.classList.toggle('chat-open', s.chatOpenInCall);
+      transfers.setPeer(c.peer);
+      transfers.update(s);
+      // An offer waiting for an answer opens the side panel even with chat closed.
+      const offerWaiting = [...s.transfers.values()].some((x) => x.peer === c.peer && x.direction === 'receiving' && x.state === 'offered');
+      const sideOpen = s.chatOpenInCall || offerWaiting;
+      side.hidden = !sideOpen;
+      el.classList.toggle('chat-open', sideOpen);
       if (chat.el.parentNode !== side) side.append(chat.el);
       chat.el.classList.add('chat-compact');
       chat.setPeer(c.peer);

@@ -256,7 +256,7 @@ export function createMockBackend(params) {
     },
     decline_transfer: ({ transferId }) => {
       const x = state.transfers.find((t) => t.transferId === transferId);
-      if (x) { x.state = 'cancelled'; pushState(); }
+      if (x) { x.state = 'declined'; pushState(); }
       return null;
     },
     cancel_transfer: ({ transferId }) => {

@@ -23,7 +23,7 @@ function createItem() {
   const accept = h('button', { type: 'button', class: 'btn btn-sm btn-primary', testid: 'transfer-accept', i18n: 'transfer.accept',
     onclick: async () => { const id = el.dataset.key; if ((await act(cmd.acceptTransfer(id))) !== undefined) patch(id, { state: 'active' }); } });
   const decline = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-decline', i18n: 'transfer.decline',
-    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.declineTransfer(id))) !== undefined) patch(id, { state: 'cancelled' }); } });
+    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.declineTransfer(id))) !== undefined) patch(id, { state: 'declined' }); } });
   const cancel = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-cancel', i18n: 'common.cancel',
     onclick: async () => { const id = el.dataset.key; if ((await act(cmd.cancelTransfer(id))) !== undefined) patch(id, { state: 'cancelled' }); } });
   const reveal = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-show', onclick: () => act(cmd.showInFolder(el.dataset.path)) },

@@ -120,7 +120,8 @@ pub async fn file_transfer(total: u64, dir: &std::path::Path) -> Result<FileResu
     tokio::spawn(async move {
         let mut session = ReceiveSession::new(Some(inbox2), b_events);
         let (unused_tx, _unused_rx) = mpsc::channel(1);
-        let _ = serve_file_channel(&mut b_rx, &b_dc, &mut session, &unused_tx).await;
+        let (_no_commands, mut commands) = mpsc::channel(1);
+        let _ = serve_file_channel(&mut b_rx, &b_dc, &mut session, &unused_tx, &mut commands).await;
     });
     let (a_dc, mut a_rx) = (p.a_dc.clone(), p.a_rx);
     let (to_sender_tx, mut to_sender_rx) = mpsc::channel(64);
@@ -128,7 +129,15 @@ pub async fn file_transfer(total: u64, dir: &std::path::Path) -> Result<FileResu
     let a_dc2 = a_dc.clone();
     tokio::spawn(async move {
         let mut session = ReceiveSession::new(None, a_events);
-        let _ = serve_file_channel(&mut a_rx, &a_dc2, &mut session, &to_sender_tx).await;
+        let (_no_commands, mut commands) = mpsc::channel(1);
+        let _ = serve_file_channel(
+            &mut a_rx,
+            &a_dc2,
+            &mut session,
+            &to_sender_tx,
+            &mut commands,
+        )
+        .await;
     });
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let start = Instant::now();

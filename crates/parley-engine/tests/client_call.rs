@@ -10,6 +10,10 @@
 //! - a file dropped on the call (a folder with two files) arrives in B's download
 //!   folder with the same bytes;
 //! - hang up ends the call on both sides;
+//! - with B asking before receiving: B sees the offer (name, size, from A) and
+//!   nothing is written until B accepts; a declined file reaches A as declined;
+//!   a file A cancels mid-way, and one B cancels mid-way, end as cancelled on both
+//!   sides and leave nothing in B's folder; an accepted file arrives intact;
 //! - the built-in echo test contact is online, answers a call through a real second
 //!   peer connection and sends our own video back (PSNR ≥ 25 dB against the frames we
 //!   sent, after two encodes) and our chat message.
@@ -24,7 +28,7 @@ use parley_engine::media::{
 };
 use parley_engine::rtc::RtcConfig;
 use parley_engine::storage::Direction as ChatDirection;
-use parley_engine::transfer::{TransferDirection, TransferEvent};
+use parley_engine::transfer::{TransferCommand, TransferDirection, TransferEvent};
 use parley_proto::data::ChatMessage;
 use parley_proto::PeerId;
 use tokio::sync::mpsc;
@@ -58,6 +62,7 @@ fn config(dir: &std::path::Path, server: Option<String>) -> ClientConfig {
         local_video: Default::default(),
         remote_screen: Default::default(),
         echo_test: false,
+        ask_before_receiving: false,
     }
 }
 
@@ -192,6 +197,167 @@ async fn two_clients_call_chat_and_send_a_folder() {
         })
         .await;
     }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// The next transfer event of `who` matching `f`.
+async fn transfer_event<T>(
+    rx: &mut mpsc::Receiver<ClientEvent>,
+    what: &str,
+    mut f: impl FnMut(&TransferEvent) -> Option<T>,
+) -> T {
+    until(rx, what, |e| match e {
+        ClientEvent::Transfer { event, .. } => f(event),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_receiver_decides_and_either_side_can_cancel() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut cb = config(db.path(), None);
+    cb.ask_before_receiving = true;
+    let (b, mut bev) = Client::start(cb).await.unwrap();
+    let url = b.connection().url.clone();
+    let (a, mut aev) = Client::start(config(da.path(), Some(url))).await.unwrap();
+    let (ida, idb) = (id_of(&a), id_of(&b));
+    a.profile().add_contact(&idb, Some("Bob")).unwrap();
+    a.refresh_contacts().await;
+    until(&mut aev, "bob online", |e| match e {
+        ClientEvent::Presence { id, online: true } if *id == idb => Some(()),
+        _ => None,
+    })
+    .await;
+    a.call(idb.clone()).await.unwrap();
+    let incoming = until(&mut bev, "incoming call", |e| match e {
+        ClientEvent::IncomingCall(info) => Some(info.clone()),
+        _ => None,
+    })
+    .await;
+    b.accept(&incoming.call_id).await.unwrap();
+    until(&mut aev, "connected", |e| match e {
+        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
+        _ => None,
+    })
+    .await;
+    let downloads = db.path().join("downloads");
+    let listing = || -> Vec<String> {
+        std::fs::read_dir(&downloads)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let offered = async |bev: &mut mpsc::Receiver<ClientEvent>, name: &str| {
+        until(bev, "an offer", |e| match e {
+            ClientEvent::Transfer {
+                peer,
+                event: TransferEvent::Incoming(p),
+            } if p.name == name => {
+                assert_eq!(*peer, ida, "the offer names who sends");
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .await
+    };
+
+    // Declined: A hears it, nothing lands at B.
+    let src = da.path().join("send");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("no.txt"), b"unwanted").unwrap();
+    a.send_files(idb.clone(), vec![src.join("no.txt")])
+        .await
+        .unwrap();
+    let offer = offered(&mut bev, "no.txt").await;
+    assert_eq!(offer.bytes_total, 8);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        listing().is_empty(),
+        "written before the answer: {:?}",
+        listing()
+    );
+    let transfer_id = offer.transfer_id.clone();
+    b.transfer(TransferCommand::Decline { transfer_id })
+        .await
+        .unwrap();
+    let why = transfer_event(&mut aev, "the decline at A", |e| match e {
+        TransferEvent::Failed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(why.contains("declined"), "{why}");
+
+    // Cancelled mid-way by the sender, then by the receiver.
+    let big: Vec<u8> = (0..48 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    for canceller in ["sender", "receiver"] {
+        a.send_files(idb.clone(), vec![src.join("big.bin")])
+            .await
+            .unwrap();
+        let offer = offered(&mut bev, "big.bin").await;
+        let transfer_id = offer.transfer_id.clone();
+        let accept = TransferCommand::Accept {
+            transfer_id: transfer_id.clone(),
+        };
+        b.transfer(accept).await.unwrap();
+        let (who, rx) = match canceller {
+            "sender" => (&a, &mut aev),
+            _ => (&b, &mut bev),
+        };
+        transfer_event(rx, "bytes moving", |e| match e {
+            TransferEvent::Progress(p) if p.bytes_done > 0 => Some(()),
+            _ => None,
+        })
+        .await;
+        let cancel = TransferCommand::Cancel {
+            transfer_id: transfer_id.clone(),
+        };
+        who.transfer(cancel).await.unwrap();
+        for (rx, side) in [(&mut aev, "A"), (&mut bev, "B")] {
+            let why = transfer_event(rx, &format!("the cancel at {side}"), |e| match e {
+                TransferEvent::Failed {
+                    transfer_id: t,
+                    reason,
+                    ..
+                } if *t == transfer_id => Some(reason.clone()),
+                TransferEvent::Completed { .. } => panic!("{canceller} cancel came too late"),
+                _ => None,
+            })
+            .await;
+            assert!(why.contains("cancelled"), "{side}: {why}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            listing().is_empty(),
+            "after a {canceller} cancel: {:?}",
+            listing()
+        );
+    }
+
+    // Accepted: arrives intact.
+    a.send_files(idb.clone(), vec![src.join("big.bin")])
+        .await
+        .unwrap();
+    let transfer_id = offered(&mut bev, "big.bin").await.transfer_id;
+    b.transfer(TransferCommand::Accept { transfer_id })
+        .await
+        .unwrap();
+    transfer_event(&mut bev, "the file at B", |e| match e {
+        TransferEvent::Completed { .. } => Some(()),
+        TransferEvent::Failed { reason, .. } => panic!("failed: {reason}"),
+        _ => None,
+    })
+    .await;
+    assert!(std::fs::read(downloads.join("big.bin")).unwrap() == big);
+    assert_eq!(listing(), ["big.bin"]);
+
+    a.hangup().await;
     a.shutdown().await;
     b.shutdown().await;
 }

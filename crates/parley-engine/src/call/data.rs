@@ -14,7 +14,8 @@ use crate::chat::{ChatChannel, ChatEvent};
 use crate::rtc::DataChannel;
 use crate::storage::{Direction as ChatDirection, Profile};
 use crate::transfer::{
-    send_file_named, serve_file_channel, ReceiveSession, TransferDirection, TransferEvent,
+    send_file_as, serve_file_channel, ReceiveSession, TransferCommand, TransferDirection,
+    TransferEvent, DECLINED_BY_USER,
 };
 use crate::Result;
 
@@ -178,56 +179,105 @@ pub(super) async fn send_control(dc: &DataChannel, frame: &ControlFrame) -> Resu
 /// Capacity of the transfer event queue, events.
 const TRANSFER_EVENT_QUEUE: usize = 64;
 
-/// Offers our files in order (and more from `more`), receives the peer's into
-/// `receive_dir` (declining without one). Reports every transfer event, and
-/// [`Internal::FileSendsDone`] once the initial files were delivered or failed.
+/// The file side of a call, as [`run_files`] needs it.
+pub(super) struct FilePlan {
+    /// Files to offer at once, in order.
+    pub initial: Vec<super::FileToSend>,
+    /// Files to offer later.
+    pub more: mpsc::Receiver<super::FileToSend>,
+    /// The user's answers and cancels.
+    pub commands: mpsc::Receiver<TransferCommand>,
+    /// Where received files go (`None`: decline every offer).
+    pub receive_dir: Option<PathBuf>,
+    /// Whether offers wait for the user ([`ReceiveSession::set_ask`]).
+    pub ask: bool,
+}
+
+/// The file we are sending now: its transfer id and its cancel switch.
+type Current = Arc<std::sync::Mutex<(Option<String>, watch::Sender<bool>)>>;
+
+/// Offers our files in order (and more from `plan.more`), receives the peer's into
+/// the receive folder (declining without one; asking the user first if
+/// `plan.ask`), and carries out the user's [`TransferCommand`]s. Reports every
+/// transfer event, and [`Internal::FileSendsDone`] once the initial files were
+/// delivered or failed.
 pub(super) async fn run_files(
     dc: DataChannel,
     mut rx: mpsc::Receiver<DcMessage>,
-    initial: Vec<super::FileToSend>,
-    mut more: mpsc::Receiver<super::FileToSend>,
-    receive_dir: Option<PathBuf>,
+    plan: FilePlan,
     internal: mpsc::Sender<Internal>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let FilePlan {
+        initial,
+        mut more,
+        mut commands,
+        receive_dir,
+        ask,
+    } = plan;
     if dc.wait_open().await.is_err() {
         return;
     }
     let (tev_tx, mut tev_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
     let (to_sender_tx, mut to_sender_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
+    let (receive_cmd_tx, mut receive_cmd_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
     let sink: Arc<dyn MessageSink> = Arc::new(dc.clone());
 
     let serve_sink = Arc::clone(&sink);
     // Without a receive folder, declining offers is the policy asked for, not a failure.
     let accepting = receive_dir.is_some();
     let mut session = ReceiveSession::new(receive_dir, tev_tx.clone());
+    session.set_ask(ask);
     let serve = tokio::spawn(async move {
-        if let Err(e) =
-            serve_file_channel(&mut rx, serve_sink.as_ref(), &mut session, &to_sender_tx).await
-        {
+        let r = serve_file_channel(
+            &mut rx,
+            serve_sink.as_ref(),
+            &mut session,
+            &to_sender_tx,
+            &mut receive_cmd_rx,
+        )
+        .await;
+        if let Err(e) = r {
             tracing::debug!("file channel: {e}");
         }
     });
 
-    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let current: Current = Arc::new(std::sync::Mutex::new((None, watch::channel(false).0)));
     let sender_internal = internal.clone();
+    let sender_current = Arc::clone(&current);
     let sender = tokio::spawn(async move {
+        let (sink, current) = (&sink, &sender_current);
         for f in initial {
-            send_one(f, &sink, &mut to_sender_rx, &tev_tx, &cancel_rx).await;
+            send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await;
         }
         let _ = sender_internal.send(Internal::FileSendsDone).await;
         while let Some(f) = more.recv().await {
-            send_one(f, &sink, &mut to_sender_rx, &tev_tx, &cancel_rx).await;
+            send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await;
         }
     });
 
     loop {
         tokio::select! {
             _ = crate::stop::stopped(&mut stop) => break,
+            command = commands.recv() => {
+                let Some(command) = command else { continue };
+                let ours = {
+                    let cur = current.lock().unwrap_or_else(|p| p.into_inner());
+                    let ours = cur.0.as_deref() == Some(command.transfer_id());
+                    if ours && matches!(command, TransferCommand::Cancel { .. }) {
+                        let _ = cur.1.send(true);
+                    }
+                    ours
+                };
+                if !ours {
+                    let _ = receive_cmd_tx.send(command).await;
+                }
+            }
             ev = tev_rx.recv() => {
                 let Some(ev) = ev else { break };
                 if let TransferEvent::Failed { name, reason, direction, .. } = &ev {
-                    if accepting || *direction == TransferDirection::Sending {
+                    let chosen = reason == "declined" || reason.contains(DECLINED_BY_USER);
+                    if !chosen && (accepting || *direction == TransferDirection::Sending) {
                         let _ = internal
                             .send(Internal::TransferFailed(format!("{name}: {reason}")))
                             .await;
@@ -237,25 +287,36 @@ pub(super) async fn run_files(
             }
         }
     }
-    let _ = cancel_tx.send(true);
+    let _ = current
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .1
+        .send(true);
     sender.abort();
+    drop(receive_cmd_tx);
     let _ = serve.await;
 }
 
+/// Sends one file with a fresh cancel switch published in `current`.
 async fn send_one(
     f: super::FileToSend,
     sink: &Arc<dyn MessageSink>,
     inbound: &mut mpsc::Receiver<parley_proto::data::TransferFrame>,
     events: &mpsc::Sender<TransferEvent>,
-    cancel: &watch::Receiver<bool>,
+    current: &Current,
 ) {
-    let r = send_file_named(
+    let (cancel_tx, cancel) = watch::channel(false);
+    let id: [u8; 16] = rand::random();
+    let transfer_id = parley_proto::data::transfer_id_to_hex(&id);
+    *current.lock().unwrap_or_else(|p| p.into_inner()) = (Some(transfer_id), cancel_tx);
+    let r = send_file_as(
+        id,
         &f.path,
         f.name.as_deref(),
         Arc::clone(sink),
         inbound,
         events,
-        cancel.clone(),
+        cancel,
     )
     .await;
     if let Err(e) = r {

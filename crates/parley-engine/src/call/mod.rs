@@ -26,7 +26,7 @@ use crate::media::{AudioSource, VideoSource};
 use crate::rtc::{CandidateType, RtcConfig};
 use crate::signaling::{SignalEvent, SignalingClient};
 use crate::storage::Profile;
-use crate::transfer::TransferEvent;
+use crate::transfer::{TransferCommand, TransferEvent};
 use crate::{Error, Result};
 
 /// Capacity of a call's command queue, commands.
@@ -94,6 +94,9 @@ pub struct CallOptions {
     pub send_files: Vec<FileToSend>,
     /// Accept offered files into this folder; `None` declines them.
     pub receive_dir: Option<PathBuf>,
+    /// Whether offered files wait for the user's [`CallCommand::Transfer`] answer
+    /// (announced by [`TransferEvent::Incoming`]) instead of being accepted at once.
+    pub ask_before_receiving: bool,
     /// Where chat history is stored, if anywhere.
     pub profile: Option<Arc<Profile>>,
 }
@@ -113,6 +116,7 @@ impl Default for CallOptions {
             chat: Vec::new(),
             send_files: Vec::new(),
             receive_dir: None,
+            ask_before_receiving: false,
             profile: None,
         }
     }
@@ -147,6 +151,8 @@ pub enum CallCommand {
     Chat(String),
     /// Offer a file.
     SendFile(FileToSend),
+    /// Accept or decline an offered file, or cancel a transfer either way.
+    Transfer(TransferCommand),
     /// Mute the microphone (send silence) and/or turn the camera off (send black).
     SetMuted {
         /// Microphone muted.

@@ -58,6 +58,7 @@ struct Live {
     pending_candidates: Vec<IceCandidate>,
     chat_more: Option<mpsc::Sender<String>>,
     files_more: Option<mpsc::Sender<super::FileToSend>>,
+    transfer_commands: Option<mpsc::Sender<crate::transfer::TransferCommand>>,
     control: Option<DataChannel>,
     control_tx: mpsc::Sender<ControlFrame>,
     control_rx: Option<mpsc::Receiver<ControlFrame>>,
@@ -123,6 +124,7 @@ pub(super) async fn run(
         pending_candidates: Vec::new(),
         chat_more: None,
         files_more: None,
+        transfer_commands: None,
         control: None,
         control_tx,
         control_rx: Some(control_rx),
@@ -219,6 +221,9 @@ pub(super) async fn run(
                 }
                 Some(CallCommand::SendFile(path)) => {
                     if let Some(tx) = &live.files_more { let _ = tx.send(path).await; }
+                }
+                Some(CallCommand::Transfer(command)) => {
+                    if let Some(tx) = &live.transfer_commands { let _ = tx.send(command).await; }
                 }
                 Some(CallCommand::SetMuted { audio, video }) => live.set_muted(audio, video).await,
                 Some(CallCommand::ShareScreen(feed)) => {
@@ -409,12 +414,19 @@ impl Live {
             FILE_LABEL => {
                 let (tx, more) = mpsc::channel(32);
                 self.files_more = Some(tx);
+                let (tx, commands) = mpsc::channel(32);
+                self.transfer_commands = Some(tx);
+                let plan = data::FilePlan {
+                    initial: std::mem::take(&mut opts.send_files),
+                    more,
+                    commands,
+                    receive_dir: opts.receive_dir.clone(),
+                    ask: opts.ask_before_receiving,
+                };
                 self.tasks.push(tokio::spawn(data::run_files(
                     dc,
                     rx,
-                    std::mem::take(&mut opts.send_files),
-                    more,
-                    opts.receive_dir.clone(),
+                    plan,
                     self.internal_tx.clone(),
                     stop,
                 )));

@@ -27,7 +27,7 @@ use crate::media::{AudioSource, VideoSource};
 use crate::rtc::RtcConfig;
 use crate::signaling::SignalingClient;
 use crate::storage::{Direction as ChatDirection, Profile};
-use crate::transfer::TransferEvent;
+use crate::transfer::{TransferCommand, TransferEvent};
 use crate::{Error, Result};
 
 /// Command queue capacity, commands.
@@ -71,6 +71,9 @@ pub struct ClientConfig {
     pub remote_screen: FrameSlot,
     /// Start the built-in "Echo test" contact ([`EchoPeer`]) on the same server.
     pub echo_test: bool,
+    /// Offered files wait for [`Client::transfer`] (`Accept` or `Decline`) after a
+    /// [`TransferEvent::Incoming`] event instead of being accepted at once.
+    pub ask_before_receiving: bool,
 }
 
 /// The signaling connection as the app shows it.
@@ -196,6 +199,7 @@ pub(crate) enum Command {
     StopScreenShare(oneshot::Sender<Result<CallInfo>>),
     Chat(PeerId, String, oneshot::Sender<Result<()>>),
     SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
+    Transfer(TransferCommand, oneshot::Sender<Result<()>>),
     Watch,
     Shutdown(oneshot::Sender<()>),
 }
@@ -318,6 +322,15 @@ impl Client {
     /// Offers files (folders are expanded) to `peer` in the current call with them.
     pub async fn send_files(&self, peer: PeerId, paths: Vec<PathBuf>) -> Result<()> {
         self.ask(|tx| Command::SendFiles(peer, paths, tx)).await
+    }
+
+    /// Accepts or declines a file offered in the current call, or cancels a
+    /// transfer either way; the outcome arrives as [`ClientEvent::Transfer`]
+    /// events (a transfer that already ended is left alone).
+    ///
+    /// Errors: [`Error::Call`] when not in a call (transfers live in the call).
+    pub async fn transfer(&self, command: TransferCommand) -> Result<()> {
+        self.ask(|tx| Command::Transfer(command, tx)).await
     }
 
     /// Re-reads the contact list and watches their presence.

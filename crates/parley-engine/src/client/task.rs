@@ -377,6 +377,13 @@ impl Task {
                 };
                 let _ = reply.send(r);
             }
+            Command::Transfer(command, reply) => {
+                let r = match &self.call {
+                    Some(a) => a.call.command(CallCommand::Transfer(command)).await,
+                    None => Err(Error::Call("transfers need a call".into())),
+                };
+                let _ = reply.send(r);
+            }
             Command::Watch => self.watch_contacts().await,
             Command::Shutdown(_) => {}
         }
@@ -403,6 +410,7 @@ impl Task {
             screen_sinks: vec![Box::new(self.config.remote_screen.clone())],
             audio_sinks: media.audio_sinks(),
             receive_dir: Some(self.config.download_dir.clone()),
+            ask_before_receiving: self.config.ask_before_receiving,
             profile: Some(Arc::clone(&self.profile)),
             ..Default::default()
         };

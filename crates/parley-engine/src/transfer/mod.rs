@@ -5,7 +5,8 @@
 //!
 //! 1. the sender hashes the file and sends `offer {transfer_id, name, size, sha256}`;
 //! 2. the receiver answers `accept {offset}` (0, or the length of a matching partial
-//!    file it kept from an interrupted attempt) or `decline {reason}`;
+//!    file it kept from an interrupted attempt) or `decline {reason}`, at once or
+//!    once its user has answered ([`ReceiveSession::set_ask`]);
 //! 3. the sender streams binary chunks (16-byte id, 8-byte offset, payload) from
 //!    `offset`, each send waiting while the channel's buffer is full, then `done`;
 //! 4. the receiver, which checked every chunk's offset and hashed while writing,
@@ -30,6 +31,7 @@ use tokio::sync::mpsc;
 
 use crate::channel::{DcMessage, MessageSink};
 
+mod disk;
 mod name;
 mod receive;
 mod send;
@@ -38,8 +40,8 @@ mod tests;
 
 pub use name::{sanitize_file_name, unique_name_candidate};
 pub use parley_proto::data::FILE_LABEL;
-pub use receive::{ReceiveSession, PART_SUFFIX, SIDECAR_SUFFIX};
-pub use send::{send_file, send_file_named, SendOutcome};
+pub use receive::{ReceiveSession, DECLINED_BY_USER, PART_SUFFIX, SIDECAR_SUFFIX};
+pub use send::{send_file, send_file_as, send_file_named, SendOutcome};
 
 /// Read-ahead of the sender and write-behind of the receiver, bytes: disk I/O runs
 /// on a blocking thread this far ahead of (or behind) the network.
@@ -160,12 +162,47 @@ pub struct TransferProgress {
     pub direction: TransferDirection,
 }
 
+/// What the user decided about one transfer, by its id (32 lowercase hex chars).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferCommand {
+    /// Accept an offer announced by [`TransferEvent::Incoming`].
+    Accept {
+        /// Transfer id.
+        transfer_id: String,
+    },
+    /// Decline an offer announced by [`TransferEvent::Incoming`].
+    Decline {
+        /// Transfer id.
+        transfer_id: String,
+    },
+    /// Stop a transfer, either way, at any point (an unanswered offer we
+    /// received is declined).
+    Cancel {
+        /// Transfer id.
+        transfer_id: String,
+    },
+}
+
+impl TransferCommand {
+    /// The transfer it is about.
+    pub fn transfer_id(&self) -> &str {
+        match self {
+            TransferCommand::Accept { transfer_id }
+            | TransferCommand::Decline { transfer_id }
+            | TransferCommand::Cancel { transfer_id } => transfer_id,
+        }
+    }
+}
+
 /// What a transfer reports to the UI, on a bounded `mpsc` channel. `Progress` is
 /// dropped if the channel is full (a slow UI never slows a transfer); the other
 /// events are waited for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransferEvent {
+    /// The peer offers a file and waits for our user's answer (receiving side, ask
+    /// mode only; `bytes_done` is 0, `name` is sanitised).
+    Incoming(TransferProgress),
     /// An offer was sent or accepted; `bytes_done` is the resume offset when known
     /// (0 on the sending side before the answer).
     Offered(TransferProgress),
@@ -253,8 +290,8 @@ pub fn is_for_sender(frame: &TransferFrame, receiving_this_transfer: bool) -> bo
 type SendFuture<'a> = Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a>>;
 
 /// Runs the file channel for a whole call: reads every message from `incoming`,
-/// drives `session` with the frames and chunks of transfers we receive (sending its
-/// answers on `sink`), and forwards the answers to our own offers to `to_sender`
+/// drives `session` with the frames and chunks of transfers we receive and with the
+/// user's `commands` about them (sending its answers on `sink`), and forwards the answers to our own offers to `to_sender`
 /// (the `inbound` of [`send_file`]; dropped with a warning if that channel is full
 /// or closed).
 ///
@@ -268,9 +305,11 @@ pub async fn serve_file_channel(
     sink: &dyn MessageSink,
     session: &mut ReceiveSession,
     to_sender: &mpsc::Sender<TransferFrame>,
+    commands: &mut mpsc::Receiver<TransferCommand>,
 ) -> crate::Result<()> {
     let mut queue: VecDeque<TransferFrame> = VecDeque::new();
     let mut in_flight: Option<SendFuture<'_>> = None;
+    let mut commands_open = true;
     loop {
         if in_flight.is_none() {
             if let Some(frame) = queue.pop_front() {
@@ -288,6 +327,10 @@ pub async fn serve_file_channel(
                 in_flight = None;
                 result?;
             }
+            command = commands.recv(), if commands_open => match command {
+                Some(command) => queue.extend(session.command(command).await),
+                None => commands_open = false,
+            },
             msg = incoming.recv() => {
                 let Some(msg) = msg else { break };
                 match msg {

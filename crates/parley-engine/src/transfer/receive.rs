@@ -1,21 +1,19 @@
-//! The receiving side: accept or decline offers, write chunks through a
-//! blocking writer thread while hashing, verify, and move the file into place.
+//! The receiving side: accept or decline offers (at once, or when the user
+//! answers), write chunks through a blocking writer thread while hashing, verify,
+//! and move the file into place.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use bytes::Bytes;
-use parley_proto::data::{decode_chunk, transfer_id_from_hex, TransferFrame, CHUNK_PAYLOAD_BYTES};
-use sha2::{Digest as _, Sha256};
+use parley_proto::data::{decode_chunk, transfer_id_from_hex, TransferFrame};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use super::name::{confined, sanitize_file_name, unique_name_candidate};
+use super::disk::{move_into_place, prepare_part, remove_temp, Sidecar, Writer};
+use super::name::sanitize_file_name;
 use super::{
-    emit, ProgressThrottle, TransferDirection, TransferError, TransferEvent, TransferProgress,
-    DISK_BUFFER_BYTES,
+    emit, ProgressThrottle, TransferCommand, TransferDirection, TransferError, TransferEvent,
+    TransferProgress,
 };
 
 /// Suffix of the hidden temp file a transfer is written to: `.<name>.parley-part`.
@@ -25,30 +23,39 @@ pub const PART_SUFFIX: &str = ".parley-part";
 /// `.<name>.parley-part.json` holding `{"sha256": …, "size": …}`.
 pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 
-/// Most `name (n).ext` candidates tried before giving up.
-const MAX_NAME_ATTEMPTS: u32 = 10_000;
-
-/// The offer a temp file belongs to.
-#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct Sidecar {
-    sha256: String,
-    size: u64,
-}
-
-/// The receive side of the file channel: at most one incoming transfer at a time
-/// (a second offer meanwhile is declined as busy).
+/// The receive side of the file channel: at most one incoming transfer at a time,
+/// offered or being received (a second offer meanwhile is declined as busy).
 ///
 /// Policy: with no receive folder every offer is declined ("not accepting
-/// files"); with one, every offer is accepted and saved there under its sanitised
-/// name, never overwriting an existing file. Feed it with [`ReceiveSession::on_text`]
-/// and [`ReceiveSession::on_chunk`] (or let [`super::serve_file_channel`] do it)
-/// and send the frames they return to the peer.
+/// files"); with one, offers are saved there under their sanitised name, never
+/// overwriting an existing file. They are accepted at once, or, after
+/// [`set_ask`](Self::set_ask)`(true)`, announced with [`TransferEvent::Incoming`]
+/// and held until the user answers through [`command`](Self::command). Feed it with
+/// [`ReceiveSession::on_text`] and [`ReceiveSession::on_chunk`] (or let
+/// [`super::serve_file_channel`] do it) and send the frames they return to the peer.
 #[derive(Debug)]
 pub struct ReceiveSession {
     receive_dir: Option<PathBuf>,
     events: mpsc::Sender<TransferEvent>,
+    ask: bool,
+    pending: Option<Offer>,
     active: Option<Incoming>,
 }
+
+/// A checked offer: waiting for the user's answer, or about to be accepted.
+#[derive(Debug)]
+struct Offer {
+    transfer_id: String,
+    id_bytes: [u8; 16],
+    /// Sanitised file name.
+    name: String,
+    size: u64,
+    /// Lowercase hex.
+    sha256: String,
+}
+
+/// Reason sent to the sender when the user declines an offer.
+pub const DECLINED_BY_USER: &str = "declined by the receiver";
 
 #[derive(Debug)]
 struct Incoming {
@@ -66,70 +73,6 @@ struct Incoming {
     writer: Writer,
 }
 
-/// A blocking thread that appends to the temp file through a 1 MiB `BufWriter`
-/// and hashes what it writes; fed by a bounded channel (backpressure on the disk).
-#[derive(Debug)]
-struct Writer {
-    tx: Option<mpsc::Sender<Bytes>>,
-    /// `None` once awaited (a `JoinHandle` must not be polled after completion).
-    handle: Option<JoinHandle<io::Result<(String, u64)>>>,
-}
-
-impl Writer {
-    fn spawn(file: File, hasher: Sha256, len: u64) -> Writer {
-        let capacity = (DISK_BUFFER_BYTES / CHUNK_PAYLOAD_BYTES).max(1) + 1;
-        let (tx, mut rx) = mpsc::channel::<Bytes>(capacity);
-        let handle = tokio::task::spawn_blocking(move || {
-            let mut hasher = hasher;
-            let mut len = len;
-            let mut out = BufWriter::with_capacity(DISK_BUFFER_BYTES, file);
-            while let Some(buf) = rx.blocking_recv() {
-                out.write_all(&buf)?;
-                hasher.update(&buf);
-                len += buf.len() as u64;
-            }
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            Ok((hex::encode(hasher.finalize()), len))
-        });
-        Writer {
-            tx: Some(tx),
-            handle: Some(handle),
-        }
-    }
-
-    /// Queues `buf`, waiting while the writer is behind. Errors with the writer's
-    /// own error if it stopped (disk full, ...).
-    async fn write(&mut self, buf: Bytes) -> io::Result<()> {
-        let Some(tx) = &self.tx else {
-            return Err(io::Error::other("writer already finished"));
-        };
-        if tx.send(buf).await.is_ok() {
-            return Ok(());
-        }
-        self.tx = None;
-        match self.join().await {
-            Err(e) => Err(e),
-            Ok(_) => Err(io::Error::other("writer stopped early")),
-        }
-    }
-
-    async fn join(&mut self) -> io::Result<(String, u64)> {
-        let Some(handle) = self.handle.take() else {
-            return Err(io::Error::other("writer already stopped"));
-        };
-        handle
-            .await
-            .map_err(|e| io::Error::other(format!("writer thread failed: {e}")))?
-    }
-
-    /// Flushes and syncs; returns the SHA-256 (hex) and length of the whole file.
-    async fn finish(mut self) -> io::Result<(String, u64)> {
-        self.tx = None;
-        self.join().await
-    }
-}
-
 impl ReceiveSession {
     /// A session saving files into `receive_dir` (created when the first file
     /// arrives), or declining every offer if `None`. Events go to `events`.
@@ -137,7 +80,50 @@ impl ReceiveSession {
         ReceiveSession {
             receive_dir,
             events,
+            ask: false,
+            pending: None,
             active: None,
+        }
+    }
+
+    /// Whether offers wait for the user (`true`: [`TransferEvent::Incoming`], then
+    /// [`TransferCommand::Accept`] or [`TransferCommand::Decline`]) or are accepted
+    /// at once (`false`, the default).
+    pub fn set_ask(&mut self, ask: bool) {
+        self.ask = ask;
+    }
+
+    /// Carries out the user's answer to an offer, or a cancel of the transfer
+    /// being received; returns the frames to send to the peer (`accept`, `decline`
+    /// or `cancel`; none if `transfer_id` is neither offered nor being received,
+    /// e.g. it already ended).
+    pub async fn command(&mut self, command: TransferCommand) -> Vec<TransferFrame> {
+        let is_pending =
+            |s: &Self, id: &str| s.pending.as_ref().is_some_and(|p| p.transfer_id == id);
+        match command {
+            TransferCommand::Accept { transfer_id } if is_pending(self, &transfer_id) => {
+                let offer = self.pending.take().expect("checked");
+                vec![self.start(offer).await]
+            }
+            TransferCommand::Decline { transfer_id } | TransferCommand::Cancel { transfer_id }
+                if is_pending(self, &transfer_id) =>
+            {
+                let offer = self.pending.take().expect("checked");
+                tracing::info!(%transfer_id, name = %offer.name, "offer declined");
+                self.emit_failed(&transfer_id, &offer.name, "declined".into())
+                    .await;
+                vec![TransferFrame::Decline {
+                    transfer_id,
+                    reason: DECLINED_BY_USER.into(),
+                }]
+            }
+            TransferCommand::Cancel { transfer_id } if self.is_receiving(&transfer_id) => {
+                self.cancel_active("cancelled by the receiver").await
+            }
+            other => {
+                tracing::debug!(command = ?other, "transfer command for no current offer");
+                Vec::new()
+            }
         }
     }
 
@@ -146,11 +132,16 @@ impl ReceiveSession {
         self.receive_dir = receive_dir;
     }
 
-    /// Whether `transfer_id` is the transfer being received now.
+    /// Whether `transfer_id` is the transfer being received now, or the offer
+    /// waiting for the user's answer.
     pub fn is_receiving(&self, transfer_id: &str) -> bool {
         self.active
             .as_ref()
             .is_some_and(|a| a.transfer_id == transfer_id)
+            || self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.transfer_id == transfer_id)
     }
 
     /// Handles a text frame from the peer (`offer`, `done`, `cancel`; others are
@@ -165,9 +156,13 @@ impl ReceiveSession {
                 name,
                 size,
                 sha256,
-            } => vec![self.on_offer(transfer_id, name, size, sha256).await],
+            } => self.on_offer(transfer_id, name, size, sha256).await,
             TransferFrame::Done { transfer_id } => {
-                if self.is_receiving(&transfer_id) {
+                if self
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.transfer_id == transfer_id)
+                {
                     vec![self.on_done().await]
                 } else {
                     tracing::debug!(%transfer_id, "`done` for an unknown transfer");
@@ -181,7 +176,10 @@ impl ReceiveSession {
                 transfer_id,
                 reason,
             } => {
-                if self.is_receiving(&transfer_id) {
+                if let Some(offer) = self.pending.take_if(|p| p.transfer_id == transfer_id) {
+                    let why = format!("cancelled by the sender: {reason}");
+                    self.emit_failed(&transfer_id, &offer.name, why).await;
+                } else if self.is_receiving(&transfer_id) {
                     let err = TransferError::Cancelled {
                         reason: format!("by the sender: {reason}"),
                     };
@@ -258,9 +256,14 @@ impl ReceiveSession {
         }]
     }
 
-    /// Ends the session (the channel closed): stops the writer and keeps the
-    /// partial file and its sidecar so a later offer of the same file resumes.
+    /// Ends the session (the channel closed): forgets an unanswered offer, stops
+    /// the writer and keeps the partial file and its sidecar so a later offer of
+    /// the same file resumes.
     pub async fn close(&mut self) {
+        if let Some(offer) = self.pending.take() {
+            let why = TransferError::ChannelClosed.to_string();
+            self.emit_failed(&offer.transfer_id, &offer.name, why).await;
+        }
         if self.active.is_some() {
             let err = TransferError::ChannelClosed;
             self.abort(err, false).await;
@@ -273,30 +276,39 @@ impl ReceiveSession {
         raw_name: String,
         size: u64,
         sha256: String,
-    ) -> TransferFrame {
-        let decline = |reason: String| TransferFrame::Decline {
-            transfer_id: transfer_id.clone(),
-            reason,
+    ) -> Vec<TransferFrame> {
+        let decline = |reason: String| {
+            vec![TransferFrame::Decline {
+                transfer_id: transfer_id.clone(),
+                reason,
+            }]
         };
         if let Some(active) = &self.active {
             if active.transfer_id == transfer_id {
                 tracing::debug!(%transfer_id, "duplicate offer ignored");
-                return TransferFrame::Accept {
+                return vec![TransferFrame::Accept {
                     transfer_id,
                     offset: active.received,
-                };
+                }];
             }
             return decline("busy: another transfer is in progress".into());
+        }
+        if let Some(pending) = &self.pending {
+            if pending.transfer_id == transfer_id {
+                tracing::debug!(%transfer_id, "duplicate offer: still waiting for the user");
+                return Vec::new();
+            }
+            return decline("busy: another offer is waiting for an answer".into());
         }
         let Ok(id_bytes) = transfer_id_from_hex(&transfer_id) else {
             return decline("invalid transfer id".into());
         };
-        let Some(dir) = self.receive_dir.clone() else {
+        if self.receive_dir.is_none() {
             let reason = "not accepting files".to_owned();
             self.emit_failed(&transfer_id, &raw_name, format!("declined: {reason}"))
                 .await;
             return decline(reason);
-        };
+        }
         let sha256 = sha256.to_ascii_lowercase();
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return decline("invalid sha256".into());
@@ -304,6 +316,48 @@ impl ReceiveSession {
         let name = match sanitize_file_name(&raw_name) {
             Ok(name) => name,
             Err(e) => return decline(e.to_string()),
+        };
+        let offer = Offer {
+            transfer_id,
+            id_bytes,
+            name,
+            size,
+            sha256,
+        };
+        if self.ask {
+            tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, size, "file offered; asking the user");
+            let progress = TransferProgress {
+                transfer_id: offer.transfer_id.clone(),
+                name: offer.name.clone(),
+                bytes_done: 0,
+                bytes_total: size,
+                direction: TransferDirection::Receiving,
+            };
+            self.pending = Some(offer);
+            emit(&self.events, TransferEvent::Incoming(progress)).await;
+            return Vec::new();
+        }
+        vec![self.start(offer).await]
+    }
+
+    /// Accepts `offer`: opens (or resumes) its temp file and returns `accept`, or
+    /// `decline` if the file cannot be saved.
+    async fn start(&mut self, offer: Offer) -> TransferFrame {
+        let Offer {
+            transfer_id,
+            id_bytes,
+            name,
+            size,
+            sha256,
+        } = offer;
+        let decline = |reason: String| TransferFrame::Decline {
+            transfer_id: transfer_id.clone(),
+            reason,
+        };
+        let Some(dir) = self.receive_dir.clone() else {
+            self.emit_failed(&transfer_id, &name, "declined: not accepting files".into())
+                .await;
+            return decline("not accepting files".into());
         };
         let prepared = tokio::task::spawn_blocking({
             let (dir, name, sha256) = (dir.clone(), name.clone(), sha256.clone());
@@ -476,97 +530,6 @@ impl Incoming {
             bytes_done: self.received,
             bytes_total: self.size,
             direction: TransferDirection::Receiving,
-        }
-    }
-}
-
-type Prepared = (PathBuf, PathBuf, File, Sha256, u64);
-
-/// Opens `dir/.<name>.parley-part` for appending. If its sidecar describes the
-/// same offer and the file is no longer than the offer, the existing bytes are
-/// kept and hashed (resume); otherwise the file is emptied and the sidecar
-/// rewritten. Returns the paths, the file, the hasher and the resume offset.
-fn prepare_part(dir: &Path, name: &str, offer: Sidecar) -> Result<Prepared, TransferError> {
-    std::fs::create_dir_all(dir).map_err(|e| TransferError::io(dir, e))?;
-    let part = confined(dir, &format!(".{name}{PART_SUFFIX}"))?;
-    let sidecar = confined(dir, &format!(".{name}{SIDECAR_SUFFIX}"))?;
-    let io_err = |e| TransferError::io(&part, e);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&part)
-        .map_err(io_err)?;
-    let existing = file.metadata().map_err(io_err)?.len();
-    let previous: Option<Sidecar> = std::fs::read(&sidecar)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let mut hasher = Sha256::new();
-    let offset = if previous.as_ref() == Some(&offer) && existing <= offer.size && existing > 0 {
-        let mut buf = vec![0u8; DISK_BUFFER_BYTES];
-        let mut hashed = 0u64;
-        loop {
-            let n = file.read(&mut buf).map_err(io_err)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            hashed += n as u64;
-        }
-        hashed
-    } else {
-        if existing > 0 {
-            file.set_len(0).map_err(io_err)?;
-        }
-        let json =
-            serde_json::to_vec(&offer).map_err(|e| TransferError::Protocol(e.to_string()))?;
-        std::fs::write(&sidecar, json).map_err(|e| TransferError::io(&sidecar, e))?;
-        0
-    };
-    file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
-    Ok((part, sidecar, file, hasher, offset))
-}
-
-/// Renames the verified temp file to `dir/name`, or `name (1)`, `name (2)`, … if
-/// taken: each candidate is reserved with `create_new` first, so an existing file
-/// is never overwritten. Returns the final path.
-fn move_into_place(dir: &Path, name: &str, part: &Path) -> Result<PathBuf, TransferError> {
-    for n in 0..MAX_NAME_ATTEMPTS {
-        let candidate = confined(dir, &unique_name_candidate(name, n))?;
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(_) => {
-                return match std::fs::rename(part, &candidate) {
-                    Ok(()) => Ok(candidate),
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&candidate);
-                        Err(TransferError::io(candidate, e))
-                    }
-                };
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(TransferError::io(candidate, e)),
-        }
-    }
-    Err(TransferError::io(
-        dir.join(name),
-        io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "too many files with this name",
-        ),
-    ))
-}
-
-async fn remove_temp(part: &Path, sidecar: &Path) {
-    for path in [part, sidecar] {
-        if let Err(e) = tokio::fs::remove_file(path).await {
-            if e.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file");
-            }
         }
     }
 }

@@ -75,9 +75,25 @@ pub async fn send_file_named(
     sink: Arc<dyn MessageSink>,
     inbound: &mut mpsc::Receiver<TransferFrame>,
     events: &mpsc::Sender<TransferEvent>,
+    cancel: watch::Receiver<bool>,
+) -> Result<SendOutcome, TransferError> {
+    send_file_as(rand::random(), path, name, sink, inbound, events, cancel).await
+}
+
+/// [`send_file_named`] under a transfer id chosen by the caller (16 random bytes;
+/// the peer sees it as 32 hex chars), so the caller knows it before the offer goes
+/// out (to cancel by id).
+///
+/// Errors: as [`send_file`].
+pub async fn send_file_as(
+    id_bytes: [u8; 16],
+    path: &Path,
+    name: Option<&str>,
+    sink: Arc<dyn MessageSink>,
+    inbound: &mut mpsc::Receiver<TransferFrame>,
+    events: &mpsc::Sender<TransferEvent>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<SendOutcome, TransferError> {
-    let id_bytes: [u8; 16] = rand::random();
     let transfer_id = transfer_id_to_hex(&id_bytes);
     let name = match name {
         Some(name) => name.to_owned(),

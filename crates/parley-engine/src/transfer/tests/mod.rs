@@ -61,6 +61,8 @@ struct Peers {
     alice_events_tx: mpsc::Sender<TransferEvent>,
     alice_events: mpsc::Receiver<TransferEvent>,
     bob_events: mpsc::Receiver<TransferEvent>,
+    /// Bob's user: answers to offers, cancels.
+    bob_commands: mpsc::Sender<TransferCommand>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -70,6 +72,15 @@ impl Peers {
     }
 
     fn with_delay(bob_dir: Option<PathBuf>, delay: Duration) -> Peers {
+        Self::build(bob_dir, delay, false)
+    }
+
+    /// Bob asks his user before accepting.
+    fn asking(bob_dir: PathBuf, delay: Duration) -> Peers {
+        Self::build(Some(bob_dir), delay, true)
+    }
+
+    fn build(bob_dir: Option<PathBuf>, delay: Duration, ask: bool) -> Peers {
         let (ab_sink, mut ab_rx) = memory_pair(8);
         let (ba_sink, mut ba_rx) = memory_pair(8);
         let alice_sink: Arc<dyn MessageSink> = if delay.is_zero() {
@@ -85,18 +96,35 @@ impl Peers {
         let (alice_to_sender, alice_inbound) = mpsc::channel(SENDER_INBOUND_CAPACITY);
         let (bob_to_sender, _bob_inbound) = mpsc::channel(SENDER_INBOUND_CAPACITY);
 
+        let (bob_commands, mut bob_commands_rx) = mpsc::channel(8);
+        let (_alice_commands, mut alice_commands_rx) = mpsc::channel(1);
+
         let mut tasks = Vec::new();
         let mut bob = ReceiveSession::new(bob_dir, bob_events_tx);
+        bob.set_ask(ask);
         tasks.push(tokio::spawn(async move {
             let _keep = _bob_inbound;
-            serve_file_channel(&mut ab_rx, &ba_sink, &mut bob, &bob_to_sender)
-                .await
-                .unwrap();
+            serve_file_channel(
+                &mut ab_rx,
+                &ba_sink,
+                &mut bob,
+                &bob_to_sender,
+                &mut bob_commands_rx,
+            )
+            .await
+            .unwrap();
         }));
         let mut alice = ReceiveSession::new(None, alice_events_tx.clone());
         let sink = alice_sink.clone();
         tasks.push(tokio::spawn(async move {
-            let _ = serve_file_channel(&mut ba_rx, &*sink, &mut alice, &alice_to_sender).await;
+            let _ = serve_file_channel(
+                &mut ba_rx,
+                &*sink,
+                &mut alice,
+                &alice_to_sender,
+                &mut alice_commands_rx,
+            )
+            .await;
         }));
         Peers {
             alice_sink,
@@ -104,6 +132,7 @@ impl Peers {
             alice_events_tx,
             alice_events,
             bob_events,
+            bob_commands,
             tasks,
         }
     }
@@ -632,6 +661,15 @@ fn futures_are_send() {
         cancel,
     ));
     let mut session = ReceiveSession::new(None, events.clone());
-    assert_send(&serve_file_channel(&mut rx, &*sink, &mut session, &tx));
+    let (_commands_tx, mut commands) = mpsc::channel(1);
+    assert_send(&serve_file_channel(
+        &mut rx,
+        &*sink,
+        &mut session,
+        &tx,
+        &mut commands,
+    ));
     assert_send(&crate::chat::ChatChannel::send_chat(&*sink, "hi"));
 }
+
+mod ask;

@@ -1,0 +1,190 @@
+//! The receiver's disk side: the hidden temp file (`.<name>.parley-part`) with its
+//! resume sidecar, a blocking writer thread that hashes while it writes, and the
+//! final move into place that never overwrites an existing file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use parley_proto::data::CHUNK_PAYLOAD_BYTES;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::name::{confined, unique_name_candidate};
+use super::receive::{PART_SUFFIX, SIDECAR_SUFFIX};
+use super::{TransferError, DISK_BUFFER_BYTES};
+
+/// Most `name (n).ext` candidates tried before giving up.
+const MAX_NAME_ATTEMPTS: u32 = 10_000;
+
+/// The offer a temp file belongs to.
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Sidecar {
+    pub(super) sha256: String,
+    pub(super) size: u64,
+}
+
+/// A blocking thread that appends to the temp file through a 1 MiB `BufWriter`
+/// and hashes what it writes; fed by a bounded channel (backpressure on the disk).
+#[derive(Debug)]
+pub(super) struct Writer {
+    tx: Option<mpsc::Sender<Bytes>>,
+    /// `None` once awaited (a `JoinHandle` must not be polled after completion).
+    handle: Option<JoinHandle<io::Result<(String, u64)>>>,
+}
+
+impl Writer {
+    pub(super) fn spawn(file: File, hasher: Sha256, len: u64) -> Writer {
+        let capacity = (DISK_BUFFER_BYTES / CHUNK_PAYLOAD_BYTES).max(1) + 1;
+        let (tx, mut rx) = mpsc::channel::<Bytes>(capacity);
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut hasher = hasher;
+            let mut len = len;
+            let mut out = BufWriter::with_capacity(DISK_BUFFER_BYTES, file);
+            while let Some(buf) = rx.blocking_recv() {
+                out.write_all(&buf)?;
+                hasher.update(&buf);
+                len += buf.len() as u64;
+            }
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            Ok((hex::encode(hasher.finalize()), len))
+        });
+        Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Queues `buf`, waiting while the writer is behind. Errors with the writer's
+    /// own error if it stopped (disk full, ...).
+    pub(super) async fn write(&mut self, buf: Bytes) -> io::Result<()> {
+        let Some(tx) = &self.tx else {
+            return Err(io::Error::other("writer already finished"));
+        };
+        if tx.send(buf).await.is_ok() {
+            return Ok(());
+        }
+        self.tx = None;
+        match self.join().await {
+            Err(e) => Err(e),
+            Ok(_) => Err(io::Error::other("writer stopped early")),
+        }
+    }
+
+    async fn join(&mut self) -> io::Result<(String, u64)> {
+        let Some(handle) = self.handle.take() else {
+            return Err(io::Error::other("writer already stopped"));
+        };
+        handle
+            .await
+            .map_err(|e| io::Error::other(format!("writer thread failed: {e}")))?
+    }
+
+    /// Flushes and syncs; returns the SHA-256 (hex) and length of the whole file.
+    pub(super) async fn finish(mut self) -> io::Result<(String, u64)> {
+        self.tx = None;
+        self.join().await
+    }
+}
+
+pub(super) type Prepared = (PathBuf, PathBuf, File, Sha256, u64);
+
+/// Opens `dir/.<name>.parley-part` for appending. If its sidecar describes the
+/// same offer and the file is no longer than the offer, the existing bytes are
+/// kept and hashed (resume); otherwise the file is emptied and the sidecar
+/// rewritten. Returns the paths, the file, the hasher and the resume offset.
+pub(super) fn prepare_part(
+    dir: &Path,
+    name: &str,
+    offer: Sidecar,
+) -> Result<Prepared, TransferError> {
+    std::fs::create_dir_all(dir).map_err(|e| TransferError::io(dir, e))?;
+    let part = confined(dir, &format!(".{name}{PART_SUFFIX}"))?;
+    let sidecar = confined(dir, &format!(".{name}{SIDECAR_SUFFIX}"))?;
+    let io_err = |e| TransferError::io(&part, e);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&part)
+        .map_err(io_err)?;
+    let existing = file.metadata().map_err(io_err)?.len();
+    let previous: Option<Sidecar> = std::fs::read(&sidecar)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let mut hasher = Sha256::new();
+    let offset = if previous.as_ref() == Some(&offer) && existing <= offer.size && existing > 0 {
+        let mut buf = vec![0u8; DISK_BUFFER_BYTES];
+        let mut hashed = 0u64;
+        loop {
+            let n = file.read(&mut buf).map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            hashed += n as u64;
+        }
+        hashed
+    } else {
+        if existing > 0 {
+            file.set_len(0).map_err(io_err)?;
+        }
+        let json =
+            serde_json::to_vec(&offer).map_err(|e| TransferError::Protocol(e.to_string()))?;
+        std::fs::write(&sidecar, json).map_err(|e| TransferError::io(&sidecar, e))?;
+        0
+    };
+    file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
+    Ok((part, sidecar, file, hasher, offset))
+}
+
+/// Renames the verified temp file to `dir/name`, or `name (1)`, `name (2)`, … if
+/// taken: each candidate is reserved with `create_new` first, so an existing file
+/// is never overwritten. Returns the final path.
+pub(super) fn move_into_place(
+    dir: &Path,
+    name: &str,
+    part: &Path,
+) -> Result<PathBuf, TransferError> {
+    for n in 0..MAX_NAME_ATTEMPTS {
+        let candidate = confined(dir, &unique_name_candidate(name, n))?;
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(_) => {
+                return match std::fs::rename(part, &candidate) {
+                    Ok(()) => Ok(candidate),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&candidate);
+                        Err(TransferError::io(candidate, e))
+                    }
+                };
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(TransferError::io(candidate, e)),
+        }
+    }
+    Err(TransferError::io(
+        dir.join(name),
+        io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "too many files with this name",
+        ),
+    ))
+}
+
+pub(super) async fn remove_temp(part: &Path, sidecar: &Path) {
+    for path in [part, sidecar] {
+        if let Err(e) = tokio::fs::remove_file(path).await {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file");
+            }
+        }
+    }
+}
