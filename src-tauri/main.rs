@@ -50,6 +50,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         remote_video: Default::default(),
         local_video: Default::default(),
         remote_screen: Default::default(),
+        media_settings: std::sync::Arc::new(std::sync::RwLock::new(settings.clone())),
         inner: tokio::sync::Mutex::new(Inner {
             settings,
             ..Default::default()

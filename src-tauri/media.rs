@@ -12,6 +12,8 @@ use parley_engine::media::{
     WavFileSource, Y4mFileSource,
 };
 
+use std::sync::{Arc, RwLock};
+
 use crate::settings::Settings;
 
 /// Camera capture request: 640x480 at 30 frames/s.
@@ -19,10 +21,18 @@ const CAMERA_MODE: (u32, u32, u32) = (640, 480, 30);
 /// Test pattern when there is no camera: 640x360 at 15 frames/s.
 const PATTERN_MODE: (u32, u32, f64) = (640, 360, 15.0);
 
-/// Media for calls, per the settings at the time the call starts.
+/// Media for calls, per the settings at the time a device is opened (a call
+/// starts, or the user switches devices in a call).
 pub struct AppMedia {
-    /// The settings snapshot.
-    pub settings: Settings,
+    /// The current settings (shared with the app state).
+    pub settings: Arc<RwLock<Settings>>,
+}
+
+impl AppMedia {
+    fn choice(&self, pick: impl Fn(&Settings) -> &Option<String>) -> Option<String> {
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
+        pick(&settings).clone()
+    }
 }
 
 fn index_of<T>(list: &[T], name: &Option<String>, name_of: impl Fn(&T) -> &str) -> Option<usize> {
@@ -30,14 +40,48 @@ fn index_of<T>(list: &[T], name: &Option<String>, name_of: impl Fn(&T) -> &str) 
     list.iter().position(|d| name_of(d) == name)
 }
 
+/// The camera name that picks the built-in test pattern (always offered, so a
+/// machine without a camera can still send a picture on purpose).
+pub const TEST_PATTERN_CAMERA: &str = "Test pattern";
+
+/// `PARLEY_VIDEO_FILE`, if set: the file-backed camera.
+fn video_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("PARLEY_VIDEO_FILE").map(Into::into)
+}
+
+/// How the file-backed camera is listed: `<file name> (file)`.
+fn file_camera_name(path: &std::path::Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    format!("{name} (file)")
+}
+
+/// Cameras to offer, by name: the file-backed one (when `PARLEY_VIDEO_FILE` is
+/// set), the cameras present, and the test pattern.
+pub fn camera_names() -> Vec<String> {
+    let mut names: Vec<String> = video_file().iter().map(|p| file_camera_name(p)).collect();
+    names.extend(media::list_cameras().into_iter().map(|c| c.name));
+    names.push(TEST_PATTERN_CAMERA.to_owned());
+    names
+}
+
 impl MediaProvider for AppMedia {
     fn video_source(&self) -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
-        if let Ok(path) = std::env::var("PARLEY_VIDEO_FILE") {
-            return Ok(Some(Box::new(Y4mFileSource::open(path, true)?)));
+        let choice = self.choice(|s| &s.camera);
+        let (w, h, fps) = PATTERN_MODE;
+        if choice.as_deref() == Some(TEST_PATTERN_CAMERA) {
+            return Ok(Some(Box::new(TestPatternSource::new(w, h, fps)?)));
         }
         let cams = media::list_cameras();
+        if let Some(path) = video_file() {
+            let real = choice
+                .as_deref()
+                .is_some_and(|c| cams.iter().any(|cam| cam.name == c));
+            if !real {
+                return Ok(Some(Box::new(Y4mFileSource::open(path, true)?)));
+            }
+        }
         if !cams.is_empty() {
-            let idx = index_of(&cams, &self.settings.camera, |c| &c.name)
+            let idx = index_of(&cams, &choice, |c| &c.name)
                 .map(|i| cams[i].index)
                 .unwrap_or(cams[0].index);
             let (w, h, fps) = CAMERA_MODE;
@@ -46,7 +90,6 @@ impl MediaProvider for AppMedia {
                 Err(e) => tracing::warn!("camera {idx}: {e}; sending a test pattern"),
             }
         }
-        let (w, h, fps) = PATTERN_MODE;
         Ok(Some(Box::new(TestPatternSource::new(w, h, fps)?)))
     }
 
@@ -58,7 +101,8 @@ impl MediaProvider for AppMedia {
         if mics.is_empty() {
             return Ok(None);
         }
-        let idx = index_of(&mics, &self.settings.microphone, |d| &d.name).map(|i| mics[i].index);
+        let idx =
+            index_of(&mics, &self.choice(|s| &s.microphone), |d| &d.name).map(|i| mics[i].index);
         match MicSource::open(idx) {
             Ok(mic) => Ok(Some(Box::new(mic))),
             Err(e) => {
@@ -73,7 +117,7 @@ impl MediaProvider for AppMedia {
         if outs.is_empty() {
             return Vec::new();
         }
-        let idx = index_of(&outs, &self.settings.speaker, |d| &d.name).map(|i| outs[i].index);
+        let idx = index_of(&outs, &self.choice(|s| &s.speaker), |d| &d.name).map(|i| outs[i].index);
         match SpeakerSink::open(idx) {
             Ok(s) => vec![Box::new(s)],
             Err(e) => {

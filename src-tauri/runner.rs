@@ -93,7 +93,7 @@ pub async fn restart_client(app: AppHandle) {
             },
             download_dir: state.download_dir(&settings),
             media: Arc::new(AppMedia {
-                settings: settings.clone(),
+                settings: Arc::clone(&state.media_settings),
             }),
             remote_video: state.remote_video.clone(),
             local_video: state.local_video.clone(),

@@ -25,6 +25,9 @@ pub struct AppState {
     pub local_video: parley_engine::client::FrameSlot,
     /// The peer's shared screen (app-owned, like the video slots).
     pub remote_screen: parley_engine::client::FrameSlot,
+    /// The settings capture and playback read when a device is opened (kept equal
+    /// to `inner.settings`; a plain lock, as the engine opens devices from sync code).
+    pub media_settings: Arc<std::sync::RwLock<crate::settings::Settings>>,
     /// Everything that changes.
     pub inner: Mutex<Inner>,
 }

@@ -22,6 +22,9 @@
 //!   her window shows the sharing indicator and Bob's shows the shared screen large,
 //!   at its native 1280x800, not flat (luma σ ≥ 10), drawn pixel for pixel with 1:1
 //!   zoom; Stop closes Bob's shared view while the call goes on;
+//! - Alice picks the test pattern in the call's device menu (which lists the
+//!   file-backed camera too): Bob's view and her preview switch to 640x360 while
+//!   the call stays connected;
 //! - hanging up returns both windows to the contact panel (no call view left);
 //! - the built-in echo test contact is listed online; Bob calls it and his own
 //!   video comes back (frames drawn in the remote view);
@@ -45,6 +48,8 @@ mod webdriver;
 mod chat;
 #[path = "app_window/contacts.rs"]
 mod contacts;
+#[path = "app_window/devices.rs"]
+mod devices;
 #[path = "app_window/files.rs"]
 mod files;
 #[path = "app_window/screen.rs"]
@@ -231,7 +236,11 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     screen::share_screen(ctx)?;
     ctx.step("screen shared and stopped");
 
-    // 9. Hang up: both back to the contact panel.
+    // 9. Another camera mid-call: Bob's view follows.
+    devices::switch_camera(ctx)?;
+    ctx.step("camera switched");
+
+    // 10. Hang up: both back to the contact panel.
     let a = &ctx.a.s;
     a.click(&a.wait_for("[data-testid=hangup]", SHORT, enabled_and_visible)?)?;
     for p in [&ctx.a, &ctx.b] {
@@ -255,7 +264,7 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     ctx.save(&ctx.b, "transfer.png")?;
     ctx.step("hung up");
 
-    // 10. The built-in echo test: Bob calls it and sees his own camera come back.
+    // 11. The built-in echo test: Bob calls it and sees his own camera come back.
     let b = &ctx.b.s;
     let echo = b.wait_for(
         "[data-testid=contact][data-echo=true][data-online=true] [data-testid=contact-select]",

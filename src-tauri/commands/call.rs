@@ -1,10 +1,12 @@
-//! Calls: start, accept, decline, hang up, mute; video channels.
+//! Calls: start, accept, decline, hang up, mute, switch devices; video channels.
 
+use parley_engine::client::DeviceKind;
 use tauri::ipc::{Channel, InvokeResponseBody};
-use tauri::State;
+use tauri::{AppHandle, State};
 
 use super::{client, peer};
 use crate::error::{CmdResult, CommandError};
+use crate::runner::emit_state;
 use crate::state::{AppState, CallView};
 use crate::video_out;
 
@@ -59,13 +61,35 @@ pub async fn set_muted(
     Ok(state.call_view(info))
 }
 
-/// Switching devices inside a call is not there yet: the UI disables it.
+/// Picks the camera, microphone or speaker `name` (saved in the settings) and
+/// switches the current call over to it; outside a call the next call uses it.
+/// Errors: `invalid` for an unknown kind, `no_device` when it cannot be opened.
 #[tauri::command]
-pub async fn switch_device(kind: String, name: String) -> CmdResult<()> {
-    Err(CommandError::new(
-        "invalid",
-        format!("switching the {kind} to {name} during a call is not supported yet; change it in Settings before the call"),
-    ))
+pub async fn switch_device(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    kind: DeviceKind,
+    name: String,
+) -> CmdResult<()> {
+    {
+        let mut inner = state.inner.lock().await;
+        let mut settings = inner.settings.clone();
+        let slot = match kind {
+            DeviceKind::Camera => &mut settings.camera,
+            DeviceKind::Microphone => &mut settings.microphone,
+            DeviceKind::Speaker => &mut settings.speaker,
+        };
+        *slot = Some(name);
+        settings.save(&state.profile)?;
+        *state
+            .media_settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = settings.clone();
+        inner.settings = settings;
+    }
+    client(&state).await?.switch_device(kind).await?;
+    emit_state(&app).await;
+    Ok(())
 }
 
 /// Attaches the UI's video channels: remote camera, local preview and the peer's

@@ -62,6 +62,10 @@ pub async fn update_settings(
             || inner.settings.ice_servers != settings.ice_servers
             || inner.settings.download_dir != settings.download_dir;
         settings.save(&state.profile)?;
+        *state
+            .media_settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = settings.clone();
         inner.settings = settings;
         reconnect
     };
@@ -87,7 +91,7 @@ pub async fn list_devices() -> CmdResult<Devices> {
     use parley_engine::media;
     let (cameras, microphones, speakers) = tauri::async_runtime::spawn_blocking(|| {
         (
-            media::list_cameras().into_iter().map(|c| c.name).collect(),
+            crate::media::camera_names(),
             media::list_input_devices()
                 .into_iter()
                 .map(|d| d.name)

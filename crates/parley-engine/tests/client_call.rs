@@ -14,6 +14,11 @@
 //!   nothing is written until B accepts; a declined file reaches A as declined;
 //!   a file A cancels mid-way, and one B cancels mid-way, end as cancelled on both
 //!   sides and leave nothing in B's folder; an accepted file arrives intact;
+//! - devices switched mid-call reach the peer without a new call: after switching
+//!   A's camera from a 320x240 test pattern to the recorded clip, B decodes 320x180
+//!   frames that match clip frames (PSNR ≥ 30 dB); after switching A's microphone
+//!   from a 440 Hz to a 1000 Hz tone, B hears 1000 Hz; after switching B's speakers,
+//!   the audio goes to the new sink and no longer to the old one;
 //! - the built-in echo test contact is online, answers a call through a real second
 //!   peer connection and sends our own video back (PSNR ≥ 25 dB against the frames we
 //!   sent, after two encodes) and our chat message.
@@ -22,9 +27,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley_engine::call::AudioSink;
-use parley_engine::client::{CallPhase, Client, ClientConfig, ClientEvent, MediaProvider};
+use parley_engine::client::{
+    CallPhase, Client, ClientConfig, ClientEvent, DeviceKind, MediaProvider,
+};
 use parley_engine::media::{
-    psnr_y, AudioSource, I420Frame, TestPatternSource, ToneSource, VideoSource,
+    psnr_y, read_y4m_all, AudioSource, I420Frame, TestPatternSource, ToneSource, VideoSource,
+    Y4mFileSource,
 };
 use parley_engine::rtc::RtcConfig;
 use parley_engine::storage::Direction as ChatDirection;
@@ -197,6 +205,172 @@ async fn two_clients_call_chat_and_send_a_folder() {
         })
         .await;
     }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Opens a different device each time: pattern then the clip (camera), 440 Hz then
+/// 1000 Hz (microphone), a fresh recording sink (speakers).
+struct Switchable {
+    cameras: std::sync::atomic::AtomicUsize,
+    mics: std::sync::atomic::AtomicUsize,
+    speakers: std::sync::Mutex<Vec<Arc<std::sync::Mutex<Vec<f32>>>>>,
+}
+
+struct Recorder(Arc<std::sync::Mutex<Vec<f32>>>);
+
+impl AudioSink for Recorder {
+    fn samples(&mut self, samples: &[f32]) -> parley_engine::Result<()> {
+        self.0.lock().unwrap().extend_from_slice(samples);
+        Ok(())
+    }
+}
+
+impl MediaProvider for Switchable {
+    fn video_source(&self) -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
+        use std::sync::atomic::Ordering;
+        Ok(Some(if self.cameras.fetch_add(1, Ordering::SeqCst) == 0 {
+            Box::new(TestPatternSource::new(320, 240, 15.0)?)
+        } else {
+            Box::new(Y4mFileSource::open(clip(), true)?)
+        }))
+    }
+    fn audio_source(&self) -> parley_engine::Result<Option<Box<dyn AudioSource>>> {
+        use std::sync::atomic::Ordering;
+        let hz = if self.mics.fetch_add(1, Ordering::SeqCst) == 0 {
+            440.0
+        } else {
+            1000.0
+        };
+        Ok(Some(Box::new(ToneSource::new(hz, 0.3))))
+    }
+    fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>> {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        self.speakers.lock().unwrap().push(Arc::clone(&buf));
+        vec![Box::new(Recorder(buf))]
+    }
+}
+
+fn clip() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/media/chrome-320x180-15fps.y4m")
+}
+
+/// Dominant frequency of the last 0.5 s of 48 kHz samples, Hz (from zero crossings).
+fn tone_hz(samples: &[f32]) -> f64 {
+    let tail = &samples[samples.len().saturating_sub(24_000)..];
+    let crossings = tail
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    crossings as f64 / 2.0 / (tail.len() as f64 / 48_000.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_switched_mid_call_reach_the_peer() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let switchable = || {
+        Arc::new(Switchable {
+            cameras: Default::default(),
+            mics: Default::default(),
+            speakers: Default::default(),
+        })
+    };
+    let (ma, mb) = (switchable(), switchable());
+    let mut cb = config(db.path(), None);
+    cb.media = mb.clone();
+    let (b, mut bev) = Client::start(cb).await.unwrap();
+    let mut ca = config(da.path(), Some(b.connection().url.clone()));
+    ca.media = ma.clone();
+    let (a, mut aev) = Client::start(ca).await.unwrap();
+    let idb = id_of(&b);
+    a.call(idb.clone()).await.unwrap();
+    let incoming = until(&mut bev, "incoming call", |e| match e {
+        ClientEvent::IncomingCall(info) => Some(info.clone()),
+        _ => None,
+    })
+    .await;
+    b.accept(&incoming.call_id).await.unwrap();
+    until(&mut aev, "connected", |e| match e {
+        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
+        _ => None,
+    })
+    .await;
+    let next = async |c: &Client| {
+        tokio::time::timeout(Duration::from_secs(10), c.remote_video.next())
+            .await
+            .expect("remote video")
+    };
+    assert_eq!((next(&b).await.width, next(&b).await.height), (320, 240));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let heard = mb.speakers.lock().unwrap()[0].lock().unwrap().clone();
+    let before = tone_hz(&heard);
+    assert!(
+        (400.0..480.0).contains(&before),
+        "B hears {before:.0} Hz before the switch"
+    );
+
+    // Camera: the clip arrives in place of the pattern.
+    a.switch_device(DeviceKind::Camera).await.unwrap();
+    let clip_frames = read_y4m_all(clip()).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let frame = loop {
+        let f = next(&b).await;
+        if (f.width, f.height) == (320, 180) {
+            break f;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {}x{} after the switch",
+            f.width,
+            f.height
+        );
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = next(&b).await;
+    for f in [&frame, &later] {
+        let best = clip_frames.iter().map(|c| psnr_y(c, f)).fold(0.0, f64::max);
+        assert!(
+            best >= 30.0,
+            "a frame after the switch matches the clip at only {best:.1} dB"
+        );
+    }
+
+    // Microphone: 1000 Hz instead of 440 Hz.
+    a.switch_device(DeviceKind::Microphone).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let heard = mb.speakers.lock().unwrap()[0].lock().unwrap().clone();
+    let after = tone_hz(&heard);
+    assert!(
+        (950.0..1050.0).contains(&after),
+        "B hears {after:.0} Hz after the switch"
+    );
+
+    // Speakers: B's audio moves to the new sink.
+    b.switch_device(DeviceKind::Speaker).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let old_len = mb.speakers.lock().unwrap()[0].lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let sinks = mb.speakers.lock().unwrap().clone();
+    assert_eq!(sinks.len(), 2);
+    assert_eq!(
+        sinks[0].lock().unwrap().len(),
+        old_len,
+        "the old sink still plays"
+    );
+    let new = sinks[1].lock().unwrap().clone();
+    assert!(
+        new.len() >= 48_000 / 2,
+        "the new sink got only {} samples",
+        new.len()
+    );
+    let hz = tone_hz(&new);
+    assert!(
+        (950.0..1050.0).contains(&hz),
+        "the new sink hears {hz:.0} Hz"
+    );
+
+    a.hangup().await;
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -359,10 +359,12 @@ pub(super) fn spawn_video_receiver(
 }
 
 /// Receive remote audio through a jitter buffer, decode (with Opus loss concealment)
-/// and hand 20 ms frames to `sinks`.
+/// and hand 20 ms frames to `sinks`, or to the sinks that arrive on `swap` (the
+/// previous ones are finished).
 pub(super) fn spawn_audio_receiver(
     track: RemoteTrack,
     mut sinks: Vec<Box<dyn AudioSink>>,
+    mut swap: mpsc::Receiver<Vec<Box<dyn AudioSink>>>,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
@@ -400,8 +402,16 @@ pub(super) fn spawn_audio_receiver(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut started = false;
         let mut open = true;
+        let mut swap_open = true;
         loop {
             tokio::select! {
+                new = swap.recv(), if swap_open => match new {
+                    Some(new) => {
+                        finish_all(&mut sinks);
+                        sinks = new;
+                    }
+                    None => swap_open = false,
+                },
                 p = rx.recv(), if open => match p {
                     Some((seq, ts, payload)) => {
                         jitter.push(seq, ts, payload, now_ms());
@@ -436,11 +446,15 @@ pub(super) fn spawn_audio_receiver(
                 }
             }
         }
-        for sink in sinks.iter_mut() {
-            if let Err(e) = sink.finish() {
-                tracing::warn!("audio sink finish: {e}");
-            }
-        }
+        finish_all(&mut sinks);
     });
     vec![reader, playout]
+}
+
+fn finish_all(sinks: &mut [Box<dyn AudioSink>]) {
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.finish() {
+            tracing::warn!("audio sink finish: {e}");
+        }
+    }
 }

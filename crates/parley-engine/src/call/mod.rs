@@ -7,10 +7,12 @@
 //! spawns stops when it ends, and [`Call::finish`] returns a [`CallReport`].
 
 mod data;
+mod devices;
 mod media;
 mod negotiate;
 mod task;
 
+pub use devices::{CameraFeed, MicrophoneFeed, SpeakerFeed};
 pub use media::{AudioSink, VideoSink};
 pub use negotiate::new_call_id;
 
@@ -163,6 +165,14 @@ pub enum CallCommand {
     /// Start sending this screen on the screen track (replacing one already
     /// shared); the peer is told on the control channel.
     ShareScreen(ScreenFeed),
+    /// Send this camera from now on (the user picked another device); the old
+    /// source is stopped first and the peer's decoder starts again at a keyframe.
+    /// Before the call is connected it replaces [`CallOptions::video_source`].
+    SwitchCamera(CameraFeed),
+    /// Send this microphone from now on (mute state is kept).
+    SwitchMicrophone(MicrophoneFeed),
+    /// Play the peer's audio here from now on (the old sinks are finished).
+    SwitchSpeakers(SpeakerFeed),
     /// Stop sharing the screen (nothing happens when not sharing).
     StopScreenShare,
 }

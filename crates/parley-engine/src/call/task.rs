@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::data::{self, Internal};
+use super::devices;
 use super::media::{self, Counters, Mute, VideoRole};
 use super::negotiate::{self, RingOutcome};
 use super::{
@@ -17,7 +18,7 @@ use super::{
     CONNECT_TIMEOUT_MS, SCREEN_TRACK_ID,
 };
 use crate::channel::DcMessage;
-use crate::media::VideoSource;
+use crate::media::{AudioSource, VideoSource};
 use crate::rtc::{
     ConnectionState, DataChannel, IceCandidate, LocalTrack, MediaKind, PeerConnection, RtcEvent,
 };
@@ -66,6 +67,11 @@ struct Live {
     screen_track: Arc<LocalTrack>,
     screen: Option<SharedScreen>,
     screen_generation: u64,
+    video_track: Option<Arc<LocalTrack>>,
+    audio_track: Option<Arc<LocalTrack>>,
+    camera: Option<devices::Running>,
+    microphone: Option<devices::Running>,
+    speakers_tx: Option<mpsc::Sender<Vec<Box<dyn super::AudioSink>>>>,
     chat_done: bool,
     files_done: bool,
     sends_done_reported: bool,
@@ -136,6 +142,11 @@ pub(super) async fn run(
         screen_track,
         screen: None,
         screen_generation: 0,
+        video_track: None,
+        audio_track: None,
+        camera: None,
+        microphone: None,
+        speakers_tx: None,
         chat_done: opts.chat.is_empty(),
         files_done: opts.send_files.is_empty(),
         sends_done_reported: false,
@@ -230,6 +241,16 @@ pub(super) async fn run(
                     live.start_screen(feed.0, opts.screen_bitrate_bps).await;
                 }
                 Some(CallCommand::StopScreenShare) => live.stop_screen().await,
+                Some(CallCommand::SwitchCamera(feed)) => {
+                    live.switch_camera(feed.0, &mut opts).await;
+                }
+                Some(CallCommand::SwitchMicrophone(feed)) => {
+                    live.switch_microphone(feed.0, &mut opts).await;
+                }
+                Some(CallCommand::SwitchSpeakers(feed)) => match &live.speakers_tx {
+                    Some(tx) => { let _ = tx.send(feed.0).await; }
+                    None => opts.audio_sinks = feed.0,
+                },
             },
             ev = sig_rx.recv() => match ev {
                 Some(SignalEvent::Message(msg)) => {
@@ -475,12 +496,17 @@ impl Live {
                     self.stop_tx.subscribe(),
                 ));
             }
-            MediaKind::Audio => self.tasks.extend(media::spawn_audio_receiver(
-                track,
-                std::mem::take(&mut opts.audio_sinks),
-                Arc::clone(&self.counters),
-                self.stop_tx.subscribe(),
-            )),
+            MediaKind::Audio => {
+                let (tx, swap) = mpsc::channel(2);
+                self.speakers_tx = Some(tx);
+                self.tasks.extend(media::spawn_audio_receiver(
+                    track,
+                    std::mem::take(&mut opts.audio_sinks),
+                    swap,
+                    Arc::clone(&self.counters),
+                    self.stop_tx.subscribe(),
+                ))
+            }
         }
     }
 
@@ -490,27 +516,78 @@ impl Live {
         video: Arc<LocalTrack>,
         audio: Arc<LocalTrack>,
     ) {
+        self.video_track = Some(video);
+        self.audio_track = Some(audio);
         if let Some(source) = opts.video_source.take() {
-            self.tasks.extend(media::spawn_video_sender(
-                VideoRole::Camera,
-                video,
-                source,
-                opts.video_bitrate_bps,
-                self.stop_tx.subscribe(),
-                Arc::clone(&self.counters),
-                Arc::clone(&self.mute),
-            ));
+            self.start_camera(source, opts.video_bitrate_bps);
         }
         if let Some(source) = opts.audio_source.take() {
-            self.tasks.extend(media::spawn_audio_sender(
-                audio,
-                source,
-                super::DEFAULT_AUDIO_BITRATE_BPS,
-                self.stop_tx.subscribe(),
-                Arc::clone(&self.counters),
-                Arc::clone(&self.mute),
-            ));
+            self.start_microphone(source);
         }
+    }
+
+    fn start_camera(&mut self, source: Box<dyn VideoSource>, bitrate_bps: u32) {
+        let Some(track) = self.video_track.clone() else {
+            return;
+        };
+        let (stop, stop_rx) = devices::linked_stop(&self.stop_tx, &mut self.tasks);
+        let tasks = media::spawn_video_sender(
+            VideoRole::Camera,
+            track,
+            source,
+            bitrate_bps,
+            stop_rx,
+            Arc::clone(&self.counters),
+            Arc::clone(&self.mute),
+        );
+        self.camera = Some(devices::Running { stop, tasks });
+    }
+
+    fn start_microphone(&mut self, source: Box<dyn AudioSource>) {
+        let Some(track) = self.audio_track.clone() else {
+            return;
+        };
+        let (stop, stop_rx) = devices::linked_stop(&self.stop_tx, &mut self.tasks);
+        let tasks = media::spawn_audio_sender(
+            track,
+            source,
+            super::DEFAULT_AUDIO_BITRATE_BPS,
+            stop_rx,
+            Arc::clone(&self.counters),
+            Arc::clone(&self.mute),
+        );
+        self.microphone = Some(devices::Running { stop, tasks });
+    }
+
+    /// Replaces the camera (before the connection: the one the call will start).
+    async fn switch_camera(&mut self, source: Box<dyn VideoSource>, opts: &mut CallOptions) {
+        if self.video_track.is_none() {
+            opts.video_source = Some(source);
+            return;
+        }
+        if let Some(old) = self.camera.take() {
+            old.stop().await;
+        }
+        tracing::info!(
+            "camera switched ({}x{} at {} frames/s)",
+            source.width(),
+            source.height(),
+            source.fps()
+        );
+        self.start_camera(source, opts.video_bitrate_bps);
+    }
+
+    /// Replaces the microphone (before the connection: the one the call will start).
+    async fn switch_microphone(&mut self, source: Box<dyn AudioSource>, opts: &mut CallOptions) {
+        if self.audio_track.is_none() {
+            opts.audio_source = Some(source);
+            return;
+        }
+        if let Some(old) = self.microphone.take() {
+            old.stop().await;
+        }
+        tracing::info!("microphone switched");
+        self.start_microphone(source);
     }
 
     async fn set_muted(&mut self, audio: bool, video: bool) {
@@ -528,18 +605,8 @@ impl Live {
         }
         self.screen_generation += 1;
         let generation = self.screen_generation;
-        let (stop, stop_rx) = watch::channel(false);
-        let mut call_stop = self.stop_tx.subscribe();
-        let share_stop = stop.clone();
-        // The share also ends with the call; this watcher ends with the share.
-        self.tasks.push(tokio::spawn(async move {
-            tokio::select! {
-                _ = crate::stop::stopped(&mut call_stop) => {
-                    let _ = share_stop.send(true);
-                }
-                _ = share_stop.closed() => {}
-            }
-        }));
+        // The share also ends with the call.
+        let (stop, stop_rx) = devices::linked_stop(&self.stop_tx, &mut self.tasks);
         let mut handles = media::spawn_video_sender(
             VideoRole::Screen,
             Arc::clone(&self.screen_track),

@@ -76,6 +76,18 @@ pub struct ClientConfig {
     pub ask_before_receiving: bool,
 }
 
+/// A kind of capture or playback device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// The camera ([`MediaProvider::video_source`]).
+    Camera,
+    /// The microphone ([`MediaProvider::audio_source`]).
+    Microphone,
+    /// The speakers ([`MediaProvider::audio_sinks`]).
+    Speaker,
+}
+
 /// The signaling connection as the app shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -200,6 +212,7 @@ pub(crate) enum Command {
     Chat(PeerId, String, oneshot::Sender<Result<()>>),
     SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
     Transfer(TransferCommand, oneshot::Sender<Result<()>>),
+    SwitchDevice(DeviceKind, oneshot::Sender<Result<()>>),
     Watch,
     Shutdown(oneshot::Sender<()>),
 }
@@ -331,6 +344,17 @@ impl Client {
     /// Errors: [`Error::Call`] when not in a call (transfers live in the call).
     pub async fn transfer(&self, command: TransferCommand) -> Result<()> {
         self.ask(|tx| Command::Transfer(command, tx)).await
+    }
+
+    /// Re-opens the device of `kind` from the [`MediaProvider`] (after the user
+    /// picked another one) and switches the current call over to it without a new
+    /// offer/answer; outside a call there is nothing to do (the next call opens
+    /// the new device anyway).
+    ///
+    /// Errors: [`Error::Media`] when the device cannot be opened (the call keeps
+    /// the old one).
+    pub async fn switch_device(&self, kind: DeviceKind) -> Result<()> {
+        self.ask(|tx| Command::SwitchDevice(kind, tx)).await
     }
 
     /// Re-reads the contact list and watches their presence.

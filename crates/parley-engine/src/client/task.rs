@@ -9,10 +9,11 @@ use tokio::sync::mpsc;
 
 use super::{
     expand_paths, CallInfo, CallPhase, Client, ClientConfig, ClientEvent, Command, ConnectionInfo,
-    EchoPeer, FrameSlot, PreviewSource, COMMAND_QUEUE, EVENT_QUEUE,
+    DeviceKind, EchoPeer, FrameSlot, PreviewSource, COMMAND_QUEUE, EVENT_QUEUE,
 };
 use crate::call::{
-    new_call_id, Call, CallCommand, CallEvent, CallOptions, Direction, FileToSend, VideoSink,
+    new_call_id, Call, CallCommand, CallEvent, CallOptions, CameraFeed, Direction, FileToSend,
+    MicrophoneFeed, SpeakerFeed, VideoSink,
 };
 use crate::signaling::{SignalEvent, SignalingClient};
 use crate::storage::{Direction as ChatDirection, Profile};
@@ -384,9 +385,38 @@ impl Task {
                 };
                 let _ = reply.send(r);
             }
+            Command::SwitchDevice(kind, reply) => {
+                let r = match &self.call {
+                    Some(a) => match self.switch_command(kind) {
+                        Ok(Some(command)) => a.call.command(command).await,
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    },
+                    None => Ok(()),
+                };
+                let _ = reply.send(r);
+            }
             Command::Watch => self.watch_contacts().await,
             Command::Shutdown(_) => {}
         }
+    }
+
+    /// Opens the device of `kind` for a running call; `None` when there is none
+    /// to switch to (no microphone: the call keeps what it has).
+    fn switch_command(&self, kind: DeviceKind) -> Result<Option<CallCommand>> {
+        let media = &self.config.media;
+        Ok(match kind {
+            DeviceKind::Camera => media.video_source()?.map(|v| {
+                let preview = PreviewSource::new(v, self.config.local_video.clone());
+                CallCommand::SwitchCamera(CameraFeed(Box::new(preview)))
+            }),
+            DeviceKind::Microphone => media
+                .audio_source()?
+                .map(|a| CallCommand::SwitchMicrophone(MicrophoneFeed(a))),
+            DeviceKind::Speaker => Some(CallCommand::SwitchSpeakers(SpeakerFeed(
+                media.audio_sinks(),
+            ))),
+        })
     }
 
     fn call_with(&self, peer: &PeerId) -> Option<&Active> {
