@@ -11,7 +11,9 @@ pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev c
   # ImageMagick's `display`, which shows the known picture the screen-share test sends,
   # openbox (a window manager, for sharing a window by title) and xprop.
   libxcb1-dev libxcb-randr0-dev libpipewire-0.3-dev libgbm-dev libegl-dev imagemagick
-  openbox x11-utils)
+  openbox x11-utils
+  # A private session bus for the window test's stand-in notification service.
+  dbus-daemon)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -71,6 +71,7 @@ fn main() {
         .init();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(setup)
         .invoke_handler(tauri::generate_handler![
             commands::profile::get_state,
@@ -99,6 +100,7 @@ fn main() {
             commands::files::accept_transfer,
             commands::files::decline_transfer,
             commands::files::cancel_transfer,
+            commands::notify::show_notification,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -6,7 +6,9 @@
 //! - first start: a display name creates the profile; each window shows its own id;
 //! - each adds the other as a contact and sees them online (`data-online="true"`);
 //! - Alice calls Bob from the contact panel, Bob's window shows the incoming call and
-//!   accepts; both call views reach `data-state="connected"`;
+//!   accepts, and an OS notification "Alice is calling" reaches the notification
+//!   service on the session bus (a private dbus-daemon with a stand-in
+//!   `org.freedesktop.Notifications`); both call views reach `data-state="connected"`;
 //! - on both sides the remote video moves (two element screenshots 1 s apart differ,
 //!   PiP and overlays masked out), `parleyTest.video()` counts drawn frames up, and
 //!   the drawn picture resembles the sender's clip (32x18 luma, best normalised
@@ -52,6 +54,8 @@ mod contacts;
 mod devices;
 #[path = "app_window/files.rs"]
 mod files;
+#[path = "app_window/notifications.rs"]
+mod notifications;
 #[path = "app_window/screen.rs"]
 mod screen;
 #[path = "app_window/video.rs"]
@@ -93,6 +97,7 @@ struct Ctx {
     a: Peer,
     b: Peer,
     shots: PathBuf,
+    notifications: notifications::NotificationBus,
     source: Vec<Vec<f64>>,
     started: Instant,
     steps: Vec<(String, Duration)>,
@@ -187,6 +192,8 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     a.click(&a.wait_for("[data-testid=call-button]", LONG, enabled_and_visible)?)?;
     let b = &ctx.b.s;
     b.wait_visible("[data-testid=incoming-call]", LONG)?;
+    let (summary, body) = ctx.notifications.wait_for("Alice", SHORT)?;
+    eprintln!("Bob's OS notification: {summary:?} / {body:?}");
     let accept = b.wait_for("[data-testid=accept-call]", SHORT, enabled_and_visible)?;
     ctx.save(&ctx.b, "incoming-call.png")?;
     b.click(&accept)?;
@@ -340,6 +347,7 @@ fn two_app_windows_call_chat_and_send_a_file() {
     let started = Instant::now();
     let xvfb = Xvfb::start(&xvfb_bin);
     let server = Server::start();
+    let bus = notifications::NotificationBus::start(scratch.path());
     let mut drivers = Vec::new();
     let mut dirs = Vec::new();
     for name in ["alice", "bob"] {
@@ -349,6 +357,7 @@ fn two_app_windows_call_chat_and_send_a_file() {
         std::fs::create_dir_all(&downloads).unwrap();
         let env: Vec<(&str, OsString)> = vec![
             ("DISPLAY", xvfb.display.clone().into()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone().into()),
             ("PARLEY_PROFILE", profile.into()),
             ("PARLEY_SERVER", server.url.clone().into()),
             ("PARLEY_DOWNLOAD_DIR", downloads.clone().into()),
@@ -385,6 +394,7 @@ fn two_app_windows_call_chat_and_send_a_file() {
             log: b_log,
         },
         shots: shots.clone(),
+        notifications: bus,
         source,
         started,
         steps: Vec::new(),

@@ -4,6 +4,7 @@ pub mod call;
 pub mod chat;
 pub mod contacts;
 pub mod files;
+pub mod notify;
 pub mod profile;
 pub mod screen;
 

@@ -74,6 +74,7 @@ export const cmd = {
   acceptTransfer: (transferId) => invoke('accept_transfer', { transferId }),
   declineTransfer: (transferId) => invoke('decline_transfer', { transferId }),
   cancelTransfer: (transferId) => invoke('cancel_transfer', { transferId }),
+  showNotification: (title, body) => invoke('show_notification', { title, body }),
   showInFolder: (path) => invoke('show_in_folder', { path }),
   attachVideo: (remote, local, screen) => invoke('attach_video', { remote, local, screen }),
   listScreenSources: () => invoke('list_screen_sources'),

@@ -78,9 +78,17 @@ function videoInfo(view) {
     drawn: { width: r.width, height: r.height } };
 }
 
+/** The OS notification for an incoming call; the window's own incoming-call screen
+ *  and ringtone show regardless, so a missing notification service is only logged. */
+function notifyIncoming(c) {
+  const name = c.peerName || contactName(c.peer);
+  cmd.showNotification(t('incoming.title', { name }), t('incoming.sub'))
+    .catch((e) => console.warn('notification:', (e && e.message) || e));
+}
+
 async function wireEvents() {
   await listen(EVENTS.state, (s) => applySettingsState(s));
-  await listen(EVENTS.incomingCall, (c) => { store.incoming = c; if (store.state) store.state.call = c; changed(); });
+  await listen(EVENTS.incomingCall, (c) => { store.incoming = c; if (store.state) store.state.call = c; changed(); notifyIncoming(c); });
   await listen(EVENTS.chat, (m) => addChat(m));
   await listen(EVENTS.chatDelivered, (id) => markDelivered(typeof id === 'object' && id ? id.id : id));
   await listen(EVENTS.transfer, (x) => {
