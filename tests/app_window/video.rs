@@ -25,7 +25,7 @@ pub(crate) fn video_geometry(s: &Session, shot: &Luma) -> WdResult<VideoGeometry
          const masks = [...document.querySelectorAll('.pip, [data-testid=stats-overlay], .toast, .shortcut-pop, .ring-panel')]\
            .filter((e) => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')\
            .map((e) => { const m = e.getBoundingClientRect(); return [m.left - r.left, m.top - r.top, m.width, m.height]; });\
-         return { cw: c.width, ch: c.height, cssW: r.width, cssH: r.height, frames: v.frames, fps: v.fps,\
+         return { cw: c.width, ch: c.height, cssW: r.width, cssH: r.height, frames: v.frames, received: v.received, fps: v.fps,\
                   renderer: v.renderer, size: v.size, masks };",
         vec![],
     )?;

@@ -71,10 +71,11 @@ function mountApp(root) {
   return { remoteView, localView, screenView, splash };
 }
 
-/** One view's counters for parleyTest.video(); drawn = the canvas's CSS box. */
+/** One view's counters for parleyTest.video(): frames drawn and received (from the
+ *  channel), drawn = the canvas's CSS box. */
 function videoInfo(view) {
   const r = view.canvas.getBoundingClientRect();
-  return { fps: view.fps(), frames: view.framesDrawn, renderer: view.mode, size: view.frameSize,
+  return { fps: view.fps(), frames: view.framesDrawn, received: view.framesReceived, renderer: view.mode, size: view.frameSize,
     drawn: { width: r.width, height: r.height } };
 }
 
