@@ -69,11 +69,15 @@ pub(super) async fn run_chat(
     if unacked.is_empty() {
         let _ = internal.send(Internal::ChatSendsDone).await;
     }
+    let mut more_open = true;
     loop {
         tokio::select! {
             _ = crate::stop::stopped(&mut stop) => break,
-            text = more.recv() => {
-                let Some(text) = text else { continue };
+            text = more.recv(), if more_open => {
+                let Some(text) = text else {
+                    more_open = false;
+                    continue;
+                };
                 match ChatChannel::send_chat(&dc, &text).await {
                     Ok(msg) => {
                         store(&profile, &peer, ChatDirection::Sent, &msg);
@@ -256,11 +260,15 @@ pub(super) async fn run_files(
         }
     });
 
+    let mut commands_open = true;
     loop {
         tokio::select! {
             _ = crate::stop::stopped(&mut stop) => break,
-            command = commands.recv() => {
-                let Some(command) = command else { continue };
+            command = commands.recv(), if commands_open => {
+                let Some(command) = command else {
+                    commands_open = false;
+                    continue;
+                };
                 let ours = {
                     let cur = current.lock().unwrap_or_else(|p| p.into_inner());
                     let ours = cur.0.as_deref() == Some(command.transfer_id());
