@@ -283,19 +283,7 @@ async fn devices_switched_mid_call_reach_the_peer() {
     let mut ca = config(da.path(), Some(b.connection().url.clone()));
     ca.media = ma.clone();
     let (a, mut aev) = Client::start(ca).await.unwrap();
-    let idb = id_of(&b);
-    a.call(idb.clone()).await.unwrap();
-    let incoming = until(&mut bev, "incoming call", |e| match e {
-        ClientEvent::IncomingCall(info) => Some(info.clone()),
-        _ => None,
-    })
-    .await;
-    b.accept(&incoming.call_id).await.unwrap();
-    until(&mut aev, "connected", |e| match e {
-        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
-        _ => None,
-    })
-    .await;
+    call_and_accept((&a, &mut aev), (&b, &mut bev)).await;
     let next = async |c: &Client| {
         tokio::time::timeout(Duration::from_secs(10), c.remote_video.next())
             .await
@@ -375,6 +363,25 @@ async fn devices_switched_mid_call_reach_the_peer() {
     b.shutdown().await;
 }
 
+/// A calls B, B accepts when it rings; returns once A is connected.
+async fn call_and_accept(
+    (a, aev): (&Client, &mut mpsc::Receiver<ClientEvent>),
+    (b, bev): (&Client, &mut mpsc::Receiver<ClientEvent>),
+) {
+    a.call(id_of(b)).await.unwrap();
+    let incoming = until(bev, "incoming call", |e| match e {
+        ClientEvent::IncomingCall(info) => Some(info.clone()),
+        _ => None,
+    })
+    .await;
+    b.accept(&incoming.call_id).await.unwrap();
+    until(aev, "connected", |e| match e {
+        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
 /// The next transfer event of `who` matching `f`.
 async fn transfer_event<T>(
     rx: &mut mpsc::Receiver<ClientEvent>,
@@ -404,18 +411,7 @@ async fn the_receiver_decides_and_either_side_can_cancel() {
         _ => None,
     })
     .await;
-    a.call(idb.clone()).await.unwrap();
-    let incoming = until(&mut bev, "incoming call", |e| match e {
-        ClientEvent::IncomingCall(info) => Some(info.clone()),
-        _ => None,
-    })
-    .await;
-    b.accept(&incoming.call_id).await.unwrap();
-    until(&mut aev, "connected", |e| match e {
-        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
-        _ => None,
-    })
-    .await;
+    call_and_accept((&a, &mut aev), (&b, &mut bev)).await;
     let downloads = db.path().join("downloads");
     let listing = || -> Vec<String> {
         std::fs::read_dir(&downloads)
