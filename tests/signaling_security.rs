@@ -124,6 +124,7 @@ async fn impostor_refused_and_offers_need_a_call() {
         ClientMessage::Invite {
             call_id: "c1".into(),
             to: bob_id.clone(),
+            kind: parley_proto::CallKind::Media,
         },
     )
     .await;

@@ -10,7 +10,7 @@ use parley_engine::call::{
 use parley_engine::rtc::{IceServer, RtcConfig};
 use parley_engine::signaling::{SignalEvent, SignalingClient};
 use parley_engine::storage::Profile;
-use parley_proto::{PeerId, ServerMessage};
+use parley_proto::{CallKind, PeerId, ServerMessage};
 
 use crate::args::CallArgs;
 use crate::media;
@@ -211,7 +211,12 @@ pub async fn answer(
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     let wait = async {
         while let Some(ev) = sig_rx.recv().await {
-            if let SignalEvent::Message(ServerMessage::Invite { call_id, from }) = ev {
+            if let SignalEvent::Message(ServerMessage::Invite {
+                call_id,
+                from,
+                kind: CallKind::Media,
+            }) = ev
+            {
                 return Some((call_id, from));
             }
         }

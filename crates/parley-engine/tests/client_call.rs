@@ -27,73 +27,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley_engine::call::AudioSink;
-use parley_engine::client::{
-    CallPhase, Client, ClientConfig, ClientEvent, DeviceKind, MediaProvider,
-};
+use parley_engine::client::{CallPhase, Client, ClientEvent, DeviceKind, MediaProvider};
 use parley_engine::media::{
     psnr_y, read_y4m_all, AudioSource, I420Frame, TestPatternSource, ToneSource, VideoSource,
     Y4mFileSource,
 };
-use parley_engine::rtc::RtcConfig;
 use parley_engine::storage::Direction as ChatDirection;
 use parley_engine::transfer::{TransferCommand, TransferDirection, TransferEvent};
 use parley_proto::data::ChatMessage;
-use parley_proto::PeerId;
 use tokio::sync::mpsc;
 
-struct Pattern;
-
-impl MediaProvider for Pattern {
-    fn video_source(&self) -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
-        Ok(Some(Box::new(TestPatternSource::new(320, 240, 15.0)?)))
-    }
-    fn audio_source(&self) -> parley_engine::Result<Option<Box<dyn AudioSource>>> {
-        Ok(Some(Box::new(ToneSource::new(440.0, 0.2))))
-    }
-    fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>> {
-        Vec::new()
-    }
-}
-
-fn config(dir: &std::path::Path, server: Option<String>) -> ClientConfig {
-    ClientConfig {
-        profile: Arc::new(parley_engine::storage::Profile::open(&dir.join("profile")).unwrap()),
-        server_url: server,
-        embedded_listen: "127.0.0.1:0".parse().unwrap(),
-        rtc: RtcConfig {
-            udp_bind: vec!["127.0.0.1:0".parse().unwrap()],
-            ..Default::default()
-        },
-        download_dir: dir.join("downloads"),
-        media: Arc::new(Pattern),
-        remote_video: Default::default(),
-        local_video: Default::default(),
-        remote_screen: Default::default(),
-        echo_test: false,
-        ask_before_receiving: false,
-    }
-}
-
-async fn until<T>(
-    rx: &mut mpsc::Receiver<ClientEvent>,
-    what: &str,
-    mut f: impl FnMut(&ClientEvent) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap_or_else(|| panic!("events ended waiting for {what}"));
-        if let Some(t) = f(&ev) {
-            return t;
-        }
-    }
-}
-
-fn id_of(c: &Client) -> PeerId {
-    c.profile().identity().id()
-}
+mod common;
+use common::{call_and_accept, config, id_of, transfer_event, until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_call_chat_and_send_a_folder() {
@@ -361,38 +306,6 @@ async fn devices_switched_mid_call_reach_the_peer() {
     a.hangup().await;
     a.shutdown().await;
     b.shutdown().await;
-}
-
-/// A calls B, B accepts when it rings; returns once A is connected.
-async fn call_and_accept(
-    (a, aev): (&Client, &mut mpsc::Receiver<ClientEvent>),
-    (b, bev): (&Client, &mut mpsc::Receiver<ClientEvent>),
-) {
-    a.call(id_of(b)).await.unwrap();
-    let incoming = until(bev, "incoming call", |e| match e {
-        ClientEvent::IncomingCall(info) => Some(info.clone()),
-        _ => None,
-    })
-    .await;
-    b.accept(&incoming.call_id).await.unwrap();
-    until(aev, "connected", |e| match e {
-        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
-        _ => None,
-    })
-    .await;
-}
-
-/// The next transfer event of `who` matching `f`.
-async fn transfer_event<T>(
-    rx: &mut mpsc::Receiver<ClientEvent>,
-    what: &str,
-    mut f: impl FnMut(&TransferEvent) -> Option<T>,
-) -> T {
-    until(rx, what, |e| match e {
-        ClientEvent::Transfer { event, .. } => f(event),
-        _ => None,
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,7 @@ mod json;
 
 pub use error::ProtoError;
 pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId};
-pub use signal::{ClientMessage, ErrorCode, ServerMessage};
+pub use signal::{CallKind, ClientMessage, ErrorCode, ServerMessage};
 
 /// Signaling protocol version carried in `hello` and `challenge`; the server refuses
 /// any other value with [`ErrorCode::UnsupportedVersion`].

@@ -37,6 +37,31 @@ pub fn validate_call_id(call_id: &str) -> Result<(), ProtoError> {
     }
 }
 
+/// What an `invite` asks for.
+///
+/// On the wire the `kind` field of `invite`; absent means [`CallKind::Media`], so
+/// clients that predate it interoperate (docs/protocol.md §4.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// A call: the callee rings and a person accepts; camera, microphone and screen
+    /// tracks plus the data channels. A peer is in at most one media call.
+    #[default]
+    Media,
+    /// A data session: only the chat, file and control data channels, for chat and
+    /// files outside a call. The callee's client answers by itself (it accepts only
+    /// its contacts) and nothing rings; it does not make anyone busy, and a peer may
+    /// hold several next to a media call.
+    Data,
+}
+
+impl CallKind {
+    /// Whether this is [`CallKind::Media`] (the wire default, left out when sending).
+    pub fn is_media(&self) -> bool {
+        *self == CallKind::Media
+    }
+}
+
 fn validate_id(id: &PeerId) -> Result<(), ProtoError> {
     id.verifying_key().map(|_| ())
 }
@@ -75,6 +100,9 @@ pub enum ClientMessage {
         call_id: String,
         /// The callee.
         to: PeerId,
+        /// A call or a data session; absent = [`CallKind::Media`].
+        #[serde(default, skip_serializing_if = "CallKind::is_media")]
+        kind: CallKind,
     },
     /// Callee: the call is ringing on this side.
     Ringing {
@@ -181,7 +209,7 @@ impl ClientMessage {
                 }
                 ids.iter().try_for_each(validate_id)
             }
-            ClientMessage::Invite { call_id, to } => {
+            ClientMessage::Invite { call_id, to, .. } => {
                 validate_call_id(call_id)?;
                 validate_id(to)
             }
@@ -264,12 +292,15 @@ pub enum ServerMessage {
         /// Whether it is connected and authenticated.
         online: bool,
     },
-    /// Delivered to the callee: `from` is calling.
+    /// Delivered to the callee: `from` is calling (or opens a data session).
     Invite {
         /// The call.
         call_id: String,
         /// The caller.
         from: PeerId,
+        /// A call or a data session; absent = [`CallKind::Media`].
+        #[serde(default, skip_serializing_if = "CallKind::is_media")]
+        kind: CallKind,
     },
     /// Delivered to the caller: the callee is ringing.
     Ringing {

@@ -4,7 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use parley_proto::{ClientMessage, ErrorCode, PeerId, ServerMessage};
+use parley_proto::{CallKind, ClientMessage, ErrorCode, PeerId, ServerMessage};
+
+/// Most data sessions ([`CallKind::Data`]) one peer may be a party of at once.
+pub(crate) const MAX_DATA_SESSIONS: usize = 64;
 
 /// One frame to deliver to one connected peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,7 @@ struct Call {
     caller: PeerId,
     callee: PeerId,
     state: CallState,
+    kind: CallKind,
 }
 
 impl Call {
@@ -45,8 +49,9 @@ impl Call {
 
 /// Registry of online peers, presence subscriptions and calls.
 ///
-/// Invariants: every peer is in at most one call (`in_call`), both parties of every
-/// call are online, and `watched_by` is the exact inverse of `watching`.
+/// Invariants: every peer is in at most one media call (`in_call`) and at most
+/// [`MAX_DATA_SESSIONS`] data sessions (`sessions`), both parties of every call
+/// are online, and `watched_by` is the exact inverse of `watching`.
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
     online: HashSet<PeerId>,
@@ -55,8 +60,10 @@ pub(crate) struct Hub {
     /// watched id → its watchers.
     watched_by: HashMap<PeerId, HashSet<PeerId>>,
     calls: HashMap<String, Call>,
-    /// peer → the call it is in.
+    /// peer → the media call it is in.
     in_call: HashMap<PeerId, String>,
+    /// peer → the data sessions it is a party of.
+    sessions: HashMap<PeerId, HashSet<String>>,
 }
 
 type Out = Vec<Delivery>;
@@ -130,7 +137,9 @@ impl Hub {
             ),
             ClientMessage::Ping => send(&mut out, from, ServerMessage::Pong),
             ClientMessage::Watch { ids } => self.watch(from, ids, &mut out),
-            ClientMessage::Invite { call_id, to } => self.invite(from, call_id, to, &mut out),
+            ClientMessage::Invite { call_id, to, kind } => {
+                self.invite(from, call_id, to, kind, &mut out)
+            }
             ClientMessage::Ringing { call_id } => {
                 if let Some(call) = self.callee_of_ringing(from, &call_id, &mut out) {
                     tracing::debug!(%call_id, "ringing");
@@ -353,7 +362,14 @@ impl Hub {
         }
     }
 
-    fn invite(&mut self, from: &PeerId, call_id: String, to: PeerId, out: &mut Out) {
+    fn invite(
+        &mut self,
+        from: &PeerId,
+        call_id: String,
+        to: PeerId,
+        kind: CallKind,
+        out: &mut Out,
+    ) {
         if to == *from {
             return error(
                 out,
@@ -372,8 +388,13 @@ impl Hub {
                 &call_id,
             );
         }
-        if let Some(current) = self.in_call.get(from) {
-            let message = format!("already in call {current}; hang up first");
+        if kind == CallKind::Media {
+            if let Some(current) = self.in_call.get(from) {
+                let message = format!("already in call {current}; hang up first");
+                return error(out, from, ErrorCode::Invalid, &message, &call_id);
+            }
+        } else if self.session_count(from) >= MAX_DATA_SESSIONS {
+            let message = format!("at most {MAX_DATA_SESSIONS} data sessions at once");
             return error(out, from, ErrorCode::Invalid, &message, &call_id);
         }
         if !self.online.contains(&to) {
@@ -385,19 +406,35 @@ impl Hub {
                 &call_id,
             );
         }
-        if self.in_call.contains_key(&to) {
+        let busy = match kind {
+            CallKind::Media => self.in_call.contains_key(&to),
+            CallKind::Data => self.session_count(&to) >= MAX_DATA_SESSIONS,
+        };
+        if busy {
             tracing::info!(%call_id, "callee busy");
             return send(out, from, ServerMessage::Busy { call_id, from: to });
         }
-        tracing::info!(%call_id, caller = %from, callee = %to, "call invited");
-        self.in_call.insert(from.clone(), call_id.clone());
-        self.in_call.insert(to.clone(), call_id.clone());
+        tracing::info!(%call_id, caller = %from, callee = %to, ?kind, "call invited");
+        for party in [from, &to] {
+            match kind {
+                CallKind::Media => {
+                    self.in_call.insert(party.clone(), call_id.clone());
+                }
+                CallKind::Data => {
+                    self.sessions
+                        .entry(party.clone())
+                        .or_default()
+                        .insert(call_id.clone());
+                }
+            }
+        }
         self.calls.insert(
             call_id.clone(),
             Call {
                 caller: from.clone(),
                 callee: to.clone(),
                 state: CallState::Ringing,
+                kind,
             },
         );
         send(
@@ -406,8 +443,13 @@ impl Hub {
             ServerMessage::Invite {
                 call_id,
                 from: from.clone(),
+                kind,
             },
         );
+    }
+
+    fn session_count(&self, id: &PeerId) -> usize {
+        self.sessions.get(id).map_or(0, HashSet::len)
     }
 
     /// The call if `from` is the callee of a ringing call `call_id`; otherwise
@@ -444,15 +486,35 @@ impl Hub {
 
     fn remove_call(&mut self, call_id: &str) -> Option<Call> {
         let call = self.calls.remove(call_id)?;
-        self.in_call.remove(&call.caller);
-        self.in_call.remove(&call.callee);
+        for party in [&call.caller, &call.callee] {
+            match call.kind {
+                CallKind::Media => {
+                    self.in_call.remove(party);
+                }
+                CallKind::Data => {
+                    if let Some(set) = self.sessions.get_mut(party) {
+                        set.remove(call_id);
+                        if set.is_empty() {
+                            self.sessions.remove(party);
+                        }
+                    }
+                }
+            }
+        }
         Some(call)
     }
 
+    /// Ends `id`'s media call and all its data sessions; the other parties get
+    /// `hangup`.
     fn end_call_of(&mut self, id: &PeerId, out: &mut Out) {
-        let Some(call_id) = self.in_call.get(id).cloned() else {
-            return;
-        };
+        let sessions = self.sessions.get(id).cloned().unwrap_or_default();
+        let media = self.in_call.get(id).cloned();
+        for call_id in media.into_iter().chain(sessions) {
+            self.end_one(id, call_id, out);
+        }
+    }
+
+    fn end_one(&mut self, id: &PeerId, call_id: String, out: &mut Out) {
         if let Some(call) = self.remove_call(&call_id) {
             tracing::info!(%call_id, "call ended by disconnect");
             if let Some(other) = call.other(id) {

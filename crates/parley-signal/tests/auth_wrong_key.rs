@@ -41,6 +41,7 @@ async fn auth_with_wrong_key_is_refused() {
         .send(&ClientMessage::Invite {
             call_id: "call-1".into(),
             to: id(1),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert_eq!(

@@ -53,13 +53,15 @@ async fn malformed_and_unknown_frames_get_typed_errors() {
         .send(&ClientMessage::Invite {
             call_id: "ok".into(),
             to: other.id.clone(),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert_eq!(
         other.recv().await,
         ServerMessage::Invite {
             call_id: "ok".into(),
-            from: noisy.id.clone()
+            from: noisy.id.clone(),
+            kind: parley_proto::CallKind::Media,
         }
     );
     server.shutdown().await;

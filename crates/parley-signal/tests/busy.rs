@@ -20,6 +20,7 @@ async fn busy_callee() {
     let invite = |call_id: &str, to: &parley_proto::PeerId| ClientMessage::Invite {
         call_id: call_id.into(),
         to: to.clone(),
+        kind: parley_proto::CallKind::Media,
     };
 
     alice.send(&invite("ab", &bob.id)).await;
@@ -61,7 +62,8 @@ async fn busy_callee() {
         bob.recv().await,
         ServerMessage::Invite {
             call_id: "cb3".into(),
-            from: carol.id.clone()
+            from: carol.id.clone(),
+            kind: parley_proto::CallKind::Media,
         }
     );
     server.shutdown().await;

@@ -24,13 +24,15 @@ async fn full_call_flow() {
         .send(&ClientMessage::Invite {
             call_id: call_id(),
             to: b.clone(),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert_eq!(
         bob.recv().await,
         ServerMessage::Invite {
             call_id: call_id(),
-            from: a.clone()
+            from: a.clone(),
+            kind: parley_proto::CallKind::Media,
         }
     );
     bob.send(&ClientMessage::Ringing { call_id: call_id() })
@@ -141,13 +143,15 @@ async fn full_call_flow() {
     bob.send(&ClientMessage::Invite {
         call_id: "second".into(),
         to: a.clone(),
+        kind: parley_proto::CallKind::Media,
     })
     .await;
     assert_eq!(
         alice.recv().await,
         ServerMessage::Invite {
             call_id: "second".into(),
-            from: b
+            from: b,
+            kind: parley_proto::CallKind::Media,
         }
     );
     server.shutdown().await;

@@ -21,6 +21,7 @@ async fn disconnect_ends_call() {
         .send(&ClientMessage::Invite {
             call_id: "c1".into(),
             to: bob_id.clone(),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert!(matches!(bob.recv().await, ServerMessage::Invite { .. }));
@@ -52,6 +53,7 @@ async fn disconnect_ends_call() {
         .send(&ClientMessage::Invite {
             call_id: "c2".into(),
             to: alice.id.clone(),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert!(matches!(alice.recv().await, ServerMessage::Invite { .. }));

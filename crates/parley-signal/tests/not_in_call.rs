@@ -39,6 +39,7 @@ async fn relay_outside_accepted_call_is_refused() {
         .send(&ClientMessage::Invite {
             call_id: "c1".into(),
             to: bob.id.clone(),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert!(matches!(bob.recv().await, ServerMessage::Invite { .. }));

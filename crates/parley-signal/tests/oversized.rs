@@ -23,6 +23,7 @@ async fn oversized_frame_is_refused_and_closes() {
     big.send(&ClientMessage::Invite {
         call_id: "c".into(),
         to: other.id.clone(),
+        kind: parley_proto::CallKind::Media,
     })
     .await;
     assert!(matches!(other.recv().await, ServerMessage::Invite { .. }));

@@ -31,6 +31,7 @@ async fn new_connection_replaces_old() {
         .send(&ClientMessage::Invite {
             call_id: "c".into(),
             to: first.id.clone(),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert!(matches!(first.recv().await, ServerMessage::Invite { .. }));
@@ -48,13 +49,15 @@ async fn new_connection_replaces_old() {
         .send(&ClientMessage::Invite {
             call_id: "d".into(),
             to: second.id.clone(),
+            kind: parley_proto::CallKind::Media,
         })
         .await;
     assert_eq!(
         second.recv().await,
         ServerMessage::Invite {
             call_id: "d".into(),
-            from: watcher.id.clone()
+            from: watcher.id.clone(),
+            kind: parley_proto::CallKind::Media,
         }
     );
     // The old connection's teardown must not mark the id offline.

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use parley_proto::data::ChatMessage;
-use parley_proto::PeerId;
+use parley_proto::{CallKind, PeerId};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -71,6 +71,10 @@ pub enum Direction {
 
 /// What to send, record and do in a call.
 pub struct CallOptions {
+    /// A call (media and data channels, the callee rings) or a data session (chat
+    /// and files outside a call, answered by the callee's client); see
+    /// docs/protocol.md §4.1.
+    pub kind: CallKind,
     /// Peer connection settings (ICE servers, bind addresses, buffers).
     pub rtc: RtcConfig,
     /// The camera (or file, or pattern); `None` sends no video.
@@ -106,6 +110,7 @@ pub struct CallOptions {
 impl Default for CallOptions {
     fn default() -> Self {
         Self {
+            kind: CallKind::Media,
             rtc: RtcConfig::default(),
             video_source: None,
             audio_source: None,

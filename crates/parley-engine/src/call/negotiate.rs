@@ -6,7 +6,7 @@ use parley_proto::{ClientMessage, ErrorCode, PeerId, ServerMessage};
 use rand::RngCore as _;
 use tokio::sync::mpsc;
 
-use super::{CallCommand, CallEvent, RING_TIMEOUT_MS};
+use super::{CallCommand, CallEvent, CallOptions, RING_TIMEOUT_MS};
 use crate::rtc::IceCandidate;
 use crate::signaling::{SignalEvent, SignalingClient};
 use crate::{Error, Result};
@@ -26,7 +26,9 @@ pub(super) enum RingOutcome {
     CancelledByUs,
 }
 
-/// Invites `to` and waits until the call is accepted.
+/// Invites `to` to a call or data session ([`CallOptions::kind`]) and waits until
+/// it is accepted. Chat messages and files asked for meanwhile are added to
+/// `opts.chat` / `opts.send_files`, to be sent once the data channels open.
 ///
 /// Errors: [`Error::Call`] when the callee declines, is busy or offline, or does not
 /// answer within [`RING_TIMEOUT_MS`].
@@ -37,10 +39,12 @@ pub(super) async fn ring(
     events: &mpsc::Sender<CallEvent>,
     call_id: &str,
     to: &PeerId,
+    opts: &mut CallOptions,
 ) -> Result<RingOutcome> {
     sig.send(ClientMessage::Invite {
         call_id: call_id.to_owned(),
         to: to.clone(),
+        kind: opts.kind,
     })
     .await?;
     let deadline = tokio::time::sleep(Duration::from_millis(RING_TIMEOUT_MS));
@@ -56,6 +60,9 @@ pub(super) async fn ring(
                     sig.send(ClientMessage::Cancel { call_id: call_id.to_owned() }).await?;
                     return Ok(RingOutcome::CancelledByUs);
                 }
+                // Chat and files wait for their data channel.
+                Some(CallCommand::Chat(text)) => opts.chat.push(text),
+                Some(CallCommand::SendFile(file)) => opts.send_files.push(file),
                 Some(other) => tracing::debug!("ignoring {other:?} while ringing"),
             },
             ev = sig_rx.recv() => {

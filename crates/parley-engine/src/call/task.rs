@@ -163,7 +163,17 @@ pub(super) async fn run(
 
     match &direction {
         Direction::Outgoing { to, .. } => {
-            match negotiate::ring(&sig, &mut sig_rx, &mut cmd_rx, &events, &call_id, to).await {
+            match negotiate::ring(
+                &sig,
+                &mut sig_rx,
+                &mut cmd_rx,
+                &events,
+                &call_id,
+                to,
+                &mut opts,
+            )
+            .await
+            {
                 Ok(RingOutcome::Accepted) => {}
                 Ok(RingOutcome::CancelledByUs) => {
                     pc.close().await;
@@ -227,12 +237,15 @@ pub(super) async fn run(
                     live.send_hangup().await;
                     break "hung up".into();
                 }
-                Some(CallCommand::Chat(text)) => {
-                    if let Some(tx) = &live.chat_more { let _ = tx.send(text).await; }
-                }
-                Some(CallCommand::SendFile(path)) => {
-                    if let Some(tx) = &live.files_more { let _ = tx.send(path).await; }
-                }
+                // Before its data channel opens, a message or file waits in `opts`.
+                Some(CallCommand::Chat(text)) => match &live.chat_more {
+                    Some(tx) => { let _ = tx.send(text).await; }
+                    None => opts.chat.push(text),
+                },
+                Some(CallCommand::SendFile(file)) => match &live.files_more {
+                    Some(tx) => { let _ = tx.send(file).await; }
+                    None => opts.send_files.push(file),
+                },
                 Some(CallCommand::Transfer(command)) => {
                     if let Some(tx) = &live.transfer_commands { let _ = tx.send(command).await; }
                 }

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use parley_proto::{ClientMessage, PeerId, ServerMessage};
+use parley_proto::{CallKind, ClientMessage, PeerId, ServerMessage};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -84,9 +84,15 @@ async fn run(
             ev = sig_rx.recv() => {
                 let Some(ev) = ev else { break };
                 let SignalEvent::Message(msg) = &ev else { continue };
-                if let ServerMessage::Invite { call_id, from } = msg {
-                    if *from != owner || current.is_some() {
-                        let reason = if *from == owner { "busy" } else { "the echo test answers only its owner" };
+                if let ServerMessage::Invite { call_id, from, kind } = msg {
+                    if *from != owner || current.is_some() || *kind != CallKind::Media {
+                        let reason = if *from != owner {
+                            "the echo test answers only its owner"
+                        } else if *kind != CallKind::Media {
+                            "the echo test answers calls, not chat or files"
+                        } else {
+                            "busy"
+                        };
                         let _ = sig
                             .send(ClientMessage::Decline {
                                 call_id: call_id.clone(),

@@ -8,10 +8,12 @@
 
 mod echo;
 mod frames;
+mod sessions;
 mod task;
 
 pub use echo::EchoPeer;
 pub use frames::{FrameSlot, PreviewSource};
+pub use sessions::SESSION_IDLE_MS;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

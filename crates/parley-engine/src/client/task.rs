@@ -1,12 +1,16 @@
-//! The client's owner task: signaling dispatch, presence, the current call.
+//! The client's owner task: signaling dispatch, presence, the current call and
+//! the data sessions.
+
+mod data_sessions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parley_proto::{ClientMessage, PeerId, ServerMessage};
+use parley_proto::{CallKind, ClientMessage, PeerId, ServerMessage};
 use tokio::sync::mpsc;
 
+use super::sessions::{Sessions, IDLE_CHECK_MS};
 use super::{
     expand_paths, CallInfo, CallPhase, Client, ClientConfig, ClientEvent, Command, ConnectionInfo,
     DeviceKind, EchoPeer, FrameSlot, PreviewSource, COMMAND_QUEUE, EVENT_QUEUE,
@@ -98,6 +102,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         echo_id: echo.as_ref().map(|e| e.id().clone()),
         pending: None,
         call: None,
+        sessions: Sessions::default(),
     };
     task.watch_contacts().await;
     tokio::spawn(task.run(sig_rx, cmd_rx));
@@ -123,6 +128,8 @@ struct Task {
     echo_id: Option<PeerId>,
     pending: Option<CallInfo>,
     call: Option<Active>,
+    /// Data sessions: chat and files outside a call.
+    sessions: Sessions,
 }
 
 impl Task {
@@ -131,6 +138,7 @@ impl Task {
         mut sig_rx: mpsc::Receiver<SignalEvent>,
         mut cmd_rx: mpsc::Receiver<Command>,
     ) {
+        let mut idle_check = tokio::time::interval(Duration::from_millis(IDLE_CHECK_MS));
         loop {
             tokio::select! {
                 ev = sig_rx.recv() => match ev {
@@ -140,6 +148,7 @@ impl Task {
                 cmd = cmd_rx.recv() => match cmd {
                     Some(Command::Shutdown(done)) => {
                         self.end_call().await;
+                        self.end_sessions().await;
                         self.signaling.close();
                         if let Some(s) = self.server.take() {
                             s.shutdown().await;
@@ -152,9 +161,14 @@ impl Task {
                 },
                 ev = async { self.call.as_mut().expect("guarded").call.next_event().await },
                     if self.call.is_some() => self.on_call_event(ev).await,
+                (call_id, ev) = self.sessions.next_event(), if !self.sessions.is_empty() => {
+                    self.on_session_event(call_id, ev).await
+                }
+                _ = idle_check.tick() => self.sessions.hang_up_idle().await,
             }
         }
         self.end_call().await;
+        self.end_sessions().await;
         self.signaling.close();
         if let Some(s) = self.server.take() {
             s.shutdown().await;
@@ -218,12 +232,26 @@ impl Task {
                 return;
             }
         }
+        if let Some(session) = msg.call_id().and_then(|id| self.sessions.by_call_id(id)) {
+            let _ = session.signals.send(SignalEvent::Message(msg)).await;
+            return;
+        }
         match msg {
             ServerMessage::Presence { id, online } => {
                 self.presence.insert(id.clone(), online);
+                if !online {
+                    // Its sessions cannot carry anything any more; the server
+                    // normally says so with a hangup, this covers a lost one.
+                    self.sessions.hang_up_peer(&id).await;
+                }
                 self.emit(ClientEvent::Presence { id, online }).await;
             }
-            ServerMessage::Invite { call_id, from } => {
+            ServerMessage::Invite {
+                call_id,
+                from,
+                kind: CallKind::Data,
+            } => self.on_data_invite(call_id, from).await,
+            ServerMessage::Invite { call_id, from, .. } => {
                 if self.call.is_some() || self.pending.is_some() {
                     let _ = self
                         .signaling
@@ -352,36 +380,40 @@ impl Task {
                 let _ = reply.send(r);
             }
             Command::Chat(peer, text, reply) => {
-                let r = match self.call_with(&peer) {
-                    Some(a) => a.call.command(CallCommand::Chat(text)).await,
-                    None => Err(Error::Call("chat needs a call with this contact".into())),
-                };
+                let r = self.to_peer(&peer, vec![CallCommand::Chat(text)]).await;
                 let _ = reply.send(r);
             }
             Command::SendFiles(peer, paths, reply) => {
-                let r = match self.call_with(&peer) {
-                    Some(a) => {
-                        let files = expand_paths(&paths);
-                        if files.is_empty() {
-                            Err(Error::Invalid("nothing to send there".into()))
-                        } else {
-                            for path in files {
-                                let f = FileToSend { path, name: None };
-                                let _ = a.call.command(CallCommand::SendFile(f)).await;
-                            }
-                            Ok(())
-                        }
-                    }
-                    None => Err(Error::Call(
-                        "files go to the contact you are in a call with".into(),
-                    )),
+                let files = expand_paths(&paths);
+                let r = if files.is_empty() {
+                    Err(Error::Invalid("nothing to send there".into()))
+                } else {
+                    let commands = files
+                        .into_iter()
+                        .map(|path| CallCommand::SendFile(FileToSend { path, name: None }))
+                        .collect();
+                    self.to_peer(&peer, commands).await
                 };
                 let _ = reply.send(r);
             }
             Command::Transfer(command, reply) => {
-                let r = match &self.call {
-                    Some(a) => a.call.command(CallCommand::Transfer(command)).await,
-                    None => Err(Error::Call("transfers need a call".into())),
+                // Transfer ids are unique: whichever call or session has it acts.
+                let in_call = match &self.call {
+                    Some(a) => a
+                        .call
+                        .command(CallCommand::Transfer(command.clone()))
+                        .await
+                        .is_ok(),
+                    None => false,
+                };
+                let in_session = self
+                    .sessions
+                    .broadcast(|| CallCommand::Transfer(command.clone()))
+                    .await;
+                let r = if in_call || in_session {
+                    Ok(())
+                } else {
+                    Err(Error::Call("that transfer is over".into()))
                 };
                 let _ = reply.send(r);
             }

@@ -24,6 +24,12 @@ fn all_client_messages() -> Vec<ClientMessage> {
         ClientMessage::Invite {
             call_id: c(),
             to: id(2),
+            kind: CallKind::Media,
+        },
+        ClientMessage::Invite {
+            call_id: c(),
+            to: id(2),
+            kind: CallKind::Data,
         },
         ClientMessage::Ringing { call_id: c() },
         ClientMessage::Accept { call_id: c() },
@@ -76,6 +82,12 @@ fn all_server_messages() -> Vec<ServerMessage> {
         ServerMessage::Invite {
             call_id: c(),
             from: id(1),
+            kind: CallKind::Media,
+        },
+        ServerMessage::Invite {
+            call_id: c(),
+            from: id(1),
+            kind: CallKind::Data,
         },
         ServerMessage::Ringing {
             call_id: c(),
@@ -269,4 +281,35 @@ fn error_code_strings_match_serde() {
             format!("\"{}\"", code.as_str())
         );
     }
+}
+
+#[test]
+fn invite_kind_is_optional_on_the_wire() {
+    let to = id(2);
+    let old = format!(r#"{{"type":"invite","call_id":"c1","to":"{to}"}}"#);
+    match ClientMessage::parse(&old).expect("an invite without kind parses") {
+        ClientMessage::Invite { kind, .. } => assert_eq!(kind, CallKind::Media),
+        other => panic!("parsed as {other:?}"),
+    }
+    let media = ClientMessage::Invite {
+        call_id: "c1".into(),
+        to: to.clone(),
+        kind: CallKind::Media,
+    };
+    assert_eq!(media.to_json(), old, "media invites are sent as before");
+    let data = ClientMessage::Invite {
+        call_id: "c1".into(),
+        to,
+        kind: CallKind::Data,
+    };
+    assert!(
+        data.to_json().contains(r#""kind":"data""#),
+        "{}",
+        data.to_json()
+    );
+    let bad = r#"{"type":"invite","call_id":"c1","to":"x","kind":"video"}"#;
+    assert!(
+        ClientMessage::parse(bad).is_err(),
+        "an unknown kind is refused"
+    );
 }

@@ -43,6 +43,7 @@ fn invite(hub: &mut Hub, from: &PeerId, to: &PeerId) -> Out {
         ClientMessage::Invite {
             call_id: cid(),
             to: to.clone(),
+            kind: CallKind::Media,
         },
     )
 }
@@ -103,7 +104,8 @@ fn full_call_flow() {
             &b,
             ServerMessage::Invite {
                 call_id: cid(),
-                from: a.clone()
+                from: a.clone(),
+                kind: CallKind::Media,
             }
         )]
     );
@@ -255,6 +257,7 @@ fn invite_errors_and_busy() {
         ClientMessage::Invite {
             call_id: "c2".into(),
             to: b.clone(),
+            kind: CallKind::Media,
         },
     );
     assert_eq!(
@@ -273,6 +276,7 @@ fn invite_errors_and_busy() {
         ClientMessage::Invite {
             call_id: "c3".into(),
             to: c.clone(),
+            kind: CallKind::Media,
         },
     );
     assert_eq!(code_of(&out), Some(ErrorCode::Invalid));
@@ -299,7 +303,8 @@ fn invite_errors_and_busy() {
         invite(&mut hub, &c, &b)[0].msg
             == ServerMessage::Invite {
                 call_id: cid(),
-                from: c.clone()
+                from: c.clone(),
+                kind: CallKind::Media,
             }
     );
     // Cancel by caller.
@@ -385,4 +390,99 @@ fn misc_messages() {
         },
     );
     assert_eq!(code_of(&out), Some(ErrorCode::AlreadyAuthenticated));
+}
+
+fn open_session(hub: &mut Hub, from: &PeerId, to: &PeerId, call_id: &str) -> Out {
+    hub.handle(
+        from,
+        ClientMessage::Invite {
+            call_id: call_id.into(),
+            to: to.clone(),
+            kind: CallKind::Data,
+        },
+    )
+}
+
+#[test]
+fn data_sessions_sit_beside_calls_and_end_with_their_peer() {
+    let (a, b, c) = (id(1), id(2), id(3));
+    let mut hub = hub_with(&[&a, &b, &c]);
+    // A media call between A and B.
+    invite(&mut hub, &a, &b);
+    hub.handle(&b, ClientMessage::Accept { call_id: cid() });
+    // C can still open a data session with busy B, and A with C.
+    assert_eq!(
+        open_session(&mut hub, &c, &b, "s1"),
+        vec![d(
+            &b,
+            ServerMessage::Invite {
+                call_id: "s1".into(),
+                from: c.clone(),
+                kind: CallKind::Data,
+            }
+        )]
+    );
+    assert_eq!(open_session(&mut hub, &a, &c, "s2").len(), 1);
+    // Sessions are not calls: B is still in its one media call, C in none.
+    assert_eq!(hub.in_call.get(&b), Some(&cid()));
+    assert!(!hub.in_call.contains_key(&c));
+    // Relayed once accepted.
+    hub.handle(
+        &b,
+        ClientMessage::Accept {
+            call_id: "s1".into(),
+        },
+    );
+    let out = hub.handle(
+        &c,
+        ClientMessage::Offer {
+            call_id: "s1".into(),
+            sdp: "v=0".into(),
+        },
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].to, b);
+    // C goes away: both its sessions end, the other parties hear a hangup, and
+    // the media call between A and B is untouched.
+    let out = hub.disconnect(&c);
+    let hangups: HashSet<(PeerId, String)> = out
+        .iter()
+        .filter_map(|x| match &x.msg {
+            ServerMessage::Hangup { call_id, .. } => Some((x.to.clone(), call_id.clone())),
+            _ => None,
+        })
+        .collect();
+    let expected: HashSet<(PeerId, String)> =
+        [(b.clone(), "s1".to_owned()), (a.clone(), "s2".to_owned())].into();
+    assert_eq!(hangups, expected);
+    assert_eq!(hub.call_count(), 1);
+    assert!(hub.sessions.is_empty());
+    assert_eq!(hub.in_call.get(&a), Some(&cid()));
+}
+
+#[test]
+fn data_sessions_per_peer_are_bounded() {
+    let (a, b) = (id(1), id(2));
+    let mut hub = hub_with(&[&a, &b]);
+    for i in 0..MAX_DATA_SESSIONS {
+        let out = open_session(&mut hub, &a, &b, &format!("s{i}"));
+        assert!(
+            matches!(out[0].msg, ServerMessage::Invite { .. }),
+            "{out:?}"
+        );
+    }
+    let out = open_session(&mut hub, &a, &b, "one-more");
+    assert_eq!(code_of(&out), Some(ErrorCode::Invalid));
+    // Hanging one up makes room again.
+    hub.handle(
+        &a,
+        ClientMessage::Cancel {
+            call_id: "s0".into(),
+        },
+    );
+    let out = open_session(&mut hub, &a, &b, "one-more");
+    assert!(
+        matches!(out[0].msg, ServerMessage::Invite { .. }),
+        "{out:?}"
+    );
 }

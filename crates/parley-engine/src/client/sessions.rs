@@ -1,0 +1,142 @@
+//! Data sessions: peer connections with only the data channels, so chat and files
+//! reach a contact outside a call (docs/protocol.md §4.1, `kind: "data"`).
+//!
+//! The client opens one on the first chat message or file for a contact it is not
+//! in a call with; the contact's client answers by itself when we are in its
+//! contact list. A session stays up while it is used and closes after
+//! [`SESSION_IDLE_MS`] without chat or transfer activity, or when either side goes
+//! offline.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::select_all;
+use parley_proto::PeerId;
+use tokio::sync::mpsc;
+
+use crate::call::{Call, CallCommand, CallEvent};
+use crate::signaling::SignalEvent;
+
+/// A data session closes after this long without chat or transfer events, ms.
+pub const SESSION_IDLE_MS: u64 = 5 * 60_000;
+/// How often idle sessions are looked for, ms.
+pub(super) const IDLE_CHECK_MS: u64 = 30_000;
+
+/// One running data session.
+pub(super) struct Session {
+    pub(super) call: Call,
+    pub(super) call_id: String,
+    pub(super) peer: PeerId,
+    pub(super) signals: mpsc::Sender<SignalEvent>,
+    pub(super) connected: bool,
+    last_active: Instant,
+}
+
+impl Session {
+    pub(super) fn new(
+        call: Call,
+        call_id: String,
+        peer: PeerId,
+        signals: mpsc::Sender<SignalEvent>,
+    ) -> Self {
+        Self {
+            call,
+            call_id,
+            peer,
+            signals,
+            connected: false,
+            last_active: Instant::now(),
+        }
+    }
+}
+
+/// The client's data sessions, any number per peer (two clients that open one at
+/// the same moment both keep theirs; either carries the chat).
+#[derive(Default)]
+pub(super) struct Sessions {
+    list: Vec<Session>,
+}
+
+impl Sessions {
+    pub(super) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub(super) fn add(&mut self, session: Session) {
+        self.list.push(session);
+    }
+
+    /// A session with `peer`, if there is one.
+    pub(super) fn with_peer(&self, peer: &PeerId) -> Option<&Session> {
+        self.list.iter().find(|s| s.peer == *peer)
+    }
+
+    /// The session `call_id`, if it is one of ours.
+    pub(super) fn by_call_id(&self, call_id: &str) -> Option<&Session> {
+        self.list.iter().find(|s| s.call_id == call_id)
+    }
+
+    fn by_call_id_mut(&mut self, call_id: &str) -> Option<&mut Session> {
+        self.list.iter_mut().find(|s| s.call_id == call_id)
+    }
+
+    /// Takes the session `call_id` out of the list.
+    pub(super) fn remove(&mut self, call_id: &str) -> Option<Session> {
+        let i = self.list.iter().position(|s| s.call_id == call_id)?;
+        Some(self.list.swap_remove(i))
+    }
+
+    /// Takes every session out of the list.
+    pub(super) fn drain(&mut self) -> Vec<Session> {
+        std::mem::take(&mut self.list)
+    }
+
+    /// Sends `make()` to every session; `true` when there was one.
+    pub(super) async fn broadcast(&self, make: impl Fn() -> CallCommand) -> bool {
+        for s in &self.list {
+            let _ = s.call.command(make()).await;
+        }
+        !self.list.is_empty()
+    }
+
+    /// The next event of any session, with its call id; `None` = that session's
+    /// task has ended. Must not be called with no sessions. Cancel-safe.
+    pub(super) async fn next_event(&mut self) -> (String, Option<CallEvent>) {
+        let waits = self
+            .list
+            .iter_mut()
+            .map(|s| Box::pin(async move { (s.call_id.clone(), s.call.next_event().await) }));
+        select_all(waits).await.0
+    }
+
+    /// Notes activity on `call_id` (chat or a transfer), so it is not closed as idle.
+    pub(super) fn touch(&mut self, call_id: &str) {
+        if let Some(s) = self.by_call_id_mut(call_id) {
+            s.last_active = Instant::now();
+        }
+    }
+
+    /// Marks `call_id` connected.
+    pub(super) fn set_connected(&mut self, call_id: &str) {
+        if let Some(s) = self.by_call_id_mut(call_id) {
+            s.connected = true;
+            s.last_active = Instant::now();
+        }
+    }
+
+    /// Asks every session with `peer` to hang up.
+    pub(super) async fn hang_up_peer(&self, peer: &PeerId) {
+        for s in self.list.iter().filter(|s| s.peer == *peer) {
+            let _ = s.call.command(CallCommand::Hangup).await;
+        }
+    }
+
+    /// Asks every session idle for longer than [`SESSION_IDLE_MS`] to hang up (each
+    /// then ends through its events).
+    pub(super) async fn hang_up_idle(&self) {
+        let idle = Duration::from_millis(SESSION_IDLE_MS);
+        for s in self.list.iter().filter(|s| s.last_active.elapsed() >= idle) {
+            tracing::info!(call_id = %s.call_id, "closing idle data session");
+            let _ = s.call.command(CallCommand::Hangup).await;
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The client task's side of data sessions ([`crate::client::sessions`]): routing
+//! chat and files to a call or a session, answering a contact's session, ending.
+
+use std::sync::Arc;
+
+use parley_proto::{CallKind, ClientMessage, PeerId};
+use tokio::sync::mpsc;
+
+use super::{Task, CALL_SIGNAL_QUEUE};
+use crate::call::{new_call_id, Call, CallCommand, CallEvent, CallOptions, Direction};
+use crate::client::sessions::Session;
+use crate::client::ClientEvent;
+use crate::storage::Direction as ChatDirection;
+use crate::{Error, Result};
+
+impl Task {
+    /// Sends chat or files to `peer`: over the call with them, else over a data
+    /// session with them (opened now if there is none; the commands wait for its
+    /// data channels).
+    ///
+    /// Errors: [`Error::Call`] when `peer` is known to be offline.
+    pub(super) async fn to_peer(
+        &mut self,
+        peer: &PeerId,
+        commands: Vec<CallCommand>,
+    ) -> Result<()> {
+        let offline = self.presence.get(peer) == Some(&false);
+        let target = match (self.call_with(peer), self.sessions.with_peer(peer)) {
+            (Some(a), _) => Some(&a.call),
+            (None, Some(s)) if !offline => Some(&s.call),
+            _ => None,
+        };
+        if let Some(call) = target {
+            for c in commands {
+                call.command(c).await?;
+            }
+            return Ok(());
+        }
+        if offline {
+            return Err(Error::Call(format!("{} is offline", self.name_of(peer))));
+        }
+        let mut options = self.session_options();
+        for c in commands {
+            match c {
+                CallCommand::Chat(text) => options.chat.push(text),
+                CallCommand::SendFile(file) => options.send_files.push(file),
+                other => tracing::debug!("not for a new data session: {other:?}"),
+            }
+        }
+        let call_id = new_call_id();
+        let direction = Direction::Outgoing {
+            to: peer.clone(),
+            call_id: call_id.clone(),
+        };
+        self.start_session(direction, call_id, peer.clone(), options);
+        Ok(())
+    }
+
+    /// A peer opens a data session: answered when it is one of our contacts,
+    /// declined otherwise (no one else learns our address from a session).
+    pub(super) async fn on_data_invite(&mut self, call_id: String, from: PeerId) {
+        let known = self
+            .profile
+            .contacts()
+            .map(|list| list.iter().any(|c| c.id == from))
+            .unwrap_or(false);
+        if !known {
+            tracing::info!(%from, "declining a data session from someone not in our contacts");
+            let _ = self
+                .signaling
+                .send(ClientMessage::Decline {
+                    call_id,
+                    reason: Some("not a contact".into()),
+                })
+                .await;
+            return;
+        }
+        let direction = Direction::Incoming {
+            call_id: call_id.clone(),
+            from: from.clone(),
+        };
+        let options = self.session_options();
+        self.start_session(direction, call_id, from, options);
+    }
+
+    fn session_options(&self) -> CallOptions {
+        CallOptions {
+            kind: CallKind::Data,
+            rtc: self.config.rtc.clone(),
+            receive_dir: Some(self.config.download_dir.clone()),
+            ask_before_receiving: self.config.ask_before_receiving,
+            profile: Some(Arc::clone(&self.profile)),
+            ..Default::default()
+        }
+    }
+
+    fn start_session(
+        &mut self,
+        direction: Direction,
+        call_id: String,
+        peer: PeerId,
+        options: CallOptions,
+    ) {
+        tracing::info!(%call_id, %peer, "data session starting");
+        let (sig_tx, sig_rx) = mpsc::channel(CALL_SIGNAL_QUEUE);
+        let call = Call::start(self.signaling.clone(), sig_rx, direction, options);
+        self.sessions.add(Session::new(call, call_id, peer, sig_tx));
+    }
+
+    /// One event of the session `call_id`; `None` = it ended.
+    pub(super) async fn on_session_event(&mut self, call_id: String, ev: Option<CallEvent>) {
+        let Some(peer) = self.sessions.by_call_id(&call_id).map(|s| s.peer.clone()) else {
+            return;
+        };
+        let ev = match ev {
+            None | Some(CallEvent::Ended { .. }) => return self.end_session(&call_id).await,
+            Some(ev) => ev,
+        };
+        let out = match ev {
+            CallEvent::Connected => {
+                self.sessions.set_connected(&call_id);
+                None
+            }
+            CallEvent::ChatReceived(message) => Some(ClientEvent::Chat {
+                peer,
+                message,
+                direction: ChatDirection::Received,
+            }),
+            CallEvent::ChatSent(message) => Some(ClientEvent::Chat {
+                peer,
+                message,
+                direction: ChatDirection::Sent,
+            }),
+            CallEvent::ChatDelivered { id } => Some(ClientEvent::ChatDelivered { id }),
+            CallEvent::Transfer(event) => Some(ClientEvent::Transfer { peer, event }),
+            _ => None,
+        };
+        if let Some(out) = out {
+            self.sessions.touch(&call_id);
+            self.emit(out).await;
+        }
+    }
+
+    /// Waits for the session's task; a session that never connected is reported
+    /// (the chat or files it carried did not reach the peer).
+    async fn end_session(&mut self, call_id: &str) {
+        let Some(session) = self.sessions.remove(call_id) else {
+            return;
+        };
+        let _ = session.call.command(CallCommand::Hangup).await;
+        let result = session.call.finish().await;
+        tracing::info!(%call_id, ?result, "data session ended");
+        if !session.connected {
+            let why = match result {
+                Ok(report) => report.end_reason,
+                Err(e) => e.to_string(),
+            };
+            let name = self.name_of(&session.peer);
+            self.emit(ClientEvent::Error {
+                code: "peer_unreachable",
+                message: format!("could not reach {name}: {why}"),
+            })
+            .await;
+        }
+    }
+
+    /// Hangs up every data session and waits for them (client shutdown).
+    pub(super) async fn end_sessions(&mut self) {
+        for session in self.sessions.drain() {
+            let _ = session.call.command(CallCommand::Hangup).await;
+            let _ = session.call.finish().await;
+        }
+    }
+
+    /// The contact's name, or its id when it is not a contact.
+    fn name_of(&self, peer: &PeerId) -> String {
+        self.profile
+            .contacts()
+            .ok()
+            .and_then(|list| list.into_iter().find(|c| c.id == *peer))
+            .and_then(|c| c.name)
+            .unwrap_or_else(|| peer.to_string())
+    }
+}
