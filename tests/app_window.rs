@@ -28,6 +28,9 @@
 //!   file-backed camera too): Bob's view and her preview switch to 640x360 while
 //!   the call stays connected;
 //! - hanging up returns both windows to the contact panel (no call view left);
+//! - with no call, chat goes both ways in the contact panels and a file offered
+//!   from Alice is accepted in Bob's panel and arrives with the same SHA-256,
+//!   while neither window shows an incoming call or a call view;
 //! - the built-in echo test contact is listed online; Bob calls it and his own
 //!   video comes back (frames drawn in the remote view);
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
@@ -56,6 +59,8 @@ mod devices;
 mod files;
 #[path = "app_window/notifications.rs"]
 mod notifications;
+#[path = "app_window/outside_call.rs"]
+mod outside_call;
 #[path = "app_window/screen.rs"]
 mod screen;
 #[path = "app_window/video.rs"]
@@ -270,6 +275,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     )?;
     ctx.save(&ctx.b, "transfer.png")?;
     ctx.step("hung up");
+
+    // 10b. No call: chat both ways in the contact panels, and a file.
+    outside_call::chat_and_file(ctx, scratch, &b_id)?;
+    ctx.step("chat and a file without a call");
 
     // 11. The built-in echo test: Bob calls it and sees his own camera come back.
     let b = &ctx.b.s;

@@ -49,7 +49,7 @@ pub(crate) fn wait_transfer(p: &Peer, direction: &str, name: &str) -> WdResult<E
 
 /// The transfer row of `name` going `direction` in `p`'s window, once it shows
 /// `state`.
-fn wait_state(p: &Peer, direction: &str, name: &str, state: &str) -> WdResult<Element> {
+pub(crate) fn wait_state(p: &Peer, direction: &str, name: &str, state: &str) -> WdResult<Element> {
     let sel = format!("[data-testid=transfer][data-direction={direction}][data-state={state}]");
     p.s.wait_for(&sel, LONG, |s, e| {
         Ok(s.visible(e)? && s.attribute(e, "data-name")?.as_deref() == Some(name))
@@ -58,7 +58,7 @@ fn wait_state(p: &Peer, direction: &str, name: &str, state: &str) -> WdResult<El
 }
 
 /// Offers `file` from Alice to Bob the way a drop does.
-fn offer(ctx: &Ctx, b_id: &str, file: &Path) -> WdResult<()> {
+pub(crate) fn offer(ctx: &Ctx, b_id: &str, file: &Path) -> WdResult<()> {
     let sent = ctx.a.s.execute(
         "return Promise.resolve(window.parleyTest.sendFiles(arguments[0], [arguments[1]])).then((xs) => JSON.stringify(xs));",
         vec![json!(b_id), json!(file.to_str().unwrap())],
@@ -69,7 +69,7 @@ fn offer(ctx: &Ctx, b_id: &str, file: &Path) -> WdResult<()> {
 
 /// Clicks the visible button `testid` in a receiving row of `name` in `p`'s
 /// window (during a call the row shows in the call's side panel).
-fn click_in(p: &Peer, name: &str, testid: &str) -> WdResult<()> {
+pub(crate) fn click_in(p: &Peer, name: &str, testid: &str) -> WdResult<()> {
     let css = format!(
         "[data-testid=transfer][data-direction=receiving][data-name=\"{name}\"] [data-testid={testid}]"
     );

@@ -228,6 +228,8 @@ export default {
   'error.not_found': 'Not found',
   'error.offline': 'Offline',
   'error.busy': 'Busy',
+  'error.peer_unreachable': 'Could not reach contact',
+  'error.call_failed': 'Call failed',
   'error.no_device': 'Device not found',
   'error.device': 'Screen capture unavailable',
   'error.permission_denied': 'Permission denied',

@@ -228,6 +228,8 @@ export default {
   'error.not_found': '찾을 수 없습니다',
   'error.offline': '오프라인',
   'error.busy': '통화 중',
+  'error.peer_unreachable': '연락처에 연결할 수 없음',
+  'error.call_failed': '통화 실패',
   'error.no_device': '장치를 찾을 수 없습니다',
   'error.device': '화면을 캡처할 수 없습니다',
   'error.permission_denied': '권한이 없습니다',

@@ -40,7 +40,7 @@ pub fn validate_call_id(call_id: &str) -> Result<(), ProtoError> {
 /// What an `invite` asks for.
 ///
 /// On the wire the `kind` field of `invite`; absent means [`CallKind::Media`], so
-/// clients that predate it interoperate (docs/protocol.md §4.1).
+/// clients that predate it interoperate (docs/protocol.md §6.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {

@@ -73,7 +73,7 @@ pub enum Direction {
 pub struct CallOptions {
     /// A call (media and data channels, the callee rings) or a data session (chat
     /// and files outside a call, answered by the callee's client); see
-    /// docs/protocol.md §4.1.
+    /// docs/protocol.md §6.1.
     pub kind: CallKind,
     /// Peer connection settings (ICE servers, bind addresses, buffers).
     pub rtc: RtcConfig,

@@ -326,24 +326,32 @@ impl Client {
         self.ask(Command::StopScreenShare).await
     }
 
-    /// Sends a chat message to `peer` in the current call with them.
+    /// Sends a chat message to `peer`, peer to peer: on the call's chat channel
+    /// when in a call with them, else on a data session with them (opened now if
+    /// needed; docs/protocol.md §6.1). It is announced as a sent
+    /// [`ClientEvent::Chat`] once it has left; a session that cannot be opened is
+    /// reported as [`ClientEvent::Error`] `peer_unreachable`.
     ///
-    /// Errors: [`Error::Call`] when there is no call with `peer` (chat travels
-    /// peer to peer, on the call's data channel).
+    /// Errors: [`Error::Call`] when `peer` is known to be offline.
     pub async fn send_chat(&self, peer: PeerId, text: String) -> Result<()> {
         self.ask(|tx| Command::Chat(peer, text, tx)).await
     }
 
-    /// Offers files (folders are expanded) to `peer` in the current call with them.
+    /// Offers files (folders are expanded) to `peer`, in a call with them or
+    /// outside one, like [`Client::send_chat`].
+    ///
+    /// Errors: [`Error::Invalid`] when the paths hold no file; [`Error::Call`] when
+    /// `peer` is known to be offline.
     pub async fn send_files(&self, peer: PeerId, paths: Vec<PathBuf>) -> Result<()> {
         self.ask(|tx| Command::SendFiles(peer, paths, tx)).await
     }
 
-    /// Accepts or declines a file offered in the current call, or cancels a
-    /// transfer either way; the outcome arrives as [`ClientEvent::Transfer`]
-    /// events (a transfer that already ended is left alone).
+    /// Accepts or declines an offered file, or cancels a transfer either way (in
+    /// the call or a data session, whichever carries it); the outcome arrives as
+    /// [`ClientEvent::Transfer`] events (a transfer that already ended is left
+    /// alone).
     ///
-    /// Errors: [`Error::Call`] when not in a call (transfers live in the call).
+    /// Errors: [`Error::Call`] when there is neither a call nor a data session.
     pub async fn transfer(&self, command: TransferCommand) -> Result<()> {
         self.ask(|tx| Command::Transfer(command, tx)).await
     }

@@ -1,5 +1,5 @@
 //! Data sessions: peer connections with only the data channels, so chat and files
-//! reach a contact outside a call (docs/protocol.md §4.1, `kind: "data"`).
+//! reach a contact outside a call (docs/protocol.md §6.1, `kind: "data"`).
 //!
 //! The client opens one on the first chat message or file for a contact it is not
 //! in a call with; the contact's client answers by itself when we are in its

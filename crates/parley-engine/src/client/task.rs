@@ -380,7 +380,7 @@ impl Task {
                 let _ = reply.send(r);
             }
             Command::Chat(peer, text, reply) => {
-                let r = self.to_peer(&peer, vec![CallCommand::Chat(text)]).await;
+                let r = self.send_to_peer(&peer, vec![CallCommand::Chat(text)]).await;
                 let _ = reply.send(r);
             }
             Command::SendFiles(peer, paths, reply) => {
@@ -392,7 +392,7 @@ impl Task {
                         .into_iter()
                         .map(|path| CallCommand::SendFile(FileToSend { path, name: None }))
                         .collect();
-                    self.to_peer(&peer, commands).await
+                    self.send_to_peer(&peer, commands).await
                 };
                 let _ = reply.send(r);
             }

@@ -19,7 +19,7 @@ impl Task {
     /// data channels).
     ///
     /// Errors: [`Error::Call`] when `peer` is known to be offline.
-    pub(super) async fn to_peer(
+    pub(super) async fn send_to_peer(
         &mut self,
         peer: &PeerId,
         commands: Vec<CallCommand>,
