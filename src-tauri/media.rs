@@ -3,7 +3,9 @@
 //! `PARLEY_VIDEO_FILE` (a Y4M file) and `PARLEY_AUDIO_FILE` (a WAV file) replace the
 //! camera and microphone, looped: that is how tests and demos run on machines
 //! without devices. Without a camera the app sends a test pattern; without a
-//! microphone it sends no audio.
+//! microphone it sends no audio. Each fallback is told to the user (a
+//! `parley://error` event with code `no_device`, `busy` or `permission_denied`),
+//! never silent.
 
 use parley_engine::call::AudioSink;
 use parley_engine::client::MediaProvider;
@@ -21,11 +23,28 @@ const CAMERA_MODE: (u32, u32, u32) = (640, 480, 30);
 /// Test pattern when there is no camera: 640x360 at 15 frames/s.
 const PATTERN_MODE: (u32, u32, f64) = (640, 360, 15.0);
 
+/// Tells the user about a device problem: `(code, message)`, see docs/ui-api.md.
+pub type DeviceNotice = Arc<dyn Fn(&'static str, String) + Send + Sync>;
+
 /// Media for calls, per the settings at the time a device is opened (a call
 /// starts, or the user switches devices in a call).
 pub struct AppMedia {
     /// The current settings (shared with the app state).
     pub settings: Arc<RwLock<Settings>>,
+    /// Where device problems go (the UI's error toasts).
+    pub notice: DeviceNotice,
+}
+
+/// The error code for a device that exists but cannot be opened.
+fn open_error_code(e: &dyn std::fmt::Display) -> &'static str {
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("permission") || text.contains("access denied") || text.contains("eacces") {
+        "permission_denied"
+    } else if text.contains("busy") || text.contains("in use") || text.contains("ebusy") {
+        "busy"
+    } else {
+        "no_device"
+    }
 }
 
 impl AppMedia {
@@ -68,29 +87,57 @@ impl MediaProvider for AppMedia {
     fn video_source(&self) -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
         let choice = self.choice(|s| &s.camera);
         let (w, h, fps) = PATTERN_MODE;
+        let pattern = || -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
+            Ok(Some(Box::new(TestPatternSource::new(w, h, fps)?)))
+        };
         if choice.as_deref() == Some(TEST_PATTERN_CAMERA) {
-            return Ok(Some(Box::new(TestPatternSource::new(w, h, fps)?)));
+            return pattern();
         }
         let cams = media::list_cameras();
-        if let Some(path) = video_file() {
-            let real = choice
-                .as_deref()
-                .is_some_and(|c| cams.iter().any(|cam| cam.name == c));
-            if !real {
-                return Ok(Some(Box::new(Y4mFileSource::open(path, true)?)));
+        let file = video_file();
+        let chosen_file = file.as_deref().map(file_camera_name);
+        let chosen = choice
+            .as_deref()
+            .filter(|c| Some(*c) != chosen_file.as_deref());
+        let present = chosen.and_then(|c| cams.iter().find(|cam| cam.name == c));
+        if let (Some(name), None) = (chosen, present) {
+            let instead = match (&chosen_file, cams.first()) {
+                (Some(f), _) => f.clone(),
+                (None, Some(cam)) => cam.name.clone(),
+                (None, None) => TEST_PATTERN_CAMERA.to_owned(),
+            };
+            (self.notice)(
+                "no_device",
+                format!("Camera “{name}” is not connected; using “{instead}” instead."),
+            );
+        }
+        if let (Some(path), None) = (&file, present) {
+            return Ok(Some(Box::new(Y4mFileSource::open(path, true)?)));
+        }
+        let Some(cam) = present.or(cams.first()) else {
+            if chosen.is_none() {
+                (self.notice)(
+                    "no_device",
+                    "No camera found; sending a test pattern.".to_owned(),
+                );
+            }
+            return pattern();
+        };
+        let (cw, ch, cfps) = CAMERA_MODE;
+        match CameraSource::open(cam.index, cw, ch, cfps) {
+            Ok(source) => Ok(Some(Box::new(source))),
+            Err(e) => {
+                tracing::warn!("camera {}: {e}; sending a test pattern", cam.index);
+                (self.notice)(
+                    open_error_code(&e),
+                    format!(
+                        "Camera “{}” cannot be opened ({e}); sending a test pattern instead.",
+                        cam.name
+                    ),
+                );
+                pattern()
             }
         }
-        if !cams.is_empty() {
-            let idx = index_of(&cams, &choice, |c| &c.name)
-                .map(|i| cams[i].index)
-                .unwrap_or(cams[0].index);
-            let (w, h, fps) = CAMERA_MODE;
-            match CameraSource::open(idx, w, h, fps) {
-                Ok(cam) => return Ok(Some(Box::new(cam))),
-                Err(e) => tracing::warn!("camera {idx}: {e}; sending a test pattern"),
-            }
-        }
-        Ok(Some(Box::new(TestPatternSource::new(w, h, fps)?)))
     }
 
     fn audio_source(&self) -> parley_engine::Result<Option<Box<dyn AudioSource>>> {
@@ -107,6 +154,10 @@ impl MediaProvider for AppMedia {
             Ok(mic) => Ok(Some(Box::new(mic))),
             Err(e) => {
                 tracing::warn!("microphone: {e}; sending no audio");
+                (self.notice)(
+                    open_error_code(&e),
+                    format!("The microphone cannot be opened ({e}); the call goes on without sound from you."),
+                );
                 Ok(None)
             }
         }
@@ -122,6 +173,10 @@ impl MediaProvider for AppMedia {
             Ok(s) => vec![Box::new(s)],
             Err(e) => {
                 tracing::warn!("speaker: {e}; remote audio is not played");
+                (self.notice)(
+                    open_error_code(&e),
+                    format!("The speakers cannot be opened ({e}); you will not hear the call."),
+                );
                 Vec::new()
             }
         }

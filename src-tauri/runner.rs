@@ -62,6 +62,26 @@ pub fn emit_error(app: &AppHandle, code: &str, message: impl Into<String>) {
     );
 }
 
+/// How long the same device problem stays quiet after it was shown, ms (it would
+/// otherwise come back at every call).
+const DEVICE_NOTICE_QUIET_MS: u64 = 5 * 60_000;
+
+/// Device problems as `parley://error` events, each message at most once per
+/// [`DEVICE_NOTICE_QUIET_MS`].
+fn device_notice(app: AppHandle) -> crate::media::DeviceNotice {
+    let shown =
+        std::sync::Mutex::new(std::collections::HashMap::<String, std::time::Instant>::new());
+    Arc::new(move |code, message| {
+        let quiet = std::time::Duration::from_millis(DEVICE_NOTICE_QUIET_MS);
+        let mut shown = shown.lock().unwrap_or_else(|p| p.into_inner());
+        if shown.get(&message).is_some_and(|at| at.elapsed() < quiet) {
+            return;
+        }
+        shown.insert(message.clone(), std::time::Instant::now());
+        emit_error(&app, code, message);
+    })
+}
+
 /// (Re)starts the client with the current settings: stops the old one, then tries
 /// until it is up, reporting the connection state meanwhile.
 pub async fn restart_client(app: AppHandle) {
@@ -94,6 +114,7 @@ pub async fn restart_client(app: AppHandle) {
             download_dir: state.download_dir(&settings),
             media: Arc::new(AppMedia {
                 settings: Arc::clone(&state.media_settings),
+                notice: device_notice(app.clone()),
             }),
             remote_video: state.remote_video.clone(),
             local_video: state.local_video.clone(),

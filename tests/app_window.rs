@@ -26,7 +26,9 @@
 //!   zoom; Stop closes Bob's shared view while the call goes on;
 //! - Alice picks the test pattern in the call's device menu (which lists the
 //!   file-backed camera too): Bob's view and her preview switch to 640x360 while
-//!   the call stays connected;
+//!   the call stays connected; picking a camera that is gone shows an error in
+//!   her window naming it and the file-backed camera used instead, and Bob's view
+//!   returns to the clip;
 //! - hanging up returns both windows to the contact panel (no call view left);
 //! - with no call, chat goes both ways in the contact panels and a file offered
 //!   from Alice is accepted in Bob's panel and arrives with the same SHA-256,
@@ -251,6 +253,8 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 9. Another camera mid-call: Bob's view follows.
     devices::switch_camera(ctx)?;
     ctx.step("camera switched");
+    devices::camera_gone(ctx)?;
+    ctx.step("missing camera reported");
 
     // 10. Hang up: both back to the contact panel.
     let a = &ctx.a.s;

@@ -1,5 +1,6 @@
 //! Device switching in a call: Alice picks another camera from the call's device
-//! menu and Bob's view follows without a new call.
+//! menu and Bob's view follows without a new call; a camera that is gone by the
+//! time it is picked is reported in her window, not silently replaced.
 
 use crate::contacts::enabled_and_visible;
 use crate::webdriver::WdResult;
@@ -38,6 +39,44 @@ pub(crate) fn switch_camera(ctx: &Ctx) -> WdResult<()> {
         )
         .map_err(|e| format!("[{}] {e}", p.name))?;
     }
+    for p in [&ctx.a, &ctx.b] {
+        p.s.wait_visible("[data-testid=call-view][data-state=connected]", SHORT)?;
+    }
+    Ok(())
+}
+
+/// Alice picks a camera that was unplugged after the menu listed it: her window
+/// shows an error naming it and what is used instead (the file-backed camera),
+/// Bob's view returns to the clip's 320x180, and the call stays connected.
+pub(crate) fn camera_gone(ctx: &Ctx) -> WdResult<()> {
+    let a = &ctx.a.s;
+    a.execute(
+        "window.__TAURI__.core.invoke('switch_device', { kind: 'camera', name: 'Gone Camera 3000' })\
+           .catch((e) => console.warn(e));",
+        vec![],
+    )?;
+    let toast = a
+        .wait_for("[data-testid=toast][data-kind=error]", SHORT, |s, e| {
+            Ok(s.text_content(e)?.contains("Gone Camera 3000"))
+        })
+        .map_err(|e| format!("[alice] no error for the missing camera: {e}"))?;
+    let text = a.text_content(&toast)?;
+    if !text.contains("not connected") || !text.contains("(file)") {
+        return Err(format!(
+            "[alice] the camera error does not say what happened: {text:?}"
+        ));
+    }
+    eprintln!("Alice's camera error: {text:?}");
+    ctx.b
+        .s
+        .wait_script(
+            "Bob's view back at the clip's 320x180",
+            "const v = window.parleyTest.video().remote;\
+             return !!v.size && v.size.width === 320 && v.size.height === 180;",
+            vec![],
+            LONG,
+        )
+        .map_err(|e| format!("[bob] {e}"))?;
     for p in [&ctx.a, &ctx.b] {
         p.s.wait_visible("[data-testid=call-view][data-state=connected]", SHORT)?;
     }

@@ -380,7 +380,9 @@ impl Task {
                 let _ = reply.send(r);
             }
             Command::Chat(peer, text, reply) => {
-                let r = self.send_to_peer(&peer, vec![CallCommand::Chat(text)]).await;
+                let r = self
+                    .send_to_peer(&peer, vec![CallCommand::Chat(text)])
+                    .await;
                 let _ = reply.send(r);
             }
             Command::SendFiles(peer, paths, reply) => {
