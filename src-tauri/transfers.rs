@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use parley_engine::transfer::{TransferDirection, TransferEvent, DECLINED_BY_USER};
+use parley_engine::transfer::{TransferDirection, TransferEvent, TransferOutcome};
 use parley_proto::PeerId;
 use serde::Serialize;
 
@@ -114,13 +114,13 @@ pub fn apply(
             v.bytes_per_sec = *bytes as f64 / (*elapsed_ms).max(1) as f64 * 1000.0;
             v.path = Some(path.display().to_string());
         }
-        TransferEvent::Failed { reason, .. } => {
-            v.state = if reason.contains("cancel") {
-                "cancelled"
-            } else if reason == "declined" || reason.contains(DECLINED_BY_USER) {
-                "declined"
-            } else {
-                "failed"
+        TransferEvent::Failed {
+            reason, outcome, ..
+        } => {
+            v.state = match outcome {
+                TransferOutcome::Cancelled => "cancelled",
+                TransferOutcome::Declined => "declined",
+                TransferOutcome::Failed => "failed",
             };
             v.error = Some(reason.clone());
         }

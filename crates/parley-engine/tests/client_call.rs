@@ -33,7 +33,7 @@ use parley_engine::media::{
     Y4mFileSource,
 };
 use parley_engine::storage::Direction as ChatDirection;
-use parley_engine::transfer::{TransferCommand, TransferDirection, TransferEvent};
+use parley_engine::transfer::{TransferCommand, TransferDirection, TransferEvent, TransferOutcome};
 use parley_proto::data::ChatMessage;
 use tokio::sync::mpsc;
 
@@ -367,11 +367,14 @@ async fn the_receiver_decides_and_either_side_can_cancel() {
     b.transfer(TransferCommand::Decline { transfer_id })
         .await
         .unwrap();
-    let why = transfer_event(&mut aev, "the decline at A", |e| match e {
-        TransferEvent::Failed { reason, .. } => Some(reason.clone()),
+    let (outcome, why) = transfer_event(&mut aev, "the decline at A", |e| match e {
+        TransferEvent::Failed {
+            outcome, reason, ..
+        } => Some((*outcome, reason.clone())),
         _ => None,
     })
     .await;
+    assert_eq!(outcome, TransferOutcome::Declined, "{why}");
     assert!(why.contains("declined"), "{why}");
 
     // Cancelled mid-way by the sender, then by the receiver.
@@ -406,14 +409,16 @@ async fn the_receiver_decides_and_either_side_can_cancel() {
             let why = transfer_event(rx, &format!("the cancel at {side}"), |e| match e {
                 TransferEvent::Failed {
                     transfer_id: t,
+                    outcome,
                     reason,
                     ..
-                } if *t == transfer_id => Some(reason.clone()),
+                } if *t == transfer_id => Some((*outcome, reason.clone())),
                 TransferEvent::Completed { .. } => panic!("{canceller} cancel came too late"),
                 _ => None,
             })
             .await;
-            assert!(why.contains("cancelled"), "{side}: {why}");
+            assert_eq!(why.0, TransferOutcome::Cancelled, "{side}: {}", why.1);
+            assert!(why.1.contains("cancelled"), "{side}: {}", why.1);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(

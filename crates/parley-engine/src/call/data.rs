@@ -15,7 +15,7 @@ use crate::rtc::DataChannel;
 use crate::storage::{Direction as ChatDirection, Profile};
 use crate::transfer::{
     send_file_as, serve_file_channel, ReceiveSession, TransferCommand, TransferDirection,
-    TransferEvent, DECLINED_BY_USER,
+    TransferEvent, TransferOutcome,
 };
 use crate::Result;
 
@@ -283,8 +283,8 @@ pub(super) async fn run_files(
             }
             ev = tev_rx.recv() => {
                 let Some(ev) = ev else { break };
-                if let TransferEvent::Failed { name, reason, direction, .. } = &ev {
-                    let chosen = reason == "declined" || reason.contains(DECLINED_BY_USER);
+                if let TransferEvent::Failed { name, reason, direction, outcome, .. } = &ev {
+                    let chosen = *outcome == TransferOutcome::Declined;
                     if !chosen && (accepting || *direction == TransferDirection::Sending) {
                         let _ = internal
                             .send(Internal::TransferFailed(format!("{name}: {reason}")))

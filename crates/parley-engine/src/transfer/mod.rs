@@ -130,12 +130,36 @@ pub enum TransferError {
 }
 
 impl TransferError {
+    /// How a transfer that ended with this error ended: [`TransferOutcome::Declined`]
+    /// only for the receiving user's own "no" ([`DECLINED_BY_USER`]; an offer
+    /// refused automatically, e.g. for a bad name, is a failure).
+    pub fn outcome(&self) -> TransferOutcome {
+        match self {
+            TransferError::Declined { reason } if reason == DECLINED_BY_USER => {
+                TransferOutcome::Declined
+            }
+            TransferError::Cancelled { .. } => TransferOutcome::Cancelled,
+            _ => TransferOutcome::Failed,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TransferError::Io {
             path: path.into(),
             source,
         }
     }
+}
+
+/// How a transfer that did not complete ended (see [`TransferEvent::Failed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransferOutcome {
+    /// The receiving user said no to the offer (nothing was written).
+    Declined,
+    /// The sender or the receiver stopped it (the partial file is deleted).
+    Cancelled,
+    /// Something went wrong: disk, network, a bad or lying peer, a refused offer.
+    Failed,
 }
 
 /// Which way a transfer goes, seen from this peer.
@@ -229,6 +253,8 @@ pub enum TransferEvent {
         transfer_id: String,
         /// File name.
         name: String,
+        /// Declined, cancelled or failed.
+        outcome: TransferOutcome,
         /// What went wrong, for display.
         reason: String,
         /// Which way it went.

@@ -13,7 +13,7 @@ use super::disk::{move_into_place, prepare_part, remove_temp, Sidecar, Writer};
 use super::name::sanitize_file_name;
 use super::{
     emit, ProgressThrottle, TransferCommand, TransferDirection, TransferError, TransferEvent,
-    TransferProgress,
+    TransferOutcome, TransferProgress,
 };
 
 /// Suffix of the hidden temp file a transfer is written to: `.<name>.parley-part`.
@@ -110,8 +110,13 @@ impl ReceiveSession {
             {
                 let offer = self.pending.take().expect("checked");
                 tracing::info!(%transfer_id, name = %offer.name, "offer declined");
-                self.emit_failed(&transfer_id, &offer.name, "declined".into())
-                    .await;
+                self.emit_failed(
+                    &transfer_id,
+                    &offer.name,
+                    TransferOutcome::Declined,
+                    "declined".into(),
+                )
+                .await;
                 vec![TransferFrame::Decline {
                     transfer_id,
                     reason: DECLINED_BY_USER.into(),
@@ -178,7 +183,8 @@ impl ReceiveSession {
             } => {
                 if let Some(offer) = self.pending.take_if(|p| p.transfer_id == transfer_id) {
                     let why = format!("cancelled by the sender: {reason}");
-                    self.emit_failed(&transfer_id, &offer.name, why).await;
+                    self.emit_failed(&transfer_id, &offer.name, TransferOutcome::Cancelled, why)
+                        .await;
                 } else if self.is_receiving(&transfer_id) {
                     let err = TransferError::Cancelled {
                         reason: format!("by the sender: {reason}"),
@@ -262,7 +268,13 @@ impl ReceiveSession {
     pub async fn close(&mut self) {
         if let Some(offer) = self.pending.take() {
             let why = TransferError::ChannelClosed.to_string();
-            self.emit_failed(&offer.transfer_id, &offer.name, why).await;
+            self.emit_failed(
+                &offer.transfer_id,
+                &offer.name,
+                TransferOutcome::Failed,
+                why,
+            )
+            .await;
         }
         if self.active.is_some() {
             let err = TransferError::ChannelClosed;
@@ -305,8 +317,13 @@ impl ReceiveSession {
         };
         if self.receive_dir.is_none() {
             let reason = "not accepting files".to_owned();
-            self.emit_failed(&transfer_id, &raw_name, format!("declined: {reason}"))
-                .await;
+            self.emit_failed(
+                &transfer_id,
+                &raw_name,
+                TransferOutcome::Failed,
+                format!("declined: {reason}"),
+            )
+            .await;
             return decline(reason);
         }
         let sha256 = sha256.to_ascii_lowercase();
@@ -355,8 +372,13 @@ impl ReceiveSession {
             reason,
         };
         let Some(dir) = self.receive_dir.clone() else {
-            self.emit_failed(&transfer_id, &name, "declined: not accepting files".into())
-                .await;
+            self.emit_failed(
+                &transfer_id,
+                &name,
+                TransferOutcome::Failed,
+                "declined: not accepting files".into(),
+            )
+            .await;
             return decline("not accepting files".into());
         };
         let prepared = tokio::task::spawn_blocking({
@@ -367,7 +389,8 @@ impl ReceiveSession {
         let (part, sidecar, file, hasher, offset) = match prepared {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
-                self.emit_failed(&transfer_id, &name, e.to_string()).await;
+                self.emit_failed(&transfer_id, &name, e.outcome(), e.to_string())
+                    .await;
                 return decline(format!("cannot save the file: {e}"));
             }
             Err(e) => return decline(format!("cannot save the file: {e}")),
@@ -469,7 +492,8 @@ impl ReceiveSession {
             Err(err) => {
                 remove_temp(&part, &sidecar).await;
                 tracing::warn!(%transfer_id, error = %err, "received file rejected");
-                self.emit_failed(&transfer_id, &name, err.to_string()).await;
+                self.emit_failed(&transfer_id, &name, err.outcome(), err.to_string())
+                    .await;
                 TransferFrame::Failed {
                     transfer_id,
                     reason: err.to_string(),
@@ -504,16 +528,28 @@ impl ReceiveSession {
             remove_temp(&active.part, &active.sidecar).await;
         }
         tracing::warn!(transfer_id = %active.transfer_id, error = %err, discard, "incoming transfer stopped");
-        self.emit_failed(&active.transfer_id, &active.name, err.to_string())
-            .await;
+        self.emit_failed(
+            &active.transfer_id,
+            &active.name,
+            err.outcome(),
+            err.to_string(),
+        )
+        .await;
     }
 
-    async fn emit_failed(&self, transfer_id: &str, name: &str, reason: String) {
+    async fn emit_failed(
+        &self,
+        transfer_id: &str,
+        name: &str,
+        outcome: TransferOutcome,
+        reason: String,
+    ) {
         emit(
             &self.events,
             TransferEvent::Failed {
                 transfer_id: transfer_id.to_owned(),
                 name: name.to_owned(),
+                outcome,
                 reason,
                 direction: TransferDirection::Receiving,
             },

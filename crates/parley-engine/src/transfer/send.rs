@@ -135,6 +135,7 @@ pub async fn send_file_as(
             TransferEvent::Failed {
                 transfer_id: transfer_id.clone(),
                 name: name.clone(),
+                outcome: e.outcome(),
                 reason: e.to_string(),
                 direction: TransferDirection::Sending,
             },

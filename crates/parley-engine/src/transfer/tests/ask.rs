@@ -105,7 +105,12 @@ async fn a_declined_offer_reaches_the_sender_and_writes_nothing() {
         other => panic!("unexpected {other:?}"),
     }
     match peers.bob_outcome().await {
-        TransferEvent::Failed { reason, .. } => assert_eq!(reason, "declined"),
+        TransferEvent::Failed {
+            reason, outcome, ..
+        } => assert_eq!(
+            (reason.as_str(), outcome),
+            ("declined", TransferOutcome::Declined)
+        ),
         other => panic!("unexpected {other:?}"),
     }
     assert!(listing(dst.path()).is_empty());
@@ -137,7 +142,12 @@ async fn the_sender_can_withdraw_an_unanswered_offer() {
             cancel_tx.send(true).unwrap();
             let failed = loop {
                 match events.recv().await.expect("events") {
-                    TransferEvent::Failed { reason, .. } => break reason,
+                    TransferEvent::Failed {
+                        reason, outcome, ..
+                    } => {
+                        assert_eq!(outcome, TransferOutcome::Cancelled, "{reason}");
+                        break reason;
+                    }
                     _ => continue,
                 }
             };
@@ -193,7 +203,12 @@ async fn the_receiving_user_can_cancel_mid_transfer() {
         other => panic!("unexpected {other:?}"),
     }
     match peers.bob_outcome().await {
-        TransferEvent::Failed { reason, .. } => assert!(reason.contains("cancelled"), "{reason}"),
+        TransferEvent::Failed {
+            reason, outcome, ..
+        } => {
+            assert_eq!(outcome, TransferOutcome::Cancelled, "{reason}");
+            assert!(reason.contains("cancelled"), "{reason}")
+        }
         other => panic!("unexpected {other:?}"),
     }
     assert!(listing(dst.path()).is_empty(), "{:?}", listing(dst.path()));

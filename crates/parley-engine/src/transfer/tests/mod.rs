@@ -582,7 +582,12 @@ async fn cancel_stops_both_sides() {
         other => panic!("unexpected {other:?}"),
     }
     match peers.bob_outcome().await {
-        TransferEvent::Failed { reason, .. } => assert!(reason.contains("cancelled"), "{reason}"),
+        TransferEvent::Failed {
+            reason, outcome, ..
+        } => {
+            assert_eq!(outcome, TransferOutcome::Cancelled, "{reason}");
+            assert!(reason.contains("cancelled"), "{reason}")
+        }
         other => panic!("unexpected {other:?}"),
     }
     assert!(listing(dst.path()).is_empty(), "{:?}", listing(dst.path()));
