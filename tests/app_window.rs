@@ -181,6 +181,7 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
         return Err("both profiles have the same id".into());
     }
     ctx.step("profiles created");
+    let idle_raf = (video::raf_rate(&ctx.a)?, video::raf_rate(&ctx.b)?);
 
     // 3. Contacts and presence.
     add_contact(&ctx.a, &b_id, "Bob")?;
@@ -222,6 +223,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
         let summary = check_remote_video(ctx, p)?;
         eprintln!("video {summary}");
     }
+    let call_raf = (video::raf_rate(&ctx.a)?, video::raf_rate(&ctx.b)?);
+    eprintln!(
+        "requestAnimationFrame per second (alice, bob): {idle_raf:?} before the call, {call_raf:?} in the call"
+    );
     ctx.step("remote video checked");
 
     // Stats overlay, for the screenshot.

@@ -174,3 +174,15 @@ pub(crate) fn check_remote_video(ctx: &Ctx, p: &Peer) -> WdResult<String> {
     }
     Ok(summary)
 }
+
+/// `requestAnimationFrame` callbacks in one second in `p`'s window (the ceiling
+/// of the UI's draw rate: each callback draws the newest frame).
+pub(crate) fn raf_rate(p: &Peer) -> WdResult<u64> {
+    let n = p.s.execute(
+        "return new Promise((done) => { let n = 0; const t0 = performance.now();\
+           const tick = () => { n++; if (performance.now() - t0 < 1000) requestAnimationFrame(tick); else done(n); };\
+           requestAnimationFrame(tick); });",
+        vec![],
+    )?;
+    Ok(n.as_u64().unwrap_or(0))
+}
