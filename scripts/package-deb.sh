@@ -33,10 +33,11 @@ cat > "$root/usr/share/applications/parley.desktop" <<DESKTOP
 Type=Application
 Name=Parley
 Comment=Peer-to-peer video calls, chat and file transfer
-Exec=parley
+Exec=parley %u
 Icon=parley
 Terminal=false
 Categories=Network;InstantMessaging;VideoConference;
+MimeType=x-scheme-handler/parley;
 DESKTOP
 config_depends=$(python3 -c 'import json; print(", ".join(json.load(open("tauri.conf.json"))["bundle"]["linux"]["deb"]["depends"]))')
 installed_kib=$(du -sk "$root/usr" | cut -f1)

@@ -14,6 +14,7 @@
 
 mod commands;
 mod error;
+mod links;
 mod media;
 mod runner;
 mod settings;
@@ -26,13 +27,19 @@ use std::sync::Arc;
 
 use parley_engine::storage::Profile;
 use tauri::Manager;
+use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::settings::Settings;
 use crate::state::{AppState, Inner};
 
+/// `PARLEY_PROFILE`, when set: the profile folder instead of the platform's.
+fn profile_override() -> Option<PathBuf> {
+    std::env::var_os("PARLEY_PROFILE").map(PathBuf::from)
+}
+
 fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
-    let profile_dir = match std::env::var_os("PARLEY_PROFILE") {
-        Some(p) => PathBuf::from(p),
+    let profile_dir = match profile_override() {
+        Some(p) => p,
         None => app.path().app_data_dir()?.join("profile"),
     };
     let profile = Arc::new(Profile::open(&profile_dir)?);
@@ -56,6 +63,20 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         }),
     });
+    app.manage(links::PendingInvite::default());
+    // Invite links: from a later start (forwarded by single-instance) and from
+    // the command line of this one.
+    let handle = app.handle().clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            links::open(&handle, url.as_str());
+        }
+    });
+    if let Ok(Some(urls)) = app.deep_link().get_current() {
+        for url in urls {
+            links::open(app.handle(), url.as_str());
+        }
+    }
     tauri::async_runtime::spawn(runner::restart_client(app.handle().clone()));
     Ok(())
 }
@@ -69,7 +90,18 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    let context = tauri::generate_context!();
+    let instance = links::instance_id(&context.config().identifier, profile_override().as_deref());
     let result = tauri::Builder::default()
+        // First: a second start with the same profile hands its arguments (an
+        // invite link) to this one and exits.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance)
+                .callback(|app, _argv, _cwd| links::focus(app))
+                .build(),
+        )
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
         .setup(setup)
@@ -101,8 +133,9 @@ fn main() {
             commands::files::decline_transfer,
             commands::files::cancel_transfer,
             commands::notify::show_notification,
+            links::take_invite,
         ])
-        .run(tauri::generate_context!());
+        .run(context);
     if let Err(e) = result {
         eprintln!("error: Parley could not start: {e}");
         std::process::exit(1);

@@ -35,6 +35,10 @@
 //!   while neither window shows an incoming call or a call view;
 //! - the built-in echo test contact is listed online; Bob calls it and his own
 //!   video comes back (frames drawn in the remote view);
+//! - an invite link `parley://add/<id>` started as `parley <link>` with Bob's
+//!   profile is handed to his running window (the new process exits), which opens
+//!   the add-contact dialog with the id filled in; the named contact is listed; a
+//!   bad link shows an error and opens nothing;
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
 //!   screen-picker.png, screen-share.png, transfer-offer.png and transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
@@ -59,6 +63,8 @@ mod contacts;
 mod devices;
 #[path = "app_window/files.rs"]
 mod files;
+#[path = "app_window/invite.rs"]
+mod invite;
 #[path = "app_window/notifications.rs"]
 mod notifications;
 #[path = "app_window/outside_call.rs"]
@@ -98,9 +104,13 @@ struct Peer {
     name: &'static str,
     download_dir: PathBuf,
     log: PathBuf,
+    /// The app's environment (profile, server, display, bus).
+    env: Vec<(&'static str, OsString)>,
 }
 
 struct Ctx {
+    /// The app binary.
+    app: PathBuf,
     a: Peer,
     b: Peer,
     shots: PathBuf,
@@ -326,6 +336,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
         SHORT,
     )?;
     ctx.step("echo test call");
+
+    // 12. An invite link opened by the OS reaches Bob's running window.
+    invite::invite_link(ctx)?;
+    ctx.step("invite link");
     Ok(())
 }
 
@@ -384,7 +398,7 @@ fn two_app_windows_call_chat_and_send_a_file() {
         ];
         let log = scratch.path().join(format!("{name}-driver.log"));
         drivers.push(Driver::start(&tauri_driver, &env, log.clone()));
-        dirs.push((downloads, log));
+        dirs.push((downloads, log, env));
     }
     let caps = json!({ "tauri:options": { "application": app.to_str().unwrap() } });
     let open = |i: usize, label: &str| {
@@ -397,19 +411,22 @@ fn two_app_windows_call_chat_and_send_a_file() {
     };
     let a = open(0, "alice");
     let b = open(1, "bob");
-    let ((a_dl, a_log), (b_dl, b_log)) = (dirs[0].clone(), dirs[1].clone());
+    let ((a_dl, a_log, a_env), (b_dl, b_log, b_env)) = (dirs[0].clone(), dirs[1].clone());
     let mut ctx = Ctx {
+        app: app.clone(),
         a: Peer {
             s: a,
             name: "alice",
             download_dir: a_dl,
             log: a_log,
+            env: a_env,
         },
         b: Peer {
             s: b,
             name: "bob",
             download_dir: b_dl,
             log: b_log,
+            env: b_env,
         },
         shots: shots.clone(),
         notifications: bus,

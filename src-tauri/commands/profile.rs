@@ -114,5 +114,5 @@ pub async fn list_devices() -> CmdResult<Devices> {
 /// `parley://add/<our id>`: others paste or open it to add us.
 #[tauri::command]
 pub async fn copy_invite_link(state: State<'_, AppState>) -> CmdResult<String> {
-    Ok(format!("parley://add/{}", state.profile.identity().id()))
+    Ok(state.profile.identity().id().invite_link())
 }

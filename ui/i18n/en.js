@@ -35,6 +35,7 @@ export default {
   'contacts.title': 'Contacts',
   'contacts.add': 'Add contact',
   'contacts.addTitle': 'Add a contact',
+  'contacts.alreadyAdded': '{name} is already in your contacts.',
   'contacts.addSubmit': 'Add contact',
   'contacts.idLabel': 'Their Parley id or invite link',
   'contacts.idPlaceholder': '43 characters, e.g. q0Yf…',

@@ -35,6 +35,7 @@ export default {
   'contacts.title': '연락처',
   'contacts.add': '연락처 추가',
   'contacts.addTitle': '연락처 추가',
+  'contacts.alreadyAdded': '{name} 님은 이미 연락처에 있습니다.',
   'contacts.addSubmit': '추가',
   'contacts.idLabel': '상대방의 Parley ID 또는 초대 링크',
   'contacts.idPlaceholder': '43자, 예: q0Yf…',

@@ -81,6 +81,7 @@ export const cmd = {
   startScreenShare: (sourceId) => invoke('start_screen_share', { sourceId }),
   stopScreenShare: () => invoke('stop_screen_share'),
   copyInviteLink: () => invoke('copy_invite_link'),
+  takeInvite: () => invoke('take_invite'),
 };
 
 export const EVENTS = {
@@ -92,6 +93,8 @@ export const EVENTS = {
   transfer: 'parley://transfer',
   stats: 'parley://stats',
   error: 'parley://error',
+  /** An invite link parley://add/<id> was opened (payload: the id). */
+  invite: 'parley://invite',
 };
 
 /**

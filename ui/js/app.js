@@ -16,6 +16,7 @@ import { mountIncoming } from './incoming.js';
 import { mountDragDrop } from './dragdrop.js';
 import { startRing, stopRing } from './ringtone.js';
 import { sendFiles, selectContact, markDelivered } from './actions.js';
+import { openInvite } from './contacts.js';
 
 const params = new URLSearchParams(location.search);
 
@@ -104,6 +105,14 @@ async function wireEvents() {
   });
   await listen(EVENTS.stats, (st) => pushStats(st));
   await listen(EVENTS.error, (e) => showError(e));
+  await listen(EVENTS.invite, () => takeInvite());
+}
+
+/** Opens the invite link waiting in the backend, if any (a link can arrive before
+ *  the page listens: the app was started by it). */
+async function takeInvite() {
+  const id = await act(cmd.takeInvite());
+  if (id) openInvite(id);
 }
 
 async function loadState(splash) {
@@ -139,6 +148,7 @@ async function main() {
   await act(cmd.attachVideo(remote, local, screen));
   const s = await loadState(splash);
   applySettingsState(s);
+  await takeInvite();
   if (!isTauri) {
     const hints = await mockHints();
     if (hints.select) selectContact(hints.select);

@@ -2,9 +2,9 @@
 import { h, setText, syncList, initial, hue } from './dom.js';
 import { t } from './i18n.js';
 import { cmd } from './api.js';
-import { act } from './toast.js';
+import { act, toast } from './toast.js';
 import { icon } from './icons.js';
-import { store, changed, localizeContact } from './store.js';
+import { store, changed, localizeContact, contactName } from './store.js';
 import { popupMenu } from './menu.js';
 import { openDialog, confirmDialog, promptDialog } from './modal.js';
 import { selectContact } from './actions.js';
@@ -30,7 +30,8 @@ function setContacts(list) {
   changed();
 }
 
-export function openAddContact() {
+/** The add-contact dialog; `prefillId` comes from an invite link. */
+export function openAddContact(prefillId = '') {
   const idInput = h('input', { class: 'input mono', id: 'add-id', type: 'text', testid: 'add-contact-id', autocomplete: 'off',
     spellcheck: false, i18nPlaceholder: 'contacts.idPlaceholder', 'aria-describedby': 'add-id-error' });
   const nameInput = h('input', { class: 'input', id: 'add-name', type: 'text', maxlength: 64, testid: 'add-contact-name',
@@ -72,7 +73,23 @@ export function openAddContact() {
     const id = parsePeerId(idInput.value);
     if (id && idInput.value !== id) idInput.value = id;
   }, 0));
-  idInput.focus();
+  if (typeof prefillId === 'string' && prefillId) {
+    idInput.value = prefillId;
+    nameInput.focus();
+  } else idInput.focus();
+}
+
+/** An invite link was opened: the contact if we have them, else the add dialog
+ *  with their id filled in (once we have a profile). */
+export function openInvite(id) {
+  if (!id || !store.state || !store.state.me) return;
+  if (id === store.state.me.id) { toast(t('validate.idSelf'), { kind: 'info' }); return; }
+  if (store.state.contacts.some((c) => c.id === id)) {
+    selectContact(id);
+    toast(t('contacts.alreadyAdded', { name: contactName(id) }), { kind: 'info' });
+    return;
+  }
+  openAddContact(id);
 }
 
 async function rename(c) {
@@ -137,7 +154,7 @@ export function mountContacts() {
   const list = h('ul', { class: 'contact-list', testid: 'contact-list', i18nAria: 'contacts.title' });
   const empty = h('p', { class: 'contacts-empty', i18n: 'contacts.empty' });
   const add = h('button', { type: 'button', class: 'icon-btn', testid: 'add-contact', i18nAria: 'contacts.add', i18nTitle: 'contacts.add',
-    onclick: openAddContact }, icon('plus'));
+    onclick: () => openAddContact() }, icon('plus'));
   const el = h('nav', { class: 'contacts', i18nAria: 'contacts.title' },
     h('div', { class: 'section-head' }, h('h2', { class: 'section-title', i18n: 'contacts.title' }), add), list, empty);
   return {

@@ -272,6 +272,7 @@ export function createMockBackend(params) {
       return null;
     },
     copy_invite_link: () => `parley://add/${state.me.id}`,
+    take_invite: () => null,
     list_screen_sources: () => {
       if (params.get('screens') === 'fail') return fail('device', 'Screen capture is not available in this session');
       if (params.get('screens') === 'none') return [];

@@ -76,7 +76,37 @@ impl PeerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The invite link for this id: `parley://add/<id>` ([`INVITE_LINK_PREFIX`]).
+    pub fn invite_link(&self) -> String {
+        format!("{INVITE_LINK_PREFIX}{}", self.0)
+    }
+
+    /// The id in an invite link `parley://add/<id>` (a trailing `/` and a query or
+    /// fragment are ignored; the scheme and `add` are matched without case, the
+    /// id exactly).
+    ///
+    /// Errors: [`ProtoError::Invalid`] when it is not an invite link;
+    /// [`ProtoError::InvalidPeerId`] when the id in it is not valid.
+    pub fn from_invite_link(link: &str) -> Result<PeerId, ProtoError> {
+        let link = link.trim();
+        let prefix = INVITE_LINK_PREFIX.len();
+        if link.len() < prefix
+            || !link.is_char_boundary(prefix)
+            || !link[..prefix].eq_ignore_ascii_case(INVITE_LINK_PREFIX)
+        {
+            return Err(ProtoError::Invalid {
+                reason: format!("not a Parley invite link (expected {INVITE_LINK_PREFIX}<id>)"),
+            });
+        }
+        let rest = &link[prefix..];
+        let id = rest.split(['?', '#']).next().unwrap_or_default();
+        PeerId::parse(id.strip_suffix('/').unwrap_or(id))
+    }
 }
+
+/// How invite links start; the peer id follows.
+pub const INVITE_LINK_PREFIX: &str = "parley://add/";
 
 impl fmt::Display for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,6 +181,35 @@ pub fn verify_challenge(id: &PeerId, nonce: &[u8], sig_b64: &str) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invite_links_round_trip_and_refuse_anything_else() {
+        let id = PeerId::from_public_key(&SigningKey::from_bytes(&[7; 32]).verifying_key());
+        let link = id.invite_link();
+        assert_eq!(link, format!("parley://add/{id}"));
+        assert_eq!(PeerId::from_invite_link(&link).unwrap(), id);
+        for ok in [
+            format!("PARLEY://Add/{id}/"),
+            format!(" {link}?from=mail "),
+            format!("{link}#x"),
+        ] {
+            assert_eq!(PeerId::from_invite_link(&ok).unwrap(), id, "{ok}");
+        }
+        for bad in [
+            String::new(),
+            "parley://add/".to_owned(),
+            format!("https://add/{id}"),
+            format!("parley://call/{id}"),
+            format!("parley://add/{}", &id.as_str()[1..]),
+            "parley://add/../../etc/passwd".to_owned(),
+            "parley://adé".to_owned(),
+        ] {
+            assert!(
+                PeerId::from_invite_link(&bad).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+    }
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])

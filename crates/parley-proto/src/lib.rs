@@ -16,7 +16,7 @@ pub mod signal;
 mod json;
 
 pub use error::ProtoError;
-pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId};
+pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId, INVITE_LINK_PREFIX};
 pub use signal::{CallKind, ClientMessage, ErrorCode, ServerMessage};
 
 /// Signaling protocol version carried in `hello` and `challenge`; the server refuses

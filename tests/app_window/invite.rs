@@ -1,0 +1,88 @@
+//! Invite links: the OS opens `parley://add/<id>` by starting `parley <link>`.
+//! With Bob's app already running on that profile, the new process hands the link
+//! to it and exits; Bob's window opens the add-contact dialog with the id filled
+//! in, he names the contact and it is listed. A link that is not an invite is
+//! shown as an error, and nothing is added.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use parley_proto::PeerId;
+
+use crate::contacts::{contact_sel, enabled_and_visible};
+use crate::webdriver::{self, WdResult};
+use crate::{Ctx, Peer, SHORT};
+
+/// How long the second start may take to hand over and exit.
+const HANDOVER: Duration = Duration::from_secs(20);
+
+/// Starts `parley <link>` with `p`'s environment and waits for it to exit.
+fn open_link(ctx: &Ctx, p: &Peer, link: &str) -> WdResult<()> {
+    let mut child = Command::new(&ctx.app)
+        .arg(link)
+        .envs(p.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", ctx.app.display()))?;
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(format!("[{}] `parley {link}` exited with {status}", p.name))
+            };
+        }
+        if start.elapsed() > HANDOVER {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "[{}] `parley {link}` did not hand the link to the running app (still running after {HANDOVER:?})",
+                p.name
+            ));
+        }
+        std::thread::sleep(webdriver::POLL);
+    }
+}
+
+/// See the module doc.
+pub(crate) fn invite_link(ctx: &Ctx) -> WdResult<()> {
+    let b = &ctx.b;
+    let carol = PeerId::from_public_key(&SigningKey::from_bytes(&[42; 32]).verifying_key());
+    open_link(ctx, b, &carol.invite_link())?;
+    let input = b.s.wait_visible(
+        "[data-testid=add-contact-dialog] [data-testid=add-contact-id]",
+        SHORT,
+    )?;
+    let filled =
+        b.s.execute("return arguments[0].value;", vec![input.json()])?;
+    if filled.as_str() != Some(carol.as_str()) {
+        return Err(format!(
+            "[bob] the dialog holds {filled}, the link named {carol}"
+        ));
+    }
+    b.s.send_keys(&b.s.find("[data-testid=add-contact-name]")?, "Carol")?;
+    b.s.click(&b.s.wait_for(
+        "[data-testid=add-contact-submit]",
+        SHORT,
+        enabled_and_visible,
+    )?)?;
+    b.s.wait_for(&contact_sel(carol.as_str()), SHORT, |s, e| {
+        Ok(s.visible(e)? && s.text_content(e)?.contains("Carol"))
+    })?;
+
+    open_link(ctx, b, "parley://add/not-an-id")?;
+    b.s.wait_for("[data-testid=toast][data-kind=error]", SHORT, |s, e| {
+        Ok(s.text_content(e)?.contains("parley://add/not-an-id"))
+    })
+    .map_err(|e| format!("[bob] no error for a bad invite link: {e}"))?;
+    let dialogs = b.s.find_all("[data-testid=add-contact-dialog]")?;
+    for d in dialogs {
+        if b.s.visible(&d)? {
+            return Err("[bob] a bad invite link opened the add-contact dialog".into());
+        }
+    }
+    Ok(())
+}
