@@ -39,6 +39,9 @@
 //!   profile is handed to his running window (the new process exits), which opens
 //!   the add-contact dialog with the id filled in; the named contact is listed; a
 //!   bad link shows an error and opens nothing;
+//! - Bob's window alone (Alice's closed) accepts a call from a headless
+//!   `parley-cli` sending the clip; frames received and drawn per second are
+//!   printed (BENCHMARKS.md), the call must connect and draw;
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
 //!   screen-picker.png, screen-share.png, transfer-offer.png and transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
@@ -111,6 +114,8 @@ struct Peer {
 struct Ctx {
     /// The app binary.
     app: PathBuf,
+    /// The signaling server both apps use.
+    server_url: String,
     a: Peer,
     b: Peer,
     shots: PathBuf,
@@ -340,6 +345,12 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 12. An invite link opened by the OS reaches Bob's running window.
     invite::invite_link(ctx)?;
     ctx.step("invite link");
+
+    // 13. Bob's window alone, called by a headless peer: the draw rate without a
+    // second window on the 2 cores (printed for BENCHMARKS.md).
+    let rate = video::one_window_draw_rate(ctx, scratch, &b_id)?;
+    eprintln!("{rate}");
+    ctx.step("one window draw rate");
     Ok(())
 }
 
@@ -414,6 +425,7 @@ fn two_app_windows_call_chat_and_send_a_file() {
     let ((a_dl, a_log, a_env), (b_dl, b_log, b_env)) = (dirs[0].clone(), dirs[1].clone());
     let mut ctx = Ctx {
         app: app.clone(),
+        server_url: server.url.clone(),
         a: Peer {
             s: a,
             name: "alice",

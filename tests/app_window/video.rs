@@ -1,7 +1,7 @@
 //! The remote video as drawn: geometry, motion between screenshots, resemblance to
-//! the source clip.
+//! the source clip; the draw rate (requestAnimationFrame, frames received vs drawn).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -185,4 +185,75 @@ pub(crate) fn raf_rate(p: &Peer) -> WdResult<u64> {
         vec![],
     )?;
     Ok(n.as_u64().unwrap_or(0))
+}
+
+/// Bob's window alone (Alice's closed) in a call from a headless `parley-cli`
+/// sending the 15 frames/s clip: frames received and drawn per second over 3 s,
+/// and the `requestAnimationFrame` rate. A measurement for BENCHMARKS.md (printed;
+/// the call itself must connect and draw frames).
+pub(crate) fn one_window_draw_rate(
+    ctx: &mut Ctx,
+    scratch: &std::path::Path,
+    b_id: &str,
+) -> WdResult<String> {
+    ctx.a.s.delete()?;
+    let mut caller = std::process::Command::new(crate::common::bin("parley-cli"))
+        .args(["--profile"])
+        .arg(scratch.join("carl"))
+        .args([
+            "--server",
+            &ctx.server_url,
+            "call",
+            b_id,
+            "--duration",
+            "10",
+            "--video-file",
+        ])
+        .arg(crate::common::media("chrome-320x180-15fps.y4m"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start parley-cli: {e}"))?;
+    let result = (|| {
+        let b = &ctx.b.s;
+        b.click(&b.wait_for(
+            "[data-testid=accept-call]",
+            crate::LONG,
+            crate::contacts::enabled_and_visible,
+        )?)?;
+        b.wait_visible("[data-testid=call-view][data-state=connected]", crate::LONG)?;
+        b.wait_script(
+            "frames from the headless caller drawn",
+            "const v = window.parleyTest.video(); return v.remote.frames > 5;",
+            vec![],
+            crate::LONG,
+        )?;
+        let sample = || -> WdResult<(f64, f64)> {
+            let v = b.execute(
+                "const v = window.parleyTest.video().remote; return [v.received, v.frames];",
+                vec![],
+            )?;
+            Ok((v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0)))
+        };
+        let (r1, d1) = sample()?;
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        let (r2, d2) = sample()?;
+        let secs = t.elapsed().as_secs_f64();
+        let raf = raf_rate(&ctx.b)?;
+        b.wait_script(
+            "the headless caller to hang up",
+            "const st = window.parleyTest.state(); return !st.call || st.call.state === 'ended';",
+            vec![],
+            crate::LONG,
+        )?;
+        Ok(format!(
+            "one window, headless caller at 15 frames/s: received {:.1}/s, drawn {:.1}/s, requestAnimationFrame {raf}/s",
+            (r2 - r1) / secs,
+            (d2 - d1) / secs
+        ))
+    })();
+    let _ = caller.kill();
+    let _ = caller.wait();
+    result
 }
