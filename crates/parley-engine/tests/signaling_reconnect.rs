@@ -6,12 +6,13 @@
 //!   re-authenticates by itself (`Connected` again) and re-sends its watch list, so
 //!   presence of a watched contact arrives without the application doing anything.
 
-use std::time::Duration;
-
 use ed25519_dalek::SigningKey;
 use parley_engine::signaling::{SignalEvent, SignalingClient};
 use parley_proto::{PeerId, ServerMessage};
 use tokio::sync::mpsc;
+
+mod common;
+use common::until;
 
 async fn start(listen: std::net::SocketAddr) -> parley_signal::ServerHandle {
     parley_signal::start(parley_signal::ServerConfig {
@@ -27,16 +28,7 @@ async fn next_matching(
     what: &str,
     f: impl Fn(&SignalEvent) -> bool,
 ) -> SignalEvent {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap_or_else(|| panic!("event stream ended waiting for {what}"));
-        if f(&ev) {
-            return ev;
-        }
-    }
+    until(rx, what, |e| f(e).then(|| e.clone())).await
 }
 
 #[tokio::test]

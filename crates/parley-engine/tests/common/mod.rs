@@ -49,11 +49,11 @@ pub fn config(dir: &std::path::Path, server: Option<String>) -> ClientConfig {
     }
 }
 
-/// The first event matching `f`; panics after 20 s.
-pub async fn until<T>(
-    rx: &mut mpsc::Receiver<ClientEvent>,
+/// What `f` makes of the first event it accepts; panics after 20 s.
+pub async fn until<E, T>(
+    rx: &mut mpsc::Receiver<E>,
     what: &str,
-    mut f: impl FnMut(&ClientEvent) -> Option<T>,
+    mut f: impl FnMut(&E) -> Option<T>,
 ) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
