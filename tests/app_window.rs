@@ -15,6 +15,9 @@
 //!   correlation against some source frame ≥ 0.8);
 //! - the stats overlay opens from the `stats-toggle` button and shows a resolution;
 //! - chat goes both ways during the call and both windows list it in send order;
+//! - Alice mutes with M and turns her camera off with V: Bob's window shows
+//!   "Alice is muted" and her camera-off placeholder; M and V again restore both
+//!   and Bob's view draws frames again;
 //! - files sent through `parleyTest.sendFiles` (the drop path) are offered in Bob's
 //!   call view (name, size, sender) and nothing is written before he answers: one
 //!   he declines shows `declined` in both windows; a 5 MiB random file he accepts
@@ -43,7 +46,7 @@
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
-//!   screen-picker.png, screen-share.png, transfer-offer.png and transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
+//!   screen-picker.png, screen-share.png, remote-muted.png, transfer-offer.png and transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
 //! Needs Xvfb, WebKitWebDriver (Debian `webkit2gtk-driver`) and tauri-driver 2.1.0:
 //! scripts/install-deps.sh installs them; `cargo build --workspace --bins` builds the
@@ -68,6 +71,8 @@ mod devices;
 mod files;
 #[path = "app_window/invite.rs"]
 mod invite;
+#[path = "app_window/mute.rs"]
+mod mute;
 #[path = "app_window/notifications.rs"]
 mod notifications;
 #[path = "app_window/outside_call.rs"]
@@ -260,6 +265,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 6. Chat both ways.
     chat::both_ways(ctx)?;
     ctx.step("chat both ways");
+
+    // 6b. Mute and camera off by keyboard; Bob sees both, then both come back.
+    mute::mute_and_camera_by_keyboard(ctx)?;
+    ctx.step("mute and camera off seen by the peer");
 
     // 7. Files through the drop path: one declined, one accepted (5 MiB, hash).
     files::decline_then_accept(ctx, scratch, &b_id)?;

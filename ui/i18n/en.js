@@ -139,6 +139,8 @@ export default {
   'call.unmute': 'Unmute microphone',
   'call.camera': 'Turn camera off',
   'call.cameraOn': 'Turn camera on',
+  'call.remoteCameraOff': '{name} turned the camera off',
+  'call.remoteMuted': '{name} is muted',
   'call.screen': 'Share screen',
   'call.screenStop': 'Stop sharing your screen',
   'call.devices': 'Camera, microphone and speaker',

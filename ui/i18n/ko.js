@@ -139,6 +139,8 @@ export default {
   'call.unmute': '마이크 켜기',
   'call.camera': '카메라 끄기',
   'call.cameraOn': '카메라 켜기',
+  'call.remoteCameraOff': '{name} 님이 카메라를 껐습니다',
+  'call.remoteMuted': '{name} 님이 마이크를 껐습니다',
   'call.screen': '화면 공유',
   'call.screenStop': '화면 공유 중지',
   'call.devices': '카메라, 마이크, 스피커',

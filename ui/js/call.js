@@ -69,7 +69,9 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
   const shared = mountScreenShare({ screenView });
   const peerTileName = h('span', { class: 'tile-name', 'aria-hidden': 'true' });
   const peerTile = h('div', { class: 'pip pip-peer', testid: 'peer-tile', hidden: true }, peerTileName);
-  const stage = h('div', { class: 'stage' }, remoteView.el, shared.el, pip, peerTile, stats.el, ringing);
+  const remoteMicText = h('span');
+  const remoteMic = h('div', { class: 'remote-badge', testid: 'remote-muted-audio', role: 'status', hidden: true }, icon('micOff'), remoteMicText);
+  const stage = h('div', { class: 'stage' }, remoteView.el, shared.el, pip, peerTile, remoteMic, stats.el, ringing);
 
   const mute = ctl('mute', 'mic', 'call.mute', () => toggleMute('audio'), { 'aria-keyshortcuts': 'M', 'aria-pressed': 'false' });
   const camera = ctl('camera', 'video', 'call.camera', () => toggleMute('video'), { 'aria-keyshortcuts': 'V', 'aria-pressed': 'false' });
@@ -169,6 +171,12 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
       setText(ringText, msg || '');
       if (connected) tick(); else setText(status, msg || '');
       remoteView.setPlaceholder(c.peerName, c.peer);
+      // What the peer turned off, as they told us on the control channel.
+      const rm = c.remoteMuted || {};
+      remoteView.setOff(connected && !!rm.video, t('call.remoteCameraOff', { name: c.peerName }));
+      remoteView.el.dataset.remoteCameraOff = String(connected && !!rm.video);
+      remoteMic.hidden = !(connected && rm.audio);
+      setText(remoteMicText, t('call.remoteMuted', { name: c.peerName }));
       if (s.state.me) localView.setPlaceholder(s.state.me.name, s.state.me.id);
       const setPressed = (b, on, offKey, onKey, onIcon, offIcon) => {
         b.setAttribute('aria-pressed', String(on));

@@ -67,7 +67,10 @@ export class VideoView {
   constructor({ testid, labelKey, mirror = false, forceCpu = false } = {}) {
     this.canvas = h('canvas', { class: 'video-canvas', testid, role: 'img', i18nAria: labelKey });
     this.avatar = h('div', { class: 'avatar avatar-xl' });
-    this.placeholder = h('div', { class: 'video-placeholder' }, this.avatar);
+    this.caption = h('p', { class: 'video-caption', hidden: true });
+    this.placeholder = h('div', { class: 'video-placeholder' }, this.avatar, this.caption);
+    /** The sender turned its camera off: the placeholder stays over the (black) frames. */
+    this.off = false;
     this.el = h('div', { class: `video-view${mirror ? ' mirror' : ''}` }, this.canvas, this.placeholder);
     this.latest = null;
     this.current = null;
@@ -91,6 +94,17 @@ export class VideoView {
   setPlaceholder(name, id) {
     this.avatar.textContent = initial(name);
     this.avatar.style.setProperty('--hue', hue(id || name));
+  }
+
+  /** Camera off at the sender: show the placeholder with `caption` instead of the
+   *  frames (which keep arriving, black); `on = false` shows the frames again. */
+  setOff(on, caption = '') {
+    this.caption.textContent = caption;
+    this.caption.hidden = !on;
+    if (this.off === on) return;
+    this.off = on;
+    this.placeholder.dataset.off = String(on);
+    this.showPlaceholder(on || !this.current);
   }
 
   /** Feed one channel message (ArrayBuffer). */
@@ -142,7 +156,7 @@ export class VideoView {
       this.draw();
       this.framesDrawn++;
       this.drawTimes.push(performance.now());
-      this.showPlaceholder(false);
+      if (!this.off) this.showPlaceholder(false);
     });
   }
 
