@@ -344,8 +344,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     )?;
     b.click(&b.wait_for("[data-testid=hangup]", SHORT, enabled_and_visible)?)?;
     b.wait_script(
-        "the echo call to end",
-        "const st = window.parleyTest.state(); return !st.call || st.call.state === 'ended';",
+        "the echo call to end and its view to go away",
+        "const st = window.parleyTest.state();\
+         const cv = document.querySelector('[data-testid=call-view]');\
+         return (!st.call || st.call.state === 'ended') && (!cv || !cv.getClientRects().length);",
         vec![],
         SHORT,
     )?;

@@ -2,7 +2,8 @@
 //! With Bob's app already running on that profile, the new process hands the link
 //! to it and exits; Bob's window opens the add-contact dialog with the id filled
 //! in, he names the contact and it is listed. A link that is not an invite is
-//! shown as an error, and nothing is added.
+//! shown as an error, and nothing is added. Then Bob renames the new contact and
+//! removes it through its menu, and the backend's contact list follows.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,6 +73,7 @@ pub(crate) fn invite_link(ctx: &Ctx) -> WdResult<()> {
     b.s.wait_for(&contact_sel(carol.as_str()), SHORT, |s, e| {
         Ok(s.visible(e)? && s.text_content(e)?.contains("Carol"))
     })?;
+    rename_then_remove(b, carol.as_str())?;
 
     open_link(ctx, b, "parley://add/not-an-id")?;
     b.s.wait_for("[data-testid=toast][data-kind=error]", SHORT, |s, e| {
@@ -84,5 +86,37 @@ pub(crate) fn invite_link(ctx: &Ctx) -> WdResult<()> {
             return Err("[bob] a bad invite link opened the add-contact dialog".into());
         }
     }
+    Ok(())
+}
+
+/// Renames `id` to "Carol K." and removes it, through the contact's menu.
+fn rename_then_remove(p: &Peer, id: &str) -> WdResult<()> {
+    let s = &p.s;
+    let menu = |item: &str| -> WdResult<()> {
+        s.click(&s.find(&format!("{} [data-testid=contact-menu]", contact_sel(id)))?)?;
+        s.click(&s.wait_for(&format!("[data-testid={item}]"), SHORT, enabled_and_visible)?)
+    };
+    menu("contact-rename")?;
+    let input = s.wait_visible("[data-testid=rename-dialog-input]", SHORT)?;
+    s.execute("arguments[0].value = '';", vec![input.json()])?;
+    s.send_keys(&input, "Carol K.")?;
+    s.click(&s.find("[data-testid=rename-dialog-submit]")?)?;
+    s.wait_for(&contact_sel(id), SHORT, |s, e| {
+        Ok(s.text_content(e)?.contains("Carol K."))
+    })
+    .map_err(|e| format!("[{}] the rename did not show: {e}", p.name))?;
+
+    menu("contact-remove")?;
+    s.click(&s.wait_for("[data-testid=confirm-ok]", SHORT, enabled_and_visible)?)?;
+    s.wait_script(
+        "the removed contact to leave the list and the profile",
+        &format!(
+            "if (document.querySelector('[data-testid=contact][data-peer-id=\\'{id}\\']')) return false;\
+             return window.__TAURI__.core.invoke('get_state').then((st) => !st.contacts.some((c) => c.id === '{id}'));"
+        ),
+        vec![],
+        SHORT,
+    )
+    .map_err(|e| format!("[{}] {e}", p.name))?;
     Ok(())
 }
