@@ -116,6 +116,9 @@ pub struct StateView {
     pub call: Option<CallView>,
     /// Settings.
     pub settings: Settings,
+    /// Where received files go while `settings.downloadDir` is empty (the
+    /// platform's download folder, or `PARLEY_DOWNLOAD_DIR`).
+    pub default_download_dir: String,
     /// Transfers of this session.
     pub transfers: Vec<TransferView>,
 }
@@ -167,6 +170,7 @@ impl AppState {
             contacts: self.contacts(inner),
             call: inner.call.clone().map(|c| self.call_view(c)),
             settings: inner.settings.clone(),
+            default_download_dir: self.default_download_dir.display().to_string(),
             transfers: inner.transfers.values().cloned().collect(),
         }
     }

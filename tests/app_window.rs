@@ -42,6 +42,8 @@
 //!   profile is handed to his running window (the new process exits), which opens
 //!   the add-contact dialog with the id filled in; the named contact is listed; a
 //!   bad link shows an error and opens nothing;
+//! - Bob switches the settings to Korean and the dark theme: the window's text
+//!   and background change at once and the profile keeps the choice;
 //! - Bob's window alone (Alice's closed) accepts a call from a headless
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
@@ -79,6 +81,8 @@ mod notifications;
 mod outside_call;
 #[path = "app_window/screen.rs"]
 mod screen;
+#[path = "app_window/settings.rs"]
+mod settings;
 #[path = "app_window/video.rs"]
 mod video;
 
@@ -356,6 +360,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 12. An invite link opened by the OS reaches Bob's running window.
     invite::invite_link(ctx)?;
     ctx.step("invite link");
+
+    // 12b. Language and theme from the settings dialog.
+    settings::language_and_theme(&ctx.b)?;
+    ctx.step("language and theme");
 
     // 13. Bob's window alone, called by a headless peer: the draw rate without a
     // second window on the 2 cores (printed for BENCHMARKS.md).

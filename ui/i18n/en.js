@@ -65,7 +65,6 @@ export default {
   'validate.idDuplicate': 'This person is already in your contacts.',
   'validate.serverUrl': 'The server address must start with ws:// or wss://.',
   'validate.iceUrl': 'ICE server addresses start with stun:, stuns:, turn: or turns:.',
-  'validate.downloadDir': 'Choose a download folder.',
 
   'welcome.title': 'Pick a contact to start',
   'welcome.body': 'Select someone on the left to chat, call or send files. Share your id so others can add you.',

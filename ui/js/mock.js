@@ -75,6 +75,7 @@ export function createMockBackend(params) {
       language: params.get('lang') || 'auto', theme: params.get('theme') || 'system',
     },
     transfers: [],
+    defaultDownloadDir: '/home/jordan/Downloads',
   };
   if (scenario === 'first') state.contacts = [];
   const chats = new Map([[ALICE, [

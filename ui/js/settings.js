@@ -56,7 +56,9 @@ export async function openSettings() {
   const addIce = h('button', { type: 'button', class: 'btn btn-sm', testid: 'settings-ice-add',
     onclick: () => { const r = iceRow({ urls: [] }, rows); rows.append(r); r.querySelector('input').focus(); } },
   icon('plus'), h('span', { i18n: 'settings.iceAdd' }));
-  const dir = h('input', { class: 'input mono', type: 'text', testid: 'settings-download-dir', value: st.downloadDir });
+  // Empty = the default folder, shown as the placeholder.
+  const dir = h('input', { class: 'input mono', type: 'text', testid: 'settings-download-dir', value: st.downloadDir,
+    placeholder: store.state.defaultDownloadDir || '' });
   const camera = deviceSelect('settings-camera', devices.cameras, st.camera);
   const mic = deviceSelect('settings-microphone', devices.microphones, st.microphone);
   const speaker = deviceSelect('settings-speaker', devices.speakers, st.speaker);
@@ -91,7 +93,6 @@ export async function openSettings() {
     const ice = [...rows.children].map((r) => r.read()).filter((s) => s.urls.length);
     const badIce = ice.flatMap((s) => s.urls).find((u) => !/^(stun|stuns|turn|turns):/i.test(u));
     if (badIce) return fail('validate.iceUrl', rows.querySelector('input'));
-    if (!dir.value.trim()) return fail('validate.downloadDir', dir);
     const next = {
       ...st,
       displayName: name.value.trim(), serverUrl: url || null, iceServers: ice, downloadDir: dir.value.trim(),
