@@ -10,13 +10,15 @@
 //!   anyone busy), and chat goes on after it ends;
 //! - someone B does not have as a contact cannot open a session with B: their
 //!   message is not delivered and they are told B could not be reached;
-//! - a message to a contact who went offline fails at once with "offline".
+//! - a file offered by a contact who then goes offline ends as failed at the
+//!   receiver instead of staying offered, and a message to the contact who went
+//!   offline fails at once with "offline".
 
 use std::time::Duration;
 
 use parley_engine::client::{CallPhase, Client, ClientEvent};
 use parley_engine::storage::Direction as ChatDirection;
-use parley_engine::transfer::{TransferCommand, TransferEvent};
+use parley_engine::transfer::{TransferCommand, TransferEvent, TransferOutcome};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -64,6 +66,7 @@ async fn chat_and_files_reach_a_contact_without_a_call() {
     a.profile().add_contact(&idb, Some("Bob")).unwrap();
     b.profile().add_contact(&ida, Some("Alice")).unwrap();
     a.refresh_contacts().await;
+    b.refresh_contacts().await;
     until(&mut aev, "bob online", |e| match e {
         ClientEvent::Presence { id, online: true } if *id == idb => Some(()),
         _ => None,
@@ -156,18 +159,55 @@ async fn chat_and_files_reach_a_contact_without_a_call() {
     }
     c.shutdown().await;
 
-    // Bob goes offline: A is told at once.
-    b.shutdown().await;
-    until(&mut aev, "bob offline", |e| match e {
-        ClientEvent::Presence { id, online: false } if *id == idb => Some(()),
+    // Alice offers a file and goes offline before Bob answers: Bob's offer ends
+    // as failed (not "offered" forever), and a message to her fails at once.
+    let pending = da.path().join("pending.bin");
+    std::fs::write(&pending, b"never answered").unwrap();
+    a.send_files(idb.clone(), vec![pending]).await.unwrap();
+    let offer = transfer_event(&mut bev, "the second offer at B", |e| match e {
+        TransferEvent::Incoming(p) if p.name == "pending.bin" => Some(p.clone()),
         _ => None,
     })
     .await;
-    let err = a
-        .send_chat(idb.clone(), "are you there?".into())
-        .await
-        .expect_err("Bob is offline");
-    assert!(err.to_string().contains("offline"), "{err}");
     a.shutdown().await;
+    // Both arrive, in either order: the offer's end and Alice's presence.
+    let (mut outcome, mut offline) = (None, false);
+    while outcome.is_none() || !offline {
+        until(
+            &mut bev,
+            "the offer's end and alice offline at B",
+            |e| match e {
+                ClientEvent::Presence { id, online: false } if *id == ida => {
+                    offline = true;
+                    Some(())
+                }
+                ClientEvent::Transfer {
+                    event:
+                        TransferEvent::Failed {
+                            transfer_id,
+                            outcome: o,
+                            ..
+                        },
+                    ..
+                } if *transfer_id == offer.transfer_id => {
+                    outcome = Some(*o);
+                    Some(())
+                }
+                ClientEvent::Transfer {
+                    event: TransferEvent::Completed { .. },
+                    ..
+                } => panic!("the unanswered offer completed"),
+                _ => None,
+            },
+        )
+        .await;
+    }
+    assert_eq!(outcome, Some(TransferOutcome::Failed));
+    let err = b
+        .send_chat(ida.clone(), "are you there?".into())
+        .await
+        .expect_err("Alice is offline");
+    assert!(err.to_string().contains("offline"), "{err}");
+    b.shutdown().await;
     server.shutdown().await;
 }

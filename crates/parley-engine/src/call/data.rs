@@ -187,8 +187,9 @@ const TRANSFER_EVENT_QUEUE: usize = 64;
 pub(super) struct FilePlan {
     /// Files to offer at once, in order.
     pub initial: Vec<super::FileToSend>,
-    /// Files to offer later.
-    pub more: mpsc::Receiver<super::FileToSend>,
+    /// Files to offer later (unbounded: a dropped folder of many files must not
+    /// block the call's command loop while one file is being sent).
+    pub more: mpsc::UnboundedReceiver<super::FileToSend>,
     /// The user's answers and cancels.
     pub commands: mpsc::Receiver<TransferCommand>,
     /// Where received files go (`None`: decline every offer).

@@ -58,7 +58,7 @@ struct Live {
     remote_description_set: bool,
     pending_candidates: Vec<IceCandidate>,
     chat_more: Option<mpsc::Sender<String>>,
-    files_more: Option<mpsc::Sender<super::FileToSend>>,
+    files_more: Option<mpsc::UnboundedSender<super::FileToSend>>,
     transfer_commands: Option<mpsc::Sender<crate::transfer::TransferCommand>>,
     control: Option<DataChannel>,
     control_tx: mpsc::Sender<ControlFrame>,
@@ -243,7 +243,7 @@ pub(super) async fn run(
                     None => opts.chat.push(text),
                 },
                 Some(CallCommand::SendFile(file)) => match &live.files_more {
-                    Some(tx) => { let _ = tx.send(file).await; }
+                    Some(tx) => { let _ = tx.send(file); }
                     None => opts.send_files.push(file),
                 },
                 Some(CallCommand::Transfer(command)) => {
@@ -446,7 +446,7 @@ impl Live {
                 )));
             }
             FILE_LABEL => {
-                let (tx, more) = mpsc::channel(32);
+                let (tx, more) = mpsc::unbounded_channel();
                 self.files_more = Some(tx);
                 let (tx, commands) = mpsc::channel(32);
                 self.transfer_commands = Some(tx);

@@ -4,9 +4,10 @@
 //! The client opens one on the first chat message or file for a contact it is not
 //! in a call with; the contact's client answers by itself when we are in its
 //! contact list. A session stays up while it is used and closes after
-//! [`SESSION_IDLE_MS`] without chat or transfer activity, or when either side goes
-//! offline.
+//! [`SESSION_IDLE_MS`] without chat or transfer activity (never while a transfer
+//! is offered or moving), or when either side goes offline.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::future::select_all;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::call::{Call, CallCommand, CallEvent};
 use crate::signaling::SignalEvent;
+use crate::transfer::{TransferDirection, TransferEvent};
 
 /// A data session closes after this long without chat or transfer events, ms.
 pub const SESSION_IDLE_MS: u64 = 5 * 60_000;
@@ -28,6 +30,13 @@ pub(super) struct Session {
     pub(super) peer: PeerId,
     pub(super) signals: mpsc::Sender<SignalEvent>,
     pub(super) connected: bool,
+    /// We opened it (only then is a failure to connect ours to report).
+    pub(super) outgoing: bool,
+    /// Asked to hang up: new chat and files go to a new session.
+    closing: bool,
+    /// Transfers offered or moving: id → (name, direction). The session is not
+    /// idle while any is; those left when it ends are reported failed.
+    pub(super) transfers: HashMap<String, (String, TransferDirection)>,
     last_active: Instant,
 }
 
@@ -37,6 +46,7 @@ impl Session {
         call_id: String,
         peer: PeerId,
         signals: mpsc::Sender<SignalEvent>,
+        outgoing: bool,
     ) -> Self {
         Self {
             call,
@@ -44,6 +54,9 @@ impl Session {
             peer,
             signals,
             connected: false,
+            outgoing,
+            closing: false,
+            transfers: HashMap::new(),
             last_active: Instant::now(),
         }
     }
@@ -65,9 +78,9 @@ impl Sessions {
         self.list.push(session);
     }
 
-    /// A session with `peer`, if there is one.
+    /// A session with `peer` that is not closing, if there is one.
     pub(super) fn with_peer(&self, peer: &PeerId) -> Option<&Session> {
-        self.list.iter().find(|s| s.peer == *peer)
+        self.list.iter().find(|s| s.peer == *peer && !s.closing)
     }
 
     /// The session `call_id`, if it is one of ours.
@@ -108,10 +121,27 @@ impl Sessions {
         select_all(waits).await.0
     }
 
-    /// Notes activity on `call_id` (chat or a transfer), so it is not closed as idle.
-    pub(super) fn touch(&mut self, call_id: &str) {
-        if let Some(s) = self.by_call_id_mut(call_id) {
-            s.last_active = Instant::now();
+    /// Notes activity on `call_id` (chat or a transfer), so it is not closed as
+    /// idle; a transfer counts as running from its offer to its end.
+    pub(super) fn touch(&mut self, call_id: &str, transfer: Option<&TransferEvent>) {
+        let Some(s) = self.by_call_id_mut(call_id) else {
+            return;
+        };
+        s.last_active = Instant::now();
+        match transfer {
+            Some(
+                TransferEvent::Incoming(p) | TransferEvent::Offered(p) | TransferEvent::Progress(p),
+            ) => {
+                s.transfers
+                    .insert(p.transfer_id.clone(), (p.name.clone(), p.direction));
+            }
+            Some(
+                TransferEvent::Completed { transfer_id, .. }
+                | TransferEvent::Failed { transfer_id, .. },
+            ) => {
+                s.transfers.remove(transfer_id);
+            }
+            _ => {}
         }
     }
 
@@ -124,18 +154,24 @@ impl Sessions {
     }
 
     /// Asks every session with `peer` to hang up.
-    pub(super) async fn hang_up_peer(&self, peer: &PeerId) {
-        for s in self.list.iter().filter(|s| s.peer == *peer) {
+    pub(super) async fn hang_up_peer(&mut self, peer: &PeerId) {
+        for s in self.list.iter_mut().filter(|s| s.peer == *peer) {
+            s.closing = true;
             let _ = s.call.command(CallCommand::Hangup).await;
         }
     }
 
-    /// Asks every session idle for longer than [`SESSION_IDLE_MS`] to hang up (each
-    /// then ends through its events).
-    pub(super) async fn hang_up_idle(&self) {
+    /// Asks every session idle for longer than [`SESSION_IDLE_MS`] with no
+    /// transfer offered or moving to hang up (each then ends through its events).
+    pub(super) async fn hang_up_idle(&mut self) {
         let idle = Duration::from_millis(SESSION_IDLE_MS);
-        for s in self.list.iter().filter(|s| s.last_active.elapsed() >= idle) {
+        for s in self
+            .list
+            .iter_mut()
+            .filter(|s| s.last_active.elapsed() >= idle && s.transfers.is_empty())
+        {
             tracing::info!(call_id = %s.call_id, "closing idle data session");
+            s.closing = true;
             let _ = s.call.command(CallCommand::Hangup).await;
         }
     }

@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 use super::{Task, CALL_SIGNAL_QUEUE};
 use crate::call::{new_call_id, Call, CallCommand, CallEvent, CallOptions, Direction};
 use crate::client::sessions::Session;
-use crate::client::ClientEvent;
+use crate::client::{CallPhase, ClientEvent};
 use crate::storage::Direction as ChatDirection;
+use crate::transfer::{TransferEvent, TransferOutcome};
 use crate::{Error, Result};
 
 impl Task {
@@ -25,7 +26,12 @@ impl Task {
         commands: Vec<CallCommand>,
     ) -> Result<()> {
         let offline = self.presence.get(peer) == Some(&false);
-        let target = match (self.call_with(peer), self.sessions.with_peer(peer)) {
+        // A call carries them once accepted; one still ringing may yet be declined,
+        // and what waits in it would be lost.
+        let call = self
+            .call_with(peer)
+            .filter(|a| matches!(a.info.state, CallPhase::Connecting | CallPhase::Connected));
+        let target = match (call, self.sessions.with_peer(peer)) {
             (Some(a), _) => Some(&a.call),
             (None, Some(s)) if !offline => Some(&s.call),
             _ => None,
@@ -52,7 +58,7 @@ impl Task {
             to: peer.clone(),
             call_id: call_id.clone(),
         };
-        self.start_session(direction, call_id, peer.clone(), options);
+        self.start_session(direction, call_id, peer.clone(), options, true);
         Ok(())
     }
 
@@ -80,7 +86,7 @@ impl Task {
             from: from.clone(),
         };
         let options = self.session_options();
-        self.start_session(direction, call_id, from, options);
+        self.start_session(direction, call_id, from, options, false);
     }
 
     fn session_options(&self) -> CallOptions {
@@ -100,11 +106,13 @@ impl Task {
         call_id: String,
         peer: PeerId,
         options: CallOptions,
+        outgoing: bool,
     ) {
-        tracing::info!(%call_id, %peer, "data session starting");
+        tracing::info!(%call_id, %peer, outgoing, "data session starting");
         let (sig_tx, sig_rx) = mpsc::channel(CALL_SIGNAL_QUEUE);
         let call = Call::start(self.signaling.clone(), sig_rx, direction, options);
-        self.sessions.add(Session::new(call, call_id, peer, sig_tx));
+        self.sessions
+            .add(Session::new(call, call_id, peer, sig_tx, outgoing));
     }
 
     /// One event of the session `call_id`; `None` = it ended.
@@ -136,13 +144,17 @@ impl Task {
             _ => None,
         };
         if let Some(out) = out {
-            self.sessions.touch(&call_id);
+            let transfer = match &out {
+                ClientEvent::Transfer { event, .. } => Some(event),
+                _ => None,
+            };
+            self.sessions.touch(&call_id, transfer);
             self.emit(out).await;
         }
     }
 
-    /// Waits for the session's task; a session that never connected is reported
-    /// (the chat or files it carried did not reach the peer).
+    /// Waits for the session's task; one we opened that never connected is
+    /// reported (the chat or files it carried did not reach the peer).
     async fn end_session(&mut self, call_id: &str) {
         let Some(session) = self.sessions.remove(call_id) else {
             return;
@@ -150,7 +162,22 @@ impl Task {
         let _ = session.call.command(CallCommand::Hangup).await;
         let result = session.call.finish().await;
         tracing::info!(%call_id, ?result, "data session ended");
-        if !session.connected {
+        // Transfers it still carried cannot go on: say so rather than leave them
+        // "offered" or "moving" in the UI.
+        let mut left: Vec<_> = session.transfers.into_iter().collect();
+        left.sort_by(|a, b| a.0.cmp(&b.0));
+        for (transfer_id, (name, direction)) in left {
+            let event = TransferEvent::Failed {
+                transfer_id,
+                name,
+                outcome: TransferOutcome::Failed,
+                reason: "the connection to the contact closed".into(),
+                direction,
+            };
+            let peer = session.peer.clone();
+            self.emit(ClientEvent::Transfer { peer, event }).await;
+        }
+        if session.outgoing && !session.connected {
             let why = match result {
                 Ok(report) => report.end_reason,
                 Err(e) => e.to_string(),
