@@ -10,7 +10,7 @@ use parley_engine::call::{
 use parley_engine::rtc::{IceServer, RtcConfig};
 use parley_engine::signaling::{SignalEvent, SignalingClient};
 use parley_engine::storage::Profile;
-use parley_proto::{CallKind, PeerId, ServerMessage};
+use parley_proto::{CallKind, ClientMessage, PeerId, ServerMessage};
 
 use crate::args::CallArgs;
 use crate::media;
@@ -211,13 +211,19 @@ pub async fn answer(
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     let wait = async {
         while let Some(ev) = sig_rx.recv().await {
-            if let SignalEvent::Message(ServerMessage::Invite {
-                call_id,
-                from,
-                kind: CallKind::Media,
-            }) = ev
-            {
-                return Some((call_id, from));
+            match ev {
+                SignalEvent::Message(ServerMessage::Invite {
+                    call_id,
+                    from,
+                    kind: CallKind::Media,
+                }) => return Some((call_id, from)),
+                // A data session (chat or files outside a call): not taken here,
+                // and refused at once so it holds nothing on the server.
+                SignalEvent::Message(ServerMessage::Invite { call_id, .. }) => {
+                    let reason = Some("this peer answers calls only".to_owned());
+                    let _ = sig.send(ClientMessage::Decline { call_id, reason }).await;
+                }
+                _ => {}
             }
         }
         None
