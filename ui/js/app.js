@@ -50,6 +50,11 @@ function mountApp(root) {
     setup.update(s);
     mainScreen.hidden = !s.state.me;
     if (s.state.me) { sidebar.update(s); panel.update(s, { ownsChat: !callScreenVisible(s) }); }
+    if (s.state.me && s.pendingInvite) {
+      const id = s.pendingInvite;
+      store.pendingInvite = null;
+      setTimeout(() => openInvite(id), 0);
+    }
     const c = s.state.call;
     if (c && !prevCall) store.chatOpenInCall = window.innerWidth >= 900; // small windows: video first
     // An ended call stays on screen briefly with its reason, then goes away.

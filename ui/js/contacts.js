@@ -82,7 +82,9 @@ export function openAddContact(prefillId = '') {
 /** An invite link was opened: the contact if we have them, else the add dialog
  *  with their id filled in (once we have a profile). */
 export function openInvite(id) {
-  if (!id || !store.state || !store.state.me) return;
+  if (!id) return;
+  // First start: the link waits until the profile exists (app.js opens it then).
+  if (!store.state || !store.state.me) { store.pendingInvite = id; return; }
   if (id === store.state.me.id) { toast(t('validate.idSelf'), { kind: 'info' }); return; }
   if (store.state.contacts.some((c) => c.id === id)) {
     selectContact(id);

@@ -26,6 +26,8 @@ export const store = {
   connectionAt: 0,
   /** callId of an ended call whose screen was dismissed. */
   dismissedCall: null,
+  /** An invite link's id that arrived before the profile existed (first start). */
+  pendingInvite: null,
   /** The peer's shared screen: filling the window (call chrome hidden) / shown 1:1. */
   screenFull: false,
   screenZoom: false,
