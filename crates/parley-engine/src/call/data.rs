@@ -252,12 +252,18 @@ pub(super) async fn run_files(
     let sender_current = Arc::clone(&current);
     let sender = tokio::spawn(async move {
         let (sink, current) = (&sink, &sender_current);
+        // A failure is reported on the same queue as `FileSendsDone`, before it,
+        // so the call never sees "all sent" ahead of the failure.
         for f in initial {
-            send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await;
+            if let Some(why) = send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await {
+                let _ = sender_internal.send(Internal::TransferFailed(why)).await;
+            }
         }
         let _ = sender_internal.send(Internal::FileSendsDone).await;
         while let Some(f) = more.recv().await {
-            send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await;
+            if let Some(why) = send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await {
+                let _ = sender_internal.send(Internal::TransferFailed(why)).await;
+            }
         }
     });
 
@@ -284,9 +290,10 @@ pub(super) async fn run_files(
             }
             ev = tev_rx.recv() => {
                 let Some(ev) = ev else { break };
+                // Our own sends report their failures themselves (see above).
                 if let TransferEvent::Failed { name, reason, direction, outcome, .. } = &ev {
                     let chosen = *outcome == TransferOutcome::Declined;
-                    if !chosen && (accepting || *direction == TransferDirection::Sending) {
+                    if !chosen && accepting && *direction == TransferDirection::Receiving {
                         let _ = internal
                             .send(Internal::TransferFailed(format!("{name}: {reason}")))
                             .await;
@@ -306,14 +313,16 @@ pub(super) async fn run_files(
     let _ = serve.await;
 }
 
-/// Sends one file with a fresh cancel switch published in `current`.
+/// Sends one file with a fresh cancel switch published in `current`. Returns
+/// `"name: reason"` when it failed for a reason other than the receiving user's
+/// "no" (a call reports those as a failed transfer).
 async fn send_one(
     f: super::FileToSend,
     sink: &Arc<dyn MessageSink>,
     inbound: &mut mpsc::Receiver<parley_proto::data::TransferFrame>,
     events: &mpsc::Sender<TransferEvent>,
     current: &Current,
-) {
+) -> Option<String> {
     let (cancel_tx, cancel) = watch::channel(false);
     let id: [u8; 16] = rand::random();
     let transfer_id = parley_proto::data::transfer_id_to_hex(&id);
@@ -328,7 +337,16 @@ async fn send_one(
         cancel,
     )
     .await;
-    if let Err(e) = r {
-        tracing::info!("sending {}: {e}", f.path.display());
+    let e = r.err()?;
+    tracing::info!("sending {}: {e}", f.path.display());
+    if e.outcome() == TransferOutcome::Declined {
+        return None;
     }
+    let name = f.name.clone().unwrap_or_else(|| {
+        f.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    Some(format!("{name}: {e}"))
 }
