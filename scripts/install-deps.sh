@@ -13,7 +13,11 @@ pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev c
   libxcb1-dev libxcb-randr0-dev libpipewire-0.3-dev libgbm-dev libegl-dev imagemagick
   openbox x11-utils
   # A private session bus for the window test's stand-in notification service.
-  dbus-daemon)
+  dbus-daemon
+  # Wayland screen sharing through the desktop portal (tests/screen_portal.rs): the
+  # real xdg-desktop-portal and PipeWire, gdbus, and Python's D-Bus bindings for the
+  # test's ScreenCast backend.
+  xdg-desktop-portal pipewire pipewire-bin wireplumber libglib2.0-bin python3-dbus python3-gi)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

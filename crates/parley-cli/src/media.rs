@@ -130,8 +130,8 @@ pub fn screen_source(a: &CallArgs) -> Result<Option<Box<dyn VideoSource>>> {
     eprintln!(
         "sharing {} ({}x{})",
         src.info().name,
-        src.info().width,
-        src.info().height
+        src.width(),
+        src.height()
     );
     Ok(Some(Box::new(src)))
 }

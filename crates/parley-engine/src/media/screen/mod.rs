@@ -2,12 +2,24 @@
 //! and [`ScreenSource`], a [`VideoSource`] that captures one of them at 5–30
 //! frames/s chosen by how much the picture changes.
 //!
-//! Platform code sits behind [`ScreenBackend`]; one file per backend. Today every
-//! desktop OS uses `xcap` (X11 through XCB, Wayland through the desktop portal,
-//! Windows through GDI/DXGI, macOS through CoreGraphics): see `xcap_backend.rs`.
+//! Platform code sits behind [`ScreenBackend`]; one file per backend:
+//! - `xcap_backend.rs`: X11 through XCB, Windows through GDI/DXGI, macOS through
+//!   CoreGraphics (all via `xcap`);
+//! - `portal_backend.rs` + `pipewire_stream.rs`: Wayland, through the desktop
+//!   ScreenCast portal with a restore token, frames over PipeWire.
+//!
+//! [`backend`] picks the portal on a Wayland session (`XDG_SESSION_TYPE=wayland`,
+//! or `WAYLAND_DISPLAY` set without `DISPLAY`); `PARLEY_SCREEN_BACKEND=portal` or
+//! `=xcap` overrides the choice.
 
 mod convert;
 mod pacing;
+#[cfg(all(feature = "screen", target_os = "linux"))]
+mod pipewire_stream;
+#[cfg(all(feature = "screen", target_os = "linux"))]
+mod portal_backend;
+#[cfg(all(feature = "screen", target_os = "linux"))]
+pub use portal_backend::{restore_token_path, PORTAL_ID};
 #[cfg(all(
     feature = "screen",
     any(target_os = "linux", target_os = "windows", target_os = "macos")
@@ -74,7 +86,8 @@ pub struct RgbaImage {
 pub enum ScreenTarget {
     /// The primary monitor (or the first one).
     Primary,
-    /// A monitor by 0-based index in [`list_screen_sources`] order or by name.
+    /// A monitor by 0-based index in [`list_screen_sources`] order, by name, or by
+    /// id (`portal` for the Wayland portal's choice).
     Monitor(String),
     /// The first window whose title contains this text (case-insensitive).
     Window(String),
@@ -128,6 +141,26 @@ pub trait ScreenBackend: Send {
     /// # Errors
     /// [`MediaError::Device`] if it is gone or capture fails.
     fn capture(&self, id: &str) -> Result<RgbaImage, MediaError>;
+
+    /// Whether a picker may capture this source for a thumbnail without asking the
+    /// user anything (not so for the Wayland portal, whose capture opens a dialog).
+    fn previewable(&self, _id: &str) -> bool {
+        true
+    }
+}
+
+/// Whether this process runs in a Wayland session, where only the desktop portal
+/// may capture the screen.
+#[cfg(all(feature = "screen", target_os = "linux"))]
+fn use_portal() -> bool {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match var("PARLEY_SCREEN_BACKEND").as_deref() {
+        Some("portal") => return true,
+        Some("xcap") => return false,
+        _ => {}
+    }
+    var("XDG_SESSION_TYPE").as_deref() == Some("wayland")
+        || (var("WAYLAND_DISPLAY").is_some() && var("DISPLAY").is_none())
 }
 
 /// The backend for this platform.
@@ -141,6 +174,10 @@ pub fn backend() -> Result<Box<dyn ScreenBackend>, MediaError> {
         any(target_os = "linux", target_os = "windows", target_os = "macos")
     ))]
     {
+        #[cfg(target_os = "linux")]
+        if use_portal() {
+            return Ok(Box::new(portal_backend::PortalBackend::default()));
+        }
         Ok(Box::new(xcap_backend::XcapBackend))
     }
     #[cfg(not(all(
@@ -173,7 +210,7 @@ pub fn resolve(
         ScreenTarget::Primary => monitors().find(|s| s.primary).or_else(|| monitors().next()),
         ScreenTarget::Monitor(m) => match m.parse::<usize>() {
             Ok(i) => monitors().nth(i),
-            Err(_) => monitors().find(|s| s.name == *m),
+            Err(_) => monitors().find(|s| s.name == *m || s.id == *m),
         },
         ScreenTarget::Window(t) => {
             let t = t.to_lowercase();
@@ -195,9 +232,14 @@ pub fn resolve(
 /// (aspect kept).
 ///
 /// # Errors
-/// As [`ScreenBackend::capture`].
+/// As [`ScreenBackend::capture`]; [`MediaError::Device`] for a source that cannot
+/// be previewed without asking the user (the Wayland portal).
 pub fn thumbnail(id: &str, max_width: u32) -> Result<RgbaImage, MediaError> {
-    let full = backend()?.capture(id)?;
+    let backend = backend()?;
+    if !backend.previewable(id) {
+        return Err(MediaError::Device(format!("{id} has no preview")));
+    }
+    let full = backend.capture(id)?;
     Ok(scale_rgba(&full, max_width))
 }
 
