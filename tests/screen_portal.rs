@@ -12,6 +12,8 @@
 //!   and stopped mid-call without dropping it;
 //! - the first share asked the user once and left a restore token behind; the
 //!   second share did not ask again (the token was sent and honoured);
+//! - when the desktop ends the cast (its own "stop sharing" control), the share
+//!   ends at once and the call goes on;
 //! - a token the portal no longer knows (revoked by the user) and a malformed one
 //!   (a corrupted file) each cost one question, not the share, and are replaced by
 //!   a valid token.
@@ -29,6 +31,14 @@ mod pw_source;
 mod share;
 
 use common::*;
+
+/// Alice's environment: the portal session, a Wayland session type, and her own
+/// state folder (where the restore token goes).
+fn alice_env<'a>(desktop: &'a portal::PortalDesktop, state: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut env = desktop.env();
+    env.extend([("XDG_SESSION_TYPE", "wayland"), ("XDG_STATE_HOME", state)]);
+    env
+}
 
 #[test]
 fn a_screen_shared_through_the_portal_arrives_sharp_and_is_not_asked_for_twice() {
@@ -84,4 +94,61 @@ fn a_screen_shared_through_the_portal_arrives_sharp_and_is_not_asked_for_twice()
             "share {round}: restore token {token:?}"
         );
     }
+}
+
+#[test]
+fn the_desktop_stopping_the_cast_ends_the_share_but_not_the_call() {
+    let desktop = portal::PortalDesktop::start(card::W as u32, card::H as u32, &card::rgb());
+    desktop.close_next_cast_after(1.5);
+    let server = Server::start();
+    let (alice, bob) = (Peer::new(&server), Peer::new(&server));
+    let state = alice.path("state").display().to_string();
+    let env = alice_env(&desktop, &state);
+    let answer = bob.spawn(&[
+        "answer",
+        "--stats",
+        "--no-audio",
+        "--test-pattern",
+        "320x180@15",
+    ]);
+    let_answerer_log_in();
+    let call = alice.spawn_with_env(
+        &[
+            "call",
+            &bob.id,
+            "--stats",
+            "--duration",
+            "7",
+            "--no-audio",
+            "--test-pattern",
+            "320x180@15",
+            "--share-screen",
+            "--share-at",
+            "1",
+        ],
+        &env,
+    );
+    let (call_out, _) = wait(call, std::time::Duration::from_secs(60), "caller");
+    let (answer_out, _) = wait(answer, std::time::Duration::from_secs(15), "callee");
+    let caller = stats(&success(&call_out, "caller"));
+    let callee = stats(&success(&answer_out, "callee"));
+    let callee_log = String::from_utf8_lossy(&answer_out.stderr);
+    assert!(
+        callee_log.contains("the peer stopped sharing its screen"),
+        "the callee was not told the share ended:\n{callee_log}\n{}",
+        desktop.logs()
+    );
+    assert_eq!(callee["end_reason"], "the other side hung up");
+    let camera = callee["frames_received"].as_u64().unwrap();
+    assert!(
+        camera >= 60,
+        "only {camera} camera frames in 7 s: the call faltered"
+    );
+    // Sharing for the 6 s left would send at least 30 frames (5 frames/s at the
+    // least); the desktop ended it after 1.5 s.
+    let screen_sent = caller["screen_frames_sent"].as_u64().unwrap();
+    assert!(
+        (1..25).contains(&screen_sent),
+        "{screen_sent} screen frames sent: the share did not end with the cast"
+    );
 }

@@ -118,6 +118,7 @@ impl PortalDesktop {
                     BACKEND_NAME.into(),
                     SCREEN_NODE.into(),
                     asked.display().to_string(),
+                    root.join("close-after").display().to_string(),
                 ],
             ),
             (
@@ -225,6 +226,12 @@ impl PortalDesktop {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
+    }
+
+    /// Makes the desktop end the next screen cast `secs` seconds after it starts
+    /// (as the desktop's own "stop sharing" control would).
+    pub fn close_next_cast_after(&self, secs: f64) {
+        std::fs::write(self.dir.path().join("close-after"), secs.to_string()).unwrap();
     }
 
     /// How many times the portal asked "the user" to choose what to share.

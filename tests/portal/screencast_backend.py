@@ -16,10 +16,15 @@ What it does, as a desktop's backend would:
 - when persist_mode > 0 it returns restore_data, which the frontend turns into a
   restore token for the application.
 
-Usage: screencast_backend.py BUS_NAME NODE_NAME ASKED_FILE
+- if CLOSE_FILE exists when a cast starts, it holds a number of seconds: the file
+  is removed and the session is closed from the desktop's side after that long
+  (the Closed signal), as a desktop's own "stop sharing" control would.
+
+Usage: screencast_backend.py BUS_NAME NODE_NAME ASKED_FILE CLOSE_FILE
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -34,7 +39,7 @@ SESSION = "org.freedesktop.impl.portal.Session"
 PROPS = "org.freedesktop.DBus.Properties"
 VENDOR = "parley-test"
 
-bus_name, node_name, asked_file = sys.argv[1:4]
+bus_name, node_name, asked_file, close_file = sys.argv[1:5]
 
 
 def find_node(name, within=10.0):
@@ -63,6 +68,16 @@ class Session(dbus.service.Object):
     @dbus.service.method(SESSION, in_signature="", out_signature="")
     def Close(self):
         self.remove_from_connection()
+
+    @dbus.service.signal(SESSION, signature="")
+    def Closed(self):
+        pass
+
+    def close_from_desktop(self):
+        print("closing the session from the desktop's side", file=sys.stderr, flush=True)
+        self.Closed()
+        self.remove_from_connection()
+        return GLib.SOURCE_REMOVE
 
 
 class ScreenCast(dbus.service.Object):
@@ -104,6 +119,11 @@ class ScreenCast(dbus.service.Object):
             results["persist_mode"] = dbus.UInt32(min(s.persist_mode, 2))
             results["restore_data"] = dbus.Struct(
                 (VENDOR, dbus.UInt32(1), dbus.String("the card", variant_level=1)))
+        if os.path.exists(close_file):
+            with open(close_file) as f:
+                secs = float(f.read())
+            os.remove(close_file)
+            GLib.timeout_add(int(secs * 1000), s.close_from_desktop)
         print(f"started node {node} restored={s.restored}", file=sys.stderr, flush=True)
         return dbus.UInt32(0), dbus.Dictionary(results, signature="sv")
 

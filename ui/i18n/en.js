@@ -166,6 +166,8 @@ export default {
   'screen.size': '{w} × {h}',
   'screen.sourceLabel': 'Share {name} ({kind}, {size})',
   'screen.noPreview': 'No preview',
+  'screen.portal.name': 'A screen or window you pick in the system dialog',
+  'screen.portal.meta': 'Asked once, remembered after',
   'screen.sharing': 'You are sharing {name}',
   'screen.sharingUnnamed': 'You are sharing your screen',
   'screen.stop': 'Stop sharing',

@@ -166,6 +166,8 @@ export default {
   'screen.size': '{w} × {h}',
   'screen.sourceLabel': '{name} 공유 ({kind}, {size})',
   'screen.noPreview': '미리 보기 없음',
+  'screen.portal.name': '시스템 대화 상자에서 고르는 화면 또는 창',
+  'screen.portal.meta': '한 번 묻고 다음부터는 기억함',
   'screen.sharing': '공유 중: {name}',
   'screen.sharingUnnamed': '내 화면을 공유하고 있습니다',
   'screen.stop': '공유 중지',

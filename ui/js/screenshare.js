@@ -45,8 +45,10 @@ export function toggleScreenShare() {
 export function closeScreenPicker() { if (picker) picker.close(); }
 
 function sourceCard(src, choose) {
+  // Wayland: one "portal" entry; the desktop's own dialog picks what to share.
+  if (src.id === 'portal') src = { ...src, name: t('screen.portal.name') };
   const kind = t(src.kind === 'window' ? 'screen.kind.window' : 'screen.kind.monitor');
-  const size = t('screen.size', { w: src.width, h: src.height });
+  const size = src.width && src.height ? t('screen.size', { w: src.width, h: src.height }) : t('screen.portal.meta');
   const thumb = typeof src.thumbnail === 'string' && src.thumbnail.startsWith('data:image/')
     ? h('img', { src: src.thumbnail, alt: '', decoding: 'async', draggable: 'false' })
     : h('span', { class: 'screen-thumb-none' }, icon(src.kind === 'window' ? 'window' : 'screen'), h('span', {}, t('screen.noPreview')));
@@ -54,7 +56,7 @@ function sourceCard(src, choose) {
     'aria-label': t('screen.sourceLabel', { name: src.name || kind, kind, size }), title: src.name || kind, onclick: () => choose(src, btn) },
   h('span', { class: 'screen-thumb' }, thumb),
   h('span', { class: 'screen-card-name' }, src.name || kind),
-  h('span', { class: 'screen-card-meta' }, `${kind} · ${size}`));
+  h('span', { class: 'screen-card-meta' }, src.id === 'portal' ? size : `${kind} · ${size}`));
   return h('li', {}, btn);
 }
 

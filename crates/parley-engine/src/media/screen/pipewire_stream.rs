@@ -47,7 +47,8 @@ impl FrameSlot {
         self.ready.notify_all();
     }
 
-    fn fail(&self, error: String) {
+    /// Ends the stream with `error`: every later [`latest`](Self::latest) returns it.
+    pub(super) fn fail(&self, error: String) {
         let mut s = self.slot.lock().unwrap_or_else(|e| e.into_inner());
         s.error.get_or_insert(error);
         self.ready.notify_all();
@@ -90,12 +91,16 @@ pub(super) struct PipeWireStream {
 }
 
 impl PipeWireStream {
-    /// Connects to the portal's PipeWire remote `fd` and streams node `node_id`.
+    /// Connects to the portal's PipeWire remote `fd` and streams node `node_id`
+    /// into `slot`.
     ///
     /// # Errors
     /// [`MediaError::Device`] if the thread cannot be started.
-    pub(super) fn start(fd: OwnedFd, node_id: u32) -> Result<Self, MediaError> {
-        let slot = Arc::new(FrameSlot::default());
+    pub(super) fn start(
+        fd: OwnedFd,
+        node_id: u32,
+        slot: Arc<FrameSlot>,
+    ) -> Result<Self, MediaError> {
         let (quit, quit_rx) = pipewire::channel::channel::<()>();
         let thread_slot = slot.clone();
         let thread = std::thread::Builder::new()
@@ -261,10 +266,14 @@ fn run(
     let failures = slot.clone();
     let _listener = stream
         .add_local_listener_with_user_data(VideoInfoRaw::default())
-        .state_changed(move |_, _, _, state| {
-            if let StreamState::Error(e) = state {
-                failures.fail(e);
+        .state_changed(move |_, _, old, new| match new {
+            StreamState::Error(e) => failures.fail(e),
+            // The desktop ended the cast (its own "stop sharing" button, the
+            // window closed): end the share instead of repeating the last picture.
+            StreamState::Unconnected if !matches!(old, StreamState::Unconnected) => {
+                failures.fail("the desktop stopped the screen cast".into());
             }
+            _ => {}
         })
         .param_changed(|stream, info, id, param| {
             let Some(param) = param else { return };

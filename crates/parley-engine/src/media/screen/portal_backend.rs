@@ -12,12 +12,14 @@
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ashpd::desktop::screencast::{CursorMode, Screencast, SourceType, Streams};
 use ashpd::desktop::PersistMode;
 
-use super::pipewire_stream::PipeWireStream;
+use futures_util::StreamExt;
+
+use super::pipewire_stream::{FrameSlot, PipeWireStream};
 use super::{RgbaImage, ScreenBackend, ScreenKind, ScreenSourceInfo};
 use crate::media::MediaError;
 
@@ -202,6 +204,8 @@ impl Session {
         let token = load_token();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (close, close_rx) = tokio::sync::oneshot::channel::<()>();
+        let slot = Arc::new(FrameSlot::default());
+        let stream_slot = slot.clone();
         let thread = std::thread::Builder::new()
             .name("parley-portal".into())
             .spawn(move || {
@@ -219,9 +223,24 @@ impl Session {
                     match start_cast(token).await {
                         Ok((started, session)) => {
                             let _ = started_tx.send(Ok(started));
-                            // Hold the session (and the D-Bus connection) until dropped.
-                            let _ = close_rx.await;
-                            let _ = session.close().await;
+                            // Hold the session (and the D-Bus connection) until dropped,
+                            // or until the desktop ends it (its own "stop sharing"
+                            // control): then end the share rather than repeat the last
+                            // picture.
+                            let closed = async {
+                                match session.receive_closed().await {
+                                    Ok(mut s) => {
+                                        s.next().await;
+                                    }
+                                    Err(_) => std::future::pending::<()>().await,
+                                }
+                            };
+                            tokio::select! {
+                                _ = close_rx => { let _ = session.close().await; }
+                                () = closed => {
+                                    slot.fail("the desktop stopped the screen cast".into());
+                                }
+                            }
                         }
                         Err(e) => {
                             let _ = started_tx.send(Err(e));
@@ -248,7 +267,7 @@ impl Session {
             token_received = started.restore_token.is_some(),
             "screen cast portal session started"
         );
-        let stream = PipeWireStream::start(started.fd, started.node_id)?;
+        let stream = PipeWireStream::start(started.fd, started.node_id, stream_slot)?;
         Ok(Self {
             stream,
             close: Some(close),
