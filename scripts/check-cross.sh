@@ -23,14 +23,18 @@ for p in "${win_pkgs[@]}"; do win_args+=(-p "$p"); done
 rustup target add x86_64-pc-windows-gnu aarch64-apple-darwin
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-dpkg-query -W -f='${Status}' gcc-mingw-w64-x86-64 2>/dev/null | grep -q "install ok installed" ||
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 >/dev/null
-python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install -q ziglang
+if ! dpkg-query -W -f='${Status}' gcc-mingw-w64-x86-64 2>/dev/null | grep -q "install ok installed"; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 python3-venv >/dev/null
+fi
 
-# zig as a macOS cross C compiler (it ships the macOS libc headers); Rust passes
-# clang-style target flags zig does not take.
+# zig (from PyPI, in a throwaway venv) as a macOS cross C compiler: it ships the
+# macOS libc headers. Rust passes clang-style target flags zig does not take.
 zig=$(mktemp -d)
 trap 'rm -rf "$zig"' EXIT
+python3 -m venv "$zig/venv"
+"$zig/venv/bin/pip" install -q ziglang
+py="$zig/venv/bin/python"
 for tool in cc c++; do
   cat > "$zig/$tool" <<WRAP
 #!/bin/sh
@@ -38,10 +42,10 @@ args=""
 for a in "\$@"; do
   case "\$a" in --target=*|-arch|arm64) ;; *) args="\$args '\$a'";; esac
 done
-eval exec python3 -m ziglang $tool -target aarch64-macos \$args
+eval exec "$py" -m ziglang $tool -target aarch64-macos \$args
 WRAP
 done
-printf '#!/bin/sh\nexec python3 -m ziglang ar "$@"\n' > "$zig/ar"
+printf '#!/bin/sh\nexec "%s" -m ziglang ar "$@"\n' "$py" > "$zig/ar"
 chmod +x "$zig"/*
 
 echo "== Windows (x86_64-pc-windows-gnu)"

@@ -419,6 +419,8 @@ fn two_app_windows_call_chat_and_send_a_file() {
         std::fs::create_dir_all(&downloads).unwrap();
         let env: Vec<(&str, OsString)> = vec![
             ("DISPLAY", xvfb.display.clone().into()),
+            // The Xvfb screen, even when the developer's own session is Wayland.
+            ("PARLEY_SCREEN_BACKEND", "xcap".into()),
             ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone().into()),
             ("PARLEY_PROFILE", profile.into()),
             ("PARLEY_SERVER", server.url.clone().into()),

@@ -145,10 +145,11 @@ fn the_desktop_stopping_the_cast_ends_the_share_but_not_the_call() {
         "only {camera} camera frames in 7 s: the call faltered"
     );
     // Sharing for the 6 s left would send at least 30 frames (5 frames/s at the
-    // least); the desktop ended it after 1.5 s.
+    // least); the desktop ended the cast 1.5 s after it started (the CLI opens the
+    // portal when it starts, before the call), so little or nothing was sent.
     let screen_sent = caller["screen_frames_sent"].as_u64().unwrap();
     assert!(
-        (1..25).contains(&screen_sent),
+        screen_sent < 25,
         "{screen_sent} screen frames sent: the share did not end with the cast"
     );
 }

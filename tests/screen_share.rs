@@ -88,7 +88,11 @@ fn share_the_card(target: &str, window_manager: bool) -> Vec<parley_engine::medi
         &alice,
         &bob,
         target,
-        &[("DISPLAY", display.as_str())],
+        // X11 even when the developer's own session is Wayland.
+        &[
+            ("DISPLAY", display.as_str()),
+            ("PARLEY_SCREEN_BACKEND", "xcap"),
+        ],
         || {
             for mut child in started.drain(..).rev() {
                 desktop::terminate(&mut child, Duration::from_secs(2));
@@ -111,6 +115,7 @@ fn wait_for_window_listed(title: &str, display: &str) {
         let out = Command::new(bin("parley-cli"))
             .arg("devices")
             .env("DISPLAY", display)
+            .env("PARLEY_SCREEN_BACKEND", "xcap")
             .output()
             .expect("run parley-cli devices");
         last = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::desktop::{require, tail, terminate};
+use super::desktop::{descendants, require, tail, terminate};
 use super::pw_source::PictureSource;
 
 /// The PipeWire node that is "the screen".
@@ -46,9 +46,17 @@ impl PortalDesktop {
             ("wireplumber", "wireplumber"),
             ("pw-dump", "pipewire-bin"),
             ("dbus-daemon", "dbus-daemon"),
+            ("gdbus", "libglib2.0-bin"),
         ] {
             require(tool, package);
         }
+        let python = Command::new("/usr/bin/python3")
+            .args(["-c", "import dbus, gi"])
+            .status();
+        assert!(
+            matches!(python, Ok(s) if s.success()),
+            "/usr/bin/python3 with python3-dbus and python3-gi is needed: run scripts/install-deps.sh"
+        );
         let xdp = PathBuf::from("/usr/libexec/xdg-desktop-portal");
         assert!(
             xdp.is_file(),
@@ -205,10 +213,14 @@ impl PortalDesktop {
                 last = String::from_utf8_lossy(&o.stdout).into_owned()
                     + &String::from_utf8_lossy(&o.stderr);
                 if o.status.success() {
-                    assert!(
-                        last.contains("uint32 4"),
-                        "ScreenCast portal version: {last}"
-                    );
+                    // "(<uint32 4>,)": restore tokens need version 4 or later.
+                    let version: u32 = last
+                        .split(|c: char| !c.is_ascii_digit())
+                        .filter(|w| !w.is_empty())
+                        .nth(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    assert!(version >= 4, "ScreenCast portal version: {last}");
                     return;
                 }
             }
@@ -254,7 +266,17 @@ impl PortalDesktop {
 impl Drop for PortalDesktop {
     fn drop(&mut self) {
         self.screen = None;
-        for (_, child) in self.children.iter_mut().rev() {
+        for (name, child) in self.children.iter_mut().rev() {
+            if name == "dbus-daemon" {
+                // Services the bus started on demand (permission store, document
+                // portal) are its children.
+                for pid in descendants(child.id()) {
+                    let _ = Command::new("kill")
+                        .args(["-TERM", &pid.to_string()])
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
             terminate(child, Duration::from_secs(3));
         }
     }

@@ -209,7 +209,11 @@ pub(crate) enum Command {
     Decline(String),
     Hangup,
     SetMuted(bool, bool, oneshot::Sender<Result<CallInfo>>),
-    ShareScreen(ScreenFeed, String, oneshot::Sender<Result<CallInfo>>),
+    ShareScreen(
+        ScreenFeed,
+        Option<String>,
+        oneshot::Sender<Result<CallInfo>>,
+    ),
     StopScreenShare(oneshot::Sender<Result<CallInfo>>),
     Chat(PeerId, String, oneshot::Sender<Result<()>>),
     SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
@@ -305,8 +309,11 @@ impl Client {
     /// [`crate::media::screen::list_screen_sources`]) in the current call, replacing
     /// what was shared before.
     ///
-    /// Errors: [`Error::Media`] when the source is gone or cannot be captured;
-    /// [`Error::Call`] when not in a call.
+    /// On Wayland (`portal`) this shows the desktop's dialog first and waits for
+    /// the user's answer.
+    ///
+    /// Errors: [`Error::Media`] when the source is gone or cannot be captured, or
+    /// the user cancelled the dialog; [`Error::Call`] when not in a call.
     ///
     /// [`ScreenSourceInfo::id`]: crate::media::screen::ScreenSourceInfo::id
     pub async fn share_screen(&self, source_id: &str) -> Result<CallInfo> {
@@ -314,7 +321,9 @@ impl Client {
         let source = tokio::task::spawn_blocking(move || ScreenSource::open(&target))
             .await
             .map_err(|e| Error::Call(format!("screen capture task failed: {e}")))??;
-        let name = source.info().name.clone();
+        // What the desktop's dialog picked has no name we know.
+        let info = source.info();
+        let name = (info.id != crate::media::screen::PORTAL_ID).then(|| info.name.clone());
         let feed = ScreenFeed(Box::new(source));
         self.ask(|tx| Command::ShareScreen(feed, name, tx)).await
     }

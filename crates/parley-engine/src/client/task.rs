@@ -343,12 +343,17 @@ impl Task {
                     Some(a) if a.info.state == CallPhase::Connected => {
                         let _ = a.call.command(CallCommand::ShareScreen(feed)).await;
                         a.info.sharing_screen = true;
-                        a.info.sharing_name = Some(name);
+                        a.info.sharing_name = name;
                         Ok(a.info.clone())
                     }
-                    _ => Err(Error::Call(
-                        "share a screen once the call is connected".into(),
-                    )),
+                    _ => {
+                        // Closing a capture (a portal session) may wait a moment:
+                        // not on this task.
+                        tokio::task::spawn_blocking(move || drop(feed));
+                        Err(Error::Call(
+                            "share a screen once the call is connected".into(),
+                        ))
+                    }
                 };
                 let _ = reply.send(r);
             }

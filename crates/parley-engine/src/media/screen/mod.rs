@@ -5,8 +5,9 @@
 //! Platform code sits behind [`ScreenBackend`]; one file per backend:
 //! - `xcap_backend.rs`: X11 through XCB, Windows through GDI/DXGI, macOS through
 //!   CoreGraphics (all via `xcap`);
-//! - `portal_backend.rs` + `pipewire_stream.rs`: Wayland, through the desktop
-//!   ScreenCast portal with a restore token, frames over PipeWire.
+//! - `portal_backend.rs` + `portal_token.rs` + `pipewire_stream.rs`: Wayland,
+//!   through the desktop ScreenCast portal with a restore token, frames over
+//!   PipeWire.
 //!
 //! [`backend`] picks the portal on a Wayland session (`XDG_SESSION_TYPE=wayland`,
 //! or `WAYLAND_DISPLAY` set without `DISPLAY`); `PARLEY_SCREEN_BACKEND=portal` or
@@ -19,7 +20,9 @@ mod pipewire_stream;
 #[cfg(all(feature = "screen", target_os = "linux"))]
 mod portal_backend;
 #[cfg(all(feature = "screen", target_os = "linux"))]
-pub use portal_backend::{restore_token_path, PORTAL_ID};
+mod portal_token;
+#[cfg(all(feature = "screen", target_os = "linux"))]
+pub use portal_token::restore_token_path;
 #[cfg(all(
     feature = "screen",
     any(target_os = "linux", target_os = "windows", target_os = "macos")
@@ -35,6 +38,10 @@ use pacing::ContentPacer;
 
 use super::video::{I420Frame, VideoSource};
 use super::{monotonic_us, MediaError};
+
+/// The id of the one source a Wayland session lists: whatever the user picks in
+/// the desktop's ScreenCast portal dialog.
+pub const PORTAL_ID: &str = "portal";
 
 /// Lowest capture rate, frames/s (a still screen).
 pub const MIN_SCREEN_FPS: f64 = 5.0;
@@ -55,16 +62,18 @@ pub enum ScreenKind {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ScreenSourceInfo {
     /// Stable for the life of the monitor or window: `monitor:<n>` or `window:<n>`
-    /// with the platform's numeric id. Pass it back as [`ScreenTarget::Id`].
+    /// with the platform's numeric id, or `portal` on Wayland (whatever the user
+    /// picks in the desktop's dialog). Pass it back as [`ScreenTarget::Id`].
     pub id: String,
     /// Monitor or window.
     pub kind: ScreenKind,
     /// Monitor name or window title (with the application's name when the title is
     /// empty).
     pub name: String,
-    /// Width in pixels (native, not scaled).
+    /// Width in pixels (native, not scaled); 0 for `portal`, whose size is known
+    /// only once the user has chosen.
     pub width: u32,
-    /// Height in pixels.
+    /// Height in pixels; 0 for `portal`.
     pub height: u32,
     /// Whether this is the primary monitor (always `false` for windows).
     pub primary: bool,
@@ -137,9 +146,12 @@ pub trait ScreenBackend: Send {
     fn sources(&self) -> Result<Vec<ScreenSourceInfo>, MediaError>;
 
     /// One picture of the source with this [`ScreenSourceInfo::id`], native size.
+    /// The portal backend's first capture shows the desktop's dialog and waits,
+    /// with no time limit, for the user's answer.
     ///
     /// # Errors
-    /// [`MediaError::Device`] if it is gone or capture fails.
+    /// [`MediaError::Device`] if it is gone or capture fails, or the user cancelled
+    /// the dialog.
     fn capture(&self, id: &str) -> Result<RgbaImage, MediaError>;
 
     /// Whether a picker may capture this source for a thumbnail without asking the
@@ -260,7 +272,9 @@ pub struct ScreenSource {
 }
 
 impl ScreenSource {
-    /// Opens `target` and captures one picture to learn its size.
+    /// Opens `target` and captures one picture to learn its size. On Wayland this
+    /// shows the desktop's dialog (unless a restore token spares it) and blocks
+    /// until the user answers.
     ///
     /// # Errors
     /// [`MediaError::Device`] when nothing matches or capture fails;

@@ -18,7 +18,9 @@ use pipewire::spa::param::video::{VideoFormat, VideoInfoRaw};
 use pipewire::spa::param::ParamType;
 use pipewire::spa::pod::serialize::PodSerializer;
 use pipewire::spa::pod::{self, Pod};
-use pipewire::spa::utils::{Direction, Fraction, Rectangle, SpaTypes};
+use pipewire::spa::utils::{
+    Choice, ChoiceEnum, ChoiceFlags, Direction, Fraction, Rectangle, SpaTypes,
+};
 use pipewire::stream::{StreamFlags, StreamRc, StreamState};
 
 use super::RgbaImage;
@@ -27,9 +29,19 @@ use crate::media::MediaError;
 /// How long [`FrameSlot::latest`] waits for the first frame, ms.
 const FIRST_FRAME_TIMEOUT_MS: u64 = 5_000;
 
+/// The newest buffer as the producer laid it out; converted only when captured,
+/// so frames the pacer never takes cost one copy, not a conversion.
+struct RawFrame {
+    format: VideoFormat,
+    width: u32,
+    height: u32,
+    stride: usize,
+    data: Vec<u8>,
+}
+
 #[derive(Default)]
 struct Slot {
-    image: Option<RgbaImage>,
+    frame: Option<RawFrame>,
     error: Option<String>,
 }
 
@@ -41,9 +53,22 @@ pub(super) struct FrameSlot {
 }
 
 impl FrameSlot {
-    fn put(&self, image: RgbaImage) {
+    /// Keeps a copy of `bytes` (rows `stride` bytes apart), reusing the buffer.
+    fn put(&self, format: VideoFormat, width: u32, height: u32, stride: usize, bytes: &[u8]) {
         let mut s = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        s.image = Some(image);
+        let frame = s.frame.get_or_insert_with(|| RawFrame {
+            format,
+            width,
+            height,
+            stride,
+            data: Vec::new(),
+        });
+        frame.format = format;
+        frame.width = width;
+        frame.height = height;
+        frame.stride = stride;
+        frame.data.clear();
+        frame.data.extend_from_slice(bytes);
         self.ready.notify_all();
     }
 
@@ -54,7 +79,7 @@ impl FrameSlot {
         self.ready.notify_all();
     }
 
-    /// A copy of the newest frame, waiting up to 5 s for the first one.
+    /// The newest frame as RGBA, waiting up to 5 s for the first one.
     ///
     /// # Errors
     /// [`MediaError::Device`] when the stream failed or no frame came in time.
@@ -65,8 +90,13 @@ impl FrameSlot {
             if let Some(e) = &s.error {
                 return Err(MediaError::Device(format!("screen cast stream: {e}")));
             }
-            if let Some(image) = &s.image {
-                return Ok(image.clone());
+            if let Some(f) = &s.frame {
+                return to_rgba(f.format, f.width, f.height, f.stride, &f.data).ok_or_else(|| {
+                    MediaError::Device(format!(
+                        "screen cast stream: unreadable {:?} frame of {}x{}",
+                        f.format, f.width, f.height
+                    ))
+                });
             }
             let now = Instant::now();
             if now >= deadline {
@@ -87,7 +117,6 @@ impl FrameSlot {
 pub(super) struct PipeWireStream {
     quit: Option<pipewire::channel::Sender<()>>,
     thread: Option<JoinHandle<()>>,
-    slot: Arc<FrameSlot>,
 }
 
 impl PipeWireStream {
@@ -102,7 +131,7 @@ impl PipeWireStream {
         slot: Arc<FrameSlot>,
     ) -> Result<Self, MediaError> {
         let (quit, quit_rx) = pipewire::channel::channel::<()>();
-        let thread_slot = slot.clone();
+        let thread_slot = slot;
         let thread = std::thread::Builder::new()
             .name("parley-pipewire".into())
             .spawn(move || {
@@ -114,13 +143,7 @@ impl PipeWireStream {
         Ok(Self {
             quit: Some(quit),
             thread: Some(thread),
-            slot,
         })
-    }
-
-    /// The newest frame (see [`FrameSlot::latest`]).
-    pub(super) fn slot(&self) -> &FrameSlot {
-        &self.slot
     }
 }
 
@@ -167,8 +190,8 @@ fn enum_format() -> Result<Vec<u8>, String> {
                 height: 1
             },
             Rectangle {
-                width: 8192,
-                height: 8192
+                width: 16384,
+                height: 16384
             }
         ),
         pod::property!(
@@ -179,6 +202,17 @@ fn enum_format() -> Result<Vec<u8>, String> {
             Fraction { num: 30, denom: 1 },
             Fraction { num: 0, denom: 1 },
             Fraction { num: 240, denom: 1 }
+        ),
+        // No more than the pacer's ceiling, so a 144 Hz monitor is not streamed at
+        // 144 frames/s only to be dropped here.
+        pod::property!(
+            FormatProperties::VideoMaxFramerate,
+            Choice,
+            Range,
+            Fraction,
+            Fraction { num: 30, denom: 1 },
+            Fraction { num: 1, denom: 1 },
+            Fraction { num: 30, denom: 1 }
         ),
     );
     PodSerializer::serialize(Cursor::new(Vec::new()), &pod::Value::Object(obj))
@@ -197,7 +231,15 @@ fn buffers_param() -> Result<Vec<u8>, String> {
         properties: vec![pod::Property {
             key: pipewire::spa::sys::SPA_PARAM_BUFFERS_dataType,
             flags: pod::PropertyFlags::empty(),
-            value: pod::Value::Int(mask),
+            // A flags choice, as PipeWire's examples send it: the producer keeps
+            // the types it can offer among these.
+            value: pod::Value::Choice(pod::ChoiceValue::Int(Choice(
+                ChoiceFlags::empty(),
+                ChoiceEnum::Flags {
+                    default: mask,
+                    flags: vec![],
+                },
+            ))),
         }],
     };
     PodSerializer::serialize(Cursor::new(Vec::new()), &pod::Value::Object(obj))
@@ -214,8 +256,10 @@ fn to_rgba(
     src: &[u8],
 ) -> Option<RgbaImage> {
     let row = width as usize * 4;
-    if width == 0 || height == 0 || stride < row || src.len() < stride * (height as usize - 1) + row
-    {
+    let needed = stride
+        .checked_mul(height as usize - 1)
+        .and_then(|n| n.checked_add(row));
+    if width == 0 || height == 0 || stride < row || needed.is_none_or(|n| src.len() < n) {
         return None;
     }
     let bgr = match format {
@@ -306,30 +350,31 @@ fn run(
             };
             let chunk = data.chunk();
             let (offset, size) = (chunk.offset() as usize, chunk.size() as usize);
-            let stride = usize::try_from(chunk.stride()).unwrap_or(0);
-            let Some(bytes) = data.data() else { return };
+            let frame_size = info.size();
+            // A negative stride means bottom-up rows, which no screen producer
+            // sends in shared memory; skip rather than show it upside down.
+            let stride = match chunk.stride() {
+                0 => frame_size.width as usize * 4,
+                s if s > 0 => s as usize,
+                s => {
+                    tracing::debug!("screen cast: skipped a buffer with stride {s}");
+                    return;
+                }
+            };
+            let Some(bytes) = data.data() else {
+                tracing::debug!("screen cast: a buffer that cannot be mapped");
+                return;
+            };
             let Some(bytes) = bytes.get(offset..offset.saturating_add(size)) else {
                 return;
             };
-            let frame_size = info.size();
-            let stride = if stride == 0 {
-                frame_size.width as usize * 4
-            } else {
-                stride
-            };
-            match to_rgba(
+            frames.put(
                 info.format(),
                 frame_size.width,
                 frame_size.height,
                 stride,
                 bytes,
-            ) {
-                Some(image) => frames.put(image),
-                None => tracing::debug!(
-                    "screen cast: skipped a {:?} buffer of {size} bytes",
-                    info.format()
-                ),
-            }
+            );
         })
         .register()
         .map_err(|e| e.to_string())?;
@@ -376,5 +421,16 @@ mod tests {
         assert!(to_rgba(VideoFormat::RGBx, 2, 2, 4, &[0; 16]).is_none());
         assert!(to_rgba(VideoFormat::NV12, 2, 2, 8, &[0; 16]).is_none());
         assert!(to_rgba(VideoFormat::RGBA, 2, 2, 8, &[0; 16]).is_some());
+        assert!(to_rgba(VideoFormat::RGBx, 2, u32::MAX, 8, &[0; 16]).is_none());
+    }
+
+    #[test]
+    fn channel_order_and_alpha_follow_the_format() {
+        let px = [10, 20, 30, 40];
+        let rgba = |f| to_rgba(f, 1, 1, 4, &px).unwrap().data;
+        assert_eq!(rgba(VideoFormat::BGRA), [30, 20, 10, 255]);
+        assert_eq!(rgba(VideoFormat::BGRx), [30, 20, 10, 255]);
+        assert_eq!(rgba(VideoFormat::RGBA), [10, 20, 30, 255]);
+        assert_eq!(rgba(VideoFormat::RGBx), [10, 20, 30, 255]);
     }
 }

@@ -4,105 +4,64 @@
 //!
 //! On Wayland an application cannot list or grab other windows itself: the portal
 //! shows its own dialog, where the user picks a monitor or window. So this backend
-//! offers one source, [`PORTAL_ID`], and the session starts on its first capture.
-//! The session asks for `persist_mode = 2` (until revoked); the restore token the
-//! portal returns is kept in `$XDG_STATE_HOME/parley/screencast-restore-token` and
-//! passed back next time, so the user is not asked again every call. Tokens are
-//! single-use: each start stores the new one, and a refused token is dropped.
+//! offers one source, [`PORTAL_ID`], and the session starts on its first capture
+//! (which waits, without a time limit, for the user's answer). The session asks for
+//! `persist_mode = 2` (until revoked); the restore token the portal returns is kept
+//! (`portal_token.rs`) and passed back next time, so the desktop need not ask again.
+//! A token the portal rejects outright is forgotten and the user asked instead.
+//!
+//! All portal work runs on one runtime that lives as long as the process: ashpd
+//! keeps one D-Bus connection per process, and its reader task must outlive every
+//! session, not only the first.
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use ashpd::desktop::screencast::{CursorMode, Screencast, SourceType, Streams};
+use ashpd::desktop::screencast::{CursorMode, Screencast, SourceType};
 use ashpd::desktop::PersistMode;
-
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::oneshot;
 
 use super::pipewire_stream::{FrameSlot, PipeWireStream};
-use super::{RgbaImage, ScreenBackend, ScreenKind, ScreenSourceInfo};
+use super::portal_token;
+use super::{RgbaImage, ScreenBackend, ScreenKind, ScreenSourceInfo, PORTAL_ID};
 use crate::media::MediaError;
 
-/// The one source this backend lists: whatever the user picks in the portal.
-pub const PORTAL_ID: &str = "portal";
+/// How long closing a session may take when sharing stops, ms.
+const CLOSE_TIMEOUT_MS: u64 = 2_000;
 
-/// Where the restore token lives: `$XDG_STATE_HOME/parley/screencast-restore-token`
-/// (`~/.local/state/…` when unset). A token names the user's choice on this
-/// desktop, so it is per OS user, not per Parley profile.
-pub fn restore_token_path() -> Option<PathBuf> {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
-    Some(state.join("parley").join("screencast-restore-token"))
-}
-
-fn load_token() -> Option<String> {
-    let text = std::fs::read_to_string(restore_token_path()?).ok()?;
-    let token = text.trim();
-    // Portal tokens are UUID-like; anything long or odd is not ours to send.
-    (!token.is_empty() && token.len() <= 256 && token.chars().all(|c| c.is_ascii_graphic()))
-        .then(|| token.to_owned())
-}
-
-fn store_token(token: Option<&str>) {
-    let Some(path) = restore_token_path() else {
-        return;
-    };
-    let result = match token {
-        None => match std::fs::remove_file(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        },
-        Some(t) => (|| {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, t)?;
-            std::fs::rename(&tmp, &path)
-        })(),
-    };
-    if let Err(e) = result {
-        tracing::warn!("screen cast restore token {}: {e}", path.display());
-    }
-}
-
-/// What a started portal session gives us.
-struct Started {
-    fd: OwnedFd,
-    node_id: u32,
-    restore_token: Option<String>,
-    token_sent: bool,
-}
-
-/// A live portal session: the D-Bus side on one thread (closed on drop), the
-/// PipeWire stream on another.
-struct Session {
-    stream: PipeWireStream,
-    close: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(c) = self.close.take() {
-            let _ = c.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The process-wide runtime for portal calls (one worker thread).
+fn portal_runtime() -> Result<&'static tokio::runtime::Runtime, MediaError> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("parley-portal")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| MediaError::Device(format!("screen cast portal: {e}")))
 }
 
 fn portal_error(e: ashpd::Error) -> MediaError {
+    use ashpd::desktop::ResponseError;
     match e {
-        ashpd::Error::Response(ashpd::desktop::ResponseError::Cancelled) => {
+        ashpd::Error::Response(ResponseError::Cancelled) => {
             MediaError::Device("screen sharing was cancelled in the system dialog".into())
         }
-        ashpd::Error::Response(other) => {
-            MediaError::Device(format!("the screen cast portal refused: {other}"))
+        ashpd::Error::Response(ResponseError::Other) => {
+            MediaError::Device("the desktop refused to share the screen".into())
         }
+        ashpd::Error::PortalNotFound(_) => MediaError::Device(
+            "this desktop offers no screen sharing portal (install xdg-desktop-portal-gnome, \
+             -kde or -wlr for your desktop)"
+                .into(),
+        ),
         ashpd::Error::Portal(p) => MediaError::Device(format!("screen cast portal: {p}")),
         other => MediaError::Device(format!(
             "screen cast portal unavailable (is xdg-desktop-portal running?): {other}"
@@ -110,19 +69,34 @@ fn portal_error(e: ashpd::Error) -> MediaError {
     }
 }
 
-/// The portal handshake (CreateSession, SelectSources, Start, OpenPipeWireRemote)
-/// on the calling thread's runtime.
-async fn handshake(
+/// What a started cast gives the capturing thread.
+struct Started {
+    fd: OwnedFd,
+    node_id: u32,
+}
+
+/// Why one attempt failed.
+enum CastError {
+    /// The portal refused our restore token itself (malformed, or another
+    /// implementation's): worth one more try without it.
+    TokenRefused(ashpd::Error),
+    /// Anything else (including the user's cancel).
+    Failed(MediaError),
+}
+
+type Closed = Pin<Box<dyn Stream<Item = ()> + Send>>;
+
+/// One attempt: CreateSession, SelectSources (with `token`), Start,
+/// OpenPipeWireRemote; then reports the stream and holds the session until
+/// `close` fires or the desktop closes it (which fails `slot`, ending the share).
+async fn cast_once(
     token: Option<&str>,
-) -> Result<
-    (
-        Streams,
-        OwnedFd,
-        ashpd::desktop::Session<'static, Screencast<'static>>,
-    ),
-    ashpd::Error,
-> {
-    let proxy = Screencast::new().await?;
+    started: &std::sync::mpsc::Sender<Result<Started, MediaError>>,
+    close: &mut oneshot::Receiver<()>,
+    slot: &FrameSlot,
+) -> Result<(), CastError> {
+    let failed = |e| CastError::Failed(portal_error(e));
+    let proxy = Screencast::new().await.map_err(failed)?;
     let available = proxy
         .available_source_types()
         .await
@@ -137,142 +111,166 @@ async fn handshake(
         Ok(modes) if modes.contains(CursorMode::Embedded) => CursorMode::Embedded,
         _ => CursorMode::Hidden,
     };
-    let session = proxy.create_session().await?;
-    proxy
-        .select_sources(
-            &session,
-            cursor,
-            types,
-            false,
-            token,
-            PersistMode::ExplicitlyRevoked,
-        )
-        .await?
-        .response()?;
-    let streams = proxy.start(&session, None).await?.response()?;
-    let fd = proxy.open_pipe_wire_remote(&session).await?;
-    Ok((streams, fd, session))
-}
+    let session = proxy.create_session().await.map_err(failed)?;
+    // Listen for the desktop's own "stop sharing" before anything can start.
+    let mut closed: Option<Closed> = session
+        .receive_closed()
+        .await
+        .ok()
+        .map(|s| Box::pin(s) as Closed);
 
-fn cancelled(e: &ashpd::Error) -> bool {
-    matches!(
-        e,
-        ashpd::Error::Response(ashpd::desktop::ResponseError::Cancelled)
-    )
-}
-
-/// [`handshake`] with the stored token; a token the portal rejects outright
-/// (malformed, or from another portal implementation) is dropped and the user is
-/// asked instead. A token the portal merely does not know any more is handled by
-/// the portal itself (it asks).
-async fn start_cast(
-    token: Option<String>,
-) -> Result<
-    (
-        Started,
-        ashpd::desktop::Session<'static, Screencast<'static>>,
-    ),
-    MediaError,
-> {
-    let mut token_sent = token.is_some();
-    let result = match handshake(token.as_deref()).await {
-        Err(e) if token.is_some() && !cancelled(&e) => {
-            tracing::info!("screen cast: restore token refused ({e}); asking again");
-            token_sent = false;
-            handshake(None).await
+    let steps = async {
+        let selected = proxy
+            .select_sources(
+                &session,
+                cursor,
+                types,
+                false,
+                token,
+                PersistMode::ExplicitlyRevoked,
+            )
+            .await;
+        let refused = |e: &ashpd::Error| {
+            token.is_some()
+                && matches!(
+                    e,
+                    ashpd::Error::Portal(ashpd::PortalError::InvalidArgument(_))
+                )
+        };
+        match selected.and_then(|r| r.response()) {
+            Err(e) if refused(&e) => return Err(CastError::TokenRefused(e)),
+            Err(e) => return Err(failed(e)),
+            Ok(()) => {}
         }
-        other => other,
+        let streams = proxy
+            .start(&session, None)
+            .await
+            .and_then(|r| r.response())
+            .map_err(failed)?;
+        let node_id = streams
+            .streams()
+            .first()
+            .map(|s| s.pipe_wire_node_id())
+            .ok_or_else(|| {
+                CastError::Failed(MediaError::Device(
+                    "the screen cast portal returned no stream".into(),
+                ))
+            })?;
+        let fd = proxy
+            .open_pipe_wire_remote(&session)
+            .await
+            .map_err(failed)?;
+        Ok((node_id, fd, streams.restore_token().map(str::to_owned)))
     };
-    let (streams, fd, session) = result.map_err(portal_error)?;
-    let stream = streams
-        .streams()
-        .first()
-        .ok_or_else(|| MediaError::Device("the screen cast portal returned no stream".into()))?;
-    Ok((
-        Started {
-            fd,
-            node_id: stream.pipe_wire_node_id(),
-            restore_token: streams.restore_token().map(str::to_owned),
-            token_sent,
-        },
-        session,
-    ))
+    let (node_id, fd, restore_token) = match steps.await {
+        Ok(v) => v,
+        Err(e) => {
+            // Leave no session behind (the desktop's "sharing" indicator).
+            let _ = tokio::time::timeout(Duration::from_millis(CLOSE_TIMEOUT_MS), session.close())
+                .await;
+            return Err(e);
+        }
+    };
+    portal_token::store(restore_token.as_deref());
+    tracing::info!(
+        node = node_id,
+        token_sent = token.is_some(),
+        token_received = restore_token.is_some(),
+        "screen cast portal session started"
+    );
+    let _ = started.send(Ok(Started { fd, node_id }));
+    let desktop_closed = async {
+        match closed.as_mut() {
+            Some(s) => {
+                s.next().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = close => {
+            let _ = tokio::time::timeout(
+                Duration::from_millis(CLOSE_TIMEOUT_MS),
+                session.close(),
+            )
+            .await;
+        }
+        () = desktop_closed => slot.fail("the desktop stopped the screen cast".into()),
+    }
+    Ok(())
+}
+
+/// The whole life of one share on the portal runtime: [`cast_once`], once more
+/// without the token if the portal refused it.
+async fn run_cast(
+    started: std::sync::mpsc::Sender<Result<Started, MediaError>>,
+    mut close: oneshot::Receiver<()>,
+    slot: Arc<FrameSlot>,
+) {
+    let mut token = portal_token::load();
+    loop {
+        match cast_once(token.as_deref(), &started, &mut close, &slot).await {
+            Ok(()) => return,
+            Err(CastError::TokenRefused(e)) => {
+                tracing::info!("screen cast: restore token refused ({e}); asking again");
+                portal_token::store(None);
+                token = None;
+            }
+            Err(CastError::Failed(e)) => {
+                let _ = started.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// A live share: the portal session on the portal runtime (closed on drop), the
+/// PipeWire stream on its own thread.
+struct Session {
+    stream: Option<PipeWireStream>,
+    slot: Arc<FrameSlot>,
+    close: Option<oneshot::Sender<()>>,
+    done: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Stop reading frames first, then end the portal session (bounded wait).
+        self.stream = None;
+        if let Some(c) = self.close.take() {
+            let _ = c.send(());
+        }
+        if let Some(done) = self.done.take() {
+            let _ = done.recv_timeout(Duration::from_millis(CLOSE_TIMEOUT_MS + 500));
+        }
+    }
 }
 
 impl Session {
+    /// Runs the portal's dialog (or restores the last choice) and starts reading
+    /// the stream. Blocks until the user answers.
     fn start() -> Result<Self, MediaError> {
-        let token = load_token();
+        let runtime = portal_runtime()?;
         let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let (close, close_rx) = tokio::sync::oneshot::channel::<()>();
+        let (close, close_rx) = oneshot::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let slot = Arc::new(FrameSlot::default());
-        let stream_slot = slot.clone();
-        let thread = std::thread::Builder::new()
-            .name("parley-portal".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = started_tx.send(Err(MediaError::Device(e.to_string())));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    match start_cast(token).await {
-                        Ok((started, session)) => {
-                            let _ = started_tx.send(Ok(started));
-                            // Hold the session (and the D-Bus connection) until dropped,
-                            // or until the desktop ends it (its own "stop sharing"
-                            // control): then end the share rather than repeat the last
-                            // picture.
-                            let closed = async {
-                                match session.receive_closed().await {
-                                    Ok(mut s) => {
-                                        s.next().await;
-                                    }
-                                    Err(_) => std::future::pending::<()>().await,
-                                }
-                            };
-                            tokio::select! {
-                                _ = close_rx => { let _ = session.close().await; }
-                                () = closed => {
-                                    slot.fail("the desktop stopped the screen cast".into());
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let _ = started_tx.send(Err(e));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| MediaError::Device(format!("screen cast portal thread: {e}")))?;
-        let started = match started_rx.recv() {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                return Err(e);
-            }
-            Err(_) => {
-                let _ = thread.join();
-                return Err(MediaError::Device("screen cast portal thread died".into()));
-            }
-        };
-        store_token(started.restore_token.as_deref());
-        tracing::info!(
-            node = started.node_id,
-            token_sent = started.token_sent,
-            token_received = started.restore_token.is_some(),
-            "screen cast portal session started"
-        );
-        let stream = PipeWireStream::start(started.fd, started.node_id, stream_slot)?;
-        Ok(Self {
-            stream,
+        let task_slot = slot.clone();
+        runtime.spawn(async move {
+            run_cast(started_tx, close_rx, task_slot).await;
+            let _ = done_tx.send(());
+        });
+        let started = started_rx
+            .recv()
+            .map_err(|_| MediaError::Device("screen cast portal task ended".into()))??;
+        let mut session = Self {
+            stream: None,
+            slot: slot.clone(),
             close: Some(close),
-            thread: Some(thread),
-        })
+            done: Some(done_rx),
+        };
+        session.stream = Some(PipeWireStream::start(started.fd, started.node_id, slot)?);
+        Ok(session)
     }
 }
 
@@ -285,15 +283,10 @@ pub(super) struct PortalBackend {
 
 impl ScreenBackend for PortalBackend {
     fn sources(&self) -> Result<Vec<ScreenSourceInfo>, MediaError> {
-        let remembered = load_token().is_some();
         Ok(vec![ScreenSourceInfo {
             id: PORTAL_ID.to_owned(),
             kind: ScreenKind::Monitor,
-            name: if remembered {
-                "The screen you shared last time (system dialog)".to_owned()
-            } else {
-                "Choose a screen or window in the system dialog".to_owned()
-            },
+            name: "Screen or window chosen in the system dialog".to_owned(),
             width: 0,
             height: 0,
             primary: true,
@@ -310,7 +303,7 @@ impl ScreenBackend for PortalBackend {
         if guard.is_none() {
             *guard = Some(Session::start()?);
         }
-        let result = guard.as_ref().map(|s| s.stream.slot().latest());
+        let result = guard.as_ref().map(|s| s.slot.latest());
         match result {
             Some(Ok(image)) => Ok(image),
             Some(Err(e)) => {
