@@ -53,6 +53,7 @@ fn chat_both_ways_and_files_arrive_safely() {
         "--chat",
         "b3",
     ]);
+    let_answerer_log_in();
     let call = alice.spawn(&[
         "call",
         &bob.id,
@@ -77,6 +78,14 @@ fn chat_both_ways_and_files_arrive_safely() {
         abs.to_str().unwrap(),
     ]);
     let (call_out, _) = wait(call, Duration::from_secs(120), "caller");
+    let mut answer = answer;
+    if !call_out.status.success() {
+        // The callee would wait for a call that never comes: stop it and show why
+        // the caller failed.
+        let _ = answer.kill();
+        let _ = answer.wait();
+        success(&call_out, "caller");
+    }
     let (answer_out, _) = wait(answer, Duration::from_secs(10), "callee");
     let caller_stdout = success(&call_out, "caller");
     let callee_stdout = success(&answer_out, "callee");
