@@ -15,9 +15,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use parley_engine::media::{
-    normalized_xcorr_best, psnr_y, read_y4m_all, AudioSource, WavFileSource,
-};
+use parley_engine::media::{normalized_xcorr_best, AudioSource, WavFileSource};
 
 #[test]
 fn video_and_audio_arrive_intact() {
@@ -66,29 +64,7 @@ fn video_and_audio_arrive_intact() {
         sent >= 100,
         "caller sent only {sent} frames in 11 s at 15 frames/s"
     );
-    assert!(
-        decoded * 100 >= sent * 80,
-        "callee decoded {decoded} of {sent} frames sent (< 80 %)"
-    );
-    let source = read_y4m_all(&clip).unwrap();
-    let received = read_y4m_all(&rec_video).unwrap();
-    assert!(received.len() as u64 >= decoded.min(sent) * 9 / 10);
-    let mut total = 0.0;
-    for (i, f) in received.iter().enumerate() {
-        assert_eq!(
-            (f.width, f.height),
-            (320, 180),
-            "frame {i} has the wrong size"
-        );
-        let best = source.iter().map(|s| psnr_y(s, f)).fold(f64::MIN, f64::max);
-        total += best;
-    }
-    let mean = total / received.len() as f64;
-    println!("video: {decoded} of {sent} frames decoded, mean PSNR {mean:.1} dB");
-    assert!(
-        mean >= 30.0,
-        "mean PSNR of received frames is {mean:.1} dB (< 30 dB)"
-    );
+    checks::assert_video_matches(&clip, &rec_video, sent, decoded, 0.8, 30.0);
 
     // Audio: the recorded speech correlates with the source.
     let mut src = WavFileSource::open(&speech, false).unwrap();

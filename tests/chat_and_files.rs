@@ -9,19 +9,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
+use common::checks::sha256_file;
 use common::*;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
-
-fn sha256_file(path: &Path) -> String {
-    let mut h = Sha256::new();
-    let mut f = std::fs::File::open(path).unwrap();
-    std::io::copy(&mut f, &mut h).unwrap();
-    hex::encode(h.finalize())
-}
 
 #[test]
 fn chat_both_ways_and_files_arrive_safely() {

@@ -2,6 +2,10 @@
 //! 127.0.0.1:0 (in-process, real socket) and `parley-cli` peers as separate processes.
 #![allow(dead_code)]
 
+pub mod checks;
+pub mod nat_call;
+pub mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -73,6 +77,25 @@ impl Drop for Server {
     }
 }
 
+/// Starts `cmd` (a `parley-signal` command line, possibly wrapped in `ip netns
+/// exec`) with its log going to `log`, and waits until it prints that it listens.
+pub fn spawn_signal(mut cmd: Command, log: &Path) -> Child {
+    use std::io::{BufRead as _, BufReader};
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()));
+    let mut child = cmd.spawn().expect("spawn parley-signal");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert!(
+        first.starts_with("listening on"),
+        "parley-signal did not start: {first:?}\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    std::thread::spawn(move || reader.lines().for_each(drop));
+    child
+}
+
 /// A headless peer: a profile folder and the CLI.
 pub struct Peer {
     /// Profile and scratch folder (deleted on drop).
@@ -85,6 +108,11 @@ pub struct Peer {
 impl Peer {
     /// Creates a profile and reads its id through `parley-cli id`.
     pub fn new(server: &Server) -> Peer {
+        Peer::for_url(&server.url)
+    }
+
+    /// As [`new`](Self::new), for a server at `url` (e.g. one in a namespace).
+    pub fn for_url(url: &str) -> Peer {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(bin("parley-cli"))
             .arg("--profile")
@@ -107,7 +135,7 @@ impl Peer {
         Peer {
             dir,
             id,
-            server: server.url.clone(),
+            server: url.to_owned(),
         }
     }
 

@@ -5,17 +5,22 @@
 //! ([`OUTBOUND_QUEUE`]) and read [`SignalEvent`]s from another ([`INBOUND_QUEUE`]).
 //! The protocol is documented in `docs/protocol.md`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt, StreamExt};
 use parley_proto::identity::{decode_b64url, encode_b64url};
-use parley_proto::{sign_challenge, ClientMessage, PeerId, ServerMessage, PROTOCOL_VERSION};
+use parley_proto::{
+    sign_challenge, CallKind, ClientMessage, PeerId, ResumedCall, ServerMessage, PROTOCOL_VERSION,
+};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::rtc::IceServer;
 use crate::{Error, Result};
 
 /// Outbound message queue capacity, messages.
@@ -59,6 +64,30 @@ pub struct SignalingClient {
     id: PeerId,
     watch: watch::Sender<Vec<PeerId>>,
     stop: watch::Sender<bool>,
+    ice: watch::Receiver<Vec<IceServer>>,
+    held: HeldCalls,
+}
+
+/// The accepted calls this client holds, by call id: listed in `resume` after
+/// every (re)connect.
+type HeldCalls = Arc<Mutex<HashMap<String, ResumedCall>>>;
+
+/// While alive, a call is listed in the `resume` sent after every reconnect, so
+/// the server keeps it (or re-creates it after a restart) and still relays its
+/// hangup, offers and candidates. Drop it when the call ends.
+#[must_use = "the call is listed only while the hold lives"]
+pub struct CallHold {
+    held: HeldCalls,
+    call_id: String,
+}
+
+impl Drop for CallHold {
+    fn drop(&mut self) {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.call_id);
+    }
 }
 
 impl SignalingClient {
@@ -83,6 +112,8 @@ impl SignalingClient {
         let (ev_tx, ev_rx) = mpsc::channel(INBOUND_QUEUE);
         let (watch_tx, watch_rx) = watch::channel(Vec::new());
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (ice_tx, ice_rx) = watch::channel(Vec::new());
+        let held = HeldCalls::default();
         let _ = ev_tx.try_send(SignalEvent::Connected { id: id.clone() });
         let task = ConnectionTask {
             url: url.to_owned(),
@@ -91,6 +122,8 @@ impl SignalingClient {
             events: ev_tx,
             watch: watch_rx,
             stop: stop_rx,
+            ice: ice_tx,
+            held: Arc::clone(&held),
         };
         tokio::spawn(task.run(ws));
         Ok((
@@ -99,6 +132,8 @@ impl SignalingClient {
                 id,
                 watch: watch_tx,
                 stop: stop_tx,
+                ice: ice_rx,
+                held,
             },
             ev_rx,
         ))
@@ -107,6 +142,13 @@ impl SignalingClient {
     /// Our peer id.
     pub fn id(&self) -> &PeerId {
         &self.id
+    }
+
+    /// The STUN/TURN servers the server handed out last (`ice_servers`,
+    /// docs/protocol.md §5.1), with TURN credentials that are still fresh; empty
+    /// when it sent none. A peer connection uses them unless its user set their own.
+    pub fn ice_servers(&self) -> Vec<IceServer> {
+        self.ice.borrow().clone()
     }
 
     /// Queues a message for the server. Messages queued while disconnected are sent
@@ -124,6 +166,24 @@ impl SignalingClient {
     pub async fn watch(&self, ids: Vec<PeerId>) -> Result<()> {
         self.watch.send_replace(ids.clone());
         self.send(ClientMessage::Watch { ids }).await
+    }
+
+    /// Lists the accepted call `call_id` with `peer` in every `resume` until the
+    /// returned hold is dropped (docs/protocol.md §6.2).
+    pub fn hold_call(&self, call_id: &str, peer: &PeerId, kind: CallKind) -> CallHold {
+        let call = ResumedCall {
+            call_id: call_id.to_owned(),
+            peer: peer.clone(),
+            kind,
+        };
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(call_id.to_owned(), call);
+        CallHold {
+            held: Arc::clone(&self.held),
+            call_id: call_id.to_owned(),
+        }
     }
 
     /// Closes the socket (after sending what is queued) and stops reconnecting.
@@ -203,6 +263,20 @@ struct ConnectionTask {
     events: mpsc::Sender<SignalEvent>,
     watch: watch::Receiver<Vec<PeerId>>,
     stop: watch::Receiver<bool>,
+    ice: watch::Sender<Vec<IceServer>>,
+    held: HeldCalls,
+}
+
+/// The engine's form of the ICE servers in an `ice_servers` frame.
+fn ice_servers_from(servers: &[parley_proto::IceServerInfo]) -> Vec<IceServer> {
+    servers
+        .iter()
+        .map(|s| IceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone(),
+            credential: s.credential.clone(),
+        })
+        .collect()
 }
 
 enum Ended {
@@ -254,6 +328,22 @@ impl ConnectionTask {
                     }
                 }
             };
+            // First after `welcome`: the calls we hold, so the server keeps them
+            // (or re-creates them after a restart) and ends any others of ours.
+            let mut conn = conn;
+            let calls: Vec<ResumedCall> = self
+                .held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .cloned()
+                .collect();
+            if let Err(e) = send_ws(&mut conn, &ClientMessage::Resume { calls }).await {
+                if !self.wait_backoff(&mut backoff, e.to_string()).await {
+                    return;
+                }
+                continue;
+            }
             match self.pump(conn).await {
                 Ended::Stopped => return,
                 Ended::Dropped(reason) => {
@@ -308,6 +398,9 @@ impl ConnectionTask {
                 incoming = ws.next() => match incoming {
                     Some(Ok(Message::Text(t))) => match ServerMessage::parse(&t) {
                         Ok(m) => {
+                            if let ServerMessage::IceServers { ice_servers, .. } = &m {
+                                self.ice.send_replace(ice_servers_from(ice_servers));
+                            }
                             if self.events.send(SignalEvent::Message(m)).await.is_err() {
                                 let _ = ws.close(None).await;
                                 return Ended::Stopped;

@@ -16,6 +16,9 @@ use crate::{PeerId, ProtoError};
 /// Most peer ids one `watch` may carry.
 pub const MAX_WATCH_IDS: usize = 1000;
 
+/// Most calls one `resume` may list (one media call and the data sessions).
+pub const MAX_RESUMED_CALLS: usize = 128;
+
 /// Longest call id, chars.
 pub const MAX_CALL_ID_LEN: usize = 64;
 
@@ -60,6 +63,34 @@ impl CallKind {
     pub fn is_media(&self) -> bool {
         *self == CallKind::Media
     }
+}
+
+/// A STUN or TURN server a client may use for ICE (W3C webrtc §4.2.4
+/// `RTCIceServer`), as handed out by the server in [`ServerMessage::IceServers`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IceServerInfo {
+    /// URLs such as `stun:host:3478`, `turn:host:3478`,
+    /// `turn:host:3478?transport=tcp` or `turns:host:5349` (RFC 7064, RFC 7065).
+    pub urls: Vec<String>,
+    /// TURN username; for short-lived credentials `<expiry unix seconds>:<peer id>`
+    /// (TURN REST API, draft-uberti-behave-turn-rest-00 §2.2). Absent for STUN.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    /// TURN password: base64 of HMAC-SHA1(shared secret, username). Absent for STUN.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub credential: String,
+}
+
+/// A call the client still holds, listed in [`ClientMessage::Resume`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResumedCall {
+    /// The call id.
+    pub call_id: String,
+    /// The other party.
+    pub peer: PeerId,
+    /// A call or a data session; absent = [`CallKind::Media`].
+    #[serde(default, skip_serializing_if = "CallKind::is_media")]
+    pub kind: CallKind,
 }
 
 fn validate_id(id: &PeerId) -> Result<(), ProtoError> {
@@ -159,6 +190,14 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mline_index: Option<u16>,
     },
+    /// Sent right after every `welcome`: the accepted calls this client still
+    /// holds. The server ends this peer's other calls, keeps the listed ones it
+    /// knows, and re-creates a listed call it does not know (after a server
+    /// restart) once the other party lists it too (docs/protocol.md §6.2).
+    Resume {
+        /// The calls, at most [`MAX_RESUMED_CALLS`]; empty when there are none.
+        calls: Vec<ResumedCall>,
+    },
     /// Keep-alive; the server answers `pong`.
     Ping,
 }
@@ -176,6 +215,7 @@ const CLIENT_TYPES: &[&str] = &[
     "offer",
     "answer",
     "candidate",
+    "resume",
     "ping",
 ];
 
@@ -186,7 +226,8 @@ impl ClientMessage {
     /// or missing fields), [`ProtoError::UnknownType`] (a JSON object whose `type`
     /// is not a client message), [`ProtoError::InvalidCallId`],
     /// [`ProtoError::InvalidPeerId`], [`ProtoError::Invalid`] (too many watched
-    /// ids). Frame size is not checked here: the transport enforces it.
+    /// ids or resumed calls). Frame size is not checked here: the transport
+    /// enforces it.
     pub fn parse(text: &str) -> Result<ClientMessage, ProtoError> {
         let msg: ClientMessage = parse_tagged(text, CLIENT_TYPES)?;
         msg.validate()?;
@@ -213,6 +254,20 @@ impl ClientMessage {
                 validate_call_id(call_id)?;
                 validate_id(to)
             }
+            ClientMessage::Resume { calls } => {
+                if calls.len() > MAX_RESUMED_CALLS {
+                    return Err(ProtoError::Invalid {
+                        reason: format!(
+                            "resume lists {} calls, at most {MAX_RESUMED_CALLS} allowed",
+                            calls.len()
+                        ),
+                    });
+                }
+                calls.iter().try_for_each(|c| {
+                    validate_call_id(&c.call_id)?;
+                    validate_id(&c.peer)
+                })
+            }
             _ => match self.call_id() {
                 Some(call_id) => validate_call_id(call_id),
                 None => Ok(()),
@@ -235,6 +290,7 @@ impl ClientMessage {
             ClientMessage::Offer { .. } => "offer",
             ClientMessage::Answer { .. } => "answer",
             ClientMessage::Candidate { .. } => "candidate",
+            ClientMessage::Resume { .. } => "resume",
             ClientMessage::Ping => "ping",
         }
     }
@@ -254,6 +310,7 @@ impl ClientMessage {
             ClientMessage::Hello { .. }
             | ClientMessage::Auth { .. }
             | ClientMessage::Watch { .. }
+            | ClientMessage::Resume { .. }
             | ClientMessage::Ping => None,
         }
     }
@@ -283,6 +340,17 @@ pub enum ServerMessage {
     Welcome {
         /// The client's own id.
         id: PeerId,
+    },
+    /// The STUN and TURN servers the client should use for ICE unless its user set
+    /// their own: sent right after `welcome` when the server has any, and again
+    /// before the TURN credentials expire (docs/protocol.md §5.1).
+    IceServers {
+        /// The servers, in order of preference.
+        ice_servers: Vec<IceServerInfo>,
+        /// Seconds until the TURN credentials in `ice_servers` expire; absent when
+        /// there are none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl_s: Option<u64>,
     },
     /// A watched peer's presence: sent once per id right after `watch`, then on
     /// every connect and disconnect.
@@ -398,6 +466,7 @@ pub enum ServerMessage {
 const SERVER_TYPES: &[&str] = &[
     "challenge",
     "welcome",
+    "ice_servers",
     "presence",
     "invite",
     "ringing",
@@ -446,6 +515,7 @@ impl ServerMessage {
         match self {
             ServerMessage::Challenge { .. } => "challenge",
             ServerMessage::Welcome { .. } => "welcome",
+            ServerMessage::IceServers { .. } => "ice_servers",
             ServerMessage::Presence { .. } => "presence",
             ServerMessage::Invite { .. } => "invite",
             ServerMessage::Ringing { .. } => "ringing",
@@ -478,6 +548,7 @@ impl ServerMessage {
             ServerMessage::Error { call_id, .. } => call_id.as_deref(),
             ServerMessage::Challenge { .. }
             | ServerMessage::Welcome { .. }
+            | ServerMessage::IceServers { .. }
             | ServerMessage::Presence { .. }
             | ServerMessage::Pong => None,
         }
@@ -498,6 +569,7 @@ impl ServerMessage {
             | ServerMessage::Candidate { from, .. } => Some(from),
             ServerMessage::Challenge { .. }
             | ServerMessage::Welcome { .. }
+            | ServerMessage::IceServers { .. }
             | ServerMessage::Presence { .. }
             | ServerMessage::Pong
             | ServerMessage::Error { .. } => None,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::SignalError;
+use crate::{IceConfig, SignalError, TurnSecret};
 
 /// Settings of one signaling server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,11 +21,16 @@ pub struct ServerConfig {
     pub rate_burst: u32,
     /// Time from connect by which `auth` must have succeeded.
     pub auth_timeout: Duration,
+    /// STUN/TURN servers handed to every authenticated client (`ice_servers`).
+    pub ice: IceConfig,
+    /// How long a disconnected peer's accepted calls wait for it to reconnect and
+    /// `resume` them before they end (docs/protocol.md §6.2).
+    pub call_grace: Duration,
 }
 
 impl Default for ServerConfig {
     /// `127.0.0.1:8443`, 64 KiB frames, 50 frames/s with bursts of 200, 10 s to
-    /// authenticate.
+    /// authenticate, no ICE servers, calls kept 30 s for a peer that dropped.
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
@@ -33,9 +38,14 @@ impl Default for ServerConfig {
             rate_limit_per_sec: 50,
             rate_burst: 200,
             auth_timeout: Duration::from_secs(10),
+            ice: IceConfig::default(),
+            call_grace: Duration::from_secs(DEFAULT_CALL_GRACE_SECS),
         }
     }
 }
+
+/// Default [`ServerConfig::call_grace`], seconds.
+pub const DEFAULT_CALL_GRACE_SECS: u64 = 30;
 
 /// Smallest accepted `max_frame_bytes`: room for a hello and a small SDP.
 pub const MIN_FRAME_BYTES: usize = 1024;
@@ -45,7 +55,8 @@ impl ServerConfig {
     ///
     /// Errors: [`SignalError::InvalidConfig`] if `max_frame_bytes` is below
     /// [`MIN_FRAME_BYTES`], `rate_limit_per_sec` or `rate_burst` is 0, or
-    /// `auth_timeout` is zero.
+    /// `auth_timeout` is zero, or the ICE servers are invalid
+    /// ([`IceConfig::validate`]).
     pub fn validate(&self) -> Result<(), SignalError> {
         let invalid = |reason: &str| {
             Err(SignalError::InvalidConfig {
@@ -61,7 +72,7 @@ impl ServerConfig {
         if self.auth_timeout.is_zero() {
             return invalid("auth_timeout must be positive");
         }
-        Ok(())
+        self.ice.validate()
     }
 }
 
@@ -72,6 +83,12 @@ impl ServerConfig {
 /// max_frame_bytes = 65536
 /// rate_limit_per_sec = 50
 /// rate_burst = 200
+/// stun_urls = ["stun:turn.example.org:3478"]
+/// turn_urls = ["turn:turn.example.org:3478", "turn:turn.example.org:3478?transport=tcp",
+///              "turns:turn.example.org:5349"]
+/// turn_secret = "the static-auth-secret coturn has"
+/// turn_ttl_secs = 43200
+/// call_grace_secs = 30
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +101,16 @@ pub struct FileConfig {
     pub rate_limit_per_sec: Option<u32>,
     /// Overrides [`ServerConfig::rate_burst`].
     pub rate_burst: Option<u32>,
+    /// Overrides [`IceConfig::stun_urls`].
+    pub stun_urls: Option<Vec<String>>,
+    /// Overrides [`IceConfig::turn_urls`].
+    pub turn_urls: Option<Vec<String>>,
+    /// Overrides [`IceConfig::turn_secret`].
+    pub turn_secret: Option<TurnSecret>,
+    /// Overrides [`IceConfig::turn_ttl`], seconds.
+    pub turn_ttl_secs: Option<u64>,
+    /// Overrides [`ServerConfig::call_grace`], seconds.
+    pub call_grace_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -104,6 +131,19 @@ impl FileConfig {
             rate_limit_per_sec: self.rate_limit_per_sec.unwrap_or(base.rate_limit_per_sec),
             rate_burst: self.rate_burst.unwrap_or(base.rate_burst),
             auth_timeout: base.auth_timeout,
+            ice: IceConfig {
+                stun_urls: self.stun_urls.clone().unwrap_or(base.ice.stun_urls),
+                turn_urls: self.turn_urls.clone().unwrap_or(base.ice.turn_urls),
+                turn_secret: self.turn_secret.clone().or(base.ice.turn_secret),
+                turn_ttl: self
+                    .turn_ttl_secs
+                    .map(Duration::from_secs)
+                    .unwrap_or(base.ice.turn_ttl),
+            },
+            call_grace: self
+                .call_grace_secs
+                .map(Duration::from_secs)
+                .unwrap_or(base.call_grace),
         }
     }
 }
@@ -120,6 +160,16 @@ mod tests {
         assert_eq!(cfg.rate_burst, 5);
         assert_eq!(cfg.rate_limit_per_sec, 50);
         assert!(cfg.validate().is_ok());
+        let file = FileConfig::parse(
+            "turn_urls = [\"turn:t:3478\"]\nturn_secret = \"s\"\nturn_ttl_secs = 60\n",
+        )
+        .unwrap();
+        let cfg = file.apply(ServerConfig::default());
+        assert_eq!(cfg.ice.turn_urls, ["turn:t:3478"]);
+        assert_eq!(cfg.ice.turn_ttl, Duration::from_secs(60));
+        assert!(cfg.validate().is_ok());
+        let no_secret = FileConfig::parse("turn_urls = [\"turn:t:3478\"]\n").unwrap();
+        assert!(no_secret.apply(ServerConfig::default()).validate().is_err());
     }
 
     #[test]

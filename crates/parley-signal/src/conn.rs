@@ -57,6 +57,9 @@ struct Conn {
     violations: u32,
     /// Set when this connection's own queue overflowed.
     overflowed: bool,
+    /// When the client gets fresh TURN credentials next (authenticated, TURN
+    /// configured).
+    ice_refresh_at: Option<Instant>,
 }
 
 /// Serves one upgraded WebSocket until it closes, is kicked, or the server stops.
@@ -79,6 +82,7 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
         ),
         violations: 0,
         overflowed: false,
+        ice_refresh_at: None,
         state,
     };
     tracing::info!(%remote, conn_id, "connected");
@@ -98,6 +102,9 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
             () = sleep_until(auth_deadline), if !conn.is_authed() => {
                 conn.reply(ServerMessage::error(ErrorCode::AuthFailed, "authentication timed out", None));
                 break Flow::Close(close_code::POLICY, "authentication timed out");
+            }
+            () = sleep_until(conn.ice_refresh_at.unwrap_or(auth_deadline)), if conn.ice_refresh_at.is_some() => {
+                conn.send_ice_servers();
             }
             Some(text) = rx.recv() => {
                 if socket.send(Message::Text(text.into())).await.is_err() {
@@ -128,11 +135,26 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
         let _ = timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
     }
     if let Phase::Authed { id } = &conn.phase {
-        conn.state.shared.unregister(id, conn_id);
+        if let Some(epoch) = conn.state.shared.unregister(id, conn_id) {
+            wait_for_return(conn.state.clone(), id.clone(), epoch);
+        }
         tracing::info!(%remote, peer = %id, "disconnected");
     } else {
         tracing::info!(%remote, conn_id, "disconnected before authenticating");
     }
+}
+
+/// Keeps `id`'s accepted calls for [`crate::ServerConfig::call_grace`] after it
+/// disconnected (its media flows peer to peer meanwhile), then ends them unless it
+/// came back; ends early, doing nothing, when the server shuts down.
+fn wait_for_return(state: AppState, id: parley_proto::PeerId, epoch: u64) {
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(state.config.call_grace) => state.shared.grace_over(&id, epoch),
+            () = stopped(&mut shutdown) => {}
+        }
+    });
 }
 
 /// Resolves once the server is shutting down (or its handle is gone).
@@ -152,6 +174,24 @@ fn is_too_large(e: &axum::Error) -> bool {
 impl Conn {
     fn is_authed(&self) -> bool {
         matches!(self.phase, Phase::Authed { .. })
+    }
+
+    /// Queues `ice_servers` with credentials for the authenticated peer (nothing
+    /// when the server has no ICE servers) and schedules the next refresh.
+    fn send_ice_servers(&mut self) {
+        let Phase::Authed { id } = &self.phase else {
+            return;
+        };
+        let ice = &self.state.config.ice;
+        if ice.is_empty() {
+            return;
+        }
+        let now_unix_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (ice_servers, ttl_s) = ice.servers_for(id, now_unix_s);
+        self.ice_refresh_at = ice.refresh_interval().map(|every| Instant::now() + every);
+        self.reply(ServerMessage::IceServers { ice_servers, ttl_s });
     }
 
     /// Queues a frame for this connection without waiting.
@@ -295,11 +335,15 @@ impl Conn {
             return Flow::Close(close_code::POLICY, "authentication failed");
         }
         tracing::info!(remote = %self.remote, peer = %claimed, "authenticated");
-        // Welcome goes into the queue before registration, so it precedes anything
-        // other peers send to this id.
+        // Welcome and the ICE servers go into the queue before registration, so
+        // they precede anything other peers send to this id.
         self.reply(ServerMessage::Welcome {
             id: claimed.clone(),
         });
+        self.phase = Phase::Authed {
+            id: claimed.clone(),
+        };
+        self.send_ice_servers();
         self.state.shared.register(
             &claimed,
             ClientHandle {
@@ -308,7 +352,6 @@ impl Conn {
                 kick: Arc::clone(&self.kick),
             },
         );
-        self.phase = Phase::Authed { id: claimed };
         Flow::Continue
     }
 }

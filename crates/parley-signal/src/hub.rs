@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use parley_proto::{CallKind, ClientMessage, ErrorCode, PeerId, ServerMessage};
 
+mod resume;
+
 /// Most data sessions ([`CallKind::Data`]) one peer may be a party of at once.
 pub(crate) const MAX_DATA_SESSIONS: usize = 64;
 
@@ -50,8 +52,9 @@ impl Call {
 /// Registry of online peers, presence subscriptions and calls.
 ///
 /// Invariants: every peer is in at most one media call (`in_call`) and at most
-/// [`MAX_DATA_SESSIONS`] data sessions (`sessions`), both parties of every call
-/// are online, and `watched_by` is the exact inverse of `watching`.
+/// [`MAX_DATA_SESSIONS`] data sessions (`sessions`), both parties of every ringing
+/// call are online, a party of an accepted call is online or `away`, and
+/// `watched_by` is the exact inverse of `watching`.
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
     online: HashSet<PeerId>,
@@ -64,6 +67,14 @@ pub(crate) struct Hub {
     in_call: HashMap<PeerId, String>,
     /// peer → the data sessions it is a party of.
     sessions: HashMap<PeerId, HashSet<String>>,
+    /// Offline peer → the epoch of its disconnect, while its accepted calls wait
+    /// for it to come back ([`Hub::grace_over`]).
+    away: HashMap<PeerId, u64>,
+    /// Last epoch handed out in `away`.
+    epoch: u64,
+    /// Call id → a call a peer listed in `resume` that this hub does not know
+    /// (after a server restart), waiting for the other party to list it too.
+    claims: HashMap<String, resume::Claim>,
 }
 
 type Out = Vec<Delivery>;
@@ -95,12 +106,12 @@ impl Hub {
     }
 
     /// `id` authenticated. If it was already online (a new connection replacing an
-    /// old one) its call is ended and its watch list cleared; otherwise its
-    /// watchers learn it is online.
+    /// old one) its watch list is cleared; otherwise its watchers learn it is
+    /// online. Its accepted calls stay until its `resume` says which it still holds.
     pub(crate) fn connect(&mut self, id: &PeerId) -> Out {
         let mut out = Vec::new();
+        self.away.remove(id);
         if self.online.contains(id) {
-            self.end_call_of(id, &mut out);
             self.set_watching(id, HashSet::new());
         } else {
             self.online.insert(id.clone());
@@ -109,17 +120,54 @@ impl Hub {
         out
     }
 
-    /// `id`'s connection closed: its call ends (the other party gets `hangup`), its
-    /// watch list is dropped and its watchers learn it is offline.
+    /// `id`'s connection closed: its ringing calls end (the other party gets
+    /// `hangup`), its accepted calls and sessions wait for it (media needs no
+    /// server; see [`grace_epoch`](Self::grace_epoch)), its watch list is dropped
+    /// and its watchers learn it is offline.
     pub(crate) fn disconnect(&mut self, id: &PeerId) -> Out {
         let mut out = Vec::new();
         if !self.online.remove(id) {
             return out;
         }
-        self.end_call_of(id, &mut out);
+        let ringing: Vec<String> = self
+            .calls_of(id)
+            .into_iter()
+            .filter(|c| self.calls.get(c).map(|c| c.state) == Some(CallState::Ringing))
+            .collect();
+        for call_id in ringing {
+            self.end_one(id, call_id, &mut out);
+        }
+        self.claims.retain(|_, claim| claim.claimer != *id);
+        if !self.calls_of(id).is_empty() {
+            self.epoch += 1;
+            self.away.insert(id.clone(), self.epoch);
+        }
         self.set_watching(id, HashSet::new());
         self.presence_changed(id, false, &mut out);
         out
+    }
+
+    /// The epoch to pass to [`grace_over`](Self::grace_over) when `id` went away
+    /// with calls still up; `None` when it is online or held no call.
+    pub(crate) fn grace_epoch(&self, id: &PeerId) -> Option<u64> {
+        self.away.get(id).copied()
+    }
+
+    /// The grace period of `id`'s disconnect number `epoch` ran out: if it is
+    /// still away, its calls end and the other parties get `hangup`.
+    pub(crate) fn grace_over(&mut self, id: &PeerId, epoch: u64) -> Out {
+        let mut out = Vec::new();
+        if self.away.get(id) == Some(&epoch) {
+            self.away.remove(id);
+            self.end_call_of(id, &mut out);
+        }
+        out
+    }
+
+    /// The media call and data sessions `id` is a party of.
+    fn calls_of(&self, id: &PeerId) -> Vec<String> {
+        let sessions = self.sessions.get(id).into_iter().flatten().cloned();
+        self.in_call.get(id).cloned().into_iter().chain(sessions).collect()
     }
 
     /// Handles one message from the authenticated, online peer `from`.
@@ -137,6 +185,7 @@ impl Hub {
             ),
             ClientMessage::Ping => send(&mut out, from, ServerMessage::Pong),
             ClientMessage::Watch { ids } => self.watch(from, ids, &mut out),
+            ClientMessage::Resume { calls } => self.resume(from, calls, &mut out),
             ClientMessage::Invite { call_id, to, kind } => {
                 self.invite(from, call_id, to, kind, &mut out)
             }
@@ -507,9 +556,7 @@ impl Hub {
     /// Ends `id`'s media call and all its data sessions; the other parties get
     /// `hangup`.
     fn end_call_of(&mut self, id: &PeerId, out: &mut Out) {
-        let sessions = self.sessions.get(id).cloned().unwrap_or_default();
-        let media = self.in_call.get(id).cloned();
-        for call_id in media.into_iter().chain(sessions) {
+        for call_id in self.calls_of(id) {
             self.end_one(id, call_id, out);
         }
     }

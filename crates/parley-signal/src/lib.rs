@@ -10,9 +10,11 @@ mod config;
 mod conn;
 mod error;
 mod hub;
+mod ice;
 mod ratelimit;
 mod server;
 
-pub use config::{FileConfig, ServerConfig, MIN_FRAME_BYTES};
+pub use config::{FileConfig, ServerConfig, DEFAULT_CALL_GRACE_SECS, MIN_FRAME_BYTES};
 pub use error::SignalError;
+pub use ice::{turn_rest_credential, IceConfig, TurnSecret, DEFAULT_TURN_TTL, MIN_TURN_TTL};
 pub use server::{start, ServerHandle, OUTBOUND_QUEUE_CAPACITY};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use parley_signal::{FileConfig, ServerConfig};
+use parley_signal::{FileConfig, ServerConfig, TurnSecret};
 
 /// Parley signaling server: authenticates peers, tracks presence and relays call
 /// setup over WebSocket (GET /ws); GET /healthz answers "ok".
@@ -16,9 +16,32 @@ struct Args {
     #[arg(long, env = "PARLEY_SIGNAL_LISTEN")]
     listen: Option<SocketAddr>,
     /// TOML file with any of: listen, max_frame_bytes, rate_limit_per_sec,
-    /// rate_burst. Command-line flags and environment override it.
+    /// rate_burst, stun_urls, turn_urls, turn_secret, turn_ttl_secs,
+    /// call_grace_secs. Command-line
+    /// flags and environment override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// A STUN server clients should use, e.g. stun:turn.example.org:3478
+    /// (repeatable; env: comma-separated).
+    #[arg(long = "stun-url", value_name = "URL", env = "PARLEY_STUN_URLS", value_delimiter = ',')]
+    stun_urls: Vec<String>,
+    /// A TURN server clients should use, e.g. turn:turn.example.org:3478,
+    /// turn:turn.example.org:3478?transport=tcp or turns:turn.example.org:5349
+    /// (repeatable; env: comma-separated). Needs --turn-secret.
+    #[arg(long = "turn-url", value_name = "URL", env = "PARLEY_TURN_URLS", value_delimiter = ',')]
+    turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (coturn's static-auth-secret): each
+    /// client gets a short-lived username and password derived from it.
+    #[arg(long, value_name = "SECRET", env = "PARLEY_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+    /// Lifetime of issued TURN credentials, seconds [default: 43200 = 12 h];
+    /// clients get fresh ones at half of it.
+    #[arg(long, value_name = "SECS", env = "PARLEY_TURN_TTL_SECS")]
+    turn_ttl_secs: Option<u64>,
+    /// How long a disconnected peer's calls wait for it to reconnect, seconds
+    /// [default: 30].
+    #[arg(long, value_name = "SECS", env = "PARLEY_CALL_GRACE_SECS")]
+    call_grace_secs: Option<u64>,
 }
 
 #[tokio::main]
@@ -41,6 +64,21 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(listen) = args.listen {
         config.listen = listen;
+    }
+    if !args.stun_urls.is_empty() {
+        config.ice.stun_urls = args.stun_urls;
+    }
+    if !args.turn_urls.is_empty() {
+        config.ice.turn_urls = args.turn_urls;
+    }
+    if let Some(secret) = args.turn_secret {
+        config.ice.turn_secret = Some(TurnSecret(secret));
+    }
+    if let Some(secs) = args.call_grace_secs {
+        config.call_grace = std::time::Duration::from_secs(secs);
+    }
+    if let Some(secs) = args.turn_ttl_secs {
+        config.ice.turn_ttl = std::time::Duration::from_secs(secs);
     }
 
     let server = parley_signal::start(config).await?;

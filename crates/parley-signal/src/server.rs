@@ -97,13 +97,24 @@ impl Shared {
     }
 
     /// Forgets connection `conn_id` of `id`, unless a newer connection replaced it.
-    pub(crate) fn unregister(&self, id: &PeerId, conn_id: u64) {
+    /// Returns the epoch to pass to [`grace_over`](Self::grace_over) when `id`
+    /// left accepted calls waiting for it.
+    pub(crate) fn unregister(&self, id: &PeerId, conn_id: u64) -> Option<u64> {
         let mut reg = self.lock();
         if reg.clients.get(id).map(|c| c.conn_id) != Some(conn_id) {
-            return;
+            return None;
         }
         reg.clients.remove(id);
         let out = reg.hub.disconnect(id);
+        reg.dispatch(out);
+        reg.hub.grace_epoch(id)
+    }
+
+    /// `id`'s grace period after disconnect `epoch` ran out: its calls end if it
+    /// has not come back.
+    pub(crate) fn grace_over(&self, id: &PeerId, epoch: u64) {
+        let mut reg = self.lock();
+        let out = reg.hub.grace_over(id, epoch);
         reg.dispatch(out);
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Asserts: the second connection gets `welcome`; the first is closed by the
 //! server; the peer stays online for watchers (no offline flap); messages for the
-//! id reach the new connection; the old connection's call is ended with `hangup`.
+//! id reach the new connection; the old connection's call is ended with `hangup`
+//! once the new connection's `resume` does not list it.
 
 mod common;
 
@@ -38,6 +39,7 @@ async fn new_connection_replaces_old() {
 
     let mut second = Client::authed(&url, 1).await;
     assert!(first.expect_closed().await.is_empty());
+    second.send(&ClientMessage::Resume { calls: vec![] }).await;
     assert_eq!(
         watcher.recv().await,
         ServerMessage::Hangup {

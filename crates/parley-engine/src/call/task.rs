@@ -86,6 +86,10 @@ pub(super) async fn run(
     mut cmd_rx: mpsc::Receiver<CallCommand>,
     events: mpsc::Sender<CallEvent>,
 ) -> Result<CallReport> {
+    // The user's own ICE servers win; otherwise those the signaling server handed out.
+    if opts.rtc.ice_servers.is_empty() {
+        opts.rtc.ice_servers = sig.ice_servers();
+    }
     let (pc, mut rtc_rx) = PeerConnection::new(&opts.rtc).await?;
     // Every call has the same three transceivers in the same order on both sides
     // (docs/protocol.md §8.4), so the screen can start and stop mid-call without
@@ -203,6 +207,8 @@ pub(super) async fn run(
         }
     }
     live.accepted_at = Instant::now();
+    // Listed in `resume` after a signaling reconnect until the call ends.
+    let _hold = sig.hold_call(&call_id, &peer, opts.kind);
     let _ = events.send(CallEvent::Accepted).await;
 
     for (dc, rx) in own_channels {

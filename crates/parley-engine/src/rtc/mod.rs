@@ -43,7 +43,9 @@ pub struct IceServer {
 /// How to build a [`PeerConnection`].
 #[derive(Debug, Clone)]
 pub struct RtcConfig {
-    /// STUN/TURN servers; empty means host candidates only.
+    /// STUN/TURN servers; empty in a call means those the signaling server handed
+    /// out (`SignalingClient::ice_servers`), and with none of those, host
+    /// candidates only.
     pub ice_servers: Vec<IceServer>,
     /// Local UDP addresses to bind. `0.0.0.0:0` means one socket per non-loopback
     /// interface; tests pass `127.0.0.1:0`.

@@ -51,6 +51,13 @@ fn all_client_messages() -> Vec<ClientMessage> {
             call_id: c(),
             sdp: "v=0\r\n".into(),
         },
+        ClientMessage::Resume {
+            calls: vec![ResumedCall {
+                call_id: c(),
+                peer: id(2),
+                kind: CallKind::Media,
+            }],
+        },
         ClientMessage::Candidate {
             call_id: c(),
             candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
@@ -67,6 +74,35 @@ fn all_client_messages() -> Vec<ClientMessage> {
     ]
 }
 
+#[test]
+fn resume_lists_calls_and_is_bounded() {
+    let text = r#"{"type":"resume","calls":[{"call_id":"c1","peer":"iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w"},{"call_id":"d2","peer":"iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w","kind":"data"}]}"#;
+    let msg = ClientMessage::parse(text).unwrap();
+    let ClientMessage::Resume { calls } = &msg else {
+        panic!("parsed as {msg:?}");
+    };
+    assert_eq!(calls[1].kind, CallKind::Data);
+    assert_eq!(msg.to_json(), text);
+    let bad_id = r#"{"type":"resume","calls":[{"call_id":"no spaces","peer":"iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w"}]}"#;
+    assert!(matches!(
+        ClientMessage::parse(bad_id),
+        Err(ProtoError::InvalidCallId { .. })
+    ));
+    let many = ClientMessage::Resume {
+        calls: (0..=MAX_RESUMED_CALLS)
+            .map(|i| ResumedCall {
+                call_id: format!("c{i}"),
+                peer: id(2),
+                kind: CallKind::Data,
+            })
+            .collect(),
+    };
+    assert!(matches!(
+        ClientMessage::parse(&many.to_json()),
+        Err(ProtoError::Invalid { .. })
+    ));
+}
+
 fn all_server_messages() -> Vec<ServerMessage> {
     let c = || "call-1".to_owned();
     vec![
@@ -75,6 +111,23 @@ fn all_server_messages() -> Vec<ServerMessage> {
             nonce: "AAAA".into(),
         },
         ServerMessage::Welcome { id: id(1) },
+        ServerMessage::IceServers {
+            ice_servers: vec![
+                IceServerInfo {
+                    urls: vec!["stun:stun.example.org:3478".into()],
+                    ..Default::default()
+                },
+                IceServerInfo {
+                    urls: vec![
+                        "turn:turn.example.org:3478".into(),
+                        "turns:turn.example.org:5349".into(),
+                    ],
+                    username: "1767225600:iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w".into(),
+                    credential: "c2VjcmV0".into(),
+                },
+            ],
+            ttl_s: Some(43_200),
+        },
         ServerMessage::Presence {
             id: id(2),
             online: true,
@@ -312,4 +365,20 @@ fn invite_kind_is_optional_on_the_wire() {
         ClientMessage::parse(bad).is_err(),
         "an unknown kind is refused"
     );
+}
+
+#[test]
+fn ice_servers_wire_form() {
+    let text = r#"{"type":"ice_servers","ice_servers":[{"urls":["stun:s:3478"]},{"urls":["turn:t:3478"],"username":"9:x","credential":"c"}],"ttl_s":60}"#;
+    let msg = ServerMessage::parse(text).unwrap();
+    let ServerMessage::IceServers { ice_servers, ttl_s } = &msg else {
+        panic!("parsed as {msg:?}");
+    };
+    assert_eq!(ice_servers.len(), 2);
+    assert!(ice_servers[0].username.is_empty());
+    assert_eq!(ice_servers[1].credential, "c");
+    assert_eq!(*ttl_s, Some(60));
+    assert_eq!(msg.to_json(), text);
+    assert_eq!(msg.type_name(), "ice_servers");
+    assert_eq!(msg.call_id(), None);
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the parent module.
 
 use ed25519_dalek::SigningKey;
+use parley_proto::ResumedCall;
 
 use super::*;
 
@@ -321,8 +322,30 @@ fn invite_errors_and_busy() {
     assert_eq!(hub.call_count(), 0);
 }
 
+fn resume(hub: &mut Hub, from: &PeerId, calls: &[(&str, &PeerId)]) -> Out {
+    let calls = calls
+        .iter()
+        .map(|(call_id, peer)| ResumedCall {
+            call_id: (*call_id).to_owned(),
+            peer: (*peer).clone(),
+            kind: CallKind::Media,
+        })
+        .collect();
+    hub.handle(from, ClientMessage::Resume { calls })
+}
+
+fn offer(hub: &mut Hub, from: &PeerId) -> Out {
+    hub.handle(
+        from,
+        ClientMessage::Offer {
+            call_id: cid(),
+            sdp: "v=0".into(),
+        },
+    )
+}
+
 #[test]
-fn disconnect_and_replacement_end_calls() {
+fn accepted_calls_wait_for_a_peer_that_dropped() {
     let (a, b, w) = (id(1), id(2), id(3));
     let mut hub = hub_with(&[&a, &b, &w]);
     hub.handle(
@@ -333,33 +356,41 @@ fn disconnect_and_replacement_end_calls() {
     );
     invite(&mut hub, &a, &b);
     hub.handle(&b, ClientMessage::Accept { call_id: cid() });
-    let out = hub.disconnect(&b);
-    assert_eq!(
-        out,
-        vec![d(
-            &a,
-            ServerMessage::Hangup {
-                call_id: cid(),
-                from: b.clone()
-            }
-        )]
-    );
+    // B's connection drops: nobody hears a hangup, the call waits for B.
+    assert!(hub.disconnect(&b).is_empty());
+    assert_eq!(hub.call_count(), 1);
     assert_eq!(hub.online_count(), 2);
+    let first = hub.grace_epoch(&b).expect("B is away with a call");
+    // B comes back and resumes it: relaying works again, the old timer is void.
+    hub.connect(&b);
+    assert_eq!(hub.grace_epoch(&b), None);
+    assert!(resume(&mut hub, &b, &[(&cid(), &a)]).is_empty());
+    assert!(hub.grace_over(&b, first).is_empty());
+    assert_eq!(offer(&mut hub, &a)[0].to, b);
+    // B drops again and stays away: when the grace period ends, A hears a hangup.
+    hub.disconnect(&b);
+    let second = hub.grace_epoch(&b).unwrap();
+    assert_ne!(first, second);
+    let hangup_from = |from: &PeerId| ServerMessage::Hangup {
+        call_id: cid(),
+        from: from.clone(),
+    };
+    assert_eq!(hub.grace_over(&b, second), vec![d(&a, hangup_from(&b))]);
+    assert_eq!(hub.call_count(), 0);
 
+    // A ringing call ends at once when a party drops.
     hub.connect(&b);
     invite(&mut hub, &a, &b);
-    // `a` reconnects on a new connection: the call ends, presence does not flap.
-    let out = hub.connect(&a);
-    assert_eq!(
-        out,
-        vec![d(
-            &b,
-            ServerMessage::Hangup {
-                call_id: cid(),
-                from: a.clone()
-            }
-        )]
-    );
+    assert_eq!(hub.disconnect(&b), vec![d(&a, hangup_from(&b))]);
+    assert_eq!(hub.grace_epoch(&b), None);
+
+    // A reconnects on a new connection (presence does not flap) and its resume
+    // lists no call (the app restarted): its call ends.
+    hub.connect(&b);
+    invite(&mut hub, &a, &b);
+    hub.handle(&b, ClientMessage::Accept { call_id: cid() });
+    assert!(hub.connect(&a).is_empty());
+    assert_eq!(resume(&mut hub, &a, &[]), vec![d(&b, hangup_from(&a))]);
     assert_eq!(hub.call_count(), 0);
     // A second disconnect is a no-op.
     assert_eq!(
@@ -373,6 +404,64 @@ fn disconnect_and_replacement_end_calls() {
         )]
     );
     assert!(hub.disconnect(&a).is_empty());
+}
+
+#[test]
+fn calls_come_back_when_both_parties_resume_after_a_restart() {
+    let (a, b, m) = (id(1), id(2), id(3));
+    // A fresh hub: the server restarted and knows no call.
+    let mut hub = hub_with(&[&a, &b, &m]);
+    assert!(resume(&mut hub, &a, &[(&cid(), &b)]).is_empty());
+    assert_eq!(hub.call_count(), 0);
+    assert_eq!(code_of(&offer(&mut hub, &a)), Some(ErrorCode::NotInCall));
+    // A third peer cannot join it by naming the same call id.
+    assert_eq!(
+        code_of(&resume(&mut hub, &m, &[(&cid(), &a)])),
+        Some(ErrorCode::Invalid)
+    );
+    assert_eq!(hub.call_count(), 0);
+    // B lists it too, naming A: the call is back, accepted.
+    assert!(resume(&mut hub, &b, &[(&cid(), &a)]).is_empty());
+    assert_eq!(hub.call_count(), 1);
+    assert_eq!(offer(&mut hub, &a)[0].to, b);
+    assert_eq!(offer(&mut hub, &b)[0].to, a);
+    // It counts as their media call, and hangs up like any other.
+    let out = hub.handle(
+        &m,
+        ClientMessage::Invite {
+            call_id: "c2".into(),
+            to: a.clone(),
+            kind: CallKind::Media,
+        },
+    );
+    assert_eq!(
+        out,
+        vec![d(
+            &m,
+            ServerMessage::Busy {
+                call_id: "c2".into(),
+                from: a.clone()
+            }
+        )]
+    );
+    let out = hub.handle(&b, ClientMessage::Hangup { call_id: cid() });
+    assert_eq!(
+        out,
+        vec![d(
+            &a,
+            ServerMessage::Hangup {
+                call_id: cid(),
+                from: b.clone()
+            }
+        )]
+    );
+    assert_eq!(hub.call_count(), 0);
+    // A claim goes with its claimer's connection.
+    resume(&mut hub, &a, &[("again", &b)]);
+    hub.disconnect(&a);
+    hub.connect(&a);
+    assert!(resume(&mut hub, &b, &[("again", &a)]).is_empty());
+    assert_eq!(hub.call_count(), 0);
 }
 
 #[test]
@@ -442,9 +531,12 @@ fn data_sessions_sit_beside_calls_and_end_with_their_peer() {
     );
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].to, b);
-    // C goes away: both its sessions end, the other parties hear a hangup, and
-    // the media call between A and B is untouched.
-    let out = hub.disconnect(&c);
+    // C goes away: the ringing session ends at once, the accepted one when C's
+    // grace period is over; the other parties hear a hangup, and the media call
+    // between A and B is untouched.
+    let mut out = hub.disconnect(&c);
+    let epoch = hub.grace_epoch(&c).unwrap();
+    out.extend(hub.grace_over(&c, epoch));
     let hangups: HashSet<(PeerId, String)> = out
         .iter()
         .filter_map(|x| match &x.msg {

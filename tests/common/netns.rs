@@ -1,0 +1,345 @@
+//! Network topologies for end-to-end tests, built from Linux network namespaces
+//! (`ip netns`), veth pairs, a bridge, iptables NAT routers and coturn. Every
+//! address lives inside namespaces this module creates; nothing leaves the machine,
+//! and everything is torn down on drop.
+//!
+//! The "internet" is one namespace (`wan`) with a bridge on 198.51.100.0/24
+//! (TEST-NET-2, RFC 5737) that holds the signaling server and coturn at
+//! [`WAN_SERVER_IP`]. Each site is a host namespace behind its own router
+//! namespace: LAN 10.N.0.0/24, the router's WAN address 198.51.100.(10+N).
+//!
+//! Kernel facts (see ../shared/DESIGN.md): NAT with `MASQUERADE` keeps the source
+//! port when it can, so mappings are endpoint-independent and filtering is
+//! address- and port-dependent (a port-restricted cone NAT); `--random-fully` picks
+//! a new port per destination (a symmetric NAT). netem is not available.
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The server host's address on the WAN bridge (signaling server and coturn).
+pub const WAN_SERVER_IP: &str = "198.51.100.1";
+/// coturn's shared secret in the tests (`static-auth-secret`).
+pub const TURN_SECRET: &str = "parley-test-secret";
+/// The signaling server's port in the WAN namespace.
+pub const SIGNAL_PORT: u16 = 8443;
+
+/// How a site reaches the WAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// Port-restricted cone NAT (iptables `MASQUERADE`).
+    Cone,
+    /// Symmetric NAT (iptables `MASQUERADE --random-fully`).
+    Symmetric,
+}
+
+/// One site: a host behind a NAT router.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The host's namespace (where a peer runs).
+    pub host: String,
+    /// The router's namespace.
+    pub router: String,
+    /// The host's LAN address.
+    pub host_ip: String,
+    /// The router's WAN address (the site's public address).
+    pub public_ip: String,
+}
+
+/// Whether this process may build namespaces. When it may not, prints one line
+/// saying the test is skipped, and returns false.
+pub fn available(test: &str) -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let tools = ["ip", "iptables", "turnserver"]
+        .iter()
+        .all(|t| which(t).is_some());
+    if !root || !tools {
+        eprintln!(
+            "SKIPPED {test}: network namespaces need root and ip, iptables and turnserver \
+             (coturn); CI runs as root and installs them"
+        );
+        return false;
+    }
+    true
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|d| PathBuf::from(d).join(tool))
+        .find(|p| p.exists())
+}
+
+/// Runs a command to completion and panics with its output if it fails.
+pub fn run(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")));
+    assert!(
+        out.status.success(),
+        "`{}` failed: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A set of namespaces and the processes started in them; dropped, it kills the
+/// processes and deletes the namespaces (which removes their links).
+pub struct Lab {
+    prefix: String,
+    namespaces: Vec<String>,
+    children: Vec<(String, Child)>,
+    scratch: tempfile::TempDir,
+    /// The internet's namespace (bridge, signaling server, coturn).
+    pub wan: String,
+    /// The sites, in the order asked for.
+    pub sites: Vec<Site>,
+}
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+impl Lab {
+    /// The WAN namespace with its bridge, and one site per entry of `nats`.
+    pub fn build(nats: &[Nat]) -> Lab {
+        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let mut lab = Lab {
+            prefix: format!("pl{}x{n}", std::process::id()),
+            namespaces: Vec::new(),
+            children: Vec::new(),
+            scratch: tempfile::tempdir().unwrap(),
+            wan: String::new(),
+            sites: Vec::new(),
+        };
+        lab.wan = lab.namespace("wan");
+        lab.ip(&lab.wan, &["link", "add", "br0", "type", "bridge"]);
+        lab.ip(&lab.wan, &["link", "set", "br0", "up"]);
+        let server_cidr = format!("{WAN_SERVER_IP}/24");
+        lab.ip(&lab.wan, &["addr", "add", &server_cidr, "dev", "br0"]);
+        for (i, nat) in nats.iter().enumerate() {
+            let site = lab.add_site(i + 1, *nat);
+            lab.sites.push(site);
+        }
+        lab
+    }
+
+    fn namespace(&mut self, short: &str) -> String {
+        let name = format!("{}{short}", self.prefix);
+        run(&["ip", "netns", "add", &name]);
+        self.namespaces.push(name.clone());
+        self.ip(&name, &["link", "set", "lo", "up"]);
+        name
+    }
+
+    /// `ip -n NS ARGS`.
+    pub fn ip(&self, ns: &str, args: &[&str]) {
+        let mut all = vec!["ip", "-n", ns];
+        all.extend_from_slice(args);
+        run(&all);
+    }
+
+    /// `ip netns exec NS ARGS` (iptables, sysctl, ...).
+    pub fn exec(&self, ns: &str, args: &[&str]) {
+        let mut all = vec!["ip", "netns", "exec", ns];
+        all.extend_from_slice(args);
+        run(&all);
+    }
+
+    /// A veth pair from `a`'s interface `a_if` to `b`'s interface `b_if`, both up.
+    fn veth(&self, a: &str, a_if: &str, b: &str, b_if: &str) {
+        run(&[
+            "ip", "link", "add", "name", a_if, "netns", a, "type", "veth", "peer", "name", b_if,
+            "netns", b,
+        ]);
+        self.ip(a, &["link", "set", a_if, "up"]);
+        self.ip(b, &["link", "set", b_if, "up"]);
+    }
+
+    fn add_site(&mut self, n: usize, nat: Nat) -> Site {
+        let router = self.namespace(&format!("r{n}"));
+        let host = self.namespace(&format!("h{n}"));
+        let public_ip = format!("198.51.100.{}", 10 + n);
+        let host_ip = format!("10.{n}.0.2");
+        let port = format!("port{n}");
+        let wan = self.wan.clone();
+        self.veth(&router, "wan0", &wan, &port);
+        self.ip(&wan, &["link", "set", &port, "master", "br0"]);
+        self.ip(&router, &["addr", "add", &format!("{public_ip}/24"), "dev", "wan0"]);
+        self.veth(&host, "eth0", &router, "lan0");
+        self.ip(&router, &["addr", "add", &format!("10.{n}.0.1/24"), "dev", "lan0"]);
+        self.ip(&host, &["addr", "add", &format!("{host_ip}/24"), "dev", "eth0"]);
+        self.ip(&host, &["route", "add", "default", "via", &format!("10.{n}.0.1")]);
+        self.exec(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let mut masq = vec![
+            "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan0", "-j", "MASQUERADE",
+        ];
+        if nat == Nat::Symmetric {
+            masq.push("--random-fully");
+        }
+        self.exec(&router, &masq);
+        // Like a home router's firewall: unsolicited packets from the WAN are dropped
+        // before their conntrack entry is confirmed. Without this, a peer's first
+        // check arriving before our own outbound one leaves an entry for the router
+        // itself that makes MASQUERADE pick another port for our reply, and hole
+        // punching never succeeds.
+        for chain in ["INPUT", "FORWARD"] {
+            self.exec(
+                &router,
+                &[
+                    "iptables", "-A", chain, "-i", "wan0", "-m", "conntrack", "--ctstate",
+                    "NEW", "-j", "DROP",
+                ],
+            );
+        }
+        Site {
+            host,
+            router,
+            host_ip,
+            public_ip,
+        }
+    }
+
+    /// Drops every UDP packet the site's router would forward out (a network that
+    /// allows only TCP).
+    pub fn block_udp(&self, site: usize) {
+        let r = &self.sites[site].router;
+        self.exec(r, &["iptables", "-A", "FORWARD", "-p", "udp", "-j", "DROP"]);
+    }
+
+    /// A scratch path for this lab (deleted with it).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.scratch.path().join(name)
+    }
+
+    /// A command that runs `program` inside namespace `ns`.
+    pub fn command(&self, ns: &str, program: &std::path::Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns]).arg(program);
+        cmd
+    }
+
+    /// Starts `cmd` and keeps it, to be killed on drop; returns its index.
+    fn keep(&mut self, what: &str, child: Child) -> usize {
+        self.children.push((what.to_owned(), child));
+        self.children.len() - 1
+    }
+
+    /// Starts coturn in the WAN namespace (UDP on 3478, STUN and TURN, TURN REST
+    /// credentials with [`TURN_SECRET`]) and waits until its servers are up.
+    pub fn start_coturn(&mut self) {
+        let db = self.path("turndb");
+        let pid = self.path("turnserver.pid");
+        let mut cmd = self.command(&self.wan, std::path::Path::new("turnserver"));
+        cmd.args([
+            "-n",
+            "--listening-ip",
+            WAN_SERVER_IP,
+            "--relay-ip",
+            WAN_SERVER_IP,
+            "--listening-port",
+            "3478",
+            "--use-auth-secret",
+            "--static-auth-secret",
+            TURN_SECRET,
+            "--realm",
+            "parley.test",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--no-software-attribute",
+            "--log-file",
+            "stdout",
+            "--simple-log",
+        ])
+        .arg("--userdb")
+        .arg(&db)
+        .arg("--pidfile")
+        .arg(&pid)
+        .stdout(Stdio::piped())
+        .stderr(self.log("coturn.err"));
+        let mut child = cmd.spawn().expect("spawn turnserver");
+        let stdout = child.stdout.take().unwrap();
+        let idx = self.keep("coturn", child);
+        let mut lines = BufReader::new(stdout).lines();
+        // coturn logs this once its listeners and relay threads are up.
+        let ready = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("Total General servers"));
+        assert!(ready, "coturn exited before it was ready");
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let _ = idx;
+    }
+
+    /// Starts the real `parley-signal` in the WAN namespace, with coturn's STUN and
+    /// TURN URLs and secret when `with_ice`, and waits until it listens. Returns the
+    /// child's index (for [`stop`](Self::stop)) and the client URL.
+    pub fn start_signal(&mut self, with_ice: bool) -> (usize, String) {
+        let listen = format!("{WAN_SERVER_IP}:{SIGNAL_PORT}");
+        let mut cmd = self.command(&self.wan, &super::bin("parley-signal"));
+        cmd.args(["--listen", &listen]);
+        if with_ice {
+            let stun = format!("stun:{WAN_SERVER_IP}:3478");
+            let turn = format!("turn:{WAN_SERVER_IP}:3478");
+            cmd.args(["--stun-url", &stun, "--turn-url", &turn, "--turn-secret", TURN_SECRET]);
+        }
+        let child = super::spawn_signal(cmd, &self.path("parley-signal.log"));
+        let idx = self.keep("parley-signal", child);
+        (idx, format!("ws://{listen}/ws"))
+    }
+
+    /// Starts `parley-cli <args>` for `peer`'s profile and server inside the host
+    /// namespace of site `site` (no `--bind`: the peer gathers its LAN address).
+    pub fn spawn_peer(&self, site: usize, peer: &super::Peer, args: &[&str]) -> Child {
+        let mut cmd = self.command(&self.sites[site].host, &super::bin("parley-cli"));
+        cmd.arg("--profile")
+            .arg(peer.path("profile"))
+            .arg("--server")
+            .arg(&peer.server)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn parley-cli")
+    }
+
+    /// A file for a child's log in the lab's scratch folder.
+    fn log(&self, name: &str) -> Stdio {
+        Stdio::from(std::fs::File::create(self.path(name)).unwrap())
+    }
+
+    /// The log of a child the lab started (`coturn.log`, `parley-signal.log`), for
+    /// a failing test to show.
+    pub fn read_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+
+    /// Kills a child started by this lab and waits for it.
+    pub fn stop(&mut self, idx: usize) {
+        let (_, child) = &mut self.children[idx];
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
