@@ -17,7 +17,10 @@ pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev c
   # Wayland screen sharing through the desktop portal (tests/screen_portal.rs): the
   # real xdg-desktop-portal and PipeWire, gdbus, and Python's D-Bus bindings for the
   # test's ScreenCast backend.
-  xdg-desktop-portal pipewire pipewire-bin wireplumber libglib2.0-bin python3-dbus python3-gi)
+  xdg-desktop-portal pipewire pipewire-bin wireplumber libglib2.0-bin python3-dbus python3-gi
+  # Calls across real networks (tests/nat_*.rs, tests/common/netns.rs): network
+  # namespaces, iptables NAT routers and coturn as the STUN/TURN server.
+  iproute2 iptables coturn)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

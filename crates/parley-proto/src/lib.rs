@@ -17,9 +17,7 @@ mod json;
 
 pub use error::ProtoError;
 pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId, INVITE_LINK_PREFIX};
-pub use signal::{
-    CallKind, ClientMessage, ErrorCode, IceServerInfo, ResumedCall, ServerMessage,
-};
+pub use signal::{CallKind, ClientMessage, ErrorCode, IceServerInfo, ResumedCall, ServerMessage};
 
 /// Signaling protocol version carried in `hello` and `challenge`; the server refuses
 /// any other value with [`ErrorCode::UnsupportedVersion`].

@@ -167,7 +167,12 @@ impl Hub {
     /// The media call and data sessions `id` is a party of.
     fn calls_of(&self, id: &PeerId) -> Vec<String> {
         let sessions = self.sessions.get(id).into_iter().flatten().cloned();
-        self.in_call.get(id).cloned().into_iter().chain(sessions).collect()
+        self.in_call
+            .get(id)
+            .cloned()
+            .into_iter()
+            .chain(sessions)
+            .collect()
     }
 
     /// Handles one message from the authenticated, online peer `from`.

@@ -23,16 +23,31 @@ struct Args {
     config: Option<PathBuf>,
     /// A STUN server clients should use, e.g. stun:turn.example.org:3478
     /// (repeatable; env: comma-separated).
-    #[arg(long = "stun-url", value_name = "URL", env = "PARLEY_STUN_URLS", value_delimiter = ',')]
+    #[arg(
+        long = "stun-url",
+        value_name = "URL",
+        env = "PARLEY_STUN_URLS",
+        value_delimiter = ','
+    )]
     stun_urls: Vec<String>,
     /// A TURN server clients should use, e.g. turn:turn.example.org:3478,
     /// turn:turn.example.org:3478?transport=tcp or turns:turn.example.org:5349
     /// (repeatable; env: comma-separated). Needs --turn-secret.
-    #[arg(long = "turn-url", value_name = "URL", env = "PARLEY_TURN_URLS", value_delimiter = ',')]
+    #[arg(
+        long = "turn-url",
+        value_name = "URL",
+        env = "PARLEY_TURN_URLS",
+        value_delimiter = ','
+    )]
     turn_urls: Vec<String>,
     /// The secret shared with the TURN server (coturn's static-auth-secret): each
     /// client gets a short-lived username and password derived from it.
-    #[arg(long, value_name = "SECRET", env = "PARLEY_TURN_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "PARLEY_TURN_SECRET",
+        hide_env_values = true
+    )]
     turn_secret: Option<String>,
     /// Lifetime of issued TURN credentials, seconds [default: 43200 = 12 h];
     /// clients get fresh ones at half of it.

@@ -51,14 +51,20 @@ async fn clients_get_ice_servers_and_fresh_credentials() {
     .await
     .unwrap();
     let mut alice = Client::authed(&server.url(), 1).await;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let first = expiry_of(&alice.recv().await, &alice.id.to_string());
-    assert!((now + 3..=now + 5).contains(&first), "expiry {first}, now {now}");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let first = expiry_of(&alice.recv().await, alice.id.as_ref());
+    assert!(
+        (now + 3..=now + 5).contains(&first),
+        "expiry {first}, now {now}"
+    );
     // Refreshed at half the lifetime (2 s), with an expiry 2 s later.
     let second = tokio::time::timeout(Duration::from_secs(4), alice.recv())
         .await
         .expect("no refresh within 4 s");
-    let second = expiry_of(&second, &alice.id.to_string());
+    let second = expiry_of(&second, alice.id.as_ref());
     assert!(second > first, "refresh expiry {second} not after {first}");
     server.shutdown().await;
 
