@@ -56,6 +56,10 @@ pub async fn update_settings(
             ));
         }
     }
+    // An ICE URL the engine cannot use is refused here, not dropped later.
+    for server in &settings.ice_servers {
+        server.validate()?;
+    }
     let reconnect = {
         let mut inner = state.inner.lock().await;
         let reconnect = inner.settings.server_url != settings.server_url

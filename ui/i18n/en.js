@@ -65,6 +65,7 @@ export default {
   'validate.idDuplicate': 'This person is already in your contacts.',
   'validate.serverUrl': 'The server address must start with ws:// or wss://.',
   'validate.iceUrl': 'ICE server addresses start with stun:, stuns:, turn: or turns:.',
+  'validate.iceTransport': 'TURN over TCP or TLS (turns:, ?transport=tcp) and stuns: are not supported yet: use stun: or turn: (UDP).',
 
   'welcome.title': 'Pick a contact to start',
   'welcome.body': 'Select someone on the left to chat, call or send files. Share your id so others can add you.',

@@ -91,8 +91,11 @@ export async function openSettings() {
     const url = server.value.trim();
     if (url && !/^wss?:\/\/[^\s/]+/i.test(url)) return fail('validate.serverUrl', server);
     const ice = [...rows.children].map((r) => r.read()).filter((s) => s.urls.length);
-    const badIce = ice.flatMap((s) => s.urls).find((u) => !/^(stun|stuns|turn|turns):/i.test(u));
-    if (badIce) return fail('validate.iceUrl', rows.querySelector('input'));
+    const urls = ice.flatMap((s) => s.urls);
+    if (urls.some((u) => !/^(stun|stuns|turn|turns):[^\s]+/i.test(u))) return fail('validate.iceUrl', rows.querySelector('input'));
+    // The engine carries STUN and TURN over UDP only (for now): say so instead of
+    // saving a server it would skip.
+    if (urls.some((u) => /^(stuns|turns):|[?&]transport=tcp/i.test(u))) return fail('validate.iceTransport', rows.querySelector('input'));
     const next = {
       ...st,
       displayName: name.value.trim(), serverUrl: url || null, iceServers: ice, downloadDir: dir.value.trim(),

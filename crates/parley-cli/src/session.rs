@@ -16,20 +16,22 @@ use crate::args::CallArgs;
 use crate::media;
 use crate::screen_plan::ScreenPlan;
 
-fn rtc_config(a: &CallArgs) -> RtcConfig {
+fn rtc_config(a: &CallArgs) -> Result<RtcConfig> {
     let mut cfg = RtcConfig::default();
     if let Some(bind) = a.bind {
         cfg.udp_bind = vec![bind];
     }
     if !a.ice_server.is_empty() {
-        cfg.ice_servers = vec![IceServer {
+        let server = IceServer {
             urls: a.ice_server.clone(),
             username: a.ice_username.clone().unwrap_or_default(),
             credential: a.ice_credential.clone().unwrap_or_default(),
-        }];
+        };
+        server.validate().context("--ice-server")?;
+        cfg.ice_servers = vec![server];
     }
     cfg.relay_only = a.relay_only;
-    cfg
+    Ok(cfg)
 }
 
 /// Builds the call options from the command line; `auto` picks camera/mic when present.
@@ -66,7 +68,7 @@ pub fn call_options(
     }
     let (video_sinks, audio_sinks, screen_sinks) = media::sinks(a)?;
     let mut opts = CallOptions {
-        rtc: rtc_config(a),
+        rtc: rtc_config(a)?,
         video_source: media::video_source(a, auto)?,
         audio_source: media::audio_source(a, auto)?,
         video_sinks,

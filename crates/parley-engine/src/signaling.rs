@@ -267,14 +267,29 @@ struct ConnectionTask {
     held: HeldCalls,
 }
 
-/// The engine's form of the ICE servers in an `ice_servers` frame.
+/// The engine's form of the ICE servers in an `ice_servers` frame, keeping only
+/// the URLs it can use ([`crate::rtc::check_ice_url`]).
 fn ice_servers_from(servers: &[parley_proto::IceServerInfo]) -> Vec<IceServer> {
     servers
         .iter()
-        .map(|s| IceServer {
-            urls: s.urls.clone(),
-            username: s.username.clone(),
-            credential: s.credential.clone(),
+        .filter_map(|s| {
+            let urls: Vec<String> = s
+                .urls
+                .iter()
+                .filter(|u| match crate::rtc::check_ice_url(u) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::debug!("skipping a server-provided ICE URL: {e}");
+                        false
+                    }
+                })
+                .cloned()
+                .collect();
+            (!urls.is_empty()).then(|| IceServer {
+                urls,
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+            })
         })
         .collect()
 }

@@ -288,6 +288,8 @@ pub struct CallReport {
     pub local_candidate: Option<CandidateType>,
     /// Remote candidate type of the selected pair.
     pub remote_candidate: Option<CandidateType>,
+    /// `udp`, `tcp` or `tls` when our side of the selected pair is a TURN relay.
+    pub relay_transport: Option<String>,
     /// Chat messages sent.
     pub chat_sent: u64,
     /// Chat messages received.

@@ -718,6 +718,7 @@ impl Live {
         self.report.rtt_ms = t.rtt_ms;
         self.report.local_candidate = t.local_candidate;
         self.report.remote_candidate = t.remote_candidate;
+        self.report.relay_transport = t.relay_transport;
         self.report.bytes_sent = t.bytes_sent;
         self.report.bytes_received = t.bytes_received;
         let _ = self.stop_tx.send(true);

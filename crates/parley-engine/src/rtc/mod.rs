@@ -29,8 +29,8 @@ use std::net::SocketAddr;
 /// A STUN or TURN server (W3C webrtc §4.2.4 `RTCIceServer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IceServer {
-    /// URLs such as `stun:host:3478` or `turn:host:3478?transport=udp`.
-    /// webrtc-rs's TURN client speaks UDP only.
+    /// URLs such as `stun:host:3478` or `turn:host:3478?transport=udp`
+    /// ([`check_ice_url`] says which this engine can use).
     pub urls: Vec<String>,
     /// TURN username (empty for STUN).
     #[serde(default)]
@@ -38,6 +38,71 @@ pub struct IceServer {
     /// TURN credential (empty for STUN).
     #[serde(default)]
     pub credential: String,
+}
+
+impl IceServer {
+    /// Checks every URL with [`check_ice_url`].
+    ///
+    /// Errors: [`crate::Error::Invalid`] naming the first URL this engine cannot use
+    /// and what to write instead.
+    pub fn validate(&self) -> crate::Result<()> {
+        self.urls.iter().try_for_each(|u| check_ice_url(u))
+    }
+}
+
+/// Checks one ICE server URL: RFC 7064 `stun:host[:port]` or RFC 7065
+/// `turn:host[:port][?transport=udp]`, as this engine can use them. webrtc-rs
+/// 0.21.1 drops `stuns:`, `turns:` and `?transport=tcp` URLs without a word, so they
+/// are refused here rather than accepted and then ignored.
+///
+/// Errors: [`crate::Error::Invalid`] with what is wrong and what would work.
+pub fn check_ice_url(url: &str) -> crate::Result<()> {
+    let invalid = |why: String| Err(crate::Error::Invalid(format!("ICE server {url:?}: {why}")));
+    let (scheme, rest) = match url.split_once(':') {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => return invalid("starts with stun: or turn:".into()),
+    };
+    let (hostport, query) = match rest.split_once('?') {
+        Some((hp, q)) => (hp, Some(q)),
+        None => (rest, None),
+    };
+    match (scheme.as_str(), query) {
+        ("stun", None) | ("turn", None) => {}
+        ("turn", Some(q)) if q.eq_ignore_ascii_case("transport=udp") => {}
+        ("turn", Some(q)) if q.eq_ignore_ascii_case("transport=tcp") => {
+            return invalid("TURN over TCP is not supported yet; use turn:HOST:3478 (UDP)".into())
+        }
+        ("turns", _) => {
+            return invalid("TURN over TLS is not supported yet; use turn:HOST:3478 (UDP)".into())
+        }
+        ("stuns", _) => {
+            return invalid("STUN over TLS is not supported; use stun:HOST:3478".into())
+        }
+        ("stun", Some(_)) => return invalid("a stun: URL takes no ?query".into()),
+        ("turn", Some(q)) => return invalid(format!("unknown parameter {q:?}")),
+        _ => return invalid("starts with stun: or turn:".into()),
+    }
+    // host, host:port, [v6], [v6]:port
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, tail)) => (h, tail.strip_prefix(':')),
+            None => return invalid("an IPv6 address needs its closing ]".into()),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return invalid("needs a host name or address after the scheme".into());
+    }
+    if let Some(p) = port {
+        if !matches!(p.parse::<u16>(), Ok(1..)) {
+            return invalid(format!("port {p:?} is not 1-65535"));
+        }
+    }
+    Ok(())
 }
 
 /// How to build a [`PeerConnection`].
@@ -97,4 +162,37 @@ pub enum ConnectionState {
     Failed,
     /// Closed locally.
     Closed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_ice_url;
+
+    #[test]
+    fn ice_urls_the_engine_can_use() {
+        for ok in [
+            "stun:stun.example.org",
+            "stun:198.51.100.1:3478",
+            "turn:turn.example.org:3478",
+            "turn:turn.example.org:3478?transport=udp",
+            "TURN:[2001:db8::1]:3478",
+            "stun:[2001:db8::1]",
+        ] {
+            assert!(check_ice_url(ok).is_ok(), "{ok} refused");
+        }
+        for (bad, says) in [
+            ("turn:t.example.org:3478?transport=tcp", "TCP"),
+            ("turns:t.example.org:5349", "TLS"),
+            ("stuns:s.example.org", "TLS"),
+            ("http://s.example.org", "starts with"),
+            ("stun:", "host"),
+            ("turn:t.example.org:0", "port"),
+            ("turn:t.example.org:99999", "port"),
+            ("turn:t.example.org?foo=1", "unknown parameter"),
+            ("turn:[2001:db8::1:3478", "closing"),
+        ] {
+            let err = check_ice_url(bad).expect_err(bad).to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
 }

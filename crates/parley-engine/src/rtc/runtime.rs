@@ -7,6 +7,18 @@
 //! `docs/architecture.md`). webrtc-rs's [`Runtime`] trait hands every socket to
 //! `wrap_udp_socket` before use, so this wrapper sets `SO_RCVBUF`/`SO_SNDBUF` there and
 //! delegates everything else to [`TokioRuntime`].
+//!
+//! It also caps the peer connection driver's sleep at [`DRIVER_WAKE_MS`]. webrtc-rs
+//! 0.21.1 queues some packets without waking its event loop: TURN requests, every
+//! packet sent through a TURN relay, replies to relayed checks, the DTLS ClientHello
+//! after the selected pair changes. They leave only at the loop's next timer wake, up
+//! to 200 ms later for each hop, so a relayed connectivity check and its answer take
+//! 400 ms or more, a TURN request always leaves together with its own retransmission,
+//! and relayed pairs behind symmetric NATs run out of checks before the TURN
+//! permissions they need exist. The driver's timer is the only long sleeper (the
+//! other uses are a 50 ms backstop and `close()`'s 100 ms wait, which is passed
+//! through unchanged), and every wake re-checks its own deadlines, so waking early is
+//! safe. Reproducer: docs/webrtc-rs-driver-wake.md.
 
 use std::future::Future;
 use std::io;
@@ -24,7 +36,15 @@ use webrtc::runtime::{
 /// `net.core.rmem_max` / `wmem_max`).
 pub const DEFAULT_SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
-/// [`TokioRuntime`] plus socket buffer sizing.
+/// Longest sleep of the peer connection's event loop, ms: queued packets leave
+/// within this bound (see the module docs).
+pub const DRIVER_WAKE_MS: u64 = 5;
+
+/// `close()`'s wait for the driver to hand over its TURN releases
+/// (`DRIVER_STOP_TIMEOUT` in webrtc-rs 0.21.1): a real timeout, not a loop timer.
+const CLOSE_WAIT: Duration = Duration::from_millis(100);
+
+/// [`TokioRuntime`] plus socket buffer sizing and the driver wake cap.
 #[derive(Debug)]
 pub struct BufferedRuntime {
     inner: TokioRuntime,
@@ -92,7 +112,11 @@ impl Runtime for BufferedRuntime {
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        self.inner.sleep(duration)
+        if duration == CLOSE_WAIT {
+            return self.inner.sleep(duration);
+        }
+        self.inner
+            .sleep(duration.min(Duration::from_millis(DRIVER_WAKE_MS)))
     }
 
     fn interval(&self, period: Duration) -> Box<dyn AsyncInterval> {

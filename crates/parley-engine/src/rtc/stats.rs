@@ -30,6 +30,9 @@ pub struct TransportStats {
     pub local_candidate: Option<CandidateType>,
     /// Remote candidate type of the selected pair.
     pub remote_candidate: Option<CandidateType>,
+    /// How we reach our TURN server when the local candidate is a relay: `udp`,
+    /// `tcp` or `tls` (W3C webrtc-stats `relayProtocol`); `None` otherwise.
+    pub relay_transport: Option<String>,
     /// Bytes sent on the selected pair.
     pub bytes_sent: u64,
     /// Bytes received on the selected pair.
@@ -45,6 +48,24 @@ fn candidate_type(t: &webrtc::peer_connection::RTCIceCandidateType) -> Candidate
         T::Relay => CandidateType::Relay,
         _ => CandidateType::Unknown,
     }
+}
+
+/// `udp`, `tcp` or `tls` for a relay candidate: its stats' relay protocol, else
+/// read from the TURN URL it came from (`turns:` or `?transport=tcp`), else `udp`.
+fn relay_transport(
+    protocol: &rtc::peer_connection::transport::RTCIceServerTransportProtocol,
+    url: &str,
+) -> String {
+    use rtc::peer_connection::transport::RTCIceServerTransportProtocol as P;
+    match protocol {
+        P::Tcp => "tcp",
+        P::Tls => "tls",
+        P::Udp => "udp",
+        _ if url.starts_with("turns:") => "tls",
+        _ if url.contains("transport=tcp") => "tcp",
+        _ => "udp",
+    }
+    .to_owned()
 }
 
 /// Reads the selected (nominated, else busiest) candidate pair from `pc`'s stats.
@@ -78,15 +99,22 @@ pub(crate) async fn transport_stats(
             RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)
                 if e.id() == id || e.id().ends_with(&format!("_{id}")) =>
             {
-                Some(candidate_type(&c.candidate_type))
+                Some(c)
             }
             _ => None,
         })
     };
+    let local = find(&pair.local_candidate_id);
+    let local_candidate = local.map(|c| candidate_type(&c.candidate_type));
+    let relay_transport = local
+        .filter(|_| local_candidate == Some(CandidateType::Relay))
+        .map(|c| relay_transport(&c.relay_protocol, &c.url));
     TransportStats {
         rtt_ms: (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1e3),
-        local_candidate: find(&pair.local_candidate_id),
-        remote_candidate: find(&pair.remote_candidate_id),
+        local_candidate,
+        remote_candidate: find(&pair.remote_candidate_id)
+            .map(|c| candidate_type(&c.candidate_type)),
+        relay_transport,
         bytes_sent: pair.bytes_sent,
         bytes_received: pair.bytes_received,
     }
