@@ -1,7 +1,7 @@
 // User actions shared by several components (and window.parleyTest).
 import { cmd } from './api.js';
 import { act, showError, toast } from './toast.js';
-import { store, changed, addChat, upsertTransfer, contactName } from './store.js';
+import { store, changed, addChat, upsertTransfer, contactName, applyCallReply } from './store.js';
 import { t } from './i18n.js';
 
 const loaded = new Set();
@@ -39,7 +39,7 @@ export async function pickAndSend(peerId) {
 
 export async function startCall(id) {
   const c = await act(cmd.startCall(id));
-  if (c && store.state) { store.state.call = c; changed(); }
+  if (c && store.state) { applyCallReply(c); changed(); }
 }
 
 /** Returns true when the backend took the message. The contract returns the
@@ -69,7 +69,7 @@ export async function toggleMute(kind) {
   const audio = kind === 'audio' ? !call.muted.audio : call.muted.audio;
   const video = kind === 'video' ? !call.muted.video : call.muted.video;
   const c = await act(cmd.setMuted(audio, video));
-  if (c && store.state.call && store.state.call.callId === c.callId) { store.state.call = c; changed(); }
+  if (c && store.state.call && store.state.call.callId === c.callId) { applyCallReply(c); changed(); }
 }
 
 export async function hangup() {

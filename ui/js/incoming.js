@@ -4,7 +4,7 @@ import { t } from './i18n.js';
 import { icon } from './icons.js';
 import { cmd } from './api.js';
 import { act } from './toast.js';
-import { store, changed } from './store.js';
+import { store, changed, applyCallReply } from './store.js';
 
 export function mountIncoming() {
   const avatar = h('div', { class: 'avatar avatar-xl ringing', 'aria-hidden': 'true' });
@@ -28,7 +28,7 @@ export function mountIncoming() {
     busy = false;
     if (res === undefined) return; // error shown; keep the overlay while the call still rings
     store.incoming = null;
-    if (yes && res && store.state) store.state.call = res;
+    if (yes && res && store.state) applyCallReply(res);
     if (!yes && store.state && store.state.call && store.state.call.callId === call.callId) store.state.call = null;
     changed();
   }

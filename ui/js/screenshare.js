@@ -5,7 +5,7 @@ import { t } from './i18n.js';
 import { icon } from './icons.js';
 import { cmd } from './api.js';
 import { act, showError } from './toast.js';
-import { store, changed } from './store.js';
+import { store, changed, applyCallReply } from './store.js';
 import { openDialog } from './modal.js';
 
 let busy = false;     // a start/stop request is in flight
@@ -15,7 +15,7 @@ const currentCall = () => store.state && store.state.call;
 
 function applyCall(c) {
   const cur = currentCall();
-  if (c && cur && cur.callId === c.callId) store.state.call = c;
+  if (c && cur && cur.callId === c.callId) applyCallReply(c);
   changed();
 }
 

@@ -8,6 +8,24 @@ export function localizeContact(c) {
   return c && c.echo ? { ...c, name: t('contacts.echoName') } : c;
 }
 
+/** How far a call has come; a reply never moves a call back. */
+const CALL_PHASE = { 'ringing-out': 0, 'ringing-in': 0, connecting: 1, connected: 2, ended: 3 };
+
+/**
+ * Applies the CallView a command answered with. Events can overtake a command's
+ * reply (a call may connect before `accept_call` returns), so a reply for the same
+ * call never moves its phase back: the newer phase and start time are kept.
+ */
+export function applyCallReply(reply) {
+  if (!reply || !store.state) return;
+  const cur = store.state.call;
+  if (cur && cur.callId === reply.callId && (CALL_PHASE[cur.state] ?? 0) > (CALL_PHASE[reply.state] ?? 0)) {
+    store.state.call = { ...reply, state: cur.state, startedAtMs: cur.startedAtMs ?? reply.startedAtMs, endReason: cur.endReason };
+  } else {
+    store.state.call = reply;
+  }
+}
+
 export const store = {
   /** Backend State (docs/ui-api.md), null until get_state answers. */
   state: null,
