@@ -35,7 +35,8 @@ pub enum Command {
     /// Call a peer id; hang up after --duration seconds or, if later, once our own
     /// sends (chat, files) are done.
     Call {
-        /// The callee's id.
+        /// The callee's id. Ids are base64url and may start with '-'.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Seconds to stay in the call.
         #[arg(long, default_value_t = 5.0)]
@@ -71,7 +72,8 @@ pub enum Command {
 pub enum ContactAction {
     /// Add (or rename) a contact.
     Add {
-        /// The contact's id.
+        /// The contact's id (may start with '-').
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Display name.
         #[arg(long)]
@@ -79,7 +81,8 @@ pub enum ContactAction {
     },
     /// Remove a contact.
     Remove {
-        /// The contact's id.
+        /// The contact's id (may start with '-').
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// List contacts, one per line: id and name.
