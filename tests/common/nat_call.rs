@@ -72,9 +72,10 @@ pub fn call_with_clip_and_file(
         let _ = answer.kill();
         let callee = answer.wait_with_output().unwrap();
         eprintln!(
-            "server log:\n{}\ncoturn log:\n{}\ncallee stderr:\n{}",
+            "server log:\n{}\ncoturn log:\n{}{}\ncallee stderr:\n{}",
             lab.read_log("parley-signal.log"),
             lab.read_log("coturn.log"),
+            lab.read_log("coturn.err"),
             String::from_utf8_lossy(&callee.stderr)
         );
         success(&call_out, "caller");

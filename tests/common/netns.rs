@@ -262,9 +262,41 @@ impl Lab {
         self.children.len() - 1
     }
 
-    /// Starts coturn in the WAN namespace (UDP on 3478, STUN and TURN, TURN REST
-    /// credentials with [`TURN_SECRET`]) and waits until its servers are up.
+    /// Writes a test CA (`turn-ca.pem`, for the peers' `--turn-ca`) and coturn's
+    /// certificate for [`WAN_SERVER_IP`] signed by it (`turn-cert.pem`,
+    /// `turn-key.pem`); returns the CA's path.
+    fn write_turn_certificates(&self) -> PathBuf {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Parley test CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![WAN_SERVER_IP.to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        std::fs::write(self.path("turn-cert.pem"), cert.pem()).unwrap();
+        std::fs::write(self.path("turn-key.pem"), key.serialize_pem()).unwrap();
+        let ca_path = self.path("turn-ca.pem");
+        std::fs::write(&ca_path, ca.pem()).unwrap();
+        ca_path
+    }
+
+    /// The test CA that signed coturn's TLS certificate (after [`start_coturn`](Self::start_coturn)).
+    pub fn turn_ca(&self) -> PathBuf {
+        self.path("turn-ca.pem")
+    }
+
+    /// Starts coturn in the WAN namespace (STUN and TURN on 3478 over UDP and TCP,
+    /// TURN over TLS on 5349 with a certificate from [`turn_ca`](Self::turn_ca),
+    /// TURN REST credentials with [`TURN_SECRET`]) and waits until its servers are
+    /// up.
     pub fn start_coturn(&mut self) {
+        self.write_turn_certificates();
         let db = self.path("turndb");
         let pid = self.path("turnserver.pid");
         let mut cmd = self.command(&self.wan, std::path::Path::new("turnserver"));
@@ -276,14 +308,20 @@ impl Lab {
             WAN_SERVER_IP,
             "--listening-port",
             "3478",
+            "--tls-listening-port",
+            "5349",
             "--use-auth-secret",
             "--static-auth-secret",
             TURN_SECRET,
             "--realm",
             "parley.test",
             "--no-cli",
-            "--no-tls",
             "--no-dtls",
+            // As coturn's own example configuration advises: no relaying into
+            // private networks. (Sends there fail here anyway, and a failed relay
+            // send makes coturn close a TCP client's session.)
+            "--denied-peer-ip",
+            "10.0.0.0-10.255.255.255",
             "--no-software-attribute",
             "--log-file",
             "stdout",
@@ -293,6 +331,10 @@ impl Lab {
         .arg(&db)
         .arg("--pidfile")
         .arg(&pid)
+        .arg("--cert")
+        .arg(self.path("turn-cert.pem"))
+        .arg("--pkey")
+        .arg(self.path("turn-key.pem"))
         .stdout(Stdio::piped())
         .stderr(self.log("coturn.err"));
         let mut child = cmd.spawn().expect("spawn turnserver");
@@ -320,20 +362,30 @@ impl Lab {
     /// TURN URLs and secret when `with_ice`, and waits until it listens. Returns the
     /// child's index (for [`stop`](Self::stop)) and the client URL.
     pub fn start_signal(&mut self, with_ice: bool) -> (usize, String) {
-        let listen = format!("{WAN_SERVER_IP}:{SIGNAL_PORT}");
-        let mut cmd = self.command(&self.wan, &super::bin("parley-signal"));
-        cmd.args(["--listen", &listen]);
         if with_ice {
             let stun = format!("stun:{WAN_SERVER_IP}:3478");
             let turn = format!("turn:{WAN_SERVER_IP}:3478");
-            cmd.args([
-                "--stun-url",
-                &stun,
-                "--turn-url",
-                &turn,
-                "--turn-secret",
-                TURN_SECRET,
-            ]);
+            self.start_signal_with(&[&stun], &[&turn])
+        } else {
+            self.start_signal_with(&[], &[])
+        }
+    }
+
+    /// Starts the real `parley-signal` in the WAN namespace handing out these STUN
+    /// and TURN URLs (TURN with credentials for [`TURN_SECRET`]); as
+    /// [`start_signal`](Self::start_signal).
+    pub fn start_signal_with(&mut self, stun: &[&str], turn: &[&str]) -> (usize, String) {
+        let listen = format!("{WAN_SERVER_IP}:{SIGNAL_PORT}");
+        let mut cmd = self.command(&self.wan, &super::bin("parley-signal"));
+        cmd.args(["--listen", &listen]);
+        for url in stun {
+            cmd.args(["--stun-url", url]);
+        }
+        for url in turn {
+            cmd.args(["--turn-url", url]);
+        }
+        if !turn.is_empty() {
+            cmd.args(["--turn-secret", TURN_SECRET]);
         }
         let child = super::spawn_signal(cmd, &self.path("parley-signal.log"));
         let idx = self.keep("parley-signal", child);

@@ -65,7 +65,7 @@ export default {
   'validate.idDuplicate': 'This person is already in your contacts.',
   'validate.serverUrl': 'The server address must start with ws:// or wss://.',
   'validate.iceUrl': 'ICE server addresses start with stun:, stuns:, turn: or turns:.',
-  'validate.iceTransport': 'TURN over TCP or TLS (turns:, ?transport=tcp) and stuns: are not supported yet: use stun: or turn: (UDP).',
+  'validate.iceTransport': 'stuns: and TURN over DTLS (turns: with ?transport=udp) are not supported: use stun:, turn: (UDP, or TCP with ?transport=tcp) or turns: (TLS).',
 
   'welcome.title': 'Pick a contact to start',
   'welcome.body': 'Select someone on the left to chat, call or send files. Share your id so others can add you.',

@@ -65,7 +65,7 @@ export default {
   'validate.idDuplicate': '이미 연락처에 있는 사람입니다.',
   'validate.serverUrl': '서버 주소는 ws:// 또는 wss://로 시작해야 합니다.',
   'validate.iceUrl': 'ICE 서버 주소는 stun:, stuns:, turn:, turns: 중 하나로 시작해야 합니다.',
-  'validate.iceTransport': 'TCP·TLS를 통한 TURN(turns:, ?transport=tcp)과 stuns:는 아직 지원하지 않습니다. stun: 또는 turn:(UDP)을 사용하세요.',
+  'validate.iceTransport': 'stuns:와 DTLS를 통한 TURN(?transport=udp가 붙은 turns:)은 지원하지 않습니다. stun:, turn:(UDP, ?transport=tcp면 TCP) 또는 turns:(TLS)를 사용하세요.',
 
   'welcome.title': '연락처를 선택하세요',
   'welcome.body': '왼쪽에서 연락처를 선택하면 채팅, 통화, 파일 전송을 할 수 있습니다. 내 ID를 공유하면 다른 사람이 나를 추가할 수 있습니다.',

@@ -93,9 +93,9 @@ export async function openSettings() {
     const ice = [...rows.children].map((r) => r.read()).filter((s) => s.urls.length);
     const urls = ice.flatMap((s) => s.urls);
     if (urls.some((u) => !/^(stun|stuns|turn|turns):[^\s]+/i.test(u))) return fail('validate.iceUrl', rows.querySelector('input'));
-    // The engine carries STUN and TURN over UDP only (for now): say so instead of
-    // saving a server it would skip.
-    if (urls.some((u) => /^(stuns|turns):|[?&]transport=tcp/i.test(u))) return fail('validate.iceTransport', rows.querySelector('input'));
+    // The engine carries TURN over UDP, TCP and TLS, but not STUN over TLS or TURN
+    // over DTLS: say so instead of saving a server it would skip.
+    if (urls.some((u) => /^stuns:|^turns:.*[?&]transport=udp/i.test(u))) return fail('validate.iceTransport', rows.querySelector('input'));
     const next = {
       ...st,
       displayName: name.value.trim(), serverUrl: url || null, iceServers: ice, downloadDir: dir.value.trim(),

@@ -146,7 +146,8 @@ pub struct CallArgs {
     /// Local UDP address for media (default 0.0.0.0:0: every interface).
     #[arg(long)]
     pub bind: Option<SocketAddr>,
-    /// STUN/TURN server URL (repeatable), e.g. stun:host:3478 or turn:host:3478.
+    /// STUN/TURN server URL (repeatable), e.g. stun:host:3478, turn:host:3478,
+    /// turn:host:3478?transport=tcp or turns:host:5349.
     #[arg(long)]
     pub ice_server: Vec<String>,
     /// TURN username for the --ice-server URLs.
@@ -158,6 +159,10 @@ pub struct CallArgs {
     /// Use only TURN relay candidates.
     #[arg(long)]
     pub relay_only: bool,
+    /// PEM file of extra CA certificates to trust for TURN over TLS (turns:),
+    /// besides the system's.
+    #[arg(long, env = "PARLEY_TURN_CA")]
+    pub turn_ca: Option<std::path::PathBuf>,
     /// With `call`: wait up to this many seconds for the callee to come online.
     #[arg(long, default_value_t = 10.0)]
     pub wait_online: f64,

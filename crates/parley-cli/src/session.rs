@@ -31,6 +31,9 @@ fn rtc_config(a: &CallArgs) -> Result<RtcConfig> {
         cfg.ice_servers = vec![server];
     }
     cfg.relay_only = a.relay_only;
+    if let Some(ca) = &a.turn_ca {
+        cfg.turn_tls_roots = parley_engine::rtc::load_pem_certificates(ca).context("--turn-ca")?;
+    }
     Ok(cfg)
 }
 

@@ -17,12 +17,14 @@ mod peer;
 mod runtime;
 mod stats;
 mod track;
+mod turn_stream;
 
 pub use data_channel::{DataChannel, DataChannelEvent};
 pub use peer::{PeerConnection, RtcEvent};
 pub use runtime::DEFAULT_SOCKET_BUFFER_BYTES;
 pub use stats::{CandidateType, TransportStats};
 pub use track::{EncodedFrame, LocalTrack, MediaKind, RemoteTrack};
+pub use turn_stream::load_pem_certificates;
 
 use std::net::SocketAddr;
 
@@ -51,9 +53,10 @@ impl IceServer {
 }
 
 /// Checks one ICE server URL: RFC 7064 `stun:host[:port]` or RFC 7065
-/// `turn:host[:port][?transport=udp]`, as this engine can use them. webrtc-rs
-/// 0.21.1 drops `stuns:`, `turns:` and `?transport=tcp` URLs without a word, so they
-/// are refused here rather than accepted and then ignored.
+/// `turn:host[:port][?transport=udp|tcp]` and `turns:host[:port][?transport=tcp]`,
+/// as this engine can use them (TURN over TCP and TLS through our own shim, since
+/// webrtc-rs 0.21.1 has only UDP). `stuns:` and TURN over DTLS are refused here
+/// rather than accepted and then ignored.
 ///
 /// Errors: [`crate::Error::Invalid`] with what is wrong and what would work.
 pub fn check_ice_url(url: &str) -> crate::Result<()> {
@@ -69,17 +72,20 @@ pub fn check_ice_url(url: &str) -> crate::Result<()> {
     match (scheme.as_str(), query) {
         ("stun", None) | ("turn", None) => {}
         ("turn", Some(q)) if q.eq_ignore_ascii_case("transport=udp") => {}
-        ("turn", Some(q)) if q.eq_ignore_ascii_case("transport=tcp") => {
-            return invalid("TURN over TCP is not supported yet; use turn:HOST:3478 (UDP)".into())
-        }
-        ("turns", _) => {
-            return invalid("TURN over TLS is not supported yet; use turn:HOST:3478 (UDP)".into())
+        ("turn", Some(q)) if q.eq_ignore_ascii_case("transport=tcp") => {}
+        ("turns", None) => {}
+        ("turns", Some(q)) if q.eq_ignore_ascii_case("transport=tcp") => {}
+        ("turns", Some(q)) if q.eq_ignore_ascii_case("transport=udp") => {
+            return invalid(
+                "TURN over DTLS is not supported; use turns:HOST:5349 (TLS) or turn:HOST:3478"
+                    .into(),
+            )
         }
         ("stuns", _) => {
             return invalid("STUN over TLS is not supported; use stun:HOST:3478".into())
         }
         ("stun", Some(_)) => return invalid("a stun: URL takes no ?query".into()),
-        ("turn", Some(q)) => return invalid(format!("unknown parameter {q:?}")),
+        ("turn" | "turns", Some(q)) => return invalid(format!("unknown parameter {q:?}")),
         _ => return invalid("starts with stun: or turn:".into()),
     }
     // host, host:port, [v6], [v6]:port
@@ -121,6 +127,9 @@ pub struct RtcConfig {
     pub data_channel_send_buffer_bytes: usize,
     /// Only relay candidates (W3C `iceTransportPolicy: "relay"`), to force TURN.
     pub relay_only: bool,
+    /// CA certificates (DER) trusted for TURN over TLS (`turns:`) besides the
+    /// system's, e.g. a company's own CA or a test CA.
+    pub turn_tls_roots: Vec<Vec<u8>>,
 }
 
 impl Default for RtcConfig {
@@ -131,6 +140,7 @@ impl Default for RtcConfig {
             socket_buffer_bytes: DEFAULT_SOCKET_BUFFER_BYTES,
             data_channel_send_buffer_bytes: 4 * 1024 * 1024,
             relay_only: false,
+            turn_tls_roots: Vec::new(),
         }
     }
 }
@@ -175,14 +185,16 @@ mod tests {
             "stun:198.51.100.1:3478",
             "turn:turn.example.org:3478",
             "turn:turn.example.org:3478?transport=udp",
+            "turn:turn.example.org:3478?transport=tcp",
+            "turns:turn.example.org:5349",
+            "turns:turn.example.org?transport=tcp",
             "TURN:[2001:db8::1]:3478",
             "stun:[2001:db8::1]",
         ] {
             assert!(check_ice_url(ok).is_ok(), "{ok} refused");
         }
         for (bad, says) in [
-            ("turn:t.example.org:3478?transport=tcp", "TCP"),
-            ("turns:t.example.org:5349", "TLS"),
+            ("turns:t.example.org:5349?transport=udp", "DTLS"),
             ("stuns:s.example.org", "TLS"),
             ("http://s.example.org", "starts with"),
             ("stun:", "host"),

@@ -28,6 +28,7 @@ use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
 use super::runtime::BufferedRuntime;
 use super::stats::{transport_stats, TransportStats};
 use super::track::{LocalTrack, MediaKind, RemoteTrack};
+use super::turn_stream::StreamTurnShims;
 use super::{ConnectionState, IceCandidate, RtcConfig};
 use crate::channel::DcMessage;
 use crate::Result;
@@ -155,13 +156,18 @@ pub struct PeerConnection {
     pc: Arc<dyn webrtc::peer_connection::PeerConnection>,
     video_codec: RTCRtpCodec,
     audio_codec: RTCRtpCodec,
+    /// TURN over TCP/TLS for webrtc-rs; stops when the last clone is dropped.
+    turn_shims: Arc<StreamTurnShims>,
 }
 
 impl PeerConnection {
     /// Builds a peer connection and starts its driver. Events arrive on the returned
     /// receiver (capacity [`EVENT_QUEUE`]); read it promptly.
     ///
-    /// Errors: [`Error::Rtc`] if sockets cannot be bound or the configuration is invalid.
+    /// TURN URLs over TCP or TLS are served by local shims (see `turn_stream`).
+    ///
+    /// Errors: [`Error::Rtc`] if sockets cannot be bound or the configuration is
+    /// invalid; [`Error::Invalid`] if an extra TURN CA certificate cannot be parsed.
     pub async fn new(cfg: &RtcConfig) -> Result<(Self, mpsc::Receiver<RtcEvent>)> {
         let (video, audio) = codecs();
         let mut media = MediaEngine::default();
@@ -171,8 +177,10 @@ impl PeerConnection {
             Slot::from(KEYFRAME_FORWARDER_SLOT),
             KeyframeRequestForwarder::default(),
         );
-        let ice_servers = cfg
-            .ice_servers
+        // TURN over TCP and TLS through local shims that webrtc-rs sees as UDP TURN.
+        let (servers, turn_shims) =
+            StreamTurnShims::start(&cfg.ice_servers, &cfg.turn_tls_roots).await?;
+        let ice_servers = servers
             .iter()
             .map(|s| RTCIceServer {
                 urls: s.urls.clone(),
@@ -205,6 +213,7 @@ impl PeerConnection {
                 pc: Arc::new(pc),
                 video_codec: video.rtp_codec,
                 audio_codec: audio.rtp_codec,
+                turn_shims: Arc::new(turn_shims),
             },
             rx,
         ))
@@ -304,7 +313,7 @@ impl PeerConnection {
 
     /// The selected candidate pair's RTT, types and byte counts.
     pub async fn transport_stats(&self) -> TransportStats {
-        transport_stats(self.pc.as_ref()).await
+        transport_stats(self.pc.as_ref(), &self.turn_shims).await
     }
 
     /// Closes the connection: DTLS close_notify, SCTP shutdown, sockets released.

@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use webrtc::peer_connection::{RTCStatsReportEntry, StatsSelector};
 
+use super::turn_stream::StreamTurnShims;
+
 /// ICE candidate type (RFC 8445 §5.1.1): how an address was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,13 +52,18 @@ fn candidate_type(t: &webrtc::peer_connection::RTCIceCandidateType) -> Candidate
     }
 }
 
-/// `udp`, `tcp` or `tls` for a relay candidate: its stats' relay protocol, else
-/// read from the TURN URL it came from (`turns:` or `?transport=tcp`), else `udp`.
+/// `udp`, `tcp` or `tls` for a relay candidate: the transport of our shim when the
+/// candidate came through one, else its stats' relay protocol, else read from the
+/// TURN URL (`turns:` or `?transport=tcp`), else `udp`.
 fn relay_transport(
     protocol: &rtc::peer_connection::transport::RTCIceServerTransportProtocol,
     url: &str,
+    shims: &StreamTurnShims,
 ) -> String {
     use rtc::peer_connection::transport::RTCIceServerTransportProtocol as P;
+    if let Some(t) = shims.transport_of(url) {
+        return t.name().to_owned();
+    }
     match protocol {
         P::Tcp => "tcp",
         P::Tls => "tls",
@@ -71,6 +78,7 @@ fn relay_transport(
 /// Reads the selected (nominated, else busiest) candidate pair from `pc`'s stats.
 pub(crate) async fn transport_stats(
     pc: &dyn webrtc::peer_connection::PeerConnection,
+    shims: &StreamTurnShims,
 ) -> TransportStats {
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
     let mut best: Option<&rtc::statistics::stats::ice_candidate_pair::RTCIceCandidatePairStats> =
@@ -108,7 +116,7 @@ pub(crate) async fn transport_stats(
     let local_candidate = local.map(|c| candidate_type(&c.candidate_type));
     let relay_transport = local
         .filter(|_| local_candidate == Some(CandidateType::Relay))
-        .map(|c| relay_transport(&c.relay_protocol, &c.url));
+        .map(|c| relay_transport(&c.relay_protocol, &c.url, shims));
     TransportStats {
         rtt_ms: (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1e3),
         local_candidate,
