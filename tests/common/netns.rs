@@ -21,6 +21,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The server host's address on the WAN bridge (signaling server and coturn).
 pub const WAN_SERVER_IP: &str = "198.51.100.1";
+/// The server host's second address: coturn listens on both, which lets it answer
+/// RFC 5780 NAT behaviour tests (OTHER-ADDRESS).
+pub const WAN_SERVER_IP2: &str = "198.51.100.2";
 /// coturn's shared secret in the tests (`static-auth-secret`).
 pub const TURN_SECRET: &str = "parley-test-secret";
 /// The signaling server's port in the WAN namespace.
@@ -33,6 +36,8 @@ pub enum Nat {
     Cone,
     /// Symmetric NAT (iptables `MASQUERADE --random-fully`).
     Symmetric,
+    /// No NAT: the host sits on the WAN with a public address.
+    Open,
 }
 
 /// One site: a host behind a NAT router.
@@ -123,8 +128,10 @@ impl Lab {
         lab.wan = lab.namespace("wan");
         lab.ip(&lab.wan, &["link", "add", "br0", "type", "bridge"]);
         lab.ip(&lab.wan, &["link", "set", "br0", "up"]);
-        let server_cidr = format!("{WAN_SERVER_IP}/24");
-        lab.ip(&lab.wan, &["addr", "add", &server_cidr, "dev", "br0"]);
+        for ip in [WAN_SERVER_IP, WAN_SERVER_IP2] {
+            let cidr = format!("{ip}/24");
+            lab.ip(&lab.wan, &["addr", "add", &cidr, "dev", "br0"]);
+        }
         for (i, nat) in nats.iter().enumerate() {
             let site = lab.add_site(i + 1, *nat);
             lab.sites.push(site);
@@ -165,6 +172,9 @@ impl Lab {
     }
 
     fn add_site(&mut self, n: usize, nat: Nat) -> Site {
+        if nat == Nat::Open {
+            return self.add_open_site(n);
+        }
         let router = self.namespace(&format!("r{n}"));
         let host = self.namespace(&format!("h{n}"));
         let public_ip = format!("198.51.100.{}", 10 + n);
@@ -237,6 +247,26 @@ impl Lab {
         }
     }
 
+    /// A host on the WAN bridge itself at 198.51.100.(20+N), without a router.
+    fn add_open_site(&mut self, n: usize) -> Site {
+        let host = self.namespace(&format!("h{n}"));
+        let host_ip = format!("198.51.100.{}", 20 + n);
+        let port = format!("port{n}");
+        let wan = self.wan.clone();
+        self.veth(&host, "eth0", &wan, &port);
+        self.ip(&wan, &["link", "set", &port, "master", "br0"]);
+        self.ip(
+            &host,
+            &["addr", "add", &format!("{host_ip}/24"), "dev", "eth0"],
+        );
+        Site {
+            host,
+            router: String::new(),
+            host_ip: host_ip.clone(),
+            public_ip: host_ip,
+        }
+    }
+
     /// Drops every UDP packet the site's router would forward out (a network that
     /// allows only TCP).
     pub fn block_udp(&self, site: usize) {
@@ -304,6 +334,8 @@ impl Lab {
             "-n",
             "--listening-ip",
             WAN_SERVER_IP,
+            "--listening-ip",
+            WAN_SERVER_IP2,
             "--relay-ip",
             WAN_SERVER_IP,
             "--listening-port",

@@ -65,6 +65,17 @@ pub enum Command {
     },
     /// List cameras, audio devices and shareable screens and windows.
     Devices,
+    /// Check whether calls can connect from this network, and through what: the
+    /// server, the public address and NAT type (STUN), a TURN allocation over each
+    /// transport. Exits 1 when no call could connect across the internet.
+    Doctor {
+        /// Print the report as one JSON line.
+        #[arg(long)]
+        json: bool,
+        /// The ICE servers to check instead of the server's.
+        #[command(flatten)]
+        net: NetArgs,
+    },
 }
 
 /// Contact subcommands.
@@ -143,26 +154,9 @@ pub struct CallArgs {
     /// Print one JSON line of call statistics at the end.
     #[arg(long)]
     pub stats: bool,
-    /// Local UDP address for media (default 0.0.0.0:0: every interface).
-    #[arg(long)]
-    pub bind: Option<SocketAddr>,
-    /// STUN/TURN server URL (repeatable), e.g. stun:host:3478, turn:host:3478,
-    /// turn:host:3478?transport=tcp or turns:host:5349.
-    #[arg(long)]
-    pub ice_server: Vec<String>,
-    /// TURN username for the --ice-server URLs.
-    #[arg(long)]
-    pub ice_username: Option<String>,
-    /// TURN credential for the --ice-server URLs.
-    #[arg(long)]
-    pub ice_credential: Option<String>,
-    /// Use only TURN relay candidates.
-    #[arg(long)]
-    pub relay_only: bool,
-    /// PEM file of extra CA certificates to trust for TURN over TLS (turns:),
-    /// besides the system's.
-    #[arg(long, env = "PARLEY_TURN_CA")]
-    pub turn_ca: Option<std::path::PathBuf>,
+    /// Network: bind address, ICE servers, relay-only.
+    #[command(flatten)]
+    pub net: NetArgs,
     /// With `call`: wait up to this many seconds for the callee to come online.
     #[arg(long, default_value_t = 10.0)]
     pub wait_online: f64,
@@ -186,4 +180,29 @@ pub struct CallArgs {
     /// Record the peer's shared screen (the screen track) to this Y4M file.
     #[arg(long)]
     pub record_screen: Option<PathBuf>,
+}
+
+/// Network options of calls and the doctor.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NetArgs {
+    /// Local UDP address for media (default 0.0.0.0:0: every interface).
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
+    /// STUN/TURN server URL (repeatable), e.g. stun:host:3478, turn:host:3478,
+    /// turn:host:3478?transport=tcp or turns:host:5349.
+    #[arg(long)]
+    pub ice_server: Vec<String>,
+    /// TURN username for the --ice-server URLs.
+    #[arg(long)]
+    pub ice_username: Option<String>,
+    /// TURN credential for the --ice-server URLs.
+    #[arg(long)]
+    pub ice_credential: Option<String>,
+    /// Use only TURN relay candidates.
+    #[arg(long)]
+    pub relay_only: bool,
+    /// PEM file of extra CA certificates to trust for TURN over TLS (turns:),
+    /// besides the system's.
+    #[arg(long, env = "PARLEY_TURN_CA")]
+    pub turn_ca: Option<std::path::PathBuf>,
 }

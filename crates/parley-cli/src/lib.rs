@@ -6,6 +6,7 @@
 
 pub mod args;
 mod demo;
+mod doctor;
 mod media;
 mod screen_plan;
 mod session;
@@ -71,6 +72,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             session::answer(profile, &server, timeout, opts).await?;
         }
         Command::Demo { duration, dir } => demo::run(duration, dir).await?,
+        Command::Doctor { json, net } => {
+            let profile = open_profile(&cli.profile)?;
+            let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+            doctor::run(&profile, &server, &net, json).await?;
+        }
         Command::Devices => {
             for c in parley_engine::media::list_cameras() {
                 println!("camera {}: {}", c.index, c.name);

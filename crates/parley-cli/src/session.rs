@@ -12,11 +12,12 @@ use parley_engine::signaling::{SignalEvent, SignalingClient};
 use parley_engine::storage::Profile;
 use parley_proto::{CallKind, ClientMessage, PeerId, ServerMessage};
 
-use crate::args::CallArgs;
+use crate::args::{CallArgs, NetArgs};
 use crate::media;
 use crate::screen_plan::ScreenPlan;
 
-fn rtc_config(a: &CallArgs) -> Result<RtcConfig> {
+/// The peer connection settings from the network options.
+pub fn rtc_config(a: &NetArgs) -> Result<RtcConfig> {
     let mut cfg = RtcConfig::default();
     if let Some(bind) = a.bind {
         cfg.udp_bind = vec![bind];
@@ -71,7 +72,7 @@ pub fn call_options(
     }
     let (video_sinks, audio_sinks, screen_sinks) = media::sinks(a)?;
     let mut opts = CallOptions {
-        rtc: rtc_config(a)?,
+        rtc: rtc_config(&a.net)?,
         video_source: media::video_source(a, auto)?,
         audio_source: media::audio_source(a, auto)?,
         video_sinks,

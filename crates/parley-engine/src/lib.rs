@@ -14,6 +14,7 @@ pub mod call;
 pub mod channel;
 pub mod chat;
 pub mod client;
+pub mod doctor;
 pub mod error;
 pub mod identity;
 pub mod media;

@@ -151,6 +151,14 @@ impl SignalingClient {
         self.ice.borrow().clone()
     }
 
+    /// Waits up to `timeout` for the server's `ice_servers` (sent right after
+    /// `welcome` by a server that has any) and returns them; empty if none came.
+    pub async fn wait_for_ice_servers(&self, timeout: Duration) -> Vec<IceServer> {
+        let mut rx = self.ice.clone();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|v| !v.is_empty())).await;
+        self.ice_servers()
+    }
+
     /// Queues a message for the server. Messages queued while disconnected are sent
     /// after the reconnect.
     ///

@@ -14,6 +14,7 @@
 mod data_channel;
 mod keyframe;
 mod peer;
+mod probe;
 mod runtime;
 mod stats;
 mod track;
@@ -21,10 +22,11 @@ mod turn_stream;
 
 pub use data_channel::{DataChannel, DataChannelEvent};
 pub use peer::{PeerConnection, RtcEvent};
+pub use probe::{relay_allocation, stun_binding, StunBinding, STUN_TIMEOUT_MS};
 pub use runtime::DEFAULT_SOCKET_BUFFER_BYTES;
 pub use stats::{CandidateType, TransportStats};
 pub use track::{EncodedFrame, LocalTrack, MediaKind, RemoteTrack};
-pub use turn_stream::load_pem_certificates;
+pub use turn_stream::{load_pem_certificates, parse_ice_url, IceUrlKind};
 
 use std::net::SocketAddr;
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
@@ -150,6 +151,46 @@ fn codecs() -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
     (video, audio)
 }
 
+/// Builds webrtc-rs's peer connection and starts its driver.
+async fn build(
+    cfg: &RtcConfig,
+    ice_servers: Vec<RTCIceServer>,
+    mdns: MulticastDnsMode,
+    events: &mpsc::Sender<RtcEvent>,
+) -> Result<Arc<dyn webrtc::peer_connection::PeerConnection>> {
+    let (video, audio) = codecs();
+    let mut media = MediaEngine::default();
+    media.register_codec(video, RtpCodecKind::Video)?;
+    media.register_codec(audio, RtpCodecKind::Audio)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
+        Slot::from(KEYFRAME_FORWARDER_SLOT),
+        KeyframeRequestForwarder::default(),
+    );
+    let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
+    if cfg.relay_only {
+        config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
+    }
+    let include_loopback = cfg.udp_bind.iter().any(|a| a.ip().is_loopback());
+    let settings = SettingEngineBuilder::new()
+        .with_include_loopback_candidate(include_loopback)
+        .with_multicast_dns_mode(mdns)
+        .build();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(config.build())
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .with_setting_engine(settings)
+        .with_runtime(BufferedRuntime::new(cfg.socket_buffer_bytes))
+        .with_handler(Arc::new(Handler {
+            events: events.clone(),
+        }))
+        .with_udp_addrs(cfg.udp_bind.clone())
+        .with_data_channel_send_buffer_limit(cfg.data_channel_send_buffer_bytes)
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
 /// A WebRTC peer connection. Dropping it does not close it: call [`close`](Self::close).
 #[derive(Clone)]
 pub struct PeerConnection {
@@ -169,18 +210,10 @@ impl PeerConnection {
     /// Errors: [`Error::Rtc`] if sockets cannot be bound or the configuration is
     /// invalid; [`Error::Invalid`] if an extra TURN CA certificate cannot be parsed.
     pub async fn new(cfg: &RtcConfig) -> Result<(Self, mpsc::Receiver<RtcEvent>)> {
-        let (video, audio) = codecs();
-        let mut media = MediaEngine::default();
-        media.register_codec(video.clone(), RtpCodecKind::Video)?;
-        media.register_codec(audio.clone(), RtpCodecKind::Audio)?;
-        let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
-            Slot::from(KEYFRAME_FORWARDER_SLOT),
-            KeyframeRequestForwarder::default(),
-        );
         // TURN over TCP and TLS through local shims that webrtc-rs sees as UDP TURN.
         let (servers, turn_shims) =
             StreamTurnShims::start(&cfg.ice_servers, &cfg.turn_tls_roots).await?;
-        let ice_servers = servers
+        let ice_servers: Vec<RTCIceServer> = servers
             .iter()
             .map(|s| RTCIceServer {
                 urls: s.urls.clone(),
@@ -188,29 +221,21 @@ impl PeerConnection {
                 credential: s.credential.clone(),
             })
             .collect();
-        let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
-        if cfg.relay_only {
-            config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
-        }
-        let include_loopback = cfg.udp_bind.iter().any(|a| a.ip().is_loopback());
-        let settings = SettingEngineBuilder::new()
-            .with_include_loopback_candidate(include_loopback)
-            .build();
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(config.build())
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
-            .with_setting_engine(settings)
-            .with_runtime(BufferedRuntime::new(cfg.socket_buffer_bytes))
-            .with_handler(Arc::new(Handler { events: tx }))
-            .with_udp_addrs(cfg.udp_bind.clone())
-            .with_data_channel_send_buffer_limit(cfg.data_channel_send_buffer_bytes)
-            .build()
-            .await?;
+        // webrtc-rs opens an mDNS socket to resolve peers' `.local` candidates; on a
+        // host without a multicast route that fails ("No such device") and takes
+        // the whole connection with it. Such a host cannot use mDNS anyway.
+        let pc = match build(cfg, ice_servers.clone(), MulticastDnsMode::QueryOnly, &tx).await {
+            Ok(pc) => pc,
+            Err(e) => {
+                tracing::debug!("peer connection with mDNS: {e}; again without it");
+                build(cfg, ice_servers, MulticastDnsMode::Disabled, &tx).await?
+            }
+        };
+        let (video, audio) = codecs();
         Ok((
             Self {
-                pc: Arc::new(pc),
+                pc,
                 video_codec: video.rtp_codec,
                 audio_codec: audio.rtp_codec,
                 turn_shims: Arc::new(turn_shims),

@@ -53,8 +53,7 @@ impl StreamTransport {
     }
 }
 
-/// A TURN URL the shim serves: transport, host and port (RFC 7065 defaults:
-/// 3478 for `turn:`, 5349 for `turns:`).
+/// A TURN URL the shim serves: transport, host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StreamTurnUrl {
     pub transport: StreamTransport,
@@ -62,18 +61,34 @@ pub(crate) struct StreamTurnUrl {
     pub port: u16,
 }
 
-/// Parses `url` if it is a TURN URL over TCP or TLS; `None` for every other URL
-/// (UDP TURN, STUN), which webrtc-rs handles itself. Expects a URL that
-/// [`super::check_ice_url`] accepted.
-pub(crate) fn stream_turn_url(url: &str) -> Option<StreamTurnUrl> {
+/// What an ICE server URL names (RFC 7064, RFC 7065).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IceUrlKind {
+    /// `stun:` (UDP).
+    Stun,
+    /// `turn:` over UDP.
+    TurnUdp,
+    /// `turn:…?transport=tcp`.
+    TurnTcp,
+    /// `turns:` (TLS over TCP).
+    TurnTls,
+}
+
+/// An ICE server URL taken apart: kind, host (IPv6 without brackets) and port
+/// (RFC 7065 defaults: 3478, 5349 for `turns:`). `None` for a URL that
+/// [`super::check_ice_url`] refuses.
+pub fn parse_ice_url(url: &str) -> Option<(IceUrlKind, String, u16)> {
+    super::check_ice_url(url).ok()?;
     let (scheme, rest) = url.split_once(':')?;
     let (hostport, query) = match rest.split_once('?') {
         Some((hp, q)) => (hp, Some(q.to_ascii_lowercase())),
         None => (rest, None),
     };
-    let (transport, default_port) = match (scheme.to_ascii_lowercase().as_str(), query.as_deref()) {
-        ("turn", Some("transport=tcp")) => (StreamTransport::Tcp, 3478),
-        ("turns", None | Some("transport=tcp")) => (StreamTransport::Tls, 5349),
+    let (kind, default_port) = match (scheme.to_ascii_lowercase().as_str(), query.as_deref()) {
+        ("stun", _) => (IceUrlKind::Stun, 3478),
+        ("turn", Some("transport=tcp")) => (IceUrlKind::TurnTcp, 3478),
+        ("turn", _) => (IceUrlKind::TurnUdp, 3478),
+        ("turns", _) => (IceUrlKind::TurnTls, 5349),
         _ => return None,
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
@@ -89,9 +104,21 @@ pub(crate) fn stream_turn_url(url: &str) -> Option<StreamTurnUrl> {
         Some(p) => p.parse().ok()?,
         None => default_port,
     };
+    Some((kind, host.to_owned(), port))
+}
+
+/// Parses `url` if it is a TURN URL over TCP or TLS; `None` for every other URL
+/// (UDP TURN, STUN), which webrtc-rs handles itself.
+pub(crate) fn stream_turn_url(url: &str) -> Option<StreamTurnUrl> {
+    let (kind, host, port) = parse_ice_url(url)?;
+    let transport = match kind {
+        IceUrlKind::TurnTcp => StreamTransport::Tcp,
+        IceUrlKind::TurnTls => StreamTransport::Tls,
+        IceUrlKind::Stun | IceUrlKind::TurnUdp => return None,
+    };
     Some(StreamTurnUrl {
         transport,
-        host: host.to_owned(),
+        host,
         port,
     })
 }
