@@ -111,6 +111,7 @@ fn main() {
             commands::profile::update_settings,
             commands::profile::list_devices,
             commands::profile::copy_invite_link,
+            commands::connection::check_connection,
             commands::contacts::add_contact,
             commands::contacts::rename_contact,
             commands::contacts::remove_contact,

@@ -44,6 +44,8 @@
 //!   bad link shows an error and opens nothing;
 //! - Bob switches the settings to Korean and the dark theme: the window's text
 //!   and background change at once and the profile keeps the choice;
+//! - Bob runs the connection check in the settings: the report shows the server
+//!   signed in, and no STUN/TURN to test, no path across the internet, advice;
 //! - Bob's window alone (Alice's closed) accepts a call from a headless
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
@@ -364,6 +366,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 12b. Language and theme from the settings dialog.
     settings::language_and_theme(&ctx.b)?;
     ctx.step("language and theme");
+
+    // 12c. The connection check in the settings.
+    settings::connection_check(&ctx.b)?;
+    ctx.step("connection check");
 
     // 13. Bob's window alone, called by a headless peer: the draw rate without a
     // second window on the 2 cores (printed for BENCHMARKS.md).

@@ -2,6 +2,7 @@
 
 pub mod call;
 pub mod chat;
+pub mod connection;
 pub mod contacts;
 pub mod files;
 pub mod notify;

@@ -63,3 +63,65 @@ pub(crate) fn language_and_theme(p: &Peer) -> WdResult<()> {
     .map(|_| ())
     .map_err(|e| format!("[{}] {e}", p.name))
 }
+
+/// Bob checks his connection in the settings: the report shows the server signed
+/// in, and, since this server hands out no STUN or TURN server, that nothing was
+/// tested, no path across the internet, and the advice to add servers.
+pub(crate) fn connection_check(p: &Peer) -> WdResult<()> {
+    let s = &p.s;
+    s.click(&s.wait_for("[data-testid=settings-button]", SHORT, enabled_and_visible)?)?;
+    s.click(&s.wait_for(
+        "[data-testid=settings-check-connection]",
+        SHORT,
+        enabled_and_visible,
+    )?)?;
+    let shown = s
+        .wait_script(
+            "the connection report",
+            "const r = document.querySelector('[data-testid=connection-report]');\
+             if (!r || !['usable', 'unusable', 'error'].includes(r.dataset.state)) return null;\
+             const row = (id) => { const e = r.querySelector(`[data-testid=${id}]`);\
+               return e ? { ok: e.dataset.ok, text: e.innerText } : null; };\
+             return { state: r.dataset.state, server: row('conn-server'), nat: row('conn-nat'),\
+               paths: row('conn-paths'),\
+               advice: [...r.querySelectorAll('[data-testid=conn-advice]')].map((a) => a.innerText) };",
+            vec![],
+            SHORT,
+        )
+        .map_err(|e| format!("[{}] {e}", p.name))?;
+    let fail = |what: &str| Err(format!("[{}] {what}: {shown}", p.name));
+    if shown["state"] != "unusable" {
+        return fail("the report should say no path works without STUN/TURN");
+    }
+    let server = shown["server"]["text"].as_str().unwrap_or("");
+    if shown["server"]["ok"] != "true" || !server.contains("signed in") || !server.contains(" ms") {
+        return fail("the server row should say signed in, with its time");
+    }
+    if !shown["nat"]["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("no STUN or TURN server")
+    {
+        return fail("the NAT row should say it was not tested");
+    }
+    if shown["paths"]["ok"] != "false"
+        || !shown["paths"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing across the internet")
+    {
+        return fail("the paths row should say no call can cross the internet");
+    }
+    if !shown["advice"].to_string().contains("--stun-url") {
+        return fail("the advice should say how to add STUN/TURN servers");
+    }
+    s.click(&s.find("[data-testid=settings-cancel]")?)?;
+    s.wait_script(
+        "the settings dialog to close",
+        "const d = document.querySelector('[data-testid=settings-dialog]'); return !d || !d.open;",
+        vec![],
+        SHORT,
+    )
+    .map(|_| ())
+    .map_err(|e| format!("[{}] {e}", p.name))
+}

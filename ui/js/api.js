@@ -58,6 +58,7 @@ export const cmd = {
   setupProfile: (name) => invoke('setup_profile', { name }),
   updateSettings: (settings) => invoke('update_settings', { settings }),
   listDevices: () => invoke('list_devices'),
+  checkConnection: () => invoke('check_connection'),
   addContact: (id, name) => invoke('add_contact', { id, name }),
   renameContact: (id, name) => invoke('rename_contact', { id, name }),
   removeContact: (id) => invoke('remove_contact', { id }),

@@ -190,6 +190,15 @@ export function createMockBackend(params) {
       return state;
     },
     list_devices: () => devices,
+    check_connection: () => ({
+      server: { url: 'ws://127.0.0.1:8443/ws', ok: true, ms: 3 }, ice_source: 'server',
+      stun: { url: 'stun:stun.example.org:3478', ok: true, public: '203.0.113.7:40000', local: '192.168.1.20:40000', rtt_ms: 21 },
+      nat: 'endpoint_independent',
+      relays: [{ url: 'turn:turn.example.org:3478', transport: 'udp', ok: true, ms: 48 },
+        { url: 'turns:turn.example.org:5349', transport: 'tls', ok: false, error: 'no relay candidate in 8000 ms' }],
+      paths: ['direct', 'relay_udp'],
+      advice: ['TURN turns:turn.example.org:5349 gave no relay. Check that TCP port 5349 is reachable from here.'],
+    }),
     add_contact: ({ id, name }) => {
       if (!ID_RE.test(id || '')) return fail('invalid', 'A contact id is 43 characters of base64url');
       if (state.contacts.some((c) => c.id === id)) return fail('invalid', 'This contact is already in your list');

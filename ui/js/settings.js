@@ -8,6 +8,7 @@ import { icon } from './icons.js';
 import { store } from './store.js';
 import { openDialog } from './modal.js';
 import { applySettingsState } from './theme.js';
+import { connectionSection } from './connection.js';
 
 let n = 0;
 function field(labelKey, control, hintKey) {
@@ -74,6 +75,7 @@ export async function openSettings() {
       field('settings.server', server, 'settings.serverHint'),
       h('div', { class: 'field' }, h('span', { class: 'field-label', i18n: 'settings.iceServers' }),
         h('p', { class: 'field-hint', i18n: 'settings.iceHint' }), rows, addIce)),
+    connectionSection(),
     h('fieldset', { class: 'group' }, h('legend', { i18n: 'settings.files' }), field('settings.downloadDir', dir)),
     h('fieldset', { class: 'group grid2' }, h('legend', { i18n: 'settings.devices' }),
       field('settings.camera', camera), field('settings.microphone', mic), field('settings.speaker', speaker)),

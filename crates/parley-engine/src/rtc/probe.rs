@@ -40,16 +40,20 @@ pub struct StunBinding {
 /// Errors: [`Error::Rtc`] when no answer came in time (UDP blocked, or no STUN
 /// server there) or the socket failed.
 pub async fn stun_binding(socket: &UdpSocket, server: SocketAddr) -> Result<StunBinding> {
-    let mut request = Message::new();
     let tid = TransactionId::new();
-    let setters: [Box<dyn Setter>; 3] = [
-        Box::new(BINDING_REQUEST),
-        Box::new(tid),
-        Box::new(FINGERPRINT),
-    ];
-    request
-        .build(&setters)
-        .map_err(|e| Error::Rtc(format!("STUN request: {e}")))?;
+    // Built in a block: the setters are not Send and must not live across an await.
+    let request = {
+        let mut request = Message::new();
+        let setters: [Box<dyn Setter>; 3] = [
+            Box::new(BINDING_REQUEST),
+            Box::new(tid),
+            Box::new(FINGERPRINT),
+        ];
+        request
+            .build(&setters)
+            .map_err(|e| Error::Rtc(format!("STUN request: {e}")))?;
+        request
+    };
     let started = Instant::now();
     let deadline = started + Duration::from_millis(STUN_TIMEOUT_MS);
     let mut buf = [0u8; 1500];
