@@ -37,6 +37,30 @@ use crate::Result;
 /// Capacity of the peer connection's event queue, events.
 pub const EVENT_QUEUE: usize = 256;
 
+/// How long after ICE checks start a pair whose candidates include a server
+/// reflexive, peer reflexive or relay candidate may be nominated, ms: until then a
+/// better pair has its chance. webrtc-rs (like pion) waits 500, 1000 and 2000 ms
+/// and never renominates; that made every relayed call take 2.3 s to set up
+/// (BENCHMARKS.md, "Paths across NATs"). Ours still leave a direct pair several
+/// round trips of a long-haul path (trickled candidate plus a check) before a
+/// relay pair wins.
+pub const ACCEPTANCE_WAIT_MS: AcceptanceWaits = AcceptanceWaits {
+    srflx: 250,
+    prflx: 500,
+    relay: 1000,
+};
+
+/// Minimum waits before nominating pairs by candidate type, ms (host: none).
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptanceWaits {
+    /// Server reflexive.
+    pub srflx: u64,
+    /// Peer reflexive.
+    pub prflx: u64,
+    /// Relay.
+    pub relay: u64,
+}
+
 /// RTP payload type we offer for H.264 Constrained Baseline.
 pub const H264_PAYLOAD_TYPE: u8 = 102;
 /// RTP payload type we offer for Opus.
@@ -151,6 +175,10 @@ fn codecs() -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
     (video, audio)
 }
 
+fn ms(v: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(v)
+}
+
 /// Builds webrtc-rs's peer connection and starts its driver.
 async fn build(
     cfg: &RtcConfig,
@@ -174,6 +202,9 @@ async fn build(
     let settings = SettingEngineBuilder::new()
         .with_include_loopback_candidate(include_loopback)
         .with_multicast_dns_mode(mdns)
+        .with_srflx_acceptance_min_wait(Some(ms(ACCEPTANCE_WAIT_MS.srflx)))
+        .with_prflx_acceptance_min_wait(Some(ms(ACCEPTANCE_WAIT_MS.prflx)))
+        .with_relay_acceptance_min_wait(Some(ms(ACCEPTANCE_WAIT_MS.relay)))
         .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config.build())
