@@ -16,7 +16,7 @@ mod common;
 use std::time::Duration;
 
 use common::netns::{available, Lab, Nat, WAN_SERVER_IP};
-use common::{media, stats, success, wait, Peer};
+use common::{answer_args, call_args, media, stats, success, wait, Peer};
 
 /// Calls per path for the setup median.
 const CALLS: usize = 10;
@@ -39,33 +39,12 @@ fn one_call(
     let clip = media("chrome-320x180-15fps.y4m");
     let rec = bob.path("received.y4m");
     let inbox = bob.path("inbox");
-    let mut answer = vec![
-        "answer",
-        "--timeout",
-        "30",
-        "--stats",
-        "--no-video",
-        "--no-audio",
-        "--record-video",
-        rec.to_str().unwrap(),
-        "--receive-dir",
-        inbox.to_str().unwrap(),
-    ];
+    let mut answer = answer_args("30", &rec);
+    answer.extend_from_slice(&["--receive-dir", inbox.to_str().unwrap()]);
     answer.extend_from_slice(extra);
     let answer = lab.spawn_peer(b, &bob, &answer);
     let big = alice.path("big.bin");
-    let mut call = vec![
-        "call",
-        &bob.id,
-        "--wait-online",
-        "20",
-        "--stats",
-        "--duration",
-        "3",
-        "--video-file",
-        clip.to_str().unwrap(),
-        "--no-audio",
-    ];
+    let mut call = call_args(&bob.id, "3", &clip);
     if file_mib > 0 {
         common::checks::random_file(&big, file_mib << 20);
         call.extend_from_slice(&["--send-file", big.to_str().unwrap()]);

@@ -44,28 +44,8 @@ fn calls_outlive_a_signaling_server_restart() {
     let clip = media("chrome-320x180-15fps.y4m");
     let rec = bob.path("received.y4m");
 
-    let answer = bob.spawn(&[
-        "answer",
-        "--timeout",
-        "60",
-        "--stats",
-        "--no-video",
-        "--no-audio",
-        "--record-video",
-        rec.to_str().unwrap(),
-    ]);
-    let mut call = alice.spawn(&[
-        "call",
-        &bob.id,
-        "--wait-online",
-        "20",
-        "--stats",
-        "--duration",
-        "20",
-        "--video-file",
-        clip.to_str().unwrap(),
-        "--no-audio",
-    ]);
+    let answer = bob.spawn(&answer_args("60", &rec));
+    let mut call = alice.spawn(&call_args(&bob.id, "20", &clip));
     // The caller says "connected" on stderr when media starts; keep its stderr.
     let (tx, rx) = mpsc::channel();
     let stderr = call.stderr.take().unwrap();

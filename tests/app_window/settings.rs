@@ -4,6 +4,18 @@ use crate::contacts::enabled_and_visible;
 use crate::webdriver::WdResult;
 use crate::{Peer, SHORT};
 
+/// Waits for `p`'s settings dialog to close.
+fn closed(p: &Peer) -> WdResult<()> {
+    p.s.wait_script(
+        "the settings dialog to close",
+        "const d = document.querySelector('[data-testid=settings-dialog]'); return !d || !d.open;",
+        vec![],
+        SHORT,
+    )
+    .map(|_| ())
+    .map_err(|e| format!("[{}] {e}", p.name))
+}
+
 /// Picks `language` and `theme` in `p`'s settings dialog and saves.
 fn choose(p: &Peer, language: &str, theme: &str) -> WdResult<()> {
     let s = &p.s;
@@ -18,14 +30,7 @@ fn choose(p: &Peer, language: &str, theme: &str) -> WdResult<()> {
         vec![dialog.json(), language.into(), theme.into()],
     )?;
     s.click(&s.find("[data-testid=settings-save]")?)?;
-    s.wait_script(
-        "the settings dialog to close",
-        "const d = document.querySelector('[data-testid=settings-dialog]'); return !d || !d.open;",
-        vec![],
-        SHORT,
-    )
-    .map(|_| ())
-    .map_err(|e| format!("[{}] {e}", p.name))
+    closed(p)
 }
 
 /// Bob switches to Korean and the dark theme: the window's text and colours
@@ -116,12 +121,5 @@ pub(crate) fn connection_check(p: &Peer) -> WdResult<()> {
         return fail("the advice should say how to add STUN/TURN servers");
     }
     s.click(&s.find("[data-testid=settings-cancel]")?)?;
-    s.wait_script(
-        "the settings dialog to close",
-        "const d = document.querySelector('[data-testid=settings-dialog]'); return !d || !d.open;",
-        vec![],
-        SHORT,
-    )
-    .map(|_| ())
-    .map_err(|e| format!("[{}] {e}", p.name))
+    closed(p)
 }

@@ -10,6 +10,39 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// `answer` arguments for a callee that sends no media, prints its stats and
+/// records the caller's video to `rec`; append more.
+pub fn answer_args<'a>(timeout_s: &'a str, rec: &'a Path) -> Vec<&'a str> {
+    vec![
+        "answer",
+        "--timeout",
+        timeout_s,
+        "--stats",
+        "--no-video",
+        "--no-audio",
+        "--record-video",
+        rec.to_str().unwrap(),
+    ]
+}
+
+/// `call` arguments: calls `callee` (waiting up to 20 s for it to come online),
+/// sends `clip` as video for `duration_s` seconds, no audio, prints stats; append
+/// more.
+pub fn call_args<'a>(callee: &'a str, duration_s: &'a str, clip: &'a Path) -> Vec<&'a str> {
+    vec![
+        "call",
+        callee,
+        "--wait-online",
+        "20",
+        "--stats",
+        "--duration",
+        duration_s,
+        "--video-file",
+        clip.to_str().unwrap(),
+        "--no-audio",
+    ]
+}
+
 /// `../shared/media` seen from the repository root.
 pub fn media(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -35,34 +35,12 @@ pub fn call_with_clip_and_file(
     let inbox = bob.path("inbox");
     let rec = bob.path("received.y4m");
 
-    let mut answer_args = vec![
-        "answer",
-        "--timeout",
-        "60",
-        "--stats",
-        "--no-video",
-        "--no-audio",
-        "--record-video",
-        rec.to_str().unwrap(),
-        "--receive-dir",
-        inbox.to_str().unwrap(),
-    ];
+    let mut answer_args = super::answer_args("60", &rec);
+    answer_args.extend_from_slice(&["--receive-dir", inbox.to_str().unwrap()]);
     answer_args.extend_from_slice(extra_callee);
     let answer = lab.spawn_peer(1, &bob, &answer_args);
-    let mut call_args = vec![
-        "call",
-        &bob.id,
-        "--wait-online",
-        "20",
-        "--stats",
-        "--duration",
-        "10",
-        "--video-file",
-        clip.to_str().unwrap(),
-        "--no-audio",
-        "--send-file",
-        big.to_str().unwrap(),
-    ];
+    let mut call_args = super::call_args(&bob.id, "10", &clip);
+    call_args.extend_from_slice(&["--send-file", big.to_str().unwrap()]);
     call_args.extend_from_slice(extra_caller);
     let call = lab.spawn_peer(0, &alice, &call_args);
 
