@@ -114,6 +114,7 @@ async fn impostor_refused_and_offers_need_a_call() {
         ClientMessage::Offer {
             call_id: "nocall".into(),
             sdp: "v=0".into(),
+            sig: None,
         },
     )
     .await;
@@ -142,6 +143,7 @@ async fn impostor_refused_and_offers_need_a_call() {
         ClientMessage::Offer {
             call_id: "c1".into(),
             sdp: "v=0".into(),
+            sig: None,
         },
     )
     .await;

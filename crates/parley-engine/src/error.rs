@@ -48,6 +48,12 @@ pub enum Error {
     /// The call ended or never started as asked.
     #[error("call: {0}")]
     Call(String),
+    /// The other side's session description was not signed by the peer we are in
+    /// the call with, or ours was refused by it: someone between us (the signaling
+    /// server or whoever controls it) altered the call (docs/protocol.md §6.3). No
+    /// media or data flowed.
+    #[error("the connection was tampered with: {0}")]
+    Tampered(String),
     /// Invalid argument or state from the caller.
     #[error("invalid: {0}")]
     Invalid(String),

@@ -66,6 +66,7 @@ pub struct SignalingClient {
     stop: watch::Sender<bool>,
     ice: watch::Receiver<Vec<IceServer>>,
     held: HeldCalls,
+    key: Arc<SigningKey>,
 }
 
 /// The accepted calls this client holds, by call id: listed in `resume` after
@@ -108,6 +109,7 @@ impl SignalingClient {
         .await
         .map_err(|_| Error::Signaling(format!("{url}: timed out connecting")))??;
         let id = PeerId::from_public_key(&key.verifying_key());
+        let signer = Arc::new(key.clone());
         let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
         let (ev_tx, ev_rx) = mpsc::channel(INBOUND_QUEUE);
         let (watch_tx, watch_rx) = watch::channel(Vec::new());
@@ -134,6 +136,7 @@ impl SignalingClient {
                 stop: stop_tx,
                 ice: ice_rx,
                 held,
+                key: signer,
             },
             ev_rx,
         ))
@@ -142,6 +145,11 @@ impl SignalingClient {
     /// Our peer id.
     pub fn id(&self) -> &PeerId {
         &self.id
+    }
+
+    /// Our identity key, which signs our session descriptions (docs/protocol.md §6.3).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.key
     }
 
     /// The STUN/TURN servers the server handed out last (`ice_servers`,

@@ -5,9 +5,11 @@
 //!
 //! - [`signal`]: JSON frames exchanged with the signaling server over WebSocket.
 //! - [`identity`]: peer ids (Ed25519 public keys) and the challenge-response auth.
+//! - [`binding`]: offers and answers signed by the sender's identity key.
 //! - [`data`]: JSON and binary frames carried on the peer-to-peer data channels.
 //! - [`error`]: the crate's one error type, [`ProtoError`].
 
+pub mod binding;
 pub mod data;
 pub mod error;
 pub mod identity;
@@ -21,7 +23,9 @@ pub use signal::{CallKind, ClientMessage, ErrorCode, IceServerInfo, ResumedCall,
 
 /// Signaling protocol version carried in `hello` and `challenge`; the server refuses
 /// any other value with [`ErrorCode::UnsupportedVersion`].
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// Version 2 made `sig` on `offer` and `answer` mandatory for clients (§6.3).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest signaling frame (bytes of the JSON text) a conforming server accepts by
 /// default; bigger frames get [`ErrorCode::TooLarge`] and the connection is closed.

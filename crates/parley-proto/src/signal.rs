@@ -162,6 +162,10 @@ pub enum ClientMessage {
     Hangup {
         /// The call.
         call_id: String,
+        /// Why, when it is not a plain hangup: `"tampered"` when the sender refused
+        /// the other's description (§6.3); other values are for display.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// SDP offer for an accepted call, relayed to the other party.
     Offer {
@@ -169,6 +173,11 @@ pub enum ClientMessage {
         call_id: String,
         /// Session description (SDP text).
         sdp: String,
+        /// The sender's identity signature binding this description to the call
+        /// (docs/protocol.md §6.3, [`crate::binding`]); base64url, 86 chars.
+        /// Receivers refuse a description without a valid one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<String>,
     },
     /// SDP answer for an accepted call, relayed to the other party.
     Answer {
@@ -176,6 +185,11 @@ pub enum ClientMessage {
         call_id: String,
         /// Session description (SDP text).
         sdp: String,
+        /// The sender's identity signature binding this description to the call
+        /// (docs/protocol.md §6.3, [`crate::binding`]); base64url, 86 chars.
+        /// Receivers refuse a description without a valid one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<String>,
     },
     /// ICE candidate for an accepted call, relayed to the other party.
     Candidate {
@@ -303,7 +317,7 @@ impl ClientMessage {
             | ClientMessage::Accept { call_id }
             | ClientMessage::Decline { call_id, .. }
             | ClientMessage::Cancel { call_id }
-            | ClientMessage::Hangup { call_id }
+            | ClientMessage::Hangup { call_id, .. }
             | ClientMessage::Offer { call_id, .. }
             | ClientMessage::Answer { call_id, .. }
             | ClientMessage::Candidate { call_id, .. } => Some(call_id),
@@ -415,6 +429,10 @@ pub enum ServerMessage {
         call_id: String,
         /// The party that hung up.
         from: PeerId,
+        /// Why, when it is not a plain hangup: `"tampered"` when the sender refused
+        /// the other's description (§6.3); other values are for display.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Relayed SDP offer.
     Offer {
@@ -424,6 +442,11 @@ pub enum ServerMessage {
         from: PeerId,
         /// Session description (SDP text).
         sdp: String,
+        /// The sender's identity signature binding this description to the call
+        /// (docs/protocol.md §6.3, [`crate::binding`]); base64url, 86 chars.
+        /// Receivers refuse a description without a valid one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<String>,
     },
     /// Relayed SDP answer.
     Answer {
@@ -433,6 +456,11 @@ pub enum ServerMessage {
         from: PeerId,
         /// Session description (SDP text).
         sdp: String,
+        /// The sender's identity signature binding this description to the call
+        /// (docs/protocol.md §6.3, [`crate::binding`]); base64url, 86 chars.
+        /// Receivers refuse a description without a valid one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<String>,
     },
     /// Relayed ICE candidate.
     Candidate {

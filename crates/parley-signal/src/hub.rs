@@ -270,7 +270,7 @@ impl Hub {
                     );
                 }
             },
-            ClientMessage::Hangup { call_id } => {
+            ClientMessage::Hangup { call_id, reason } => {
                 match self.calls.get(&call_id).map(|c| c.other(from).cloned()) {
                     None => error(
                         &mut out,
@@ -295,12 +295,13 @@ impl Hub {
                             ServerMessage::Hangup {
                                 call_id,
                                 from: from.clone(),
+                                reason,
                             },
                         );
                     }
                 }
             }
-            ClientMessage::Offer { call_id, sdp } => {
+            ClientMessage::Offer { call_id, sdp, sig } => {
                 if let Some(other) = self.relay_target(from, &call_id, &mut out) {
                     tracing::debug!(%call_id, bytes = sdp.len(), "relaying offer");
                     send(
@@ -310,11 +311,12 @@ impl Hub {
                             call_id,
                             from: from.clone(),
                             sdp,
+                            sig,
                         },
                     );
                 }
             }
-            ClientMessage::Answer { call_id, sdp } => {
+            ClientMessage::Answer { call_id, sdp, sig } => {
                 if let Some(other) = self.relay_target(from, &call_id, &mut out) {
                     tracing::debug!(%call_id, bytes = sdp.len(), "relaying answer");
                     send(
@@ -324,6 +326,7 @@ impl Hub {
                             call_id,
                             from: from.clone(),
                             sdp,
+                            sig,
                         },
                     );
                 }
@@ -576,6 +579,7 @@ impl Hub {
                     ServerMessage::Hangup {
                         call_id,
                         from: id.clone(),
+                        reason: None,
                     },
                 );
             }

@@ -54,6 +54,7 @@ async fn busy_callee() {
     alice
         .send(&ClientMessage::Hangup {
             call_id: "ab".into(),
+            reason: None,
         })
         .await;
     assert!(matches!(bob.recv().await, ServerMessage::Hangup { .. }));

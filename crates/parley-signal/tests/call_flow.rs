@@ -59,6 +59,7 @@ async fn full_call_flow() {
         .send(&ClientMessage::Offer {
             call_id: call_id(),
             sdp: sdp.clone(),
+            sig: None,
         })
         .await;
     assert_eq!(
@@ -66,12 +67,14 @@ async fn full_call_flow() {
         ServerMessage::Offer {
             call_id: call_id(),
             from: a.clone(),
-            sdp: sdp.clone()
+            sdp: sdp.clone(),
+            sig: None,
         }
     );
     bob.send(&ClientMessage::Answer {
         call_id: call_id(),
         sdp: sdp.clone(),
+        sig: None,
     })
     .await;
     assert_eq!(
@@ -79,7 +82,8 @@ async fn full_call_flow() {
         ServerMessage::Answer {
             call_id: call_id(),
             from: b.clone(),
-            sdp
+            sdp,
+            sig: None,
         }
     );
     let cand = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host".to_owned();
@@ -119,19 +123,21 @@ async fn full_call_flow() {
         }
     );
 
-    bob.send(&ClientMessage::Hangup { call_id: call_id() })
+    bob.send(&ClientMessage::Hangup { call_id: call_id(), reason: None })
         .await;
     assert_eq!(
         alice.recv().await,
         ServerMessage::Hangup {
             call_id: call_id(),
-            from: b.clone()
+            from: b.clone(),
+            reason: None,
         }
     );
     alice
         .send(&ClientMessage::Offer {
             call_id: call_id(),
             sdp: "x".into(),
+            sig: None,
         })
         .await;
     assert_eq!(

@@ -56,6 +56,7 @@ async fn disconnect_ends_call_after_the_grace_period() {
         .send(&ClientMessage::Offer {
             call_id: "c1".into(),
             sdp: "v=0 again".into(),
+            sig: None,
         })
         .await;
     assert!(
@@ -69,13 +70,15 @@ async fn disconnect_ends_call_after_the_grace_period() {
         alice.recv().await,
         ServerMessage::Hangup {
             call_id: "c1".into(),
-            from: bob_id
+            from: bob_id,
+            reason: None,
         }
     );
     alice
         .send(&ClientMessage::Offer {
             call_id: "c1".into(),
             sdp: "v=0".into(),
+            sig: None,
         })
         .await;
     alice.expect_error(ErrorCode::NotInCall).await;
@@ -96,7 +99,8 @@ async fn disconnect_ends_call_after_the_grace_period() {
         alice.recv().await,
         ServerMessage::Hangup {
             call_id: "c2".into(),
-            from: carol_id
+            from: carol_id,
+            reason: None,
         }
     );
     server.shutdown().await;

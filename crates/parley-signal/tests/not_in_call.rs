@@ -21,6 +21,7 @@ async fn relay_outside_accepted_call_is_refused() {
     let offer = |call_id: &str| ClientMessage::Offer {
         call_id: call_id.into(),
         sdp: "v=0".into(),
+        sig: None,
     };
 
     mallory.send(&offer("nothing")).await;
@@ -69,6 +70,7 @@ async fn relay_outside_accepted_call_is_refused() {
         .send(&ClientMessage::Answer {
             call_id: "c1".into(),
             sdp: "v=0".into(),
+            sig: None,
         })
         .await;
     mallory.expect_error(ErrorCode::NotInCall).await;
@@ -84,6 +86,7 @@ async fn relay_outside_accepted_call_is_refused() {
     mallory
         .send(&ClientMessage::Hangup {
             call_id: "c1".into(),
+            reason: None,
         })
         .await;
     mallory.expect_error(ErrorCode::NotInCall).await;

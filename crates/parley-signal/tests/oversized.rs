@@ -35,6 +35,7 @@ async fn oversized_frame_is_refused_and_closes() {
     big.send(&ClientMessage::Offer {
         call_id: "c".into(),
         sdp,
+        sig: None,
     })
     .await;
     big.expect_error(ErrorCode::TooLarge).await;
@@ -44,7 +45,8 @@ async fn oversized_frame_is_refused_and_closes() {
         other.recv().await,
         ServerMessage::Hangup {
             call_id: "c".into(),
-            from: big.id.clone()
+            from: big.id.clone(),
+            reason: None,
         }
     );
     other.ping().await;

@@ -44,7 +44,8 @@ async fn new_connection_replaces_old() {
         watcher.recv().await,
         ServerMessage::Hangup {
             call_id: "c".into(),
-            from: second.id.clone()
+            from: second.id.clone(),
+            reason: None,
         }
     );
     watcher

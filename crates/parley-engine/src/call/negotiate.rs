@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use parley_proto::binding::{DescriptionBinding, DescriptionType};
 use parley_proto::{ClientMessage, ErrorCode, PeerId, ServerMessage};
 use rand::RngCore as _;
 use tokio::sync::mpsc;
@@ -116,4 +117,49 @@ pub(super) async fn send_candidate(
         sdp_mline_index: c.sdp_mline_index,
     })
     .await
+}
+
+/// The `reason` of a `hangup` sent when we refuse the other side's description
+/// (docs/protocol.md §6.3).
+pub(super) const TAMPERED_REASON: &str = "tampered";
+
+/// Signs our description `sdp` of `kind` for `call_id` with the recipient `to`;
+/// the `sig` field of `offer` / `answer` (docs/protocol.md §6.3).
+///
+/// Errors: [`Error::Rtc`] when our own description has no DTLS fingerprint or ICE
+/// ufrag (a webrtc-rs fault: there would be nothing to protect).
+pub(super) fn sign_description(
+    sig: &SignalingClient,
+    call_id: &str,
+    to: &PeerId,
+    kind: DescriptionType,
+    sdp: &str,
+) -> Result<String> {
+    let binding = DescriptionBinding::from_sdp(call_id, sig.id(), to, kind, sdp)
+        .map_err(|e| Error::Rtc(format!("our own {}: {e}", kind.as_str())))?;
+    Ok(binding.sign(sig.signing_key()))
+}
+
+/// Checks that `sdp`, a description of `kind` for `call_id`, was signed by `peer`
+/// (the party we are in the call with, whatever the server says sent it) for us.
+///
+/// Errors: [`Error::Tampered`] when the signature is missing, malformed or does
+/// not match, or the description carries no fingerprint or ufrag.
+pub(super) fn verify_description(
+    sig: &SignalingClient,
+    call_id: &str,
+    peer: &PeerId,
+    kind: DescriptionType,
+    sdp: &str,
+    signature: Option<&str>,
+) -> Result<()> {
+    DescriptionBinding::from_sdp(call_id, peer, sig.id(), kind, sdp)
+        .and_then(|b| b.verify(signature))
+        .map_err(|e| {
+            tracing::warn!(%call_id, %peer, "refused the {}: {e}", kind.as_str());
+            Error::Tampered(format!(
+                "the {} from {peer} did not carry its signature ({e})",
+                kind.as_str()
+            ))
+        })
 }

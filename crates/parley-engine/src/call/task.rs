@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parley_proto::binding::DescriptionType;
 use parley_proto::data::{ControlFrame, CHAT_LABEL, CONTROL_LABEL, FILE_LABEL};
 use parley_proto::{ClientMessage, PeerId, ServerMessage};
 use tokio::sync::{mpsc, watch};
@@ -216,9 +217,12 @@ pub(super) async fn run(
     }
     if offerer {
         let sdp = pc.create_offer().await?;
+        let signature =
+            negotiate::sign_description(&sig, &call_id, &peer, DescriptionType::Offer, &sdp)?;
         sig.send(ClientMessage::Offer {
             call_id: call_id.clone(),
             sdp,
+            sig: Some(signature),
         })
         .await?;
     }
@@ -319,35 +323,49 @@ pub(super) async fn run(
 impl Live {
     async fn on_signal(&mut self, msg: ServerMessage) -> Option<String> {
         match msg {
-            ServerMessage::Offer { sdp, .. } => match self.pc.answer_offer(&sdp).await {
-                Ok(answer) => {
-                    let _ = self
-                        .sig
-                        .send(ClientMessage::Answer {
-                            call_id: self.call_id.clone(),
-                            sdp: answer,
-                        })
-                        .await;
-                    self.remote_description_set = true;
-                    self.flush_candidates().await;
+            ServerMessage::Offer { sdp, sig, .. } => {
+                let kind = DescriptionType::Offer;
+                if let Err(e) = self.verify(kind, &sdp, sig.as_deref()) {
+                    return Some(self.refuse(e).await);
                 }
-                Err(e) => {
-                    self.failure = Some(e);
-                    self.send_hangup().await;
-                    return Some("bad offer".into());
+                match self.pc.answer_offer(&sdp).await {
+                    Ok(answer) => {
+                        let signature = match negotiate::sign_description(
+                            &self.sig,
+                            &self.call_id,
+                            &self.peer,
+                            DescriptionType::Answer,
+                            &answer,
+                        ) {
+                            Ok(s) => s,
+                            Err(e) => return Some(self.fail(e, "bad answer").await),
+                        };
+                        let _ = self
+                            .sig
+                            .send(ClientMessage::Answer {
+                                call_id: self.call_id.clone(),
+                                sdp: answer,
+                                sig: Some(signature),
+                            })
+                            .await;
+                        self.remote_description_set = true;
+                        self.flush_candidates().await;
+                    }
+                    Err(e) => return Some(self.fail(e, "bad offer").await),
                 }
-            },
-            ServerMessage::Answer { sdp, .. } => match self.pc.apply_answer(&sdp).await {
-                Ok(()) => {
-                    self.remote_description_set = true;
-                    self.flush_candidates().await;
+            }
+            ServerMessage::Answer { sdp, sig, .. } => {
+                if let Err(e) = self.verify(DescriptionType::Answer, &sdp, sig.as_deref()) {
+                    return Some(self.refuse(e).await);
                 }
-                Err(e) => {
-                    self.failure = Some(e);
-                    self.send_hangup().await;
-                    return Some("bad answer".into());
+                match self.pc.apply_answer(&sdp).await {
+                    Ok(()) => {
+                        self.remote_description_set = true;
+                        self.flush_candidates().await;
+                    }
+                    Err(e) => return Some(self.fail(e, "bad answer").await),
                 }
-            },
+            }
             ServerMessage::Candidate {
                 candidate,
                 sdp_mid,
@@ -367,6 +385,16 @@ impl Live {
                     self.pending_candidates.push(c);
                 }
             }
+            ServerMessage::Hangup {
+                reason: Some(reason),
+                ..
+            } if reason == negotiate::TAMPERED_REASON => {
+                self.failure = Some(Error::Tampered(format!(
+                    "{} refused our description: its signature did not reach it intact",
+                    self.peer
+                )));
+                return Some("tampered".into());
+            }
             ServerMessage::Hangup { .. } | ServerMessage::Cancel { .. } => {
                 return Some("the other side hung up".into())
             }
@@ -376,6 +404,32 @@ impl Live {
             _ => {}
         }
         None
+    }
+
+    /// Checks the peer's signature on a description it sent (docs/protocol.md §6.3).
+    fn verify(&self, kind: DescriptionType, sdp: &str, signature: Option<&str>) -> Result<()> {
+        negotiate::verify_description(&self.sig, &self.call_id, &self.peer, kind, sdp, signature)
+    }
+
+    /// Ends the call on a description we refused: nothing was applied, so no ICE,
+    /// DTLS, media or data starts; the peer is told why.
+    async fn refuse(&mut self, e: Error) -> String {
+        self.failure = Some(e);
+        let _ = self
+            .sig
+            .send(ClientMessage::Hangup {
+                call_id: self.call_id.clone(),
+                reason: Some(negotiate::TAMPERED_REASON.into()),
+            })
+            .await;
+        "tampered".into()
+    }
+
+    /// Ends the call on a local failure `e`, telling the peer.
+    async fn fail(&mut self, e: Error, reason: &str) -> String {
+        self.failure = Some(e);
+        self.send_hangup().await;
+        reason.into()
     }
 
     async fn flush_candidates(&mut self) {
@@ -709,6 +763,7 @@ impl Live {
             .sig
             .send(ClientMessage::Hangup {
                 call_id: self.call_id.clone(),
+                reason: None,
             })
             .await;
     }

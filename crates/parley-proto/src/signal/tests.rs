@@ -42,14 +42,16 @@ fn all_client_messages() -> Vec<ClientMessage> {
             reason: None,
         },
         ClientMessage::Cancel { call_id: c() },
-        ClientMessage::Hangup { call_id: c() },
+        ClientMessage::Hangup { call_id: c(), reason: None },
         ClientMessage::Offer {
             call_id: c(),
             sdp: "v=0\r\n".into(),
+            sig: None,
         },
         ClientMessage::Answer {
             call_id: c(),
             sdp: "v=0\r\n".into(),
+            sig: None,
         },
         ClientMessage::Resume {
             calls: vec![ResumedCall {
@@ -166,16 +168,19 @@ fn all_server_messages() -> Vec<ServerMessage> {
         ServerMessage::Hangup {
             call_id: c(),
             from: id(1),
+            reason: None,
         },
         ServerMessage::Offer {
             call_id: c(),
             from: id(1),
             sdp: "v=0".into(),
+            sig: None,
         },
         ServerMessage::Answer {
             call_id: c(),
             from: id(1),
             sdp: "v=0".into(),
+            sig: None,
         },
         ServerMessage::Candidate {
             call_id: c(),

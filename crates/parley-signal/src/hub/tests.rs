@@ -126,6 +126,7 @@ fn full_call_flow() {
         ClientMessage::Offer {
             call_id: cid(),
             sdp: "x".into(),
+            sig: None,
         },
     );
     assert_eq!(code_of(&out), Some(ErrorCode::NotInCall));
@@ -144,7 +145,8 @@ fn full_call_flow() {
             &a,
             ClientMessage::Offer {
                 call_id: cid(),
-                sdp: "o".into()
+                sdp: "o".into(),
+                sig: None,
             }
         ),
         vec![d(
@@ -152,7 +154,8 @@ fn full_call_flow() {
             ServerMessage::Offer {
                 call_id: cid(),
                 from: a.clone(),
-                sdp: "o".into()
+                sdp: "o".into(),
+                sig: None,
             }
         )]
     );
@@ -161,7 +164,8 @@ fn full_call_flow() {
             &b,
             ClientMessage::Answer {
                 call_id: cid(),
-                sdp: "a".into()
+                sdp: "a".into(),
+                sig: None,
             }
         ),
         vec![d(
@@ -169,7 +173,8 @@ fn full_call_flow() {
             ServerMessage::Answer {
                 call_id: cid(),
                 from: b.clone(),
-                sdp: "a".into()
+                sdp: "a".into(),
+                sig: None,
             }
         )]
     );
@@ -185,12 +190,13 @@ fn full_call_flow() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].to, a);
     assert_eq!(
-        hub.handle(&a, ClientMessage::Hangup { call_id: cid() }),
+        hub.handle(&a, ClientMessage::Hangup { call_id: cid(), reason: None }),
         vec![d(
             &b,
             ServerMessage::Hangup {
                 call_id: cid(),
-                from: a.clone()
+                from: a.clone(),
+                reason: None,
             }
         )]
     );
@@ -219,7 +225,7 @@ fn only_the_right_party_may_act() {
     );
     // Outsider cannot hang up.
     assert_eq!(
-        code_of(&hub.handle(&c, ClientMessage::Hangup { call_id: cid() })),
+        code_of(&hub.handle(&c, ClientMessage::Hangup { call_id: cid(), reason: None })),
         Some(ErrorCode::NotInCall)
     );
     hub.handle(&b, ClientMessage::Accept { call_id: cid() });
@@ -229,6 +235,7 @@ fn only_the_right_party_may_act() {
         ClientMessage::Offer {
             call_id: cid(),
             sdp: "x".into(),
+            sig: None,
         },
     );
     assert_eq!(code_of(&out), Some(ErrorCode::NotInCall));
@@ -340,6 +347,7 @@ fn offer(hub: &mut Hub, from: &PeerId) -> Out {
         ClientMessage::Offer {
             call_id: cid(),
             sdp: "v=0".into(),
+            sig: None,
         },
     )
 }
@@ -374,6 +382,7 @@ fn accepted_calls_wait_for_a_peer_that_dropped() {
     let hangup_from = |from: &PeerId| ServerMessage::Hangup {
         call_id: cid(),
         from: from.clone(),
+        reason: None,
     };
     assert_eq!(hub.grace_over(&b, second), vec![d(&a, hangup_from(&b))]);
     assert_eq!(hub.call_count(), 0);
@@ -444,14 +453,15 @@ fn calls_come_back_when_both_parties_resume_after_a_restart() {
             }
         )]
     );
-    let out = hub.handle(&b, ClientMessage::Hangup { call_id: cid() });
+    let out = hub.handle(&b, ClientMessage::Hangup { call_id: cid(), reason: None });
     assert_eq!(
         out,
         vec![d(
             &a,
             ServerMessage::Hangup {
                 call_id: cid(),
-                from: b.clone()
+                from: b.clone(),
+                reason: None,
             }
         )]
     );
@@ -527,6 +537,7 @@ fn data_sessions_sit_beside_calls_and_end_with_their_peer() {
         ClientMessage::Offer {
             call_id: "s1".into(),
             sdp: "v=0".into(),
+            sig: None,
         },
     );
     assert_eq!(out.len(), 1);
