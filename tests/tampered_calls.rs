@@ -8,7 +8,8 @@
 //!   a fingerprint re-signed with the relay's own key, and an offer replayed from an
 //!   earlier call are each refused: both processes exit non-zero saying the
 //!   connection was tampered with, the callee records no frame and no chat message
-//!   arrives.
+//!   arrives;
+//! - each profile's DTLS fingerprint is the same from call to call.
 
 mod common;
 
@@ -108,4 +109,21 @@ fn a_tampering_relay_cannot_join_a_call() {
     let replayed = attempt(&alice, &bob);
     assert_refused("replayed offer", &replayed);
     assert_eq!(relay.altered(), 1, "the replayed offer");
+
+    // Each profile keeps its DTLS certificate: the same fingerprint in both calls,
+    // and a different one for each peer.
+    let seen = relay.seen.lock().unwrap().clone();
+    let of = |id: &str| -> Vec<Vec<String>> {
+        seen.iter()
+            .filter(|(_, from, _)| from == id)
+            .map(|(_, _, fp)| fp.clone())
+            .collect()
+    };
+    let (a, b) = (of(&alice.id), of(&bob.id));
+    assert_eq!(a.len(), 2, "Alice's two offers: {seen:?}");
+    assert!(
+        !a[0].is_empty() && a[0] == a[1],
+        "Alice's fingerprints changed: {a:?}"
+    );
+    assert!(!b.is_empty() && b[0] != a[0], "Bob's answer: {b:?}");
 }

@@ -39,6 +39,9 @@ pub struct HostileRelay {
     pub descriptions: Arc<AtomicUsize>,
     /// Offers and answers it altered.
     pub altered: Arc<AtomicUsize>,
+    /// `(type, sender id, a=fingerprint lines)` of every offer and answer, as the
+    /// server relayed it (before any alteration).
+    pub seen: Arc<Mutex<Vec<(String, String, Vec<String>)>>>,
 }
 
 impl HostileRelay {
@@ -55,7 +58,9 @@ impl HostileRelay {
         let url = format!("ws://{}/ws", listener.local_addr().unwrap());
         let descriptions = Arc::new(AtomicUsize::new(0));
         let altered = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(State {
+            seen: Arc::clone(&seen),
             tamper,
             descriptions: Arc::clone(&descriptions),
             altered: Arc::clone(&altered),
@@ -104,6 +109,7 @@ impl HostileRelay {
             url,
             descriptions,
             altered,
+            seen,
         }
     }
 
@@ -127,6 +133,7 @@ impl Drop for HostileRelay {
 }
 
 struct State {
+    seen: Arc<Mutex<Vec<(String, String, Vec<String>)>>>,
     tamper: Tamper,
     descriptions: Arc<AtomicUsize>,
     altered: Arc<AtomicUsize>,
@@ -149,6 +156,16 @@ impl State {
         }
         self.descriptions.fetch_add(1, Ordering::SeqCst);
         let sdp = msg["sdp"].as_str().unwrap_or_default().to_owned();
+        let fingerprints = sdp
+            .lines()
+            .filter(|l| l.starts_with("a=fingerprint:"))
+            .map(|l| l.trim_end().to_owned())
+            .collect();
+        let from = msg["from"].as_str().unwrap_or_default().to_owned();
+        self.seen
+            .lock()
+            .unwrap()
+            .push((kind.clone(), from, fingerprints));
         let changed = match self.tamper {
             Tamper::None => false,
             Tamper::Fingerprint => rewrite_fingerprints(&mut msg, &sdp),

@@ -56,7 +56,7 @@ impl Identity {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let identity = Identity::generate();
-                write_new_key(&path, &identity.signing_key.to_bytes())?;
+                write_private_file(&path, &identity.signing_key.to_bytes())?;
                 tracing::info!(id = %identity.id, path = %path.display(), "created a new identity");
                 Ok(identity)
             }
@@ -114,10 +114,13 @@ impl fmt::Debug for Identity {
     }
 }
 
-/// Writes a new key file without ever exposing it with loose permissions: a
-/// temporary file created with mode 0600, synced, then renamed into place.
-fn write_new_key(path: &Path, secret: &[u8; SECRET_KEY_LENGTH]) -> Result<()> {
-    let tmp: PathBuf = path.with_extension("key.tmp");
+/// Writes a new secret file (a key) without ever exposing it with loose
+/// permissions: a temporary file created with mode 0600, synced, then renamed
+/// into place.
+///
+/// Errors: [`Error::Io`] naming the file that could not be written or renamed.
+pub(crate) fn write_private_file(path: &Path, secret: &[u8]) -> Result<()> {
+    let tmp: PathBuf = path.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -141,13 +144,13 @@ fn write_new_key(path: &Path, secret: &[u8; SECRET_KEY_LENGTH]) -> Result<()> {
 }
 
 /// Makes sure the key file is readable by its owner only (Unix; no-op elsewhere).
-fn restrict_permissions(path: &Path) -> Result<()> {
+pub(crate) fn restrict_permissions(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "identity key was readable by others; setting mode 0600");
+            tracing::warn!(path = %path.display(), "secret file was readable by others; setting mode 0600");
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| Error::io(path, e))?;
         }

@@ -18,6 +18,7 @@ use parley_proto::PeerId;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
 use crate::identity::Identity;
+use crate::rtc::DtlsCertificate;
 use crate::{Error, Result};
 
 /// File name of the database inside the profile folder.
@@ -93,6 +94,7 @@ pub struct StoredChat {
 pub struct Profile {
     dir: PathBuf,
     identity: Identity,
+    certificate: DtlsCertificate,
     db: Mutex<Connection>,
 }
 
@@ -115,6 +117,7 @@ impl Profile {
     /// version above [`SCHEMA_VERSION`]).
     pub fn open(dir: &Path) -> Result<Profile> {
         let identity = Identity::load_or_create(dir)?;
+        let certificate = DtlsCertificate::load_or_create(dir)?;
         let conn = Connection::open(dir.join(DB_FILE_NAME))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL may be unavailable (some network filesystems); the default journal works.
@@ -125,6 +128,7 @@ impl Profile {
         Ok(Profile {
             dir: dir.to_path_buf(),
             identity,
+            certificate,
             db: Mutex::new(conn),
         })
     }
@@ -137,6 +141,12 @@ impl Profile {
     /// Our identity.
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// This device's DTLS certificate (`dtls-certificate.pem`), used by every peer
+    /// connection of this profile so its fingerprint is stable.
+    pub fn dtls_certificate(&self) -> &DtlsCertificate {
+        &self.certificate
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {

@@ -97,7 +97,10 @@ impl DescriptionBinding {
                 ice_ufrags.push(value.trim().to_owned());
             }
         }
-        for (name, values) in [("fingerprint", &mut fingerprints), ("ufrag", &mut ice_ufrags)] {
+        for (name, values) in [
+            ("fingerprint", &mut fingerprints),
+            ("ufrag", &mut ice_ufrags),
+        ] {
             values.sort();
             values.dedup();
             if values.is_empty() {

@@ -123,8 +123,11 @@ async fn full_call_flow() {
         }
     );
 
-    bob.send(&ClientMessage::Hangup { call_id: call_id(), reason: None })
-        .await;
+    bob.send(&ClientMessage::Hangup {
+        call_id: call_id(),
+        reason: None,
+    })
+    .await;
     assert_eq!(
         alice.recv().await,
         ServerMessage::Hangup {

@@ -91,6 +91,9 @@ pub(super) async fn run(
     if opts.rtc.ice_servers.is_empty() {
         opts.rtc.ice_servers = sig.ice_servers();
     }
+    if opts.rtc.certificate.is_none() {
+        opts.rtc.certificate = opts.profile.as_ref().map(|p| p.dtls_certificate().clone());
+    }
     let (pc, mut rtc_rx) = PeerConnection::new(&opts.rtc).await?;
     // Every call has the same three transceivers in the same order on both sides
     // (docs/protocol.md §8.4), so the screen can start and stop mid-call without

@@ -11,6 +11,7 @@
 //! - [`LocalTrack`] / [`RemoteTrack`]: send encoded samples, receive depacketized
 //!   frames, keyframe requests (PLI) both ways.
 
+mod certificate;
 mod data_channel;
 mod keyframe;
 mod peer;
@@ -20,6 +21,7 @@ mod stats;
 mod track;
 mod turn_stream;
 
+pub use certificate::{DtlsCertificate, CERTIFICATE_FILE_NAME};
 pub use data_channel::{DataChannel, DataChannelEvent};
 pub use peer::{PeerConnection, RtcEvent};
 pub use probe::{relay_allocation, stun_binding, StunBinding, STUN_TIMEOUT_MS};
@@ -132,6 +134,10 @@ pub struct RtcConfig {
     /// CA certificates (DER) trusted for TURN over TLS (`turns:`) besides the
     /// system's, e.g. a company's own CA or a test CA.
     pub turn_tls_roots: Vec<Vec<u8>>,
+    /// This device's DTLS certificate, kept in the profile so its fingerprint is
+    /// stable; `None` makes a throwaway one per connection. Calls fill it from
+    /// `CallOptions::profile` when it is unset.
+    pub certificate: Option<DtlsCertificate>,
 }
 
 impl Default for RtcConfig {
@@ -143,6 +149,7 @@ impl Default for RtcConfig {
             data_channel_send_buffer_bytes: 4 * 1024 * 1024,
             relay_only: false,
             turn_tls_roots: Vec::new(),
+            certificate: None,
         }
     }
 }

@@ -198,6 +198,9 @@ async fn build(
     if cfg.relay_only {
         config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
     }
+    if let Some(cert) = &cfg.certificate {
+        config = config.with_certificates(vec![cert.to_rtc()?]);
+    }
     let include_loopback = cfg.udp_bind.iter().any(|a| a.ip().is_loopback());
     let settings = SettingEngineBuilder::new()
         .with_include_loopback_candidate(include_loopback)

@@ -70,8 +70,20 @@ fn any_change_to_what_is_bound_breaks_the_signature() {
     let tampered_fp = EXAMPLE_SDP.replace("0A:1B:2C", "0A:1B:2D");
     let tampered_ufrag = EXAMPLE_SDP.replace("ice-ufrag:aBcD", "ice-ufrag:aBcE");
     let cases = [
-        ("c0ffee", &a, &b, DescriptionType::Offer, tampered_fp.as_str()),
-        ("c0ffee", &a, &b, DescriptionType::Offer, tampered_ufrag.as_str()),
+        (
+            "c0ffee",
+            &a,
+            &b,
+            DescriptionType::Offer,
+            tampered_fp.as_str(),
+        ),
+        (
+            "c0ffee",
+            &a,
+            &b,
+            DescriptionType::Offer,
+            tampered_ufrag.as_str(),
+        ),
         ("c0ffef", &a, &b, DescriptionType::Offer, EXAMPLE_SDP),
         ("c0ffee", &a, &b, DescriptionType::Answer, EXAMPLE_SDP),
     ];
@@ -81,8 +93,9 @@ fn any_change_to_what_is_bound_breaks_the_signature() {
         assert!(matches!(err, ProtoError::BadSignature { .. }), "{err}");
     }
     // Sent to someone else, or claimed by the recipient.
-    let swapped = DescriptionBinding::from_sdp("c0ffee", &b, &a, DescriptionType::Offer, EXAMPLE_SDP)
-        .unwrap();
+    let swapped =
+        DescriptionBinding::from_sdp("c0ffee", &b, &a, DescriptionType::Offer, EXAMPLE_SDP)
+            .unwrap();
     assert!(swapped.verify(Some(&sig)).is_err());
 }
 
@@ -91,7 +104,10 @@ fn a_missing_or_garbled_signature_is_refused() {
     let (alice, binding) = example();
     for sig in [None, Some(""), Some("not base64!"), Some("AAAA")] {
         let err = binding.verify(sig).unwrap_err();
-        assert!(matches!(err, ProtoError::BadSignature { .. }), "{sig:?}: {err}");
+        assert!(
+            matches!(err, ProtoError::BadSignature { .. }),
+            "{sig:?}: {err}"
+        );
     }
     let mut sig = decode_b64url(&binding.sign(&alice)).unwrap();
     sig[10] ^= 1;

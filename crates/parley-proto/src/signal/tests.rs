@@ -42,7 +42,10 @@ fn all_client_messages() -> Vec<ClientMessage> {
             reason: None,
         },
         ClientMessage::Cancel { call_id: c() },
-        ClientMessage::Hangup { call_id: c(), reason: None },
+        ClientMessage::Hangup {
+            call_id: c(),
+            reason: None,
+        },
         ClientMessage::Offer {
             call_id: c(),
             sdp: "v=0\r\n".into(),

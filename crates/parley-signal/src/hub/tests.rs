@@ -190,7 +190,13 @@ fn full_call_flow() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].to, a);
     assert_eq!(
-        hub.handle(&a, ClientMessage::Hangup { call_id: cid(), reason: None }),
+        hub.handle(
+            &a,
+            ClientMessage::Hangup {
+                call_id: cid(),
+                reason: None
+            }
+        ),
         vec![d(
             &b,
             ServerMessage::Hangup {
@@ -225,7 +231,13 @@ fn only_the_right_party_may_act() {
     );
     // Outsider cannot hang up.
     assert_eq!(
-        code_of(&hub.handle(&c, ClientMessage::Hangup { call_id: cid(), reason: None })),
+        code_of(&hub.handle(
+            &c,
+            ClientMessage::Hangup {
+                call_id: cid(),
+                reason: None
+            }
+        )),
         Some(ErrorCode::NotInCall)
     );
     hub.handle(&b, ClientMessage::Accept { call_id: cid() });
@@ -453,7 +465,13 @@ fn calls_come_back_when_both_parties_resume_after_a_restart() {
             }
         )]
     );
-    let out = hub.handle(&b, ClientMessage::Hangup { call_id: cid(), reason: None });
+    let out = hub.handle(
+        &b,
+        ClientMessage::Hangup {
+            call_id: cid(),
+            reason: None,
+        },
+    );
     assert_eq!(
         out,
         vec![d(
