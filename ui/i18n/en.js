@@ -258,6 +258,7 @@ export default {
   'error.busy': 'Busy',
   'error.peer_unreachable': 'Could not reach contact',
   'error.call_failed': 'Call failed',
+  'error.tampered': 'The connection was tampered with — the call was stopped before any media or data flowed',
   'error.no_device': 'Device not found',
   'error.device': 'Screen capture unavailable',
   'error.permission_denied': 'Permission denied',

@@ -258,6 +258,7 @@ export default {
   'error.busy': '통화 중',
   'error.peer_unreachable': '연락처에 연결할 수 없음',
   'error.call_failed': '통화 실패',
+  'error.tampered': '연결이 변조되었습니다 — 미디어나 데이터가 오가기 전에 통화를 중단했습니다',
   'error.no_device': '장치를 찾을 수 없습니다',
   'error.device': '화면을 캡처할 수 없습니다',
   'error.permission_denied': '권한이 없습니다',

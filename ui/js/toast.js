@@ -29,7 +29,7 @@ export function toast(message, { kind = 'info', title = null, timeoutMs = null, 
 export function showError(err) {
   const code = err && err.code ? err.code : 'internal';
   const known = ['invalid', 'not_found', 'offline', 'busy', 'no_device', 'device', 'permission_denied',
-    'transfer_failed', 'server_unreachable', 'peer_unreachable', 'call_failed', 'internal'];
+    'transfer_failed', 'server_unreachable', 'peer_unreachable', 'call_failed', 'tampered', 'internal'];
   const title = t(known.includes(code) ? `error.${code}` : 'error.internal');
   return toast((err && err.message) || title, { kind: 'error', title });
 }

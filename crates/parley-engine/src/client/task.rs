@@ -581,7 +581,10 @@ impl Task {
         });
         if let Err(e) = result {
             self.emit(ClientEvent::Error {
-                code: "call_failed",
+                code: match e {
+                    Error::Tampered(_) => "tampered",
+                    _ => "call_failed",
+                },
                 message: e.to_string(),
             })
             .await;
