@@ -3,6 +3,7 @@
 //! This crate is pure: no sockets, no clocks, no randomness. Everything here is
 //! documented for third-party implementers in `docs/protocol.md`.
 //!
+//! - [`safety`]: safety numbers two people compare to verify each other's id.
 //! - [`signal`]: JSON frames exchanged with the signaling server over WebSocket.
 //! - [`identity`]: peer ids (Ed25519 public keys) and the challenge-response auth.
 //! - [`binding`]: offers and answers signed by the sender's identity key.
@@ -13,6 +14,7 @@ pub mod binding;
 pub mod data;
 pub mod error;
 pub mod identity;
+pub mod safety;
 pub mod signal;
 
 mod json;
