@@ -115,6 +115,7 @@ fn main() {
             commands::contacts::add_contact,
             commands::contacts::rename_contact,
             commands::contacts::remove_contact,
+            commands::contacts::set_contact_verified,
             commands::call::start_call,
             commands::call::accept_call,
             commands::call::decline_call,

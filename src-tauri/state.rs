@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use parley_engine::client::{CallInfo, Client, ConnectionInfo};
 use parley_engine::storage::Profile;
+use parley_proto::safety::safety_number;
 use parley_proto::PeerId;
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -73,6 +74,11 @@ pub struct ContactView {
     /// The built-in "Echo test" contact (not stored; cannot be renamed or removed).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub echo: bool,
+    /// Marked as verified by the user (safety number compared).
+    pub verified: bool,
+    /// The safety number of us and this contact (`parley_proto::safety`).
+    #[serde(rename = "safetyNumber")]
+    pub safety_number: String,
 }
 
 /// The echo contact's name in English (the UI shows its own translation).
@@ -87,6 +93,12 @@ pub struct CallView {
     pub info: CallInfo,
     /// The peer's display name.
     pub peer_name: String,
+    /// The peer is in our contacts (an invite from a stranger says so).
+    pub peer_is_contact: bool,
+    /// The peer is a contact marked as verified.
+    pub peer_verified: bool,
+    /// The safety number of us and the peer (`parley_proto::safety`).
+    pub safety_number: String,
     /// Our mute state.
     pub muted: Muted,
     /// The peer's mute state.
@@ -126,6 +138,7 @@ pub struct StateView {
 impl AppState {
     /// Contacts with their presence.
     pub fn contacts(&self, inner: &Inner) -> Vec<ContactView> {
+        let me = self.profile.identity().id();
         let mut out: Vec<ContactView> = self
             .profile
             .contacts()
@@ -136,6 +149,8 @@ impl AppState {
                 name: c
                     .name
                     .unwrap_or_else(|| c.id.as_str().chars().take(8).collect()),
+                verified: c.verified_at_ms.is_some(),
+                safety_number: safety_number(&me, &c.id),
                 id: c.id,
                 echo: false,
             })
@@ -144,6 +159,8 @@ impl AppState {
             out.push(ContactView {
                 online: inner.presence.get(id).copied().unwrap_or(false),
                 name: ECHO_NAME.into(),
+                verified: false,
+                safety_number: safety_number(&me, id),
                 id: id.clone(),
                 echo: true,
             });
@@ -177,16 +194,22 @@ impl AppState {
 
     /// A call as the UI shows it.
     pub fn call_view(&self, info: CallInfo) -> CallView {
-        let peer_name = self
+        let contact = self
             .profile
             .contacts()
             .unwrap_or_default()
             .into_iter()
-            .find(|c| c.id == info.peer)
+            .find(|c| c.id == info.peer);
+        let peer_verified = contact.as_ref().is_some_and(|c| c.verified_at_ms.is_some());
+        let peer_is_contact = contact.is_some();
+        let peer_name = contact
             .and_then(|c| c.name)
             .unwrap_or_else(|| info.peer.as_str().chars().take(8).collect());
         CallView {
             peer_name,
+            peer_is_contact,
+            peer_verified,
+            safety_number: safety_number(&self.profile.identity().id(), &info.peer),
             muted: Muted {
                 audio: info.muted_audio,
                 video: info.muted_video,

@@ -46,11 +46,15 @@
 //!   and background change at once and the profile keeps the choice;
 //! - Bob runs the connection check in the settings: the report shows the server
 //!   signed in, and no STUN/TURN to test, no path across the internet, advice;
+//! - both windows show the same safety number for the pair, the one
+//!   `parley_proto::safety` computes; Alice marks Bob as verified, the mark shows
+//!   in her panel and contact list, and still shows after her app is restarted on
+//!   the same profile;
 //! - Bob's window alone (Alice's closed) accepts a call from a headless
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
-//!   screen-picker.png, screen-share.png, remote-muted.png, transfer-offer.png and transfer.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
+//!   screen-picker.png, screen-share.png, remote-muted.png, transfer-offer.png, transfer.png and safety-number.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
 //! Needs Xvfb, WebKitWebDriver (Debian `webkit2gtk-driver`) and tauri-driver 2.1.0:
 //! scripts/install-deps.sh installs them; `cargo build --workspace --bins` builds the
@@ -81,6 +85,8 @@ mod mute;
 mod notifications;
 #[path = "app_window/outside_call.rs"]
 mod outside_call;
+#[path = "app_window/safety.rs"]
+mod safety;
 #[path = "app_window/screen.rs"]
 mod screen;
 #[path = "app_window/settings.rs"]
@@ -120,6 +126,8 @@ struct Peer {
     log: PathBuf,
     /// The app's environment (profile, server, display, bus).
     env: Vec<(&'static str, OsString)>,
+    /// Its tauri-driver's port (a restart opens a new session there).
+    driver_port: u16,
 }
 
 struct Ctx {
@@ -127,6 +135,8 @@ struct Ctx {
     app: PathBuf,
     /// The signaling server both apps use.
     server_url: String,
+    /// WebDriver capabilities that start the app.
+    caps: serde_json::Value,
     a: Peer,
     b: Peer,
     shots: PathBuf,
@@ -371,6 +381,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     settings::connection_check(&ctx.b)?;
     ctx.step("connection check");
 
+    // 12d. Safety numbers: the same on both sides; "verified" survives a restart.
+    safety::verify_and_restart(ctx, &a_id, &b_id)?;
+    ctx.step("safety numbers");
+
     // 13. Bob's window alone, called by a headless peer: the draw rate without a
     // second window on the 2 cores (printed for BENCHMARKS.md).
     let rate = video::one_window_draw_rate(ctx, scratch, &b_id)?;
@@ -453,12 +467,14 @@ fn two_app_windows_call_chat_and_send_a_file() {
     let mut ctx = Ctx {
         app: app.clone(),
         server_url: server.url.clone(),
+        caps: caps.clone(),
         a: Peer {
             s: a,
             name: "alice",
             download_dir: a_dl,
             log: a_log,
             env: a_env,
+            driver_port: drivers[0].port,
         },
         b: Peer {
             s: b,
@@ -466,6 +482,7 @@ fn two_app_windows_call_chat_and_send_a_file() {
             download_dir: b_dl,
             log: b_log,
             env: b_env,
+            driver_port: drivers[1].port,
         },
         shots: shots.clone(),
         notifications: bus,

@@ -66,3 +66,18 @@ pub async fn remove_contact(
     }
     changed(&app, &state).await
 }
+
+/// Marks a contact as verified (its safety number was compared) or not.
+#[tauri::command]
+pub async fn set_contact_verified(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+    verified: bool,
+) -> CmdResult<Vec<ContactView>> {
+    let id = peer(&id)?;
+    if !state.profile.set_contact_verified(&id, verified)? {
+        return Err(CommandError::new("not_found", "no such contact"));
+    }
+    changed(&app, &state).await
+}

@@ -13,6 +13,9 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
+/// `(type, sender id, a=fingerprint lines)` of one relayed description.
+pub type Seen = (String, String, Vec<String>);
+
 /// What the relay does to relayed descriptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tamper {
@@ -41,7 +44,7 @@ pub struct HostileRelay {
     pub altered: Arc<AtomicUsize>,
     /// `(type, sender id, a=fingerprint lines)` of every offer and answer, as the
     /// server relayed it (before any alteration).
-    pub seen: Arc<Mutex<Vec<(String, String, Vec<String>)>>>,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl HostileRelay {
@@ -133,7 +136,7 @@ impl Drop for HostileRelay {
 }
 
 struct State {
-    seen: Arc<Mutex<Vec<(String, String, Vec<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     tamper: Tamper,
     descriptions: Arc<AtomicUsize>,
     altered: Arc<AtomicUsize>,

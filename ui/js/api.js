@@ -62,6 +62,7 @@ export const cmd = {
   addContact: (id, name) => invoke('add_contact', { id, name }),
   renameContact: (id, name) => invoke('rename_contact', { id, name }),
   removeContact: (id) => invoke('remove_contact', { id }),
+  setContactVerified: (id, verified) => invoke('set_contact_verified', { id, verified }),
   startCall: (id) => invoke('start_call', { id }),
   acceptCall: (callId) => invoke('accept_call', { callId }),
   declineCall: (callId) => invoke('decline_call', { callId }),

@@ -14,6 +14,7 @@ import { StatsOverlay } from './stats.js';
 import { toggleMute, hangup } from './actions.js';
 import { mountScreenShare, toggleScreenShare, screenShareBusy } from './screenshare.js';
 import { TransferList } from './transfers.js';
+import { openSafetyNumber, verifiedBadge } from './safety.js';
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 export const SHORTCUTS = [
@@ -56,7 +57,14 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
   const help = h('div', { class: 'shortcut-pop', id: 'shortcut-help', role: 'tooltip', hidden: true }, helpList);
   const helpBtn = h('button', { type: 'button', class: 'icon-btn on-dark', testid: 'shortcuts-button', i18nAria: 'call.shortcuts', i18nTitle: 'call.shortcuts',
     'aria-describedby': 'shortcut-help', 'aria-expanded': 'false', 'aria-keyshortcuts': 'Shift+?', onclick: () => toggleHelp() }, icon('help'));
-  const top = h('header', { class: 'call-top' }, h('div', { class: 'call-titles' }, name, status), h('div', { class: 'help-anchor' }, helpBtn, help));
+  const peerVerified = verifiedBadge('call-verified');
+  const safetyBtn = h('button', { type: 'button', class: 'icon-btn on-dark', testid: 'call-safety', i18nAria: 'safety.button', i18nTitle: 'safety.button',
+    onclick: () => {
+      const c = store.state && store.state.call;
+      if (c) openSafetyNumber({ peer: c.peer, name: c.peerName, number: c.safetyNumber });
+    } }, icon('check'));
+  const top = h('header', { class: 'call-top' }, h('div', { class: 'call-titles' }, h('div', { class: 'call-name-row' }, name, peerVerified), status),
+    h('div', { class: 'help-anchor' }, safetyBtn, helpBtn, help));
 
   const ringAvatar = h('div', { class: 'avatar avatar-xl ringing', 'aria-hidden': 'true' });
   const ringText = h('p', { class: 'ring-text' });
@@ -148,6 +156,9 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
       if (lastLang !== document.documentElement.lang) { renderHelp(); lastLang = document.documentElement.lang; }
       el.dataset.state = c.state;
       setText(name, c.peerName);
+      const contact = s.state.contacts.find((x) => x.id === c.peer);
+      peerVerified.hidden = !(contact ? contact.verified : c.peerVerified);
+      safetyBtn.hidden = !c.safetyNumber || !!(contact && contact.echo);
       const connected = c.state === 'connected';
       ringing.hidden = connected;
       pip.hidden = !connected;

@@ -9,6 +9,7 @@ import { popupMenu } from './menu.js';
 import { openDialog, confirmDialog, promptDialog } from './modal.js';
 import { selectContact } from './actions.js';
 import { copyText } from './clipboard.js';
+import { verifiedBadge } from './safety.js';
 
 export const ID_RE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -40,8 +41,10 @@ export function openAddContact(prefillId = '') {
   const nameErr = h('p', { class: 'field-error', id: 'add-name-error', role: 'alert', hidden: true });
   const setErr = (input, el, key) => {
     el.hidden = !key; el.textContent = key ? t(key) : '';
+    delete el.dataset.kind; delete el.dataset.testid;
     if (key) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
   };
+  let warnedName = null;
   idInput.addEventListener('input', () => setErr(idInput, idErr, null));
   nameInput.addEventListener('input', () => setErr(nameInput, nameErr, null));
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'add-contact-submit', i18n: 'contacts.addSubmit' });
@@ -61,6 +64,17 @@ export function openAddContact(prefillId = '') {
     else if (store.state.contacts.some((c) => c.id === id)) { setErr(idInput, idErr, 'validate.idDuplicate'); bad = true; }
     if (!name) { setErr(nameInput, nameErr, 'validate.nameEmpty'); if (!bad) nameInput.focus(); bad = true; }
     if (bad) { if (!id) idInput.focus(); return; }
+    // A contact is its key: a second "Bob" may be Bob with a new key, or someone
+    // posing as Bob. Say so once; Add again goes ahead.
+    const same = store.state.contacts.find((c) => !c.echo && c.id !== id && c.name.trim().toLowerCase() === name.toLowerCase());
+    if (same && warnedName !== name.toLowerCase()) {
+      warnedName = name.toLowerCase();
+      nameErr.hidden = false;
+      nameErr.dataset.kind = 'warning';
+      nameErr.textContent = t('contacts.nameTaken', { name: same.name });
+      nameErr.dataset.testid = 'add-contact-name-taken';
+      return;
+    }
     submit.disabled = true;
     const list = await act(cmd.addContact(id, name));
     submit.disabled = false;
@@ -109,11 +123,12 @@ function createItem(c) {
   const avatar = h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' });
   const dot = h('span', { class: 'presence', testid: 'presence' });
   const name = h('span', { class: 'contact-name' });
+  const verified = verifiedBadge('contact-verified');
   const status = h('span', { class: 'contact-status' });
   const badge = h('span', { class: 'badge', hidden: true });
   const main = h('button', { type: 'button', class: 'contact-main', testid: 'contact-select',
     onclick: () => selectContact(item.dataset.peerId) },
-  h('span', { class: 'avatar-wrap' }, avatar, dot), h('span', { class: 'contact-text' }, name, status), badge);
+  h('span', { class: 'avatar-wrap' }, avatar, dot), h('span', { class: 'contact-text' }, h('span', { class: 'contact-name-row' }, name, verified), status), badge);
   const more = h('button', { type: 'button', class: 'icon-btn contact-more', testid: 'contact-menu', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
     onclick: () => {
       const cur = store.state.contacts.find((x) => x.id === item.dataset.peerId);
@@ -126,7 +141,7 @@ function createItem(c) {
       ].filter(Boolean), { labelKey: 'contacts.menu', testid: 'contact-menu-popup' });
     } }, icon('more'));
   const item = h('li', { class: 'contact', testid: 'contact' }, main, more);
-  Object.assign(item, { parts: { avatar, dot, name, status, badge, main, more } });
+  Object.assign(item, { parts: { avatar, dot, name, verified, status, badge, main, more } });
   return item;
 }
 
@@ -137,6 +152,8 @@ function updateItem(item, c) {
   item.dataset.echo = String(!!c.echo);
   p.dot.dataset.online = String(c.online);
   setText(p.name, c.name);
+  p.verified.hidden = !c.verified;
+  item.dataset.verified = String(!!c.verified);
   setText(p.avatar, initial(c.name));
   p.avatar.style.setProperty('--hue', hue(c.id));
   const inCall = store.state.call && store.state.call.peer === c.id && store.state.call.state !== 'ended';

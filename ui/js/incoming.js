@@ -10,13 +10,14 @@ export function mountIncoming() {
   const avatar = h('div', { class: 'avatar avatar-xl ringing', 'aria-hidden': 'true' });
   const title = h('h2', { class: 'incoming-name', id: 'incoming-title', testid: 'incoming-name' });
   const sub = h('p', { class: 'incoming-sub', id: 'incoming-sub', i18n: 'incoming.sub' });
+  const stranger = h('p', { class: 'incoming-stranger', testid: 'incoming-stranger', i18n: 'incoming.stranger', hidden: true });
   const accept = h('button', { type: 'button', class: 'btn btn-accept btn-lg', testid: 'accept-call',
     onclick: () => answer(true) }, icon('phone'), h('span', { i18n: 'incoming.accept' }));
   const decline = h('button', { type: 'button', class: 'btn btn-danger btn-lg', testid: 'decline-call',
     onclick: () => answer(false) }, icon('phone', 'hangup-rot'), h('span', { i18n: 'incoming.decline' }));
   const card = h('div', { class: 'incoming-card', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'incoming-title',
     'aria-describedby': 'incoming-sub', tabindex: '-1' },
-  avatar, title, sub, h('div', { class: 'incoming-actions' }, decline, accept));
+  avatar, title, sub, stranger, h('div', { class: 'incoming-actions' }, decline, accept));
   const el = h('div', { class: 'overlay incoming', testid: 'incoming-call', hidden: true }, card);
   let busy = false;
 
@@ -49,6 +50,7 @@ export function mountIncoming() {
       el.hidden = !c;
       if (!c) { shownFor = null; return; }
       setText(title, t('incoming.title', { name: c.peerName }));
+      stranger.hidden = c.peerIsContact !== false;
       setText(avatar, initial(c.peerName));
       avatar.style.setProperty('--hue', hue(c.peer));
       accept.setAttribute('aria-label', t('incoming.acceptLabel', { name: c.peerName }));

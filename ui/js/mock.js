@@ -15,6 +15,8 @@ const fakeId = (seed) => {
 };
 const fail = (code, message) => Promise.reject({ code, message });
 const clone = (x) => JSON.parse(JSON.stringify(x));
+/** A made-up safety number for the mock (the real one comes from parley_proto::safety). */
+const SAFETY = '19654 53620 45234 30450 95614 82546 97301 92639 49960 36965 78171 69281';
 
 // Fake screens and windows for list_screen_sources; thumbnails drawn on a canvas.
 const SCREEN_SOURCES = [
@@ -62,11 +64,11 @@ export function createMockBackend(params) {
     me: scenario === 'first' ? null : { id: fakeId(99), name: 'Jordan Lee' },
     connection: { state: 'online', url: 'ws://127.0.0.1:8443/ws', embedded: true, error: null, retryInMs: null },
     contacts: [
-      { id: ALICE, name: 'Alice Martin', online: scenario !== 'contacts' },
-      { id: BOB, name: 'Bob Okafor', online: true },
-      { id: MINJI, name: '김민지', online: true },
-      { id: CHEN, name: 'Chen Wei', online: false },
-      { id: fakeId(7), name: 'Echo test', online: true, echo: true },
+      { id: ALICE, name: 'Alice Martin', online: scenario !== 'contacts', verified: true, safetyNumber: SAFETY },
+      { id: BOB, name: 'Bob Okafor', online: true, verified: false, safetyNumber: SAFETY },
+      { id: MINJI, name: '김민지', online: true, verified: false, safetyNumber: SAFETY },
+      { id: CHEN, name: 'Chen Wei', online: false, verified: false, safetyNumber: SAFETY },
+      { id: fakeId(7), name: 'Echo test', online: true, echo: true, verified: false, safetyNumber: SAFETY },
     ],
     call: null,
     settings: {
@@ -138,7 +140,8 @@ export function createMockBackend(params) {
     later(1200, () => { if (state.call && state.call.state === 'ended') { state.call = null; pushState(); } });
   }
   function newCall(peer, direction, st) {
-    return { callId: `c${seq++}`, peer, peerName: contact(peer).name, direction, state: st, startedAtMs: null, muted: { audio: false, video: false }, endReason: null,
+    return { callId: `c${seq++}`, peer, peerName: contact(peer).name, peerIsContact: true, peerVerified: !!contact(peer).verified,
+      safetyNumber: SAFETY, direction, state: st, startedAtMs: null, muted: { audio: false, video: false }, endReason: null,
       sharingScreen: false, remoteSharing: false, sharingName: null };
   }
 
@@ -202,7 +205,7 @@ export function createMockBackend(params) {
     add_contact: ({ id, name }) => {
       if (!ID_RE.test(id || '')) return fail('invalid', 'A contact id is 43 characters of base64url');
       if (state.contacts.some((c) => c.id === id)) return fail('invalid', 'This contact is already in your list');
-      state.contacts.push({ id, name: name || id.slice(0, 8), online: false });
+      state.contacts.push({ id, name: name || id.slice(0, 8), online: false, verified: false, safetyNumber: SAFETY });
       pushState();
       later(2000, () => { const c = contact(id); if (c) { c.online = true; pushState(); } });
       return state.contacts;
@@ -210,6 +213,10 @@ export function createMockBackend(params) {
     rename_contact: ({ id, name }) => {
       if (!contact(id)) return fail('not_found', 'No such contact');
       contact(id).name = name; pushState(); return state.contacts;
+    },
+    set_contact_verified: ({ id, verified }) => {
+      if (!contact(id)) return fail('not_found', 'No such contact');
+      contact(id).verified = !!verified; pushState(); return state.contacts;
     },
     remove_contact: ({ id }) => {
       state.contacts = state.contacts.filter((c) => c.id !== id); pushState(); return state.contacts;

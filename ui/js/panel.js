@@ -4,7 +4,9 @@ import { h, setText, initial, hue } from './dom.js';
 import { t } from './i18n.js';
 import { icon } from './icons.js';
 import { TransferList } from './transfers.js';
+import { store } from './store.js';
 import { startCall, pickAndSend } from './actions.js';
+import { openSafetyNumber, verifiedBadge } from './safety.js';
 
 /** chat: the one ChatPanel, shared with the call screen (owned by it during a call). */
 export function mountPanel({ chat }) {
@@ -18,10 +20,16 @@ export function mountPanel({ chat }) {
   const callWrap = h('span', { class: 'tooltip-wrap' }, call, callHint);
   const sendFile = h('button', { type: 'button', class: 'btn', testid: 'send-file', onclick: () => pickAndSend(current) },
     icon('clip'), h('span', { i18n: 'panel.sendFile' }));
+  const verified = verifiedBadge('verified-badge');
+  const safety = h('button', { type: 'button', class: 'btn', testid: 'safety-button', i18nTitle: 'safety.button',
+    onclick: () => {
+      const c = store.state.contacts.find((x) => x.id === current);
+      if (c) openSafetyNumber({ peer: c.id, name: c.name, number: c.safetyNumber });
+    } }, icon('check'), h('span', { i18n: 'safety.button' }));
   const header = h('header', { class: 'panel-head' },
     h('div', { class: 'avatar-wrap' }, avatar, dot),
-    h('div', { class: 'panel-titles' }, name, h('div', { class: 'panel-sub' }, presence)),
-    h('div', { class: 'panel-actions' }, sendFile, callWrap));
+    h('div', { class: 'panel-titles' }, h('div', { class: 'panel-name-row' }, name, verified), h('div', { class: 'panel-sub' }, presence)),
+    h('div', { class: 'panel-actions' }, safety, sendFile, callWrap));
   const transfers = new TransferList();
   const body = h('div', { class: 'panel-body' }, chat.el, transfers.el);
   const contactView = h('div', { class: 'panel-contact', 'aria-labelledby': 'panel-name' }, header, body);
@@ -41,6 +49,8 @@ export function mountPanel({ chat }) {
       current = c.id;
       el.dataset.peerId = c.id;
       setText(name, c.name);
+      verified.hidden = !c.verified;
+      safety.hidden = !!c.echo;
       setText(avatar, initial(c.name));
       avatar.style.setProperty('--hue', hue(c.id));
       dot.dataset.online = String(c.online);

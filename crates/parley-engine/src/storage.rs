@@ -25,7 +25,7 @@ use crate::{Error, Result};
 pub const DB_FILE_NAME: &str = "parley.db";
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Longest contact name accepted, chars.
 pub const MAX_CONTACT_NAME_CHARS: usize = 100;
@@ -75,6 +75,9 @@ pub struct Contact {
     pub name: Option<String>,
     /// When the contact was first added, ms since the Unix epoch.
     pub added_at_ms: u64,
+    /// When the user marked the contact as verified (compared the safety number,
+    /// `parley_proto::safety`), ms since the Unix epoch; `None` if not verified.
+    pub verified_at_ms: Option<u64>,
 }
 
 /// One chat message from the history.
@@ -227,6 +230,34 @@ impl Profile {
         )? > 0)
     }
 
+    /// Marks a contact as verified (now) or not; returns whether the contact exists.
+    ///
+    /// Errors: [`Error::Storage`].
+    pub fn set_contact_verified(&self, id: &PeerId, verified: bool) -> Result<bool> {
+        let at = verified.then(|| now_ms() as i64);
+        Ok(self.db().execute(
+            "UPDATE contacts SET verified_at_ms = ?2 WHERE id = ?1",
+            params![id.as_str(), at],
+        )? > 0)
+    }
+
+    /// Other contacts with the same name as `name` (ignoring case and surrounding
+    /// blanks) but another id than `id`: since a contact is its key, a second
+    /// "Bob" may mean Bob's key changed, or someone poses as Bob; the app warns.
+    ///
+    /// Errors: [`Error::Storage`].
+    pub fn contacts_named(&self, name: &str, id: &PeerId) -> Result<Vec<Contact>> {
+        let name = name.trim().to_lowercase();
+        Ok(self
+            .contacts()?
+            .into_iter()
+            .filter(|c| {
+                c.id != *id
+                    && c.name.as_deref().map(|n| n.trim().to_lowercase()) == Some(name.clone())
+            })
+            .collect())
+    }
+
     /// Removes a contact (chat history is kept); returns whether it existed.
     ///
     /// Errors: [`Error::Storage`].
@@ -244,7 +275,7 @@ impl Profile {
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         let db = self.db();
         let mut stmt = db.prepare(
-            "SELECT id, name, added_at_ms FROM contacts
+            "SELECT id, name, added_at_ms, verified_at_ms FROM contacts
              ORDER BY name IS NULL, name COLLATE NOCASE, id",
         )?;
         let rows = stmt.query_map([], |row| {
@@ -252,16 +283,18 @@ impl Profile {
                 row.get::<_, String>(0)?,
                 row.get::<_, Option<String>>(1)?,
                 row.get::<_, i64>(2)?,
+                row.get::<_, Option<i64>>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, added_at_ms) = row?;
+            let (id, name, added_at_ms, verified_at_ms) = row?;
             match PeerId::parse(&id) {
                 Ok(id) => out.push(Contact {
                     id,
                     name,
                     added_at_ms: added_at_ms.max(0) as u64,
+                    verified_at_ms: verified_at_ms.map(|t| t.max(0) as u64),
                 }),
                 Err(e) => tracing::warn!(%id, error = %e, "skipping contact with a bad id"),
             }
@@ -371,7 +404,15 @@ fn migrate(conn: &Connection) -> Result<()> {
              COMMIT;",
         )?;
     }
-    // Future migrations: `if version < 2 { … PRAGMA user_version = 2; }`.
+    if version < 2 {
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE contacts ADD COLUMN verified_at_ms INTEGER;
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
+    // Future migrations: `if version < 3 { … PRAGMA user_version = 3; }`.
     Ok(())
 }
 
@@ -521,6 +562,52 @@ mod tests {
         assert_eq!(texts, ["hello", "how are you"]);
         assert_eq!(p.chat_history(&b, 10).unwrap().len(), 1);
         assert!(p.chat_history(&peer(9), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn verified_survives_reopening_and_names_that_collide_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (peer(1), peer(2), peer(3));
+        {
+            let p = Profile::open(dir.path()).unwrap();
+            p.add_contact(&a, Some("Bob")).unwrap();
+            p.add_contact(&b, Some("Carol")).unwrap();
+            assert!(p.set_contact_verified(&a, true).unwrap());
+            assert!(!p.set_contact_verified(&c, true).unwrap());
+        }
+        let p = Profile::open(dir.path()).unwrap();
+        let list = p.contacts().unwrap();
+        assert!(list[0].verified_at_ms.is_some(), "{list:?}");
+        assert!(list[1].verified_at_ms.is_none(), "{list:?}");
+        let same = p.contacts_named(" bob ", &c).unwrap();
+        assert_eq!(same.iter().map(|x| &x.id).collect::<Vec<_>>(), [&a]);
+        assert!(p.contacts_named("Bob", &a).unwrap().is_empty());
+        assert!(p.set_contact_verified(&a, false).unwrap());
+        assert!(p.contacts().unwrap()[0].verified_at_ms.is_none());
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Profile::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        conn.execute_batch(
+            "DROP TABLE contacts;
+             CREATE TABLE contacts (id TEXT PRIMARY KEY NOT NULL, name TEXT, added_at_ms INTEGER NOT NULL);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO contacts VALUES (?1, 'Old', 5)",
+            params![peer(4).as_str()],
+        )
+        .unwrap();
+        drop(conn);
+        let p = Profile::open(dir.path()).unwrap();
+        let list = p.contacts().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].verified_at_ms, None);
+        assert!(p.set_contact_verified(&peer(4), true).unwrap());
     }
 
     #[test]

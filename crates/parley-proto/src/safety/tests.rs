@@ -13,7 +13,12 @@ fn both_sides_see_the_same_number() {
     assert_eq!(n, safety_number(&b, &a));
     let groups: Vec<&str> = n.split(' ').collect();
     assert_eq!(groups.len(), 12, "{n}");
-    assert!(groups.iter().all(|g| g.len() == 5 && g.bytes().all(|c| c.is_ascii_digit())), "{n}");
+    assert!(
+        groups
+            .iter()
+            .all(|g| g.len() == 5 && g.bytes().all(|c| c.is_ascii_digit())),
+        "{n}"
+    );
     assert_eq!(n, EXAMPLE, "docs/protocol.md §2.1");
 }
 
