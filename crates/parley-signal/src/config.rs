@@ -26,11 +26,22 @@ pub struct ServerConfig {
     /// How long a disconnected peer's accepted calls wait for it to reconnect and
     /// `resume` them before they end (docs/protocol.md §6.2).
     pub call_grace: Duration,
+    /// How long an invite (call or data session) may ring unanswered before the
+    /// server ends it: the callee gets `cancel`, the caller `decline` with reason
+    /// `"no answer"` (docs/protocol.md §6).
+    pub ring_timeout: Duration,
+    /// Most connections one IP address may hold open; 0 = no limit.
+    pub max_connections_per_ip: u32,
+    /// Failed authentications one IP address may make per 60 s before its new
+    /// connections are refused for the rest of the window; 0 = no limit.
+    pub max_failed_auths_per_ip: u32,
 }
 
 impl Default for ServerConfig {
     /// `127.0.0.1:8443`, 64 KiB frames, 50 frames/s with bursts of 200, 10 s to
-    /// authenticate, no ICE servers, calls kept 30 s for a peer that dropped.
+    /// authenticate, no ICE servers, calls kept 30 s for a peer that dropped,
+    /// invites ring at most 60 s, 256 connections and 20 failed sign-ins a minute
+    /// per IP address.
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
@@ -40,12 +51,24 @@ impl Default for ServerConfig {
             auth_timeout: Duration::from_secs(10),
             ice: IceConfig::default(),
             call_grace: Duration::from_secs(DEFAULT_CALL_GRACE_SECS),
+            ring_timeout: Duration::from_secs(DEFAULT_RING_TIMEOUT_SECS),
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_failed_auths_per_ip: DEFAULT_MAX_FAILED_AUTHS_PER_IP,
         }
     }
 }
 
 /// Default [`ServerConfig::call_grace`], seconds.
 pub const DEFAULT_CALL_GRACE_SECS: u64 = 30;
+
+/// Default [`ServerConfig::ring_timeout`], seconds.
+pub const DEFAULT_RING_TIMEOUT_SECS: u64 = 60;
+
+/// Default [`ServerConfig::max_connections_per_ip`].
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 256;
+
+/// Default [`ServerConfig::max_failed_auths_per_ip`] (per 60 s).
+pub const DEFAULT_MAX_FAILED_AUTHS_PER_IP: u32 = 20;
 
 /// Smallest accepted `max_frame_bytes`: room for a hello and a small SDP.
 pub const MIN_FRAME_BYTES: usize = 1024;
@@ -55,7 +78,7 @@ impl ServerConfig {
     ///
     /// Errors: [`SignalError::InvalidConfig`] if `max_frame_bytes` is below
     /// [`MIN_FRAME_BYTES`], `rate_limit_per_sec` or `rate_burst` is 0, or
-    /// `auth_timeout` is zero, or the ICE servers are invalid
+    /// `auth_timeout` or `ring_timeout` is zero, or the ICE servers are invalid
     /// ([`IceConfig::validate`]).
     pub fn validate(&self) -> Result<(), SignalError> {
         let invalid = |reason: &str| {
@@ -71,6 +94,9 @@ impl ServerConfig {
         }
         if self.auth_timeout.is_zero() {
             return invalid("auth_timeout must be positive");
+        }
+        if self.ring_timeout.is_zero() {
+            return invalid("ring_timeout must be positive");
         }
         self.ice.validate()
     }
@@ -111,6 +137,12 @@ pub struct FileConfig {
     pub turn_ttl_secs: Option<u64>,
     /// Overrides [`ServerConfig::call_grace`], seconds.
     pub call_grace_secs: Option<u64>,
+    /// Overrides [`ServerConfig::ring_timeout`], seconds.
+    pub ring_timeout_secs: Option<u64>,
+    /// Overrides [`ServerConfig::max_connections_per_ip`].
+    pub max_connections_per_ip: Option<u32>,
+    /// Overrides [`ServerConfig::max_failed_auths_per_ip`].
+    pub max_failed_auths_per_ip: Option<u32>,
 }
 
 impl FileConfig {
@@ -144,6 +176,16 @@ impl FileConfig {
                 .call_grace_secs
                 .map(Duration::from_secs)
                 .unwrap_or(base.call_grace),
+            ring_timeout: self
+                .ring_timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(base.ring_timeout),
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or(base.max_connections_per_ip),
+            max_failed_auths_per_ip: self
+                .max_failed_auths_per_ip
+                .unwrap_or(base.max_failed_auths_per_ip),
         }
     }
 }

@@ -62,8 +62,39 @@ struct Conn {
     ice_refresh_at: Option<Instant>,
 }
 
+/// Releases the connection's place under the per-address limit when it ends.
+struct Admitted {
+    state: AppState,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.state.shared.release_ip(self.ip);
+    }
+}
+
 /// Serves one upgraded WebSocket until it closes, is kicked, or the server stops.
 pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppState) {
+    if let Err(refusal) = state.shared.admit_ip(remote.ip(), &state.config) {
+        tracing::warn!(%remote, "refused: {}", refusal.message());
+        let error = ServerMessage::error(ErrorCode::RateLimited, refusal.message(), None);
+        let refuse = async {
+            socket.send(Message::Text(error.to_json().into())).await?;
+            socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: close_code::POLICY,
+                    reason: "too many connections or failed sign-ins".into(),
+                })))
+                .await
+        };
+        let _ = timeout(CLOSE_FLUSH_TIMEOUT, refuse).await;
+        return;
+    }
+    let _admitted = Admitted {
+        state: state.clone(),
+        ip: remote.ip(),
+    };
     let conn_id = state.shared.next_conn_id();
     let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_QUEUE_CAPACITY);
     let config = Arc::clone(&state.config);
@@ -100,6 +131,7 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
                 break Flow::Close(close_code::POLICY, "replaced by a newer connection or too slow");
             }
             () = sleep_until(auth_deadline), if !conn.is_authed() => {
+                conn.state.shared.auth_failed(remote.ip(), &conn.state.config);
                 conn.reply(ServerMessage::error(ErrorCode::AuthFailed, "authentication timed out", None));
                 break Flow::Close(close_code::POLICY, "authentication timed out");
             }
@@ -280,11 +312,30 @@ impl Conn {
             Phase::AwaitHello => self.on_hello(msg),
             Phase::AwaitAuth { claimed, nonce } => self.on_auth(msg, claimed, nonce),
             Phase::Authed { id } => {
+                if let ClientMessage::Invite { call_id, .. } = &msg {
+                    self.ring_timer(call_id.clone(), id.clone());
+                }
                 self.state.shared.handle(&id, msg);
                 self.phase = Phase::Authed { id };
                 Flow::Continue
             }
         }
+    }
+
+    /// Ends the invite `call_id` of `caller` if it still rings after the ring
+    /// timeout (the hub ignores it once answered, declined or gone).
+    fn ring_timer(&self, call_id: String, caller: PeerId) {
+        let (shared, wait) = (
+            Arc::clone(&self.state.shared),
+            self.state.config.ring_timeout,
+        );
+        let mut shutdown = self.state.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => shared.ring_over(&call_id, &caller),
+                () = stopped(&mut shutdown) => {}
+            }
+        });
     }
 
     fn on_hello(&mut self, msg: ClientMessage) -> Flow {
@@ -306,6 +357,9 @@ impl Conn {
         let claimed = match PeerId::parse(&public_key) {
             Ok(id) => id,
             Err(e) => {
+                self.state
+                    .shared
+                    .auth_failed(self.remote.ip(), &self.state.config);
                 self.error(ErrorCode::AuthFailed, format!("bad public key: {e}"));
                 return Flow::Close(close_code::POLICY, "authentication failed");
             }
@@ -331,6 +385,9 @@ impl Conn {
         };
         if let Err(e) = verify_challenge(&claimed, &nonce, &signature) {
             tracing::info!(remote = %self.remote, peer = %claimed, error = %e, "authentication failed");
+            self.state
+                .shared
+                .auth_failed(self.remote.ip(), &self.state.config);
             self.error(ErrorCode::AuthFailed, e.to_string());
             return Flow::Close(close_code::POLICY, "authentication failed");
         }

@@ -79,6 +79,9 @@ pub(crate) struct Hub {
 
 type Out = Vec<Delivery>;
 
+/// The `reason` of the `decline` a caller gets when its invite rang out.
+pub(crate) const NO_ANSWER_REASON: &str = "no answer";
+
 fn send(out: &mut Out, to: &PeerId, msg: ServerMessage) {
     out.push(Delivery {
         to: to.clone(),
@@ -103,6 +106,40 @@ impl Hub {
     /// Number of live calls.
     pub(crate) fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The ring timeout of `call_id` ran out. If it still rings with `caller` as
+    /// its caller it ends: the callee gets `cancel`, the caller `decline` with
+    /// reason `"no answer"`. Otherwise (answered, ended, reused) nothing happens.
+    pub(crate) fn ring_over(&mut self, call_id: &str, caller: &PeerId) -> Out {
+        let mut out = Vec::new();
+        let Some(call) = self.calls.get(call_id) else {
+            return out;
+        };
+        if call.state != CallState::Ringing || call.caller != *caller {
+            return out;
+        }
+        let callee = call.callee.clone();
+        tracing::info!(%call_id, "nobody answered; the invite timed out");
+        self.remove_call(call_id);
+        send(
+            &mut out,
+            &callee,
+            ServerMessage::Cancel {
+                call_id: call_id.to_owned(),
+                from: caller.clone(),
+            },
+        );
+        send(
+            &mut out,
+            caller,
+            ServerMessage::Decline {
+                call_id: call_id.to_owned(),
+                from: callee,
+                reason: Some(NO_ANSWER_REASON.to_owned()),
+            },
+        );
+        out
     }
 
     /// `id` authenticated. If it was already online (a new connection replacing an

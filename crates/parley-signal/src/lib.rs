@@ -11,10 +11,15 @@ mod conn;
 mod error;
 mod hub;
 mod ice;
+mod iplimit;
 mod ratelimit;
 mod server;
 
-pub use config::{FileConfig, ServerConfig, DEFAULT_CALL_GRACE_SECS, MIN_FRAME_BYTES};
+pub use config::{
+    FileConfig, ServerConfig, DEFAULT_CALL_GRACE_SECS, DEFAULT_MAX_CONNECTIONS_PER_IP,
+    DEFAULT_MAX_FAILED_AUTHS_PER_IP, DEFAULT_RING_TIMEOUT_SECS, MIN_FRAME_BYTES,
+};
 pub use error::SignalError;
 pub use ice::{turn_rest_credential, IceConfig, TurnSecret, DEFAULT_TURN_TTL, MIN_TURN_TTL};
+pub use iplimit::AUTH_FAILURE_WINDOW;
 pub use server::{start, ServerHandle, OUTBOUND_QUEUE_CAPACITY};

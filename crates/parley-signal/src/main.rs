@@ -17,7 +17,8 @@ struct Args {
     listen: Option<SocketAddr>,
     /// TOML file with any of: listen, max_frame_bytes, rate_limit_per_sec,
     /// rate_burst, stun_urls, turn_urls, turn_secret, turn_ttl_secs,
-    /// call_grace_secs. Command-line
+    /// call_grace_secs, ring_timeout_secs, max_connections_per_ip,
+    /// max_failed_auths_per_ip. Command-line
     /// flags and environment override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -57,6 +58,17 @@ struct Args {
     /// [default: 30].
     #[arg(long, value_name = "SECS", env = "PARLEY_CALL_GRACE_SECS")]
     call_grace_secs: Option<u64>,
+    /// How long an unanswered invite rings before the server ends it, seconds
+    /// [default: 60].
+    #[arg(long, value_name = "SECS", env = "PARLEY_RING_TIMEOUT_SECS")]
+    ring_timeout_secs: Option<u64>,
+    /// Most open connections per IP address, 0 = unlimited [default: 256].
+    #[arg(long, value_name = "N", env = "PARLEY_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: Option<u32>,
+    /// Failed sign-ins per IP address per minute before it is refused for the rest
+    /// of the minute, 0 = unlimited [default: 20].
+    #[arg(long, value_name = "N", env = "PARLEY_MAX_FAILED_AUTHS_PER_IP")]
+    max_failed_auths_per_ip: Option<u32>,
 }
 
 #[tokio::main]
@@ -91,6 +103,15 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(secs) = args.call_grace_secs {
         config.call_grace = std::time::Duration::from_secs(secs);
+    }
+    if let Some(secs) = args.ring_timeout_secs {
+        config.ring_timeout = std::time::Duration::from_secs(secs);
+    }
+    if let Some(n) = args.max_connections_per_ip {
+        config.max_connections_per_ip = n;
+    }
+    if let Some(n) = args.max_failed_auths_per_ip {
+        config.max_failed_auths_per_ip = n;
     }
     if let Some(secs) = args.turn_ttl_secs {
         config.ice.turn_ttl = std::time::Duration::from_secs(secs);

@@ -1,7 +1,7 @@
 //! HTTP/WebSocket front end: binding, routes, shared client registry, shutdown.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::hub::{Delivery, Hub};
+use crate::iplimit::{IpLimits, Refusal};
 use crate::{conn, ServerConfig, SignalError};
 
 /// Frames that may wait in one client's outbound queue; a client whose queue is
@@ -65,6 +66,7 @@ impl Registry {
 pub(crate) struct Shared {
     registry: Mutex<Registry>,
     next_conn_id: AtomicU64,
+    ip_limits: Mutex<IpLimits>,
 }
 
 impl Shared {
@@ -115,6 +117,45 @@ impl Shared {
     pub(crate) fn grace_over(&self, id: &PeerId, epoch: u64) {
         let mut reg = self.lock();
         let out = reg.hub.grace_over(id, epoch);
+        reg.dispatch(out);
+    }
+
+    /// Admits a connection from `ip` under the per-address limits (released by
+    /// [`release_ip`](Self::release_ip) when it closes).
+    pub(crate) fn admit_ip(&self, ip: IpAddr, config: &ServerConfig) -> Result<(), Refusal> {
+        self.ip_limits().admit(
+            ip,
+            config.max_connections_per_ip,
+            config.max_failed_auths_per_ip,
+            std::time::Instant::now(),
+        )
+    }
+
+    /// A connection [`admit_ip`](Self::admit_ip) let in closed.
+    pub(crate) fn release_ip(&self, ip: IpAddr) {
+        self.ip_limits().release(ip);
+    }
+
+    /// A connection from `ip` failed to authenticate.
+    pub(crate) fn auth_failed(&self, ip: IpAddr, config: &ServerConfig) {
+        self.ip_limits().auth_failed(
+            ip,
+            config.max_failed_auths_per_ip,
+            std::time::Instant::now(),
+        );
+    }
+
+    fn ip_limits(&self) -> MutexGuard<'_, IpLimits> {
+        self.ip_limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ring timeout of `call_id`, invited by `caller`, ran out: the call ends
+    /// if it still rings.
+    pub(crate) fn ring_over(&self, call_id: &str, caller: &PeerId) {
+        let mut reg = self.lock();
+        let out = reg.hub.ring_over(call_id, caller);
         reg.dispatch(out);
     }
 

@@ -1,11 +1,11 @@
 //! Scenario: authentication succeeds for a client holding its key.
 //!
-//! Asserts: hello gets a challenge with protocol 1 and a 32-byte nonce; a correct
+//! Asserts: hello gets a challenge with protocol 2 and a 32-byte nonce; a correct
 //! signature gets `welcome` with the id derived from the public key; ping → pong
 //! works before and after auth; a non-hello first message gets `not_authenticated`
 //! (connection stays open); a second hello after auth gets `already_authenticated`;
-//! an unsupported protocol version gets `unsupported_version` and the connection
-//! is closed.
+//! an unsupported protocol version (1, which sent unsigned descriptions, or 3)
+//! gets `unsupported_version` and the connection is closed.
 
 mod common;
 
@@ -28,21 +28,24 @@ async fn auth_success() {
     assert_eq!(c.id, id(1));
     c.ping().await;
     c.send(&ClientMessage::Hello {
-        protocol: 1,
+        protocol: parley_proto::PROTOCOL_VERSION,
         public_key: id(1).to_string(),
     })
     .await;
     c.expect_error(ErrorCode::AlreadyAuthenticated).await;
     c.ping().await;
 
-    let mut old = Client::connect(&url, 3).await;
-    old.send(&ClientMessage::Hello {
-        protocol: 2,
-        public_key: id(3).to_string(),
-    })
-    .await;
-    old.expect_error(ErrorCode::UnsupportedVersion).await;
-    assert_eq!(old.expect_closed().await, Vec::<ServerMessage>::new());
+    for protocol in [1, 3] {
+        let mut other = Client::connect(&url, 3).await;
+        other
+            .send(&ClientMessage::Hello {
+                protocol,
+                public_key: id(3).to_string(),
+            })
+            .await;
+        other.expect_error(ErrorCode::UnsupportedVersion).await;
+        assert_eq!(other.expect_closed().await, Vec::<ServerMessage>::new());
+    }
 
     server.shutdown().await;
 }

@@ -64,7 +64,7 @@ async fn auth_with_wrong_key_is_refused() {
     let mut bad_key = Client::connect(&url, 4).await;
     bad_key
         .send(&ClientMessage::Hello {
-            protocol: 1,
+            protocol: parley_proto::PROTOCOL_VERSION,
             public_key: "not-a-key".into(),
         })
         .await;

@@ -79,6 +79,10 @@ pub(super) async fn ring(
                         let _ = events.send(CallEvent::Ringing).await;
                     }
                     ServerMessage::Accept { .. } => return Ok(RingOutcome::Accepted),
+                    // The server ends an invite that rang out (docs/protocol.md §6).
+                    ServerMessage::Decline { reason: Some(r), .. } if r == "no answer" => {
+                        return Err(Error::Call(format!("{to} did not answer")))
+                    }
                     ServerMessage::Decline { reason, .. } => {
                         return Err(Error::Call(format!(
                             "{to} declined the call{}",

@@ -607,3 +607,50 @@ fn data_sessions_per_peer_are_bounded() {
         "{out:?}"
     );
 }
+
+#[test]
+fn an_unanswered_invite_rings_out_and_frees_the_callee() {
+    let (a, b, c) = (id(1), id(2), id(3));
+    let mut hub = hub_with(&[&a, &b, &c]);
+    invite(&mut hub, &a, &b);
+    // Only the caller's own timer ends it.
+    assert!(hub.ring_over(&cid(), &c).is_empty());
+    let out = hub.ring_over(&cid(), &a);
+    assert_eq!(
+        out,
+        [
+            d(
+                &b,
+                ServerMessage::Cancel {
+                    call_id: cid(),
+                    from: a.clone()
+                }
+            ),
+            d(
+                &a,
+                ServerMessage::Decline {
+                    call_id: cid(),
+                    from: b.clone(),
+                    reason: Some(NO_ANSWER_REASON.into())
+                }
+            ),
+        ]
+    );
+    assert_eq!(hub.call_count(), 0);
+    // Bob is free: Carol's call rings him instead of getting `busy`.
+    let out = invite(&mut hub, &c, &b);
+    assert!(
+        matches!(
+            &out[..],
+            [Delivery {
+                msg: ServerMessage::Invite { .. },
+                ..
+            }]
+        ),
+        "{out:?}"
+    );
+    // An accepted call is not touched by its old timer.
+    hub.handle(&b, ClientMessage::Accept { call_id: cid() });
+    assert!(hub.ring_over(&cid(), &c).is_empty());
+    assert_eq!(hub.call_count(), 1);
+}

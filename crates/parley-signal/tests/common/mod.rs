@@ -76,7 +76,7 @@ impl Client {
         .await;
         match self.recv().await {
             ServerMessage::Challenge { protocol, nonce } => {
-                assert_eq!(protocol, 1);
+                assert_eq!(protocol, parley_proto::PROTOCOL_VERSION);
                 let nonce = decode_b64url(&nonce).unwrap();
                 assert_eq!(nonce.len(), 32);
                 nonce
