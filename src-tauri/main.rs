@@ -8,7 +8,8 @@
 //! (profile folder), `PARLEY_SERVER` (signaling URL, overrides the settings),
 //! `PARLEY_EMBEDDED_LISTEN` (embedded server address), `PARLEY_DOWNLOAD_DIR`
 //! (received files, unless the settings name a folder), `PARLEY_VIDEO_FILE` /
-//! `PARLEY_AUDIO_FILE` (file-backed camera / microphone).
+//! `PARLEY_AUDIO_FILE` (file-backed camera / microphone), `PARLEY_SERVER_CA` (a PEM
+//! CA trusted for a `wss://` server besides the system's).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -90,6 +91,12 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(ca) = std::env::var_os("PARLEY_SERVER_CA") {
+        match parley_engine::rtc::load_pem_certificates(std::path::Path::new(&ca)) {
+            Ok(ders) => parley_engine::signaling::trust_extra_ca(ders),
+            Err(e) => tracing::error!("PARLEY_SERVER_CA: {e}"),
+        }
+    }
     let context = tauri::generate_context!();
     let instance = links::instance_id(&context.config().identifier, profile_override().as_deref());
     let result = tauri::Builder::default()

@@ -71,6 +71,31 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// Writes a test CA and a certificate it signed for `names` (DNS names or IP
+/// addresses) into `dir`: `<prefix>-ca.pem`, `<prefix>-cert.pem`,
+/// `<prefix>-key.pem`. Returns the CA's path.
+pub fn write_test_certificates(dir: &Path, prefix: &str, names: &[&str]) -> PathBuf {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Parley test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::write(dir.join(format!("{prefix}-cert.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{prefix}-key.pem")), key.serialize_pem()).unwrap();
+    let ca_path = dir.join(format!("{prefix}-ca.pem"));
+    std::fs::write(&ca_path, ca.pem()).unwrap();
+    ca_path
+}
+
 /// The signaling server, running in-process on its own runtime.
 pub struct Server {
     rt: Option<tokio::runtime::Runtime>,
@@ -82,16 +107,21 @@ pub struct Server {
 impl Server {
     /// Starts the real server on 127.0.0.1:0.
     pub fn start() -> Server {
+        Server::start_with(parley_signal::ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Default::default()
+        })
+    }
+
+    /// Starts the real server with `config` (e.g. TLS).
+    pub fn start_with(config: parley_signal::ServerConfig) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let handle = rt
-            .block_on(parley_signal::start(parley_signal::ServerConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                ..Default::default()
-            }))
+            .block_on(parley_signal::start(config))
             .expect("server starts");
         let url = handle.url();
         Server {

@@ -296,24 +296,7 @@ impl Lab {
     /// certificate for [`WAN_SERVER_IP`] signed by it (`turn-cert.pem`,
     /// `turn-key.pem`); returns the CA's path.
     fn write_turn_certificates(&self) -> PathBuf {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Parley test CA");
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec![WAN_SERVER_IP.to_owned()])
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
-        std::fs::write(self.path("turn-cert.pem"), cert.pem()).unwrap();
-        std::fs::write(self.path("turn-key.pem"), key.serialize_pem()).unwrap();
-        let ca_path = self.path("turn-ca.pem");
-        std::fs::write(&ca_path, ca.pem()).unwrap();
-        ca_path
+        super::write_test_certificates(self.scratch.path(), "turn", &[WAN_SERVER_IP])
     }
 
     /// The test CA that signed coturn's TLS certificate (after [`start_coturn`](Self::start_coturn)).

@@ -16,6 +16,10 @@ pub struct Cli {
     /// Signaling server URL, e.g. ws://127.0.0.1:8443/ws.
     #[arg(long, global = true, env = "PARLEY_SERVER")]
     pub server: Option<String>,
+    /// Extra CA certificate(s), PEM, trusted for a wss:// server besides the
+    /// system's (a self-hosted server's own CA, or a test CA).
+    #[arg(long, global = true, value_name = "FILE", env = "PARLEY_SERVER_CA")]
+    pub server_ca: Option<PathBuf>,
     /// What to do (default: demo).
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -29,6 +29,11 @@ pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8443/ws";
 
 /// Runs one command line.
 pub async fn run(cli: Cli) -> Result<()> {
+    if let Some(ca) = &cli.server_ca {
+        parley_engine::signaling::trust_extra_ca(
+            parley_engine::rtc::load_pem_certificates(ca).context("--server-ca")?,
+        );
+    }
     let command = cli.command.unwrap_or(Command::Demo {
         duration: 8.0,
         dir: None,

@@ -22,6 +22,7 @@ pub mod rtc;
 pub mod signaling;
 mod stop;
 pub mod storage;
+mod tls;
 pub mod transfer;
 
 pub use error::{Error, Result};

@@ -18,7 +18,7 @@ use parley_proto::{
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
 use crate::rtc::IceServer;
 use crate::{Error, Result};
@@ -34,7 +34,66 @@ pub const MAX_BACKOFF_MS: u64 = 8_000;
 /// How long connect + authentication may take, ms.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<Box<dyn Stream>>;
+
+/// The transport under the WebSocket: TCP for `ws://`, TLS over TCP for `wss://`.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Extra CA certificates (DER) trusted for `wss://` besides the system's.
+static EXTRA_ROOTS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// Trusts `ders` (DER CA certificates, e.g. from
+/// [`crate::rtc::load_pem_certificates`]) for `wss://` signaling servers from now
+/// on in this process, besides the system's CAs: a self-hosted server with its
+/// own CA, or a test CA.
+pub fn trust_extra_ca(ders: Vec<Vec<u8>>) {
+    *EXTRA_ROOTS.lock().unwrap_or_else(PoisonError::into_inner) = ders;
+}
+
+/// Opens TCP, and TLS for `wss://` (checking the server's certificate against
+/// its host name), under the WebSocket handshake of `url`.
+async fn open_ws(url: &str) -> Result<Ws> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let bad = |why: String| Error::Signaling(format!("cannot reach signaling server {url}: {why}"));
+    let request = url.into_client_request().map_err(|e| bad(e.to_string()))?;
+    let uri = request.uri().clone();
+    let tls = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        _ => return Err(bad("the URL must start with ws:// or wss://".into())),
+    };
+    let host = uri.host().ok_or_else(|| bad("no host in the URL".into()))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Stream> = if tls {
+        let roots = EXTRA_ROOTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let config = crate::tls::client_config(&roots)?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| bad(format!("bad host name {host:?}: {e}")))?;
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| bad(format!("TLS: {e}")))?;
+        Box::new(tls)
+    } else {
+        Box::new(tcp)
+    };
+    let (ws, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(ws)
+}
 
 /// What the signaling connection reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +151,8 @@ impl Drop for CallHold {
 }
 
 impl SignalingClient {
-    /// Connects to `url` (`ws://host:port/ws`), authenticates with `key` and keeps the
+    /// Connects to `url` (`ws://host:port/ws`, or `wss://` with TLS checked against
+    /// the system's CAs and [`trust_extra_ca`]), authenticates with `key` and keeps the
     /// connection up, reconnecting with backoff if it drops.
     ///
     /// Errors: [`Error::Signaling`] if the first connection or authentication fails
@@ -209,9 +269,7 @@ impl SignalingClient {
 }
 
 async fn connect_and_auth(url: &str, key: &SigningKey) -> Result<Ws> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .map_err(|e| Error::Signaling(format!("cannot reach signaling server {url}: {e}")))?;
+    let mut ws = open_ws(url).await?;
     let hello = ClientMessage::Hello {
         protocol: PROTOCOL_VERSION,
         public_key: encode_b64url(key.verifying_key().as_bytes()),

@@ -1,6 +1,7 @@
 //! Server configuration: defaults, the TOML file format, validation.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -35,6 +36,11 @@ pub struct ServerConfig {
     /// Failed authentications one IP address may make per 60 s before its new
     /// connections are refused for the rest of the window; 0 = no limit.
     pub max_failed_auths_per_ip: u32,
+    /// PEM certificate chain and PEM private key: serve `wss://` and `https://`
+    /// instead of plain `ws://` (both or neither).
+    pub tls_cert: Option<PathBuf>,
+    /// See [`ServerConfig::tls_cert`].
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +60,8 @@ impl Default for ServerConfig {
             ring_timeout: Duration::from_secs(DEFAULT_RING_TIMEOUT_SECS),
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             max_failed_auths_per_ip: DEFAULT_MAX_FAILED_AUTHS_PER_IP,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -97,6 +105,9 @@ impl ServerConfig {
         }
         if self.ring_timeout.is_zero() {
             return invalid("ring_timeout must be positive");
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return invalid("tls_cert and tls_key go together");
         }
         self.ice.validate()
     }
@@ -143,6 +154,10 @@ pub struct FileConfig {
     pub max_connections_per_ip: Option<u32>,
     /// Overrides [`ServerConfig::max_failed_auths_per_ip`].
     pub max_failed_auths_per_ip: Option<u32>,
+    /// Overrides [`ServerConfig::tls_cert`].
+    pub tls_cert: Option<PathBuf>,
+    /// Overrides [`ServerConfig::tls_key`].
+    pub tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -186,6 +201,8 @@ impl FileConfig {
             max_failed_auths_per_ip: self
                 .max_failed_auths_per_ip
                 .unwrap_or(base.max_failed_auths_per_ip),
+            tls_cert: self.tls_cert.clone().or(base.tls_cert),
+            tls_key: self.tls_key.clone().or(base.tls_key),
         }
     }
 }

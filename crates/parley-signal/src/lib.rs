@@ -14,6 +14,7 @@ mod ice;
 mod iplimit;
 mod ratelimit;
 mod server;
+mod tls;
 
 pub use config::{
     FileConfig, ServerConfig, DEFAULT_CALL_GRACE_SECS, DEFAULT_MAX_CONNECTIONS_PER_IP,
@@ -23,3 +24,4 @@ pub use error::SignalError;
 pub use ice::{turn_rest_credential, IceConfig, TurnSecret, DEFAULT_TURN_TTL, MIN_TURN_TTL};
 pub use iplimit::AUTH_FAILURE_WINDOW;
 pub use server::{start, ServerHandle, OUTBOUND_QUEUE_CAPACITY};
+pub use tls::server_config as tls_server_config;

@@ -18,7 +18,7 @@ struct Args {
     /// TOML file with any of: listen, max_frame_bytes, rate_limit_per_sec,
     /// rate_burst, stun_urls, turn_urls, turn_secret, turn_ttl_secs,
     /// call_grace_secs, ring_timeout_secs, max_connections_per_ip,
-    /// max_failed_auths_per_ip. Command-line
+    /// max_failed_auths_per_ip, tls_cert, tls_key. Command-line
     /// flags and environment override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -69,6 +69,22 @@ struct Args {
     /// of the minute, 0 = unlimited [default: 20].
     #[arg(long, value_name = "N", env = "PARLEY_MAX_FAILED_AUTHS_PER_IP")]
     max_failed_auths_per_ip: Option<u32>,
+    /// PEM certificate chain: serve wss:// and https:// (with --tls-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PARLEY_TLS_CERT",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PARLEY_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -112,6 +128,10 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(n) = args.max_failed_auths_per_ip {
         config.max_failed_auths_per_ip = n;
+    }
+    if args.tls_cert.is_some() {
+        config.tls_cert = args.tls_cert;
+        config.tls_key = args.tls_key;
     }
     if let Some(secs) = args.turn_ttl_secs {
         config.ice.turn_ttl = std::time::Duration::from_secs(secs);

@@ -9,6 +9,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use parley_proto::{ClientMessage, PeerId};
 use tokio::net::TcpListener;
@@ -183,6 +184,8 @@ pub(crate) struct AppState {
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    /// `ws`, or `wss` with TLS.
+    scheme: &'static str,
     shutdown_tx: watch::Sender<bool>,
     serve_task: JoinHandle<()>,
     alive_rx: mpsc::Receiver<()>,
@@ -194,9 +197,10 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// The WebSocket URL clients connect to: `ws://ADDR/ws`.
+    /// The WebSocket URL clients connect to: `ws://ADDR/ws`, or `wss://ADDR/ws`
+    /// with TLS.
     pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.local_addr)
+        format!("{}://{}/ws", self.scheme, self.local_addr)
     }
 
     /// Stops accepting, closes every WebSocket (close code 1001) and waits for
@@ -219,6 +223,10 @@ impl ServerHandle {
 /// [`SignalError::Bind`] if the address cannot be bound.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
     config.validate()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| SignalError::Bind {
@@ -239,22 +247,42 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state);
     let mut signal = shutdown_rx;
-    let serve = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        // Ends on `true` or when the handle is dropped.
+    // Ends on `true` or when the handle is dropped.
+    let stop = async move {
         let _ = signal.wait_for(|stop| *stop).await;
-    });
-    let serve_task = tokio::spawn(async move {
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "signaling server failed");
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let serve_task = match tls {
+        None => {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop);
+            tokio::spawn(async move {
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "signaling server failed");
+                }
+            })
         }
-    });
-    tracing::info!(addr = %local_addr, "signaling server listening");
+        Some(tls) => {
+            let listener = crate::tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop);
+            tokio::spawn(async move {
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "signaling server failed");
+                }
+            })
+        }
+    };
+    tracing::info!(addr = %local_addr, scheme, "signaling server listening");
     Ok(ServerHandle {
         local_addr,
+        scheme,
         shutdown_tx,
         serve_task,
         alive_rx,

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -166,7 +166,7 @@ impl StreamTurnShims {
                     StreamTransport::Tcp => None,
                     StreamTransport::Tls => Some(match &tls {
                         Some(c) => Arc::clone(c),
-                        None => Arc::clone(tls.insert(tls_config(extra_roots)?)),
+                        None => Arc::clone(tls.insert(crate::tls::client_config(extra_roots)?)),
                     }),
                 };
                 let socket = local_socket()?;
@@ -244,38 +244,6 @@ fn local_socket() -> Result<UdpSocket> {
     s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .map_err(shim_error)?;
     UdpSocket::from_std(s.into()).map_err(shim_error)
-}
-
-/// The system's trusted CAs, read once per process.
-fn native_roots() -> &'static [rustls::pki_types::CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<rustls::pki_types::CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let found = rustls_native_certs::load_native_certs();
-        for e in &found.errors {
-            tracing::warn!("system CA certificates: {e}");
-        }
-        found.certs
-    })
-}
-
-fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    let (_, ignored) = roots.add_parsable_certificates(native_roots().iter().cloned());
-    if ignored > 0 {
-        tracing::debug!("{ignored} system CA certificates could not be used");
-    }
-    for der in extra_roots {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.clone()))
-            .map_err(|e| Error::Invalid(format!("extra TURN CA certificate: {e}")))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Invalid(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// Receives webrtc-rs's datagrams and hands each to the connection of the local
