@@ -5,8 +5,10 @@
 //!
 //! Build and run optimised: `cargo build --release -p parley-cli -p parley-bench &&
 //! target/release/parley-bench`. `--screen` runs the screen-share benchmark instead
-//! (1920x1080 capture + encode). Results go to BENCHMARKS.md.
+//! (1920x1080 capture + encode); `--fuzz N` fuzzes every parser of network bytes
+//! with N inputs. Results go to BENCHMARKS.md.
 
+mod fuzz;
 mod pair;
 mod screen;
 mod setup;
@@ -34,6 +36,10 @@ struct Args {
     /// Frames per screen-share measurement.
     #[arg(long, default_value_t = 90)]
     screen_frames: u32,
+    /// Only fuzz every parser of network bytes with this many inputs in all
+    /// (10000000 for the figure in BENCHMARKS.md).
+    #[arg(long, value_name = "INPUTS")]
+    fuzz: Option<u64>,
 }
 
 fn median(mut v: Vec<u64>) -> u64 {
@@ -44,6 +50,9 @@ fn median(mut v: Vec<u64>) -> u64 {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(total) = args.fuzz {
+        return fuzz::run(total);
+    }
     if args.screen {
         let frames = args.screen_frames;
         return tokio::task::spawn_blocking(move || screen::run(frames)).await?;

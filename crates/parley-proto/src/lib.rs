@@ -8,11 +8,13 @@
 //! - [`identity`]: peer ids (Ed25519 public keys) and the challenge-response auth.
 //! - [`binding`]: offers and answers signed by the sender's identity key.
 //! - [`data`]: JSON and binary frames carried on the peer-to-peer data channels.
+//! - [`fuzz`]: fuzz targets for every parser of network bytes, and their mutator.
 //! - [`error`]: the crate's one error type, [`ProtoError`].
 
 pub mod binding;
 pub mod data;
 pub mod error;
+pub mod fuzz;
 pub mod identity;
 pub mod safety;
 pub mod signal;
