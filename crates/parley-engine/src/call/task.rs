@@ -293,6 +293,15 @@ pub(super) async fn run(
                 Some(RtcEvent::LocalCandidate(c)) => {
                     let _ = negotiate::send_candidate(&sig, &call_id, c).await;
                 }
+                // End of candidates (docs/protocol.md §4): an empty candidate.
+                Some(RtcEvent::GatheringComplete) => {
+                    let end = IceCandidate {
+                        candidate: String::new(),
+                        sdp_mid: Some("0".into()),
+                        sdp_mline_index: Some(0),
+                    };
+                    let _ = negotiate::send_candidate(&sig, &call_id, end).await;
+                }
                 Some(RtcEvent::State(ConnectionState::Connected)) => {
                     if !connected {
                         connected = true;
@@ -375,6 +384,10 @@ impl Live {
                 sdp_mline_index,
                 ..
             } => {
+                if candidate.is_empty() {
+                    // End of candidates: nothing to apply; ICE goes on with what it has.
+                    return None;
+                }
                 let c = IceCandidate {
                     candidate,
                     sdp_mid,

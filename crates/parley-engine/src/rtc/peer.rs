@@ -102,12 +102,16 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         match event.candidate.to_json() {
             Ok(init) => {
+                // webrtc-rs leaves the mid empty; with BUNDLE every candidate
+                // belongs to the first m-line, mid "0" (docs/protocol.md §4).
+                let sdp_mid = init.sdp_mid.filter(|m| !m.is_empty());
+                let first = sdp_mid.is_none();
                 let _ = self
                     .events
                     .send(RtcEvent::LocalCandidate(IceCandidate {
                         candidate: init.candidate,
-                        sdp_mid: init.sdp_mid,
-                        sdp_mline_index: init.sdp_mline_index,
+                        sdp_mid: sdp_mid.or_else(|| Some("0".to_owned())),
+                        sdp_mline_index: init.sdp_mline_index.or(first.then_some(0)),
                     }))
                     .await;
             }
