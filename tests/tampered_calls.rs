@@ -5,7 +5,9 @@
 //! (tests/common/hostile_relay.rs). Asserts:
 //! - through a faithful relay the same set-up connects: video and chat arrive;
 //! - a rewritten DTLS fingerprint (in offers and answers, or in the answer only),
-//!   a fingerprint re-signed with the relay's own key, and an offer replayed from an
+//!   a fingerprint re-signed with the relay's own key, an extra fingerprint line
+//!   hidden behind a `\r` (read by webrtc-rs's SDP parser, not by a line scan),
+//!   and an offer replayed from an
 //!   earlier call are each refused: both processes exit non-zero saying the
 //!   connection was tampered with, the callee records no frame and no chat message
 //!   arrives;
@@ -93,6 +95,7 @@ fn a_tampering_relay_cannot_join_a_call() {
         (Tamper::Fingerprint, 1),
         (Tamper::AnswerFingerprint, 1),
         (Tamper::ForeignSignature, 1),
+        (Tamper::HiddenFingerprint, 1),
     ] {
         let relay = HostileRelay::start(&server.url, tamper);
         let (alice, bob) = (Peer::for_url(&relay.url), Peer::for_url(&relay.url));

@@ -28,6 +28,10 @@ pub enum Tamper {
     /// Replaces the fingerprint and signs the result with its own key instead of
     /// the sender's.
     ForeignSignature,
+    /// Keeps every signed line and slips its own fingerprint in before the real
+    /// one on a line starting with `\r`, which webrtc-rs's SDP parser reads as a
+    /// fingerprint and a plain line scan does not.
+    HiddenFingerprint,
     /// Replaces every offer after the first with the first one (SDP and `sig`),
     /// as if replaying an old signed offer into a new call.
     ReplayFirstOffer,
@@ -178,6 +182,14 @@ impl State {
                 let altered = msg["sdp"].as_str().unwrap_or_default().to_owned();
                 let sig = self.key.sign(altered.as_bytes()).to_bytes();
                 msg["sig"] = Value::String(parley_proto::identity::encode_b64url(&sig));
+                true
+            }
+            Tamper::HiddenFingerprint => {
+                let hidden = sdp.replace(
+                    "a=fingerprint:",
+                    &format!("\ra=fingerprint:{FAKE_FINGERPRINT}\r\na=fingerprint:"),
+                );
+                msg["sdp"] = Value::String(hidden);
                 true
             }
             Tamper::ReplayFirstOffer if kind == "offer" => {

@@ -4,13 +4,17 @@
 //! the DTLS fingerprints in them and sit in the middle of the call. To stop that,
 //! every offer and answer carries `sig`: the sender's Ed25519 signature over
 //! [`DescriptionBinding::signed_bytes`], which names the call, both parties, the
-//! description's type, its DTLS fingerprints (RFC 8122 §5) and its ICE ufrags
-//! (RFC 8839 §5.4). The receiver verifies it against the id of the peer it is in
+//! description's type, its DTLS fingerprints (RFC 8122 §5), its ICE ufrags
+//! (RFC 8839 §5.4) and the SHA-256 of the exact SDP text. The digest matters:
+//! webrtc-rs's SDP parser also reads lines our line scan would not (a leading
+//! `\r`, blanks after `a=`), so binding only the values we extract would let a
+//! relay slip in a fingerprint that DTLS uses and the signature does not cover. The receiver verifies it against the id of the peer it is in
 //! the call with (the id is the public key) before applying the description; DTLS
 //! then checks that the peer's certificate matches the signed fingerprint
 //! (RFC 5763 §5), so a relay that rewrites either is caught.
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey};
+use sha2::{Digest as _, Sha256};
 
 use crate::identity::{decode_b64url, encode_b64url};
 use crate::{PeerId, ProtoError};
@@ -61,6 +65,8 @@ pub struct DescriptionBinding {
     pub fingerprints: Vec<String>,
     /// Every distinct `a=ice-ufrag` value, sorted.
     pub ice_ufrags: Vec<String>,
+    /// SHA-256 of the SDP text exactly as sent (UTF-8 bytes of the `sdp` field).
+    pub sdp_sha256: [u8; 32],
 }
 
 impl DescriptionBinding {
@@ -120,13 +126,15 @@ impl DescriptionBinding {
             kind,
             fingerprints,
             ice_ufrags,
+            sdp_sha256: Sha256::digest(sdp.as_bytes()).into(),
         })
     }
 
     /// The exact bytes signed: [`DESCRIPTION_CONTEXT`], then the call id, sender
     /// id, recipient id and type, each as a 2-byte big-endian length and its UTF-8
     /// bytes; then the number of fingerprints (2 bytes, big-endian) and each one
-    /// length-prefixed the same way; then the ufrags likewise.
+    /// length-prefixed the same way; then the ufrags likewise; then the 32-byte
+    /// SHA-256 of the SDP text, with its 2-byte length (32) in front.
     pub fn signed_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(DESCRIPTION_CONTEXT);
@@ -144,6 +152,8 @@ impl DescriptionBinding {
                 push_field(&mut out, v);
             }
         }
+        out.extend_from_slice(&32u16.to_be_bytes());
+        out.extend_from_slice(&self.sdp_sha256);
         out
     }
 

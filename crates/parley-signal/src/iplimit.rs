@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 /// Window over which failed authentications are counted.
 pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
+/// Addresses with failures kept before expired ones are dropped.
+const PRUNE_ABOVE: usize = 4096;
+
 /// Why a new connection from an address is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -92,6 +95,17 @@ impl IpLimits {
     /// A connection from `ip` failed to authenticate (bad key, bad signature, or
     /// timed out). Keeps at most `max_failures` times per address.
     pub(crate) fn auth_failed(&mut self, ip: IpAddr, max_failures: u32, now: Instant) {
+        if max_failures == 0 {
+            return;
+        }
+        // Addresses that failed once and never came back must not pile up.
+        if self.failures.len() >= PRUNE_ABOVE {
+            self.failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.saturating_duration_since(*t) < AUTH_FAILURE_WINDOW)
+            });
+        }
         let times = self.failures.entry(ip).or_default();
         times.push_back(now);
         while times.len() > max_failures.max(1) as usize {
@@ -128,6 +142,18 @@ mod tests {
         }
         l.release(B);
         assert_eq!(l.tracked(), 0);
+    }
+
+    #[test]
+    fn addresses_that_never_return_do_not_pile_up() {
+        let (mut l, t0) = (IpLimits::default(), Instant::now());
+        for i in 0..PRUNE_ABOVE as u32 {
+            l.auth_failed(IpAddr::V4(i.into()), 5, t0);
+        }
+        l.auth_failed(A, 5, t0 + AUTH_FAILURE_WINDOW);
+        assert_eq!(l.tracked(), 1);
+        l.auth_failed(B, 0, t0);
+        assert_eq!(l.tracked(), 1, "no limit, nothing recorded");
     }
 
     #[test]

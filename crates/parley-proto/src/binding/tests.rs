@@ -57,10 +57,11 @@ const EXAMPLE_BYTES_HEX: &str = concat!(
     "0100677368612d3235362030413a31423a32433a33443a34453a35463a36303a",
     "37313a38323a39333a41343a42353a43363a44373a45383a46393a30413a3142",
     "3a32433a33443a34453a35463a36303a37313a38323a39333a41343a42353a43",
-    "363a44373a45383a46390001000461426344",
+    "363a44373a45383a463900010004614263440020b94645fb3ab7b55007f3d87a",
+    "0e190dac198592c60cfb6c16a9bcacb2709b91fc",
 );
 const EXAMPLE_SIG: &str =
-    "rk_oHfG7fIT7TjtTSWb5YYiujauOUXybjiaNSYIDtFHIiA7Ar59PkL8AFBMCnXpLAGmfogx6ZKL0t2QRaMg9BA";
+    "QSrL_PrdvSI7kJKktKRtPXnYdVrwflhuzaOZzEwoYT2vZKfVXdQTT7mbv0fIkyB6D4aC8uiMAGUDkKQJyl1jDQ";
 
 #[test]
 fn any_change_to_what_is_bound_breaks_the_signature() {
@@ -69,6 +70,12 @@ fn any_change_to_what_is_bound_breaks_the_signature() {
     let (_, a, b) = keys();
     let tampered_fp = EXAMPLE_SDP.replace("0A:1B:2C", "0A:1B:2D");
     let tampered_ufrag = EXAMPLE_SDP.replace("ice-ufrag:aBcD", "ice-ufrag:aBcE");
+    // Lines webrtc-rs's SDP parser reads as fingerprints but a plain line scan
+    // does not: the digest of the whole text still catches them.
+    let fp = "a=fingerprint:sha-256 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B";
+    let hidden_cr = EXAMPLE_SDP.replace(fp, &format!("\ra=fingerprint:sha-256 66:66\r\n{fp}"));
+    let hidden_blank = EXAMPLE_SDP.replace(fp, &format!("a= fingerprint:sha-256 66:66\r\n{fp}"));
+    let extra_attribute = format!("{EXAMPLE_SDP}a=extmap:9 urn:x\r\n");
     let cases = [
         (
             "c0ffee",
@@ -86,6 +93,9 @@ fn any_change_to_what_is_bound_breaks_the_signature() {
         ),
         ("c0ffef", &a, &b, DescriptionType::Offer, EXAMPLE_SDP),
         ("c0ffee", &a, &b, DescriptionType::Answer, EXAMPLE_SDP),
+        ("c0ffee", &a, &b, DescriptionType::Offer, &hidden_cr),
+        ("c0ffee", &a, &b, DescriptionType::Offer, &hidden_blank),
+        ("c0ffee", &a, &b, DescriptionType::Offer, &extra_attribute),
     ];
     for (call_id, from, to, kind, sdp) in cases {
         let other = DescriptionBinding::from_sdp(call_id, from, to, kind, sdp).unwrap();
