@@ -192,8 +192,13 @@ impl Driver {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", tauri_driver.display()));
         let mut d = Driver { child, port, log };
         let start = Instant::now();
+        // Both ports: tauri-driver listens before WebKitWebDriver does, and a
+        // POST /session it forwards before then fails with "connection refused"
+        // (seen in CI on 2 busy cores).
         loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && TcpStream::connect(("127.0.0.1", native_port)).is_ok()
+            {
                 return d;
             }
             if let Some(st) = d.child.try_wait().ok().flatten() {
@@ -204,7 +209,8 @@ impl Driver {
             }
             if start.elapsed() > Duration::from_secs(30) {
                 panic!(
-                    "tauri-driver did not listen on {port} within 30 s:\n{}",
+                    "tauri-driver ({port}) and WebKitWebDriver ({native_port}) did not \
+                     both listen within 30 s:\n{}",
                     tail(&d.log, 40)
                 );
             }
