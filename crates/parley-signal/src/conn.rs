@@ -39,8 +39,15 @@ enum Phase {
 #[derive(Debug)]
 enum Flow {
     Continue,
-    /// Flush queued frames, send a close frame with this code and reason, end.
+    /// Flush queued frames, send a close frame with this code and reason, read
+    /// and discard what the peer still sends until its close frame (the closing
+    /// handshake of RFC 6455 §7.1.1: closing with unread bytes makes the kernel
+    /// reset the connection, and the peer may lose our close frame), end.
     Close(u16, &'static str),
+    /// As `Close`, but without reading on: for a frame whose header announced more
+    /// than the hard limit (its unread rest is not pulled into memory), a server
+    /// shutdown and a replaced or too slow connection.
+    Abort(u16, &'static str),
     /// The peer is gone: end without writing.
     Gone,
 }
@@ -124,11 +131,13 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
         tokio::select! {
             biased;
             () = stopped(&mut shutdown) => {
-                break Flow::Close(close_code::AWAY, "server shutting down");
+                // No wait for the client's close: shutdown is not held up by
+                // clients that do not read.
+                break Flow::Abort(close_code::AWAY, "server shutting down");
             }
             () = kick.notified() => {
                 kicked = true;
-                break Flow::Close(close_code::POLICY, "replaced by a newer connection or too slow");
+                break Flow::Abort(close_code::POLICY, "replaced by a newer connection or too slow");
             }
             () = sleep_until(auth_deadline), if !conn.is_authed() => {
                 conn.state.shared.auth_failed(remote.ip(), &conn.state.config);
@@ -150,7 +159,8 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
         }
     };
 
-    if let Flow::Close(code, reason) = flow {
+    if let Flow::Close(code, reason) | Flow::Abort(code, reason) = flow {
+        let drain = matches!(flow, Flow::Close(..));
         let flush = async {
             // A kicked client may be the slow one: do not replay its queue.
             if !kicked {
@@ -162,7 +172,16 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
                 code,
                 reason: reason.into(),
             };
-            socket.send(Message::Close(Some(frame))).await
+            socket.send(Message::Close(Some(frame))).await?;
+            // Every frame is at most the hard limit (4 × max_frame_bytes), so this
+            // holds at most one frame at a time.
+            while drain {
+                match socket.recv().await {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+            Ok::<(), axum::Error>(())
         };
         let _ = timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
     }
@@ -241,10 +260,9 @@ impl Conn {
         let flow = match inbound {
             None => Flow::Gone,
             Some(Err(e)) if is_too_large(&e) => {
-                tracing::info!(remote = %self.remote, error = %e, "frame too large");
-                let max = self.state.config.max_frame_bytes;
-                self.error(ErrorCode::TooLarge, format!("frame exceeds {max} bytes"));
-                Flow::Close(close_code::SIZE, "frame too large")
+                tracing::info!(remote = %self.remote, error = %e, "frame over the hard limit");
+                self.too_large();
+                Flow::Abort(close_code::SIZE, "frame too large")
             }
             Some(Err(e)) => {
                 tracing::debug!(remote = %self.remote, error = %e, "websocket error");
@@ -258,6 +276,11 @@ impl Conn {
                 conn.error(ErrorCode::Malformed, "binary frames are not supported");
                 Flow::Continue
             }),
+            Some(Ok(Message::Text(text))) if text.len() > self.state.config.max_frame_bytes => {
+                tracing::info!(remote = %self.remote, bytes = text.len(), "frame too large");
+                self.too_large();
+                Flow::Close(close_code::SIZE, "frame too large")
+            }
             Some(Ok(Message::Text(text))) => self.rate_limited(|conn| conn.on_text(text.as_str())),
         };
         match flow {
@@ -290,12 +313,13 @@ impl Conn {
         Flow::Continue
     }
 
-    fn on_text(&mut self, text: &str) -> Flow {
+    /// Queues `too_large` for a frame over `max_frame_bytes`.
+    fn too_large(&mut self) {
         let max = self.state.config.max_frame_bytes;
-        if text.len() > max {
-            self.error(ErrorCode::TooLarge, format!("frame exceeds {max} bytes"));
-            return Flow::Close(close_code::SIZE, "frame too large");
-        }
+        self.error(ErrorCode::TooLarge, format!("frame exceeds {max} bytes"));
+    }
+
+    fn on_text(&mut self, text: &str) -> Flow {
         let msg = match ClientMessage::parse(text) {
             Ok(msg) => msg,
             Err(e) => {

@@ -289,14 +289,24 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
     })
 }
 
+/// The hard frame limit as a multiple of `max_frame_bytes`: the most read into
+/// memory for one frame before it is refused.
+const HARD_FRAME_FACTOR: usize = 4;
+
 async fn ws_handler(
     ws: WebSocketUpgrade,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
 ) -> Response {
-    let max = state.config.max_frame_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
+    // Frames up to the hard limit are read whole and refused by the connection
+    // (`too_large`, then a clean 1009 close); a frame announcing more is refused
+    // at its header without reading its payload.
+    let hard = state
+        .config
+        .max_frame_bytes
+        .saturating_mul(HARD_FRAME_FACTOR);
+    ws.max_message_size(hard)
+        .max_frame_size(hard)
         .on_failed_upgrade(move |e| tracing::debug!(%remote, error = %e, "upgrade failed"))
         .on_upgrade(move |socket| conn::run(socket, remote, state))
 }

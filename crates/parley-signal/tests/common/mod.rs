@@ -141,6 +141,31 @@ impl Client {
         rest
     }
 
+    /// Reads to the server's close frame and returns its code (`None` if the
+    /// connection ended without one, e.g. reset); the frames before it are
+    /// returned too.
+    pub async fn close_code(&mut self) -> (Vec<ServerMessage>, Option<u16>) {
+        let mut before = Vec::new();
+        loop {
+            let next = tokio::time::timeout(RECV_TIMEOUT, self.ws.next())
+                .await
+                .expect("timed out waiting for the close frame");
+            match next {
+                Some(Ok(Message::Close(frame))) => {
+                    // Reading on sends our close reply (RFC 6455 §5.5.1), which the
+                    // server waits for, and then sees the server end TCP.
+                    let _ = tokio::time::timeout(RECV_TIMEOUT, self.ws.next()).await;
+                    return (before, frame.map(|f| u16::from(f.code)));
+                }
+                None | Some(Err(_)) => return (before, None),
+                Some(Ok(Message::Text(text))) => {
+                    before.push(ServerMessage::parse(text.as_str()).unwrap());
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Round-trips a ping: proves the connection is alive and everything sent
     /// before it has been processed.
     pub async fn ping(&mut self) {
