@@ -3,7 +3,8 @@
 //! to it and exits; Bob's window opens the add-contact dialog with the id filled
 //! in, he names the contact and it is listed. A link that is not an invite is
 //! shown as an error, and nothing is added. Then Bob renames the new contact and
-//! removes it through its menu, and the backend's contact list follows.
+//! removes it through its menu, and the backend's contact list follows. The id
+//! begins with '-'.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,7 +52,12 @@ fn open_link(ctx: &Ctx, p: &Peer, link: &str) -> WdResult<()> {
 /// See the module doc.
 pub(crate) fn invite_link(ctx: &Ctx) -> WdResult<()> {
     let b = &ctx.b;
-    let carol = PeerId::from_public_key(&SigningKey::from_bytes(&[42; 32]).verifying_key());
+    // An id that begins with '-' (1 in 64 do), which a command line or a careless
+    // parser would take for an option.
+    let carol = (0..=u8::MAX)
+        .map(|seed| PeerId::from_public_key(&SigningKey::from_bytes(&[seed; 32]).verifying_key()))
+        .find(|id| id.as_str().starts_with('-'))
+        .expect("one of 256 ids begins with '-'");
     open_link(ctx, b, &carol.invite_link())?;
     let input = b.s.wait_visible(
         "[data-testid=add-contact-dialog] [data-testid=add-contact-id]",

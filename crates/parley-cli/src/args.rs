@@ -210,3 +210,29 @@ pub struct NetArgs {
     #[arg(long, env = "PARLEY_TURN_CA")]
     pub turn_ca: Option<std::path::PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command, ContactAction};
+
+    /// Ids are base64url and 1 in 64 begins with '-': such an id is an argument,
+    /// not an option, wherever an id is expected.
+    #[test]
+    fn ids_that_begin_with_a_dash_are_arguments() {
+        let id = "-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcd";
+        let cli = Cli::try_parse_from(["parley-cli", "contact", "add", id, "--name", "X"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Contact { action: ContactAction::Add { id: ref got, .. } }) if got == id
+        ));
+        let cli = Cli::try_parse_from(["parley-cli", "contact", "remove", id]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Contact { action: ContactAction::Remove { id: ref got } }) if got == id
+        ));
+        let cli = Cli::try_parse_from(["parley-cli", "call", id, "--duration", "1"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Call { id: ref got, .. }) if got == id));
+    }
+}
