@@ -59,9 +59,9 @@ struct Conn {
     tx: mpsc::Sender<String>,
     kick: Arc<Notify>,
     phase: Phase,
+    /// Frames this connection may send; when empty the socket is not read
+    /// (TCP flow control then slows the sender; nothing is dropped).
     bucket: TokenBucket,
-    /// Rate-limit violations since the last accepted frame.
-    violations: u32,
     /// Set when this connection's own queue overflowed.
     overflowed: bool,
     /// When the client gets fresh TURN credentials next (authenticated, TURN
@@ -118,7 +118,6 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
             config.rate_burst,
             Instant::now().into(),
         ),
-        violations: 0,
         overflowed: false,
         ice_refresh_at: None,
         state,
@@ -128,6 +127,8 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
     let mut kicked = false;
 
     let flow = loop {
+        // Read only when a frame may be taken; otherwise wake when one may.
+        let read_wait = conn.bucket.wait(std::time::Instant::now());
         tokio::select! {
             biased;
             () = stopped(&mut shutdown) => {
@@ -152,7 +153,8 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
                     break Flow::Gone;
                 }
             }
-            inbound = socket.recv() => match conn.on_inbound(inbound) {
+            () = tokio::time::sleep(read_wait), if !read_wait.is_zero() => {}
+            inbound = socket.recv(), if read_wait.is_zero() => match conn.on_inbound(inbound) {
                 Flow::Continue => {}
                 end => break end,
             },
@@ -271,17 +273,26 @@ impl Conn {
             }
             // tungstenite answers pings and close frames itself; after a close the
             // next read returns `None`.
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => Flow::Continue,
-            Some(Ok(Message::Binary(_))) => self.rate_limited(|conn| {
-                conn.error(ErrorCode::Malformed, "binary frames are not supported");
+            Some(Ok(Message::Close(_))) => Flow::Continue,
+            // WebSocket pings cost a token like any frame: tungstenite answers them.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                self.take_token();
                 Flow::Continue
-            }),
+            }
+            Some(Ok(Message::Binary(_))) => {
+                self.take_token();
+                self.error(ErrorCode::Malformed, "binary frames are not supported");
+                Flow::Continue
+            }
             Some(Ok(Message::Text(text))) if text.len() > self.state.config.max_frame_bytes => {
                 tracing::info!(remote = %self.remote, bytes = text.len(), "frame too large");
                 self.too_large();
                 Flow::Close(close_code::SIZE, "frame too large")
             }
-            Some(Ok(Message::Text(text))) => self.rate_limited(|conn| conn.on_text(text.as_str())),
+            Some(Ok(Message::Text(text))) => {
+                self.take_token();
+                self.on_text(text.as_str())
+            }
         };
         match flow {
             Flow::Continue if self.overflowed => {
@@ -292,25 +303,10 @@ impl Conn {
         }
     }
 
-    /// Runs `f` if the token bucket allows another frame; otherwise drops the
-    /// frame with a `rate_limited` error, closing after 2 × burst violations in a
-    /// row.
-    fn rate_limited(&mut self, f: impl FnOnce(&mut Conn) -> Flow) -> Flow {
-        if self.bucket.try_take(std::time::Instant::now()) {
-            self.violations = 0;
-            return f(self);
-        }
-        self.violations += 1;
-        if self.violations > self.state.config.rate_burst.saturating_mul(2) {
-            tracing::info!(remote = %self.remote, "rate limit exceeded repeatedly; closing");
-            self.error(
-                ErrorCode::RateLimited,
-                "rate limit exceeded repeatedly; closing",
-            );
-            return Flow::Close(close_code::POLICY, "rate limit exceeded");
-        }
-        self.error(ErrorCode::RateLimited, "too many frames; frame dropped");
-        Flow::Continue
+    /// Spends the token this frame was read with.
+    fn take_token(&mut self) {
+        // A token was there when the read began; time only adds tokens.
+        let _ = self.bucket.try_take(std::time::Instant::now());
     }
 
     /// Queues `too_large` for a frame over `max_frame_bytes`.

@@ -1,9 +1,10 @@
 //! Per-connection token bucket. Pure: the caller passes the time.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A token bucket refilled at `rate_per_sec` tokens per second, holding at most
-/// `burst` tokens; each inbound frame costs one token.
+/// `burst` tokens; each inbound frame costs one token, and a connection whose
+/// bucket is empty is not read until [`TokenBucket::wait`] has passed.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenBucket {
     rate_per_sec: f64,
@@ -23,12 +24,25 @@ impl TokenBucket {
         }
     }
 
-    /// Takes one token if available at `now`; `false` means the frame must be
-    /// dropped.
-    pub(crate) fn try_take(&mut self, now: Instant) -> bool {
+    fn refill(&mut self, now: Instant) {
         let elapsed_secs = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
+        self.last = self.last.max(now);
         self.tokens = (self.tokens + elapsed_secs * self.rate_per_sec).min(self.burst);
+    }
+
+    /// How long until a token is available at `now`; zero when one is.
+    pub(crate) fn wait(&mut self, now: Instant) -> Duration {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.rate_per_sec)
+        }
+    }
+
+    /// Takes one token if available at `now`; `false` means there is none.
+    pub(crate) fn try_take(&mut self, now: Instant) -> bool {
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -40,8 +54,6 @@ impl TokenBucket {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
@@ -58,6 +70,19 @@ mod tests {
         let t2 = t1 + Duration::from_secs(60);
         assert!((0..3).all(|_| bucket.try_take(t2)));
         assert!(!bucket.try_take(t2));
+    }
+
+    #[test]
+    fn wait_says_when_the_next_token_comes() {
+        let t0 = Instant::now();
+        let mut bucket = TokenBucket::new(10, 1, t0);
+        assert_eq!(bucket.wait(t0), Duration::ZERO);
+        assert!(bucket.try_take(t0));
+        let w = bucket.wait(t0);
+        assert!((w.as_secs_f64() - 0.1).abs() < 1e-9, "{w:?}");
+        let w = bucket.wait(t0 + Duration::from_millis(40));
+        assert!((w.as_secs_f64() - 0.06).abs() < 1e-9, "{w:?}");
+        assert_eq!(bucket.wait(t0 + Duration::from_millis(100)), Duration::ZERO);
     }
 
     #[test]

@@ -289,6 +289,11 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
     })
 }
 
+/// Bytes read from a socket at a time. tungstenite fills its whole read buffer
+/// with zeros before each read, so its default (128 KiB) is resident for every
+/// connection, idle or not; 8 KiB keeps 10,000 idle clients small (BENCHMARKS.md).
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// The hard frame limit as a multiple of `max_frame_bytes`: the most read into
 /// memory for one frame before it is refused.
 const HARD_FRAME_FACTOR: usize = 4;
@@ -307,6 +312,7 @@ async fn ws_handler(
         .saturating_mul(HARD_FRAME_FACTOR);
     ws.max_message_size(hard)
         .max_frame_size(hard)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_failed_upgrade(move |e| tracing::debug!(%remote, error = %e, "upgrade failed"))
         .on_upgrade(move |socket| conn::run(socket, remote, state))
 }
