@@ -6,12 +6,14 @@
 //! Build and run optimised: `cargo build --release -p parley-cli -p parley-bench &&
 //! target/release/parley-bench`. `--screen` runs the screen-share benchmark instead
 //! (1920x1080 capture + encode); `--fuzz N` fuzzes every parser of network bytes
-//! with N inputs. Results go to BENCHMARKS.md.
+//! with N inputs; `--signal-load` loads the signaling server (10,000 idle
+//! clients, 1,000 calling in pairs, a flooder). Results go to BENCHMARKS.md.
 
 mod fuzz;
 mod pair;
 mod screen;
 mod setup;
+mod signal_load;
 mod throughput;
 
 use anyhow::{Context, Result};
@@ -40,6 +42,39 @@ struct Args {
     /// (10000000 for the figure in BENCHMARKS.md).
     #[arg(long, value_name = "INPUTS")]
     fuzz: Option<u64>,
+    /// Only load the signaling server (the `parley-signal` binary next to this
+    /// one): idle clients, calling pairs, a flooder.
+    #[arg(long)]
+    signal_load: bool,
+    /// Idle signed-in clients for --signal-load.
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    /// Calling pairs for --signal-load (2 clients each).
+    #[arg(long, default_value_t = 500)]
+    pairs: usize,
+    /// Frames per second offered by all pairs together, for --signal-load.
+    #[arg(long, default_value_t = 2000.0)]
+    rate: f64,
+    /// Seconds of each calling run, for --signal-load.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+}
+
+/// The binary `name` built next to this one.
+///
+/// Errors: it is not there (build it with `cargo build --release -p <crate>`).
+fn sibling(name: &str) -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe
+        .parent()
+        .context("exe dir")?
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        path.exists(),
+        "{} not built (cargo build --release -p {name})",
+        path.display()
+    );
+    Ok(path)
 }
 
 fn median(mut v: Vec<u64>) -> u64 {
@@ -52,6 +87,15 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(total) = args.fuzz {
         return fuzz::run(total);
+    }
+    if args.signal_load {
+        let plan = signal_load::LoadPlan {
+            idle: args.idle,
+            pairs: args.pairs,
+            rate: args.rate,
+            duration: std::time::Duration::from_secs_f64(args.secs),
+        };
+        return signal_load::run(&sibling("parley-signal")?, plan).await;
     }
     if args.screen {
         let frames = args.screen_frames;
@@ -81,16 +125,7 @@ async fn main() -> Result<()> {
         file.stream_mb_s / raw
     );
     if !args.no_calls {
-        let exe = std::env::current_exe()?;
-        let cli = exe
-            .parent()
-            .context("exe dir")?
-            .join(format!("parley-cli{}", std::env::consts::EXE_SUFFIX));
-        anyhow::ensure!(
-            cli.exists(),
-            "{} not built (cargo build --release -p parley-cli)",
-            cli.display()
-        );
+        let cli = sibling("parley-cli")?;
         let server = parley_signal::start(parley_signal::ServerConfig {
             listen: "127.0.0.1:0".parse()?,
             ..Default::default()
