@@ -41,8 +41,64 @@ async fn flood_is_slowed_not_dropped() {
     let took = started.elapsed();
     // 8 tokens left after auth; the other 52 pings come at 50/s: ≥ 1.04 s.
     assert!(took >= Duration::from_millis(1000), "60 pongs in {took:?}");
-    assert!(calm_rtt < Duration::from_millis(500), "calm ping took {calm_rtt:?}");
+    assert!(
+        calm_rtt < Duration::from_millis(500),
+        "calm ping took {calm_rtt:?}"
+    );
     flood.ping().await;
     calm.ping().await;
+    server.shutdown().await;
+}
+
+/// A client that never stops sending (its socket buffers fill) is still read at
+/// the sustained rate and answered, and another client is served meanwhile.
+#[tokio::test]
+async fn an_endless_flood_is_read_at_the_sustained_rate() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let config = parley_signal::ServerConfig {
+        rate_limit_per_sec: 100,
+        rate_burst: 10,
+        ..common::config()
+    };
+    let server = parley_signal::start(config).await.unwrap();
+    let url = server.url();
+    let flood = Client::authed(&url, 1).await;
+    let (mut tx, mut rx) = flood.into_split();
+    let writer = tokio::spawn(async move {
+        let ping = ClientMessage::Ping.to_json();
+        loop {
+            let frame = tokio_tungstenite::tungstenite::Message::text(ping.clone());
+            if tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let pongs = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&pongs);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(_)) = rx.next().await {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let mut calm = Client::authed(&url, 2).await;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        let t = Instant::now();
+        calm.ping().await;
+        assert!(
+            t.elapsed() < Duration::from_millis(200),
+            "calm ping took {:?}",
+            t.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let n = pongs.load(Ordering::Relaxed);
+    writer.abort();
+    reader.abort();
+    // 8 left after auth at once, then 100/s for about 1.5 s.
+    assert!((100..=180).contains(&n), "{n} pongs in 1.5 s");
     server.shutdown().await;
 }

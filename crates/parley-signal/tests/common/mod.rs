@@ -173,6 +173,16 @@ impl Client {
         assert_eq!(self.recv().await, ServerMessage::Pong);
     }
 
+    /// The raw sending and receiving halves.
+    pub fn into_split(
+        self,
+    ) -> (
+        futures_util::stream::SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>,
+        futures_util::stream::SplitStream<WebSocketStream<MaybeTlsStream<TcpStream>>>,
+    ) {
+        self.ws.split()
+    }
+
     /// Closes the connection.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
