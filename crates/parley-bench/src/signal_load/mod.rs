@@ -75,7 +75,11 @@ pub async fn run(server_exe: &Path, plan: LoadPlan) -> Result<()> {
     print_latency("calls:   ", &quiet, plan, cpu);
 
     let flood = Arc::new(flood::Flood::default());
-    let flooder = tokio::spawn(flood::run(server.url.clone(), 3_000_000, Arc::clone(&flood)));
+    let flooder = tokio::spawn(flood::run(
+        server.url.clone(),
+        3_000_000,
+        Arc::clone(&flood),
+    ));
     let cpu0 = server.cpu_time()?;
     let (loud, calling) = pairs::run(calling, plan.rate, plan.duration).await?;
     let cpu = server.cpu_time()?.saturating_sub(cpu0);

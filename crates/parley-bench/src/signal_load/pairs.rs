@@ -152,7 +152,9 @@ async fn run_pair(
             let got = tokio::time::timeout(RELAY_TIMEOUT, rx.recv())
                 .await
                 .map_err(|_| {
-                    anyhow::anyhow!("pair {i}, call {call_id}: {msg:?} not relayed within {RELAY_TIMEOUT:?}")
+                    anyhow::anyhow!(
+                        "pair {i}, call {call_id}: {msg:?} not relayed within {RELAY_TIMEOUT:?}"
+                    )
                 })??;
             let us = sent.elapsed().as_micros();
             if !relays(&msg, &got) {

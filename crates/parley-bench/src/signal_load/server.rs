@@ -22,7 +22,9 @@ impl ServerProcess {
     ///
     /// Errors: the binary cannot start, or does not listen within 10 s.
     pub fn start(exe: &Path, clients: usize) -> Result<ServerProcess> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
         let limit = (clients + 1000).to_string();
         let child = Command::new(exe)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -87,7 +89,11 @@ fn proc_status_kib(pid: u32, key: &str) -> Result<u64> {
         .lines()
         .find(|l| l.starts_with(key))
         .with_context(|| format!("no {key} in /proc/{pid}/status"))?;
-    Ok(line[key.len()..].trim().trim_end_matches("kB").trim().parse()?)
+    Ok(line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()?)
 }
 
 /// Raises this process's open-file soft limit to at least `wanted` (children
