@@ -49,7 +49,9 @@ pub enum Command {
         #[command(flatten)]
         opts: CallArgs,
     },
-    /// Wait for one call, accept it, and end when the caller hangs up.
+    /// Wait for one call, accept it, and end when the caller hangs up. A contact's
+    /// data session (chat and files outside a call) is taken the same way; one
+    /// from anyone else is declined.
     Answer {
         /// Give up if no call arrives within this many seconds.
         #[arg(long, default_value_t = 120.0)]
@@ -131,7 +133,7 @@ pub struct CallArgs {
     /// Send no audio.
     #[arg(long, group = "audio")]
     pub no_audio: bool,
-    /// Record the remote video to this Y4M file.
+    /// Record the remote video to this Y4M file (not written if no video arrives).
     #[arg(long)]
     pub record_video: Option<PathBuf>,
     /// Record the remote audio to this WAV file (48 kHz mono).

@@ -119,6 +119,21 @@ pub fn sinks(a: &CallArgs) -> Result<Sinks> {
     Ok((video, audio, screen))
 }
 
+/// After the call: says which Y4M recordings were not written because no frame
+/// arrived (the recorder removes its file then, rather than leave an invalid one).
+pub fn report_missing_recordings(a: &CallArgs) {
+    for (path, what) in [
+        (&a.record_video, "video"),
+        (&a.record_screen, "shared screen"),
+    ] {
+        if let Some(path) = path {
+            if !path.exists() {
+                eprintln!("warning: no {what} arrived; {} not written", path.display());
+            }
+        }
+    }
+}
+
 /// The screen named by --share-screen, opened (so a missing display fails before
 /// the call).
 pub fn screen_source(a: &CallArgs) -> Result<Option<Box<dyn VideoSource>>> {

@@ -201,44 +201,69 @@ pub async fn call(
     }
     let report = call.finish().await;
     sig.close();
+    media::report_missing_recordings(&a);
     conclude(report?, &a)
 }
 
+/// Whether `id` is in the profile's contact list (an unreadable list counts as
+/// empty).
+fn is_contact(profile: &Profile, id: &PeerId) -> bool {
+    profile
+        .contacts()
+        .map(|list| list.iter().any(|c| c.id == *id))
+        .unwrap_or(false)
+}
+
 /// Waits for one incoming call (at most `timeout_s`), accepts it, and returns when the
-/// caller hangs up.
+/// caller hangs up. A data session (chat and files outside a call, docs/protocol.md
+/// §6.1) is taken the same way when it comes from a contact, and declined with
+/// reason `not a contact` otherwise, as the app does.
 pub async fn answer(
     profile: Arc<Profile>,
     server: &str,
     timeout_s: f64,
     a: CallArgs,
 ) -> Result<()> {
-    let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    let mut opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
     let mut screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     let wait = async {
         while let Some(ev) = sig_rx.recv().await {
-            match ev {
-                SignalEvent::Message(ServerMessage::Invite {
-                    call_id,
-                    from,
-                    kind: CallKind::Media,
-                }) => return Some((call_id, from)),
-                // A data session (chat or files outside a call): not taken here,
-                // and refused at once so it holds nothing on the server.
-                SignalEvent::Message(ServerMessage::Invite { call_id, .. }) => {
-                    let reason = Some("this peer answers calls only".to_owned());
-                    let _ = sig.send(ClientMessage::Decline { call_id, reason }).await;
-                }
-                _ => {}
+            let SignalEvent::Message(ServerMessage::Invite {
+                call_id,
+                from,
+                kind,
+            }) = ev
+            else {
+                continue;
+            };
+            if kind == CallKind::Data && !is_contact(&profile, &from) {
+                // A stranger learns nothing (not even our address), and the
+                // session holds nothing on the server.
+                eprintln!("declined a data session from {from}: not a contact");
+                let reason = Some("not a contact".to_owned());
+                let _ = sig.send(ClientMessage::Decline { call_id, reason }).await;
+                continue;
             }
+            return Some((call_id, from, kind));
         }
         None
     };
-    let (call_id, from) = tokio::time::timeout(Duration::from_secs_f64(timeout_s.max(0.0)), wait)
-        .await
-        .map_err(|_| anyhow::anyhow!("no call arrived within {timeout_s} s"))?
-        .context("signaling connection closed while waiting for a call")?;
-    eprintln!("incoming call from {from}");
+    let (call_id, from, kind) =
+        tokio::time::timeout(Duration::from_secs_f64(timeout_s.max(0.0)), wait)
+            .await
+            .map_err(|_| anyhow::anyhow!("no call arrived within {timeout_s} s"))?
+            .context("signaling connection closed while waiting for a call")?;
+    let is_media = kind == CallKind::Media;
+    if is_media {
+        eprintln!("incoming call from {from}");
+    } else {
+        eprintln!("incoming data session from {from}");
+        // Chat and files only: the media transceivers send nothing (§6.1).
+        opts.kind = CallKind::Data;
+        opts.video_source = None;
+        opts.audio_source = None;
+    }
     let mut call = Call::start(
         sig.clone(),
         sig_rx,
@@ -251,7 +276,7 @@ pub async fn answer(
                 let Some(ev) = ev else { break };
                 print_event(&ev);
                 match ev {
-                    CallEvent::Connected => screen.connected(),
+                    CallEvent::Connected if is_media => screen.connected(),
                     CallEvent::Ended { .. } => break,
                     _ => {}
                 }
@@ -263,6 +288,7 @@ pub async fn answer(
     }
     let report = call.finish().await;
     sig.close();
+    media::report_missing_recordings(&a);
     conclude(report?, &a)
 }
 

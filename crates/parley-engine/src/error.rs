@@ -54,6 +54,20 @@ pub enum Error {
     /// media or data flowed.
     #[error("the connection was tampered with: {0}")]
     Tampered(String),
+    /// The other side's offer lists none of our codecs for one of its media
+    /// sections, so there is nothing we could send there (docs/protocol.md §8.4:
+    /// Parley sends H.264 video and Opus audio only). Nothing was applied; the peer
+    /// got `hangup` with reason `unsupported codecs`.
+    #[error("the caller offered no {kind} codec Parley supports (offered: {offered}); Parley needs {needed}")]
+    UnsupportedCodecs {
+        /// `video` or `audio`.
+        kind: &'static str,
+        /// The codecs that section offered (`rtpmap` names, comma-separated), or
+        /// `none`.
+        offered: String,
+        /// The codec Parley needs there: `H.264` or `Opus`.
+        needed: &'static str,
+    },
     /// Invalid argument or state from the caller.
     #[error("invalid: {0}")]
     Invalid(String),

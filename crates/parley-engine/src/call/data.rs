@@ -1,6 +1,7 @@
 //! The call's data channels: `chat`, `file` and `control` (see docs/protocol.md).
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,6 +9,7 @@ use parley_proto::data::ControlFrame;
 use parley_proto::PeerId;
 use tokio::sync::{mpsc, watch};
 
+use super::media::Mute;
 use super::CallEvent;
 use crate::channel::{DcMessage, MessageSink};
 use crate::chat::{ChatChannel, ChatEvent};
@@ -149,15 +151,26 @@ pub(super) async fn run_control(
     }
 }
 
-/// Sends queued control frames in order once the channel is open.
+/// Once the channel is open, sends our current mute state (docs/protocol.md
+/// §8.2: once when the channel opens, then on every change), then the queued
+/// control frames in order.
 pub(super) async fn send_control_queue(
     dc: DataChannel,
     mut queue: mpsc::Receiver<ControlFrame>,
+    mute: Arc<Mute>,
     mut stop: watch::Receiver<bool>,
 ) {
     tokio::select! {
         r = dc.wait_open() => if r.is_err() { return },
         _ = crate::stop::stopped(&mut stop) => return,
+    }
+    let state = ControlFrame::Mute {
+        audio: mute.audio.load(Ordering::Relaxed),
+        video: mute.video.load(Ordering::Relaxed),
+    };
+    if let Err(e) = send_control(&dc, &state).await {
+        tracing::debug!("control: {e}");
+        return;
     }
     loop {
         tokio::select! {

@@ -127,6 +127,10 @@ pub(super) async fn send_candidate(
 /// (docs/protocol.md §6.3).
 pub(super) const TAMPERED_REASON: &str = "tampered";
 
+/// The `reason` of a `hangup` sent when the other side's offer has no codec we
+/// can send for one of its media sections (docs/protocol.md §8.4).
+pub(super) const UNSUPPORTED_CODECS_REASON: &str = "unsupported codecs";
+
 /// Signs our description `sdp` of `kind` for `call_id` with the recipient `to`;
 /// the `sig` field of `offer` / `answer` (docs/protocol.md §6.3).
 ///

@@ -338,7 +338,12 @@ impl Live {
             ServerMessage::Offer { sdp, sig, .. } => {
                 let kind = DescriptionType::Offer;
                 if let Err(e) = self.verify(kind, &sdp, sig.as_deref()) {
-                    return Some(self.refuse(e).await);
+                    return Some(self.refuse(e, negotiate::TAMPERED_REASON).await);
+                }
+                // Without our codec in a section we send on, webrtc-rs could not
+                // answer ("RTPSender created with no codecs"): say why instead.
+                if let Err(e) = crate::rtc::check_offered_codecs(&sdp) {
+                    return Some(self.refuse(e, negotiate::UNSUPPORTED_CODECS_REASON).await);
                 }
                 match self.pc.answer_offer(&sdp).await {
                     Ok(answer) => {
@@ -368,7 +373,7 @@ impl Live {
             }
             ServerMessage::Answer { sdp, sig, .. } => {
                 if let Err(e) = self.verify(DescriptionType::Answer, &sdp, sig.as_deref()) {
-                    return Some(self.refuse(e).await);
+                    return Some(self.refuse(e, negotiate::TAMPERED_REASON).await);
                 }
                 match self.pc.apply_answer(&sdp).await {
                     Ok(()) => {
@@ -411,6 +416,17 @@ impl Live {
                 )));
                 return Some("tampered".into());
             }
+            ServerMessage::Hangup {
+                reason: Some(reason),
+                ..
+            } if reason == negotiate::UNSUPPORTED_CODECS_REASON => {
+                self.failure = Some(Error::Call(format!(
+                    "{} refused the call: it supports none of the codecs we offered \
+                     for a media section (we send H.264 video and Opus audio)",
+                    self.peer
+                )));
+                return Some(reason);
+            }
             ServerMessage::Hangup { .. } | ServerMessage::Cancel { .. } => {
                 return Some("the other side hung up".into())
             }
@@ -428,17 +444,18 @@ impl Live {
     }
 
     /// Ends the call on a description we refused: nothing was applied, so no ICE,
-    /// DTLS, media or data starts; the peer is told why.
-    async fn refuse(&mut self, e: Error) -> String {
+    /// DTLS, media or data starts; the peer is told why in the `hangup`'s
+    /// `reason`, which is also our end reason.
+    async fn refuse(&mut self, e: Error, reason: &str) -> String {
         self.failure = Some(e);
         let _ = self
             .sig
             .send(ClientMessage::Hangup {
                 call_id: self.call_id.clone(),
-                reason: Some(negotiate::TAMPERED_REASON.into()),
+                reason: Some(reason.into()),
             })
             .await;
-        "tampered".into()
+        reason.into()
     }
 
     /// Ends the call on a local failure `e`, telling the peer.
@@ -548,8 +565,11 @@ impl Live {
                     self.internal_tx.clone(),
                 )));
                 if let Some(queue) = self.control_rx.take() {
-                    self.tasks
-                        .push(tokio::spawn(data::send_control_queue(dc, queue, stop)));
+                    // It starts with our mute state (docs/protocol.md §8.2).
+                    let mute = Arc::clone(&self.mute);
+                    self.tasks.push(tokio::spawn(data::send_control_queue(
+                        dc, queue, mute, stop,
+                    )));
                 }
             }
             other => tracing::warn!("ignoring unknown data channel {other:?}"),

@@ -27,6 +27,7 @@ use webrtc::peer_connection::{
 use super::data_channel::DataChannel;
 use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
 use super::runtime::BufferedRuntime;
+use super::sdp::with_msid_semantic;
 use super::stats::{transport_stats, TransportStats};
 use super::track::{LocalTrack, MediaKind, RemoteTrack};
 use super::turn_stream::StreamTurnShims;
@@ -282,20 +283,24 @@ impl PeerConnection {
         ))
     }
 
-    /// Creates an offer, sets it as the local description and returns its SDP.
+    /// Creates an offer, sets it as the local description and returns the SDP to
+    /// send (and sign): webrtc-rs's text plus `a=msid-semantic`, which webrtc-rs
+    /// leaves out of offers ([`with_msid_semantic`] says why only the sent text).
     pub async fn create_offer(&self) -> Result<String> {
         let offer = self.pc.create_offer(None).await?;
-        let sdp = offer.sdp.clone();
+        let sdp = with_msid_semantic(&offer.sdp);
         self.pc.set_local_description(offer).await?;
         Ok(sdp)
     }
 
-    /// Applies a remote offer, creates the answer, sets it locally and returns its SDP.
+    /// Applies a remote offer, creates the answer, sets it locally and returns the
+    /// SDP to send (and sign; with `a=msid-semantic` as for offers, which webrtc-rs
+    /// already writes in answers).
     pub async fn answer_offer(&self, offer_sdp: &str) -> Result<String> {
         let offer = RTCSessionDescription::offer(offer_sdp.to_owned())?;
         self.pc.set_remote_description(offer).await?;
         let answer = self.pc.create_answer(None).await?;
-        let sdp = answer.sdp.clone();
+        let sdp = with_msid_semantic(&answer.sdp);
         self.pc.set_local_description(answer).await?;
         Ok(sdp)
     }

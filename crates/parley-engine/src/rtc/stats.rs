@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use rtc::peer_connection::transport::RTCIceCandidatePair;
+use rtc::statistics::stats::ice_candidate_pair::RTCIceCandidatePairStats;
 use webrtc::peer_connection::{RTCStatsReportEntry, StatsSelector};
 
 use super::turn_stream::StreamTurnShims;
@@ -75,31 +77,47 @@ fn relay_transport(
     .to_owned()
 }
 
-/// Reads the selected (nominated, else busiest) candidate pair from `pc`'s stats.
+/// The pair ICE selected, as webrtc-rs's ICE transport reports it (reached
+/// through the SCTP transport: every Parley connection has data channels); `None`
+/// before a pair is selected or SCTP is negotiated.
+async fn selected_pair(
+    pc: &dyn webrtc::peer_connection::PeerConnection,
+) -> Option<RTCIceCandidatePair> {
+    let sctp = pc.sctp().await?;
+    let ice = sctp.transport().ice_transport();
+    ice.get_selected_candidate_pair().await.ok().flatten()
+}
+
+/// Reads the selected candidate pair: its candidates' types from webrtc-rs's
+/// selected pair, its RTT and byte counts from `pc`'s stats (the selected pair's
+/// entry, else the nominated, else the busiest one).
+///
+/// The stats report alone is not enough: webrtc-rs files a remote candidate in it
+/// only when it arrives as a trickled candidate, not when it comes in the SDP or
+/// is peer reflexive (learned from a connectivity check), as with peers other
+/// than Parley.
 pub(crate) async fn transport_stats(
     pc: &dyn webrtc::peer_connection::PeerConnection,
     shims: &StreamTurnShims,
 ) -> TransportStats {
+    let selected = selected_pair(pc).await;
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let mut best: Option<&rtc::statistics::stats::ice_candidate_pair::RTCIceCandidatePairStats> =
-        None;
+    let is_selected = |p: &RTCIceCandidatePairStats| {
+        selected.as_ref().is_some_and(|s| {
+            p.local_candidate_id == s.local().id && p.remote_candidate_id == s.remote().id
+        })
+    };
+    let mut best: Option<&RTCIceCandidatePairStats> = None;
     for entry in report.iter() {
         if let RTCStatsReportEntry::IceCandidatePair(pair) = entry {
-            let better = match best {
-                None => true,
-                Some(b) => {
-                    (pair.nominated, pair.bytes_received + pair.bytes_sent)
-                        > (b.nominated, b.bytes_received + b.bytes_sent)
-                }
+            let rank = |p: &RTCIceCandidatePairStats| {
+                (is_selected(p), p.nominated, p.bytes_received + p.bytes_sent)
             };
-            if better {
+            if best.is_none_or(|b| rank(pair) > rank(b)) {
                 best = Some(pair);
             }
         }
     }
-    let Some(pair) = best else {
-        return TransportStats::default();
-    };
     // The pair names candidates by their own id ("candidate:…"); webrtc-rs files them
     // in the report under a prefixed id ("RTCLocalIceCandidate_candidate:…").
     let find = |id: &str| {
@@ -112,18 +130,42 @@ pub(crate) async fn transport_stats(
             _ => None,
         })
     };
-    let local = find(&pair.local_candidate_id);
-    let local_candidate = local.map(|c| candidate_type(&c.candidate_type));
-    let relay_transport = local
-        .filter(|_| local_candidate == Some(CandidateType::Relay))
-        .map(|c| relay_transport(&c.relay_protocol, &c.url, shims));
+    let local = best.and_then(|p| find(&p.local_candidate_id));
+    let local_candidate = selected
+        .as_ref()
+        .map(|s| candidate_type(&s.local().typ))
+        .or_else(|| local.map(|c| candidate_type(&c.candidate_type)));
+    let remote_candidate = selected
+        .as_ref()
+        .map(|s| candidate_type(&s.remote().typ))
+        .or_else(|| {
+            best.and_then(|p| find(&p.remote_candidate_id))
+                .map(|c| candidate_type(&c.candidate_type))
+        });
+    // The report's entry knows the relay protocol and URL; the pair's candidate
+    // only the URL.
+    let relay_transport = (local_candidate == Some(CandidateType::Relay))
+        .then(|| match (local, &selected) {
+            (Some(c), _) => Some(relay_transport(&c.relay_protocol, &c.url, shims)),
+            (None, Some(s)) => {
+                let c = s.local();
+                Some(relay_transport(
+                    &c.relay_protocol,
+                    c.url.as_deref().unwrap_or(""),
+                    shims,
+                ))
+            }
+            (None, None) => None,
+        })
+        .flatten();
     TransportStats {
-        rtt_ms: (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1e3),
+        rtt_ms: best
+            .filter(|p| p.current_round_trip_time > 0.0)
+            .map(|p| p.current_round_trip_time * 1e3),
         local_candidate,
-        remote_candidate: find(&pair.remote_candidate_id)
-            .map(|c| candidate_type(&c.candidate_type)),
+        remote_candidate,
         relay_transport,
-        bytes_sent: pair.bytes_sent,
-        bytes_received: pair.bytes_received,
+        bytes_sent: best.map_or(0, |p| p.bytes_sent),
+        bytes_received: best.map_or(0, |p| p.bytes_received),
     }
 }

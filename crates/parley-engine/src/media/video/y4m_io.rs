@@ -140,7 +140,8 @@ pub fn read_y4m_all(path: impl AsRef<Path>) -> Result<Vec<I420Frame>, MediaError
 ///
 /// The header is written with the first frame (its dimensions fix the file's);
 /// every frame is flushed to the OS, so a killed process leaves a readable file of
-/// the frames written so far.
+/// the frames written so far. A recorder that got no frame at all removes its
+/// file when finished or dropped: an empty file is no valid Y4M.
 pub struct Y4mRecorder {
     path: PathBuf,
     fps: u32,
@@ -148,10 +149,12 @@ pub struct Y4mRecorder {
     file: Option<File>,
     dims: Option<(u32, u32)>,
     frames: u64,
+    finished: bool,
 }
 
 impl Y4mRecorder {
-    /// Creates (truncates) `path`; `fps` is the frame rate in Hz stated in the header.
+    /// Creates (truncates) `path`, so a path that cannot be written fails now;
+    /// `fps` is the frame rate in Hz stated in the header.
     ///
     /// # Errors
     /// [`MediaError::Io`] if the file cannot be created; [`MediaError::Invalid`] if
@@ -169,6 +172,7 @@ impl Y4mRecorder {
             file: Some(file),
             dims: None,
             frames: 0,
+            finished: false,
         })
     }
 
@@ -212,18 +216,33 @@ impl Y4mRecorder {
         Ok(())
     }
 
-    /// Flushes and closes the file. Calling it again is harmless.
+    /// Flushes and closes the file, or removes it when no frame was written (so
+    /// no file at the path afterwards means nothing arrived). Calling it again is
+    /// harmless.
     ///
     /// # Errors
-    /// [`MediaError::Io`] if the final flush fails.
+    /// [`MediaError::Io`] if the final flush or the removal fails.
     pub fn finish(&mut self) -> Result<(), MediaError> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Ok(());
+        }
+        self.file = None;
+        if self.frames == 0 {
+            self.out = None;
+            tracing::debug!("no frame for {}: file removed", self.path.display());
+            return match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(MediaError::io(&self.path, e))
+                }
+                _ => Ok(()),
+            };
+        }
         if let Some(mut out) = self.out.take() {
             out.flush().map_err(|e| MediaError::io(&self.path, e))?;
             out.get_ref()
                 .sync_data()
                 .map_err(|e| MediaError::io(&self.path, e))?;
         }
-        self.file = None;
         Ok(())
     }
 }
@@ -320,5 +339,20 @@ pub(crate) mod tests {
         for (a, b) in frames.iter().zip(&back) {
             assert_eq!(a.data, b.data);
         }
+        assert!(p.exists());
+    }
+
+    #[test]
+    fn recorder_without_frames_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("none.y4m");
+        let mut rec = Y4mRecorder::create(&p, 15).unwrap();
+        assert!(p.exists(), "created at once, so a bad path fails early");
+        rec.finish().unwrap();
+        assert!(!p.exists());
+        rec.finish().unwrap();
+        // Dropping without finish removes it too.
+        drop(Y4mRecorder::create(&p, 15).unwrap());
+        assert!(!p.exists());
     }
 }
