@@ -20,7 +20,10 @@ pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev c
   xdg-desktop-portal pipewire pipewire-bin wireplumber libglib2.0-bin python3-dbus python3-gi
   # Calls across real networks (tests/nat_*.rs, tests/common/netns.rs): network
   # namespaces, iptables NAT routers and coturn as the STUN/TURN server.
-  iproute2 iptables coturn)
+  iproute2 iptables coturn
+  # A WebRTC peer that is not Parley (tests/browser_peer.rs): headless Chromium
+  # driven through chromedriver.
+  chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
