@@ -143,19 +143,17 @@ fn a_browser_peer_calls_with_parley_and_is_told_why_vp8_is_refused() {
         rec.to_str().unwrap(),
     ]);
     let received = rt.block_on(async {
-        let call_id = loop {
-            match sig.recv().await {
-                ServerMessage::Invite {
-                    call_id,
-                    from,
-                    kind,
-                } => {
-                    assert_eq!(from, parley_id);
-                    assert_eq!(kind, CallKind::Media);
-                    break call_id;
-                }
-                other => panic!("expected the invite, got {other:?}"),
+        let call_id = match sig.recv().await {
+            ServerMessage::Invite {
+                call_id,
+                from,
+                kind,
+            } => {
+                assert_eq!(from, parley_id);
+                assert_eq!(kind, CallKind::Media);
+                call_id
             }
+            other => panic!("expected the invite, got {other:?}"),
         };
         sig.send(ClientMessage::Accept {
             call_id: call_id.clone(),

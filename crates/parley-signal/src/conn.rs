@@ -177,10 +177,12 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
             socket.send(Message::Close(Some(frame))).await?;
             // Every frame is at most the hard limit (4 × max_frame_bytes), so this
             // holds at most one frame at a time.
-            while drain {
-                match socket.recv().await {
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                    Some(Ok(_)) => {}
+            if drain {
+                loop {
+                    match socket.recv().await {
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                        Some(Ok(_)) => {}
+                    }
                 }
             }
             Ok::<(), axum::Error>(())

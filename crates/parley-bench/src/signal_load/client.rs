@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use ed25519_dalek::SigningKey;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use parley_proto::identity::decode_b64url;
 use parley_proto::{sign_challenge, ClientMessage, PeerId, ServerMessage, PROTOCOL_VERSION};
@@ -16,9 +17,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// the bench process (tungstenite's default is 128 KiB each).
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
+/// A client's WebSocket.
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
 /// One signed-in client.
 pub struct LoadClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: Ws,
     /// The id it signed in as.
     pub id: PeerId,
 }
@@ -81,14 +85,8 @@ impl LoadClient {
     }
 
     /// Splits into a sending half and a receiving half.
-    pub fn split(
-        self,
-    ) -> (
-        futures_util::stream::SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>,
-        futures_util::stream::SplitStream<WebSocketStream<MaybeTlsStream<TcpStream>>>,
-    ) {
-        let (tx, rx) = self.ws.split();
-        (tx, rx)
+    pub fn split(self) -> (SplitSink<Ws, Message>, SplitStream<Ws>) {
+        self.ws.split()
     }
 }
 

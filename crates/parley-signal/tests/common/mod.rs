@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
 use parley_proto::identity::decode_b64url;
 use parley_proto::{sign_challenge, ClientMessage, ErrorCode, PeerId, ServerMessage};
@@ -39,6 +40,9 @@ pub fn key(seed: u8) -> SigningKey {
 pub fn id(seed: u8) -> PeerId {
     PeerId::from_public_key(&key(seed).verifying_key())
 }
+
+/// A client's WebSocket.
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One WebSocket client.
 pub struct Client {
@@ -174,12 +178,7 @@ impl Client {
     }
 
     /// The raw sending and receiving halves.
-    pub fn into_split(
-        self,
-    ) -> (
-        futures_util::stream::SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>,
-        futures_util::stream::SplitStream<WebSocketStream<MaybeTlsStream<TcpStream>>>,
-    ) {
+    pub fn into_split(self) -> (SplitSink<Ws, Message>, SplitStream<Ws>) {
         self.ws.split()
     }
 
