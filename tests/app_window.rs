@@ -91,6 +91,8 @@ mod safety;
 mod screen;
 #[path = "app_window/settings.rs"]
 mod settings;
+#[path = "app_window/tampered.rs"]
+mod tampered;
 #[path = "app_window/video.rs"]
 mod video;
 
@@ -135,6 +137,8 @@ struct Ctx {
     app: PathBuf,
     /// The signaling server both apps use.
     server_url: String,
+    /// The relay Alice signs in through (faithful except in the tampering step).
+    relay: common::hostile_relay::HostileRelay,
     /// WebDriver capabilities that start the app.
     caps: serde_json::Value,
     a: Peer,
@@ -329,6 +333,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     outside_call::chat_and_file(ctx, scratch, &b_id)?;
     ctx.step("chat and a file without a call");
 
+    // 10c. A tampering signaling path: the call is refused, and both windows say so.
+    tampered::tampered_call_is_refused(ctx, &b_id)?;
+    ctx.step("tampered call refused");
+
     // 11. The built-in echo test: Bob calls it and sees his own camera come back.
     let b = &ctx.b.s;
     let echo = b.wait_for(
@@ -429,6 +437,10 @@ fn two_app_windows_call_chat_and_send_a_file() {
     let started = Instant::now();
     let xvfb = Xvfb::start(&xvfb_bin);
     let server = Server::start();
+    let relay = common::hostile_relay::HostileRelay::start(
+        &server.url,
+        common::hostile_relay::Tamper::None,
+    );
     let bus = notifications::NotificationBus::start(scratch.path());
     let mut drivers = Vec::new();
     let mut dirs = Vec::new();
@@ -443,7 +455,17 @@ fn two_app_windows_call_chat_and_send_a_file() {
             ("PARLEY_SCREEN_BACKEND", "xcap".into()),
             ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone().into()),
             ("PARLEY_PROFILE", profile.into()),
-            ("PARLEY_SERVER", server.url.clone().into()),
+            // Alice through the relay, Bob straight to the server.
+            (
+                "PARLEY_SERVER",
+                if name == "alice" {
+                    &relay.url
+                } else {
+                    &server.url
+                }
+                .clone()
+                .into(),
+            ),
             ("PARLEY_DOWNLOAD_DIR", downloads.clone().into()),
             ("PARLEY_VIDEO_FILE", video.clone().into()),
             ("PARLEY_AUDIO_FILE", audio.clone().into()),
@@ -467,6 +489,7 @@ fn two_app_windows_call_chat_and_send_a_file() {
     let mut ctx = Ctx {
         app: app.clone(),
         server_url: server.url.clone(),
+        relay,
         caps: caps.clone(),
         a: Peer {
             s: a,

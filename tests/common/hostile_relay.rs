@@ -49,9 +49,15 @@ pub struct HostileRelay {
     /// `(type, sender id, a=fingerprint lines)` of every offer and answer, as the
     /// server relayed it (before any alteration).
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    tamper: Arc<Mutex<Tamper>>,
 }
 
 impl HostileRelay {
+    /// Changes what the relay does to the descriptions it relays from now on.
+    pub fn set_tamper(&self, tamper: Tamper) {
+        *self.tamper.lock().unwrap() = tamper;
+    }
+
     /// Starts a relay in front of the server at `upstream` that applies `tamper`.
     pub fn start(upstream: &str, tamper: Tamper) -> HostileRelay {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -66,9 +72,10 @@ impl HostileRelay {
         let descriptions = Arc::new(AtomicUsize::new(0));
         let altered = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let tamper = Arc::new(Mutex::new(tamper));
         let state = Arc::new(State {
             seen: Arc::clone(&seen),
-            tamper,
+            tamper: Arc::clone(&tamper),
             descriptions: Arc::clone(&descriptions),
             altered: Arc::clone(&altered),
             first_offer: Mutex::new(None),
@@ -117,6 +124,7 @@ impl HostileRelay {
             descriptions,
             altered,
             seen,
+            tamper,
         }
     }
 
@@ -141,7 +149,7 @@ impl Drop for HostileRelay {
 
 struct State {
     seen: Arc<Mutex<Vec<Seen>>>,
-    tamper: Tamper,
+    tamper: Arc<Mutex<Tamper>>,
     descriptions: Arc<AtomicUsize>,
     altered: Arc<AtomicUsize>,
     first_offer: Mutex<Option<(Value, Value)>>,
@@ -173,7 +181,8 @@ impl State {
             .lock()
             .unwrap()
             .push((kind.clone(), from, fingerprints));
-        let changed = match self.tamper {
+        let tamper = *self.tamper.lock().unwrap();
+        let changed = match tamper {
             Tamper::None => false,
             Tamper::Fingerprint => rewrite_fingerprints(&mut msg, &sdp),
             Tamper::AnswerFingerprint => kind == "answer" && rewrite_fingerprints(&mut msg, &sdp),

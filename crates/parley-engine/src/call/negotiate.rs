@@ -166,7 +166,7 @@ pub(super) fn verify_description(
         .map_err(|e| {
             tracing::warn!(%call_id, %peer, "refused the {}: {e}", kind.as_str());
             Error::Tampered(format!(
-                "the {} from {peer} did not carry its signature ({e})",
+                "the {} from {peer} does not carry a valid signature from that peer ({e})",
                 kind.as_str()
             ))
         })
