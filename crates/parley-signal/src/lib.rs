@@ -6,6 +6,7 @@
 //!
 //! Embed it with [`start`]; the `parley-signal` binary wraps the same call.
 
+mod accept;
 mod config;
 mod conn;
 mod error;

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::accept::CappedListener;
 use crate::hub::{Delivery, Hub};
 use crate::iplimit::{IpLimits, Refusal};
 use crate::{conn, ServerConfig, SignalError};
@@ -236,6 +237,9 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
     let local_addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, alive_rx) = mpsc::channel(1);
+    let tcp_cap = config
+        .max_connections_per_ip
+        .saturating_add(crate::accept::TCP_SLACK_PER_IP);
     let state = AppState {
         shared: Arc::new(Shared::default()),
         config: Arc::new(config),
@@ -252,32 +256,10 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
         let _ = signal.wait_for(|stop| *stop).await;
     };
     let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let listener = CappedListener::new(listener, tcp_cap);
     let serve_task = match tls {
-        None => {
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop);
-            tokio::spawn(async move {
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "signaling server failed");
-                }
-            })
-        }
-        Some(tls) => {
-            let listener = crate::tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop);
-            tokio::spawn(async move {
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "signaling server failed");
-                }
-            })
-        }
+        None => spawn_serve(listener, app, stop),
+        Some(tls) => spawn_serve(crate::tls::TlsListener::new(listener, tls)?, app, stop),
     };
     tracing::info!(addr = %local_addr, scheme, "signaling server listening");
     Ok(ServerHandle {
@@ -286,6 +268,29 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
         shutdown_tx,
         serve_task,
         alive_rx,
+    })
+}
+
+/// Serves `app` on `listener` in a task until `stop` resolves.
+fn spawn_serve<L>(
+    listener: L,
+    app: Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    // `tap_io` makes the listener's address the connection info (axum implements
+    // that for tapped listeners).
+    let serve = axum::serve(
+        listener.tap_io(|_| {}),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop);
+    tokio::spawn(async move {
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "signaling server failed");
+        }
     })
 }
 

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::accept::{CappedListener, Counted};
 use crate::SignalError;
 
 /// Longest a TLS handshake may take.
@@ -55,14 +55,14 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
 /// A listener that yields connections after their TLS handshake (an
 /// [`axum::serve::Listener`]).
 pub(crate) struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<Counted>, SocketAddr)>,
     local_addr: SocketAddr,
 }
 
 impl TlsListener {
     /// Accepts on `tcp` and shakes hands with `config` in the background.
     pub(crate) fn new(
-        tcp: TcpListener,
+        mut tcp: CappedListener,
         config: Arc<rustls::ServerConfig>,
     ) -> std::io::Result<Self> {
         let local_addr = tcp.local_addr()?;
@@ -71,17 +71,9 @@ impl TlsListener {
         tokio::spawn(async move {
             loop {
                 // Stops (and frees the port) once the server drops the listener.
-                let accepted = tokio::select! {
+                let (stream, remote) = tokio::select! {
                     accepted = tcp.accept() => accepted,
                     () = tx.closed() => break,
-                };
-                let (stream, remote) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
@@ -100,7 +92,7 @@ impl TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<Counted>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

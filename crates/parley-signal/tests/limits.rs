@@ -147,3 +147,50 @@ async fn failed_sign_ins_lock_the_address_out() {
     assert!(locked.expect_closed().await.is_empty());
     server.shutdown().await;
 }
+
+/// Connections that never send a request (or stall before the upgrade) are
+/// counted from `accept`: an address holding `max_connections_per_ip` + 16 of
+/// them gets its next connection closed at once, and is served again when they
+/// close.
+#[tokio::test]
+async fn idle_tcp_connections_are_capped_per_address() {
+    use tokio::io::AsyncReadExt as _;
+
+    let server = parley_signal::start(parley_signal::ServerConfig {
+        max_connections_per_ip: 3,
+        ..common::config()
+    })
+    .await
+    .unwrap();
+    let url = server.url();
+    let addr = server.local_addr();
+    let mut idle = Vec::new();
+    for _ in 0..3 + 16 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let mut over = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), over.read(&mut buf))
+        .await
+        .expect("the connection over the cap is closed at once, not left open");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    drop(idle);
+    // The server notices the closes; then a WebSocket gets in.
+    let started = Instant::now();
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio_tungstenite::connect_async(url.as_str()),
+        )
+        .await;
+        if let Ok(Ok(_)) = attempt {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "freed places were never reused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.shutdown().await;
+}
