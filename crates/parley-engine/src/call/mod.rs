@@ -8,6 +8,7 @@
 
 mod data;
 mod devices;
+pub mod link;
 mod media;
 mod negotiate;
 mod task;
