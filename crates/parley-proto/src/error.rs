@@ -85,8 +85,36 @@ impl ProtoError {
     }
 
     pub(crate) fn malformed(reason: impl std::fmt::Display) -> Self {
+        // serde_json quotes offending values: keep what is echoed back short.
         ProtoError::Malformed {
-            reason: reason.to_string(),
+            reason: clip(&reason.to_string(), 4 * MAX_ECHOED_CHARS),
         }
+    }
+}
+
+/// Longest piece of a peer's input quoted back in an error, chars: a reply must not
+/// grow with the input (a client that sends large frames and does not read would
+/// otherwise fill the server's socket with its own echoes).
+pub(crate) const MAX_ECHOED_CHARS: usize = 64;
+
+/// `s` cut to at most `max` chars, with "…" when cut.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((end, _)) => format!("{}…", &s[..end]),
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+
+    #[test]
+    fn echoes_are_clipped() {
+        assert_eq!(clip("short", 64), "short");
+        assert_eq!(clip("ééééé", 3), "ééé…");
+        let long = format!("{{\"type\":\"{}\"}}", "x".repeat(60_000));
+        let e = crate::ClientMessage::parse(&long).unwrap_err();
+        assert!(e.to_string().len() < 200, "{e}");
     }
 }

@@ -22,6 +22,8 @@ pub(crate) fn parse_tagged<T: DeserializeOwned>(
         Some(Some(_)) => return Err(ProtoError::malformed("\"type\" is not a string")),
     };
     if !known_types.contains(&type_name.as_str()) {
+        // Echoed back in the error: never more than a short prefix of it.
+        let type_name = crate::error::clip(&type_name, crate::error::MAX_ECHOED_CHARS);
         return Err(ProtoError::UnknownType { type_name });
     }
     serde_json::from_value(value).map_err(ProtoError::malformed)

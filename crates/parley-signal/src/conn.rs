@@ -22,6 +22,12 @@ use crate::server::{AppState, ClientHandle, OUTBOUND_QUEUE_CAPACITY};
 /// connection.
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest wait for one frame to be written to a client.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most frames read (and discarded) while waiting for a client's close frame.
+const MAX_DRAINED_FRAMES: usize = 16;
+
 /// Handshake progress.
 #[derive(Debug)]
 enum Phase {
@@ -149,8 +155,15 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
                 conn.send_ice_servers();
             }
             Some(text) = rx.recv() => {
-                if socket.send(Message::Text(text.into())).await.is_err() {
-                    break Flow::Gone;
+                // A client that stops reading must not hold this task (and with it
+                // the sign-in timeout, kicks and shutdown) forever.
+                match timeout(WRITE_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break Flow::Gone,
+                    Err(_) => {
+                        tracing::info!(%remote, "not reading; dropped");
+                        break Flow::Gone;
+                    }
                 }
             }
             () = tokio::time::sleep(read_wait), if !read_wait.is_zero() => {}
@@ -178,7 +191,9 @@ pub(crate) async fn run(mut socket: WebSocket, remote: SocketAddr, state: AppSta
             // Every frame is at most the hard limit (4 × max_frame_bytes), so this
             // holds at most one frame at a time.
             if drain {
-                loop {
+                // A few frames may still be on their way before the close reply;
+                // a client that keeps streaming is cut off rather than read on.
+                for _ in 0..MAX_DRAINED_FRAMES {
                     match socket.recv().await {
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                         Some(Ok(_)) => {}

@@ -237,9 +237,11 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
     let local_addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, alive_rx) = mpsc::channel(1);
-    let tcp_cap = config
-        .max_connections_per_ip
-        .saturating_add(crate::accept::TCP_SLACK_PER_IP);
+    // 0 means no limit, below the WebSocket as above it.
+    let tcp_cap = match config.max_connections_per_ip {
+        0 => u32::MAX,
+        n => n.saturating_add(crate::accept::TCP_SLACK_PER_IP),
+    };
     let state = AppState {
         shared: Arc::new(Shared::default()),
         config: Arc::new(config),

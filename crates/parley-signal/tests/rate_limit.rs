@@ -84,21 +84,23 @@ async fn an_endless_flood_is_read_at_the_sustained_rate() {
         }
     });
     let mut calm = Client::authed(&url, 2).await;
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(1500) {
+    // The rate over a measured window, after the burst is spent.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (t0, n0) = (Instant::now(), pongs.load(Ordering::Relaxed));
+    while t0.elapsed() < Duration::from_millis(1500) {
         let t = Instant::now();
         calm.ping().await;
         assert!(
-            t.elapsed() < Duration::from_millis(200),
+            t.elapsed() < Duration::from_secs(1),
             "calm ping took {:?}",
             t.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let n = pongs.load(Ordering::Relaxed);
+    let rate = (pongs.load(Ordering::Relaxed) - n0) as f64 / t0.elapsed().as_secs_f64();
     writer.abort();
     reader.abort();
-    // 8 left after auth at once, then 100/s for about 1.5 s.
-    assert!((100..=180).contains(&n), "{n} pongs in 1.5 s");
+    // 100/s configured; a busy machine may read a little late, never faster.
+    assert!((50.0..=115.0).contains(&rate), "{rate:.0} pongs/s");
     server.shutdown().await;
 }
