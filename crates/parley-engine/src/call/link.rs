@@ -146,6 +146,8 @@ pub struct Link {
     signaling: SignalingState,
     /// An offer was asked for and not reported yet.
     making_offer: bool,
+    /// The offer asked for or outstanding restarts ICE.
+    offer_restarts_ice: bool,
     /// The next reported offer belongs to an offer we rolled back: drop it.
     discard_local_offer: bool,
     /// A remote description has been applied (candidates may be added).
@@ -172,6 +174,7 @@ impl Link {
             restarter: false,
             signaling: SignalingState::Stable,
             making_offer: false,
+            offer_restarts_ice: false,
             discard_local_offer: false,
             remote_set: false,
             pending: Vec::new(),
@@ -238,7 +241,10 @@ impl Link {
         }
         if self.restart_at.is_some_and(|t| now >= t) {
             self.restart_at = None;
-            if self.restarts >= MAX_RESTARTS {
+            if self.connected {
+                // The link is up (a restart asked for while connected): nothing
+                // to retry.
+            } else if self.restarts >= MAX_RESTARTS {
                 self.fail(LinkFailure::Lost {
                     restarts: self.restarts,
                 });
@@ -266,6 +272,7 @@ impl Link {
 
     fn offer(&mut self, ice_restart: bool) {
         self.making_offer = true;
+        self.offer_restarts_ice = ice_restart;
         self.out.push_back(Action::CreateOffer { ice_restart });
     }
 
@@ -300,15 +307,19 @@ impl Link {
                     return;
                 }
                 if collision {
+                    // Our offer is set locally (or being set): roll it back. One
+                    // still to be reported is dropped when it is.
                     if self.making_offer {
                         self.discard_local_offer = true;
                         self.making_offer = false;
                     }
-                    if self.signaling == SignalingState::HaveLocalOffer {
-                        self.out.push_back(Action::Rollback);
+                    self.out.push_back(Action::Rollback);
+                    // A restart we rolled back is not given up: it goes again once
+                    // this exchange is done, and does not count as tried.
+                    if std::mem::take(&mut self.offer_restarts_ice) {
+                        self.restarts = self.restarts.saturating_sub(1);
+                        self.restart_wanted = true;
                     }
-                    // Our offer was dropped: if it was a restart, the peer's offer
-                    // restarts (or reconnects) the link all the same.
                 }
                 self.signaling = SignalingState::HaveRemoteOffer;
                 self.out.push_back(Action::ApplyOffer(sdp));
@@ -383,9 +394,12 @@ impl Link {
             self.restart_wanted = true;
             return;
         }
-        self.restarts += 1;
-        self.restart_at = Some(now + RESTART_TIMEOUT);
         self.offer(true);
+        if !self.connected {
+            // Try again if this one does not bring the link back.
+            self.restarts += 1;
+            self.restart_at = Some(now + RESTART_TIMEOUT);
+        }
     }
 
     fn fail(&mut self, why: LinkFailure) {
@@ -567,8 +581,10 @@ mod tests {
         assert_eq!(p.b.signaling_state(), SignalingState::Stable);
     }
 
+    /// Against the driver contract (an offer reported late), still consistent:
+    /// the offer is rolled back and its late report dropped.
     #[test]
-    fn an_offer_made_while_rolling_back_is_dropped() {
+    fn an_offer_reported_after_the_peers_offer_is_dropped() {
         let mut l = Link::new(true);
         let now = Instant::now();
         l.handle(Input::Start { offerer: true }, now);
@@ -584,7 +600,10 @@ mod tests {
             },
             now,
         );
-        assert_eq!(drain(&mut l), vec![Action::ApplyOffer("theirs".into())]);
+        assert_eq!(
+            drain(&mut l),
+            vec![Action::Rollback, Action::ApplyOffer("theirs".into())]
+        );
         l.handle(
             Input::LocalDescription {
                 kind: DescriptionType::Offer,
@@ -791,6 +810,70 @@ mod tests {
                 },
                 Action::CreateOffer { ice_restart: true },
             ]
+        );
+    }
+
+    #[test]
+    fn a_restart_rolled_back_in_glare_goes_again_afterwards() {
+        let mut l = Link::new(true);
+        let now = Instant::now();
+        l.handle(Input::Start { offerer: true }, now);
+        answer_offers(&mut l, now);
+        l.handle(Input::Connection(ConnectionState::Connected), now);
+        l.handle(Input::Connection(ConnectionState::Failed), now);
+        assert_eq!(
+            drain(&mut l),
+            vec![
+                Action::Connected { first: true },
+                Action::CreateOffer { ice_restart: true }
+            ]
+        );
+        let offer = Input::LocalDescription {
+            kind: DescriptionType::Offer,
+            sdp: "our restart".into(),
+        };
+        l.handle(offer, now);
+        drain(&mut l);
+        // The peer restarts at the same time: we are polite and yield...
+        let theirs = Input::RemoteDescription {
+            kind: DescriptionType::Offer,
+            sdp: "their offer".into(),
+        };
+        l.handle(theirs, now);
+        assert_eq!(
+            drain(&mut l),
+            vec![Action::Rollback, Action::ApplyOffer("their offer".into())]
+        );
+        let answer = Input::LocalDescription {
+            kind: DescriptionType::Answer,
+            sdp: "answer".into(),
+        };
+        l.handle(answer, now);
+        // ...and restart again once stable, not counting the rolled-back one.
+        let actions = drain(&mut l);
+        assert_eq!(
+            actions.last(),
+            Some(&Action::CreateOffer { ice_restart: true })
+        );
+        assert_eq!(l.restarts, 1);
+    }
+
+    #[test]
+    fn a_restart_on_a_connected_link_is_not_retried_or_failed() {
+        let mut l = Link::new(false);
+        let now = Instant::now();
+        l.handle(Input::Start { offerer: true }, now);
+        answer_offers(&mut l, now);
+        l.handle(Input::Connection(ConnectionState::Connected), now);
+        drain(&mut l);
+        l.handle(Input::RestartIce, now);
+        let actions = answer_offers(&mut l, now);
+        assert_eq!(actions[0], Action::CreateOffer { ice_restart: true });
+        assert_eq!(actions.last(), Some(&Action::ApplyAnswer("a".into())));
+        assert_eq!(
+            l.poll_timeout(),
+            None,
+            "nothing to time out on a connected link"
         );
     }
 

@@ -51,26 +51,39 @@ fn our_codec(media: &str) -> Option<(&'static str, &'static str, &'static str)> 
 /// Errors: [`Error::UnsupportedCodecs`] for the first section without our codec,
 /// naming the codecs it offered.
 pub fn check_offered_codecs(offer: &str) -> Result<()> {
-    // (media of the m= line, encoding names of its rtpmap lines)
-    let mut sections: Vec<(&str, Vec<&str>)> = Vec::new();
+    // (media of the m= line, encoding names of its rtpmap lines, whether the
+    // section is rejected: port 0 without a=bundle-only, RFC 8829 §5.2.2)
+    let mut sections: Vec<(&str, Vec<&str>, bool)> = Vec::new();
     for line in offer.lines() {
+        let line = line.trim_end_matches('\r');
         if let Some(m) = line.strip_prefix("m=") {
-            sections.push((m.split(' ').next().unwrap_or(""), Vec::new()));
+            let mut parts = m.split(' ');
+            let media = parts.next().unwrap_or("");
+            let port_zero = parts.next() == Some("0");
+            sections.push((media, Vec::new(), port_zero));
+        } else if line == "a=bundle-only" {
+            if let Some(section) = sections.last_mut() {
+                section.2 = false;
+            }
         } else if let Some(map) = line.strip_prefix("a=rtpmap:") {
             // "<payload type> <encoding name>/<clock rate>[/<channels>]"
             let name = map
                 .split_whitespace()
                 .nth(1)
                 .and_then(|e| e.split('/').next());
-            if let (Some((_, names)), Some(name)) = (sections.last_mut(), name) {
+            if let (Some((_, names, _)), Some(name)) = (sections.last_mut(), name) {
                 names.push(name);
             }
         }
     }
-    for (media, names) in &sections {
+    for (media, names, rejected) in &sections {
         let Some((kind, ours, needed)) = our_codec(media) else {
             continue;
         };
+        if *rejected {
+            // A stopped or rejected section carries no media either way.
+            continue;
+        }
         if names.iter().any(|n| n.eq_ignore_ascii_case(ours)) {
             continue;
         }
@@ -170,5 +183,15 @@ mod tests {
         let bare = "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n";
         let err = check_offered_codecs(&offer(bare)).unwrap_err().to_string();
         assert!(err.contains("(offered: none)"), "{err}");
+    }
+
+    #[test]
+    fn rejected_sections_are_not_checked_but_bundle_only_ones_are() {
+        let rejected = VP8_ONLY.replace("m=video 9 ", "m=video 0 ");
+        let sdp = offer(&format!("{PARLEY_VIDEO}{PARLEY_AUDIO}{rejected}"));
+        assert!(check_offered_codecs(&sdp).is_ok());
+        let bundle_only = rejected + "a=bundle-only\r\n";
+        let sdp = offer(&format!("{PARLEY_VIDEO}{PARLEY_AUDIO}{bundle_only}"));
+        assert!(check_offered_codecs(&sdp).is_err());
     }
 }

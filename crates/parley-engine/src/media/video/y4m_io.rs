@@ -150,6 +150,9 @@ pub struct Y4mRecorder {
     dims: Option<(u32, u32)>,
     frames: u64,
     finished: bool,
+    /// The path is a regular file (not /dev/null, a pipe or a terminal), which may
+    /// be removed when nothing was written.
+    removable: bool,
 }
 
 impl Y4mRecorder {
@@ -165,6 +168,7 @@ impl Y4mRecorder {
             return Err(MediaError::Invalid("Y4M frame rate must be > 0".into()));
         }
         let file = File::create(&path).map_err(|e| MediaError::io(&path, e))?;
+        let removable = file.metadata().is_ok_and(|m| m.is_file());
         Ok(Self {
             path,
             fps,
@@ -173,6 +177,7 @@ impl Y4mRecorder {
             dims: None,
             frames: 0,
             finished: false,
+            removable,
         })
     }
 
@@ -217,7 +222,8 @@ impl Y4mRecorder {
     }
 
     /// Flushes and closes the file, or removes it when no frame was written (so
-    /// no file at the path afterwards means nothing arrived). Calling it again is
+    /// no file at the path afterwards means nothing arrived; a path that is not a
+    /// regular file, such as /dev/null, is left alone). Calling it again is
     /// harmless.
     ///
     /// # Errors
@@ -227,7 +233,7 @@ impl Y4mRecorder {
             return Ok(());
         }
         self.file = None;
-        if self.frames == 0 {
+        if self.frames == 0 && self.removable {
             self.out = None;
             tracing::debug!("no frame for {}: file removed", self.path.display());
             return match std::fs::remove_file(&self.path) {
