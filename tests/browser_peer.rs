@@ -242,6 +242,7 @@ fn a_browser_peer_calls_with_parley_and_is_told_why_vp8_is_refused() {
     let reason = rt.block_on(async {
         let call_id = "vp8-only".to_owned();
         // Invite until Parley has signed in (`offline` until then).
+        let since = std::time::Instant::now();
         loop {
             sig.send(ClientMessage::Invite {
                 call_id: call_id.clone(),
@@ -253,7 +254,10 @@ fn a_browser_peer_calls_with_parley_and_is_told_why_vp8_is_refused() {
                 ServerMessage::Error {
                     code: ErrorCode::Offline,
                     ..
-                } => tokio::time::sleep(Duration::from_millis(100)).await,
+                } => {
+                    assert!(since.elapsed() < STEP, "parley-cli answer never signed in");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 ServerMessage::Ringing { .. } => {
                     assert!(matches!(sig.recv().await, ServerMessage::Accept { .. }));
                     break;
