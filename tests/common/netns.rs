@@ -411,6 +411,12 @@ impl Lab {
     /// namespace of site `site` (no `--bind`: the peer gathers its LAN address).
     pub fn spawn_peer(&self, site: usize, peer: &super::Peer, args: &[&str]) -> Child {
         let mut cmd = self.command(&self.sites[site].host, &super::bin("parley-cli"));
+        // The CLI's default filter, plus why a signaling connection dropped (a
+        // failing test prints the peers' stderr).
+        cmd.env(
+            "RUST_LOG",
+            "error,parley_engine=warn,parley_cli=warn,parley_engine::signaling=info",
+        );
         cmd.arg("--profile")
             .arg(peer.path("profile"))
             .arg("--server")
