@@ -5,8 +5,10 @@ use serde::Serialize;
 /// A command failure the UI can show and act on.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommandError {
-    /// Machine-readable: `invalid`, `not_found`, `offline`, `busy`, `no_device`,
-    /// `permission_denied`, `transfer_failed`, `server_unreachable`, `internal`.
+    /// Machine-readable: [`parley_engine::Error::code`]'s codes (`invalid`,
+    /// `offline`, `busy`, `declined`, `timeout`, `failed`, `ended`, `not_found`,
+    /// `no_device`, `transfer_failed`, `server_unreachable`, …) and the app's own
+    /// (`permission_denied`, `device`); docs/ui-api.md lists them all.
     pub code: &'static str,
     /// For display.
     pub message: String,
@@ -24,17 +26,7 @@ impl CommandError {
 
 impl From<parley_engine::Error> for CommandError {
     fn from(e: parley_engine::Error) -> Self {
-        use parley_engine::Error as E;
-        let code = match &e {
-            E::Invalid(_) => "invalid",
-            E::Signaling(_) | E::Refused { .. } => "server_unreachable",
-            E::Media(_) => "no_device",
-            E::Transfer(_) => "transfer_failed",
-            E::Call(m) if m.contains("offline") => "offline",
-            E::Call(m) if m.contains("busy") || m.contains("already in a call") => "busy",
-            _ => "internal",
-        };
-        Self::new(code, e.to_string())
+        Self::new(e.code(), e.to_string())
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_engine::client::{Client, ClientConfig, ClientEvent, ConnectionInfo};
+use parley_engine::client::{Client, ClientConfig, ClientEvent, ConnectionInfo, ServerState};
 use parley_engine::rtc::RtcConfig;
 use parley_engine::storage::Direction as ChatDirection;
 use serde::Serialize;
@@ -138,7 +138,7 @@ pub async fn restart_client(app: AppHandle) {
                 {
                     let mut inner = state.inner.lock().await;
                     inner.connection = Some(ConnectionInfo {
-                        state: "offline",
+                        state: ServerState::Offline,
                         url: server_url.unwrap_or_default(),
                         embedded: settings.server_url.is_none(),
                         error: Some(e.to_string()),

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use parley_engine::client::{CallInfo, Client, ConnectionInfo};
+use parley_engine::client::{CallInfo, Client, ConnectionInfo, ServerState};
 use parley_engine::storage::Profile;
 use parley_proto::safety::safety_number;
 use parley_proto::PeerId;
@@ -178,7 +178,7 @@ impl AppState {
         StateView {
             me,
             connection: inner.connection.clone().unwrap_or(ConnectionInfo {
-                state: "connecting",
+                state: ServerState::Connecting,
                 url: inner.settings.server_url.clone().unwrap_or_default(),
                 embedded: inner.settings.server_url.is_none(),
                 error: None,

@@ -28,8 +28,10 @@ export function toast(message, { kind = 'info', title = null, timeoutMs = null, 
 /** Shows a backend error { code, message }. */
 export function showError(err) {
   const code = err && err.code ? err.code : 'internal';
-  const known = ['invalid', 'not_found', 'offline', 'busy', 'no_device', 'device', 'permission_denied',
-    'transfer_failed', 'server_unreachable', 'peer_unreachable', 'call_failed', 'tampered', 'internal'];
+  const known = ['invalid', 'not_found', 'offline', 'busy', 'declined', 'timeout', 'failed',
+    'unsupported_codecs', 'ended', 'not_ringing', 'not_connected', 'not_in_call', 'stopped',
+    'no_device', 'device', 'permission_denied', 'transfer_failed', 'server_unreachable',
+    'peer_unreachable', 'call_failed', 'tampered', 'internal'];
   const title = t(known.includes(code) ? `error.${code}` : 'error.internal');
   return toast((err && err.message) || title, { kind: 'error', title });
 }

@@ -53,7 +53,7 @@ pub async fn connect(label: &str) -> Result<Pair> {
     let (a, a_ev) = PeerConnection::new(&loopback()).await?;
     let (b, b_ev) = PeerConnection::new(&loopback()).await?;
     let (a_dc, a_rx) = a.create_data_channel(label).await?;
-    let offer = a.create_offer().await?;
+    let offer = a.create_offer(false).await?;
     let answer = b.answer_offer(&offer).await?;
     a.apply_answer(&answer).await?;
     let _a_events = pump(a_ev, b.clone());

@@ -45,9 +45,9 @@ pub enum Error {
     /// A file transfer failed.
     #[error("transfer: {0}")]
     Transfer(#[from] crate::transfer::TransferError),
-    /// The call ended or never started as asked.
+    /// The call ended or never started as asked; [`CallError::code`] says how.
     #[error("call: {0}")]
-    Call(String),
+    Call(#[from] crate::call::CallError),
     /// The other side's session description was not signed by the peer we are in
     /// the call with, or ours was refused by it: someone between us (the signaling
     /// server or whoever controls it) altered the call (docs/protocol.md §6.3). No
@@ -79,6 +79,28 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl Error {
+    /// A stable machine-readable code for the app (docs/ui-api.md, "Error codes"):
+    /// `invalid`, `server_unreachable` (signaling failed or the server refused),
+    /// `no_device` (media), `transfer_failed`, `tampered`, `unsupported_codecs`,
+    /// a call's own code ([`CallError::code`](crate::call::CallError::code)), and
+    /// `internal` for the rest (I/O, storage, WebRTC, a closed channel).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid",
+            Error::Signaling(_) | Error::Refused { .. } => "server_unreachable",
+            Error::Media(_) => "no_device",
+            Error::Transfer(_) => "transfer_failed",
+            Error::Tampered(_) => "tampered",
+            Error::UnsupportedCodecs { .. } => "unsupported_codecs",
+            Error::Call(c) => c.code(),
+            Error::ChannelClosed | Error::Io { .. } | Error::Storage(_) | Error::Rtc(_) => {
+                "internal"
+            }
         }
     }
 }

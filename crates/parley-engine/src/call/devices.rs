@@ -67,11 +67,11 @@ impl Running {
 /// the task linking them (pushed to `tasks`) ends with the sender, once every
 /// receiver of the switch is gone.
 pub(super) fn linked_stop(
-    call_stop: &watch::Sender<bool>,
+    call_stop: &watch::Receiver<bool>,
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> (watch::Sender<bool>, watch::Receiver<bool>) {
     let (stop, stop_rx) = watch::channel(false);
-    let mut call_stop = call_stop.subscribe();
+    let mut call_stop = call_stop.clone();
     let link = stop.clone();
     tasks.push(tokio::spawn(async move {
         tokio::select! {

@@ -93,6 +93,9 @@ pub enum Input {
 pub enum LinkFailure {
     /// It never connected within [`CONNECT_TIMEOUT`].
     ConnectTimeout,
+    /// ICE or DTLS failed before the link ever connected (no candidate pair
+    /// worked, RFC 8445 §8; or the DTLS handshake failed).
+    IceFailed,
     /// It lost connectivity and [`MAX_RESTARTS`] ICE restarts did not bring it back.
     Lost {
         /// Restarts tried.
@@ -140,8 +143,12 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Link {
     polite: bool,
-    /// Whether this side restarts ICE on its own when connectivity is lost (one
-    /// side does, so both do not restart at once; the other follows its offer).
+    /// Whether this side restarts ICE on its own when connectivity is lost: the
+    /// impolite side, so both do not restart at once (the other follows its
+    /// offer) and a restart offer is never rolled back in glare. webrtc-rs 0.21.1
+    /// keeps what a rolled-back restart offer staged (new ICE credentials, a
+    /// socket rebind) and the link stops carrying data
+    /// (tests/rtc_renegotiation.rs shows the safe order).
     restarter: bool,
     signaling: SignalingState,
     /// An offer was asked for and not reported yet.
@@ -157,6 +164,8 @@ pub struct Link {
     connected: bool,
     restart_wanted: bool,
     restarts: u32,
+    /// ICE restarts offered over the link's life.
+    restarts_total: u32,
     connect_deadline: Option<Instant>,
     restart_at: Option<Instant>,
     /// When a lost link gives up if it has not reconnected.
@@ -167,7 +176,8 @@ pub struct Link {
 
 impl Link {
     /// A link; `polite` decides glare (exactly one side of a link is polite, e.g.
-    /// the one whose peer id sorts first). The first offerer restarts ICE.
+    /// the one whose peer id sorts first). The impolite side restarts ICE when
+    /// connectivity is lost; either side restarts on [`Input::RestartIce`].
     pub fn new(polite: bool) -> Link {
         Link {
             polite,
@@ -182,6 +192,7 @@ impl Link {
             connected: false,
             restart_wanted: false,
             restarts: 0,
+            restarts_total: 0,
             connect_deadline: None,
             restart_at: None,
             lost_at: None,
@@ -195,6 +206,17 @@ impl Link {
         self.signaling
     }
 
+    /// ICE restarts this side has offered over the link's life (those rolled back
+    /// in glare included).
+    pub fn ice_restarts(&self) -> u32 {
+        self.restarts_total
+    }
+
+    /// Whether the link is connected now.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
     /// Feeds one input at `now`.
     pub fn handle(&mut self, input: Input, now: Instant) {
         if self.ended {
@@ -202,7 +224,7 @@ impl Link {
         }
         match input {
             Input::Start { offerer } => {
-                self.restarter = offerer;
+                self.restarter = !self.polite;
                 self.connect_deadline = Some(now + CONNECT_TIMEOUT);
                 if offerer {
                     self.offer(false);
@@ -272,6 +294,7 @@ impl Link {
 
     fn offer(&mut self, ice_restart: bool) {
         self.making_offer = true;
+        self.restarts_total += u32::from(ice_restart);
         self.offer_restarts_ice = ice_restart;
         self.out.push_back(Action::CreateOffer { ice_restart });
     }
@@ -379,7 +402,7 @@ impl Link {
                     self.handle_timeout(now);
                 }
             }
-            ConnectionState::Failed => self.fail(LinkFailure::ConnectTimeout),
+            ConnectionState::Failed => self.fail(LinkFailure::IceFailed),
             _ => {}
         }
     }
@@ -646,6 +669,18 @@ mod tests {
     }
 
     #[test]
+    fn ice_failing_before_the_first_connection_fails_the_link() {
+        let mut l = Link::new(false);
+        let t0 = Instant::now();
+        l.handle(Input::Start { offerer: true }, t0);
+        answer_offers(&mut l, t0);
+        l.handle(Input::Connection(ConnectionState::Failed), t0);
+        assert_eq!(drain(&mut l), vec![Action::Failed(LinkFailure::IceFailed)]);
+        assert_eq!(l.poll_timeout(), None);
+        assert_eq!(l.ice_restarts(), 0);
+    }
+
+    #[test]
     fn no_connection_in_time_fails_the_link() {
         let mut l = Link::new(false);
         let t0 = Instant::now();
@@ -665,7 +700,7 @@ mod tests {
     }
 
     #[test]
-    fn lost_connectivity_restarts_ice_on_the_first_offerer() {
+    fn lost_connectivity_restarts_ice_on_the_impolite_side() {
         let mut p = Pair::new();
         p.feed(0, Input::Start { offerer: true });
         p.feed(1, Input::Start { offerer: false });
@@ -677,7 +712,7 @@ mod tests {
         for side in 0..2 {
             p.feed(side, Input::Connection(ConnectionState::Disconnected));
         }
-        // Only the first offerer waits to restart; the other follows its offer
+        // Only the impolite side waits to restart; the other follows its offer
         // (and gives up only much later).
         assert_eq!(p.a.poll_timeout(), Some(t0 + DISCONNECTED_GRACE));
         assert_eq!(p.b.poll_timeout(), Some(t0 + LOST_AFTER));
@@ -820,7 +855,9 @@ mod tests {
         l.handle(Input::Start { offerer: true }, now);
         answer_offers(&mut l, now);
         l.handle(Input::Connection(ConnectionState::Connected), now);
-        l.handle(Input::Connection(ConnectionState::Failed), now);
+        // The polite side does not restart by itself; it is asked to.
+        l.handle(Input::Connection(ConnectionState::Disconnected), now);
+        l.handle(Input::RestartIce, now);
         assert_eq!(
             drain(&mut l),
             vec![

@@ -2,18 +2,28 @@
 //! trickle ICE → hangup, see `docs/protocol.md`), the peer connection, the media
 //! pipelines, chat and file transfers.
 //!
+//! The layers, from the wire down: `start` (set-up, ring or accept), `room` (the
+//! running call: commands, events, the end), `peer_link` (one peer connection and
+//! its channels and tracks, negotiated by the pure state machine in [`link`]),
+//! `local_media` (capture and encoding, once, onto the links' tracks), `error`.
+//!
 //! One task owns the call ([`Call::start`]); the caller talks to it through
 //! [`Call::command`] and hears from it through [`Call::next_event`]. Everything the call
 //! spawns stops when it ends, and [`Call::finish`] returns a [`CallReport`].
 
 mod data;
 mod devices;
+mod error;
 pub mod link;
+mod local_media;
 mod media;
 mod negotiate;
-mod task;
+mod peer_link;
+mod room;
+mod start;
 
 pub use devices::{CameraFeed, MicrophoneFeed, SpeakerFeed};
+pub use error::CallError;
 pub use media::{AudioSink, VideoSink};
 pub use negotiate::new_call_id;
 
@@ -48,6 +58,8 @@ pub const DEFAULT_AUDIO_BITRATE_BPS: u32 = 32_000;
 pub const DEFAULT_SCREEN_BITRATE_BPS: u32 = 2_500_000;
 /// Track id of the camera track (docs/protocol.md §8.4).
 pub const CAMERA_TRACK_ID: &str = "camera";
+/// Track id of the microphone track (docs/protocol.md §8.4).
+pub const MICROPHONE_TRACK_ID: &str = "microphone";
 /// Track id of the screen track (docs/protocol.md §8.4).
 pub const SCREEN_TRACK_ID: &str = "screen";
 
@@ -301,6 +313,8 @@ pub struct CallReport {
     pub files_received: u64,
     /// Transfer failures (ours or the peer's), in words.
     pub transfer_errors: Vec<String>,
+    /// ICE restarts we offered (RFC 8445 §9), rolled-back ones included.
+    pub ice_restarts: u32,
     /// Why the call ended.
     pub end_reason: String,
 }
@@ -324,7 +338,7 @@ impl Call {
     ) -> Call {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
-        let task = tokio::spawn(task::run(
+        let task = tokio::spawn(start::run(
             signaling,
             signal_events,
             direction,
@@ -346,7 +360,7 @@ impl Call {
         self.commands
             .send(cmd)
             .await
-            .map_err(|_| Error::Call("the call has ended".into()))
+            .map_err(|_| Error::from(CallError::Ended))
     }
 
     /// The next event; `None` after the call ended and all events were read.
@@ -360,8 +374,11 @@ impl Call {
     /// transfer that failed).
     pub async fn finish(self) -> Result<CallReport> {
         drop(self.events);
-        self.task
-            .await
-            .map_err(|e| Error::Call(format!("call task failed: {e}")))?
+        self.task.await.map_err(|e| {
+            Error::from(CallError::TaskFailed {
+                what: "call",
+                cause: e.to_string(),
+            })
+        })?
     }
 }

@@ -8,6 +8,7 @@ use rand::RngCore as _;
 use tokio::sync::mpsc;
 
 use super::{CallCommand, CallEvent, CallOptions, RING_TIMEOUT_MS};
+use crate::call::CallError;
 use crate::rtc::IceCandidate;
 use crate::signaling::{SignalEvent, SignalingClient};
 use crate::{Error, Result};
@@ -31,7 +32,7 @@ pub(super) enum RingOutcome {
 /// it is accepted. Chat messages and files asked for meanwhile are added to
 /// `opts.chat` / `opts.send_files`, to be sent once the data channels open.
 ///
-/// Errors: [`Error::Call`] when the callee declines, is busy or offline, or does not
+/// Errors: [`CallError`] when the callee declines, is busy or offline, or does not
 /// answer within [`RING_TIMEOUT_MS`].
 pub(super) async fn ring(
     sig: &SignalingClient,
@@ -54,7 +55,7 @@ pub(super) async fn ring(
         tokio::select! {
             _ = &mut deadline => {
                 let _ = sig.send(ClientMessage::Cancel { call_id: call_id.to_owned() }).await;
-                return Err(Error::Call(format!("{to} did not answer")));
+                return Err(CallError::NoAnswer { peer: to.clone() }.into());
             }
             cmd = cmd_rx.recv() => match cmd {
                 Some(CallCommand::Hangup) | None => {
@@ -81,22 +82,19 @@ pub(super) async fn ring(
                     ServerMessage::Accept { .. } => return Ok(RingOutcome::Accepted),
                     // The server ends an invite that rang out (docs/protocol.md §6).
                     ServerMessage::Decline { reason: Some(r), .. } if r == "no answer" => {
-                        return Err(Error::Call(format!("{to} did not answer")))
+                        return Err(CallError::NoAnswer { peer: to.clone() }.into())
                     }
                     ServerMessage::Decline { reason, .. } => {
-                        return Err(Error::Call(format!(
-                            "{to} declined the call{}",
-                            reason.map(|r| format!(": {r}")).unwrap_or_default()
-                        )))
+                        return Err(CallError::Declined { peer: to.clone(), reason }.into())
                     }
                     ServerMessage::Busy { .. } => {
-                        return Err(Error::Call(format!("{to} is busy")))
+                        return Err(CallError::Busy { peer: to.clone() }.into())
                     }
                     ServerMessage::Cancel { .. } | ServerMessage::Hangup { .. } => {
-                        return Err(Error::Call("the call was ended before it was answered".into()))
+                        return Err(CallError::EndedBeforeAnswer.into())
                     }
                     ServerMessage::Error { code: ErrorCode::Offline, .. } => {
-                        return Err(Error::Call(format!("{to} is offline")))
+                        return Err(CallError::Offline { peer: to.clone(), name: None }.into())
                     }
                     ServerMessage::Error { code, message, .. } => {
                         return Err(Error::Refused { code: code.as_str().to_owned(), message })

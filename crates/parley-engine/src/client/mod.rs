@@ -23,6 +23,7 @@ use parley_proto::data::ChatMessage;
 use parley_proto::PeerId;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::call::CallError;
 use crate::call::{AudioSink, LiveStats, ScreenFeed};
 use crate::media::screen::{ScreenSource, ScreenTarget};
 use crate::media::{AudioSource, VideoSource};
@@ -94,8 +95,8 @@ pub enum DeviceKind {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionInfo {
-    /// `connecting`, `online` or `offline`.
-    pub state: &'static str,
+    /// Where the connection stands.
+    pub state: ServerState,
     /// The server URL.
     pub url: String,
     /// Whether that is the embedded server.
@@ -104,6 +105,30 @@ pub struct ConnectionInfo {
     pub error: Option<String>,
     /// Next reconnect attempt in this many ms, when offline.
     pub retry_in_ms: Option<u64>,
+}
+
+/// Where the signaling connection stands; serialised `connecting`, `online` or
+/// `offline` (docs/ui-api.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerState {
+    /// Not signed in yet (the first attempt is under way).
+    Connecting,
+    /// Signed in.
+    Online,
+    /// Not connected; a reconnect is scheduled.
+    Offline,
+}
+
+/// Who placed a call; serialised `out` (we called) or `in` (docs/ui-api.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum CallDirection {
+    /// We called.
+    #[serde(rename = "out")]
+    Out,
+    /// They called us.
+    #[serde(rename = "in")]
+    In,
 }
 
 /// Where a call stands.
@@ -130,8 +155,8 @@ pub struct CallInfo {
     pub call_id: String,
     /// The other party.
     pub peer: PeerId,
-    /// `out` (we called) or `in`.
-    pub direction: &'static str,
+    /// Who placed the call.
+    pub direction: CallDirection,
     /// Where it stands.
     pub state: CallPhase,
     /// When media started flowing, unix ms.
@@ -274,9 +299,9 @@ impl Client {
         self.cmd
             .send(make(tx))
             .await
-            .map_err(|_| Error::Call("the client has stopped".into()))?;
+            .map_err(|_| Error::from(CallError::ClientStopped))?;
         rx.await
-            .map_err(|_| Error::Call("the client has stopped".into()))?
+            .map_err(|_| Error::from(CallError::ClientStopped))?
     }
 
     /// Calls a contact. Errors: a call is already running; signaling is down.
@@ -313,14 +338,19 @@ impl Client {
     /// the user's answer.
     ///
     /// Errors: [`Error::Media`] when the source is gone or cannot be captured, or
-    /// the user cancelled the dialog; [`Error::Call`] when not in a call.
+    /// the user cancelled the dialog; [`CallError`] when not in a call.
     ///
     /// [`ScreenSourceInfo::id`]: crate::media::screen::ScreenSourceInfo::id
     pub async fn share_screen(&self, source_id: &str) -> Result<CallInfo> {
         let target = ScreenTarget::Id(source_id.to_owned());
         let source = tokio::task::spawn_blocking(move || ScreenSource::open(&target))
             .await
-            .map_err(|e| Error::Call(format!("screen capture task failed: {e}")))??;
+            .map_err(|e| {
+                Error::from(CallError::TaskFailed {
+                    what: "screen capture",
+                    cause: e.to_string(),
+                })
+            })??;
         // What the desktop's dialog picked has no name we know.
         let info = source.info();
         let name = (info.id != crate::media::screen::PORTAL_ID).then(|| info.name.clone());
@@ -330,7 +360,7 @@ impl Client {
 
     /// Stops sharing the screen in the current call (a no-op when not sharing).
     ///
-    /// Errors: [`Error::Call`] when not in a call.
+    /// Errors: [`CallError`] when not in a call.
     pub async fn stop_screen_share(&self) -> Result<CallInfo> {
         self.ask(Command::StopScreenShare).await
     }
@@ -341,7 +371,7 @@ impl Client {
     /// [`ClientEvent::Chat`] once it has left; a session that cannot be opened is
     /// reported as [`ClientEvent::Error`] `peer_unreachable`.
     ///
-    /// Errors: [`Error::Call`] when `peer` is known to be offline.
+    /// Errors: [`CallError`] when `peer` is known to be offline.
     pub async fn send_chat(&self, peer: PeerId, text: String) -> Result<()> {
         self.ask(|tx| Command::Chat(peer, text, tx)).await
     }
@@ -349,7 +379,7 @@ impl Client {
     /// Offers files (folders are expanded) to `peer`, in a call with them or
     /// outside one, like [`Client::send_chat`].
     ///
-    /// Errors: [`Error::Invalid`] when the paths hold no file; [`Error::Call`] when
+    /// Errors: [`Error::Invalid`] when the paths hold no file; [`CallError`] when
     /// `peer` is known to be offline.
     pub async fn send_files(&self, peer: PeerId, paths: Vec<PathBuf>) -> Result<()> {
         self.ask(|tx| Command::SendFiles(peer, paths, tx)).await
@@ -360,7 +390,7 @@ impl Client {
     /// [`ClientEvent::Transfer`] events (a transfer that already ended is left
     /// alone).
     ///
-    /// Errors: [`Error::Call`] when there is neither a call nor a data session.
+    /// Errors: [`CallError`] when there is neither a call nor a data session.
     pub async fn transfer(&self, command: TransferCommand) -> Result<()> {
         self.ask(|tx| Command::Transfer(command, tx)).await
     }

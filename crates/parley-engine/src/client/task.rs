@@ -12,9 +12,11 @@ use tokio::sync::mpsc;
 
 use super::sessions::{Sessions, IDLE_CHECK_MS};
 use super::{
-    expand_paths, CallInfo, CallPhase, Client, ClientConfig, ClientEvent, Command, ConnectionInfo,
-    DeviceKind, EchoPeer, FrameSlot, PreviewSource, COMMAND_QUEUE, EVENT_QUEUE,
+    expand_paths, CallDirection, CallInfo, CallPhase, Client, ClientConfig, ClientEvent, Command,
+    ConnectionInfo, DeviceKind, EchoPeer, FrameSlot, PreviewSource, ServerState, COMMAND_QUEUE,
+    EVENT_QUEUE,
 };
+use crate::call::CallError;
 use crate::call::{
     new_call_id, Call, CallCommand, CallEvent, CallOptions, CameraFeed, Direction, FileToSend,
     MicrophoneFeed, SpeakerFeed, VideoSink,
@@ -71,7 +73,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         None
     };
     let connection = Arc::new(Mutex::new(ConnectionInfo {
-        state: "online",
+        state: ServerState::Online,
         url: url.clone(),
         embedded,
         error: None,
@@ -204,7 +206,7 @@ impl Task {
         match ev {
             SignalEvent::Connected { .. } => {
                 let info = self.set_connection(|c| {
-                    c.state = "online";
+                    c.state = ServerState::Online;
                     c.error = None;
                     c.retry_in_ms = None;
                 });
@@ -215,7 +217,7 @@ impl Task {
                 retry_in_ms,
             } => {
                 let info = self.set_connection(|c| {
-                    c.state = "offline";
+                    c.state = ServerState::Offline;
                     c.error = Some(reason);
                     c.retry_in_ms = Some(retry_in_ms);
                 });
@@ -268,7 +270,7 @@ impl Task {
                         call_id: call_id.clone(),
                     })
                     .await;
-                let info = new_info(call_id, from, "in", CallPhase::RingingIn);
+                let info = new_info(call_id, from, CallDirection::In, CallPhase::RingingIn);
                 self.pending = Some(info.clone());
                 self.emit(ClientEvent::IncomingCall(info)).await;
             }
@@ -313,7 +315,7 @@ impl Task {
                     }
                     other => {
                         self.pending = other;
-                        Err(Error::Call("that call is no longer ringing".into()))
+                        Err(CallError::NotRinging.into())
                     }
                 };
                 let _ = reply.send(r);
@@ -350,9 +352,7 @@ impl Task {
                         // Closing a capture (a portal session) may wait a moment:
                         // not on this task.
                         tokio::task::spawn_blocking(move || drop(feed));
-                        Err(Error::Call(
-                            "share a screen once the call is connected".into(),
-                        ))
+                        Err(CallError::NotConnected.into())
                     }
                 };
                 let _ = reply.send(r);
@@ -365,7 +365,7 @@ impl Task {
                         a.info.sharing_name = None;
                         Ok(a.info.clone())
                     }
-                    None => Err(Error::Call("not in a call".into())),
+                    None => Err(CallError::NotInCall.into()),
                 };
                 let _ = reply.send(r);
             }
@@ -377,7 +377,7 @@ impl Task {
                         a.info.muted_video = video;
                         Ok(a.info.clone())
                     }
-                    None => Err(Error::Call("not in a call".into())),
+                    None => Err(CallError::NotInCall.into()),
                 };
                 if let Ok(info) = &r {
                     self.emit(ClientEvent::Call(info.clone())).await;
@@ -420,7 +420,7 @@ impl Task {
                 let r = if in_call || in_session {
                     Ok(())
                 } else {
-                    Err(Error::Call("that transfer is over".into()))
+                    Err(CallError::NoSuchTransfer.into())
                 };
                 let _ = reply.send(r);
             }
@@ -464,7 +464,7 @@ impl Task {
 
     async fn start_call(&mut self, direction: Direction) -> Result<CallInfo> {
         if self.call.is_some() {
-            return Err(Error::Call("already in a call".into()));
+            return Err(CallError::AlreadyInCall.into());
         }
         let media = Arc::clone(&self.config.media);
         let video = media
@@ -484,12 +484,18 @@ impl Task {
             ..Default::default()
         };
         let info = match &direction {
-            Direction::Outgoing { to, call_id } => {
-                new_info(call_id.clone(), to.clone(), "out", CallPhase::RingingOut)
-            }
-            Direction::Incoming { call_id, from } => {
-                new_info(call_id.clone(), from.clone(), "in", CallPhase::Connecting)
-            }
+            Direction::Outgoing { to, call_id } => new_info(
+                call_id.clone(),
+                to.clone(),
+                CallDirection::Out,
+                CallPhase::RingingOut,
+            ),
+            Direction::Incoming { call_id, from } => new_info(
+                call_id.clone(),
+                from.clone(),
+                CallDirection::In,
+                CallPhase::Connecting,
+            ),
         };
         let (sig_tx, sig_rx) = mpsc::channel(CALL_SIGNAL_QUEUE);
         let call = Call::start(self.signaling.clone(), sig_rx, direction, options);
@@ -581,9 +587,11 @@ impl Task {
         });
         if let Err(e) = result {
             self.emit(ClientEvent::Error {
-                code: match e {
-                    Error::Tampered(_) => "tampered",
-                    _ => "call_failed",
+                // A call that broke for a reason without its own code is shown
+                // as "call failed", not "something went wrong".
+                code: match e.code() {
+                    "internal" => "call_failed",
+                    code => code,
                 },
                 message: e.to_string(),
             })
@@ -593,7 +601,7 @@ impl Task {
     }
 }
 
-fn new_info(call_id: String, peer: PeerId, direction: &'static str, state: CallPhase) -> CallInfo {
+fn new_info(call_id: String, peer: PeerId, direction: CallDirection, state: CallPhase) -> CallInfo {
     CallInfo {
         call_id,
         peer,

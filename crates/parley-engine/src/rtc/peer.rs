@@ -9,6 +9,7 @@ use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
@@ -286,8 +287,13 @@ impl PeerConnection {
     /// Creates an offer, sets it as the local description and returns the SDP to
     /// send (and sign): webrtc-rs's text plus `a=msid-semantic`, which webrtc-rs
     /// leaves out of offers ([`with_msid_semantic`] says why only the sent text).
-    pub async fn create_offer(&self) -> Result<String> {
-        let offer = self.pc.create_offer(None).await?;
+    ///
+    /// With `ice_restart` the offer carries a new ICE ufrag and password, and once
+    /// the answer is applied ICE gathers and checks again (an ICE restart, RFC 8445
+    /// §9; W3C webrtc §4.4.3.2 `iceRestart`); media and data channels stay.
+    pub async fn create_offer(&self, ice_restart: bool) -> Result<String> {
+        let options = ice_restart.then_some(RTCOfferOptions { ice_restart });
+        let offer = self.pc.create_offer(options).await?;
         let sdp = with_msid_semantic(&offer.sdp);
         self.pc.set_local_description(offer).await?;
         Ok(sdp)
@@ -303,6 +309,20 @@ impl PeerConnection {
         let sdp = with_msid_semantic(&answer.sdp);
         self.pc.set_local_description(answer).await?;
         Ok(sdp)
+    }
+
+    /// Withdraws our offer that the other side has not answered: the signaling
+    /// state goes back to stable (RFC 9429 §5.7, rollback; W3C webrtc §4.4.1.6).
+    /// The polite side of an offer collision does this before it answers the other
+    /// offer (W3C webrtc §10.7, perfect negotiation). Transceivers we added with a
+    /// track are kept.
+    ///
+    /// Errors: [`crate::Error::Rtc`] when there is no local offer to withdraw.
+    pub async fn rollback(&self) -> Result<()> {
+        self.pc
+            .set_local_description(RTCSessionDescription::rollback(None)?)
+            .await?;
+        Ok(())
     }
 
     /// Applies the remote answer to our offer.

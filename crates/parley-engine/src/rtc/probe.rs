@@ -139,7 +139,7 @@ pub async fn relay_allocation(
     let (pc, mut events) = PeerConnection::new(&cfg).await?;
     // A data channel gives the offer an m-line, and the offer starts gathering.
     let _dc = pc.create_data_channel("probe").await?;
-    pc.create_offer().await?;
+    pc.create_offer(false).await?;
     let deadline = started + Duration::from_millis(timeout_ms);
     let outcome = loop {
         match tokio::time::timeout_at(deadline.into(), events.recv()).await {

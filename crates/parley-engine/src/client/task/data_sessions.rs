@@ -7,19 +7,20 @@ use parley_proto::{CallKind, ClientMessage, PeerId};
 use tokio::sync::mpsc;
 
 use super::{Task, CALL_SIGNAL_QUEUE};
+use crate::call::CallError;
 use crate::call::{new_call_id, Call, CallCommand, CallEvent, CallOptions, Direction};
 use crate::client::sessions::Session;
 use crate::client::{CallPhase, ClientEvent};
 use crate::storage::Direction as ChatDirection;
 use crate::transfer::{TransferEvent, TransferOutcome};
-use crate::{Error, Result};
+use crate::Result;
 
 impl Task {
     /// Sends chat or files to `peer`: over the call with them, else over a data
     /// session with them (opened now if there is none; the commands wait for its
     /// data channels).
     ///
-    /// Errors: [`Error::Call`] when `peer` is known to be offline.
+    /// Errors: [`CallError::Offline`] when `peer` is known to be offline.
     pub(super) async fn send_to_peer(
         &mut self,
         peer: &PeerId,
@@ -43,7 +44,11 @@ impl Task {
             return Ok(());
         }
         if offline {
-            return Err(Error::Call(format!("{} is offline", self.name_of(peer))));
+            return Err(CallError::Offline {
+                peer: peer.clone(),
+                name: Some(self.name_of(peer)),
+            }
+            .into());
         }
         let mut options = self.session_options();
         for c in commands {

@@ -1,0 +1,233 @@
+//! What this side sends: the camera, the microphone and the shared screen, each
+//! captured and encoded once and written to the tracks of the call's peer link,
+//! and the mute state. Capture starts when a link connects
+//! ([`LocalMedia::attach`]); sources can be swapped mid-call without
+//! renegotiation (each sender has its own stop switch, see `devices`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::data::Internal;
+use super::devices;
+use super::media::{self, Counters, Mute, VideoRole};
+use super::CallOptions;
+use crate::media::{AudioSource, VideoSource};
+use crate::rtc::LocalTrack;
+
+/// The tracks one peer link sends on: the same three, in the same order, on
+/// every link (docs/protocol.md §8.4), so the screen can start and stop mid-call
+/// without renegotiation. A track without a source sends nothing.
+#[derive(Clone)]
+pub(super) struct LinkTracks {
+    /// Video, track id `camera`.
+    pub(super) camera: Arc<LocalTrack>,
+    /// Audio, track id `microphone`.
+    pub(super) microphone: Arc<LocalTrack>,
+    /// Video, track id `screen`.
+    pub(super) screen: Arc<LocalTrack>,
+}
+
+/// The screen being shared: its number (to ignore late news of an earlier share)
+/// and the switch that stops its pipeline.
+struct SharedScreen {
+    generation: u64,
+    stop: watch::Sender<bool>,
+}
+
+/// The call's outgoing media. See the module doc.
+pub(super) struct LocalMedia {
+    /// Our mute state, read by the senders (muted audio sends silence, a muted
+    /// camera black frames).
+    pub(super) mute: Arc<Mute>,
+    /// Frame and packet counters shared with the receivers (for the report).
+    pub(super) counters: Arc<Counters>,
+    /// The call's stop switch: every pipeline ends with the call.
+    call_stop: watch::Receiver<bool>,
+    internal_tx: mpsc::Sender<Internal>,
+    /// Where we send, once a link is connected.
+    tracks: Option<LinkTracks>,
+    camera: Option<devices::Running>,
+    microphone: Option<devices::Running>,
+    screen: Option<SharedScreen>,
+    screen_generation: u64,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl LocalMedia {
+    /// Nothing captured yet; pipelines stop with `call_stop`, and report to
+    /// `internal_tx` (a shared screen that ended by itself).
+    pub(super) fn new(
+        counters: Arc<Counters>,
+        call_stop: watch::Receiver<bool>,
+        internal_tx: mpsc::Sender<Internal>,
+    ) -> LocalMedia {
+        LocalMedia {
+            mute: Arc::new(Mute::default()),
+            counters,
+            call_stop,
+            internal_tx,
+            tracks: None,
+            camera: None,
+            microphone: None,
+            screen: None,
+            screen_generation: 0,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Starts sending on `tracks` (a link connected): the camera and microphone in
+    /// `opts`. A screen source in `opts` is left there for the caller to start
+    /// with [`LocalMedia::start_screen`] (it announces the share).
+    pub(super) fn attach(&mut self, tracks: LinkTracks, opts: &mut CallOptions) {
+        self.tracks = Some(tracks);
+        if let Some(source) = opts.video_source.take() {
+            self.start_camera(source, opts.video_bitrate_bps);
+        }
+        if let Some(source) = opts.audio_source.take() {
+            self.start_microphone(source);
+        }
+    }
+
+    fn start_camera(&mut self, source: Box<dyn VideoSource>, bitrate_bps: u32) {
+        let Some(tracks) = &self.tracks else {
+            return;
+        };
+        let track = Arc::clone(&tracks.camera);
+        let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
+        let tasks = media::spawn_video_sender(
+            VideoRole::Camera,
+            track,
+            source,
+            bitrate_bps,
+            stop_rx,
+            Arc::clone(&self.counters),
+            Arc::clone(&self.mute),
+        );
+        self.camera = Some(devices::Running { stop, tasks });
+    }
+
+    fn start_microphone(&mut self, source: Box<dyn AudioSource>) {
+        let Some(tracks) = &self.tracks else {
+            return;
+        };
+        let track = Arc::clone(&tracks.microphone);
+        let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
+        let tasks = media::spawn_audio_sender(
+            track,
+            source,
+            super::DEFAULT_AUDIO_BITRATE_BPS,
+            stop_rx,
+            Arc::clone(&self.counters),
+            Arc::clone(&self.mute),
+        );
+        self.microphone = Some(devices::Running { stop, tasks });
+    }
+
+    /// Replaces the camera (before the connection: the one the call will start).
+    pub(super) async fn switch_camera(
+        &mut self,
+        source: Box<dyn VideoSource>,
+        opts: &mut CallOptions,
+    ) {
+        if self.tracks.is_none() {
+            opts.video_source = Some(source);
+            return;
+        }
+        if let Some(old) = self.camera.take() {
+            old.stop().await;
+        }
+        tracing::info!(
+            "camera switched ({}x{} at {} frames/s)",
+            source.width(),
+            source.height(),
+            source.fps()
+        );
+        self.start_camera(source, opts.video_bitrate_bps);
+    }
+
+    /// Replaces the microphone (before the connection: the one the call will start).
+    pub(super) async fn switch_microphone(
+        &mut self,
+        source: Box<dyn AudioSource>,
+        opts: &mut CallOptions,
+    ) {
+        if self.tracks.is_none() {
+            opts.audio_source = Some(source);
+            return;
+        }
+        if let Some(old) = self.microphone.take() {
+            old.stop().await;
+        }
+        tracing::info!("microphone switched");
+        self.start_microphone(source);
+    }
+
+    /// Mutes or unmutes the microphone (`audio`) and the camera (`video`).
+    pub(super) fn set_muted(&self, audio: bool, video: bool) {
+        self.mute.audio.store(audio, Ordering::Relaxed);
+        self.mute.video.store(video, Ordering::Relaxed);
+    }
+
+    /// Starts sending `source` on the screen track (stopping an earlier share).
+    /// Before any link is connected the source is handed back: the caller keeps
+    /// it for [`LocalMedia::attach`] time.
+    pub(super) fn start_screen(
+        &mut self,
+        source: Box<dyn VideoSource>,
+        bitrate_bps: u32,
+    ) -> Result<(), Box<dyn VideoSource>> {
+        let Some(tracks) = &self.tracks else {
+            return Err(source);
+        };
+        let track = Arc::clone(&tracks.screen);
+        self.stop_screen();
+        self.screen_generation += 1;
+        let generation = self.screen_generation;
+        // The share also ends with the call.
+        let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
+        let mut handles = media::spawn_video_sender(
+            VideoRole::Screen,
+            track,
+            source,
+            bitrate_bps,
+            stop_rx,
+            Arc::clone(&self.counters),
+            Arc::clone(&self.mute),
+        );
+        let encoder = handles.remove(0);
+        let internal = self.internal_tx.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let _ = encoder.await;
+            let _ = internal.send(Internal::ScreenSourceEnded(generation)).await;
+        }));
+        self.tasks.extend(handles);
+        self.screen = Some(SharedScreen { generation, stop });
+        Ok(())
+    }
+
+    /// Stops the screen pipeline; whether a screen was being shared.
+    pub(super) fn stop_screen(&mut self) -> bool {
+        match self.screen.take() {
+            Some(share) => {
+                let _ = share.stop.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether share number `generation` is the one running now.
+    pub(super) fn is_current_screen(&self, generation: u64) -> bool {
+        self.screen.as_ref().map(|s| s.generation) == Some(generation)
+    }
+
+    /// Drops the tracks and hands over the tasks the call's end waits for (the
+    /// shared screen's and the stop links; the senders stop with the call's stop
+    /// switch and are not waited for).
+    pub(super) fn into_tasks(self) -> Vec<JoinHandle<()>> {
+        self.tasks
+    }
+}
