@@ -62,7 +62,7 @@ pub(crate) fn share_screen(ctx: &Ctx) -> WdResult<()> {
         SHORT,
     )?;
     ctx.save(&ctx.b, "screen-share.png")?;
-    a.click(&a.find("[data-testid=stop-sharing]")?)?;
+    a.click(&a.wait_for("[data-testid=stop-sharing]", SHORT, enabled_and_visible)?)?;
     b.wait_script(
         "the shared view to close when Alice stops",
         "const el = document.querySelector('[data-testid=remote-screen]');\
