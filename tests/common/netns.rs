@@ -274,6 +274,62 @@ impl Lab {
         self.exec(r, &["iptables", "-A", "FORWARD", "-p", "udp", "-j", "DROP"]);
     }
 
+    /// Cuts the site off: its router forwards nothing either way (an outage of
+    /// the site's uplink; connection-tracking state survives, as on a real router
+    /// whose line drops for a while). Undone by [`Lab::restore`].
+    pub fn cut(&self, site: usize) {
+        let r = &self.sites[site].router;
+        self.exec(r, &["iptables", "-I", "FORWARD", "1", "-j", "DROP"]);
+    }
+
+    /// Ends an outage begun by [`Lab::cut`].
+    pub fn restore(&self, site: usize) {
+        let r = &self.sites[site].router;
+        self.exec(r, &["iptables", "-D", "FORWARD", "-j", "DROP"]);
+    }
+
+    /// Caps what the site's router sends to the WAN at `mbit` Mbit/s (tc tbf:
+    /// netem is not in this kernel, tbf is).
+    pub fn cap_uplink(&self, site: usize, mbit: u32) {
+        let r = &self.sites[site].router;
+        let rate = format!("{mbit}mbit");
+        self.exec(
+            r,
+            &[
+                "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", &rate, "burst",
+                "256kb", "latency", "100ms",
+            ],
+        );
+    }
+
+    /// Starts counting the bytes the site's router forwards to the WAN (IP
+    /// headers included); read with [`Lab::uplink_bytes`].
+    pub fn count_uplink(&self, site: usize) {
+        let r = &self.sites[site].router;
+        self.exec(r, &["iptables", "-I", "FORWARD", "1", "-o", "wan0"]);
+    }
+
+    /// Bytes forwarded to the WAN since [`Lab::count_uplink`].
+    pub fn uplink_bytes(&self, site: usize) -> u64 {
+        let r = &self.sites[site].router;
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", r, "iptables", "-L", "FORWARD", "-v", "-x", "-n",
+            ])
+            .output()
+            .expect("iptables -L");
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The counting rule: no target (so the protocol, `all` or `0` by the
+        // iptables version, is the third field), out-interface wan0.
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| {
+                f.len() >= 6 && (f[2] == "all" || f[2] == "0") && f[3] == "--" && f[5] == "wan0"
+            })
+            .and_then(|f| f[1].parse().ok())
+            .unwrap_or_else(|| panic!("no uplink counter in:\n{text}"))
+    }
+
     /// A scratch path for this lab (deleted with it).
     pub fn path(&self, name: &str) -> PathBuf {
         self.scratch.path().join(name)

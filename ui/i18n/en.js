@@ -143,6 +143,7 @@ export default {
 
   'call.ringingOut': 'Calling {name}…',
   'call.connecting': 'Connecting…',
+  'call.reconnecting': 'Reconnecting…',
   'call.ended': 'Call ended',
   'call.endedWhy': 'Call ended: {why}',
   'call.cancel': 'Cancel',

@@ -143,6 +143,7 @@ export default {
 
   'call.ringingOut': '{name} 님에게 거는 중…',
   'call.connecting': '연결 중…',
+  'call.reconnecting': '다시 연결 중…',
   'call.ended': '통화가 종료되었습니다',
   'call.endedWhy': '통화 종료: {why}',
   'call.cancel': '취소',

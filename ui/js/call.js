@@ -138,7 +138,8 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
   let timer = 0;
   const tick = () => {
     const c = store.state && store.state.call;
-    if (c && c.state === 'connected' && c.startedAtMs) setText(status, clock((Date.now() - c.startedAtMs) / 1000));
+    if (c && c.state === 'connected' && c.reconnecting) setText(status, t('call.reconnecting'));
+    else if (c && c.state === 'connected' && c.startedAtMs) setText(status, clock((Date.now() - c.startedAtMs) / 1000));
     if (!stats.el.hidden) stats.update(store, remoteView.fps());
   };
   let lastLang = null;

@@ -186,6 +186,10 @@ pub struct CallArgs {
     /// Record the peer's shared screen (the screen track) to this Y4M file.
     #[arg(long)]
     pub record_screen: Option<PathBuf>,
+    /// End the call when the connection, once lost, has not come back after
+    /// this many seconds (ICE restarts are tried meanwhile).
+    #[arg(long, default_value_t = parley_engine::call::DEFAULT_LOST_AFTER_MS as f64 / 1000.0)]
+    pub lost_after: f64,
 }
 
 /// Network options of calls and the doctor.

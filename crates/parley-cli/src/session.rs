@@ -90,6 +90,10 @@ pub fn call_options(
     if let Some(kbps) = a.screen_kbps {
         opts.screen_bitrate_bps = kbps.saturating_mul(1000);
     }
+    if !(a.lost_after.is_finite() && a.lost_after > 0.0) {
+        bail!("--lost-after must be a positive number of seconds");
+    }
+    opts.lost_after_ms = (a.lost_after * 1000.0) as u64;
     Ok(opts)
 }
 
@@ -108,6 +112,8 @@ fn print_event(ev: &CallEvent) {
         CallEvent::Transfer(t) => crate::session::print_transfer(t),
         CallEvent::Ended { reason } => eprintln!("call ended: {reason}"),
         CallEvent::Connected => eprintln!("connected"),
+        CallEvent::Reconnecting { .. } => eprintln!("connection lost; reconnecting"),
+        CallEvent::Reconnected { .. } => eprintln!("reconnected"),
         CallEvent::FirstRemoteFrame { setup_ms } => {
             eprintln!("first remote frame after {setup_ms} ms")
         }

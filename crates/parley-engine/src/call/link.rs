@@ -33,10 +33,9 @@ pub const RESTART_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_RESTARTS: u32 = 3;
 
 /// How long a lost link waits for connectivity to come back (through the
-/// restarting side's restarts, or by itself) before it gives up.
-pub const LOST_AFTER: Duration = Duration::from_secs(
-    DISCONNECTED_GRACE.as_secs() + (MAX_RESTARTS as u64 + 1) * RESTART_TIMEOUT.as_secs(),
-);
+/// restarting side's restarts, or by itself) before it gives up, unless
+/// [`Link::set_lost_after`] says otherwise.
+pub const LOST_AFTER: Duration = Duration::from_millis(super::DEFAULT_LOST_AFTER_MS);
 
 /// Remote candidates kept while no remote description is set; later ones are
 /// dropped (a peer has no need for more, and a hostile one must not grow memory).
@@ -170,6 +169,7 @@ pub struct Link {
     restart_at: Option<Instant>,
     /// When a lost link gives up if it has not reconnected.
     lost_at: Option<Instant>,
+    lost_after: Duration,
     ended: bool,
     out: VecDeque<Action>,
 }
@@ -196,9 +196,15 @@ impl Link {
             connect_deadline: None,
             restart_at: None,
             lost_at: None,
+            lost_after: LOST_AFTER,
             ended: false,
             out: VecDeque::new(),
         }
+    }
+
+    /// How long a lost link waits before it fails (default [`LOST_AFTER`]).
+    pub fn set_lost_after(&mut self, lost_after: Duration) {
+        self.lost_after = lost_after;
     }
 
     /// The current signaling state.
@@ -389,14 +395,14 @@ impl Link {
             }
             ConnectionState::Disconnected if self.connected => {
                 self.connected = false;
-                self.lost_at = Some(now + LOST_AFTER);
+                self.lost_at = Some(now + self.lost_after);
                 if self.restarter {
                     self.restart_at = Some(now + DISCONNECTED_GRACE);
                 }
             }
             ConnectionState::Failed if self.connected_once => {
                 self.connected = false;
-                self.lost_at.get_or_insert(now + LOST_AFTER);
+                self.lost_at.get_or_insert(now + self.lost_after);
                 if self.restarter {
                     self.restart_at = Some(now);
                     self.handle_timeout(now);

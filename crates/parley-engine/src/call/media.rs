@@ -86,6 +86,9 @@ pub(super) struct Counters {
     pub screen_received: AtomicU64,
     /// Size of the last decoded remote screen frame, `width << 32 | height`.
     pub remote_screen_size: AtomicU64,
+    /// Longest time between two decoded remote camera frames, ms (a freeze, or
+    /// an outage of the link).
+    pub max_frame_gap_ms: AtomicU64,
 }
 
 /// Which of the call's two video tracks a pipeline serves.
@@ -294,10 +297,17 @@ pub(super) fn spawn_video_receiver(
         };
         let mut first_frame = first_frame;
         let (received, size) = counters.video_received(role);
+        let mut last_frame: Option<Instant> = None;
         while let Some(au) = rx.blocking_recv() {
             match decoder.decode(&au) {
                 Ok(Some(frame)) => {
                     received.fetch_add(1, Ordering::Relaxed);
+                    let now = Instant::now();
+                    if let (VideoRole::Camera, Some(last)) = (role, last_frame) {
+                        let gap = now.saturating_duration_since(last).as_millis() as u64;
+                        counters.max_frame_gap_ms.fetch_max(gap, Ordering::Relaxed);
+                    }
+                    last_frame = Some(now);
                     size.store(
                         u64::from(frame.width) << 32 | u64::from(frame.height),
                         Ordering::Relaxed,

@@ -50,6 +50,9 @@ pub const EVENT_QUEUE: usize = 256;
 pub const RING_TIMEOUT_MS: u64 = 60_000;
 /// How long the connection may take to come up after accept, ms.
 pub const CONNECT_TIMEOUT_MS: u64 = 30_000;
+/// How long a call without connectivity waits before it ends, ms (issue 10's
+/// default; [`CallOptions::lost_after_ms`]).
+pub const DEFAULT_LOST_AFTER_MS: u64 = 30_000;
 /// Default video bitrate, bits/s (enough for ≥ 30 dB PSNR at 320x180, 15 frames/s).
 pub const DEFAULT_VIDEO_BITRATE_BPS: u32 = 800_000;
 /// Default Opus bitrate, bits/s.
@@ -118,6 +121,9 @@ pub struct CallOptions {
     pub ask_before_receiving: bool,
     /// Where chat history is stored, if anywhere.
     pub profile: Option<Arc<Profile>>,
+    /// How long a call that lost its connection waits for it to come back (ICE
+    /// restarts, or the network by itself) before it ends, ms.
+    pub lost_after_ms: u64,
 }
 
 impl Default for CallOptions {
@@ -138,6 +144,7 @@ impl Default for CallOptions {
             receive_dir: None,
             ask_before_receiving: false,
             profile: None,
+            lost_after_ms: DEFAULT_LOST_AFTER_MS,
         }
     }
 }
@@ -205,6 +212,17 @@ pub enum CallEvent {
     Accepted,
     /// ICE and DTLS are up.
     Connected,
+    /// The connection to `peer` was lost; an ICE restart (or the network) may
+    /// bring it back within [`CallOptions::lost_after_ms`].
+    Reconnecting {
+        /// The member whose link was lost.
+        peer: PeerId,
+    },
+    /// The connection to `peer` is back after [`CallEvent::Reconnecting`].
+    Reconnected {
+        /// The member whose link is back.
+        peer: PeerId,
+    },
     /// The first remote video frame was decoded, `setup_ms` after accept.
     FirstRemoteFrame {
         /// Accept → first decoded remote frame, ms.
@@ -315,6 +333,9 @@ pub struct CallReport {
     pub transfer_errors: Vec<String>,
     /// ICE restarts we offered (RFC 8445 §9), rolled-back ones included.
     pub ice_restarts: u32,
+    /// Longest time between two decoded remote camera frames, ms (0 before the
+    /// second frame): how long the worst freeze or outage lasted for the user.
+    pub max_frame_gap_ms: u64,
     /// Why the call ended.
     pub end_reason: String,
 }

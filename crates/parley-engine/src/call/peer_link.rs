@@ -43,6 +43,8 @@ pub(super) enum LinkOutcome {
         /// The link's first connection.
         first: bool,
     },
+    /// The link lost connectivity after it had been up.
+    Reconnecting,
     /// The link is over; the words are the call's end reason. A failure, if it
     /// was one, is in [`PeerLink::failure`].
     Ended(String),
@@ -95,14 +97,17 @@ impl PeerLink {
         pc: PeerConnection,
         tracks: LinkTracks,
         cx: LinkContext,
+        lost_after: std::time::Duration,
     ) -> PeerLink {
         let polite = cx.sig.id().as_str() < peer.as_str();
+        let mut link = Link::new(polite);
+        link.set_lost_after(lost_after);
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
         PeerLink {
             peer,
             pc,
             tracks,
-            link: Link::new(polite),
+            link,
             cx,
             chat_more: None,
             files_more: None,
@@ -148,8 +153,19 @@ impl PeerLink {
         if state == ConnectionState::Closed {
             return vec![LinkOutcome::Ended("connection closed".into())];
         }
+        let lost = self.link.is_connected()
+            && matches!(
+                state,
+                ConnectionState::Disconnected | ConnectionState::Failed
+            );
         self.link.handle(Input::Connection(state), now);
-        self.drive(now).await
+        let mut out = Vec::new();
+        if lost {
+            tracing::info!(peer = %self.peer, "connection lost ({state:?}); waiting for it to come back");
+            out.push(LinkOutcome::Reconnecting);
+        }
+        out.extend(self.drive(now).await);
+        out
     }
 
     /// A signaling message of this call from the peer.

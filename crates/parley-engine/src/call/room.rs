@@ -196,6 +196,12 @@ impl Room {
                 }
                 LinkOutcome::Connected { first: false } => {
                     tracing::info!(peer = %self.link.peer, "the connection is back");
+                    let peer = self.link.peer.clone();
+                    let _ = self.events.send(CallEvent::Reconnected { peer }).await;
+                }
+                LinkOutcome::Reconnecting => {
+                    let peer = self.link.peer.clone();
+                    let _ = self.events.send(CallEvent::Reconnecting { peer }).await;
                 }
                 LinkOutcome::Ended(reason) => return Some(reason),
             }
@@ -339,6 +345,7 @@ impl Room {
         self.report.screen_frames_received = c.screen_received.load(Ordering::Relaxed);
         self.report.audio_packets_sent = c.audio_sent.load(Ordering::Relaxed);
         self.report.audio_packets_received = c.audio_received.load(Ordering::Relaxed);
+        self.report.max_frame_gap_ms = c.max_frame_gap_ms.load(Ordering::Relaxed);
         self.report.end_reason = reason.clone();
         let _ = self.events.send(CallEvent::Ended { reason }).await;
         match failure {

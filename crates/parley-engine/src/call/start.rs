@@ -61,7 +61,8 @@ pub(super) async fn run(
         counters,
         mute: Arc::clone(&media.mute),
     };
-    let link = PeerLink::new(peer.clone(), pc.clone(), tracks, cx);
+    let lost_after = std::time::Duration::from_millis(opts.lost_after_ms);
+    let link = PeerLink::new(peer.clone(), pc.clone(), tracks, cx, lost_after);
 
     // The offerer creates the channels; the answerer receives them as events.
     let mut own_channels = Vec::new();

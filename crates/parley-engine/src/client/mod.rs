@@ -177,6 +177,9 @@ pub struct CallInfo {
     pub sharing_name: Option<String>,
     /// The peer is sharing its screen (frames in [`Client::remote_screen`]).
     pub remote_sharing: bool,
+    /// The connection was lost mid-call and is being brought back (ICE restart);
+    /// the call ends if it does not come back in time.
+    pub reconnecting: bool,
 }
 
 /// What the client reports.

@@ -529,6 +529,16 @@ impl Task {
                 let info = active.info.clone();
                 self.emit(ClientEvent::Call(info)).await;
             }
+            CallEvent::Reconnecting { .. } => {
+                active.info.reconnecting = true;
+                let info = active.info.clone();
+                self.emit(ClientEvent::Call(info)).await;
+            }
+            CallEvent::Reconnected { .. } => {
+                active.info.reconnecting = false;
+                let info = active.info.clone();
+                self.emit(ClientEvent::Call(info)).await;
+            }
             CallEvent::ScreenShare { sharing } => {
                 active.info.sharing_screen = sharing;
                 if !sharing {
@@ -616,5 +626,6 @@ fn new_info(call_id: String, peer: PeerId, direction: CallDirection, state: Call
         sharing_screen: false,
         sharing_name: None,
         remote_sharing: false,
+        reconnecting: false,
     }
 }
