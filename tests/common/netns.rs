@@ -282,6 +282,47 @@ impl Lab {
         self.exec(r, &["iptables", "-I", "FORWARD", "1", "-j", "DROP"]);
     }
 
+    /// Moves the site's host to a new network, as a laptop that changes Wi-Fi:
+    /// a new link to its router on another subnet (10.(10+N).0.0/24) comes up and
+    /// the old one (and with it the host's old address) goes away. The router
+    /// NATs the new subnet like the old one. Returns the host's new address.
+    pub fn roam(&mut self, site: usize) -> String {
+        let n = site + 1;
+        let (host, router) = (
+            self.sites[site].host.clone(),
+            self.sites[site].router.clone(),
+        );
+        self.veth(&host, "eth1", &router, "lan1");
+        let new_ip = format!("10.{}.0.2", 10 + n);
+        self.ip(
+            &router,
+            &[
+                "addr",
+                "add",
+                &format!("10.{}.0.1/24", 10 + n),
+                "dev",
+                "lan1",
+            ],
+        );
+        self.ip(
+            &host,
+            &["addr", "add", &format!("{new_ip}/24"), "dev", "eth1"],
+        );
+        self.ip(&host, &["link", "del", "eth0"]);
+        self.ip(
+            &host,
+            &[
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("10.{}.0.1", 10 + n),
+            ],
+        );
+        self.sites[site].host_ip = new_ip.clone();
+        new_ip
+    }
+
     /// Ends an outage begun by [`Lab::cut`].
     pub fn restore(&self, site: usize) {
         let r = &self.sites[site].router;
@@ -471,7 +512,7 @@ impl Lab {
         // failing test prints the peers' stderr).
         cmd.env(
             "RUST_LOG",
-            "error,parley_engine=warn,parley_cli=warn,parley_engine::signaling=info",
+            "error,parley_engine=warn,parley_cli=warn,parley_engine::signaling=info,parley_engine::call=info",
         );
         cmd.arg("--profile")
             .arg(peer.path("profile"))

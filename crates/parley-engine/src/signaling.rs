@@ -33,6 +33,13 @@ pub const MIN_BACKOFF_MS: u64 = 250;
 pub const MAX_BACKOFF_MS: u64 = 8_000;
 /// How long connect + authentication may take, ms.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// How often the client pings the server when it has sent nothing else, ms
+/// (WebSocket ping, RFC 6455 §5.5.2).
+pub const KEEPALIVE_MS: u64 = 3_000;
+/// A connection that has brought nothing (no message, no pong) for this long is
+/// dead and is dropped and made again, ms: a TCP connection whose local address
+/// went away (the laptop changed networks) otherwise hangs for minutes.
+pub const SILENCE_LIMIT_MS: u64 = 8_000;
 
 type Ws = WebSocketStream<Box<dyn Stream>>;
 
@@ -463,6 +470,9 @@ impl ConnectionTask {
     }
 
     async fn pump(&mut self, mut ws: Ws) -> Ended {
+        let mut keepalive = tokio::time::interval(Duration::from_millis(KEEPALIVE_MS));
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_heard = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
@@ -484,7 +494,20 @@ impl ConnectionTask {
                         return Ended::Stopped;
                     }
                 },
-                incoming = ws.next() => match incoming {
+                _ = keepalive.tick() => {
+                    if last_heard.elapsed() > Duration::from_millis(SILENCE_LIMIT_MS) {
+                        return Ended::Dropped(format!(
+                            "no reply from the server for {} s",
+                            SILENCE_LIMIT_MS / 1000
+                        ));
+                    }
+                    if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                        return Ended::Dropped(e.to_string());
+                    }
+                }
+                incoming = ws.next() => {
+                    last_heard = tokio::time::Instant::now();
+                    match incoming {
                     Some(Ok(Message::Text(t))) => match ServerMessage::parse(&t) {
                         Ok(m) => {
                             if let ServerMessage::IceServers { ice_servers, .. } = &m {
@@ -502,7 +525,8 @@ impl ConnectionTask {
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Ended::Dropped(e.to_string()),
-                },
+                    }
+                }
             }
         }
     }

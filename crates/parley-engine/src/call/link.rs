@@ -37,6 +37,12 @@ pub const MAX_RESTARTS: u32 = 3;
 /// [`Link::set_lost_after`] says otherwise.
 pub const LOST_AFTER: Duration = Duration::from_millis(super::DEFAULT_LOST_AFTER_MS);
 
+/// How often an offer still unanswered is sent again while the link is not
+/// connected: signaling messages are lost when a peer's signaling connection
+/// dies with its network (a roaming laptop), and the offer has to reach it once
+/// it is back.
+pub const OFFER_RESEND: Duration = Duration::from_secs(3);
+
 /// Remote candidates kept while no remote description is set; later ones are
 /// dropped (a peer has no need for more, and a hostile one must not grow memory).
 pub const MAX_PENDING_CANDIDATES: usize = 64;
@@ -122,6 +128,10 @@ pub enum Action {
     ApplyAnswer(String),
     /// Add a remote candidate.
     AddCandidate(IceCandidate),
+    /// Sign and send our outstanding offer again, as the peer connection has it
+    /// now: with the candidates gathered since in it, for those trickled meanwhile
+    /// may have been lost with the signaling connection.
+    ResendOffer,
     /// Sign and send a description to the peer.
     Send {
         /// Offer or answer.
@@ -169,6 +179,8 @@ pub struct Link {
     restart_at: Option<Instant>,
     /// When a lost link gives up if it has not reconnected.
     lost_at: Option<Instant>,
+    /// When our outstanding offer is sent again.
+    resend_at: Option<Instant>,
     lost_after: Duration,
     ended: bool,
     out: VecDeque<Action>,
@@ -196,6 +208,7 @@ impl Link {
             connect_deadline: None,
             restart_at: None,
             lost_at: None,
+            resend_at: None,
             lost_after: LOST_AFTER,
             ended: false,
             out: VecDeque::new(),
@@ -267,6 +280,13 @@ impl Link {
             });
             return;
         }
+        if self.resend_at.is_some_and(|t| now >= t) {
+            self.resend_at = None;
+            if self.signaling == SignalingState::HaveLocalOffer && !self.connected {
+                self.resend_at = Some(now + OFFER_RESEND);
+                self.out.push_back(Action::ResendOffer);
+            }
+        }
         if self.restart_at.is_some_and(|t| now >= t) {
             self.restart_at = None;
             if self.connected {
@@ -292,10 +312,15 @@ impl Link {
         if self.ended {
             return None;
         }
-        [self.connect_deadline, self.restart_at, self.lost_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.connect_deadline,
+            self.restart_at,
+            self.lost_at,
+            self.resend_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn offer(&mut self, ice_restart: bool) {
@@ -313,6 +338,9 @@ impl Link {
                     return;
                 }
                 self.signaling = SignalingState::HaveLocalOffer;
+                if !self.connected {
+                    self.resend_at = Some(now + OFFER_RESEND);
+                }
                 self.out.push_back(Action::Send { kind, sdp });
             }
             DescriptionType::Answer => {
@@ -343,6 +371,7 @@ impl Link {
                         self.making_offer = false;
                     }
                     self.out.push_back(Action::Rollback);
+                    self.resend_at = None;
                     // A restart we rolled back is not given up: it goes again once
                     // this exchange is done, and does not count as tried.
                     if std::mem::take(&mut self.offer_restarts_ice) {
@@ -359,6 +388,7 @@ impl Link {
                     return;
                 }
                 self.signaling = SignalingState::Stable;
+                self.resend_at = None;
                 self.out.push_back(Action::ApplyAnswer(sdp));
                 self.remote_applied();
                 self.when_stable(now);
@@ -390,6 +420,7 @@ impl Link {
                 self.connect_deadline = None;
                 self.restart_at = None;
                 self.lost_at = None;
+                self.resend_at = None;
                 self.restarts = 0;
                 self.out.push_back(Action::Connected { first });
             }
@@ -672,6 +703,34 @@ mod tests {
         );
         assert_eq!(drain(&mut l), vec![]);
         assert_eq!(l.signaling_state(), SignalingState::Stable);
+    }
+
+    #[test]
+    fn an_unanswered_offer_is_sent_again_until_answered() {
+        let mut l = Link::new(false);
+        let t0 = Instant::now();
+        l.handle(Input::Start { offerer: true }, t0);
+        drain(&mut l);
+        let offer = Input::LocalDescription {
+            kind: DescriptionType::Offer,
+            sdp: "o".into(),
+        };
+        l.handle(offer, t0);
+        drain(&mut l);
+        // Lost on the way: sent again every OFFER_RESEND.
+        assert_eq!(l.poll_timeout(), Some(t0 + OFFER_RESEND));
+        for n in 1..=2u32 {
+            l.handle_timeout(t0 + OFFER_RESEND * n);
+            assert_eq!(drain(&mut l), vec![Action::ResendOffer]);
+        }
+        let answer = Input::RemoteDescription {
+            kind: DescriptionType::Answer,
+            sdp: "a".into(),
+        };
+        l.handle(answer, t0 + OFFER_RESEND * 2);
+        assert_eq!(drain(&mut l), vec![Action::ApplyAnswer("a".into())]);
+        // Answered: only the connect timeout is left.
+        assert_eq!(l.poll_timeout(), Some(t0 + CONNECT_TIMEOUT));
     }
 
     #[test]

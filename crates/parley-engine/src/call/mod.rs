@@ -321,6 +321,10 @@ pub struct CallReport {
     pub remote_candidate: Option<CandidateType>,
     /// `udp`, `tcp` or `tls` when our side of the selected pair is a TURN relay.
     pub relay_transport: Option<String>,
+    /// Our address of the selected pair at the end, `ip:port`.
+    pub local_address: Option<String>,
+    /// The peer's address of the selected pair at the end, `ip:port`.
+    pub remote_address: Option<String>,
     /// Chat messages sent.
     pub chat_sent: u64,
     /// Chat messages received.

@@ -293,6 +293,16 @@ impl PeerLink {
                         break;
                     }
                 }
+                Action::ResendOffer => {
+                    let Some(sdp) = self.pc.local_description().await else {
+                        continue;
+                    };
+                    tracing::info!(peer = %self.peer, "sending our unanswered offer again");
+                    if let Err(e) = self.send_description(DescriptionType::Offer, sdp).await {
+                        out.push(LinkOutcome::Ended(self.fail(e, "bad offer").await));
+                        break;
+                    }
+                }
                 Action::Connected { first } => out.push(LinkOutcome::Connected { first }),
                 Action::Failed(why) => {
                     let reason = match why {

@@ -321,6 +321,8 @@ impl Room {
         self.report.local_candidate = t.local_candidate;
         self.report.remote_candidate = t.remote_candidate;
         self.report.relay_transport = t.relay_transport;
+        self.report.local_address = t.local_address;
+        self.report.remote_address = t.remote_address;
         self.report.bytes_sent = t.bytes_sent;
         self.report.bytes_received = t.bytes_received;
         self.report.ice_restarts = self.link.ice_restarts();

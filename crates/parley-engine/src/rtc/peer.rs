@@ -311,6 +311,14 @@ impl PeerConnection {
         Ok(sdp)
     }
 
+    /// Our current local description (the pending one during a negotiation), with
+    /// the candidates gathered so far in it and `a=msid-semantic` added as in
+    /// [`PeerConnection::create_offer`]; `None` before the first one.
+    pub async fn local_description(&self) -> Option<String> {
+        let desc = self.pc.local_description().await?;
+        Some(with_msid_semantic(&desc.sdp))
+    }
+
     /// Withdraws our offer that the other side has not answered: the signaling
     /// state goes back to stable (RFC 9429 §5.7, rollback; W3C webrtc §4.4.1.6).
     /// The polite side of an offer collision does this before it answers the other

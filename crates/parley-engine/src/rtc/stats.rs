@@ -37,6 +37,11 @@ pub struct TransportStats {
     /// How we reach our TURN server when the local candidate is a relay: `udp`,
     /// `tcp` or `tls` (W3C webrtc-stats `relayProtocol`); `None` otherwise.
     pub relay_transport: Option<String>,
+    /// Our address of the selected pair, `ip:port` (the relayed address for a
+    /// relay candidate).
+    pub local_address: Option<String>,
+    /// The peer's address of the selected pair, `ip:port`.
+    pub remote_address: Option<String>,
     /// Bytes sent on the selected pair.
     pub bytes_sent: u64,
     /// Bytes received on the selected pair.
@@ -75,6 +80,15 @@ fn relay_transport(
         _ => "udp",
     }
     .to_owned()
+}
+
+/// `ip:port` of a candidate (IPv6 in brackets).
+fn address(c: &rtc::peer_connection::transport::RTCIceCandidate) -> String {
+    if c.address.contains(':') {
+        format!("[{}]:{}", c.address, c.port)
+    } else {
+        format!("{}:{}", c.address, c.port)
+    }
 }
 
 /// The pair ICE selected, as webrtc-rs's ICE transport reports it (reached
@@ -165,6 +179,8 @@ pub(crate) async fn transport_stats(
         local_candidate,
         remote_candidate,
         relay_transport,
+        local_address: selected.as_ref().map(|s| address(s.local())),
+        remote_address: selected.as_ref().map(|s| address(s.remote())),
         bytes_sent: best.map_or(0, |p| p.bytes_sent),
         bytes_received: best.map_or(0, |p| p.bytes_received),
     }
