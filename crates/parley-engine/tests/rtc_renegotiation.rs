@@ -23,6 +23,7 @@ struct Side {
     dc: DataChannel,
     rx: mpsc::Receiver<DcMessage>,
     connects: Arc<AtomicUsize>,
+    candidates: Arc<AtomicUsize>,
 }
 
 fn loopback() -> RtcConfig {
@@ -37,14 +38,16 @@ fn loopback() -> RtcConfig {
 fn pump(
     mut events: mpsc::Receiver<RtcEvent>,
     to: PeerConnection,
-    connects: Arc<AtomicUsize>,
+    side: (Arc<AtomicUsize>, Arc<AtomicUsize>),
     channel: Option<tokio::sync::oneshot::Sender<(DataChannel, mpsc::Receiver<DcMessage>)>>,
 ) {
     let mut channel = channel;
+    let (connects, candidates) = side;
     tokio::spawn(async move {
         while let Some(ev) = events.recv().await {
             match ev {
                 RtcEvent::LocalCandidate(c) => {
+                    candidates.fetch_add(1, Ordering::SeqCst);
                     // Candidates of a rolled-back or superseded generation may be
                     // refused; the test judges by what is delivered.
                     let _ = to.add_ice_candidate(c).await;
@@ -72,9 +75,20 @@ async fn connected() -> (Side, Side, String, String) {
     let answer = b.answer_offer(&offer).await.unwrap();
     a.apply_answer(&answer).await.unwrap();
     let (a_count, b_count) = (Arc::default(), Arc::default());
+    let (a_cands, b_cands) = (Arc::default(), Arc::default());
     let (tx, rx) = tokio::sync::oneshot::channel();
-    pump(a_ev, b.clone(), Arc::clone(&a_count), None);
-    pump(b_ev, a.clone(), Arc::clone(&b_count), Some(tx));
+    pump(
+        a_ev,
+        b.clone(),
+        (Arc::clone(&a_count), Arc::clone(&a_cands)),
+        None,
+    );
+    pump(
+        b_ev,
+        a.clone(),
+        (Arc::clone(&b_count), Arc::clone(&b_cands)),
+        Some(tx),
+    );
     let (b_dc, b_rx) = tokio::time::timeout(Duration::from_millis(STEP_MS), rx)
         .await
         .expect("the data channel opens")
@@ -86,12 +100,14 @@ async fn connected() -> (Side, Side, String, String) {
         dc: a_dc,
         rx: a_rx,
         connects: a_count,
+        candidates: a_cands,
     };
     let b = Side {
         pc: b,
         dc: b_dc,
         rx: b_rx,
         connects: b_count,
+        candidates: b_cands,
     };
     (a, b, offer, answer)
 }
@@ -121,12 +137,21 @@ async fn both_ways(a: &mut Side, b: &mut Side, tag: &str) {
     delivers(b, a, &format!("{tag}: b to a")).await;
 }
 
+/// Waits until `side` has reported more than `before` local candidates: a
+/// restart gathers a new generation on new sockets (`rtc::PeerConnection` asks
+/// webrtc-rs to rebind), and it is trickled like the first.
+async fn gathers_again(side: &Side, before: usize) {
+    tokio::time::timeout(Duration::from_millis(STEP_MS), async {
+        while side.candidates.load(Ordering::SeqCst) <= before {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("new candidates are gathered after the restart");
+}
+
 /// Waits until `side`'s connection has become `connected` again (an ICE restart
 /// takes it through `connecting`), more than `before` times in all.
-///
-/// webrtc-rs 0.21.1 gathers again on a restart but reports no new local
-/// candidates when the addresses are those it had (the agent keeps them), so the
-/// new generation is seen here by its state, not by its candidates.
 async fn reconnects(side: &Side, before: usize) {
     tokio::time::timeout(Duration::from_millis(STEP_MS), async {
         while side.connects.load(Ordering::SeqCst) <= before {
@@ -145,6 +170,10 @@ async fn an_ice_restart_brings_new_credentials_and_keeps_the_channel() {
         a.connects.load(Ordering::SeqCst),
         b.connects.load(Ordering::SeqCst),
     );
+    let (a_cands, b_cands) = (
+        a.candidates.load(Ordering::SeqCst),
+        b.candidates.load(Ordering::SeqCst),
+    );
 
     let offer = a.pc.create_offer(true).await.unwrap();
     assert_ne!(
@@ -160,6 +189,8 @@ async fn an_ice_restart_brings_new_credentials_and_keeps_the_channel() {
     );
     a.pc.apply_answer(&answer).await.unwrap();
 
+    gathers_again(&a, a_cands).await;
+    gathers_again(&b, b_cands).await;
     reconnects(&a, a_before).await;
     reconnects(&b, b_before).await;
     both_ways(&mut a, &mut b, "after the restart").await;

@@ -214,6 +214,13 @@ async fn build(
         .with_srflx_acceptance_min_wait(Some(ms(ACCEPTANCE_WAIT_MS.srflx)))
         .with_prflx_acceptance_min_wait(Some(ms(ACCEPTANCE_WAIT_MS.prflx)))
         .with_relay_acceptance_min_wait(Some(ms(ACCEPTANCE_WAIT_MS.relay)))
+        // An ICE restart (RFC 8445 §9) starts from nothing: the old generation's
+        // local candidates are dropped and, in webrtc-rs 0.21.1, this same switch
+        // makes both sides rebind their UDP sockets and enumerate the interfaces
+        // again. Without it a restart keeps the sockets, so a peer whose address
+        // went away (a laptop that changed networks) can never come back, and no
+        // new candidate is reported (the agent takes the same ones as duplicates).
+        .with_discard_local_candidates_during_ice_restart(true)
         .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config.build())
