@@ -2,6 +2,34 @@
 //! wired to each other (glare, restarts), every action checked.
 use super::*;
 
+fn local_offer(sdp: &str) -> Input {
+    Input::LocalDescription {
+        kind: DescriptionType::Offer,
+        sdp: sdp.into(),
+    }
+}
+
+fn local_answer(sdp: &str) -> Input {
+    Input::LocalDescription {
+        kind: DescriptionType::Answer,
+        sdp: sdp.into(),
+    }
+}
+
+fn remote_offer(sdp: &str) -> Input {
+    Input::RemoteDescription {
+        kind: DescriptionType::Offer,
+        sdp: sdp.into(),
+    }
+}
+
+fn remote_answer(sdp: &str) -> Input {
+    Input::RemoteDescription {
+        kind: DescriptionType::Answer,
+        sdp: sdp.into(),
+    }
+}
+
 fn cand(n: u8) -> IceCandidate {
     IceCandidate {
         candidate: format!(
@@ -183,32 +211,14 @@ fn an_offer_reported_after_the_peers_offer_is_dropped() {
         vec![Action::CreateOffer { ice_restart: false }]
     );
     // The peer's offer arrives before ours is reported.
-    l.handle(
-        Input::RemoteDescription {
-            kind: DescriptionType::Offer,
-            sdp: "theirs".into(),
-        },
-        now,
-    );
+    l.handle(remote_offer("theirs"), now);
     assert_eq!(
         drain(&mut l),
         vec![Action::Rollback, Action::ApplyOffer("theirs".into())]
     );
-    l.handle(
-        Input::LocalDescription {
-            kind: DescriptionType::Offer,
-            sdp: "ours, too late".into(),
-        },
-        now,
-    );
+    l.handle(local_offer("ours, too late"), now);
     assert_eq!(drain(&mut l), vec![]);
-    l.handle(
-        Input::LocalDescription {
-            kind: DescriptionType::Answer,
-            sdp: "answer".into(),
-        },
-        now,
-    );
+    l.handle(local_answer("answer"), now);
     assert_eq!(
         drain(&mut l),
         vec![Action::Send {
@@ -224,13 +234,7 @@ fn a_stale_answer_is_ignored() {
     let mut l = Link::new(false);
     let now = Instant::now();
     l.handle(Input::Start { offerer: false }, now);
-    l.handle(
-        Input::RemoteDescription {
-            kind: DescriptionType::Answer,
-            sdp: "unasked".into(),
-        },
-        now,
-    );
+    l.handle(remote_answer("unasked"), now);
     assert_eq!(drain(&mut l), vec![]);
     assert_eq!(l.signaling_state(), SignalingState::Stable);
 }
@@ -241,10 +245,7 @@ fn an_unanswered_offer_is_sent_again_until_answered() {
     let t0 = Instant::now();
     l.handle(Input::Start { offerer: true }, t0);
     drain(&mut l);
-    let offer = Input::LocalDescription {
-        kind: DescriptionType::Offer,
-        sdp: "o".into(),
-    };
+    let offer = local_offer("o");
     l.handle(offer, t0);
     drain(&mut l);
     // Lost on the way: sent again every OFFER_RESEND.
@@ -253,10 +254,7 @@ fn an_unanswered_offer_is_sent_again_until_answered() {
         l.handle_timeout(t0 + OFFER_RESEND * n);
         assert_eq!(drain(&mut l), vec![Action::ResendOffer]);
     }
-    let answer = Input::RemoteDescription {
-        kind: DescriptionType::Answer,
-        sdp: "a".into(),
-    };
+    let answer = remote_answer("a");
     l.handle(answer, t0 + OFFER_RESEND * 2);
     assert_eq!(drain(&mut l), vec![Action::ApplyAnswer("a".into())]);
     // Answered: only the connect timeout is left.
@@ -342,15 +340,9 @@ fn answer_offers(l: &mut Link, now: Instant) -> Vec<Action> {
         }
         for a in &actions {
             if let Action::CreateOffer { .. } = a {
-                let offer = Input::LocalDescription {
-                    kind: DescriptionType::Offer,
-                    sdp: "o".into(),
-                };
+                let offer = local_offer("o");
                 l.handle(offer, now);
-                let answer = Input::RemoteDescription {
-                    kind: DescriptionType::Answer,
-                    sdp: "a".into(),
-                };
+                let answer = remote_answer("a");
                 l.handle(answer, now);
             }
         }
@@ -412,25 +404,13 @@ fn a_restart_asked_for_mid_negotiation_waits_for_stable() {
     l.handle(Input::Start { offerer: false }, now);
     l.handle(Input::Connection(ConnectionState::Connected), now);
     drain(&mut l);
-    l.handle(
-        Input::RemoteDescription {
-            kind: DescriptionType::Offer,
-            sdp: "renegotiation".into(),
-        },
-        now,
-    );
+    l.handle(remote_offer("renegotiation"), now);
     l.handle(Input::RestartIce, now);
     assert_eq!(
         drain(&mut l),
         vec![Action::ApplyOffer("renegotiation".into())]
     );
-    l.handle(
-        Input::LocalDescription {
-            kind: DescriptionType::Answer,
-            sdp: "answer".into(),
-        },
-        now,
-    );
+    l.handle(local_answer("answer"), now);
     assert_eq!(
         drain(&mut l),
         vec![
@@ -460,26 +440,17 @@ fn a_restart_rolled_back_in_glare_goes_again_afterwards() {
             Action::CreateOffer { ice_restart: true }
         ]
     );
-    let offer = Input::LocalDescription {
-        kind: DescriptionType::Offer,
-        sdp: "our restart".into(),
-    };
+    let offer = local_offer("our restart");
     l.handle(offer, now);
     drain(&mut l);
     // The peer restarts at the same time: we are polite and yield...
-    let theirs = Input::RemoteDescription {
-        kind: DescriptionType::Offer,
-        sdp: "their offer".into(),
-    };
+    let theirs = remote_offer("their offer");
     l.handle(theirs, now);
     assert_eq!(
         drain(&mut l),
         vec![Action::Rollback, Action::ApplyOffer("their offer".into())]
     );
-    let answer = Input::LocalDescription {
-        kind: DescriptionType::Answer,
-        sdp: "answer".into(),
-    };
+    let answer = local_answer("answer");
     l.handle(answer, now);
     // ...and restart again once stable, not counting the rolled-back one.
     let actions = drain(&mut l);
@@ -517,20 +488,8 @@ fn pending_candidates_are_bounded() {
     for n in 0..=255u8 {
         l.handle(Input::RemoteCandidate(cand(n)), now);
     }
-    l.handle(
-        Input::RemoteDescription {
-            kind: DescriptionType::Offer,
-            sdp: "o".into(),
-        },
-        now,
-    );
-    l.handle(
-        Input::LocalDescription {
-            kind: DescriptionType::Answer,
-            sdp: "a".into(),
-        },
-        now,
-    );
+    l.handle(remote_offer("o"), now);
+    l.handle(local_answer("a"), now);
     let added = drain(&mut l)
         .into_iter()
         .filter(|a| matches!(a, Action::AddCandidate(_)))
