@@ -26,11 +26,23 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(super::CONNECT_TIMEO
 /// restarts ICE (it often comes back by itself within a second or two).
 pub const DISCONNECTED_GRACE: Duration = Duration::from_secs(2);
 
-/// How long one ICE restart may take to reconnect before the next one.
-pub const RESTART_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the first ICE restart may take to reconnect before the next one; each
+/// further restart gets twice as long as the one before, up to
+/// [`RESTART_TIMEOUT_MAX`]. Short at first, so a path that comes back is found
+/// within seconds; longer later, so a slow path (TURN over TCP) is not cut off
+/// by the next restart.
+pub const RESTART_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// ICE restarts in a row without reconnecting before the link fails.
-pub const MAX_RESTARTS: u32 = 3;
+/// The longest wait between two ICE restarts.
+pub const RESTART_TIMEOUT_MAX: Duration = Duration::from_secs(12);
+
+/// How long the `n`-th ICE restart in a row (from 1) may take before the next:
+/// [`RESTART_TIMEOUT`] doubled per restart, at most [`RESTART_TIMEOUT_MAX`]
+/// (3, 6, 12, 12, ... s).
+pub fn restart_timeout(n: u32) -> Duration {
+    let doublings = n.saturating_sub(1).min(8);
+    (RESTART_TIMEOUT * (1 << doublings)).min(RESTART_TIMEOUT_MAX)
+}
 
 /// How long a lost link waits for connectivity to come back (through the
 /// restarting side's restarts, or by itself) before it gives up, unless
@@ -101,7 +113,8 @@ pub enum LinkFailure {
     /// ICE or DTLS failed before the link ever connected (no candidate pair
     /// worked, RFC 8445 §8; or the DTLS handshake failed).
     IceFailed,
-    /// It lost connectivity and [`MAX_RESTARTS`] ICE restarts did not bring it back.
+    /// It lost connectivity and it did not come back (through ICE restarts or by
+    /// itself) within the lost-after time ([`LOST_AFTER`] by default).
     Lost {
         /// Restarts tried.
         restarts: u32,
@@ -292,10 +305,11 @@ impl Link {
             if self.connected {
                 // The link is up (a restart asked for while connected): nothing
                 // to retry.
-            } else if self.restarts >= MAX_RESTARTS {
-                self.fail(LinkFailure::Lost {
-                    restarts: self.restarts,
-                });
+            } else if self.offer_restarts_ice && self.signaling == SignalingState::HaveLocalOffer {
+                // Our restart offer is still unanswered (the peer's signaling may
+                // be down; the offer is re-sent meanwhile): replacing it would
+                // only throw its answer away. Its answer re-arms the timer.
+                self.restart_at = Some(now + restart_timeout(self.restarts));
             } else {
                 self.restart(now);
             }
@@ -391,6 +405,12 @@ impl Link {
                 self.resend_at = None;
                 self.out.push_back(Action::ApplyAnswer(sdp));
                 self.remote_applied();
+                if std::mem::take(&mut self.offer_restarts_ice) && !self.connected {
+                    // The restart's checks start now: they get the whole wait,
+                    // however long the answer took to come.
+                    self.restart_wanted = false;
+                    self.restart_at = Some(now + restart_timeout(self.restarts.max(1)));
+                }
                 self.when_stable(now);
             }
         }
@@ -458,7 +478,7 @@ impl Link {
         if !self.connected {
             // Try again if this one does not bring the link back.
             self.restarts += 1;
-            self.restart_at = Some(now + RESTART_TIMEOUT);
+            self.restart_at = Some(now + restart_timeout(self.restarts));
         }
     }
 

@@ -351,33 +351,75 @@ fn answer_offers(l: &mut Link, now: Instant) -> Vec<Action> {
 }
 
 #[test]
-fn restarts_that_do_not_reconnect_end_the_link() {
+fn restarts_back_off_until_the_link_is_lost() {
     let mut l = Link::new(false);
-    let mut now = Instant::now();
+    let t0 = Instant::now();
+    let mut now = t0;
     l.handle(Input::Start { offerer: true }, now);
     answer_offers(&mut l, now);
     l.handle(Input::Connection(ConnectionState::Connected), now);
     l.handle(Input::Connection(ConnectionState::Failed), now);
-    let mut offers = 0;
+    let mut restarts_at = Vec::new();
     loop {
         let actions = answer_offers(&mut l, now);
-        offers += actions
-            .iter()
-            .filter(|a| **a == Action::CreateOffer { ice_restart: true })
-            .count();
+        for a in &actions {
+            if *a == (Action::CreateOffer { ice_restart: true }) {
+                restarts_at.push((now - t0).as_secs());
+            }
+        }
         if let Some(Action::Failed(why)) = actions.last() {
-            assert_eq!(
-                *why,
-                LinkFailure::Lost {
-                    restarts: MAX_RESTARTS
-                }
-            );
+            assert_eq!(*why, LinkFailure::Lost { restarts: 4 });
             break;
         }
         now = l.poll_timeout().expect("a restart timer runs");
         l.handle_timeout(now);
     }
-    assert_eq!(offers, MAX_RESTARTS as usize);
+    // At once (ICE failed), then after 3, 6 and 12 s; lost 30 s after the failure.
+    assert_eq!(restarts_at, vec![0, 3, 9, 21]);
+    assert_eq!(now - t0, LOST_AFTER);
+}
+
+#[test]
+fn an_unanswered_restart_offer_is_not_replaced() {
+    let mut l = Link::new(false);
+    let t0 = Instant::now();
+    l.handle(Input::Start { offerer: true }, t0);
+    answer_offers(&mut l, t0);
+    l.handle(Input::Connection(ConnectionState::Connected), t0);
+    drain(&mut l);
+    l.handle(Input::Connection(ConnectionState::Failed), t0);
+    let first = drain(&mut l);
+    assert_eq!(first, vec![Action::CreateOffer { ice_restart: true }]);
+    l.handle(local_offer("restart 1"), t0);
+    drain(&mut l);
+    // The peer's signaling is down: the offer goes out again, and when the
+    // restart's wait is over no second restart replaces the first.
+    let mut now = t0;
+    let mut offers = 0;
+    while now < t0 + Duration::from_secs(10) {
+        now = l.poll_timeout().expect("timers run");
+        l.handle_timeout(now);
+        for a in drain(&mut l) {
+            match a {
+                Action::ResendOffer => {}
+                Action::CreateOffer { .. } => offers += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(offers, 0, "the unanswered restart offer was replaced");
+    // Its answer comes at last: its checks get the whole first wait.
+    l.handle(remote_answer("answer 1"), now);
+    assert_eq!(drain(&mut l), vec![Action::ApplyAnswer("answer 1".into())]);
+    assert_eq!(l.poll_timeout(), Some(now + RESTART_TIMEOUT));
+    assert_eq!(l.ice_restarts(), 1);
+}
+
+#[test]
+fn restart_timeouts_double_up_to_the_cap() {
+    let secs: Vec<u64> = (1..=6).map(|n| restart_timeout(n).as_secs()).collect();
+    assert_eq!(secs, vec![3, 6, 12, 12, 12, 12]);
+    assert_eq!(restart_timeout(u32::MAX), RESTART_TIMEOUT_MAX);
 }
 
 #[test]

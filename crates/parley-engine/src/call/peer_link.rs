@@ -246,6 +246,9 @@ impl PeerLink {
         while let Some(action) = self.link.poll_action() {
             match action {
                 Action::CreateOffer { ice_restart } => {
+                    if ice_restart {
+                        tracing::info!(peer = %self.peer, "restarting ICE: new credentials and candidates");
+                    }
                     match self.pc.create_offer(ice_restart).await {
                         Ok(sdp) => {
                             let kind = DescriptionType::Offer;
