@@ -9,7 +9,8 @@
 //! `PARLEY_EMBEDDED_LISTEN` (embedded server address), `PARLEY_DOWNLOAD_DIR`
 //! (received files, unless the settings name a folder), `PARLEY_VIDEO_FILE` /
 //! `PARLEY_AUDIO_FILE` (file-backed camera / microphone), `PARLEY_SERVER_CA` (a PEM
-//! CA trusted for a `wss://` server besides the system's).
+//! CA trusted for a `wss://` server besides the system's), `PARLEY_UDP_BIND` (the
+//! `IP:PORT` calls bind their UDP sockets to; default every interface).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 

@@ -37,6 +37,23 @@ pub struct ChatView {
     pub delivered: bool,
 }
 
+/// The local address calls bind their UDP sockets to: `PARLEY_UDP_BIND`
+/// (`IP:PORT`, e.g. `127.0.0.2:0` to keep a test's media on one loopback address),
+/// else every interface (`0.0.0.0:0`). An unparsable value is logged and ignored.
+fn udp_bind() -> Vec<std::net::SocketAddr> {
+    let default = RtcConfig::default().udp_bind;
+    match std::env::var("PARLEY_UDP_BIND") {
+        Ok(v) => match v.parse() {
+            Ok(addr) => vec![addr],
+            Err(e) => {
+                tracing::error!("PARLEY_UDP_BIND {v:?}: {e}; binding {default:?}");
+                default
+            }
+        },
+        Err(_) => default,
+    }
+}
+
 /// Sends the full state snapshot to the UI.
 pub async fn emit_state(app: &AppHandle) {
     let state = app.state::<AppState>();
@@ -109,6 +126,7 @@ pub async fn restart_client(app: AppHandle) {
                 }),
             rtc: RtcConfig {
                 ice_servers: settings.ice_servers.clone(),
+                udp_bind: udp_bind(),
                 ..Default::default()
             },
             download_dir: state.download_dir(&settings),

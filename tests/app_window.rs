@@ -14,6 +14,10 @@
 //!   the drawn picture resembles the sender's clip (32x18 luma, best normalised
 //!   correlation against some source frame ≥ 0.8);
 //! - the stats overlay opens from the `stats-toggle` button and shows a resolution;
+//! - a media outage (every UDP packet of Alice's app dropped by iptables until both
+//!   windows show "Reconnecting…" over the frozen picture, then 3 s more): once the
+//!   path is back the call recovers by itself, the banner goes and new remote
+//!   frames are drawn on both sides (needs root; skipped with a line otherwise);
 //! - chat goes both ways during the call and both windows list it in send order;
 //! - Alice mutes with M and turns her camera off with V: Bob's window shows
 //!   "Alice is muted" and her camera-off placeholder; M and V again restore both
@@ -53,7 +57,7 @@
 //! - Bob's window alone (Alice's closed) accepts a call from a headless
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
-//! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png,
+//! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png, reconnecting.png,
 //!   screen-picker.png, screen-share.png, remote-muted.png, transfer-offer.png, transfer.png and safety-number.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
 //! Needs Xvfb, WebKitWebDriver (Debian `webkit2gtk-driver`) and tauri-driver 2.1.0:
@@ -83,6 +87,8 @@ mod invite;
 mod mute;
 #[path = "app_window/notifications.rs"]
 mod notifications;
+#[path = "app_window/outage.rs"]
+mod outage;
 #[path = "app_window/outside_call.rs"]
 mod outside_call;
 #[path = "app_window/safety.rs"]
@@ -282,6 +288,12 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     ctx.save(&ctx.a, "in-call-stats.png")?;
     ctx.step("stats overlay");
 
+    // 5b. A media outage: both windows say "Reconnecting…"; the call comes back by
+    // itself (the steps after it run on the same call).
+    let outage = outage::media_outage(ctx)?;
+    eprintln!("{outage}");
+    ctx.step("media outage survived");
+
     // 6. Chat both ways.
     chat::both_ways(ctx)?;
     ctx.step("chat both ways");
@@ -469,6 +481,20 @@ fn two_app_windows_call_chat_and_send_a_file() {
             ("PARLEY_DOWNLOAD_DIR", downloads.clone().into()),
             ("PARLEY_VIDEO_FILE", video.clone().into()),
             ("PARLEY_AUDIO_FILE", audio.clone().into()),
+            // Each app's media on its own loopback address, so the outage step can
+            // cut Alice's alone.
+            (
+                "PARLEY_UDP_BIND",
+                format!(
+                    "{}:0",
+                    if name == "alice" {
+                        outage::ALICE_UDP_IP
+                    } else {
+                        outage::BOB_UDP_IP
+                    }
+                )
+                .into(),
+            ),
         ];
         let log = scratch.path().join(format!("{name}-driver.log"));
         drivers.push(Driver::start(&tauri_driver, &env, log.clone()));

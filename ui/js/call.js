@@ -77,9 +77,13 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
   const shared = mountScreenShare({ screenView });
   const peerTileName = h('span', { class: 'tile-name', 'aria-hidden': 'true' });
   const peerTile = h('div', { class: 'pip pip-peer', testid: 'peer-tile', hidden: true }, peerTileName);
+  // The media path is down and an ICE restart is under way: a banner over the
+  // frozen picture (the status line says it too).
+  const reconnecting = h('div', { class: 'reconnect-banner', testid: 'call-reconnecting', role: 'status', hidden: true },
+    h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', { i18n: 'call.reconnecting' }));
   const remoteMicText = h('span');
   const remoteMic = h('div', { class: 'remote-badge', testid: 'remote-muted-audio', role: 'status', hidden: true }, icon('micOff'), remoteMicText);
-  const stage = h('div', { class: 'stage' }, remoteView.el, shared.el, pip, peerTile, remoteMic, stats.el, ringing);
+  const stage = h('div', { class: 'stage' }, remoteView.el, shared.el, pip, peerTile, remoteMic, reconnecting, stats.el, ringing);
 
   const mute = ctl('mute', 'mic', 'call.mute', () => toggleMute('audio'), { 'aria-keyshortcuts': 'M', 'aria-pressed': 'false' });
   const camera = ctl('camera', 'video', 'call.camera', () => toggleMute('video'), { 'aria-keyshortcuts': 'V', 'aria-pressed': 'false' });
@@ -161,6 +165,10 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
       peerVerified.hidden = !(contact ? contact.verified : c.peerVerified);
       safetyBtn.hidden = !c.safetyNumber || !!(contact && contact.echo);
       const connected = c.state === 'connected';
+      const down = connected && !!c.reconnecting;
+      el.dataset.reconnecting = String(down);
+      reconnecting.hidden = !down;
+      status.classList.toggle('warn', down);
       ringing.hidden = connected;
       pip.hidden = !connected;
       remoteView.el.hidden = !connected;
