@@ -7,13 +7,12 @@
 //! - the call survives: both processes exit 0 after Alice hangs up;
 //! - an ICE restart brought it back (one side's `ice_restarts` ≥ 1), and Bob's
 //!   side of the selected pair is no longer on his old address;
-//! - video resumed in time: the longest gap between decoded frames at Bob is under
-//!   15 s (7.3 s when written), and frames kept arriving afterwards. The bound is
-//!   the worst case of the parts: ICE reports `disconnected` after 5 s without a
-//!   response and the restart offer goes 2 s later; Bob's own signaling connection
-//!   died with his old address and is made again within 11 s of the move (8 s of
-//!   silence, checked every 3 s); the unanswered offer is sent again every 3 s, so
-//!   it reaches him by about 14 s.
+//! - video resumed within 5 s of the move (the longest gap between decoded
+//!   frames at Bob; 1.0 s when written): Bob's app notices that his old address is
+//!   gone within a second (`parley_engine::netwatch`), connects to the server again
+//!   at once and restarts ICE, rather than wait for ICE to call the old path
+//!   `disconnected` (5 s) and the other side to restart; and frames kept arriving
+//!   afterwards.
 
 mod common;
 
@@ -82,8 +81,8 @@ fn a_peer_that_changes_networks_mid_call_stays_in_the_call() {
         .as_u64()
         .expect("max_frame_gap_ms");
     assert!(
-        gap_ms < 15_000,
-        "video stopped for {gap_ms} ms when Bob moved"
+        gap_ms < 5_000,
+        "video stopped for {gap_ms} ms when Bob moved (at most 5 s)"
     );
     println!("Bob now at {bob_local}; video gap {gap_ms} ms; ICE restarts {restarts}");
 }

@@ -18,6 +18,7 @@ pub mod doctor;
 pub mod error;
 pub mod identity;
 pub mod media;
+pub mod netwatch;
 pub mod rtc;
 pub mod signaling;
 mod stop;

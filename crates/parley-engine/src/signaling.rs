@@ -131,6 +131,8 @@ pub struct SignalingClient {
     watch: watch::Sender<Vec<PeerId>>,
     stop: watch::Sender<bool>,
     ice: watch::Receiver<Vec<IceServer>>,
+    /// Network changes the connection has acted on (see `network_changes`).
+    net_handled: watch::Receiver<u64>,
     held: HeldCalls,
     key: Arc<SigningKey>,
 }
@@ -183,6 +185,8 @@ impl SignalingClient {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ice_tx, ice_rx) = watch::channel(Vec::new());
         let held = HeldCalls::default();
+        let net = crate::netwatch::subscribe();
+        let (net_handled_tx, net_handled) = watch::channel(*net.borrow());
         let _ = ev_tx.try_send(SignalEvent::Connected { id: id.clone() });
         let task = ConnectionTask {
             url: url.to_owned(),
@@ -193,6 +197,8 @@ impl SignalingClient {
             stop: stop_rx,
             ice: ice_tx,
             held: Arc::clone(&held),
+            net,
+            net_handled: net_handled_tx,
         };
         tokio::spawn(task.run(ws));
         Ok((
@@ -202,6 +208,7 @@ impl SignalingClient {
                 watch: watch_tx,
                 stop: stop_tx,
                 ice: ice_rx,
+                net_handled,
                 held,
                 key: signer,
             },
@@ -243,6 +250,15 @@ impl SignalingClient {
             .send(msg)
             .await
             .map_err(|_| Error::Signaling("signaling connection closed".into()))
+    }
+
+    /// Local network changes (an address went away, [`crate::netwatch`]) that
+    /// this connection has acted on, counted from the start of the process: it
+    /// moves once the socket that may have been bound to the old address is
+    /// dropped, so a message sent after seeing it goes out on a new connection.
+    /// Calls restart ICE on it.
+    pub fn network_changes(&self) -> watch::Receiver<u64> {
+        self.net_handled.clone()
     }
 
     /// Sets the contact ids whose presence we watch; re-sent after every reconnect.
@@ -346,6 +362,11 @@ struct ConnectionTask {
     stop: watch::Receiver<bool>,
     ice: watch::Sender<Vec<IceServer>>,
     held: HeldCalls,
+    /// Local network changes ([`crate::netwatch`]).
+    net: watch::Receiver<u64>,
+    /// The last of them acted on: the old socket is gone, so what is sent from
+    /// now on goes out on a new connection.
+    net_handled: watch::Sender<u64>,
 }
 
 /// The engine's form of the ICE servers in an `ice_servers` frame, keeping only
@@ -378,6 +399,25 @@ fn ice_servers_from(servers: &[parley_proto::IceServerInfo]) -> Vec<IceServer> {
 enum Ended {
     Stopped,
     Dropped(String),
+    /// A local address went away: reconnect at once.
+    NetworkChanged,
+}
+
+/// Whether `url` names this host (`localhost`, 127.0.0.0/8, `::1`): a connection
+/// to it does not depend on the network's addresses.
+fn is_local_url(url: &str) -> bool {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let Ok(request) = url.into_client_request() else {
+        return false;
+    };
+    let Some(host) = request.uri().host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl ConnectionTask {
@@ -447,6 +487,18 @@ impl ConnectionTask {
                         return;
                     }
                 }
+                Ended::NetworkChanged => {
+                    tracing::info!("the network changed; connecting to the server again");
+                    backoff = MIN_BACKOFF_MS;
+                    let _ = self
+                        .events
+                        .send(SignalEvent::Disconnected {
+                            reason: "the network changed".into(),
+                            retry_in_ms: 0,
+                        })
+                        .await;
+                    self.net_handled.send_replace(*self.net.borrow());
+                }
             }
         }
     }
@@ -466,6 +518,11 @@ impl ConnectionTask {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(delay)) => true,
             _ = crate::stop::stopped(&mut self.stop) => false,
+            // A new network may reach the server: try it now.
+            Ok(()) = self.net.changed() => {
+                self.net_handled.send_replace(*self.net.borrow_and_update());
+                true
+            }
         }
     }
 
@@ -482,6 +539,16 @@ impl ConnectionTask {
                     }
                     let _ = ws.close(None).await;
                     return Ended::Stopped;
+                }
+                Ok(()) = self.net.changed() => {
+                    let gen = *self.net.borrow_and_update();
+                    if is_local_url(&self.url) {
+                        self.net_handled.send_replace(gen);
+                    } else {
+                        // The socket may be bound to the address that went away
+                        // (no error would come for seconds): drop it unread.
+                        return Ended::NetworkChanged;
+                    }
                 }
                 msg = self.out_rx.recv() => match msg {
                     Some(msg) => {
@@ -528,6 +595,26 @@ impl ConnectionTask {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_url;
+
+    #[test]
+    fn a_server_on_this_host_does_not_follow_the_network() {
+        for (url, local) in [
+            ("ws://127.0.0.1:8443/ws", true),
+            ("ws://127.3.0.1:8443/ws", true),
+            ("wss://localhost:8443/ws", true),
+            ("ws://[::1]:8443/ws", true),
+            ("ws://198.51.100.1:8443/ws", false),
+            ("wss://parley.example.org/ws", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(is_local_url(url), local, "{url}");
         }
     }
 }

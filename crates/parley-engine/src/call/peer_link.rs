@@ -168,6 +168,15 @@ impl PeerLink {
         out
     }
 
+    /// A local address went away (and the signaling connection is being made
+    /// again): restart ICE now rather than wait for ICE to notice the dead path.
+    /// Either side does this, polite or not; the peer answers.
+    pub(super) async fn on_network_change(&mut self, now: Instant) -> Vec<LinkOutcome> {
+        tracing::info!(peer = %self.peer, "the network changed");
+        self.link.handle(Input::RestartIce, now);
+        self.drive(now).await
+    }
+
     /// A signaling message of this call from the peer.
     pub(super) async fn on_signal(&mut self, msg: ServerMessage, now: Instant) -> Vec<LinkOutcome> {
         let ended = |reason: String| vec![LinkOutcome::Ended(reason)];

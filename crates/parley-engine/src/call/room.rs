@@ -44,6 +44,23 @@ pub(super) struct RoomInputs {
     pub(super) rtc: mpsc::Receiver<RtcEvent>,
     /// Reports of the call's subtasks.
     pub(super) internal: mpsc::Receiver<Internal>,
+    /// Local network changes, after the signaling connection acted on them
+    /// (`SignalingClient::network_changes`); `None` when the call's sockets are
+    /// bound to fixed addresses.
+    pub(super) network: Option<watch::Receiver<u64>>,
+}
+
+/// The next network change, or never without a watcher (or once it is gone).
+async fn network_changed(rx: &mut Option<watch::Receiver<u64>>) {
+    match rx {
+        Some(r) => {
+            if r.changed().await.is_err() {
+                *rx = None;
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// A running call. See the module doc.
@@ -172,6 +189,9 @@ impl Room {
                 Some(msg) = inputs.internal.recv() => {
                     if let Some(reason) = self.on_internal(msg).await { break reason; }
                     continue;
+                }
+                () = network_changed(&mut inputs.network) => {
+                    self.link.on_network_change(Instant::now()).await
                 }
             };
             if let Some(reason) = self.on_outcomes(outcomes).await {

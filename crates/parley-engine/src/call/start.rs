@@ -127,11 +127,20 @@ pub(super) async fn run(
         room.link.attach_channel(dc, rx, &mut room.opts);
     }
     let outcomes = room.link.start(offerer, Instant::now()).await;
+    // A link bound to every interface follows the network; one bound to a fixed
+    // address (tests, `--bind`) has nothing to follow.
+    let follows_network = room
+        .opts
+        .rtc
+        .udp_bind
+        .iter()
+        .any(|a| a.ip().is_unspecified());
     let inputs = RoomInputs {
         commands: cmd_rx,
         signaling: sig_rx,
         rtc: rtc_rx,
         internal: internal_rx,
+        network: follows_network.then(|| sig.network_changes()),
     };
     match room.on_outcomes(outcomes).await {
         // The first offer could not be made or sent: end at once.
