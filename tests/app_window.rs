@@ -17,7 +17,8 @@
 //! - a media outage (every UDP packet of Alice's app dropped by iptables until both
 //!   windows show "Reconnecting…" over the frozen picture, then 3 s more): once the
 //!   path is back the call recovers by itself, the banner goes and new remote
-//!   frames are drawn on both sides (needs root; skipped with a line otherwise);
+//!   frames are drawn on both sides, and Alice's stats overlay shows the new route
+//!   (needs root; skipped with a line otherwise);
 //! - chat goes both ways during the call and both windows list it in send order;
 //! - Alice mutes with M and turns her camera off with V: Bob's window shows
 //!   "Alice is muted" and her camera-off placeholder; M and V again restore both

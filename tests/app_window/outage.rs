@@ -83,6 +83,15 @@ fn iptables(op: &str, rule: &[String]) -> WdResult<()> {
     Ok(())
 }
 
+/// The route row of the stats overlay ("local → remote").
+fn route(s: &crate::webdriver::Session) -> WdResult<String> {
+    let v = s.execute(
+        "const r = document.querySelector('[data-testid=stats-route]'); return r ? r.textContent : '';",
+        vec![],
+    )?;
+    Ok(v.as_str().unwrap_or_default().to_owned())
+}
+
 fn remote_frames(s: &crate::webdriver::Session) -> WdResult<u64> {
     Ok(
         s.execute("return window.parleyTest.video().remote.frames;", vec![])?
@@ -94,12 +103,20 @@ fn remote_frames(s: &crate::webdriver::Session) -> WdResult<u64> {
 /// Cuts Alice's UDP until both windows show the "Reconnecting…" banner and status
 /// (and Bob's remote picture has stopped), holds the cut [`HOLD`] longer, restores
 /// it, and waits for both windows to drop the banner and draw new remote frames
-/// while the call view stays connected. Returns a line with the timings.
+/// while the call view stays connected, and Alice's stats overlay shows the new
+/// route (the restart rebound her sockets). Returns a line with the timings.
 ///
 /// Needs root for iptables; without it the step is skipped with a printed line.
 pub(crate) fn media_outage(ctx: &Ctx) -> WdResult<String> {
     if !crate::common::netns::available("app_window media outage") {
         return Ok("media outage: skipped (needs root and iptables)".into());
+    }
+    // Alice's stats overlay is open: the route of the call before the cut.
+    let route_before = route(&ctx.a.s)?;
+    if !route_before.starts_with(&format!("{ALICE_UDP_IP}:")) {
+        return Err(format!(
+            "[alice] the stats overlay shows the route {route_before:?}, not one from {ALICE_UDP_IP}"
+        ));
     }
     let cut_at = Instant::now();
     let cut = UdpCut::start(ALICE_UDP_IP)?;
@@ -147,9 +164,24 @@ pub(crate) fn media_outage(ctx: &Ctx) -> WdResult<String> {
         .map_err(|e| format!("[{}] after the outage: {e}", p.name))?;
         back.push(restored_at.elapsed());
     }
+    // The restart rebound Alice's sockets: the overlay shows the new route.
+    let a = &ctx.a.s;
+    a.wait_script(
+        "the stats overlay to show the new route",
+        "const r = document.querySelector('[data-testid=stats-route]');\
+         return !!r && r.textContent.startsWith(arguments[1]) && r.textContent !== arguments[0];",
+        vec![
+            serde_json::json!(route_before),
+            serde_json::json!(format!("{ALICE_UDP_IP}:")),
+        ],
+        LONG,
+    )
+    .map_err(|e| format!("[alice] was {route_before:?}: {e}"))?;
+    let route_after = route(a)?;
     Ok(format!(
         "media outage: both windows said Reconnecting… {:.1} s after the cut; cut held {:.1} s; \
-         video back {:.1} s (alice) and {:.1} s (bob) after the path returned",
+         video back {:.1} s (alice) and {:.1} s (bob) after the path returned; \
+         route {route_before} before, {route_after} after",
         noticed.as_secs_f64(),
         restored_at.duration_since(cut_at).as_secs_f64(),
         back[0].as_secs_f64(),

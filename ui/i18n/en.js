@@ -203,6 +203,7 @@ export default {
   'stats.rtt': 'Round trip',
   'stats.loss': 'Packet loss',
   'stats.candidate': 'Path',
+  'stats.route': 'Route',
   'stats.cand.host': 'Direct (local network)',
   'stats.cand.srflx': 'Direct (through NAT)',
   'stats.cand.prflx': 'Direct (peer reflexive)',

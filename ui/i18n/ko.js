@@ -203,6 +203,7 @@ export default {
   'stats.rtt': '왕복 시간',
   'stats.loss': '패킷 손실',
   'stats.candidate': '연결 경로',
+  'stats.route': '경로 주소',
   'stats.cand.host': '직접 연결 (로컬 네트워크)',
   'stats.cand.srflx': '직접 연결 (NAT 경유)',
   'stats.cand.prflx': '직접 연결 (피어 반사)',

@@ -16,7 +16,9 @@ export class StatsOverlay {
     this.rows = {
       res: row('stats.resolution'), fps: row('stats.fps'), bitrate: row('stats.bitrate'),
       rtt: row('stats.rtt'), loss: row('stats.loss'), cand: row('stats.candidate'),
+      route: row('stats.route'),
     };
+    this.rows.route.v.dataset.testid = 'stats-route';
     this.canvas = h('canvas', { class: 'stats-graph', width: 240, height: 72, role: 'img', testid: 'stats-graph', i18nAria: 'stats.graph' });
     const legend = h('div', { class: 'stats-legend', 'aria-hidden': 'true' },
       h('span', { class: 'lg lg-bitrate' }, h('span', { i18n: 'stats.bitrate' })), h('span', { class: 'lg lg-rtt' }, h('span', { i18n: 'stats.rtt' })));
@@ -37,6 +39,7 @@ export class StatsOverlay {
     setText(r.loss.v, st ? `${(+st.lossPct).toFixed(1)} %` : '–');
     setText(r.cand.v, st && st.candidate ? t(`stats.cand.${st.candidate}`) : '–');
     this.el.dataset.candidate = (st && st.candidate) || '';
+    setText(r.route.v, st && st.localAddress && st.remoteAddress ? `${st.localAddress} → ${st.remoteAddress}` : '–');
     this.drawGraph(s.statsHistory);
   }
 

@@ -286,6 +286,11 @@ pub struct LiveStats {
     pub loss_pct: f64,
     /// Local candidate type of the selected pair (host, srflx, prflx, relay).
     pub candidate: Option<CandidateType>,
+    /// Our address of the selected candidate pair, `ip:port` (it changes when an
+    /// ICE restart finds a new route).
+    pub local_address: Option<String>,
+    /// The peer's address of the selected candidate pair, `ip:port`.
+    pub remote_address: Option<String>,
 }
 
 /// Statistics of a finished call, printed by `parley-cli --stats` as one JSON line.

@@ -604,6 +604,8 @@ impl PeerLink {
                 0.0
             },
             candidate: t.local_candidate,
+            local_address: t.local_address,
+            remote_address: t.remote_address,
         };
         *prev = (t.bytes_received, frames, Instant::now());
         stats
