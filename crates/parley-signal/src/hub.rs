@@ -143,13 +143,15 @@ impl Hub {
     }
 
     /// `id` authenticated. If it was already online (a new connection replacing an
-    /// old one) its watch list is cleared; otherwise its watchers learn it is
-    /// online. Its accepted calls stay until its `resume` says which it still holds.
+    /// old one) its watch list is cleared and the old connection's ringing calls
+    /// end, as on a disconnect; otherwise its watchers learn it is online. Its
+    /// accepted calls stay until its `resume` says which it still holds.
     pub(crate) fn connect(&mut self, id: &PeerId) -> Out {
         let mut out = Vec::new();
         self.away.remove(id);
         if self.online.contains(id) {
             self.set_watching(id, HashSet::new());
+            self.end_ringing(id, &mut out);
         } else {
             self.online.insert(id.clone());
             self.presence_changed(id, true, &mut out);
@@ -166,14 +168,7 @@ impl Hub {
         if !self.online.remove(id) {
             return out;
         }
-        let ringing: Vec<String> = self
-            .calls_of(id)
-            .into_iter()
-            .filter(|c| self.calls.get(c).map(|c| c.state) == Some(CallState::Ringing))
-            .collect();
-        for call_id in ringing {
-            self.end_one(id, call_id, &mut out);
-        }
+        self.end_ringing(id, &mut out);
         self.claims.retain(|_, claim| claim.claimer != *id);
         if !self.calls_of(id).is_empty() {
             self.epoch += 1;
@@ -182,6 +177,19 @@ impl Hub {
         self.set_watching(id, HashSet::new());
         self.presence_changed(id, false, &mut out);
         out
+    }
+
+    /// Ends `id`'s calls that are still ringing (the other party gets `hangup`).
+    fn end_ringing(&mut self, id: &PeerId, out: &mut Out) {
+        for call_id in self.calls_of(id) {
+            if self.call_state(&call_id) == Some(CallState::Ringing) {
+                self.end_one(id, call_id, out);
+            }
+        }
+    }
+
+    fn call_state(&self, call_id: &str) -> Option<CallState> {
+        self.calls.get(call_id).map(|c| c.state)
     }
 
     /// The epoch to pass to [`grace_over`](Self::grace_over) when `id` went away

@@ -21,8 +21,12 @@ pub(super) struct Claim {
 
 impl Hub {
     /// `from` holds exactly `calls`:
-    /// - its calls that are not listed end (the other party gets `hangup`): a
-    ///   client that restarted lists none and so frees itself;
+    /// - its accepted calls that are not listed end (the other party gets
+    ///   `hangup`): a client that restarted lists none and so frees itself. Its
+    ///   ringing calls stay: a client lists only accepted calls, and the ringing
+    ///   calls of an earlier connection ended when it closed or was replaced, so
+    ///   these were invited on this connection, perhaps between `welcome` and
+    ///   this `resume`;
     /// - listed calls this hub knows with the same parties stay as they are;
     /// - a listed call this hub does not know becomes a claim, and once the other
     ///   party lists the same call id naming `from`, the call is re-created as
@@ -32,7 +36,9 @@ impl Hub {
         let listed: HashMap<&str, &ResumedCall> =
             calls.iter().map(|c| (c.call_id.as_str(), c)).collect();
         for call_id in self.calls_of(from) {
-            if !listed.contains_key(call_id.as_str()) {
+            if !listed.contains_key(call_id.as_str())
+                && self.call_state(&call_id) != Some(CallState::Ringing)
+            {
                 self.end_one(from, call_id, out);
             }
         }

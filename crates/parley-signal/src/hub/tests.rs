@@ -428,6 +428,37 @@ fn accepted_calls_wait_for_a_peer_that_dropped() {
 }
 
 #[test]
+fn an_invite_between_welcome_and_resume_keeps_ringing() {
+    let (a, b) = (id(1), id(2));
+    let mut hub = hub_with(&[&a]);
+    // B authenticates; A sees it online and invites it before B's `resume`
+    // (the first message B sends) arrives.
+    hub.connect(&b);
+    invite(&mut hub, &a, &b);
+    assert!(resume(&mut hub, &b, &[]).is_empty());
+    assert_eq!(hub.call_count(), 1);
+    let out = hub.handle(&b, ClientMessage::Accept { call_id: cid() });
+    assert_eq!(out[0].to, a, "B can still accept: {out:?}");
+
+    // A new connection replacing B's old one ends what rang on the old one.
+    hub.handle(
+        &a,
+        ClientMessage::Hangup {
+            call_id: cid(),
+            reason: None,
+        },
+    );
+    invite(&mut hub, &a, &b);
+    let hangup = ServerMessage::Hangup {
+        call_id: cid(),
+        from: b.clone(),
+        reason: None,
+    };
+    assert_eq!(hub.connect(&b), vec![d(&a, hangup)]);
+    assert_eq!(hub.call_count(), 0);
+}
+
+#[test]
 fn calls_come_back_when_both_parties_resume_after_a_restart() {
     let (a, b, m) = (id(1), id(2), id(3));
     // A fresh hub: the server restarted and knows no call.
