@@ -94,12 +94,14 @@ pub(super) async fn run_chat(
                     Ok(Some(ChatEvent::Received(m))) => {
                         store(&profile, &peer, ChatDirection::Received, &m);
                         let _ = ChatChannel::send_ack(&dc, &m.id).await;
-                        let _ = internal.send(Internal::Event(CallEvent::ChatReceived(m))).await;
+                        let ev = CallEvent::ChatReceived { peer: peer.clone(), message: m };
+                        let _ = internal.send(Internal::Event(ev)).await;
                     }
                     Ok(Some(ChatEvent::Acked(id))) => {
                         let before = unacked.len();
                         unacked.retain(|u| *u != id);
-                        let _ = internal.send(Internal::Event(CallEvent::ChatDelivered { id })).await;
+                        let ev = CallEvent::ChatDelivered { peer: peer.clone(), id };
+                        let _ = internal.send(Internal::Event(ev)).await;
                         if before > 0 && unacked.is_empty() {
                             let _ = internal.send(Internal::ChatSendsDone).await;
                         }
@@ -125,10 +127,11 @@ fn store(
     }
 }
 
-/// Reads the control channel; a `hangup` frame ends the call.
+/// Reads `peer`'s control channel; a `hangup` frame ends the call.
 pub(super) async fn run_control(
     mut rx: mpsc::Receiver<DcMessage>,
     internal: mpsc::Sender<Internal>,
+    peer: PeerId,
 ) {
     while let Some(msg) = rx.recv().await {
         let DcMessage::Text(text) = msg else { continue };
@@ -138,11 +141,18 @@ pub(super) async fn run_control(
                 return;
             }
             Ok(ControlFrame::Mute { audio, video }) => {
-                let ev = CallEvent::RemoteMuted { audio, video };
+                let ev = CallEvent::RemoteMuted {
+                    peer: peer.clone(),
+                    audio,
+                    video,
+                };
                 let _ = internal.send(Internal::Event(ev)).await;
             }
             Ok(ControlFrame::ScreenShare { sharing }) => {
-                let ev = CallEvent::RemoteScreenShare { sharing };
+                let ev = CallEvent::RemoteScreenShare {
+                    peer: peer.clone(),
+                    sharing,
+                };
                 let _ = internal.send(Internal::Event(ev)).await;
             }
             Ok(_) => {}
@@ -209,6 +219,8 @@ pub(super) struct FilePlan {
     pub receive_dir: Option<PathBuf>,
     /// Whether offers wait for the user ([`ReceiveSession::set_ask`]).
     pub ask: bool,
+    /// The member on the other end (named in the transfer events).
+    pub peer: PeerId,
 }
 
 /// The file we are sending now: its transfer id and its cancel switch.
@@ -232,6 +244,7 @@ pub(super) async fn run_files(
         mut commands,
         receive_dir,
         ask,
+        peer,
     } = plan;
     if dc.wait_open().await.is_err() {
         return;
@@ -312,7 +325,8 @@ pub(super) async fn run_files(
                             .await;
                     }
                 }
-                let _ = internal.send(Internal::Event(CallEvent::Transfer(ev))).await;
+                let ev = CallEvent::Transfer { peer: peer.clone(), event: ev };
+                let _ = internal.send(Internal::Event(ev)).await;
             }
         }
     }

@@ -14,23 +14,26 @@
 mod data;
 mod devices;
 mod error;
+mod events;
 pub mod link;
 mod local_media;
 mod media;
 mod negotiate;
 mod peer_link;
 mod room;
+mod sinks;
 mod start;
 
 pub use devices::{CameraFeed, MicrophoneFeed, SpeakerFeed};
 pub use error::CallError;
+pub use events::{CallEvent, LiveStats, TrackKind};
 pub use media::{AudioSink, VideoSink};
 pub use negotiate::new_call_id;
+pub use sinks::RemoteSinks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use parley_proto::data::ChatMessage;
 use parley_proto::{CallKind, PeerId};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -39,7 +42,7 @@ use crate::media::{AudioSource, VideoSource};
 use crate::rtc::{CandidateType, RtcConfig};
 use crate::signaling::{SignalEvent, SignalingClient};
 use crate::storage::Profile;
-use crate::transfer::{TransferCommand, TransferEvent};
+use crate::transfer::TransferCommand;
 use crate::{Error, Result};
 
 /// Capacity of a call's command queue, commands.
@@ -110,6 +113,9 @@ pub struct CallOptions {
     pub screen_sinks: Vec<Box<dyn VideoSink>>,
     /// Where decoded remote audio goes (recorders, speakers).
     pub audio_sinks: Vec<Box<dyn AudioSink>>,
+    /// Sinks per member and track, asked for as each track arrives; when set,
+    /// `video_sinks`, `screen_sinks` and `audio_sinks` are not used.
+    pub remote_sinks: Option<Box<dyn RemoteSinks>>,
     /// Chat messages to send once the chat channel is open, in order.
     pub chat: Vec<String>,
     /// Files to offer, in order.
@@ -117,7 +123,7 @@ pub struct CallOptions {
     /// Accept offered files into this folder; `None` declines them.
     pub receive_dir: Option<PathBuf>,
     /// Whether offered files wait for the user's [`CallCommand::Transfer`] answer
-    /// (announced by [`TransferEvent::Incoming`]) instead of being accepted at once.
+    /// (announced by [`crate::transfer::TransferEvent::Incoming`]) instead of being accepted at once.
     pub ask_before_receiving: bool,
     /// Where chat history is stored, if anywhere.
     pub profile: Option<Arc<Profile>>,
@@ -139,6 +145,7 @@ impl Default for CallOptions {
             screen_bitrate_bps: DEFAULT_SCREEN_BITRATE_BPS,
             screen_sinks: Vec::new(),
             audio_sinks: Vec::new(),
+            remote_sinks: None,
             chat: Vec::new(),
             send_files: Vec::new(),
             receive_dir: None,
@@ -200,97 +207,6 @@ pub enum CallCommand {
     SwitchSpeakers(SpeakerFeed),
     /// Stop sharing the screen (nothing happens when not sharing).
     StopScreenShare,
-}
-
-/// What the call reports as it goes.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum CallEvent {
-    /// The callee's client is ringing.
-    Ringing,
-    /// The callee accepted (or we accepted an incoming call).
-    Accepted,
-    /// ICE and DTLS are up.
-    Connected,
-    /// The connection to `peer` was lost; an ICE restart (or the network) may
-    /// bring it back within [`CallOptions::lost_after_ms`].
-    Reconnecting {
-        /// The member whose link was lost.
-        peer: PeerId,
-    },
-    /// The connection to `peer` is back after [`CallEvent::Reconnecting`].
-    Reconnected {
-        /// The member whose link is back.
-        peer: PeerId,
-    },
-    /// The first remote video frame was decoded, `setup_ms` after accept.
-    FirstRemoteFrame {
-        /// Accept → first decoded remote frame, ms.
-        setup_ms: u64,
-    },
-    /// A chat message arrived (already stored in history when a profile is set).
-    ChatReceived(ChatMessage),
-    /// We sent a chat message (already stored in history when a profile is set).
-    ChatSent(ChatMessage),
-    /// A chat message we sent was acknowledged by the peer.
-    ChatDelivered {
-        /// The message id.
-        id: String,
-    },
-    /// File transfer progress, completion or failure.
-    Transfer(TransferEvent),
-    /// Every chat message and file given in [`CallOptions`] has been delivered.
-    SendsDone,
-    /// The peer muted or unmuted (control channel).
-    RemoteMuted {
-        /// Peer's microphone muted.
-        audio: bool,
-        /// Peer's camera off.
-        video: bool,
-    },
-    /// We started or stopped sharing our screen (also when the shared source went
-    /// away by itself, e.g. a closed window).
-    ScreenShare {
-        /// Whether the screen track now carries our screen.
-        sharing: bool,
-    },
-    /// The peer started or stopped sharing its screen.
-    RemoteScreenShare {
-        /// Whether the peer is sharing.
-        sharing: bool,
-    },
-    /// Live statistics, once a second while connected.
-    Stats(LiveStats),
-    /// The call ended.
-    Ended {
-        /// Why, in words.
-        reason: String,
-    },
-}
-
-/// Live call statistics for an overlay, measured over the last second.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveStats {
-    /// Remote video width, pixels (0 before the first frame).
-    pub width: u32,
-    /// Remote video height, pixels.
-    pub height: u32,
-    /// Remote frames decoded per second.
-    pub fps: f64,
-    /// Bits received per second on the selected candidate pair (media and data).
-    pub bitrate_bps: f64,
-    /// ICE round-trip time, ms.
-    pub rtt_ms: Option<f64>,
-    /// Audio packets lost, percent of those expected, over the call so far.
-    pub loss_pct: f64,
-    /// Local candidate type of the selected pair (host, srflx, prflx, relay).
-    pub candidate: Option<CandidateType>,
-    /// Our address of the selected candidate pair, `ip:port` (it changes when an
-    /// ICE restart finds a new route).
-    pub local_address: Option<String>,
-    /// The peer's address of the selected candidate pair, `ip:port`.
-    pub remote_address: Option<String>,
 }
 
 /// Statistics of a finished call, printed by `parley-cli --stats` as one JSON line.

@@ -77,7 +77,7 @@ pub(super) async fn ring(
                 }
                 match msg {
                     ServerMessage::Ringing { .. } => {
-                        let _ = events.send(CallEvent::Ringing).await;
+                        let _ = events.send(CallEvent::Ringing { peer: to.clone() }).await;
                     }
                     ServerMessage::Accept { .. } => return Ok(RingOutcome::Accepted),
                     // The server ends an invite that rang out (docs/protocol.md §6).

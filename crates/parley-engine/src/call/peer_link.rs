@@ -23,7 +23,7 @@ use super::link::{Action, Input, Link, LinkFailure};
 use super::local_media::LinkTracks;
 use super::media::{self, Counters, Mute, VideoRole};
 use super::negotiate;
-use super::{CallError, CallOptions, LiveStats, SCREEN_TRACK_ID};
+use super::{CallError, CallOptions, LiveStats, TrackKind};
 use crate::channel::DcMessage;
 use crate::rtc::{
     ConnectionState, DataChannel, IceCandidate, MediaKind, PeerConnection, RemoteTrack,
@@ -504,6 +504,7 @@ impl PeerLink {
                     commands,
                     receive_dir: opts.receive_dir.clone(),
                     ask: opts.ask_before_receiving,
+                    peer: self.peer.clone(),
                 };
                 self.tasks.push(tokio::spawn(data::run_files(
                     dc,
@@ -518,6 +519,7 @@ impl PeerLink {
                 self.tasks.push(tokio::spawn(data::run_control(
                     rx,
                     self.cx.internal_tx.clone(),
+                    self.peer.clone(),
                 )));
                 if let Some(queue) = self.control_rx.take() {
                     // It starts with our mute state (docs/protocol.md §8.2).
@@ -536,11 +538,11 @@ impl PeerLink {
         let counters = Arc::clone(&self.cx.counters);
         let stop = self.cx.stop.clone();
         match track.kind() {
-            MediaKind::Video if track.id().await == SCREEN_TRACK_ID => {
+            MediaKind::Video if track.id().await == TrackKind::Screen.as_str() => {
                 self.tasks.extend(media::spawn_video_receiver(
                     VideoRole::Screen,
                     track,
-                    std::mem::take(&mut opts.screen_sinks),
+                    opts.take_video_sinks(&self.peer, TrackKind::Screen),
                     counters,
                     None,
                     stop,
@@ -557,7 +559,7 @@ impl PeerLink {
                 self.tasks.extend(media::spawn_video_receiver(
                     VideoRole::Camera,
                     track,
-                    std::mem::take(&mut opts.video_sinks),
+                    opts.take_video_sinks(&self.peer, TrackKind::Camera),
                     counters,
                     Some(first_tx),
                     stop,
@@ -568,7 +570,7 @@ impl PeerLink {
                 self.speakers_tx = Some(tx);
                 self.tasks.extend(media::spawn_audio_receiver(
                     track,
-                    std::mem::take(&mut opts.audio_sinks),
+                    opts.take_audio_sinks(&self.peer),
                     swap,
                     counters,
                     stop,

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::data::Internal;
 use super::local_media::LocalMedia;
 use super::peer_link::{LinkOutcome, PeerLink};
-use super::{CallCommand, CallEvent, CallOptions, CallReport};
+use super::{CallCommand, CallEvent, CallOptions, CallReport, TrackKind};
 use crate::rtc::{IceCandidate, RtcEvent};
 use crate::signaling::SignalEvent;
 use crate::transfer::{TransferDirection, TransferEvent};
@@ -126,8 +126,9 @@ impl Room {
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(IDLE_TIMER_S));
             let outcomes = tokio::select! {
                 _ = stats_tick.tick(), if self.connected => {
-                    let s = self.link.live_stats(&mut stats_prev).await;
-                    let _ = self.events.try_send(CallEvent::Stats(s));
+                    let stats = self.link.live_stats(&mut stats_prev).await;
+                    let peer = self.link.peer.clone();
+                    let _ = self.events.try_send(CallEvent::Stats { peer, stats });
                     continue;
                 }
                 _ = tokio::time::sleep_until(wake.into()) => {
@@ -208,7 +209,8 @@ impl Room {
                 LinkOutcome::Connected { first: true } => {
                     self.connected = true;
                     self.report.connect_ms = Some(self.accepted_at.elapsed().as_millis() as u64);
-                    let _ = self.events.send(CallEvent::Connected).await;
+                    let peer = self.link.peer.clone();
+                    let _ = self.events.send(CallEvent::Connected { peer }).await;
                     self.media.attach(self.link.tracks.clone(), &mut self.opts);
                     if let Some(source) = self.opts.screen_source.take() {
                         self.start_screen(source).await;
@@ -295,10 +297,12 @@ impl Room {
                 let ms = at.saturating_duration_since(self.accepted_at).as_millis() as u64;
                 if self.report.setup_ms.is_none() {
                     self.report.setup_ms = Some(ms);
-                    let _ = self
-                        .events
-                        .send(CallEvent::FirstRemoteFrame { setup_ms: ms })
-                        .await;
+                    let ev = CallEvent::FirstRemoteFrame {
+                        peer: self.link.peer.clone(),
+                        track: TrackKind::Camera,
+                        setup_ms: ms,
+                    };
+                    let _ = self.events.send(ev).await;
                 }
             }
             Internal::ChatSendsDone => self.sends.chat_done = true,
@@ -312,14 +316,15 @@ impl Room {
             }
             Internal::Event(ev) => {
                 match &ev {
-                    CallEvent::ChatReceived(_) => self.report.chat_received += 1,
+                    CallEvent::ChatReceived { .. } => self.report.chat_received += 1,
                     CallEvent::ChatDelivered { .. } => self.report.chat_sent += 1,
-                    CallEvent::Transfer(TransferEvent::Completed { direction, .. }) => {
-                        match direction {
-                            TransferDirection::Sending => self.report.files_sent += 1,
-                            TransferDirection::Receiving => self.report.files_received += 1,
-                        }
-                    }
+                    CallEvent::Transfer {
+                        event: TransferEvent::Completed { direction, .. },
+                        ..
+                    } => match direction {
+                        TransferDirection::Sending => self.report.files_sent += 1,
+                        TransferDirection::Receiving => self.report.files_received += 1,
+                    },
                     _ => {}
                 }
                 let _ = self.events.send(ev).await;

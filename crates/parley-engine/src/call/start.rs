@@ -118,7 +118,9 @@ pub(super) async fn run(
     let accepted_at = Instant::now();
     // Listed in `resume` after a signaling reconnect until the call ends.
     let _hold = sig.hold_call(&call_id, &peer, opts.kind);
-    let _ = events.send(CallEvent::Accepted).await;
+    let _ = events
+        .send(CallEvent::Accepted { peer: peer.clone() })
+        .await;
 
     // The room first: it notes what `opts` holds to send before the channels
     // take it.

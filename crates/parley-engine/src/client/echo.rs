@@ -150,8 +150,8 @@ async fn echo_call(
     let mut call = Call::start(sig, sig_rx, direction, options);
     while let Some(ev) = call.next_event().await {
         match ev {
-            CallEvent::ChatReceived(m) => {
-                let _ = call.command(CallCommand::Chat(m.text)).await;
+            CallEvent::ChatReceived { message, .. } => {
+                let _ = call.command(CallCommand::Chat(message.text)).await;
             }
             CallEvent::Ended { .. } => break,
             _ => {}

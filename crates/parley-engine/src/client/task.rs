@@ -518,12 +518,12 @@ impl Task {
             return;
         };
         match ev {
-            CallEvent::Accepted => {
+            CallEvent::Accepted { .. } => {
                 active.info.state = CallPhase::Connecting;
                 let info = active.info.clone();
                 self.emit(ClientEvent::Call(info)).await;
             }
-            CallEvent::Connected => {
+            CallEvent::Connected { .. } => {
                 active.info.state = CallPhase::Connected;
                 active.info.started_at_ms = Some(now_ms());
                 let info = active.info.clone();
@@ -547,18 +547,18 @@ impl Task {
                 let info = active.info.clone();
                 self.emit(ClientEvent::Call(info)).await;
             }
-            CallEvent::RemoteScreenShare { sharing } => {
+            CallEvent::RemoteScreenShare { sharing, .. } => {
                 active.info.remote_sharing = sharing;
                 let info = active.info.clone();
                 self.emit(ClientEvent::Call(info)).await;
             }
-            CallEvent::RemoteMuted { audio, video } => {
+            CallEvent::RemoteMuted { audio, video, .. } => {
                 active.info.remote_muted_audio = audio;
                 active.info.remote_muted_video = video;
                 let info = active.info.clone();
                 self.emit(ClientEvent::Call(info)).await;
             }
-            CallEvent::ChatReceived(message) => {
+            CallEvent::ChatReceived { peer, message } => {
                 self.emit(ClientEvent::Chat {
                     peer,
                     message,
@@ -574,9 +574,13 @@ impl Task {
                 })
                 .await
             }
-            CallEvent::ChatDelivered { id } => self.emit(ClientEvent::ChatDelivered { id }).await,
-            CallEvent::Transfer(event) => self.emit(ClientEvent::Transfer { peer, event }).await,
-            CallEvent::Stats(s) => self.emit(ClientEvent::Stats(s)).await,
+            CallEvent::ChatDelivered { id, .. } => {
+                self.emit(ClientEvent::ChatDelivered { id }).await
+            }
+            CallEvent::Transfer { peer, event } => {
+                self.emit(ClientEvent::Transfer { peer, event }).await
+            }
+            CallEvent::Stats { stats, .. } => self.emit(ClientEvent::Stats(stats)).await,
             CallEvent::Ended { .. } => self.end_call().await,
             _ => {}
         }

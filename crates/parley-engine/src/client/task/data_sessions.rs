@@ -130,11 +130,11 @@ impl Task {
             Some(ev) => ev,
         };
         let out = match ev {
-            CallEvent::Connected => {
+            CallEvent::Connected { .. } => {
                 self.sessions.set_connected(&call_id);
                 None
             }
-            CallEvent::ChatReceived(message) => Some(ClientEvent::Chat {
+            CallEvent::ChatReceived { message, .. } => Some(ClientEvent::Chat {
                 peer,
                 message,
                 direction: ChatDirection::Received,
@@ -144,8 +144,8 @@ impl Task {
                 message,
                 direction: ChatDirection::Sent,
             }),
-            CallEvent::ChatDelivered { id } => Some(ClientEvent::ChatDelivered { id }),
-            CallEvent::Transfer(event) => Some(ClientEvent::Transfer { peer, event }),
+            CallEvent::ChatDelivered { id, .. } => Some(ClientEvent::ChatDelivered { id }),
+            CallEvent::Transfer { event, .. } => Some(ClientEvent::Transfer { peer, event }),
             _ => None,
         };
         if let Some(out) = out {

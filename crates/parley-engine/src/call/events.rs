@@ -1,0 +1,175 @@
+//! What a call reports as it goes: events that name the member (peer) and the
+//! track they concern, and the live statistics of one link.
+
+use parley_proto::data::ChatMessage;
+use parley_proto::PeerId;
+
+use crate::rtc::CandidateType;
+use crate::transfer::TransferEvent;
+
+use super::{CAMERA_TRACK_ID, MICROPHONE_TRACK_ID, SCREEN_TRACK_ID};
+
+/// The tracks every link carries each way (docs/protocol.md §8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TrackKind {
+    /// Camera video (H.264).
+    Camera,
+    /// Microphone audio (Opus).
+    Microphone,
+    /// Shared screen video (H.264).
+    Screen,
+}
+
+impl TrackKind {
+    /// The track id on the wire (`camera`, `microphone`, `screen`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackKind::Camera => CAMERA_TRACK_ID,
+            TrackKind::Microphone => MICROPHONE_TRACK_ID,
+            TrackKind::Screen => SCREEN_TRACK_ID,
+        }
+    }
+}
+
+/// What the call reports as it goes. Events about one member of the call name
+/// it (`peer`); in a one-to-one call that is always the other party.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// `peer`'s client is ringing.
+    Ringing {
+        /// The member called.
+        peer: PeerId,
+    },
+    /// `peer` accepted (or we accepted `peer`'s call).
+    Accepted {
+        /// The member.
+        peer: PeerId,
+    },
+    /// ICE and DTLS to `peer` are up for the first time.
+    Connected {
+        /// The member.
+        peer: PeerId,
+    },
+    /// The connection to `peer` was lost; an ICE restart (or the network) may
+    /// bring it back within [`super::CallOptions::lost_after_ms`].
+    Reconnecting {
+        /// The member whose link was lost.
+        peer: PeerId,
+    },
+    /// The connection to `peer` is back after [`CallEvent::Reconnecting`].
+    Reconnected {
+        /// The member whose link is back.
+        peer: PeerId,
+    },
+    /// The first frame of `peer`'s camera was decoded, `setup_ms` after accept.
+    FirstRemoteFrame {
+        /// The member.
+        peer: PeerId,
+        /// The track (the camera).
+        track: TrackKind,
+        /// Accept → first decoded remote frame, ms.
+        setup_ms: u64,
+    },
+    /// A chat message from `peer` arrived (already stored in history when a
+    /// profile is set).
+    ChatReceived {
+        /// The sender.
+        peer: PeerId,
+        /// The message.
+        message: ChatMessage,
+    },
+    /// We sent a chat message (already stored in history when a profile is set).
+    ChatSent(ChatMessage),
+    /// `peer` acknowledged a chat message we sent.
+    ChatDelivered {
+        /// The member that acknowledged it.
+        peer: PeerId,
+        /// The message id.
+        id: String,
+    },
+    /// Progress, completion or failure of a file transfer with `peer`.
+    Transfer {
+        /// The member on the other end.
+        peer: PeerId,
+        /// What happened.
+        event: TransferEvent,
+    },
+    /// Every chat message and file given in [`super::CallOptions`] has been
+    /// delivered.
+    SendsDone,
+    /// `peer` muted or unmuted (control channel).
+    RemoteMuted {
+        /// The member.
+        peer: PeerId,
+        /// Their microphone is muted.
+        audio: bool,
+        /// Their camera is off.
+        video: bool,
+    },
+    /// We started or stopped sharing our screen (also when the shared source went
+    /// away by itself, e.g. a closed window).
+    ScreenShare {
+        /// Whether the screen track now carries our screen.
+        sharing: bool,
+    },
+    /// `peer` started or stopped sharing its screen.
+    RemoteScreenShare {
+        /// The member.
+        peer: PeerId,
+        /// Whether they are sharing.
+        sharing: bool,
+    },
+    /// Live statistics of the link to `peer`, once a second while connected.
+    Stats {
+        /// The member.
+        peer: PeerId,
+        /// The figures.
+        stats: LiveStats,
+    },
+    /// The call ended.
+    Ended {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Live call statistics for an overlay, measured over the last second.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveStats {
+    /// Remote video width, pixels (0 before the first frame).
+    pub width: u32,
+    /// Remote video height, pixels.
+    pub height: u32,
+    /// Remote frames decoded per second.
+    pub fps: f64,
+    /// Bits received per second on the selected candidate pair (media and data).
+    pub bitrate_bps: f64,
+    /// ICE round-trip time, ms.
+    pub rtt_ms: Option<f64>,
+    /// Audio packets lost, percent of those expected, over the call so far.
+    pub loss_pct: f64,
+    /// Local candidate type of the selected pair (host, srflx, prflx, relay).
+    pub candidate: Option<CandidateType>,
+    /// Our address of the selected candidate pair, `ip:port` (it changes when an
+    /// ICE restart finds a new route).
+    pub local_address: Option<String>,
+    /// The peer's address of the selected candidate pair, `ip:port`.
+    pub remote_address: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_kinds_use_the_protocols_track_ids() {
+        let ids: Vec<&str> = [TrackKind::Camera, TrackKind::Microphone, TrackKind::Screen]
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(ids, ["camera", "microphone", "screen"]);
+    }
+}
