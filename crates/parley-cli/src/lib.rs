@@ -7,6 +7,7 @@
 pub mod args;
 mod demo;
 mod doctor;
+mod drive;
 mod media;
 mod screen_plan;
 mod session;

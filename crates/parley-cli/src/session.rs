@@ -4,15 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use parley_engine::call::{
-    Call, CallCommand, CallEvent, CallOptions, CallReport, Direction, FileToSend,
-};
+use parley_engine::call::{Call, CallOptions, Direction, FileToSend};
 use parley_engine::rtc::{IceServer, RtcConfig};
 use parley_engine::signaling::{SignalEvent, SignalingClient};
 use parley_engine::storage::Profile;
 use parley_proto::{CallKind, ClientMessage, PeerId, ServerMessage};
 
 use crate::args::{CallArgs, NetArgs};
+use crate::drive::{drive, Until};
 use crate::media;
 use crate::screen_plan::ScreenPlan;
 
@@ -106,35 +105,6 @@ async fn connect(
         .with_context(|| format!("signaling server {server}"))
 }
 
-fn print_event(ev: &CallEvent) {
-    match ev {
-        CallEvent::ChatReceived(m) => println!("chat: {}", m.text),
-        CallEvent::Transfer(t) => crate::session::print_transfer(t),
-        CallEvent::Ended { reason } => eprintln!("call ended: {reason}"),
-        CallEvent::Connected => eprintln!("connected"),
-        CallEvent::Reconnecting { .. } => eprintln!("connection lost; reconnecting"),
-        CallEvent::Reconnected { .. } => eprintln!("reconnected"),
-        CallEvent::FirstRemoteFrame { setup_ms } => {
-            eprintln!("first remote frame after {setup_ms} ms")
-        }
-        CallEvent::RemoteScreenShare { sharing } => eprintln!(
-            "the peer {} sharing its screen",
-            if *sharing { "started" } else { "stopped" }
-        ),
-        _ => {}
-    }
-}
-
-fn conclude(report: CallReport, a: &CallArgs) -> Result<()> {
-    if a.stats {
-        println!("{}", serde_json::to_string(&report)?);
-    }
-    if let Some(err) = report.transfer_errors.first() {
-        bail!("file transfer failed: {err}");
-    }
-    Ok(())
-}
-
 /// Watches `to` and waits until the server reports it online (at most `secs`).
 async fn wait_online(
     sig: &SignalingClient,
@@ -169,46 +139,18 @@ pub async fn call(
     a: CallArgs,
 ) -> Result<()> {
     let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
-    let mut screen = ScreenPlan::new(&a)?;
+    let screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     wait_online(&sig, &mut sig_rx, &to, a.wait_online).await?;
     let direction = Direction::Outgoing {
         to,
         call_id: parley_engine::call::new_call_id(),
     };
-    let mut call = Call::start(sig.clone(), sig_rx, direction, opts);
-    let hold = tokio::time::sleep(Duration::MAX / 4);
-    tokio::pin!(hold);
-    let (mut held, mut sends_done, mut hung_up) = (false, false, false);
-    loop {
-        tokio::select! {
-            ev = call.next_event() => {
-                let Some(ev) = ev else { break };
-                print_event(&ev);
-                match ev {
-                    CallEvent::Accepted => hold.as_mut().reset(
-                        tokio::time::Instant::now() + Duration::from_secs_f64(duration_s.max(0.0)),
-                    ),
-                    CallEvent::SendsDone => sends_done = true,
-                    CallEvent::Connected => screen.connected(),
-                    CallEvent::Ended { .. } => break,
-                    _ => {}
-                }
-            }
-            _ = &mut hold, if !held => held = true,
-            cmd = screen.due(), if screen.pending() => {
-                call.command(cmd).await.ok();
-            }
-        }
-        if held && sends_done && !hung_up {
-            hung_up = true;
-            call.command(CallCommand::Hangup).await.ok();
-        }
-    }
-    let report = call.finish().await;
-    sig.close();
-    media::report_missing_recordings(&a);
-    conclude(report?, &a)
+    let call = Call::start(sig.clone(), sig_rx, direction, opts);
+    let until = Until::HangUpAfter {
+        secs: duration_s.max(0.0),
+    };
+    drive(call, sig, screen, until, true, &a).await
 }
 
 /// Whether `id` is in the profile's contact list (an unreadable list counts as
@@ -231,7 +173,7 @@ pub async fn answer(
     a: CallArgs,
 ) -> Result<()> {
     let mut opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
-    let mut screen = ScreenPlan::new(&a)?;
+    let screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     let wait = async {
         while let Some(ev) = sig_rx.recv().await {
@@ -270,63 +212,11 @@ pub async fn answer(
         opts.video_source = None;
         opts.audio_source = None;
     }
-    let mut call = Call::start(
+    let call = Call::start(
         sig.clone(),
         sig_rx,
         Direction::Incoming { call_id, from },
         opts,
     );
-    loop {
-        tokio::select! {
-            ev = call.next_event() => {
-                let Some(ev) = ev else { break };
-                print_event(&ev);
-                match ev {
-                    CallEvent::Connected if is_media => screen.connected(),
-                    CallEvent::Ended { .. } => break,
-                    _ => {}
-                }
-            }
-            cmd = screen.due(), if screen.pending() => {
-                call.command(cmd).await.ok();
-            }
-        }
-    }
-    let report = call.finish().await;
-    sig.close();
-    media::report_missing_recordings(&a);
-    conclude(report?, &a)
-}
-
-/// Prints finished transfers: `received: PATH (N bytes)` / `sent: NAME (N bytes)`, and
-/// failures on stderr.
-pub fn print_transfer(ev: &parley_engine::transfer::TransferEvent) {
-    use parley_engine::transfer::{TransferDirection, TransferEvent};
-    match ev {
-        TransferEvent::Completed {
-            path,
-            name,
-            bytes,
-            direction,
-            elapsed_ms,
-            ..
-        } => {
-            let mbps = *bytes as f64 / (*elapsed_ms).max(1) as f64 / 1e3;
-            match direction {
-                TransferDirection::Receiving => {
-                    println!(
-                        "received: {} ({bytes} bytes, {mbps:.1} MB/s)",
-                        path.display()
-                    )
-                }
-                TransferDirection::Sending => {
-                    println!("sent: {name} ({bytes} bytes, {mbps:.1} MB/s)")
-                }
-            }
-        }
-        TransferEvent::Failed { name, reason, .. } => {
-            eprintln!("transfer of {name} failed: {reason}")
-        }
-        _ => {}
-    }
+    drive(call, sig, screen, Until::PeerHangsUp, is_media, &a).await
 }

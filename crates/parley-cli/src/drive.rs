@@ -1,0 +1,137 @@
+//! The one driver of `call` and `answer` once the call is started: prints what
+//! happens, starts and stops the screen share as planned, hangs up when told to,
+//! then prints the report and fails on what went wrong.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use parley_engine::call::{Call, CallCommand, CallEvent, CallReport};
+use parley_engine::signaling::SignalingClient;
+
+use crate::args::CallArgs;
+use crate::media;
+use crate::screen_plan::ScreenPlan;
+
+/// When the driver ends the call.
+pub enum Until {
+    /// We hang up `secs` after the call was accepted, once every chat message and
+    /// file given on the command line was delivered (whichever is later).
+    HangUpAfter {
+        /// Seconds after accept.
+        secs: f64,
+    },
+    /// The peer hangs up (or the call fails).
+    PeerHangsUp,
+}
+
+/// Runs `call` to its end (see the module doc). `media`: whether it carries media
+/// (a data session has no screen to share). Closes `sig` afterwards.
+///
+/// Errors: the call's failure, or the first failed file transfer.
+pub async fn drive(
+    mut call: Call,
+    sig: SignalingClient,
+    mut screen: ScreenPlan,
+    until: Until,
+    media: bool,
+    a: &CallArgs,
+) -> Result<()> {
+    // Armed at accept when we are the one to hang up.
+    let hold = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(hold);
+    let (mut held, mut sends_done, mut hung_up) = (false, false, false);
+    loop {
+        tokio::select! {
+            ev = call.next_event() => {
+                let Some(ev) = ev else { break };
+                print_event(&ev);
+                match ev {
+                    CallEvent::Accepted { .. } => {
+                        if let Until::HangUpAfter { secs } = until {
+                            let at = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
+                            hold.as_mut().reset(at);
+                        }
+                    }
+                    CallEvent::SendsDone => sends_done = true,
+                    CallEvent::Connected { .. } if media => screen.connected(),
+                    CallEvent::Ended { .. } => break,
+                    _ => {}
+                }
+            }
+            _ = &mut hold, if !held => held = true,
+            cmd = screen.due(), if screen.pending() => {
+                call.command(cmd).await.ok();
+            }
+        }
+        if held && sends_done && !hung_up {
+            hung_up = true;
+            call.command(CallCommand::Hangup).await.ok();
+        }
+    }
+    let report = call.finish().await;
+    sig.close();
+    media::report_missing_recordings(a);
+    conclude(report?, a)
+}
+
+fn print_event(ev: &CallEvent) {
+    match ev {
+        CallEvent::ChatReceived { message, .. } => println!("chat: {}", message.text),
+        CallEvent::Transfer { event, .. } => print_transfer(event),
+        CallEvent::Ended { reason } => eprintln!("call ended: {reason}"),
+        CallEvent::Connected { .. } => eprintln!("connected"),
+        CallEvent::Reconnecting { .. } => eprintln!("connection lost; reconnecting"),
+        CallEvent::Reconnected { .. } => eprintln!("reconnected"),
+        CallEvent::FirstRemoteFrame { setup_ms, .. } => {
+            eprintln!("first remote frame after {setup_ms} ms")
+        }
+        CallEvent::RemoteScreenShare { sharing, .. } => eprintln!(
+            "the peer {} sharing its screen",
+            if *sharing { "started" } else { "stopped" }
+        ),
+        _ => {}
+    }
+}
+
+fn conclude(report: CallReport, a: &CallArgs) -> Result<()> {
+    if a.stats {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    if let Some(err) = report.transfer_errors.first() {
+        bail!("file transfer failed: {err}");
+    }
+    Ok(())
+}
+
+/// Prints finished transfers: `received: PATH (N bytes)` / `sent: NAME (N bytes)`, and
+/// failures on stderr.
+pub fn print_transfer(ev: &parley_engine::transfer::TransferEvent) {
+    use parley_engine::transfer::{TransferDirection, TransferEvent};
+    match ev {
+        TransferEvent::Completed {
+            path,
+            name,
+            bytes,
+            direction,
+            elapsed_ms,
+            ..
+        } => {
+            let mbps = *bytes as f64 / (*elapsed_ms).max(1) as f64 / 1e3;
+            match direction {
+                TransferDirection::Receiving => {
+                    println!(
+                        "received: {} ({bytes} bytes, {mbps:.1} MB/s)",
+                        path.display()
+                    )
+                }
+                TransferDirection::Sending => {
+                    println!("sent: {name} ({bytes} bytes, {mbps:.1} MB/s)")
+                }
+            }
+        }
+        TransferEvent::Failed { name, reason, .. } => {
+            eprintln!("transfer of {name} failed: {reason}")
+        }
+        _ => {}
+    }
+}
