@@ -26,7 +26,8 @@ struct UdpCut {
 
 impl UdpCut {
     fn start(ip: &str) -> WdResult<Self> {
-        let comment = format!("parley-app-window-{}", std::process::id());
+        // A run killed mid-outage (no unwinding) left its rules: they go first.
+        let comment = "parley-app-window-outage".to_owned();
         let rules: Vec<Vec<String>> = ["-s", "-d"]
             .iter()
             .map(|dir| {
@@ -48,6 +49,9 @@ impl UdpCut {
                 .collect()
             })
             .collect();
+        for rule in &rules {
+            while iptables("-D", rule).is_ok() {}
+        }
         let mut cut = Self { rules: Vec::new() };
         for rule in rules {
             iptables("-I", &rule)?;

@@ -42,10 +42,11 @@ pub fn subscribe() -> watch::Receiver<u64> {
 }
 
 fn watch_addresses(tx: watch::Sender<u64>) {
-    let mut known = addresses();
+    let mut known = addresses().unwrap_or_default();
     loop {
         std::thread::sleep(Duration::from_millis(POLL_MS));
-        let now = addresses();
+        // A failed read is no news (not every address gone at once).
+        let Some(now) = addresses() else { continue };
         let gone: Vec<&IpAddr> = known.difference(&now).collect();
         if !gone.is_empty() {
             tracing::info!("network changed: {gone:?} gone, now {now:?}");
@@ -56,15 +57,21 @@ fn watch_addresses(tx: watch::Sender<u64>) {
 }
 
 /// This host's addresses that can carry a call: not loopback, unspecified or
-/// link-local (the ones webrtc-rs skips when it gathers host candidates).
-fn addresses() -> BTreeSet<IpAddr> {
-    let Ok(list) = rtc::shared::ifaces::ifaces() else {
-        return BTreeSet::new();
-    };
-    list.into_iter()
-        .filter_map(|i| i.addr.map(|a| a.ip()))
-        .filter(usable)
-        .collect()
+/// link-local (the ones webrtc-rs skips when it gathers host candidates); `None`
+/// when the interfaces cannot be read.
+fn addresses() -> Option<BTreeSet<IpAddr>> {
+    match rtc::shared::ifaces::ifaces() {
+        Ok(list) => Some(
+            list.into_iter()
+                .filter_map(|i| i.addr.map(|a| a.ip()))
+                .filter(usable)
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::debug!("cannot read the interface addresses: {e}");
+            None
+        }
+    }
 }
 
 fn usable(ip: &IpAddr) -> bool {

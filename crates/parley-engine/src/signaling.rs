@@ -258,7 +258,10 @@ impl SignalingClient {
     /// dropped, so a message sent after seeing it goes out on a new connection.
     /// Calls restart ICE on it.
     pub fn network_changes(&self) -> watch::Receiver<u64> {
-        self.net_handled.clone()
+        let mut rx = self.net_handled.clone();
+        // Changes before this call are not news to the caller.
+        rx.mark_unchanged();
+        rx
     }
 
     /// Sets the contact ids whose presence we watch; re-sent after every reconnect.
@@ -497,7 +500,7 @@ impl ConnectionTask {
                             retry_in_ms: 0,
                         })
                         .await;
-                    self.net_handled.send_replace(*self.net.borrow());
+                    self.net_handled.send_replace(*self.net.borrow_and_update());
                 }
             }
         }

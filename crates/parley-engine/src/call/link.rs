@@ -405,10 +405,12 @@ impl Link {
                 self.resend_at = None;
                 self.out.push_back(Action::ApplyAnswer(sdp));
                 self.remote_applied();
-                if std::mem::take(&mut self.offer_restarts_ice) && !self.connected {
+                if std::mem::take(&mut self.offer_restarts_ice) && !self.connected && self.restarter
+                {
                     // The restart's checks start now: they get the whole wait,
-                    // however long the answer took to come.
-                    self.restart_wanted = false;
+                    // however long the answer took to come. (A restart still
+                    // wanted, the network having changed again since this offer,
+                    // goes ahead below.)
                     self.restart_at = Some(now + restart_timeout(self.restarts.max(1)));
                 }
                 self.when_stable(now);
@@ -447,6 +449,7 @@ impl Link {
             ConnectionState::Disconnected if self.connected => {
                 self.connected = false;
                 self.lost_at = Some(now + self.lost_after);
+                self.resend_unanswered(now);
                 if self.restarter {
                     self.restart_at = Some(now + DISCONNECTED_GRACE);
                 }
@@ -454,6 +457,7 @@ impl Link {
             ConnectionState::Failed if self.connected_once => {
                 self.connected = false;
                 self.lost_at.get_or_insert(now + self.lost_after);
+                self.resend_unanswered(now);
                 if self.restarter {
                     self.restart_at = Some(now);
                     self.handle_timeout(now);
@@ -470,6 +474,13 @@ impl Link {
             // Still connecting for the first time: the connect timeout rules.
             return;
         }
+        if !self.restarter && !self.connected {
+            // The link is down: the restarting side's offers rule, so that two
+            // restart offers never cross (the polite side would roll its own
+            // back, which webrtc-rs 0.21.1 does not survive). This side restarts
+            // only while the link is up (its own network changed).
+            return;
+        }
         if self.making_offer || self.signaling != SignalingState::Stable {
             self.restart_wanted = true;
             return;
@@ -479,6 +490,15 @@ impl Link {
             // Try again if this one does not bring the link back.
             self.restarts += 1;
             self.restart_at = Some(now + restart_timeout(self.restarts));
+        }
+    }
+
+    /// An offer made while the link was up and still unanswered now that it is
+    /// down (a restart after a network change, its answer lost with a signaling
+    /// connection) goes out again at once, then every [`OFFER_RESEND`].
+    fn resend_unanswered(&mut self, now: Instant) {
+        if self.signaling == SignalingState::HaveLocalOffer && self.resend_at.is_none() {
+            self.resend_at = Some(now);
         }
     }
 

@@ -472,8 +472,8 @@ fn a_restart_rolled_back_in_glare_goes_again_afterwards() {
     l.handle(Input::Start { offerer: true }, now);
     answer_offers(&mut l, now);
     l.handle(Input::Connection(ConnectionState::Connected), now);
-    // The polite side does not restart by itself; it is asked to.
-    l.handle(Input::Connection(ConnectionState::Disconnected), now);
+    // The polite side does not restart by itself; it is asked to (its network
+    // changed) while the link is still up.
     l.handle(Input::RestartIce, now);
     assert_eq!(
         drain(&mut l),
@@ -494,13 +494,46 @@ fn a_restart_rolled_back_in_glare_goes_again_afterwards() {
     );
     let answer = local_answer("answer");
     l.handle(answer, now);
-    // ...and restart again once stable, not counting the rolled-back one.
+    // ...and restart again once stable (the link is still up).
     let actions = drain(&mut l);
     assert_eq!(
         actions.last(),
         Some(&Action::CreateOffer { ice_restart: true })
     );
-    assert_eq!(l.restarts, 1);
+    assert_eq!(l.ice_restarts(), 2);
+}
+
+#[test]
+fn the_polite_side_leaves_restarts_to_the_other_once_the_link_is_down() {
+    let mut l = Link::new(true);
+    let now = Instant::now();
+    l.handle(Input::Start { offerer: false }, now);
+    l.handle(Input::Connection(ConnectionState::Connected), now);
+    l.handle(Input::Connection(ConnectionState::Disconnected), now);
+    drain(&mut l);
+    // Its network changed after ICE noticed: the impolite side's restart will
+    // come, and a crossing offer of ours would have to be rolled back.
+    l.handle(Input::RestartIce, now);
+    assert_eq!(drain(&mut l), vec![]);
+    assert_eq!(l.poll_timeout(), Some(now + LOST_AFTER));
+}
+
+#[test]
+fn an_offer_made_while_up_goes_again_once_the_link_is_down() {
+    let mut l = Link::new(true);
+    let t0 = Instant::now();
+    l.handle(Input::Start { offerer: false }, t0);
+    l.handle(Input::Connection(ConnectionState::Connected), t0);
+    l.handle(Input::RestartIce, t0);
+    l.handle(local_offer("restart"), t0);
+    drain(&mut l);
+    // Its answer is lost with the peer's signaling connection; ICE notices.
+    let t1 = t0 + Duration::from_secs(5);
+    l.handle(Input::Connection(ConnectionState::Disconnected), t1);
+    assert_eq!(l.poll_timeout(), Some(t1));
+    l.handle_timeout(t1);
+    assert_eq!(drain(&mut l), vec![Action::ResendOffer]);
+    assert_eq!(l.poll_timeout(), Some(t1 + OFFER_RESEND));
 }
 
 #[test]
