@@ -148,6 +148,7 @@ fn a_browser_peer_calls_with_parley_and_is_told_why_vp8_is_refused() {
                 call_id,
                 from,
                 kind,
+                ..
             } => {
                 assert_eq!(from, parley_id);
                 assert_eq!(kind, CallKind::Media);
@@ -185,6 +186,7 @@ fn a_browser_peer_calls_with_parley_and_is_told_why_vp8_is_refused() {
         let answer = answer.as_str().expect("an answer SDP").to_owned();
         let answer_sig = sig.sign(&call_id, &parley_id, DescriptionType::Answer, &answer);
         sig.send(ClientMessage::Answer {
+            to: None,
             call_id: call_id.clone(),
             sdp: answer,
             sig: Some(answer_sig),
@@ -271,6 +273,7 @@ fn a_browser_peer_calls_with_parley_and_is_told_why_vp8_is_refused() {
         assert!(offer.contains("VP8") && !offer.contains("H264"), "{offer}");
         let s = sig.sign(&call_id, &parley_id, DescriptionType::Offer, &offer);
         sig.send(ClientMessage::Offer {
+            to: None,
             call_id: call_id.clone(),
             sdp: offer,
             sig: Some(s),

@@ -112,6 +112,7 @@ async fn impostor_refused_and_offers_need_a_call() {
     send(
         &mut a,
         ClientMessage::Offer {
+            to: None,
             call_id: "nocall".into(),
             sdp: "v=0".into(),
             sig: None,
@@ -141,6 +142,7 @@ async fn impostor_refused_and_offers_need_a_call() {
     send(
         &mut a,
         ClientMessage::Offer {
+            to: None,
             call_id: "c1".into(),
             sdp: "v=0".into(),
             sig: None,

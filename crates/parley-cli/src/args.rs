@@ -134,6 +134,8 @@ pub struct CallArgs {
     #[arg(long, group = "audio")]
     pub no_audio: bool,
     /// Record the remote video to this Y4M file (not written if no video arrives).
+    /// With `{peer}` in it, every member of a group call is recorded to its own
+    /// file, `{peer}` replaced by the member's id.
     #[arg(long)]
     pub record_video: Option<PathBuf>,
     /// Record the remote audio to this WAV file (48 kHz mono).
@@ -190,6 +192,17 @@ pub struct CallArgs {
     /// this many seconds (ICE restarts are tried meanwhile).
     #[arg(long, default_value_t = parley_engine::call::DEFAULT_LOST_AFTER_MS as f64 / 1000.0)]
     pub lost_after: f64,
+    /// Invite this contact into the call once it is accepted (repeatable): the
+    /// call becomes a group call (docs/protocol.md §6.4).
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
+    pub invite: Vec<String>,
+    /// Seconds after the call is accepted to send the --invite invitations.
+    #[arg(long, default_value_t = 1.0, requires = "invite")]
+    pub invite_at: f64,
+    /// Hang up this many seconds after the call is accepted (`answer`; `call`
+    /// has its duration). A group call goes on for the others.
+    #[arg(long)]
+    pub leave_after: Option<f64>,
 }
 
 /// Network options of calls and the doctor.

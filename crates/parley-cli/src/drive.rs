@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use parley_engine::call::{Call, CallCommand, CallEvent, CallReport};
 use parley_engine::signaling::SignalingClient;
+use parley_proto::PeerId;
 
 use crate::args::CallArgs;
 use crate::media;
@@ -39,17 +40,28 @@ pub async fn drive(
     // Armed at accept when we are the one to hang up.
     let hold = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(hold);
-    let (mut held, mut sends_done, mut hung_up) = (false, false, false);
+    // Armed at accept when there are people to invite (--invite).
+    let mut invites: Vec<PeerId> = Vec::new();
+    for id in &a.invite {
+        invites.push(crate::parse_id(id)?);
+    }
+    let invite_at = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(invite_at);
+    let (mut held, mut sends_done, mut hung_up, mut accepted) = (false, false, false, false);
     loop {
         tokio::select! {
             ev = call.next_event() => {
                 let Some(ev) = ev else { break };
                 print_event(&ev);
                 match ev {
-                    CallEvent::Accepted { .. } => {
+                    CallEvent::Accepted { .. } if !accepted => {
+                        accepted = true;
+                        let now = tokio::time::Instant::now();
                         if let Until::HangUpAfter { secs } = until {
-                            let at = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
-                            hold.as_mut().reset(at);
+                            hold.as_mut().reset(now + Duration::from_secs_f64(secs));
+                        }
+                        if !invites.is_empty() {
+                            invite_at.as_mut().reset(now + Duration::from_secs_f64(a.invite_at.max(0.0)));
                         }
                     }
                     CallEvent::SendsDone => sends_done = true,
@@ -59,6 +71,12 @@ pub async fn drive(
                 }
             }
             _ = &mut hold, if !held => held = true,
+            _ = &mut invite_at, if !invites.is_empty() => {
+                for peer in std::mem::take(&mut invites) {
+                    eprintln!("inviting {peer}");
+                    call.command(CallCommand::Invite(peer)).await.ok();
+                }
+            }
             cmd = screen.due(), if screen.pending() => {
                 call.command(cmd).await.ok();
             }
@@ -80,6 +98,12 @@ fn print_event(ev: &CallEvent) {
         CallEvent::Transfer { event, .. } => print_transfer(event),
         CallEvent::Ended { reason } => eprintln!("call ended: {reason}"),
         CallEvent::Connected { .. } => eprintln!("connected"),
+        CallEvent::PeerLeft { peer, reason } => eprintln!("{peer} left the call: {reason}"),
+        CallEvent::PeerJoined { peer } => eprintln!("{peer} joined the call"),
+        CallEvent::InviteFailed { peer, reason } => match peer {
+            Some(peer) => eprintln!("the invitation of {peer} failed: {reason}"),
+            None => eprintln!("an invitation failed: {reason}"),
+        },
         CallEvent::Reconnecting { .. } => eprintln!("connection lost; reconnecting"),
         CallEvent::Reconnected { .. } => eprintln!("reconnected"),
         CallEvent::FirstRemoteFrame { setup_ms, .. } => {

@@ -106,7 +106,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn parse_id(s: &str) -> Result<PeerId> {
+pub(crate) fn parse_id(s: &str) -> Result<PeerId> {
     PeerId::parse(s.trim()).with_context(|| format!("{s:?} is not a Parley id"))
 }
 

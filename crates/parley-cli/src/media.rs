@@ -1,9 +1,10 @@
 //! Building sources and sinks from the command line.
 
 use anyhow::{bail, Context, Result};
-use parley_engine::call::{AudioSink, VideoSink};
+use parley_engine::call::{AudioSink, CallOptions, RemoteSinks, TrackKind, VideoSink};
 use parley_engine::media::screen::{ScreenSource, ScreenTarget};
 use parley_engine::media::{self, AudioSource, VideoSource};
+use parley_proto::PeerId;
 
 use crate::args::CallArgs;
 
@@ -102,7 +103,7 @@ pub fn sinks(a: &CallArgs) -> Result<Sinks> {
             .with_context(|| format!("--record-screen {}", path.display()))?;
         screen.push(Box::new(rec));
     }
-    if let Some(path) = &a.record_video {
+    if let Some(path) = a.record_video.as_ref().filter(|p| !is_per_member(p)) {
         let rec = media::Y4mRecorder::create(path, 15)
             .with_context(|| format!("--record-video {}", path.display()))?;
         video.push(Box::new(rec));
@@ -119,13 +120,59 @@ pub fn sinks(a: &CallArgs) -> Result<Sinks> {
     Ok((video, audio, screen))
 }
 
+/// Placeholder in `--record-video` for a member's id.
+const PEER_PLACEHOLDER: &str = "{peer}";
+
+/// Whether `--record-video` names one file per member.
+fn is_per_member(path: &std::path::Path) -> bool {
+    path.to_string_lossy().contains(PEER_PLACEHOLDER)
+}
+
+/// Where each member's media goes when `--record-video` has `{peer}` in it:
+/// every member's camera to its own file; the shared screen and the audio to
+/// the fixed sinks, for the first member that asks (as without it).
+pub struct MemberSinks {
+    video_pattern: String,
+    screen: Vec<Box<dyn VideoSink>>,
+    audio: Vec<Box<dyn AudioSink>>,
+}
+
+impl RemoteSinks for MemberSinks {
+    fn video(&mut self, peer: &PeerId, track: TrackKind) -> Vec<Box<dyn VideoSink>> {
+        if track == TrackKind::Screen {
+            return std::mem::take(&mut self.screen);
+        }
+        let path = self.video_pattern.replace(PEER_PLACEHOLDER, peer.as_str());
+        match media::Y4mRecorder::create(std::path::Path::new(&path), 15) {
+            Ok(rec) => vec![Box::new(rec)],
+            Err(e) => {
+                eprintln!("warning: cannot record {path}: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn audio(&mut self, _peer: &PeerId) -> Vec<Box<dyn AudioSink>> {
+        std::mem::take(&mut self.audio)
+    }
+}
+
+/// The per-member sinks `--record-video` asks for, taking the fixed screen and
+/// audio sinks from `opts`; `None` for a single recording.
+pub fn member_sinks(a: &CallArgs, opts: &mut CallOptions) -> Option<Box<dyn RemoteSinks>> {
+    let path = a.record_video.as_ref().filter(|p| is_per_member(p))?;
+    Some(Box::new(MemberSinks {
+        video_pattern: path.to_string_lossy().into_owned(),
+        screen: std::mem::take(&mut opts.screen_sinks),
+        audio: std::mem::take(&mut opts.audio_sinks),
+    }))
+}
+
 /// After the call: says which Y4M recordings were not written because no frame
 /// arrived (the recorder removes its file then, rather than leave an invalid one).
 pub fn report_missing_recordings(a: &CallArgs) {
-    for (path, what) in [
-        (&a.record_video, "video"),
-        (&a.record_screen, "shared screen"),
-    ] {
+    let video = a.record_video.clone().filter(|p| !is_per_member(p));
+    for (path, what) in [(&video, "video"), (&a.record_screen, "shared screen")] {
         if let Some(path) = path {
             if !path.exists() {
                 eprintln!("warning: no {what} arrived; {} not written", path.display());

@@ -93,6 +93,7 @@ pub fn call_options(
         bail!("--lost-after must be a positive number of seconds");
     }
     opts.lost_after_ms = (a.lost_after * 1000.0) as u64;
+    opts.remote_sinks = media::member_sinks(a, &mut opts);
     Ok(opts)
 }
 
@@ -181,6 +182,7 @@ pub async fn answer(
                 call_id,
                 from,
                 kind,
+                members,
             }) = ev
             else {
                 continue;
@@ -193,17 +195,20 @@ pub async fn answer(
                 let _ = sig.send(ClientMessage::Decline { call_id, reason }).await;
                 continue;
             }
-            return Some((call_id, from, kind));
+            return Some((call_id, from, kind, members));
         }
         None
     };
-    let (call_id, from, kind) =
+    let (call_id, from, kind, members) =
         tokio::time::timeout(Duration::from_secs_f64(timeout_s.max(0.0)), wait)
             .await
             .map_err(|_| anyhow::anyhow!("no call arrived within {timeout_s} s"))?
             .context("signaling connection closed while waiting for a call")?;
     let is_media = kind == CallKind::Media;
-    if is_media {
+    if !members.is_empty() {
+        let names: Vec<String> = members.iter().map(ToString::to_string).collect();
+        eprintln!("{from} invites us into a call with {}", names.join(", "));
+    } else if is_media {
         eprintln!("incoming call from {from}");
     } else {
         eprintln!("incoming data session from {from}");
@@ -212,11 +217,21 @@ pub async fn answer(
         opts.video_source = None;
         opts.audio_source = None;
     }
-    let call = Call::start(
-        sig.clone(),
-        sig_rx,
-        Direction::Incoming { call_id, from },
-        opts,
-    );
-    drive(call, sig, screen, Until::PeerHangsUp, is_media, &a).await
+    let direction = if members.is_empty() {
+        Direction::Incoming { call_id, from }
+    } else {
+        Direction::Join {
+            call_id,
+            from,
+            members,
+        }
+    };
+    let call = Call::start(sig.clone(), sig_rx, direction, opts);
+    let until = match a.leave_after {
+        Some(secs) => Until::HangUpAfter {
+            secs: secs.max(0.0),
+        },
+        None => Until::PeerHangsUp,
+    };
+    drive(call, sig, screen, until, is_media, &a).await
 }

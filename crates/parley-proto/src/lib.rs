@@ -25,11 +25,25 @@ pub use error::ProtoError;
 pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId, INVITE_LINK_PREFIX};
 pub use signal::{CallKind, ClientMessage, ErrorCode, IceServerInfo, ResumedCall, ServerMessage};
 
-/// Signaling protocol version carried in `hello` and `challenge`; the server refuses
-/// any other value with [`ErrorCode::UnsupportedVersion`].
+/// Signaling protocol version carried in `hello` and `challenge`: the newest this
+/// crate speaks. A server accepts [`MIN_PROTOCOL_VERSION`] up to this and refuses
+/// any other value with [`ErrorCode::UnsupportedVersion`] (docs/protocol.md §9).
 ///
-/// Version 2 made `sig` on `offer` and `answer` mandatory for clients (§6.3).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 2 made `sig` on `offer` and `answer` mandatory for clients (§6.3);
+/// version 3 added group calls (§6.4): `add`, `joined`, `left`, `members` in
+/// `invite` and `to` on `offer`, `answer`, `candidate` and `cancel`.
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// The oldest protocol version a server still accepts: a version 2 client takes
+/// part in one-to-one calls, and cannot be added to a group call.
+pub const MIN_PROTOCOL_VERSION: u32 = 2;
+
+/// The first protocol version with group calls (docs/protocol.md §6.4).
+pub const GROUP_PROTOCOL_VERSION: u32 = 3;
+
+/// Most members a call may have at once, invited ones included (docs/protocol.md
+/// §6.4).
+pub const MAX_CALL_MEMBERS: usize = 16;
 
 /// Largest signaling frame (bytes of the JSON text) a conforming server accepts by
 /// default; bigger frames get [`ErrorCode::TooLarge`] and the connection is closed.

@@ -153,10 +153,15 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// Caller: withdraws an invite that was not accepted yet.
+    /// Caller: withdraws an invite that was not accepted yet (in a group call,
+    /// the invitation of `to`, docs/protocol.md §6.4).
     Cancel {
         /// The call.
         call_id: String,
+        /// The member it is for, in a call of more than two (docs/protocol.md
+        /// §6.4); absent in a two-member call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<PeerId>,
     },
     /// Either party: ends the call, whatever its state.
     Hangup {
@@ -171,6 +176,10 @@ pub enum ClientMessage {
     Offer {
         /// The call.
         call_id: String,
+        /// The member it is for, in a call of more than two (docs/protocol.md
+        /// §6.4); absent in a two-member call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<PeerId>,
         /// Session description (SDP text).
         sdp: String,
         /// The sender's identity signature binding this description to the call
@@ -183,6 +192,10 @@ pub enum ClientMessage {
     Answer {
         /// The call.
         call_id: String,
+        /// The member it is for, in a call of more than two (docs/protocol.md
+        /// §6.4); absent in a two-member call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<PeerId>,
         /// Session description (SDP text).
         sdp: String,
         /// The sender's identity signature binding this description to the call
@@ -195,6 +208,10 @@ pub enum ClientMessage {
     Candidate {
         /// The call.
         call_id: String,
+        /// The member it is for, in a call of more than two (docs/protocol.md
+        /// §6.4); absent in a two-member call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<PeerId>,
         /// The `candidate:` attribute line; `""` signals end of candidates.
         candidate: String,
         /// Media stream id the candidate belongs to.
@@ -203,6 +220,14 @@ pub enum ClientMessage {
         /// Index of the m-line the candidate belongs to.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mline_index: Option<u16>,
+    },
+    /// A joined member of a media call invites `to` into it (protocol 3,
+    /// docs/protocol.md §6.4).
+    Add {
+        /// The running call.
+        call_id: String,
+        /// The contact to invite.
+        to: PeerId,
     },
     /// Sent right after every `welcome`: the accepted calls this client still
     /// holds. The server ends this peer's other calls, keeps the listed ones it
@@ -230,6 +255,7 @@ const CLIENT_TYPES: &[&str] = &[
     "answer",
     "candidate",
     "resume",
+    "add",
     "ping",
 ];
 
@@ -264,9 +290,16 @@ impl ClientMessage {
                 }
                 ids.iter().try_for_each(validate_id)
             }
-            ClientMessage::Invite { call_id, to, .. } => {
+            ClientMessage::Invite { call_id, to, .. } | ClientMessage::Add { call_id, to } => {
                 validate_call_id(call_id)?;
                 validate_id(to)
+            }
+            ClientMessage::Cancel { call_id, to }
+            | ClientMessage::Offer { call_id, to, .. }
+            | ClientMessage::Answer { call_id, to, .. }
+            | ClientMessage::Candidate { call_id, to, .. } => {
+                validate_call_id(call_id)?;
+                to.iter().try_for_each(validate_id)
             }
             ClientMessage::Resume { calls } => {
                 if calls.len() > MAX_RESUMED_CALLS {
@@ -305,6 +338,7 @@ impl ClientMessage {
             ClientMessage::Answer { .. } => "answer",
             ClientMessage::Candidate { .. } => "candidate",
             ClientMessage::Resume { .. } => "resume",
+            ClientMessage::Add { .. } => "add",
             ClientMessage::Ping => "ping",
         }
     }
@@ -316,7 +350,8 @@ impl ClientMessage {
             | ClientMessage::Ringing { call_id }
             | ClientMessage::Accept { call_id }
             | ClientMessage::Decline { call_id, .. }
-            | ClientMessage::Cancel { call_id }
+            | ClientMessage::Cancel { call_id, .. }
+            | ClientMessage::Add { call_id, .. }
             | ClientMessage::Hangup { call_id, .. }
             | ClientMessage::Offer { call_id, .. }
             | ClientMessage::Answer { call_id, .. }
@@ -374,15 +409,20 @@ pub enum ServerMessage {
         /// Whether it is connected and authenticated.
         online: bool,
     },
-    /// Delivered to the callee: `from` is calling (or opens a data session).
+    /// Delivered to the callee: `from` is calling (or opens a data session, or
+    /// invites it into a running group call).
     Invite {
         /// The call.
         call_id: String,
-        /// The caller.
+        /// The caller (in a group call, the member that invited).
         from: PeerId,
         /// A call or a data session; absent = [`CallKind::Media`].
         #[serde(default, skip_serializing_if = "CallKind::is_media")]
         kind: CallKind,
+        /// The joined members of a running call it is invited into, `from`
+        /// included (docs/protocol.md §6.4); absent for a new call.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<PeerId>,
     },
     /// Delivered to the caller: the callee is ringing.
     Ringing {
@@ -477,6 +517,26 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mline_index: Option<u16>,
     },
+    /// Delivered to the joined members of a group call other than its inviter
+    /// (who gets `accept`): `member` joined, and expects an offer from each of
+    /// them (docs/protocol.md §6.4).
+    Joined {
+        /// The call.
+        call_id: String,
+        /// The new member.
+        member: PeerId,
+    },
+    /// Delivered to the other members of a group call that goes on: `member`
+    /// hung up, disconnected for good, or declined (docs/protocol.md §6.4).
+    Left {
+        /// The call.
+        call_id: String,
+        /// The member that left.
+        member: PeerId,
+        /// Its reason, when it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Reply to `ping`.
     Pong,
     /// A request was refused or the frame was bad; see [`ErrorCode`].
@@ -506,6 +566,8 @@ const SERVER_TYPES: &[&str] = &[
     "offer",
     "answer",
     "candidate",
+    "joined",
+    "left",
     "pong",
     "error",
 ];
@@ -520,6 +582,10 @@ impl ServerMessage {
         let msg: ServerMessage = parse_tagged(text, SERVER_TYPES)?;
         match &msg {
             ServerMessage::Welcome { id } | ServerMessage::Presence { id, .. } => validate_id(id)?,
+            ServerMessage::Invite { from, members, .. } => {
+                validate_id(from)?;
+                members.iter().try_for_each(validate_id)?;
+            }
             _ => {
                 if let Some(from) = msg.from() {
                     validate_id(from)?;
@@ -555,6 +621,8 @@ impl ServerMessage {
             ServerMessage::Offer { .. } => "offer",
             ServerMessage::Answer { .. } => "answer",
             ServerMessage::Candidate { .. } => "candidate",
+            ServerMessage::Joined { .. } => "joined",
+            ServerMessage::Left { .. } => "left",
             ServerMessage::Pong => "pong",
             ServerMessage::Error { .. } => "error",
         }
@@ -572,7 +640,9 @@ impl ServerMessage {
             | ServerMessage::Hangup { call_id, .. }
             | ServerMessage::Offer { call_id, .. }
             | ServerMessage::Answer { call_id, .. }
-            | ServerMessage::Candidate { call_id, .. } => Some(call_id),
+            | ServerMessage::Candidate { call_id, .. }
+            | ServerMessage::Joined { call_id, .. }
+            | ServerMessage::Left { call_id, .. } => Some(call_id),
             ServerMessage::Error { call_id, .. } => call_id.as_deref(),
             ServerMessage::Challenge { .. }
             | ServerMessage::Welcome { .. }
@@ -582,7 +652,8 @@ impl ServerMessage {
         }
     }
 
-    /// The other party of a call message (`from`), if it is one.
+    /// The member a call message comes from or is about (`from`; `member` of
+    /// `joined` and `left`), if it is one.
     pub fn from(&self) -> Option<&PeerId> {
         match self {
             ServerMessage::Invite { from, .. }
@@ -595,6 +666,9 @@ impl ServerMessage {
             | ServerMessage::Offer { from, .. }
             | ServerMessage::Answer { from, .. }
             | ServerMessage::Candidate { from, .. } => Some(from),
+            ServerMessage::Joined { member, .. } | ServerMessage::Left { member, .. } => {
+                Some(member)
+            }
             ServerMessage::Challenge { .. }
             | ServerMessage::Welcome { .. }
             | ServerMessage::IceServers { .. }

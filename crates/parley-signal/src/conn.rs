@@ -9,7 +9,8 @@ use std::time::Duration;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use parley_proto::identity::{encode_b64url, NONCE_BYTES};
 use parley_proto::{
-    verify_challenge, ClientMessage, ErrorCode, PeerId, ServerMessage, PROTOCOL_VERSION,
+    verify_challenge, ClientMessage, ErrorCode, PeerId, ServerMessage, MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
 };
 use rand::RngCore as _;
 use tokio::sync::{mpsc, Notify};
@@ -35,6 +36,8 @@ enum Phase {
     AwaitAuth {
         claimed: PeerId,
         nonce: [u8; NONCE_BYTES],
+        /// The protocol version the client said it speaks.
+        protocol: u32,
     },
     Authed {
         id: PeerId,
@@ -347,10 +350,16 @@ impl Conn {
         }
         match std::mem::replace(&mut self.phase, Phase::AwaitHello) {
             Phase::AwaitHello => self.on_hello(msg),
-            Phase::AwaitAuth { claimed, nonce } => self.on_auth(msg, claimed, nonce),
+            Phase::AwaitAuth {
+                claimed,
+                nonce,
+                protocol,
+            } => self.on_auth(msg, claimed, nonce, protocol),
             Phase::Authed { id } => {
-                if let ClientMessage::Invite { call_id, .. } = &msg {
-                    self.ring_timer(call_id.clone(), id.clone());
+                if let ClientMessage::Invite { call_id, to, .. }
+                | ClientMessage::Add { call_id, to } = &msg
+                {
+                    self.ring_timer(call_id.clone(), to.clone());
                 }
                 self.state.shared.handle(&id, msg);
                 self.phase = Phase::Authed { id };
@@ -359,9 +368,9 @@ impl Conn {
         }
     }
 
-    /// Ends the invite `call_id` of `caller` if it still rings after the ring
-    /// timeout (the hub ignores it once answered, declined or gone).
-    fn ring_timer(&self, call_id: String, caller: PeerId) {
+    /// Ends the invitation of `invitee` into `call_id` if it still rings after
+    /// the ring timeout (the hub ignores it once answered, declined or gone).
+    fn ring_timer(&self, call_id: String, invitee: PeerId) {
         let (shared, wait) = (
             Arc::clone(&self.state.shared),
             self.state.config.ring_timeout,
@@ -369,7 +378,7 @@ impl Conn {
         let mut shutdown = self.state.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(wait) => shared.ring_over(&call_id, &caller),
+                () = tokio::time::sleep(wait) => shared.ring_over(&call_id, &invitee),
                 () = stopped(&mut shutdown) => {}
             }
         });
@@ -384,10 +393,13 @@ impl Conn {
             self.error(ErrorCode::NotAuthenticated, "send hello first");
             return Flow::Continue;
         };
-        if protocol != PROTOCOL_VERSION {
+        if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&protocol) {
             self.error(
                 ErrorCode::UnsupportedVersion,
-                format!("protocol {protocol} unsupported; this server speaks {PROTOCOL_VERSION}"),
+                format!(
+                    "protocol {protocol} unsupported; this server speaks \
+                     {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
+                ),
             );
             return Flow::Close(close_code::POLICY, "unsupported protocol version");
         }
@@ -403,21 +415,36 @@ impl Conn {
         };
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
+        // The version both speak: the client's.
         self.reply(ServerMessage::Challenge {
-            protocol: PROTOCOL_VERSION,
+            protocol,
             nonce: encode_b64url(&nonce),
         });
-        self.phase = Phase::AwaitAuth { claimed, nonce };
+        self.phase = Phase::AwaitAuth {
+            claimed,
+            nonce,
+            protocol,
+        };
         Flow::Continue
     }
 
-    fn on_auth(&mut self, msg: ClientMessage, claimed: PeerId, nonce: [u8; NONCE_BYTES]) -> Flow {
+    fn on_auth(
+        &mut self,
+        msg: ClientMessage,
+        claimed: PeerId,
+        nonce: [u8; NONCE_BYTES],
+        protocol: u32,
+    ) -> Flow {
         let ClientMessage::Auth { signature } = msg else {
             self.error(
                 ErrorCode::NotAuthenticated,
                 "send auth to answer the challenge",
             );
-            self.phase = Phase::AwaitAuth { claimed, nonce };
+            self.phase = Phase::AwaitAuth {
+                claimed,
+                nonce,
+                protocol,
+            };
             return Flow::Continue;
         };
         if let Err(e) = verify_challenge(&claimed, &nonce, &signature) {
@@ -445,6 +472,7 @@ impl Conn {
                 tx: self.tx.clone(),
                 kick: Arc::clone(&self.kick),
             },
+            protocol,
         );
         Flow::Continue
     }

@@ -83,15 +83,15 @@ impl Shared {
         self.next_conn_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Makes `id` reachable through `client`; an older connection of the same id
-    /// is kicked and its call ended.
-    pub(crate) fn register(&self, id: &PeerId, client: ClientHandle) {
+    /// Makes `id`, speaking `protocol`, reachable through `client`; an older
+    /// connection of the same id is kicked and its ringing calls end.
+    pub(crate) fn register(&self, id: &PeerId, client: ClientHandle, protocol: u32) {
         let mut reg = self.lock();
         if let Some(old) = reg.clients.insert(id.clone(), client) {
             tracing::info!(peer = %id, "new connection replaces the old one");
             old.kick.notify_one();
         }
-        let out = reg.hub.connect(id);
+        let out = reg.hub.connect(id, protocol);
         reg.dispatch(out);
         tracing::debug!(
             online = reg.hub.online_count(),
@@ -153,11 +153,11 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The ring timeout of `call_id`, invited by `caller`, ran out: the call ends
-    /// if it still rings.
-    pub(crate) fn ring_over(&self, call_id: &str, caller: &PeerId) {
+    /// The ring timeout of the invitation of `invitee` into `call_id` ran out:
+    /// the invitation ends if it still rings.
+    pub(crate) fn ring_over(&self, call_id: &str, invitee: &PeerId) {
         let mut reg = self.lock();
-        let out = reg.hub.ring_over(call_id, caller);
+        let out = reg.hub.ring_over(call_id, invitee);
         reg.dispatch(out);
     }
 

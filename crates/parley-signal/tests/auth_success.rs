@@ -35,7 +35,7 @@ async fn auth_success() {
     c.expect_error(ErrorCode::AlreadyAuthenticated).await;
     c.ping().await;
 
-    for protocol in [1, 3] {
+    for protocol in [1, parley_proto::PROTOCOL_VERSION + 1] {
         let mut other = Client::connect(&url, 3).await;
         other
             .send(&ClientMessage::Hello {

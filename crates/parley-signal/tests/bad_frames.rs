@@ -62,6 +62,7 @@ async fn malformed_and_unknown_frames_get_typed_errors() {
             call_id: "ok".into(),
             from: noisy.id.clone(),
             kind: parley_proto::CallKind::Media,
+            members: Vec::new(),
         }
     );
     server.shutdown().await;

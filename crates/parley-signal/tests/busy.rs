@@ -65,6 +65,7 @@ async fn busy_callee() {
             call_id: "cb3".into(),
             from: carol.id.clone(),
             kind: parley_proto::CallKind::Media,
+            members: Vec::new(),
         }
     );
     server.shutdown().await;

@@ -33,6 +33,7 @@ async fn full_call_flow() {
             call_id: call_id(),
             from: a.clone(),
             kind: parley_proto::CallKind::Media,
+            members: Vec::new(),
         }
     );
     bob.send(&ClientMessage::Ringing { call_id: call_id() })
@@ -57,6 +58,7 @@ async fn full_call_flow() {
     let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n".to_owned();
     alice
         .send(&ClientMessage::Offer {
+            to: None,
             call_id: call_id(),
             sdp: sdp.clone(),
             sig: None,
@@ -72,6 +74,7 @@ async fn full_call_flow() {
         }
     );
     bob.send(&ClientMessage::Answer {
+        to: None,
         call_id: call_id(),
         sdp: sdp.clone(),
         sig: None,
@@ -88,6 +91,7 @@ async fn full_call_flow() {
     );
     let cand = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host".to_owned();
     bob.send(&ClientMessage::Candidate {
+        to: None,
         call_id: call_id(),
         candidate: cand.clone(),
         sdp_mid: Some("0".into()),
@@ -106,6 +110,7 @@ async fn full_call_flow() {
     );
     alice
         .send(&ClientMessage::Candidate {
+            to: None,
             call_id: call_id(),
             candidate: String::new(),
             sdp_mid: None,
@@ -138,6 +143,7 @@ async fn full_call_flow() {
     );
     alice
         .send(&ClientMessage::Offer {
+            to: None,
             call_id: call_id(),
             sdp: "x".into(),
             sig: None,
@@ -161,6 +167,7 @@ async fn full_call_flow() {
             call_id: "second".into(),
             from: b,
             kind: parley_proto::CallKind::Media,
+            members: Vec::new(),
         }
     );
     server.shutdown().await;

@@ -54,6 +54,7 @@ async fn disconnect_ends_call_after_the_grace_period() {
     .await;
     alice
         .send(&ClientMessage::Offer {
+            to: None,
             call_id: "c1".into(),
             sdp: "v=0 again".into(),
             sig: None,
@@ -76,6 +77,7 @@ async fn disconnect_ends_call_after_the_grace_period() {
     );
     alice
         .send(&ClientMessage::Offer {
+            to: None,
             call_id: "c1".into(),
             sdp: "v=0".into(),
             sig: None,

@@ -19,6 +19,7 @@ async fn relay_outside_accepted_call_is_refused() {
     let mut bob = Client::authed(&url, 2).await;
     let mut mallory = Client::authed(&url, 3).await;
     let offer = |call_id: &str| ClientMessage::Offer {
+        to: None,
         call_id: call_id.into(),
         sdp: "v=0".into(),
         sig: None,
@@ -68,6 +69,7 @@ async fn relay_outside_accepted_call_is_refused() {
     mallory.expect_error(ErrorCode::NotInCall).await;
     mallory
         .send(&ClientMessage::Answer {
+            to: None,
             call_id: "c1".into(),
             sdp: "v=0".into(),
             sig: None,
@@ -76,6 +78,7 @@ async fn relay_outside_accepted_call_is_refused() {
     mallory.expect_error(ErrorCode::NotInCall).await;
     mallory
         .send(&ClientMessage::Candidate {
+            to: None,
             call_id: "c1".into(),
             candidate: String::new(),
             sdp_mid: None,

@@ -33,6 +33,7 @@ async fn oversized_frame_is_refused_and_closes() {
 
     let sdp = "a".repeat(5000);
     big.send(&ClientMessage::Offer {
+        to: None,
         call_id: "c".into(),
         sdp,
         sig: None,

@@ -61,6 +61,7 @@ async fn new_connection_replaces_old() {
             call_id: "d".into(),
             from: watcher.id.clone(),
             kind: parley_proto::CallKind::Media,
+            members: Vec::new(),
         }
     );
     // The old connection's teardown must not mark the id offline.

@@ -172,6 +172,7 @@ async fn run_pair(
 fn frame(step: usize, call_id: &str, callee: &LoadClient, sdp: &str) -> (bool, ClientMessage) {
     let call_id = call_id.to_owned();
     let candidate = |c: &str| ClientMessage::Candidate {
+        to: None,
         call_id: call_id.clone(),
         candidate: c.to_owned(),
         sdp_mid: Some("0".into()),
@@ -192,6 +193,7 @@ fn frame(step: usize, call_id: &str, callee: &LoadClient, sdp: &str) -> (bool, C
         3 => (
             true,
             ClientMessage::Offer {
+                to: None,
                 call_id,
                 sdp: sdp.to_owned(),
                 sig: Some("S".repeat(86)),
@@ -200,6 +202,7 @@ fn frame(step: usize, call_id: &str, callee: &LoadClient, sdp: &str) -> (bool, C
         4 => (
             false,
             ClientMessage::Answer {
+                to: None,
                 call_id,
                 sdp: sdp.to_owned(),
                 sig: Some("S".repeat(86)),

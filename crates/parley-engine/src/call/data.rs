@@ -21,6 +21,49 @@ use crate::transfer::{
 };
 use crate::Result;
 
+/// A subtask's report to the room, with the member whose link it concerns
+/// (`None`: the local media).
+pub(super) struct Report {
+    /// The member, for a link's subtasks.
+    pub(super) peer: Option<PeerId>,
+    /// What happened.
+    pub(super) msg: Internal,
+}
+
+/// Where a call's subtasks report: the room's queue, each report tagged with
+/// the member it concerns.
+#[derive(Clone)]
+pub(super) struct Reporter {
+    peer: Option<PeerId>,
+    tx: mpsc::Sender<Report>,
+}
+
+impl Reporter {
+    /// Reports about the call as a whole (the local media) go to `tx`.
+    pub(super) fn new(tx: mpsc::Sender<Report>) -> Reporter {
+        Reporter { peer: None, tx }
+    }
+
+    /// The same queue, for the subtasks of the link to `peer`.
+    pub(super) fn for_peer(&self, peer: PeerId) -> Reporter {
+        Reporter {
+            peer: Some(peer),
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Queues `msg` (waiting while the queue is full).
+    ///
+    /// Errors: the room is gone.
+    pub(super) async fn send(&self, msg: Internal) -> std::result::Result<(), ()> {
+        let report = Report {
+            peer: self.peer.clone(),
+            msg,
+        };
+        self.tx.send(report).await.map_err(|_| ())
+    }
+}
+
 /// What the data-channel tasks tell the call's owner task.
 pub(super) enum Internal {
     /// The first remote video frame was decoded at this instant.
@@ -47,7 +90,7 @@ pub(super) async fn run_chat(
     mut rx: mpsc::Receiver<DcMessage>,
     initial: Vec<String>,
     mut more: mpsc::Receiver<String>,
-    internal: mpsc::Sender<Internal>,
+    internal: Reporter,
     profile: Option<Arc<Profile>>,
     peer: PeerId,
     mut stop: watch::Receiver<bool>,
@@ -130,7 +173,7 @@ fn store(
 /// Reads `peer`'s control channel; a `hangup` frame ends the call.
 pub(super) async fn run_control(
     mut rx: mpsc::Receiver<DcMessage>,
-    internal: mpsc::Sender<Internal>,
+    internal: Reporter,
     peer: PeerId,
 ) {
     while let Some(msg) = rx.recv().await {
@@ -235,7 +278,7 @@ pub(super) async fn run_files(
     dc: DataChannel,
     mut rx: mpsc::Receiver<DcMessage>,
     plan: FilePlan,
-    internal: mpsc::Sender<Internal>,
+    internal: Reporter,
     mut stop: watch::Receiver<bool>,
 ) {
     let FilePlan {

@@ -128,6 +128,29 @@ pub enum CallEvent {
         /// The figures.
         stats: LiveStats,
     },
+    /// `peer` joined the call (a group call: we were in it first, so we offer
+    /// it a peer link).
+    PeerJoined {
+        /// The new member.
+        peer: PeerId,
+    },
+    /// Our invitation of a contact into the call ended without it joining: it
+    /// declined, was busy, did not answer, or could not be invited (offline,
+    /// an app too old for group calls); `peer` when known.
+    InviteFailed {
+        /// The contact.
+        peer: Option<PeerId>,
+        /// Why, in words.
+        reason: String,
+    },
+    /// `peer` left a call that goes on with the other members: it hung up, or
+    /// its link ended (`reason` in words, as in [`CallEvent::Ended`]).
+    PeerLeft {
+        /// The member.
+        peer: PeerId,
+        /// Why, in words.
+        reason: String,
+    },
     /// The call ended.
     Ended {
         /// Why, in words.

@@ -249,6 +249,11 @@ impl Link {
         self.connected
     }
 
+    /// Whether the link has ever connected (it may be reconnecting now).
+    pub fn has_connected(&self) -> bool {
+        self.connected_once
+    }
+
     /// Feeds one input at `now`.
     pub fn handle(&mut self, input: Input, now: Instant) {
         if self.ended {

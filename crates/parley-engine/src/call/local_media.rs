@@ -1,17 +1,21 @@
 //! What this side sends: the camera, the microphone and the shared screen, each
-//! captured and encoded once and written to the tracks of the call's peer link,
-//! and the mute state. Capture starts when a link connects
-//! ([`LocalMedia::attach`]); sources can be swapped mid-call without
-//! renegotiation (each sender has its own stop switch, see `devices`).
+//! captured and encoded once and written to the tracks of every connected peer
+//! link ([`TrackSet`]), and the mute state. Capture starts when the first link
+//! connects ([`LocalMedia::attach`]); links join and leave while it runs, and
+//! sources can be swapped mid-call without renegotiation (each sender has its
+//! own stop switch, see `devices`).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use parley_proto::PeerId;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::data::Internal;
+use super::data::{Internal, Reporter};
 use super::devices;
+use super::fanout::{forward_keyframe_requests, TrackSet};
 use super::media::{self, Counters, Mute, VideoRole};
 use super::CallOptions;
 use crate::media::{AudioSource, VideoSource};
@@ -37,6 +41,13 @@ struct SharedScreen {
     stop: watch::Sender<bool>,
 }
 
+/// A link we send to: its tracks, and the switch that stops passing its
+/// keyframe requests on.
+struct Attached {
+    tracks: LinkTracks,
+    stop: watch::Sender<bool>,
+}
+
 /// The call's outgoing media. See the module doc.
 pub(super) struct LocalMedia {
     /// Our mute state, read by the senders (muted audio sends silence, a muted
@@ -46,9 +57,12 @@ pub(super) struct LocalMedia {
     pub(super) counters: Arc<Counters>,
     /// The call's stop switch: every pipeline ends with the call.
     call_stop: watch::Receiver<bool>,
-    internal_tx: mpsc::Sender<Internal>,
-    /// Where we send, once a link is connected.
-    tracks: Option<LinkTracks>,
+    report: Reporter,
+    camera_tracks: TrackSet,
+    microphone_tracks: TrackSet,
+    screen_tracks: TrackSet,
+    /// The connected links we send to, by member.
+    links: BTreeMap<PeerId, Attached>,
     camera: Option<devices::Running>,
     microphone: Option<devices::Running>,
     screen: Option<SharedScreen>,
@@ -58,18 +72,21 @@ pub(super) struct LocalMedia {
 
 impl LocalMedia {
     /// Nothing captured yet; pipelines stop with `call_stop`, and report to
-    /// `internal_tx` (a shared screen that ended by itself).
+    /// `report` (a shared screen that ended by itself).
     pub(super) fn new(
         counters: Arc<Counters>,
         call_stop: watch::Receiver<bool>,
-        internal_tx: mpsc::Sender<Internal>,
+        report: Reporter,
     ) -> LocalMedia {
         LocalMedia {
             mute: Arc::new(Mute::default()),
             counters,
             call_stop,
-            internal_tx,
-            tracks: None,
+            report,
+            camera_tracks: TrackSet::new(),
+            microphone_tracks: TrackSet::new(),
+            screen_tracks: TrackSet::new(),
+            links: BTreeMap::new(),
             camera: None,
             microphone: None,
             screen: None,
@@ -78,11 +95,33 @@ impl LocalMedia {
         }
     }
 
-    /// Starts sending on `tracks` (a link connected): the camera and microphone in
-    /// `opts`. A screen source in `opts` is left there for the caller to start
-    /// with [`LocalMedia::start_screen`] (it announces the share).
-    pub(super) fn attach(&mut self, tracks: LinkTracks, opts: &mut CallOptions) {
-        self.tracks = Some(tracks);
+    /// Whether any link is attached (capture has started).
+    fn sending(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// Starts sending to `peer` on `tracks` (its link connected). The first link
+    /// starts the camera and microphone in `opts`; a later one joins the running
+    /// senders and gets a keyframe at once. A screen source in `opts` is left
+    /// there for the caller to start with [`LocalMedia::start_screen`] (it
+    /// announces the share).
+    pub(super) fn attach(&mut self, peer: PeerId, tracks: LinkTracks, opts: &mut CallOptions) {
+        if self.links.contains_key(&peer) {
+            return;
+        }
+        let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
+        for (track, set) in [
+            (&tracks.camera, &self.camera_tracks),
+            (&tracks.screen, &self.screen_tracks),
+        ] {
+            let forward =
+                forward_keyframe_requests(Arc::clone(track), set.clone(), stop_rx.clone());
+            self.tasks.push(forward);
+        }
+        self.camera_tracks.add(Arc::clone(&tracks.camera));
+        self.microphone_tracks.add(Arc::clone(&tracks.microphone));
+        self.screen_tracks.add(Arc::clone(&tracks.screen));
+        self.links.insert(peer, Attached { tracks, stop });
         if let Some(source) = opts.video_source.take() {
             self.start_camera(source, opts.video_bitrate_bps);
         }
@@ -91,15 +130,21 @@ impl LocalMedia {
         }
     }
 
+    /// Stops sending to `peer` (it left); the senders go on for the others.
+    pub(super) fn detach(&mut self, peer: &PeerId) {
+        if let Some(link) = self.links.remove(peer) {
+            self.camera_tracks.remove(&link.tracks.camera);
+            self.microphone_tracks.remove(&link.tracks.microphone);
+            self.screen_tracks.remove(&link.tracks.screen);
+            let _ = link.stop.send(true);
+        }
+    }
+
     fn start_camera(&mut self, source: Box<dyn VideoSource>, bitrate_bps: u32) {
-        let Some(tracks) = &self.tracks else {
-            return;
-        };
-        let track = Arc::clone(&tracks.camera);
         let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
         let tasks = media::spawn_video_sender(
             VideoRole::Camera,
-            track,
+            self.camera_tracks.clone(),
             source,
             bitrate_bps,
             stop_rx,
@@ -110,13 +155,9 @@ impl LocalMedia {
     }
 
     fn start_microphone(&mut self, source: Box<dyn AudioSource>) {
-        let Some(tracks) = &self.tracks else {
-            return;
-        };
-        let track = Arc::clone(&tracks.microphone);
         let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
         let tasks = media::spawn_audio_sender(
-            track,
+            self.microphone_tracks.clone(),
             source,
             super::DEFAULT_AUDIO_BITRATE_BPS,
             stop_rx,
@@ -132,7 +173,7 @@ impl LocalMedia {
         source: Box<dyn VideoSource>,
         opts: &mut CallOptions,
     ) {
-        if self.tracks.is_none() {
+        if !self.sending() {
             opts.video_source = Some(source);
             return;
         }
@@ -154,7 +195,7 @@ impl LocalMedia {
         source: Box<dyn AudioSource>,
         opts: &mut CallOptions,
     ) {
-        if self.tracks.is_none() {
+        if !self.sending() {
             opts.audio_source = Some(source);
             return;
         }
@@ -179,10 +220,9 @@ impl LocalMedia {
         source: Box<dyn VideoSource>,
         bitrate_bps: u32,
     ) -> Result<(), Box<dyn VideoSource>> {
-        let Some(tracks) = &self.tracks else {
+        if !self.sending() {
             return Err(source);
-        };
-        let track = Arc::clone(&tracks.screen);
+        }
         self.stop_screen();
         self.screen_generation += 1;
         let generation = self.screen_generation;
@@ -190,7 +230,7 @@ impl LocalMedia {
         let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
         let mut handles = media::spawn_video_sender(
             VideoRole::Screen,
-            track,
+            self.screen_tracks.clone(),
             source,
             bitrate_bps,
             stop_rx,
@@ -198,7 +238,7 @@ impl LocalMedia {
             Arc::clone(&self.mute),
         );
         let encoder = handles.remove(0);
-        let internal = self.internal_tx.clone();
+        let internal = self.report.clone();
         self.tasks.push(tokio::spawn(async move {
             let _ = encoder.await;
             let _ = internal.send(Internal::ScreenSourceEnded(generation)).await;

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
+use super::fanout::TrackSet;
 use crate::media::{
     AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer, JitterOut,
     OpusDecoder, OpusEncoder, VideoSource,
 };
-use crate::rtc::{LocalTrack, RemoteTrack};
+use crate::rtc::RemoteTrack;
 use crate::Result;
 
 /// Encoded frames waiting between the encoder thread and the RTP writer, frames.
@@ -122,11 +123,13 @@ pub(super) struct Mute {
     pub video: AtomicBool,
 }
 
-/// Capture, encode and send video until `stop` or the source ends. The first
-/// handle is the capture/encode thread: it ends when the source does.
+/// Capture and encode video once and send it on every track of `tracks` until
+/// `stop` or the source ends; a frame counts as sent once, however many links it
+/// went to. The first handle is the capture/encode thread: it ends when the
+/// source does.
 pub(super) fn spawn_video_sender(
     role: VideoRole,
-    track: Arc<LocalTrack>,
+    tracks: TrackSet,
     mut source: Box<dyn VideoSource>,
     bitrate_bps: u32,
     stop: watch::Receiver<bool>,
@@ -134,10 +137,9 @@ pub(super) fn spawn_video_sender(
     mute: Arc<Mute>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let video_mute = Arc::clone(&mute);
-    let keyframe = Arc::new(AtomicBool::new(false));
     let (tx, mut rx) = mpsc::channel::<(Bytes, Duration)>(ENCODED_QUEUE);
-    let kf = Arc::clone(&keyframe);
-    let thread_stop = stop.clone();
+    let kf = tracks.clone();
+    let thread_stop = stop;
     let encoder_thread = tokio::task::spawn_blocking(move || {
         let fps = source.fps().max(1.0);
         let frame_dur = Duration::from_secs_f64(1.0 / fps);
@@ -173,7 +175,7 @@ pub(super) fn spawn_video_sender(
                 // Camera off: keep the stream alive with black frames (cheap to encode).
                 frame = I420Frame::new_black(frame.width, frame.height);
             }
-            if kf.swap(false, Ordering::Relaxed) {
+            if kf.take_keyframe_request() {
                 encoder.request_keyframe();
             }
             match encoder.encode(&frame) {
@@ -190,38 +192,20 @@ pub(super) fn spawn_video_sender(
             }
         }
     });
-    let writer_track = Arc::clone(&track);
     let writer = tokio::spawn(async move {
         while let Some((au, dur)) = rx.recv().await {
-            match writer_track.write_sample(au, dur).await {
-                Ok(()) => {
-                    counters.video_sent(role).fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => tracing::debug!("video write: {e}"),
+            if tracks.write(au, dur).await {
+                counters.video_sent(role).fetch_add(1, Ordering::Relaxed);
             }
         }
     });
-    let mut pli_stop = stop;
-    let pli = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                r = track.next_keyframe_request() => match r {
-                    Some(()) => {
-                        tracing::debug!("keyframe requested by the receiver");
-                        keyframe.store(true, Ordering::Relaxed);
-                    }
-                    None => break,
-                },
-                _ = crate::stop::stopped(&mut pli_stop) => break,
-            }
-        }
-    });
-    vec![encoder_thread, writer, pli]
+    vec![encoder_thread, writer]
 }
 
-/// Capture, encode and send audio until `stop` or the source ends.
+/// Capture and encode audio once and send it on every track of `tracks` until
+/// `stop` or the source ends.
 pub(super) fn spawn_audio_sender(
-    track: Arc<LocalTrack>,
+    tracks: TrackSet,
     mut source: Box<dyn AudioSource>,
     bitrate_bps: u32,
     stop: watch::Receiver<bool>,
@@ -260,14 +244,9 @@ pub(super) fn spawn_audio_sender(
     });
     let writer = tokio::spawn(async move {
         while let Some(pkt) = rx.recv().await {
-            match track
-                .write_sample(pkt, Duration::from_millis(OPUS_FRAME_MS))
-                .await
-            {
-                Ok(()) => {
-                    counters.audio_sent.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => tracing::debug!("audio write: {e}"),
+            let dur = Duration::from_millis(OPUS_FRAME_MS);
+            if tracks.write(pkt, dur).await {
+                counters.audio_sent.fetch_add(1, Ordering::Relaxed);
             }
         }
     });

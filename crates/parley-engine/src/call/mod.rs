@@ -1,6 +1,7 @@
-//! One 1:1 call: the signaling dance (invite → ringing → accept → offer/answer →
-//! trickle ICE → hangup, see `docs/protocol.md`), the peer connection, the media
-//! pipelines, chat and file transfers.
+//! One call, one-to-one or a group (a mesh of peer links): the signaling dance
+//! (invite → ringing → accept → offer/answer → trickle ICE → hangup, and `add`,
+//! `joined`, `left` in a group; see `docs/protocol.md`), the peer connections,
+//! the media pipelines, chat and file transfers.
 //!
 //! The layers, from the wire down: `start` (set-up, ring or accept), `room` (the
 //! running call: commands, events, the end), `peer_link` (one peer connection and
@@ -15,6 +16,7 @@ mod data;
 mod devices;
 mod error;
 mod events;
+mod fanout;
 pub mod link;
 mod local_media;
 mod media;
@@ -86,6 +88,28 @@ pub enum Direction {
         /// The caller.
         from: PeerId,
     },
+    /// We join the running group call `call_id`, invited by `from`; `members`
+    /// are its joined members from the invite (docs/protocol.md §6.4). Each of
+    /// them offers us a peer link, and we answer.
+    Join {
+        /// The call id from the invite.
+        call_id: String,
+        /// The member that invited us.
+        from: PeerId,
+        /// The joined members, `from` included.
+        members: Vec<PeerId>,
+    },
+}
+
+impl Direction {
+    /// The call id.
+    pub fn call_id(&self) -> &str {
+        match self {
+            Direction::Outgoing { call_id, .. }
+            | Direction::Incoming { call_id, .. }
+            | Direction::Join { call_id, .. } => call_id,
+        }
+    }
 }
 
 /// What to send, record and do in a call.
@@ -207,6 +231,10 @@ pub enum CallCommand {
     SwitchSpeakers(SpeakerFeed),
     /// Stop sharing the screen (nothing happens when not sharing).
     StopScreenShare,
+    /// Invite this contact into the running call (a group call from then on,
+    /// docs/protocol.md §6.4); [`CallEvent::PeerJoined`] or
+    /// [`CallEvent::InviteFailed`] follows.
+    Invite(PeerId),
 }
 
 /// Statistics of a finished call, printed by `parley-cli --stats` as one JSON line.

@@ -54,12 +54,14 @@ pub(super) async fn ring(
     loop {
         tokio::select! {
             _ = &mut deadline => {
-                let _ = sig.send(ClientMessage::Cancel { call_id: call_id.to_owned() }).await;
+                let cancel = ClientMessage::Cancel { call_id: call_id.to_owned(), to: Some(to.clone()) };
+                let _ = sig.send(cancel).await;
                 return Err(CallError::NoAnswer { peer: to.clone() }.into());
             }
             cmd = cmd_rx.recv() => match cmd {
                 Some(CallCommand::Hangup) | None => {
-                    sig.send(ClientMessage::Cancel { call_id: call_id.to_owned() }).await?;
+                    let cancel = ClientMessage::Cancel { call_id: call_id.to_owned(), to: Some(to.clone()) };
+                    sig.send(cancel).await?;
                     return Ok(RingOutcome::CancelledByUs);
                 }
                 // Chat and files wait for their data channel.
@@ -106,13 +108,15 @@ pub(super) async fn ring(
     }
 }
 
-/// Sends a local ICE candidate to the peer.
+/// Sends a local ICE candidate to the member `to`.
 pub(super) async fn send_candidate(
     sig: &SignalingClient,
     call_id: &str,
+    to: &PeerId,
     c: IceCandidate,
 ) -> Result<()> {
     sig.send(ClientMessage::Candidate {
+        to: Some(to.clone()),
         call_id: call_id.to_owned(),
         candidate: c.candidate,
         sdp_mid: c.sdp_mid,

@@ -18,7 +18,8 @@ use parley_proto::{ClientMessage, PeerId, ServerMessage};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::data::{self, Internal};
+use super::data::{self, Internal, Reporter};
+use super::devices;
 use super::link::{Action, Input, Link, LinkFailure};
 use super::local_media::LinkTracks;
 use super::media::{self, Counters, Mute, VideoRole};
@@ -26,7 +27,7 @@ use super::negotiate;
 use super::{CallError, CallOptions, LiveStats, TrackKind};
 use crate::channel::DcMessage;
 use crate::rtc::{
-    ConnectionState, DataChannel, IceCandidate, MediaKind, PeerConnection, RemoteTrack,
+    ConnectionState, DataChannel, IceCandidate, MediaKind, PeerConnection, RemoteTrack, RtcEvent,
     TransportStats,
 };
 use crate::signaling::SignalingClient;
@@ -50,15 +51,20 @@ pub(super) enum LinkOutcome {
     Ended(String),
 }
 
+/// A peer connection's event, tagged with the member its link leads to;
+/// `None` when its event stream ended (the connection is gone).
+pub(super) type LinkEvent = (PeerId, Option<RtcEvent>);
+
 /// What the room hands every link: the call and how to reach the room.
 pub(super) struct LinkContext {
     /// The signaling client (sends and signs descriptions).
     pub(super) sig: SignalingClient,
     /// The call id.
     pub(super) call_id: String,
-    /// Where subtasks report.
-    pub(super) internal_tx: mpsc::Sender<Internal>,
-    /// The call's stop switch.
+    /// Where subtasks report (each link tags its reports with its member).
+    pub(super) report: Reporter,
+    /// The call's stop switch (a link also stops by itself when its member
+    /// leaves).
     pub(super) stop: watch::Receiver<bool>,
     /// The call's counters.
     pub(super) counters: Arc<Counters>,
@@ -83,6 +89,13 @@ pub(super) struct PeerLink {
     control_tx: mpsc::Sender<ControlFrame>,
     control_rx: Option<mpsc::Receiver<ControlFrame>>,
     speakers_tx: Option<mpsc::Sender<Vec<Box<dyn super::AudioSink>>>>,
+    /// Stops this link's subtasks (set by the call's stop too).
+    stop: watch::Sender<bool>,
+    /// Where this link's subtasks report, tagged with its member.
+    report: Reporter,
+    /// The previous live-statistics sample: bytes received, frames decoded,
+    /// when.
+    stats_prev: (u64, u64, Instant),
     /// Why the link failed, if it did.
     pub(super) failure: Option<Error>,
     /// Its subtasks (channels, receivers), for the call's end to wait for.
@@ -103,6 +116,13 @@ impl PeerLink {
         let mut link = Link::new(polite);
         link.set_lost_after(lost_after);
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let mut tasks = Vec::new();
+        let (stop, stop_rx) = devices::linked_stop(&cx.stop, &mut tasks);
+        let report = cx.report.for_peer(peer.clone());
+        let cx = LinkContext {
+            stop: stop_rx,
+            ..cx
+        };
         PeerLink {
             peer,
             pc,
@@ -116,9 +136,49 @@ impl PeerLink {
             control_tx,
             control_rx: Some(control_rx),
             speakers_tx: None,
+            stop,
+            report,
+            stats_prev: (0, 0, Instant::now()),
             failure: None,
-            tasks: Vec::new(),
+            tasks,
         }
+    }
+
+    /// Passes the events of its peer connection (`rx`) to the room's queue,
+    /// tagged with the member, until the link stops.
+    pub(super) fn forward_events(
+        &mut self,
+        mut rx: mpsc::Receiver<RtcEvent>,
+        tx: mpsc::Sender<LinkEvent>,
+    ) {
+        let peer = self.peer.clone();
+        let mut stop = self.cx.stop.clone();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    ev = rx.recv() => {
+                        let gone = ev.is_none();
+                        if tx.send((peer.clone(), ev)).await.is_err() || gone {
+                            return;
+                        }
+                    }
+                    _ = crate::stop::stopped(&mut stop) => return,
+                }
+            }
+        }));
+    }
+
+    /// Whether the link has ever connected (it may be reconnecting now).
+    pub(super) fn has_connected(&self) -> bool {
+        self.link.has_connected()
+    }
+
+    /// Ends the link whose member left: stops its subtasks and closes its peer
+    /// connection; hands over the tasks for the call's end to wait for.
+    pub(super) async fn close(mut self) -> Vec<JoinHandle<()>> {
+        let _ = self.stop.send(true);
+        self.pc.close().await;
+        std::mem::take(&mut self.tasks)
     }
 
     /// Negotiation begins (the call was accepted); the offerer sends the first
@@ -240,6 +300,13 @@ impl PeerLink {
             ServerMessage::Hangup { .. } | ServerMessage::Cancel { .. } => {
                 return ended("the other side hung up".into())
             }
+            // A member of a group call that goes on (docs/protocol.md §6.4).
+            ServerMessage::Left { reason, .. } => {
+                return ended(match reason {
+                    Some(r) => format!("left: {r}"),
+                    None => "left".into(),
+                })
+            }
             ServerMessage::Error { code, message, .. } => {
                 tracing::warn!("server error for this call: {} {message}", code.as_str());
             }
@@ -351,8 +418,18 @@ impl PeerLink {
         let call_id = cx.call_id.clone();
         let sig = Some(signature);
         let msg = match kind {
-            DescriptionType::Offer => ClientMessage::Offer { call_id, sdp, sig },
-            DescriptionType::Answer => ClientMessage::Answer { call_id, sdp, sig },
+            DescriptionType::Offer => ClientMessage::Offer {
+                call_id,
+                to: Some(self.peer.clone()),
+                sdp,
+                sig,
+            },
+            DescriptionType::Answer => ClientMessage::Answer {
+                call_id,
+                to: Some(self.peer.clone()),
+                sdp,
+                sig,
+            },
         };
         if let Err(e) = cx.sig.send(msg).await {
             // The connect timeout (or ICE restart) covers a description lost with
@@ -365,7 +442,7 @@ impl PeerLink {
     /// Sends one of our ICE candidates to the peer (an empty one ends them,
     /// docs/protocol.md §4).
     pub(super) async fn send_candidate(&self, c: IceCandidate) {
-        let _ = negotiate::send_candidate(&self.cx.sig, &self.cx.call_id, c).await;
+        let _ = negotiate::send_candidate(&self.cx.sig, &self.cx.call_id, &self.peer, c).await;
     }
 
     /// Checks the peer's signature on a description it sent (docs/protocol.md §6.3).
@@ -402,12 +479,16 @@ impl PeerLink {
         reason.into()
     }
 
-    /// Tells the peer we hang up: on the control channel (fast, peer to peer) and
-    /// through the server.
-    pub(super) async fn send_hangup(&mut self) {
+    /// Tells the peer we hang up on the control channel (fast, peer to peer).
+    pub(super) async fn send_hangup_frame(&self) {
         if let Some(dc) = &self.control {
             let _ = data::send_control(dc, &ControlFrame::Hangup).await;
         }
+    }
+
+    /// Tells the peer we hang up: on the control channel and through the server.
+    pub(super) async fn send_hangup(&mut self) {
+        self.send_hangup_frame().await;
         let _ = self
             .cx
             .sig
@@ -487,7 +568,7 @@ impl PeerLink {
                     rx,
                     std::mem::take(&mut opts.chat),
                     more,
-                    self.cx.internal_tx.clone(),
+                    self.report.clone(),
                     opts.profile.clone(),
                     self.peer.clone(),
                     stop,
@@ -510,7 +591,7 @@ impl PeerLink {
                     dc,
                     rx,
                     plan,
-                    self.cx.internal_tx.clone(),
+                    self.report.clone(),
                     stop,
                 )));
             }
@@ -518,7 +599,7 @@ impl PeerLink {
                 self.control = Some(dc.clone());
                 self.tasks.push(tokio::spawn(data::run_control(
                     rx,
-                    self.cx.internal_tx.clone(),
+                    self.report.clone(),
                     self.peer.clone(),
                 )));
                 if let Some(queue) = self.control_rx.take() {
@@ -550,7 +631,7 @@ impl PeerLink {
             }
             MediaKind::Video => {
                 let (first_tx, mut first_rx) = mpsc::channel(1);
-                let internal = self.cx.internal_tx.clone();
+                let internal = self.report.clone();
                 self.tasks.push(tokio::spawn(async move {
                     if let Some(at) = first_rx.recv().await {
                         let _ = internal.send(Internal::FirstFrame(at)).await;
@@ -584,9 +665,9 @@ impl PeerLink {
         self.pc.transport_stats().await
     }
 
-    /// Live statistics since the previous sample (`prev`: bytes received, frames
-    /// decoded, instant).
-    pub(super) async fn live_stats(&self, prev: &mut (u64, u64, Instant)) -> LiveStats {
+    /// Live statistics since the previous sample.
+    pub(super) async fn live_stats(&mut self) -> LiveStats {
+        let prev = &mut self.stats_prev;
         let t = self.pc.transport_stats().await;
         let c = &self.cx.counters;
         let frames = c.frames_received.load(Ordering::Relaxed);

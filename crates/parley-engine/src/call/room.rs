@@ -1,7 +1,11 @@
-//! The running call after accept: one task owns the room, its peer link and its
-//! local media, and turns commands, signaling messages, peer-connection events,
-//! subtask reports and timers into actions until the call ends.
+//! The running call after accept: one task owns the room, a peer link to each
+//! other member and the local media, and turns commands, signaling messages
+//! (routed to a link by their sender), peer-connection events (tagged with the
+//! member by a forwarder per link), subtask reports and timers into actions
+//! until the call ends. A member whose link ends leaves; the call ends with
+//! its last link.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,9 +14,14 @@ use parley_proto::data::ControlFrame;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::data::Internal;
+use parley_proto::{ClientMessage, PeerId};
+
+use super::data::{Internal, Report};
 use super::local_media::LocalMedia;
-use super::peer_link::{LinkOutcome, PeerLink};
+use super::peer_link::{LinkEvent, LinkOutcome, PeerLink};
+use super::start::{LinkFactory, OwnChannels};
+
+mod group;
 use super::{CallCommand, CallEvent, CallOptions, CallReport, TrackKind};
 use crate::rtc::{IceCandidate, RtcEvent};
 use crate::signaling::SignalEvent;
@@ -25,6 +34,9 @@ const LIVE_STATS_INTERVAL_MS: u64 = 1_000;
 const SHUTDOWN_GRACE_MS: u64 = 1_500;
 /// How far ahead the timer wakes when no link timer is set, s (any long time).
 const IDLE_TIMER_S: u64 = 3_600;
+/// Peer-connection events waiting between the links' forwarders and the room,
+/// events.
+pub(super) const LINK_EVENT_QUEUE: usize = 256;
 
 /// Whether every chat message and file given at the start has been delivered.
 #[derive(Default)]
@@ -40,10 +52,10 @@ pub(super) struct RoomInputs {
     pub(super) commands: mpsc::Receiver<CallCommand>,
     /// The signaling client's events.
     pub(super) signaling: mpsc::Receiver<SignalEvent>,
-    /// The peer connection's events.
-    pub(super) rtc: mpsc::Receiver<RtcEvent>,
+    /// The peer connections' events, tagged with the member.
+    pub(super) rtc: mpsc::Receiver<LinkEvent>,
     /// Reports of the call's subtasks.
-    pub(super) internal: mpsc::Receiver<Internal>,
+    pub(super) internal: mpsc::Receiver<Report>,
     /// Local network changes, after the signaling connection acted on them
     /// (`SignalingClient::network_changes`); `None` when the call's sockets are
     /// bound to fixed addresses.
@@ -73,23 +85,29 @@ pub(super) struct Room {
     /// When the call was accepted (setup times are counted from here).
     pub(super) accepted_at: Instant,
     pub(super) opts: CallOptions,
-    pub(super) link: PeerLink,
+    /// A link to each other member, by member.
+    pub(super) links: BTreeMap<PeerId, PeerLink>,
     pub(super) media: LocalMedia,
-    /// Whether the link has connected yet.
-    connected: bool,
+    /// Subtasks of links whose member left, for the end to wait for.
+    left_tasks: Vec<JoinHandle<()>>,
+    /// Opens the links of members who join.
+    factory: LinkFactory,
+    /// Contacts we invited into the call that have not joined or refused yet.
+    invited: BTreeSet<PeerId>,
     sends: SendsProgress,
 }
 
 impl Room {
-    /// A room for `link` whose call was accepted at `accepted_at`.
+    /// A room without links yet ([`Room::add_link`]), for a call accepted at
+    /// `accepted_at`.
     pub(super) fn new(
         call_id: String,
         events: mpsc::Sender<CallEvent>,
         stop: watch::Sender<bool>,
         accepted_at: Instant,
         opts: CallOptions,
-        link: PeerLink,
         media: LocalMedia,
+        factory: LinkFactory,
     ) -> Room {
         let sends = SendsProgress {
             chat_done: opts.chat.is_empty(),
@@ -106,37 +124,68 @@ impl Room {
             stop,
             accepted_at,
             opts,
-            link,
+            links: BTreeMap::new(),
             media,
-            connected: false,
+            left_tasks: Vec::new(),
+            factory,
+            invited: BTreeSet::new(),
             sends,
         }
     }
 
+    /// Adds `link` (with the data channels we created on it, as its offerer)
+    /// and starts its negotiation; what it reported at once.
+    pub(super) async fn add_link(
+        &mut self,
+        mut link: PeerLink,
+        own: OwnChannels,
+        offerer: bool,
+    ) -> (PeerId, Vec<LinkOutcome>) {
+        for (dc, rx) in own {
+            link.attach_channel(dc, rx, &mut self.opts);
+        }
+        let peer = link.peer.clone();
+        let outcomes = link.start(offerer, Instant::now()).await;
+        self.links.insert(peer.clone(), link);
+        (peer, outcomes)
+    }
+
+    /// The first member's link (1:1 calls have only it): where a file or the
+    /// speakers go until they name a member.
+    fn first_link(&self) -> Option<&PeerLink> {
+        self.links.values().next()
+    }
+
     /// Runs the call until it ends, then stops everything and reports.
     ///
-    /// Errors: the link's failure, if the call ended on one.
+    /// Errors: the last link's failure, if the call ended on one.
     pub(super) async fn run(mut self, mut inputs: RoomInputs) -> Result<CallReport> {
         let mut stats_tick = tokio::time::interval(Duration::from_millis(LIVE_STATS_INTERVAL_MS));
-        let mut stats_prev = (0u64, 0u64, Instant::now());
         let end_reason: String = loop {
             let wake = self
-                .link
-                .poll_timeout()
+                .links
+                .values()
+                .filter_map(PeerLink::poll_timeout)
+                .min()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(IDLE_TIMER_S));
-            let outcomes = tokio::select! {
-                _ = stats_tick.tick(), if self.connected => {
-                    let stats = self.link.live_stats(&mut stats_prev).await;
-                    let peer = self.link.peer.clone();
-                    let _ = self.events.try_send(CallEvent::Stats { peer, stats });
+            let outcomes: Vec<(PeerId, Vec<LinkOutcome>)> = tokio::select! {
+                _ = stats_tick.tick() => {
+                    self.send_stats().await;
                     continue;
                 }
                 _ = tokio::time::sleep_until(wake.into()) => {
-                    self.link.on_timeout(Instant::now()).await
+                    let now = Instant::now();
+                    let mut out = Vec::new();
+                    for (peer, link) in self.links.iter_mut() {
+                        if link.poll_timeout().is_some_and(|t| t <= now) {
+                            out.push((peer.clone(), link.on_timeout(now).await));
+                        }
+                    }
+                    out
                 }
                 cmd = inputs.commands.recv() => match cmd {
                     Some(CallCommand::Hangup) | None => {
-                        self.link.send_hangup().await;
+                        self.hang_up().await;
                         break "hung up".into();
                     }
                     Some(cmd) => {
@@ -147,7 +196,14 @@ impl Room {
                 ev = inputs.signaling.recv() => match ev {
                     Some(SignalEvent::Message(msg)) => {
                         if msg.call_id() != Some(self.call_id.as_str()) { continue; }
-                        self.link.on_signal(msg, Instant::now()).await
+                        let Some(from) = msg.from().cloned() else {
+                            self.on_server_error(msg).await;
+                            continue;
+                        };
+                        match self.links.get_mut(&from) {
+                            Some(link) => vec![(from, link.on_signal(msg, Instant::now()).await)],
+                            None => self.on_group_signal(msg).await,
+                        }
                     }
                     Some(SignalEvent::Disconnected { reason, .. }) => {
                         tracing::warn!("signaling lost during the call ({reason}); media continues");
@@ -159,110 +215,226 @@ impl Room {
                         continue;
                     }
                 },
-                ev = inputs.rtc.recv() => match ev {
-                    Some(RtcEvent::LocalCandidate(c)) => {
-                        self.link.send_candidate(c).await;
-                        continue;
+                Some((peer, ev)) = inputs.rtc.recv() => {
+                    if !self.links.contains_key(&peer) { continue; }
+                    match ev {
+                        Some(ev) => match self.on_rtc(&peer, ev).await {
+                            Some(out) => vec![(peer, out)],
+                            None => continue,
+                        },
+                        None => vec![(peer, vec![LinkOutcome::Ended("connection gone".into())])],
                     }
-                    // End of candidates (docs/protocol.md §4): an empty candidate.
-                    Some(RtcEvent::GatheringComplete) => {
-                        let end = IceCandidate {
-                            candidate: String::new(),
-                            sdp_mid: Some("0".into()),
-                            sdp_mline_index: Some(0),
-                        };
-                        self.link.send_candidate(end).await;
-                        continue;
-                    }
-                    Some(RtcEvent::State(state)) => {
-                        self.link.on_connection(state, Instant::now()).await
-                    }
-                    Some(RtcEvent::DataChannel(dc, rx)) => {
-                        self.link.attach_channel(dc, rx, &mut self.opts);
-                        continue;
-                    }
-                    Some(RtcEvent::Track(t)) => {
-                        self.link.attach_track(t, &mut self.opts).await;
-                        continue;
-                    }
-                    None => break "connection gone".into(),
-                },
-                Some(msg) = inputs.internal.recv() => {
-                    if let Some(reason) = self.on_internal(msg).await { break reason; }
+                }
+                Some(report) = inputs.internal.recv() => {
+                    if let Some(reason) = self.on_internal(report).await { break reason; }
                     continue;
                 }
                 () = network_changed(&mut inputs.network) => {
-                    self.link.on_network_change(Instant::now()).await
+                    let now = Instant::now();
+                    let mut out = Vec::new();
+                    for (peer, link) in self.links.iter_mut() {
+                        out.push((peer.clone(), link.on_network_change(now).await));
+                    }
+                    out
                 }
             };
-            if let Some(reason) = self.on_outcomes(outcomes).await {
+            if let Some(reason) = self.on_outcomes_of_all(outcomes).await {
                 break reason;
             }
         };
         self.end(end_reason).await
     }
 
-    /// Acts on what the link reported; the end reason if it ended.
-    pub(super) async fn on_outcomes(&mut self, outcomes: Vec<LinkOutcome>) -> Option<String> {
+    /// We hang up: every member is told on its control channel, and the server
+    /// once (it tells the others, docs/protocol.md §6.4).
+    async fn hang_up(&mut self) {
+        for link in self.links.values() {
+            link.send_hangup_frame().await;
+        }
+        let hangup = ClientMessage::Hangup {
+            call_id: self.call_id.clone(),
+            reason: None,
+        };
+        let _ = self.factory.signaling().send(hangup).await;
+    }
+
+    /// Live statistics of each link that has connected.
+    async fn send_stats(&mut self) {
+        for (peer, link) in self.links.iter_mut() {
+            if !link.has_connected() {
+                continue;
+            }
+            let stats = link.live_stats().await;
+            let peer = peer.clone();
+            let _ = self.events.try_send(CallEvent::Stats { peer, stats });
+        }
+    }
+
+    /// A peer-connection event of the link to `peer`; what it reported, when
+    /// the event is one the link's negotiation acts on.
+    async fn on_rtc(&mut self, peer: &PeerId, ev: RtcEvent) -> Option<Vec<LinkOutcome>> {
+        let link = self.links.get_mut(peer)?;
+        match ev {
+            RtcEvent::LocalCandidate(c) => link.send_candidate(c).await,
+            // End of candidates (docs/protocol.md §4): an empty candidate.
+            RtcEvent::GatheringComplete => {
+                let end = IceCandidate {
+                    candidate: String::new(),
+                    sdp_mid: Some("0".into()),
+                    sdp_mline_index: Some(0),
+                };
+                link.send_candidate(end).await;
+            }
+            RtcEvent::State(state) => return Some(link.on_connection(state, Instant::now()).await),
+            RtcEvent::DataChannel(dc, rx) => link.attach_channel(dc, rx, &mut self.opts),
+            RtcEvent::Track(t) => link.attach_track(t, &mut self.opts).await,
+        }
+        None
+    }
+
+    /// Acts on what several links reported; the call's end reason if it ended.
+    pub(super) async fn on_outcomes_of_all(
+        &mut self,
+        all: Vec<(PeerId, Vec<LinkOutcome>)>,
+    ) -> Option<String> {
+        for (peer, outcomes) in all {
+            if let Some(reason) = self.on_outcomes(&peer, outcomes).await {
+                return Some(reason);
+            }
+        }
+        None
+    }
+
+    /// Acts on what the link to `peer` reported; the call's end reason if it
+    /// ended (its last link did).
+    pub(super) async fn on_outcomes(
+        &mut self,
+        peer: &PeerId,
+        outcomes: Vec<LinkOutcome>,
+    ) -> Option<String> {
         for outcome in outcomes {
             match outcome {
                 LinkOutcome::Connected { first: true } => {
-                    self.connected = true;
-                    self.report.connect_ms = Some(self.accepted_at.elapsed().as_millis() as u64);
-                    let peer = self.link.peer.clone();
-                    let _ = self.events.send(CallEvent::Connected { peer }).await;
-                    self.media.attach(self.link.tracks.clone(), &mut self.opts);
+                    if self.report.connect_ms.is_none() {
+                        self.report.connect_ms =
+                            Some(self.accepted_at.elapsed().as_millis() as u64);
+                    }
+                    let _ = self
+                        .events
+                        .send(CallEvent::Connected { peer: peer.clone() })
+                        .await;
+                    let Some(link) = self.links.get(peer) else {
+                        continue;
+                    };
+                    self.media
+                        .attach(peer.clone(), link.tracks.clone(), &mut self.opts);
                     if let Some(source) = self.opts.screen_source.take() {
                         self.start_screen(source).await;
                     }
                 }
                 LinkOutcome::Connected { first: false } => {
-                    tracing::info!(peer = %self.link.peer, "the connection is back");
-                    let peer = self.link.peer.clone();
-                    let _ = self.events.send(CallEvent::Reconnected { peer }).await;
+                    tracing::info!(%peer, "the connection is back");
+                    let _ = self
+                        .events
+                        .send(CallEvent::Reconnected { peer: peer.clone() })
+                        .await;
                 }
                 LinkOutcome::Reconnecting => {
-                    let peer = self.link.peer.clone();
-                    let _ = self.events.send(CallEvent::Reconnecting { peer }).await;
+                    let _ = self
+                        .events
+                        .send(CallEvent::Reconnecting { peer: peer.clone() })
+                        .await;
                 }
-                LinkOutcome::Ended(reason) => return Some(reason),
+                LinkOutcome::Ended(reason) => return self.link_ended(peer, reason).await,
             }
         }
+        None
+    }
+
+    /// The link to `peer` is over: the member leaves, and the call ends with
+    /// its last link (with that link's reason and failure).
+    async fn link_ended(&mut self, peer: &PeerId, reason: String) -> Option<String> {
+        if self.links.len() <= 1 {
+            return Some(reason);
+        }
+        let link = self.links.remove(peer)?;
+        self.media.detach(peer);
+        if let Some(e) = &link.failure {
+            tracing::warn!(%peer, "the link failed: {e}");
+        }
+        tracing::info!(%peer, "member left: {reason}");
+        self.left_tasks.extend(link.close().await);
+        let _ = self
+            .events
+            .send(CallEvent::PeerLeft {
+                peer: peer.clone(),
+                reason,
+            })
+            .await;
         None
     }
 
     async fn on_command(&mut self, cmd: CallCommand) {
         match cmd {
             CallCommand::Hangup => {} // handled by the loop
-            // Before its data channel opens, a message or file waits in `opts`.
+            // A chat message goes to every member whose chat channel is open;
+            // before any is, it waits in `opts` for the first.
             CallCommand::Chat(text) => {
-                if let Some(text) = self.link.send_chat(text).await {
+                let mut sent = false;
+                for link in self.links.values() {
+                    sent |= link.send_chat(text.clone()).await.is_none();
+                }
+                if !sent {
                     self.opts.chat.push(text);
                 }
             }
+            // A file goes to the first member (before its file channel opens, it
+            // waits in `opts`).
             CallCommand::SendFile(file) => {
-                if let Some(file) = self.link.send_file(file) {
+                let handed_back = match self.first_link() {
+                    Some(link) => link.send_file(file),
+                    None => Some(file),
+                };
+                if let Some(file) = handed_back {
                     self.opts.send_files.push(file);
                 }
             }
-            CallCommand::Transfer(command) => self.link.transfer_command(command).await,
+            // Transfer ids are unique: the link that has it acts.
+            CallCommand::Transfer(command) => {
+                for link in self.links.values() {
+                    link.transfer_command(command.clone()).await;
+                }
+            }
             CallCommand::SetMuted { audio, video } => {
                 self.media.set_muted(audio, video);
-                self.link.send_control(ControlFrame::Mute { audio, video });
+                self.send_control(ControlFrame::Mute { audio, video });
             }
             CallCommand::ShareScreen(feed) => self.start_screen(feed.0).await,
             CallCommand::StopScreenShare => self.stop_screen().await,
+            CallCommand::Invite(peer) => self.invite(peer).await,
             CallCommand::SwitchCamera(feed) => {
                 self.media.switch_camera(feed.0, &mut self.opts).await;
             }
             CallCommand::SwitchMicrophone(feed) => {
                 self.media.switch_microphone(feed.0, &mut self.opts).await;
             }
+            // The first member's audio (mixing several is for group calls).
             CallCommand::SwitchSpeakers(feed) => {
-                if let Some(sinks) = self.link.switch_speakers(feed.0).await {
+                let handed_back = match self.first_link() {
+                    Some(link) => link.switch_speakers(feed.0).await,
+                    None => Some(feed.0),
+                };
+                if let Some(sinks) = handed_back {
                     self.opts.audio_sinks = sinks;
                 }
             }
+        }
+    }
+
+    /// Queues a control frame for every member.
+    fn send_control(&self, frame: ControlFrame) {
+        for link in self.links.values() {
+            link.send_control(frame.clone());
         }
     }
 
@@ -286,19 +458,23 @@ impl Room {
     }
 
     async fn announce_screen(&mut self, sharing: bool) {
-        self.link
-            .send_control(ControlFrame::ScreenShare { sharing });
+        self.send_control(ControlFrame::ScreenShare { sharing });
         let _ = self.events.send(CallEvent::ScreenShare { sharing }).await;
     }
 
-    async fn on_internal(&mut self, msg: Internal) -> Option<String> {
+    /// A subtask's report; the call's end reason if it ended.
+    async fn on_internal(&mut self, report: Report) -> Option<String> {
+        let Report { peer, msg } = report;
         match msg {
             Internal::FirstFrame(at) => {
                 let ms = at.saturating_duration_since(self.accepted_at).as_millis() as u64;
+                // The call's setup time is its first member's.
                 if self.report.setup_ms.is_none() {
                     self.report.setup_ms = Some(ms);
+                }
+                if let Some(peer) = peer {
                     let ev = CallEvent::FirstRemoteFrame {
-                        peer: self.link.peer.clone(),
+                        peer,
                         track: TrackKind::Camera,
                         setup_ms: ms,
                     };
@@ -308,7 +484,13 @@ impl Room {
             Internal::ChatSendsDone => self.sends.chat_done = true,
             Internal::FileSendsDone => self.sends.files_done = true,
             Internal::TransferFailed(reason) => self.report.transfer_errors.push(reason),
-            Internal::RemoteHangup => return Some("the other side hung up".into()),
+            Internal::RemoteHangup => {
+                let peer = peer?;
+                let reason = "the other side hung up".to_owned();
+                if let Some(end) = self.link_ended(&peer, reason).await {
+                    return Some(end);
+                }
+            }
             Internal::ScreenSourceEnded(generation) => {
                 if self.media.is_current_screen(generation) {
                     self.stop_screen().await;
@@ -339,24 +521,31 @@ impl Room {
     }
 
     /// Stops everything, waits for the subtasks (recorders flush on the way out,
-    /// but the caller never hangs), and reports.
+    /// but the caller never hangs), and reports. The report's transport figures
+    /// are the first remaining member's.
     pub(super) async fn end(mut self, reason: String) -> Result<CallReport> {
-        let t = self.link.transport_stats().await;
-        self.report.rtt_ms = t.rtt_ms;
-        self.report.local_candidate = t.local_candidate;
-        self.report.remote_candidate = t.remote_candidate;
-        self.report.relay_transport = t.relay_transport;
-        self.report.local_address = t.local_address;
-        self.report.remote_address = t.remote_address;
-        self.report.bytes_sent = t.bytes_sent;
-        self.report.bytes_received = t.bytes_received;
-        self.report.ice_restarts = self.link.ice_restarts();
+        if let Some(link) = self.links.values().next() {
+            let t = link.transport_stats().await;
+            let r = &mut self.report;
+            r.rtt_ms = t.rtt_ms;
+            r.local_candidate = t.local_candidate;
+            r.remote_candidate = t.remote_candidate;
+            r.relay_transport = t.relay_transport;
+            r.local_address = t.local_address;
+            r.remote_address = t.remote_address;
+            r.bytes_sent = t.bytes_sent;
+            r.bytes_received = t.bytes_received;
+            r.ice_restarts = link.ice_restarts();
+        }
         let counters = Arc::clone(&self.media.counters);
         let _ = self.stop.send(true);
-        self.link.pc.close().await;
-        let failure: Option<Error> = self.link.failure.take();
-        let mut tasks: Vec<JoinHandle<()>> = std::mem::take(&mut self.link.tasks);
-        drop(self.link);
+        let mut failure: Option<Error> = None;
+        let mut tasks: Vec<JoinHandle<()>> = std::mem::take(&mut self.left_tasks);
+        let links = std::mem::take(&mut self.links);
+        for (_, mut link) in links {
+            failure = failure.or(link.failure.take());
+            tasks.extend(link.close().await);
+        }
         tasks.extend(self.media.into_tasks());
         let grace = Duration::from_millis(SHUTDOWN_GRACE_MS);
         for task in tasks {

@@ -1,27 +1,87 @@
-//! A call from invite to accept: the peer connection with its three tracks, the
-//! ring (or our accept), then the [`Room`] that runs the call to its end.
+//! A call from invite to accept: the peer link to the other side (to each
+//! member, when we join a group call), the ring (or our accept), then the
+//! [`Room`] that runs the call to its end. [`LinkFactory`] opens every link,
+//! those of members who join later included.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parley_proto::data::{CHAT_LABEL, CONTROL_LABEL, FILE_LABEL};
-use parley_proto::ClientMessage;
+use parley_proto::{ClientMessage, PeerId};
 use tokio::sync::{mpsc, watch};
 
+use super::data::Reporter;
 use super::local_media::{LinkTracks, LocalMedia};
-use super::media::Counters;
+use super::media::{Counters, Mute};
 use super::negotiate::{self, RingOutcome};
-use super::peer_link::{LinkContext, PeerLink};
-use super::room::{Room, RoomInputs};
+use super::peer_link::{LinkContext, LinkEvent, PeerLink};
+use super::room::{Room, RoomInputs, LINK_EVENT_QUEUE};
 use super::{
     CallCommand, CallEvent, CallOptions, CallReport, Direction, CAMERA_TRACK_ID, SCREEN_TRACK_ID,
 };
-use crate::rtc::{MediaKind, PeerConnection};
+use crate::channel::DcMessage;
+use crate::rtc::{DataChannel, MediaKind, PeerConnection, RtcConfig};
 use crate::signaling::{SignalEvent, SignalingClient};
 use crate::Result;
 
 /// Internal queue capacity between the call's subtasks and its owner, messages.
 const INTERNAL_QUEUE: usize = 64;
+
+/// Data channels a link's offerer created, to be attached by the room.
+pub(super) type OwnChannels = Vec<(DataChannel, mpsc::Receiver<DcMessage>)>;
+
+/// Opens the peer links of one call: a peer connection with the three tracks,
+/// its events forwarded to the room, and (on the offering side) the three data
+/// channels.
+pub(super) struct LinkFactory {
+    sig: SignalingClient,
+    call_id: String,
+    rtc: RtcConfig,
+    report: Reporter,
+    stop: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+    mute: Arc<Mute>,
+    events: mpsc::Sender<LinkEvent>,
+    lost_after: Duration,
+}
+
+impl LinkFactory {
+    /// The signaling client the links send through.
+    pub(super) fn signaling(&self) -> &SignalingClient {
+        &self.sig
+    }
+
+    /// A link to `peer`, not started yet. The offerer creates the data channels
+    /// (returned for the room to attach); the answerer receives them as events.
+    ///
+    /// Errors: [`crate::Error::Rtc`] when webrtc-rs cannot make the peer
+    /// connection, its tracks or its channels.
+    pub(super) async fn open(
+        &self,
+        peer: &PeerId,
+        offerer: bool,
+    ) -> Result<(PeerLink, OwnChannels)> {
+        let (pc, rtc_rx) = PeerConnection::new(&self.rtc).await?;
+        let tracks = add_tracks(&pc).await?;
+        let cx = LinkContext {
+            sig: self.sig.clone(),
+            call_id: self.call_id.clone(),
+            report: self.report.clone(),
+            stop: self.stop.clone(),
+            counters: Arc::clone(&self.counters),
+            mute: Arc::clone(&self.mute),
+        };
+        let mut link = PeerLink::new(peer.clone(), pc.clone(), tracks, cx, self.lost_after);
+        link.forward_events(rtc_rx, self.events.clone());
+        let mut own = Vec::new();
+        if offerer {
+            for label in [CHAT_LABEL, FILE_LABEL, CONTROL_LABEL] {
+                own.push(pc.create_data_channel(label).await?);
+            }
+        }
+        Ok((link, own))
+    }
+}
 
 /// Runs a call: set up, ring or accept, then the room until the end.
 ///
@@ -42,35 +102,49 @@ pub(super) async fn run(
     if opts.rtc.certificate.is_none() {
         opts.rtc.certificate = opts.profile.as_ref().map(|p| p.dtls_certificate().clone());
     }
-    let (pc, rtc_rx) = PeerConnection::new(&opts.rtc).await?;
-    let tracks = add_tracks(&pc).await?;
     let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_QUEUE);
+    let report = Reporter::new(internal_tx);
     let (stop_tx, stop_rx) = watch::channel(false);
-
-    let (call_id, peer, offerer) = match &direction {
-        Direction::Outgoing { to, call_id } => (call_id.clone(), to.clone(), true),
-        Direction::Incoming { call_id, from } => (call_id.clone(), from.clone(), false),
-    };
+    let (link_events, rtc) = mpsc::channel(LINK_EVENT_QUEUE);
+    let call_id = direction.call_id().to_owned();
     let counters = Arc::new(Counters::default());
-    let media = LocalMedia::new(Arc::clone(&counters), stop_rx.clone(), internal_tx.clone());
-    let cx = LinkContext {
+    let media = LocalMedia::new(Arc::clone(&counters), stop_rx.clone(), report.clone());
+    let factory = LinkFactory {
         sig: sig.clone(),
         call_id: call_id.clone(),
-        internal_tx,
+        rtc: opts.rtc.clone(),
+        report,
         stop: stop_rx,
         counters,
         mute: Arc::clone(&media.mute),
+        events: link_events,
+        lost_after: Duration::from_millis(opts.lost_after_ms),
     };
-    let lost_after = std::time::Duration::from_millis(opts.lost_after_ms);
-    let link = PeerLink::new(peer.clone(), pc.clone(), tracks, cx, lost_after);
-
-    // The offerer creates the channels; the answerer receives them as events.
-    let mut own_channels = Vec::new();
-    if offerer {
-        for label in [CHAT_LABEL, FILE_LABEL, CONTROL_LABEL] {
-            own_channels.push(pc.create_data_channel(label).await?);
+    // Who we open links to first, and whether we offer on them.
+    let (peers, offerer): (Vec<PeerId>, bool) = match &direction {
+        Direction::Outgoing { to, .. } => (vec![to.clone()], true),
+        Direction::Incoming { from, .. } => (vec![from.clone()], false),
+        Direction::Join { from, members, .. } => {
+            let mut peers = members.clone();
+            if !peers.contains(from) {
+                peers.push(from.clone());
+            }
+            peers.retain(|p| p != sig.id());
+            (peers, false)
         }
+    };
+    let mut links = Vec::new();
+    for peer in &peers {
+        links.push(factory.open(peer, offerer).await?);
     }
+    let close_all = |links: &[(PeerLink, OwnChannels)]| {
+        let pcs: Vec<PeerConnection> = links.iter().map(|(l, _)| l.pc.clone()).collect();
+        async move {
+            for pc in pcs {
+                pc.close().await;
+            }
+        }
+    };
 
     match &direction {
         Direction::Outgoing { to, .. } => {
@@ -87,7 +161,7 @@ pub(super) async fn run(
             match rang {
                 Ok(RingOutcome::Accepted) => {}
                 Ok(RingOutcome::CancelledByUs) => {
-                    pc.close().await;
+                    close_all(&links).await;
                     let reason = "cancelled".to_owned();
                     let _ = events
                         .send(CallEvent::Ended {
@@ -101,12 +175,12 @@ pub(super) async fn run(
                     });
                 }
                 Err(e) => {
-                    pc.close().await;
+                    close_all(&links).await;
                     return Err(e);
                 }
             }
         }
-        Direction::Incoming { call_id, .. } => {
+        Direction::Incoming { .. } | Direction::Join { .. } => {
             let call_id = call_id.clone();
             sig.send(ClientMessage::Ringing {
                 call_id: call_id.clone(),
@@ -117,18 +191,22 @@ pub(super) async fn run(
     }
     let accepted_at = Instant::now();
     // Listed in `resume` after a signaling reconnect until the call ends.
-    let _hold = sig.hold_call(&call_id, &peer, opts.kind);
-    let _ = events
-        .send(CallEvent::Accepted { peer: peer.clone() })
-        .await;
+    let _hold = peers
+        .first()
+        .map(|peer| sig.hold_call(&call_id, peer, opts.kind));
+    for peer in &peers {
+        let _ = events
+            .send(CallEvent::Accepted { peer: peer.clone() })
+            .await;
+    }
 
     // The room first: it notes what `opts` holds to send before the channels
     // take it.
-    let mut room = Room::new(call_id, events, stop_tx, accepted_at, opts, link, media);
-    for (dc, rx) in own_channels {
-        room.link.attach_channel(dc, rx, &mut room.opts);
+    let mut room = Room::new(call_id, events, stop_tx, accepted_at, opts, media, factory);
+    let mut outcomes = Vec::new();
+    for (link, own) in links {
+        outcomes.push(room.add_link(link, own, offerer).await);
     }
-    let outcomes = room.link.start(offerer, Instant::now()).await;
     // A link bound to every interface follows the network; one bound to a fixed
     // address (tests, `--bind`) has nothing to follow.
     let follows_network = room
@@ -140,11 +218,11 @@ pub(super) async fn run(
     let inputs = RoomInputs {
         commands: cmd_rx,
         signaling: sig_rx,
-        rtc: rtc_rx,
+        rtc,
         internal: internal_rx,
         network: follows_network.then(|| sig.network_changes()),
     };
-    match room.on_outcomes(outcomes).await {
+    match room.on_outcomes_of_all(outcomes).await {
         // The first offer could not be made or sent: end at once.
         Some(reason) => room.end(reason).await,
         None => room.run(inputs).await,
@@ -153,7 +231,7 @@ pub(super) async fn run(
 
 /// Adds the three tracks every link sends on, in the same order on both sides
 /// (docs/protocol.md §8.4).
-async fn add_tracks(pc: &PeerConnection) -> Result<LinkTracks> {
+pub(super) async fn add_tracks(pc: &PeerConnection) -> Result<LinkTracks> {
     Ok(LinkTracks {
         camera: Arc::new(
             pc.add_track(MediaKind::Video, "parley", CAMERA_TRACK_ID)

@@ -84,7 +84,7 @@ async fn run(
             ev = sig_rx.recv() => {
                 let Some(ev) = ev else { break };
                 let SignalEvent::Message(msg) = &ev else { continue };
-                if let ServerMessage::Invite { call_id, from, kind } = msg {
+                if let ServerMessage::Invite { call_id, from, kind, .. } = msg {
                     if *from != owner || current.is_some() || *kind != CallKind::Media {
                         let reason = if *from != owner {
                             "the echo test answers only its owner"

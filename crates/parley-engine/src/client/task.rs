@@ -103,6 +103,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         presence: HashMap::new(),
         echo_id: echo.as_ref().map(|e| e.id().clone()),
         pending: None,
+        pending_members: Vec::new(),
         call: None,
         sessions: Sessions::default(),
     };
@@ -129,6 +130,9 @@ struct Task {
     presence: HashMap<PeerId, bool>,
     echo_id: Option<PeerId>,
     pending: Option<CallInfo>,
+    /// The members of the group call `pending` invites us into (empty for a
+    /// one-to-one call).
+    pending_members: Vec<PeerId>,
     call: Option<Active>,
     /// Data sessions: chat and files outside a call.
     sessions: Sessions,
@@ -252,8 +256,14 @@ impl Task {
                 call_id,
                 from,
                 kind: CallKind::Data,
+                ..
             } => self.on_data_invite(call_id, from).await,
-            ServerMessage::Invite { call_id, from, .. } => {
+            ServerMessage::Invite {
+                call_id,
+                from,
+                members,
+                ..
+            } => {
                 if self.call.is_some() || self.pending.is_some() {
                     let _ = self
                         .signaling
@@ -272,6 +282,7 @@ impl Task {
                     .await;
                 let info = new_info(call_id, from, CallDirection::In, CallPhase::RingingIn);
                 self.pending = Some(info.clone());
+                self.pending_members = members;
                 self.emit(ClientEvent::IncomingCall(info)).await;
             }
             ServerMessage::Cancel { call_id, .. } | ServerMessage::Hangup { call_id, .. }
@@ -307,11 +318,20 @@ impl Task {
             Command::Accept(call_id, reply) => {
                 let r = match self.pending.take() {
                     Some(p) if p.call_id == call_id => {
-                        self.start_call(Direction::Incoming {
-                            call_id,
-                            from: p.peer,
-                        })
-                        .await
+                        let members = std::mem::take(&mut self.pending_members);
+                        let direction = if members.is_empty() {
+                            Direction::Incoming {
+                                call_id,
+                                from: p.peer,
+                            }
+                        } else {
+                            Direction::Join {
+                                call_id,
+                                from: p.peer,
+                                members,
+                            }
+                        };
+                        self.start_call(direction).await
                     }
                     other => {
                         self.pending = other;
@@ -490,12 +510,14 @@ impl Task {
                 CallDirection::Out,
                 CallPhase::RingingOut,
             ),
-            Direction::Incoming { call_id, from } => new_info(
-                call_id.clone(),
-                from.clone(),
-                CallDirection::In,
-                CallPhase::Connecting,
-            ),
+            Direction::Incoming { call_id, from } | Direction::Join { call_id, from, .. } => {
+                new_info(
+                    call_id.clone(),
+                    from.clone(),
+                    CallDirection::In,
+                    CallPhase::Connecting,
+                )
+            }
         };
         let (sig_tx, sig_rx) = mpsc::channel(CALL_SIGNAL_QUEUE);
         let call = Call::start(self.signaling.clone(), sig_rx, direction, options);

@@ -41,17 +41,22 @@ fn all_client_messages() -> Vec<ClientMessage> {
             call_id: c(),
             reason: None,
         },
-        ClientMessage::Cancel { call_id: c() },
+        ClientMessage::Cancel {
+            call_id: c(),
+            to: None,
+        },
         ClientMessage::Hangup {
             call_id: c(),
             reason: None,
         },
         ClientMessage::Offer {
+            to: None,
             call_id: c(),
             sdp: "v=0\r\n".into(),
             sig: None,
         },
         ClientMessage::Answer {
+            to: None,
             call_id: c(),
             sdp: "v=0\r\n".into(),
             sig: None,
@@ -64,16 +69,32 @@ fn all_client_messages() -> Vec<ClientMessage> {
             }],
         },
         ClientMessage::Candidate {
+            to: None,
             call_id: c(),
             candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
             sdp_mid: Some("0".into()),
             sdp_mline_index: Some(0),
         },
         ClientMessage::Candidate {
+            to: None,
             call_id: c(),
             candidate: String::new(),
             sdp_mid: None,
             sdp_mline_index: None,
+        },
+        ClientMessage::Add {
+            call_id: c(),
+            to: id(4),
+        },
+        ClientMessage::Offer {
+            to: Some(id(4)),
+            call_id: c(),
+            sdp: "v=0".into(),
+            sig: None,
+        },
+        ClientMessage::Cancel {
+            call_id: c(),
+            to: Some(id(4)),
         },
         ClientMessage::Ping,
     ]
@@ -141,11 +162,13 @@ fn all_server_messages() -> Vec<ServerMessage> {
             call_id: c(),
             from: id(1),
             kind: CallKind::Media,
+            members: Vec::new(),
         },
         ServerMessage::Invite {
             call_id: c(),
             from: id(1),
             kind: CallKind::Data,
+            members: Vec::new(),
         },
         ServerMessage::Ringing {
             call_id: c(),
@@ -191,6 +214,21 @@ fn all_server_messages() -> Vec<ServerMessage> {
             candidate: "c".into(),
             sdp_mid: None,
             sdp_mline_index: Some(1),
+        },
+        ServerMessage::Invite {
+            call_id: c(),
+            from: id(2),
+            kind: CallKind::Media,
+            members: vec![id(1), id(2)],
+        },
+        ServerMessage::Joined {
+            call_id: c(),
+            member: id(3),
+        },
+        ServerMessage::Left {
+            call_id: c(),
+            member: id(3),
+            reason: Some("bye".into()),
         },
         ServerMessage::Pong,
         ServerMessage::error(ErrorCode::NotInCall, "nope", Some(c())),
@@ -242,6 +280,7 @@ fn wire_shapes_are_exact() {
     assert!(matches!(
         cand,
         ClientMessage::Candidate {
+            to: None,
             sdp_mline_index: Some(0),
             ..
         }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use parley_proto::{CallKind, ErrorCode, PeerId, ResumedCall};
 
-use super::{error, Call, CallState, Hub, Out, MAX_DATA_SESSIONS};
+use super::call::Call;
+use super::{error, Hub, Out, MAX_DATA_SESSIONS};
 
 /// One side's word that a call this hub does not know is up.
 #[derive(Debug, Clone)]
@@ -21,13 +22,14 @@ pub(super) struct Claim {
 
 impl Hub {
     /// `from` holds exactly `calls`:
-    /// - its accepted calls that are not listed end (the other party gets
-    ///   `hangup`): a client that restarted lists none and so frees itself. Its
-    ///   ringing calls stay: a client lists only accepted calls, and the ringing
-    ///   calls of an earlier connection ended when it closed or was replaced, so
-    ///   these were invited on this connection, perhaps between `welcome` and
-    ///   this `resume`;
-    /// - listed calls this hub knows with the same parties stay as they are;
+    /// - it leaves the accepted calls it joined that are not listed (the others
+    ///   get `hangup`, or `left` in a group call that goes on): a client that
+    ///   restarted lists none and so frees itself. Its ringing calls stay: a
+    ///   client lists only accepted calls, and the ringing calls of an earlier
+    ///   connection ended when it closed or was replaced, so these were invited
+    ///   on this connection, perhaps between `welcome` and this `resume`;
+    /// - listed calls this hub knows, with `from` and the named peer members,
+    ///   stay as they are;
     /// - a listed call this hub does not know becomes a claim, and once the other
     ///   party lists the same call id naming `from`, the call is re-created as
     ///   accepted. A call id listed by another pair, or naming a different party
@@ -36,16 +38,18 @@ impl Hub {
         let listed: HashMap<&str, &ResumedCall> =
             calls.iter().map(|c| (c.call_id.as_str(), c)).collect();
         for call_id in self.calls_of(from) {
-            if !listed.contains_key(call_id.as_str())
-                && self.call_state(&call_id) != Some(CallState::Ringing)
-            {
-                self.end_one(from, call_id, out);
+            let joined = self
+                .calls
+                .get(&call_id)
+                .is_some_and(|c| c.is_accepted() && c.is_joined(from));
+            if joined && !listed.contains_key(call_id.as_str()) {
+                self.leave(&call_id, from, None, out);
             }
         }
         self.claims.retain(|_, claim| claim.claimer != *from);
         for c in &calls {
             if let Some(call) = self.calls.get(&c.call_id) {
-                if call.other(from) != Some(&c.peer) || call.kind != c.kind {
+                if !call.has(from) || !call.has(&c.peer) || c.peer == *from || call.kind != c.kind {
                     let message = "that call has other parties";
                     error(out, from, ErrorCode::Invalid, message, &c.call_id);
                 }
@@ -110,12 +114,7 @@ impl Hub {
         tracing::info!(%call_id, "call resumed by both parties");
         self.calls.insert(
             call_id.to_owned(),
-            Call {
-                caller: claim.claimer,
-                callee: from.clone(),
-                state: CallState::Accepted,
-                kind: claim.kind,
-            },
+            Call::resumed(claim.kind, &claim.claimer, from),
         );
         Ok(())
     }

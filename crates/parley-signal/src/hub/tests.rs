@@ -1,7 +1,7 @@
 //! Unit tests of the parent module.
 
 use ed25519_dalek::SigningKey;
-use parley_proto::ResumedCall;
+use parley_proto::{CallKind, ResumedCall};
 
 use super::*;
 
@@ -29,7 +29,7 @@ fn code_of(out: &[Delivery]) -> Option<ErrorCode> {
 fn hub_with(ids: &[&PeerId]) -> Hub {
     let mut hub = Hub::default();
     for id in ids {
-        hub.connect(id);
+        hub.connect(id, 3);
     }
     hub
 }
@@ -70,7 +70,7 @@ fn presence_on_watch_connect_and_disconnect() {
         )]
     );
     assert_eq!(
-        hub.connect(&b),
+        hub.connect(&b, 3),
         vec![d(
             &a,
             ServerMessage::Presence {
@@ -91,7 +91,7 @@ fn presence_on_watch_connect_and_disconnect() {
     );
     // Replacing the watch set stops updates.
     hub.handle(&a, ClientMessage::Watch { ids: vec![] });
-    assert!(hub.connect(&b).is_empty());
+    assert!(hub.connect(&b, 3).is_empty());
     assert!(hub.watched_by.is_empty() && hub.watching.is_empty());
 }
 
@@ -107,6 +107,7 @@ fn full_call_flow() {
                 call_id: cid(),
                 from: a.clone(),
                 kind: CallKind::Media,
+                members: Vec::new(),
             }
         )]
     );
@@ -124,6 +125,7 @@ fn full_call_flow() {
     let out = hub.handle(
         &a,
         ClientMessage::Offer {
+            to: None,
             call_id: cid(),
             sdp: "x".into(),
             sig: None,
@@ -144,6 +146,7 @@ fn full_call_flow() {
         hub.handle(
             &a,
             ClientMessage::Offer {
+                to: None,
                 call_id: cid(),
                 sdp: "o".into(),
                 sig: None,
@@ -163,6 +166,7 @@ fn full_call_flow() {
         hub.handle(
             &b,
             ClientMessage::Answer {
+                to: None,
                 call_id: cid(),
                 sdp: "a".into(),
                 sig: None,
@@ -181,6 +185,7 @@ fn full_call_flow() {
     let out = hub.handle(
         &b,
         ClientMessage::Candidate {
+            to: None,
             call_id: cid(),
             candidate: "".into(),
             sdp_mid: None,
@@ -226,7 +231,13 @@ fn only_the_right_party_may_act() {
     );
     // Callee cannot cancel.
     assert_eq!(
-        code_of(&hub.handle(&b, ClientMessage::Cancel { call_id: cid() })),
+        code_of(&hub.handle(
+            &b,
+            ClientMessage::Cancel {
+                call_id: cid(),
+                to: None
+            }
+        )),
         Some(ErrorCode::NotInCall)
     );
     // Outsider cannot hang up.
@@ -245,6 +256,7 @@ fn only_the_right_party_may_act() {
     let out = hub.handle(
         &c,
         ClientMessage::Offer {
+            to: None,
             call_id: cid(),
             sdp: "x".into(),
             sig: None,
@@ -325,11 +337,18 @@ fn invite_errors_and_busy() {
                 call_id: cid(),
                 from: c.clone(),
                 kind: CallKind::Media,
+                members: Vec::new(),
             }
     );
     // Cancel by caller.
     assert_eq!(
-        hub.handle(&c, ClientMessage::Cancel { call_id: cid() }),
+        hub.handle(
+            &c,
+            ClientMessage::Cancel {
+                call_id: cid(),
+                to: None
+            }
+        ),
         vec![d(
             &b,
             ServerMessage::Cancel {
@@ -357,6 +376,7 @@ fn offer(hub: &mut Hub, from: &PeerId) -> Out {
     hub.handle(
         from,
         ClientMessage::Offer {
+            to: None,
             call_id: cid(),
             sdp: "v=0".into(),
             sig: None,
@@ -382,7 +402,7 @@ fn accepted_calls_wait_for_a_peer_that_dropped() {
     assert_eq!(hub.online_count(), 2);
     let first = hub.grace_epoch(&b).expect("B is away with a call");
     // B comes back and resumes it: relaying works again, the old timer is void.
-    hub.connect(&b);
+    hub.connect(&b, 3);
     assert_eq!(hub.grace_epoch(&b), None);
     assert!(resume(&mut hub, &b, &[(&cid(), &a)]).is_empty());
     assert!(hub.grace_over(&b, first).is_empty());
@@ -400,17 +420,17 @@ fn accepted_calls_wait_for_a_peer_that_dropped() {
     assert_eq!(hub.call_count(), 0);
 
     // A ringing call ends at once when a party drops.
-    hub.connect(&b);
+    hub.connect(&b, 3);
     invite(&mut hub, &a, &b);
     assert_eq!(hub.disconnect(&b), vec![d(&a, hangup_from(&b))]);
     assert_eq!(hub.grace_epoch(&b), None);
 
     // A reconnects on a new connection (presence does not flap) and its resume
     // lists no call (the app restarted): its call ends.
-    hub.connect(&b);
+    hub.connect(&b, 3);
     invite(&mut hub, &a, &b);
     hub.handle(&b, ClientMessage::Accept { call_id: cid() });
-    assert!(hub.connect(&a).is_empty());
+    assert!(hub.connect(&a, 3).is_empty());
     assert_eq!(resume(&mut hub, &a, &[]), vec![d(&b, hangup_from(&a))]);
     assert_eq!(hub.call_count(), 0);
     // A second disconnect is a no-op.
@@ -433,7 +453,7 @@ fn an_invite_between_welcome_and_resume_keeps_ringing() {
     let mut hub = hub_with(&[&a]);
     // B authenticates; A sees it online and invites it before B's `resume`
     // (the first message B sends) arrives.
-    hub.connect(&b);
+    hub.connect(&b, 3);
     invite(&mut hub, &a, &b);
     assert!(resume(&mut hub, &b, &[]).is_empty());
     assert_eq!(hub.call_count(), 1);
@@ -454,7 +474,7 @@ fn an_invite_between_welcome_and_resume_keeps_ringing() {
         from: b.clone(),
         reason: None,
     };
-    assert_eq!(hub.connect(&b), vec![d(&a, hangup)]);
+    assert_eq!(hub.connect(&b, 3), vec![d(&a, hangup)]);
     assert_eq!(hub.call_count(), 0);
 }
 
@@ -518,7 +538,7 @@ fn calls_come_back_when_both_parties_resume_after_a_restart() {
     // A claim goes with its claimer's connection.
     resume(&mut hub, &a, &[("again", &b)]);
     hub.disconnect(&a);
-    hub.connect(&a);
+    hub.connect(&a, 3);
     assert!(resume(&mut hub, &b, &[("again", &a)]).is_empty());
     assert_eq!(hub.call_count(), 0);
 }
@@ -567,6 +587,7 @@ fn data_sessions_sit_beside_calls_and_end_with_their_peer() {
                 call_id: "s1".into(),
                 from: c.clone(),
                 kind: CallKind::Data,
+                members: Vec::new(),
             }
         )]
     );
@@ -584,6 +605,7 @@ fn data_sessions_sit_beside_calls_and_end_with_their_peer() {
     let out = hub.handle(
         &c,
         ClientMessage::Offer {
+            to: None,
             call_id: "s1".into(),
             sdp: "v=0".into(),
             sig: None,
@@ -629,6 +651,7 @@ fn data_sessions_per_peer_are_bounded() {
     hub.handle(
         &a,
         ClientMessage::Cancel {
+            to: None,
             call_id: "s0".into(),
         },
     );
@@ -644,9 +667,10 @@ fn an_unanswered_invite_rings_out_and_frees_the_callee() {
     let (a, b, c) = (id(1), id(2), id(3));
     let mut hub = hub_with(&[&a, &b, &c]);
     invite(&mut hub, &a, &b);
-    // Only the caller's own timer ends it.
+    // Only the timer of the invitation of the callee ends it.
     assert!(hub.ring_over(&cid(), &c).is_empty());
-    let out = hub.ring_over(&cid(), &a);
+    assert!(hub.ring_over(&cid(), &a).is_empty());
+    let out = hub.ring_over(&cid(), &b);
     assert_eq!(
         out,
         [
@@ -685,3 +709,5 @@ fn an_unanswered_invite_rings_out_and_frees_the_callee() {
     assert!(hub.ring_over(&cid(), &c).is_empty());
     assert_eq!(hub.call_count(), 1);
 }
+
+mod group;

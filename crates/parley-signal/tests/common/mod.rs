@@ -60,8 +60,13 @@ impl Client {
 
     /// Connects and completes hello → challenge → auth → welcome as `key(seed)`.
     pub async fn authed(url: &str, seed: u8) -> Client {
+        Client::authed_as(url, seed, parley_proto::PROTOCOL_VERSION).await
+    }
+
+    /// As [`Client::authed`], saying it speaks protocol version `protocol`.
+    pub async fn authed_as(url: &str, seed: u8, protocol: u32) -> Client {
         let mut c = Client::connect(url, seed).await;
-        let nonce = c.hello().await;
+        let nonce = c.hello_as(protocol).await;
         c.send(&ClientMessage::Auth {
             signature: sign_challenge(&key(seed), &nonce),
         })
@@ -73,14 +78,20 @@ impl Client {
 
     /// Sends hello with this client's public key; returns the decoded nonce.
     pub async fn hello(&mut self) -> Vec<u8> {
+        self.hello_as(parley_proto::PROTOCOL_VERSION).await
+    }
+
+    /// As [`Client::hello`] for protocol version `version`; the challenge must
+    /// name the same version.
+    pub async fn hello_as(&mut self, version: u32) -> Vec<u8> {
         self.send(&ClientMessage::Hello {
-            protocol: parley_proto::PROTOCOL_VERSION,
+            protocol: version,
             public_key: self.id.to_string(),
         })
         .await;
         match self.recv().await {
             ServerMessage::Challenge { protocol, nonce } => {
-                assert_eq!(protocol, parley_proto::PROTOCOL_VERSION);
+                assert_eq!(protocol, version);
                 let nonce = decode_b64url(&nonce).unwrap();
                 assert_eq!(nonce.len(), 32);
                 nonce
