@@ -98,6 +98,8 @@ pub(super) struct PeerLink {
     stats_prev: (u64, u64, Instant),
     /// Why the link failed, if it did.
     pub(super) failure: Option<Error>,
+    /// The `hangup` owed to the server, see [`PeerLink::server_hangup`].
+    server_hangup: Option<Option<String>>,
     /// Its subtasks (channels, receivers), for the call's end to wait for.
     pub(super) tasks: Vec<JoinHandle<()>>,
 }
@@ -140,6 +142,7 @@ impl PeerLink {
             report,
             stats_prev: (0, 0, Instant::now()),
             failure: None,
+            server_hangup: None,
             tasks,
         }
     }
@@ -457,26 +460,30 @@ impl PeerLink {
     }
 
     /// Ends the link on a description we refused: nothing was applied, so no ICE,
-    /// DTLS, media or data starts; the peer is told why in the `hangup`'s
-    /// `reason`, which is also our end reason.
+    /// DTLS, media or data starts; the peer is to be told why in the `hangup`'s
+    /// `reason` ([`PeerLink::server_hangup`]), which is also our end reason.
     async fn refuse(&mut self, e: Error, reason: &str) -> String {
         self.failure = Some(e);
-        let _ = self
-            .cx
-            .sig
-            .send(ClientMessage::Hangup {
-                call_id: self.cx.call_id.clone(),
-                reason: Some(reason.into()),
-            })
-            .await;
+        self.server_hangup = Some(Some(reason.into()));
         reason.into()
     }
 
-    /// Ends the link on a local failure `e`, telling the peer.
+    /// Ends the link on a local failure `e`, telling the peer on the control
+    /// channel (and through the server, [`PeerLink::server_hangup`]).
     async fn fail(&mut self, e: Error, reason: &str) -> String {
         self.failure = Some(e);
-        self.send_hangup().await;
+        self.send_hangup_frame().await;
+        self.server_hangup = Some(None);
         reason.into()
+    }
+
+    /// The `hangup` (with its reason) the server should carry for a link that
+    /// failed or refused the peer's description, `None` when none is owed. The
+    /// room sends it when the link was its last: in a group call that goes on,
+    /// a hangup would take us out of the call for every member, so the one
+    /// peer is told on its control channel only (and its link fails too).
+    pub(super) fn server_hangup(&self) -> Option<Option<String>> {
+        self.server_hangup.clone()
     }
 
     /// Tells the peer we hang up on the control channel (fast, peer to peer).
@@ -484,19 +491,6 @@ impl PeerLink {
         if let Some(dc) = &self.control {
             let _ = data::send_control(dc, &ControlFrame::Hangup).await;
         }
-    }
-
-    /// Tells the peer we hang up: on the control channel and through the server.
-    pub(super) async fn send_hangup(&mut self) {
-        self.send_hangup_frame().await;
-        let _ = self
-            .cx
-            .sig
-            .send(ClientMessage::Hangup {
-                call_id: self.cx.call_id.clone(),
-                reason: None,
-            })
-            .await;
     }
 
     /// Queues a control frame for the peer (sent once the control channel opens;

@@ -355,6 +355,14 @@ impl Room {
     /// its last link (with that link's reason and failure).
     async fn link_ended(&mut self, peer: &PeerId, reason: String) -> Option<String> {
         if self.links.len() <= 1 {
+            // The call ends: a hangup the link owes goes to the server.
+            if let Some(owed) = self.links.get(peer).and_then(PeerLink::server_hangup) {
+                let hangup = ClientMessage::Hangup {
+                    call_id: self.call_id.clone(),
+                    reason: owed,
+                };
+                let _ = self.factory.signaling().send(hangup).await;
+            }
             return Some(reason);
         }
         let link = self.links.remove(peer)?;
