@@ -356,21 +356,28 @@ impl Conn {
                 protocol,
             } => self.on_auth(msg, claimed, nonce, protocol),
             Phase::Authed { id } => {
-                if let ClientMessage::Invite { call_id, to, .. }
-                | ClientMessage::Add { call_id, to } = &msg
-                {
-                    self.ring_timer(call_id.clone(), to.clone());
-                }
+                let invitation = match &msg {
+                    ClientMessage::Invite { call_id, to, .. }
+                    | ClientMessage::Add { call_id, to } => Some((call_id.clone(), to.clone())),
+                    _ => None,
+                };
                 self.state.shared.handle(&id, msg);
+                // A timer for the invitation the hub made (none if refused).
+                if let Some((call_id, to)) = invitation {
+                    if let Some(ring) = self.state.shared.ring_of(&call_id, &to) {
+                        self.ring_timer(call_id, to, ring);
+                    }
+                }
                 self.phase = Phase::Authed { id };
                 Flow::Continue
             }
         }
     }
 
-    /// Ends the invitation of `invitee` into `call_id` if it still rings after
-    /// the ring timeout (the hub ignores it once answered, declined or gone).
-    fn ring_timer(&self, call_id: String, invitee: PeerId) {
+    /// Ends invitation `ring` of `invitee` into `call_id` if it still rings
+    /// after the ring timeout (the hub ignores it once answered, declined, gone
+    /// or replaced by a later invitation).
+    fn ring_timer(&self, call_id: String, invitee: PeerId, ring: u64) {
         let (shared, wait) = (
             Arc::clone(&self.state.shared),
             self.state.config.ring_timeout,
@@ -378,7 +385,7 @@ impl Conn {
         let mut shutdown = self.state.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(wait) => shared.ring_over(&call_id, &invitee),
+                () = tokio::time::sleep(wait) => shared.ring_over(&call_id, &invitee, ring),
                 () = stopped(&mut shutdown) => {}
             }
         });

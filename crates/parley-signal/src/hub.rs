@@ -49,6 +49,8 @@ pub(crate) struct Hub {
     away: HashMap<PeerId, u64>,
     /// Last epoch handed out in `away`.
     epoch: u64,
+    /// The last invitation number handed out (`MemberState::Invited`).
+    ring_seq: u64,
     /// Call id → a call a peer listed in `resume` that this hub does not know
     /// (after a server restart), waiting for the other party to list it too.
     claims: HashMap<String, resume::Claim>,
@@ -85,18 +87,27 @@ impl Hub {
         self.calls.len()
     }
 
-    /// The ring timeout of the invitation of `invitee` into `call_id` ran out.
-    /// If it still rings, it ends: the invitee gets `cancel` and its inviter
-    /// `decline` with reason `"no answer"` (both from the other). Otherwise
-    /// (answered, ended, reused) nothing happens.
-    pub(crate) fn ring_over(&mut self, call_id: &str, invitee: &PeerId) -> Out {
+    /// The number of the invitation of `invitee` into `call_id`, while it
+    /// rings: what [`ring_over`](Self::ring_over) is to be given when its ring
+    /// timeout runs out.
+    pub(crate) fn ring_of(&self, call_id: &str, invitee: &PeerId) -> Option<u64> {
+        self.calls.get(call_id)?.ring_of(invitee)
+    }
+
+    /// The ring timeout of invitation number `ring` of `invitee` into
+    /// `call_id` ran out. If that invitation still rings, it ends: the invitee
+    /// gets `cancel` and its inviter `decline` with reason `"no answer"` (both
+    /// from the other). Otherwise (answered, ended, a later invitation)
+    /// nothing happens.
+    pub(crate) fn ring_over(&mut self, call_id: &str, invitee: &PeerId, ring: u64) -> Out {
         let mut out = Vec::new();
-        let Some(by) = self
-            .calls
-            .get(call_id)
-            .and_then(|c| c.inviter_of(invitee))
-            .cloned()
-        else {
+        let Some(call) = self.calls.get(call_id) else {
+            return out;
+        };
+        if call.ring_of(invitee) != Some(ring) {
+            return out;
+        }
+        let Some(by) = call.inviter_of(invitee).cloned() else {
             return out;
         };
         tracing::info!(%call_id, "nobody answered; the invite timed out");

@@ -153,11 +153,16 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The ring timeout of the invitation of `invitee` into `call_id` ran out:
-    /// the invitation ends if it still rings.
-    pub(crate) fn ring_over(&self, call_id: &str, invitee: &PeerId) {
+    /// The number of the invitation of `invitee` into `call_id`, while it rings.
+    pub(crate) fn ring_of(&self, call_id: &str, invitee: &PeerId) -> Option<u64> {
+        self.lock().hub.ring_of(call_id, invitee)
+    }
+
+    /// The ring timeout of invitation `ring` of `invitee` into `call_id` ran
+    /// out: the invitation ends if it still rings.
+    pub(crate) fn ring_over(&self, call_id: &str, invitee: &PeerId, ring: u64) {
         let mut reg = self.lock();
-        let out = reg.hub.ring_over(call_id, invitee);
+        let out = reg.hub.ring_over(call_id, invitee, ring);
         reg.dispatch(out);
     }
 

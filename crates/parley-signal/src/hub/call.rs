@@ -8,19 +8,25 @@ use parley_proto::{CallKind, PeerId};
 pub(super) enum MemberState {
     /// Invited by `by` (a joined member when it invited), and ringing.
     Invited {
-        /// The member that invited it: it hears the answer.
+        /// The member that hears the answer: the one that invited it, or, once
+        /// that one left, another joined member.
         by: PeerId,
+        /// The number of this invitation among all the hub's, so a ring timer
+        /// ends only the invitation it was started for.
+        ring: u64,
     },
     /// In the call: offers, answers and candidates are relayed between it and
     /// the other joined members.
     Joined,
 }
 
-/// One member: its id and state.
+/// One member: its id, state and the protocol version it spoke when it came
+/// (kept while it is away, docs/protocol.md §6.4).
 #[derive(Debug, Clone)]
 pub(super) struct Member {
     pub(super) id: PeerId,
     pub(super) state: MemberState,
+    pub(super) protocol: u32,
 }
 
 /// A call or data session. A call whose members have not both joined is
@@ -33,28 +39,40 @@ pub(super) struct Call {
 }
 
 impl Call {
-    /// A new call: `caller` joined, `callee` invited by it.
-    pub(super) fn new(kind: CallKind, caller: &PeerId, callee: &PeerId) -> Call {
+    /// A new call: `caller` joined, `callee` invited by it (invitation number
+    /// `ring`); each with the protocol version it speaks.
+    pub(super) fn new(
+        kind: CallKind,
+        caller: (&PeerId, u32),
+        callee: (&PeerId, u32),
+        ring: u64,
+    ) -> Call {
         Call {
             kind,
             members: vec![
                 Member {
-                    id: caller.clone(),
+                    id: caller.0.clone(),
                     state: MemberState::Joined,
+                    protocol: caller.1,
                 },
                 Member {
-                    id: callee.clone(),
-                    state: MemberState::Invited { by: caller.clone() },
+                    id: callee.0.clone(),
+                    state: MemberState::Invited {
+                        by: caller.0.clone(),
+                        ring,
+                    },
+                    protocol: callee.1,
                 },
             ],
         }
     }
 
     /// A call both parties resumed (docs/protocol.md §6.2): both joined.
-    pub(super) fn resumed(kind: CallKind, a: &PeerId, b: &PeerId) -> Call {
-        let joined = |id: &PeerId| Member {
+    pub(super) fn resumed(kind: CallKind, a: (&PeerId, u32), b: (&PeerId, u32)) -> Call {
+        let joined = |(id, protocol): (&PeerId, u32)| Member {
             id: id.clone(),
             state: MemberState::Joined,
+            protocol,
         };
         Call {
             kind,
@@ -77,11 +95,34 @@ impl Call {
         self.state_of(id) == Some(&MemberState::Joined)
     }
 
-    /// The member that invited `id`, while `id` rings.
+    /// The member that hears `id`'s answer, while `id` rings.
     pub(super) fn inviter_of(&self, id: &PeerId) -> Option<&PeerId> {
         match self.state_of(id)? {
-            MemberState::Invited { by } => Some(by),
+            MemberState::Invited { by, .. } => Some(by),
             MemberState::Joined => None,
+        }
+    }
+
+    /// The number of `id`'s invitation, while it rings.
+    pub(super) fn ring_of(&self, id: &PeerId) -> Option<u64> {
+        match self.state_of(id)? {
+            MemberState::Invited { ring, .. } => Some(*ring),
+            MemberState::Joined => None,
+        }
+    }
+
+    /// The invitations `gone` made now answer to the first joined member (it
+    /// left; someone in the call must hear the answer).
+    pub(super) fn pass_on_invitations(&mut self, gone: &PeerId) {
+        let Some(heir) = self.joined().next().cloned() else {
+            return;
+        };
+        for m in &mut self.members {
+            if let MemberState::Invited { by, .. } = &mut m.state {
+                if by == gone {
+                    *by = heir.clone();
+                }
+            }
         }
     }
 
@@ -109,11 +150,15 @@ impl Call {
         }
     }
 
-    /// Adds `id`, invited by `by`.
-    pub(super) fn invite(&mut self, id: &PeerId, by: &PeerId) {
+    /// Adds `id` (speaking `protocol`), invited by `by` (invitation `ring`).
+    pub(super) fn invite(&mut self, id: &PeerId, protocol: u32, by: &PeerId, ring: u64) {
         self.members.push(Member {
             id: id.clone(),
-            state: MemberState::Invited { by: by.clone() },
+            state: MemberState::Invited {
+                by: by.clone(),
+                ring,
+            },
+            protocol,
         });
     }
 

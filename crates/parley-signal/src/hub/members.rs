@@ -36,10 +36,10 @@ impl Hub {
             let message = format!("at most {MAX_DATA_SESSIONS} data sessions at once");
             return error(out, from, ErrorCode::Invalid, &message, &call_id);
         }
-        if !self.online.contains_key(&to) {
+        let Some(&callee_protocol) = self.online.get(&to) else {
             let message = "callee is not connected";
             return error(out, from, ErrorCode::Offline, message, &call_id);
-        }
+        };
         if self.is_busy(&to, kind) {
             tracing::info!(%call_id, "callee busy");
             return send(out, from, ServerMessage::Busy { call_id, from: to });
@@ -48,8 +48,10 @@ impl Hub {
         for member in [from, &to] {
             self.enter(member, &call_id, kind);
         }
-        self.calls
-            .insert(call_id.clone(), Call::new(kind, from, &to));
+        let caller_protocol = self.online.get(from).copied().unwrap_or_default();
+        let ring = self.next_ring();
+        let call = Call::new(kind, (from, caller_protocol), (&to, callee_protocol), ring);
+        self.calls.insert(call_id.clone(), call);
         let invite = ServerMessage::Invite {
             call_id,
             from: from.clone(),
@@ -69,6 +71,10 @@ impl Hub {
             let message = "only a joined member may add people";
             return error(out, from, ErrorCode::NotInCall, message, &call_id);
         }
+        if !call.is_accepted() {
+            let message = "the call has not been answered yet";
+            return error(out, from, ErrorCode::Invalid, message, &call_id);
+        }
         if call.kind != CallKind::Media {
             let message = "only a call takes more members, not a data session";
             return error(out, from, ErrorCode::Invalid, message, &call_id);
@@ -85,13 +91,14 @@ impl Hub {
             let message = "that contact is not connected";
             return error(out, from, ErrorCode::Offline, message, &call_id);
         };
-        let too_old = std::iter::once(&to)
-            .chain(call.joined())
-            .find(|m| self.version_of(m, version) < GROUP_PROTOCOL_VERSION);
-        if let Some(old) = too_old {
+        // Every member, invited or away ones included, and the invitee.
+        let too_old = std::iter::once((&to, version))
+            .chain(call.members.iter().map(|m| (&m.id, m.protocol)))
+            .find(|(_, protocol)| *protocol < GROUP_PROTOCOL_VERSION);
+        if let Some((old, protocol)) = too_old {
             let message = format!(
-                "{old} uses an app too old for group calls (protocol {}, needs {GROUP_PROTOCOL_VERSION})",
-                self.version_of(old, version)
+                "{old} uses an app too old for group calls (protocol {protocol}, needs \
+                 {GROUP_PROTOCOL_VERSION})"
             );
             return error(out, from, ErrorCode::UnsupportedVersion, &message, &call_id);
         }
@@ -102,8 +109,9 @@ impl Hub {
         let members: Vec<PeerId> = call.joined().cloned().collect();
         tracing::info!(%call_id, by = %from, invitee = %to, "member invited");
         self.enter(&to, &call_id, CallKind::Media);
+        let ring = self.next_ring();
         if let Some(call) = self.calls.get_mut(&call_id) {
-            call.invite(&to, from);
+            call.invite(&to, version, from, ring);
         }
         let invite = ServerMessage::Invite {
             call_id,
@@ -114,10 +122,10 @@ impl Hub {
         send(out, &to, invite);
     }
 
-    /// The protocol version `id` speaks; `fallback` for one away (it spoke it
-    /// when it joined; only online peers are asked).
-    fn version_of(&self, id: &PeerId, fallback: u32) -> u32 {
-        self.online.get(id).copied().unwrap_or(fallback)
+    /// A fresh invitation number ([`MemberState::Invited`]).
+    fn next_ring(&mut self) -> u64 {
+        self.ring_seq += 1;
+        self.ring_seq
     }
 
     /// Whether `to` cannot take another call (`kind`).
@@ -250,7 +258,7 @@ impl Hub {
         let invitees: Vec<&PeerId> = call
             .members
             .iter()
-            .filter(|m| matches!(&m.state, MemberState::Invited { by } if by == from))
+            .filter(|m| matches!(&m.state, MemberState::Invited { by, .. } if by == from))
             .map(|m| &m.id)
             .filter(|id| to.as_ref().is_none_or(|to| to == *id))
             .collect();
@@ -314,8 +322,14 @@ impl Hub {
                     send(out, &other, msg);
                 }
             }
-            Some(call) => match was.state {
+            Some(_) => match was.state {
                 MemberState::Joined => {
+                    if let Some(call) = self.calls.get_mut(&call_id) {
+                        call.pass_on_invitations(&from);
+                    }
+                    let Some(call) = self.calls.get(&call_id) else {
+                        return;
+                    };
                     tracing::info!(%call_id, member = %from, "member left");
                     for member in call.joined() {
                         let msg = ServerMessage::Left {
@@ -326,7 +340,10 @@ impl Hub {
                         send(out, member, msg);
                     }
                 }
-                MemberState::Invited { by } => {
+                MemberState::Invited { by, .. } => {
+                    let Some(call) = self.calls.get(&call_id) else {
+                        return;
+                    };
                     if call.is_joined(&by) {
                         let msg = ServerMessage::Decline {
                             call_id,

@@ -28,8 +28,8 @@ impl Hub {
     ///   client lists only accepted calls, and the ringing calls of an earlier
     ///   connection ended when it closed or was replaced, so these were invited
     ///   on this connection, perhaps between `welcome` and this `resume`;
-    /// - listed calls this hub knows, with `from` and the named peer members,
-    ///   stay as they are;
+    /// - listed calls this hub knows with `from` a member stay as they are (the
+    ///   peer named may have left a group call meanwhile);
     /// - a listed call this hub does not know becomes a claim, and once the other
     ///   party lists the same call id naming `from`, the call is re-created as
     ///   accepted. A call id listed by another pair, or naming a different party
@@ -49,7 +49,8 @@ impl Hub {
         self.claims.retain(|_, claim| claim.claimer != *from);
         for c in &calls {
             if let Some(call) = self.calls.get(&c.call_id) {
-                if !call.has(from) || !call.has(&c.peer) || c.peer == *from || call.kind != c.kind {
+                // The named peer may have left a group call meanwhile.
+                if !call.has(from) || call.kind != c.kind {
                     let message = "that call has other parties";
                     error(out, from, ErrorCode::Invalid, message, &c.call_id);
                 }
@@ -112,10 +113,13 @@ impl Hub {
             }
         }
         tracing::info!(%call_id, "call resumed by both parties");
-        self.calls.insert(
-            call_id.to_owned(),
-            Call::resumed(claim.kind, &claim.claimer, from),
+        let protocol = |id: &PeerId| self.online.get(id).copied().unwrap_or_default();
+        let call = Call::resumed(
+            claim.kind,
+            (&claim.claimer, protocol(&claim.claimer)),
+            (from, protocol(from)),
         );
+        self.calls.insert(call_id.to_owned(), call);
         Ok(())
     }
 }

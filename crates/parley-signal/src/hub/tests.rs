@@ -667,10 +667,12 @@ fn an_unanswered_invite_rings_out_and_frees_the_callee() {
     let (a, b, c) = (id(1), id(2), id(3));
     let mut hub = hub_with(&[&a, &b, &c]);
     invite(&mut hub, &a, &b);
-    // Only the timer of the invitation of the callee ends it.
-    assert!(hub.ring_over(&cid(), &c).is_empty());
-    assert!(hub.ring_over(&cid(), &a).is_empty());
-    let out = hub.ring_over(&cid(), &b);
+    // Only the timer of this invitation of the callee ends it.
+    let ring = hub.ring_of(&cid(), &b).expect("b rings");
+    assert!(hub.ring_over(&cid(), &c, ring).is_empty());
+    assert!(hub.ring_over(&cid(), &a, ring).is_empty());
+    assert!(hub.ring_over(&cid(), &b, ring + 1).is_empty());
+    let out = hub.ring_over(&cid(), &b, ring);
     assert_eq!(
         out,
         [
@@ -705,8 +707,9 @@ fn an_unanswered_invite_rings_out_and_frees_the_callee() {
         "{out:?}"
     );
     // An accepted call is not touched by its old timer.
+    let ring = hub.ring_of(&cid(), &b).expect("b rings again");
     hub.handle(&b, ClientMessage::Accept { call_id: cid() });
-    assert!(hub.ring_over(&cid(), &c).is_empty());
+    assert!(hub.ring_over(&cid(), &b, ring).is_empty());
     assert_eq!(hub.call_count(), 1);
 }
 

@@ -177,8 +177,9 @@ fn an_invitation_rings_out_or_is_withdrawn_without_ending_the_call() {
     one_to_one(&mut hub, &a, &b);
 
     add(&mut hub, &a, &c);
+    let ring = hub.ring_of(&cid(), &c).expect("C rings");
     assert_eq!(
-        hub.ring_over(&cid(), &c),
+        hub.ring_over(&cid(), &c, ring),
         vec![
             d(
                 &c,
@@ -299,4 +300,45 @@ fn older_clients_stay_out_of_group_calls_with_a_clear_error() {
         code_of(&add(&mut hub, &a, &id(8))),
         Some(ErrorCode::Offline)
     );
+}
+
+#[test]
+fn invitations_outlive_their_inviter_and_old_timers() {
+    let (a, b, c) = (id(1), id(2), id(3));
+    let mut hub = hub_with(&[&a, &b, &c]);
+    // Nobody is added to a call that was not answered yet.
+    let invite = ClientMessage::Invite {
+        call_id: cid(),
+        to: b.clone(),
+        kind: CallKind::Media,
+    };
+    hub.handle(&a, invite);
+    assert_eq!(code_of(&add(&mut hub, &a, &c)), Some(ErrorCode::Invalid));
+    accept(&mut hub, &b);
+
+    // B invites C and leaves: C's answer goes to A, who is still in the call.
+    add(&mut hub, &b, &c);
+    let first = hub.ring_of(&cid(), &c).unwrap();
+    hangup(&mut hub, &b);
+    let out = accept(&mut hub, &c);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].to, a);
+    assert!(matches!(out[0].msg, ServerMessage::Accept { .. }));
+
+    // C leaves and is invited again: the first invitation's timer ends nothing.
+    hangup(&mut hub, &c);
+    let b2 = id(4);
+    hub.connect(&b2, 3);
+    one_to_one_again(&mut hub, &a, &b2);
+    add(&mut hub, &a, &c);
+    assert!(hub.ring_over(&cid(), &c, first).is_empty());
+    let second = hub.ring_of(&cid(), &c).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(hub.ring_over(&cid(), &c, second).len(), 2);
+}
+
+/// As [`one_to_one`], for a hub where `a`'s earlier call `g1` has ended.
+fn one_to_one_again(hub: &mut Hub, a: &PeerId, b: &PeerId) {
+    assert_eq!(hub.call_count(), 0, "the earlier call ended");
+    one_to_one(hub, a, b);
 }
