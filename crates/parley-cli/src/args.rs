@@ -37,11 +37,15 @@ pub enum Command {
         action: ContactAction,
     },
     /// Call a peer id; hang up after --duration seconds or, if later, once our own
-    /// sends (chat, files) are done.
+    /// sends (chat, files) are done. More ids make a group call: they are
+    /// invited once the first has answered (as with --invite).
     Call {
         /// The callee's id. Ids are base64url and may start with '-'.
         #[arg(allow_hyphen_values = true)]
         id: String,
+        /// More members' ids, invited once the callee has answered (an id that
+        /// starts with '-' goes with --invite instead).
+        more: Vec<String>,
         /// Seconds to stay in the call.
         #[arg(long, default_value_t = 5.0)]
         duration: f64,
@@ -134,11 +138,13 @@ pub struct CallArgs {
     #[arg(long, group = "audio")]
     pub no_audio: bool,
     /// Record the remote video to this Y4M file (not written if no video arrives).
-    /// With `{peer}` in it, every member of a group call is recorded to its own
-    /// file, `{peer}` replaced by the member's id.
+    /// With `{peer}` in it, or naming a folder (ending in `/`), every member of a
+    /// group call is recorded to its own file: `{peer}` replaced by the member's
+    /// id, or `FOLDER/<id>.y4m`.
     #[arg(long)]
     pub record_video: Option<PathBuf>,
-    /// Record the remote audio to this WAV file (48 kHz mono).
+    /// Record the remote audio to this WAV file (48 kHz mono); per member as
+    /// --record-video (`{peer}` or a folder).
     #[arg(long)]
     pub record_audio: Option<PathBuf>,
     /// Play the remote audio on the default (or --speaker N) output device.
@@ -197,11 +203,11 @@ pub struct CallArgs {
     #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub invite: Vec<String>,
     /// Seconds after the call is accepted to send the --invite invitations.
-    #[arg(long, default_value_t = 1.0, requires = "invite")]
+    #[arg(long, default_value_t = 1.0)]
     pub invite_at: f64,
     /// Hang up this many seconds after the call is accepted (`answer`; `call`
     /// has its duration). A group call goes on for the others.
-    #[arg(long)]
+    #[arg(long, alias = "leave-at")]
     pub leave_after: Option<f64>,
 }
 
@@ -252,6 +258,37 @@ mod tests {
             Some(Command::Contact { action: ContactAction::Remove { id: ref got } }) if got == id
         ));
         let cli = Cli::try_parse_from(["parley-cli", "call", id, "--duration", "1"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Call { id: ref got, .. }) if got == id));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Call { id: ref got, ref more, duration, .. })
+                if got == id && more.is_empty() && duration == 1.0
+        ));
+        // Several members: the options after them are still options.
+        let cli = Cli::try_parse_from([
+            "parley-cli",
+            "call",
+            id,
+            "Abc",
+            "Def",
+            "--duration",
+            "2",
+            "--stats",
+        ])
+        .unwrap();
+        let Some(Command::Call {
+            id: got,
+            more,
+            duration,
+            opts,
+        }) = cli.command
+        else {
+            panic!("not a call");
+        };
+        assert_eq!(
+            (got.as_str(), more),
+            (id, vec!["Abc".to_owned(), "Def".to_owned()])
+        );
+        assert_eq!(duration, 2.0);
+        assert!(opts.stats);
     }
 }

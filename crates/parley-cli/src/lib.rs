@@ -66,9 +66,16 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Call { id, duration, opts } => {
+        Command::Call {
+            id,
+            more,
+            duration,
+            mut opts,
+        } => {
             let profile = Arc::new(open_profile(&cli.profile)?);
             let to = parse_id(&id)?;
+            // The others are invited once the first has answered.
+            opts.invite.splice(0..0, more);
             let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
             session::call(profile, &server, to, duration, opts).await?;
         }

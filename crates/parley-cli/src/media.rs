@@ -5,6 +5,7 @@ use parley_engine::call::{AudioSink, CallOptions, RemoteSinks, TrackKind, VideoS
 use parley_engine::media::screen::{ScreenSource, ScreenTarget};
 use parley_engine::media::{self, AudioSource, VideoSource};
 use parley_proto::PeerId;
+use std::path::{Path, PathBuf};
 
 use crate::args::CallArgs;
 
@@ -108,33 +109,54 @@ pub fn sinks(a: &CallArgs) -> Result<Sinks> {
             .with_context(|| format!("--record-video {}", path.display()))?;
         video.push(Box::new(rec));
     }
-    if let Some(path) = &a.record_audio {
+    if let Some(path) = a.record_audio.as_ref().filter(|p| !is_per_member(p)) {
         let rec = media::WavRecorder::create(path)
             .with_context(|| format!("--record-audio {}", path.display()))?;
         audio.push(Box::new(rec));
     }
-    if a.play_audio {
+    // With per-member audio each member gets its own stream (MemberSinks).
+    let per_member_audio = a.record_audio.as_ref().is_some_and(|p| is_per_member(p));
+    if a.play_audio && !per_member_audio {
         let out = media::SpeakerSink::open(a.speaker).context("--play-audio")?;
         audio.push(Box::new(out));
     }
     Ok((video, audio, screen))
 }
 
-/// Placeholder in `--record-video` for a member's id.
+/// Placeholder in `--record-video` / `--record-audio` for a member's id.
 const PEER_PLACEHOLDER: &str = "{peer}";
 
-/// Whether `--record-video` names one file per member.
-fn is_per_member(path: &std::path::Path) -> bool {
-    path.to_string_lossy().contains(PEER_PLACEHOLDER)
+/// Whether a recording path names one file per member: `{peer}` in it, or a
+/// folder (an existing one, or a path ending in `/`).
+fn is_per_member(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    text.contains(PEER_PLACEHOLDER) || text.ends_with('/') || path.is_dir()
 }
 
-/// Where each member's media goes when `--record-video` has `{peer}` in it:
-/// every member's camera to its own file; the shared screen and the audio to
-/// the fixed sinks, for the first member that asks (as without it).
+/// Where `peer`'s recording goes for a per-member `path`: `{peer}` replaced by
+/// its id, or `FOLDER/<id>.<ext>`.
+fn member_path(path: &Path, peer: &PeerId, ext: &str) -> PathBuf {
+    let text = path.to_string_lossy();
+    if text.contains(PEER_PLACEHOLDER) {
+        PathBuf::from(text.replace(PEER_PLACEHOLDER, peer.as_str()))
+    } else {
+        path.join(format!("{peer}.{ext}"))
+    }
+}
+
+/// Where each member's media goes when `--record-video` or `--record-audio`
+/// names one file per member; what is not per member goes to the fixed sinks,
+/// for the first member that asks (as without it). With `--play-audio` and
+/// per-member audio, every member gets its own speaker stream (the system
+/// mixes them).
 pub struct MemberSinks {
-    video_pattern: String,
+    video: Option<PathBuf>,
+    audio: Option<PathBuf>,
+    /// `Some(device)` with --play-audio.
+    play: Option<Option<usize>>,
+    fixed_video: Vec<Box<dyn VideoSink>>,
+    fixed_audio: Vec<Box<dyn AudioSink>>,
     screen: Vec<Box<dyn VideoSink>>,
-    audio: Vec<Box<dyn AudioSink>>,
 }
 
 impl RemoteSinks for MemberSinks {
@@ -142,29 +164,54 @@ impl RemoteSinks for MemberSinks {
         if track == TrackKind::Screen {
             return std::mem::take(&mut self.screen);
         }
-        let path = self.video_pattern.replace(PEER_PLACEHOLDER, peer.as_str());
-        match media::Y4mRecorder::create(std::path::Path::new(&path), 15) {
+        let Some(pattern) = &self.video else {
+            return std::mem::take(&mut self.fixed_video);
+        };
+        let path = member_path(pattern, peer, "y4m");
+        match media::Y4mRecorder::create(&path, 15) {
             Ok(rec) => vec![Box::new(rec)],
             Err(e) => {
-                eprintln!("warning: cannot record {path}: {e}");
+                eprintln!("warning: cannot record {}: {e}", path.display());
                 Vec::new()
             }
         }
     }
 
-    fn audio(&mut self, _peer: &PeerId) -> Vec<Box<dyn AudioSink>> {
-        std::mem::take(&mut self.audio)
+    fn audio(&mut self, peer: &PeerId) -> Vec<Box<dyn AudioSink>> {
+        let Some(pattern) = &self.audio else {
+            return std::mem::take(&mut self.fixed_audio);
+        };
+        let mut sinks: Vec<Box<dyn AudioSink>> = Vec::new();
+        let path = member_path(pattern, peer, "wav");
+        match media::WavRecorder::create(&path) {
+            Ok(rec) => sinks.push(Box::new(rec)),
+            Err(e) => eprintln!("warning: cannot record {}: {e}", path.display()),
+        }
+        if let Some(device) = self.play {
+            match media::SpeakerSink::open(device) {
+                Ok(out) => sinks.push(Box::new(out)),
+                Err(e) => eprintln!("warning: cannot play {peer}'s audio: {e}"),
+            }
+        }
+        sinks
     }
 }
 
-/// The per-member sinks `--record-video` asks for, taking the fixed screen and
-/// audio sinks from `opts`; `None` for a single recording.
+/// The per-member sinks the recording options ask for, taking the fixed sinks
+/// from `opts`; `None` when every recording is a single file.
 pub fn member_sinks(a: &CallArgs, opts: &mut CallOptions) -> Option<Box<dyn RemoteSinks>> {
-    let path = a.record_video.as_ref().filter(|p| is_per_member(p))?;
+    let per_member = |p: &Option<PathBuf>| p.clone().filter(|p| is_per_member(p));
+    let (video, audio) = (per_member(&a.record_video), per_member(&a.record_audio));
+    if video.is_none() && audio.is_none() {
+        return None;
+    }
     Some(Box::new(MemberSinks {
-        video_pattern: path.to_string_lossy().into_owned(),
+        play: (a.play_audio && audio.is_some()).then_some(a.speaker),
+        video,
+        audio,
+        fixed_video: std::mem::take(&mut opts.video_sinks),
+        fixed_audio: std::mem::take(&mut opts.audio_sinks),
         screen: std::mem::take(&mut opts.screen_sinks),
-        audio: std::mem::take(&mut opts.audio_sinks),
     }))
 }
 

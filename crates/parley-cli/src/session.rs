@@ -49,6 +49,7 @@ pub fn call_options(
         .map(|p| FileToSend {
             path: p.clone(),
             name: None,
+            to: None,
         })
         .collect();
     for pair in a.send_file_as.chunks(2) {
@@ -56,6 +57,7 @@ pub fn call_options(
             files.push(FileToSend {
                 path: path.into(),
                 name: Some(name.clone()),
+                to: None,
             });
         }
     }

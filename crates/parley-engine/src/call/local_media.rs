@@ -141,6 +141,11 @@ impl LocalMedia {
     }
 
     fn start_camera(&mut self, source: Box<dyn VideoSource>, bitrate_bps: u32) {
+        // Never two encoders on one track set (a camera switched while no link
+        // was attached, then a link attaching).
+        if let Some(old) = self.camera.take() {
+            let _ = old.stop.send(true);
+        }
         let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
         let tasks = media::spawn_video_sender(
             VideoRole::Camera,
@@ -155,6 +160,9 @@ impl LocalMedia {
     }
 
     fn start_microphone(&mut self, source: Box<dyn AudioSource>) {
+        if let Some(old) = self.microphone.take() {
+            let _ = old.stop.send(true);
+        }
         let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
         let tasks = media::spawn_audio_sender(
             self.microphone_tracks.clone(),

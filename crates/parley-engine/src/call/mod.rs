@@ -188,6 +188,9 @@ pub struct FileToSend {
     /// The name to offer it under (default: the path's file name). The receiver
     /// sanitises whatever name arrives.
     pub name: Option<String>,
+    /// The member to send it to, in a group call (the one it was dropped on);
+    /// `None`: the first member, the only one of a one-to-one call.
+    pub to: Option<PeerId>,
 }
 
 /// A screen (or any video) to send on the screen track.

@@ -354,12 +354,24 @@ impl Room {
     /// The link to `peer` is over: the member leaves, and the call ends with
     /// its last link (with that link's reason and failure).
     async fn link_ended(&mut self, peer: &PeerId, reason: String) -> Option<String> {
-        if self.links.len() <= 1 {
-            // The call ends: a hangup the link owes goes to the server.
-            if let Some(owed) = self.links.get(peer).and_then(PeerLink::server_hangup) {
+        // Late news of a member that already left (its control-channel hangup
+        // after the server's `left`, say) ends nothing.
+        if !self.links.contains_key(peer) {
+            return None;
+        }
+        if self.links.len() == 1 {
+            // The call ends. A hangup the link owes goes to the server, and so
+            // does ours while someone we invited still rings (the server would
+            // otherwise keep us in the call with them).
+            let owed = self.links.get(peer).and_then(PeerLink::server_hangup);
+            let reason_for_server = match owed {
+                Some(owed) => Some(owed),
+                None => (!self.invited.is_empty()).then_some(None),
+            };
+            if let Some(hangup_reason) = reason_for_server {
                 let hangup = ClientMessage::Hangup {
                     call_id: self.call_id.clone(),
-                    reason: owed,
+                    reason: hangup_reason,
                 };
                 let _ = self.factory.signaling().send(hangup).await;
             }
@@ -396,10 +408,11 @@ impl Room {
                     self.opts.chat.push(text);
                 }
             }
-            // A file goes to the first member (before its file channel opens, it
-            // waits in `opts`).
+            // A file goes to the member it names, else the first (before its
+            // file channel opens, it waits in `opts`).
             CallCommand::SendFile(file) => {
-                let handed_back = match self.first_link() {
+                let named = file.to.as_ref().and_then(|to| self.links.get(to));
+                let handed_back = match named.or_else(|| self.first_link()) {
                     Some(link) => link.send_file(file),
                     None => Some(file),
                 };

@@ -417,7 +417,13 @@ impl Task {
                 } else {
                     let commands = files
                         .into_iter()
-                        .map(|path| CallCommand::SendFile(FileToSend { path, name: None }))
+                        .map(|path| {
+                            CallCommand::SendFile(FileToSend {
+                                path,
+                                name: None,
+                                to: None,
+                            })
+                        })
                         .collect();
                     self.send_to_peer(&peer, commands).await
                 };

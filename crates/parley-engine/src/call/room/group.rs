@@ -1,6 +1,8 @@
 //! The group side of a running call (docs/protocol.md §6.4): contacts we
 //! invite into it, and members who join after us, to whom we offer a link.
 
+use std::time::Instant;
+
 use parley_proto::{ClientMessage, ErrorCode, PeerId, ServerMessage};
 
 use super::Room;
@@ -9,8 +11,9 @@ use crate::call::CallEvent;
 
 impl Room {
     /// A message of this call from someone we have no link to: in a group call
-    /// (docs/protocol.md §6.4), news of the contacts we invited and of members
-    /// who join (we were in the call first, so we offer them a link).
+    /// (docs/protocol.md §6.4), news of the contacts we invited, of members who
+    /// join (we were in the call first, so we offer them a link), and offers
+    /// from members who joined while we rang (we answer them).
     pub(super) async fn on_group_signal(
         &mut self,
         msg: ServerMessage,
@@ -26,6 +29,26 @@ impl Room {
                 match self.factory.open(&peer, true).await {
                     Ok((link, own)) => return vec![self.add_link(link, own, true).await],
                     Err(e) => tracing::warn!(%peer, "cannot open a link to a new member: {e}"),
+                }
+            }
+            // A member who joined while we were ringing (so not in our invite's
+            // list) offers us a link: answer it (the server relays offers only
+            // between joined members).
+            ServerMessage::Offer { ref from, .. } => {
+                let peer = from.clone();
+                let _ = self
+                    .events
+                    .send(CallEvent::PeerJoined { peer: peer.clone() })
+                    .await;
+                match self.factory.open(&peer, false).await {
+                    Ok((link, own)) => {
+                        let (peer, mut outcomes) = self.add_link(link, own, false).await;
+                        if let Some(link) = self.links.get_mut(&peer) {
+                            outcomes.extend(link.on_signal(msg, Instant::now()).await);
+                        }
+                        return vec![(peer, outcomes)];
+                    }
+                    Err(e) => tracing::warn!(%peer, "cannot open a link to a member: {e}"),
                 }
             }
             ServerMessage::Ringing { from, .. } if self.invited.contains(&from) => {
