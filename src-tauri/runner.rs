@@ -195,7 +195,18 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
                 emit_state(&app).await;
             }
             ClientEvent::Call(info) => {
-                state.inner.lock().await.call = Some(info);
+                let mut inner = state.inner.lock().await;
+                // Tiles of members gone (or of a call that ended) stop their pumps.
+                let ended = info.state == parley_engine::client::CallPhase::Ended;
+                inner.member_pumps.retain(|(peer, _), pump| {
+                    let keep = !ended && info.members.iter().any(|m| m.id == *peer);
+                    if !keep {
+                        pump.abort();
+                    }
+                    keep
+                });
+                inner.call = Some(info);
+                drop(inner);
                 emit_state(&app).await;
             }
             ClientEvent::Chat {

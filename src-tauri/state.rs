@@ -51,6 +51,8 @@ pub struct Inner {
     pub transfers: BTreeMap<String, TransferView>,
     /// Video pumps of the attached UI channels.
     pub video_pumps: Vec<tauri::async_runtime::JoinHandle<()>>,
+    /// Video pumps of the grid's tiles, by (member, track id).
+    pub member_pumps: HashMap<(PeerId, String), tauri::async_runtime::JoinHandle<()>>,
 }
 
 /// `{ id, name }` of the user.
@@ -103,6 +105,9 @@ pub struct CallView {
     pub muted: Muted,
     /// The peer's mute state.
     pub remote_muted: Muted,
+    /// Display names of the call's members, by peer id (a contact's name, or
+    /// the id's start).
+    pub member_names: HashMap<PeerId, String>,
 }
 
 /// `{ audio, video }` mute flags.
@@ -194,12 +199,20 @@ impl AppState {
 
     /// A call as the UI shows it.
     pub fn call_view(&self, info: CallInfo) -> CallView {
-        let contact = self
-            .profile
-            .contacts()
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.id == info.peer);
+        let contacts = self.profile.contacts().unwrap_or_default();
+        let name_of = |id: &PeerId| {
+            contacts
+                .iter()
+                .find(|c| c.id == *id)
+                .and_then(|c| c.name.clone())
+                .unwrap_or_else(|| id.as_str().chars().take(8).collect())
+        };
+        let member_names = info
+            .members
+            .iter()
+            .map(|m| (m.id.clone(), name_of(&m.id)))
+            .collect();
+        let contact = contacts.iter().find(|c| c.id == info.peer).cloned();
         let peer_verified = contact.as_ref().is_some_and(|c| c.verified_at_ms.is_some());
         let peer_is_contact = contact.is_some();
         let peer_name = contact
@@ -218,6 +231,7 @@ impl AppState {
                 audio: info.remote_muted_audio,
                 video: info.remote_muted_video,
             },
+            member_names,
             info,
         }
     }

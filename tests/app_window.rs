@@ -58,6 +58,11 @@
 //! - Bob's window alone (Alice's closed) accepts a call from a headless
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
+//! - a group call (app_window/group.rs): a headless peer calls another and
+//!   invites Bob, whose incoming call lists who is in it; Bob adds a third
+//!   headless peer with "Add people"; his window shows a grid of four tiles with
+//!   moving video in each remote tile and the only speaking member marked as the
+//!   active speaker (group-call.png);
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png, reconnecting.png,
 //!   screen-picker.png, screen-share.png, remote-muted.png, transfer-offer.png, transfer.png and safety-number.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
@@ -82,6 +87,8 @@ mod contacts;
 mod devices;
 #[path = "app_window/files.rs"]
 mod files;
+#[path = "app_window/group.rs"]
+mod group;
 #[path = "app_window/invite.rs"]
 mod invite;
 #[path = "app_window/mute.rs"]
@@ -411,6 +418,11 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     let rate = video::one_window_draw_rate(ctx, scratch, &b_id)?;
     eprintln!("{rate}");
     ctx.step("one window draw rate");
+
+    // 14. A group call: Bob's window in a grid of four with three headless peers.
+    let grid = group::grid_of_four(ctx, &b_id)?;
+    eprintln!("{grid}");
+    ctx.step("group call grid");
     Ok(())
 }
 

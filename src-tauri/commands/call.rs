@@ -1,5 +1,6 @@
 //! Calls: start, accept, decline, hang up, mute, switch devices; video channels.
 
+use parley_engine::call::TrackKind;
 use parley_engine::client::DeviceKind;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, State};
@@ -115,5 +116,73 @@ pub async fn attach_video(
     inner
         .video_pumps
         .push(video_out::pump(c.remote_screen.clone(), screen));
+    Ok(())
+}
+
+/// Invites the contact `id` into the current call (it rings; the call becomes a
+/// group call when it joins). Errors: `offline`; `not_in_call` /
+/// `not_connected`; `invalid` when it is already in the call.
+#[tauri::command]
+pub async fn invite_to_call(state: State<'_, AppState>, id: String) -> CmdResult<CallView> {
+    let id = peer(&id)?;
+    let online = state
+        .inner
+        .lock()
+        .await
+        .presence
+        .get(&id)
+        .copied()
+        .unwrap_or(false);
+    if !online {
+        return Err(CommandError::new("offline", "this contact is offline"));
+    }
+    let info = client(&state).await?.invite(id).await?;
+    Ok(state.call_view(info))
+}
+
+fn track_kind(track: &str) -> CmdResult<TrackKind> {
+    match track {
+        "camera" => Ok(TrackKind::Camera),
+        "screen" => Ok(TrackKind::Screen),
+        other => Err(CommandError::new(
+            "invalid",
+            format!("no video track {other:?} (camera or screen)"),
+        )),
+    }
+}
+
+/// Attaches a grid tile's channel to the decoded `track` (`camera` or
+/// `screen`) of the member `peer`; frames flow (as with [`attach_video`]) until
+/// [`detach_member_video`] or another attach for the same tile. Errors:
+/// `invalid` for a bad id or track.
+#[tauri::command]
+pub async fn attach_member_video(
+    state: State<'_, AppState>,
+    peer: String,
+    track: String,
+    channel: Channel<InvokeResponseBody>,
+) -> CmdResult<()> {
+    let id = super::peer(&peer)?;
+    let kind = track_kind(&track)?;
+    let c = client(&state).await?;
+    let pump = video_out::pump(c.member_video.get(&id, kind), channel);
+    let mut inner = state.inner.lock().await;
+    if let Some(old) = inner.member_pumps.insert((id, track), pump) {
+        old.abort();
+    }
+    Ok(())
+}
+
+/// Stops the frames of a tile attached with [`attach_member_video`].
+#[tauri::command]
+pub async fn detach_member_video(
+    state: State<'_, AppState>,
+    peer: String,
+    track: String,
+) -> CmdResult<()> {
+    let id = super::peer(&peer)?;
+    if let Some(old) = state.inner.lock().await.member_pumps.remove(&(id, track)) {
+        old.abort();
+    }
     Ok(())
 }

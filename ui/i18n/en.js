@@ -135,6 +135,7 @@ export default {
 
   'incoming.title': '{name} is calling',
   'incoming.sub': 'Incoming video call',
+  'incoming.members': 'With {names}',
   'incoming.accept': 'Accept',
   'incoming.decline': 'Decline',
   'incoming.acceptLabel': 'Accept call from {name}',
@@ -142,6 +143,10 @@ export default {
   'incoming.windowTitle': '📞 {name} is calling — Parley',
 
   'call.ringingOut': 'Calling {name}…',
+  'call.addPeople': 'Add people',
+  'call.addNone': 'No other contact is online',
+  'call.memberRinging': 'Ringing…',
+  'call.you': '{name} (you)',
   'call.connecting': 'Connecting…',
   'call.reconnecting': 'Reconnecting…',
   'call.ended': 'Call ended',

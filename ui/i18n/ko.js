@@ -135,6 +135,7 @@ export default {
 
   'incoming.title': '{name} 님의 전화',
   'incoming.sub': '영상 통화 수신 중',
+  'incoming.members': '함께하는 사람: {names}',
   'incoming.accept': '받기',
   'incoming.decline': '거절',
   'incoming.acceptLabel': '{name} 님의 전화 받기',
@@ -142,6 +143,10 @@ export default {
   'incoming.windowTitle': '📞 {name} 님의 전화 — Parley',
 
   'call.ringingOut': '{name} 님에게 거는 중…',
+  'call.addPeople': '사람 추가',
+  'call.addNone': '온라인인 다른 연락처가 없습니다',
+  'call.memberRinging': '신호 가는 중…',
+  'call.you': '{name} (나)',
   'call.connecting': '연결 중…',
   'call.reconnecting': '다시 연결 중…',
   'call.ended': '통화가 종료되었습니다',

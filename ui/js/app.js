@@ -34,7 +34,7 @@ function mountApp(root) {
   const sidebar = mountSidebar();
   const chat = new ChatPanel();
   const panel = mountPanel({ chat });
-  const call = mountCall({ remoteView, localView, screenView, chat });
+  const call = mountCall({ remoteView, localView, screenView, chat, forceCpu });
   const incoming = mountIncoming();
   const drop = mountDragDrop();
   const skip = h('a', { class: 'skip-link', href: '#main', i18n: 'app.skip' });
@@ -74,7 +74,7 @@ function mountApp(root) {
     document.title = s.incoming ? t('incoming.windowTitle', { name: s.incoming.peerName }) : 'Parley';
     prevCall = c ? { ...c } : null;
   });
-  return { remoteView, localView, screenView, splash };
+  return { remoteView, localView, screenView, splash, grid: call.grid };
 }
 
 /** One view's counters for parleyTest.video(): frames drawn and received (from the
@@ -139,13 +139,14 @@ async function main() {
   mountToasts(document.body);
   installErrorHandlers();
   const root = document.getElementById('app');
-  const { remoteView, localView, screenView, splash } = mountApp(root);
+  const { remoteView, localView, screenView, splash, grid } = mountApp(root);
   translate(document.body);
   window.parleyTest = {
     sendFiles,
     state: () => JSON.parse(JSON.stringify({ ...store.state, transfers: [...store.transfers.values()],
       ui: { selected: store.selected, incoming: store.incoming, showStats: store.showStats } })),
     video: () => ({ remote: videoInfo(remoteView), local: videoInfo(localView), screen: videoInfo(screenView) }),
+    grid: () => grid.info(),
   };
   await wireEvents();
   const [remote, local, screen] = await Promise.all([

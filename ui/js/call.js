@@ -15,6 +15,7 @@ import { toggleMute, hangup } from './actions.js';
 import { mountScreenShare, toggleScreenShare, screenShareBusy } from './screenshare.js';
 import { TransferList } from './transfers.js';
 import { openSafetyNumber, verifiedBadge } from './safety.js';
+import { mountGrid } from './grid.js';
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 export const SHORTCUTS = [
@@ -29,6 +30,28 @@ export const SHORTCUTS = [
 function ctl(testid, iconName, labelKey, onclick, extra = {}) {
   const b = h('button', { type: 'button', class: 'ctl', testid, i18nAria: labelKey, onclick, ...extra }, icon(iconName));
   return b;
+}
+
+/** "Add people": the online contacts not in the call; picking one invites it. */
+function openAddPeople(anchor) {
+  const c = store.state && store.state.call;
+  if (!c) return;
+  const inCall = new Set((c.members || []).map((m) => m.id));
+  const candidates = store.state.contacts.filter((x) => x.online && !x.echo && !inCall.has(x.id));
+  const items = candidates.length
+    ? candidates.map((x) => ({ label: x.name, testid: 'add-person', onSelect: async () => {
+      const res = await act(cmd.inviteToCall(x.id));
+      if (res && store.state) { store.state.call = res; changed(); }
+    } }))
+    : [{ labelKey: 'call.addNone', disabled: true }];
+  popupMenu(anchor, [{ heading: t('call.addPeople') }, ...items], { labelKey: 'call.addPeople', testid: 'add-people-menu' });
+}
+
+/** The call's title: the peer's name, or the members' names in a group call. */
+function callTitle(c) {
+  const members = c.members || [];
+  if (members.length < 2) return c.peerName;
+  return members.map((m) => (c.memberNames && c.memberNames[m.id]) || m.id.slice(0, 8)).join(', ');
 }
 
 async function openDevices(anchor) {
@@ -50,7 +73,7 @@ export function callScreenVisible(s) {
   return !!c && c.state !== 'ringing-in' && c.callId !== s.dismissedCall;
 }
 
-export function mountCall({ remoteView, localView, screenView, chat }) {
+export function mountCall({ remoteView, localView, screenView, chat, forceCpu = false }) {
   const name = h('h2', { class: 'call-name', testid: 'call-peer' });
   const status = h('span', { class: 'call-status', testid: 'call-status', role: 'status' });
   const helpList = h('ul', { class: 'shortcut-list' });
@@ -83,17 +106,19 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
     h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', { i18n: 'call.reconnecting' }));
   const remoteMicText = h('span');
   const remoteMic = h('div', { class: 'remote-badge', testid: 'remote-muted-audio', role: 'status', hidden: true }, icon('micOff'), remoteMicText);
-  const stage = h('div', { class: 'stage' }, remoteView.el, shared.el, pip, peerTile, remoteMic, reconnecting, stats.el, ringing);
+  const grid = mountGrid({ localView, forceCpu });
+  const stage = h('div', { class: 'stage' }, remoteView.el, shared.el, grid.el, pip, peerTile, remoteMic, reconnecting, stats.el, ringing);
 
   const mute = ctl('mute', 'mic', 'call.mute', () => toggleMute('audio'), { 'aria-keyshortcuts': 'M', 'aria-pressed': 'false' });
   const camera = ctl('camera', 'video', 'call.camera', () => toggleMute('video'), { 'aria-keyshortcuts': 'V', 'aria-pressed': 'false' });
   const screen = ctl('screen-share', 'screen', 'call.screen', () => toggleScreenShare(), { hidden: true, 'aria-pressed': 'false' });
+  const addPeople = ctl('add-people', 'plus', 'call.addPeople', () => openAddPeople(addPeople), { 'aria-haspopup': 'menu', hidden: true });
   const devices = ctl('devices', 'devices', 'call.devices', () => openDevices(devices), { 'aria-haspopup': 'menu', 'aria-expanded': 'false' });
   const statsBtn = ctl('stats-toggle', 'stats', 'call.stats', () => toggleStats(), { 'aria-keyshortcuts': 'S', 'aria-pressed': 'false' });
   const chatBtn = ctl('chat-toggle', 'chat', 'call.chat', () => toggleChat(), { 'aria-keyshortcuts': 'C', 'aria-pressed': 'true' });
   const hang = h('button', { type: 'button', class: 'ctl ctl-hangup', testid: 'hangup', i18nAria: 'call.hangup',
     'aria-keyshortcuts': isMac ? 'Meta+E' : 'Control+E', onclick: () => hangup() }, icon('phone', 'hangup-rot'));
-  const controls = h('div', { class: 'call-controls', role: 'toolbar', i18nAria: 'call.controls' }, mute, camera, screen, devices, statsBtn, chatBtn, hang);
+  const controls = h('div', { class: 'call-controls', role: 'toolbar', i18nAria: 'call.controls' }, mute, camera, screen, addPeople, devices, statsBtn, chatBtn, hang);
 
   // Files offered, moving or done in this call sit above the chat, so an offer is
   // seen (and answered) without leaving the call.
@@ -140,6 +165,7 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
   });
 
   let timer = 0;
+  let groupCallId = null;
   const tick = () => {
     const c = store.state && store.state.call;
     if (c && c.state === 'connected' && c.reconnecting) setText(status, t('call.reconnecting'));
@@ -150,6 +176,7 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
 
   return {
     el,
+    grid,
     update(s) {
       const c = s.state && s.state.call;
       const { remote: screenOn, full } = shared.update(s);
@@ -160,7 +187,12 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
       if (!timer) timer = setInterval(tick, 1000);
       if (lastLang !== document.documentElement.lang) { renderHelp(); lastLang = document.documentElement.lang; }
       el.dataset.state = c.state;
-      setText(name, c.peerName);
+      // Once a group call, always the grid (a member left on its own keeps its tile:
+      // the one-to-one view may be showing someone who left).
+      if ((c.members || []).length > 1) groupCallId = c.callId;
+      const group = groupCallId === c.callId;
+      setText(name, callTitle(c));
+      el.dataset.group = String(group);
       const contact = s.state.contacts.find((x) => x.id === c.peer);
       peerVerified.hidden = !(contact ? contact.verified : c.peerVerified);
       safetyBtn.hidden = !c.safetyNumber || !!(contact && contact.echo);
@@ -170,8 +202,12 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
       reconnecting.hidden = !down;
       status.classList.toggle('warn', down);
       ringing.hidden = connected;
-      pip.hidden = !connected;
-      remoteView.el.hidden = !connected;
+      const gridOn = connected && group && !screenOn;
+      grid.update(s, c, gridOn);
+      pip.hidden = !connected || gridOn;
+      remoteView.el.hidden = !connected || gridOn;
+      addPeople.hidden = !connected;
+      addPeople.disabled = (c.members || []).length >= 15;
       // The peer's screen takes the stage; their camera moves into a tile (and back).
       const home = screenOn ? peerTile : stage;
       if (remoteView.el.parentNode !== home) home.prepend(remoteView.el);
@@ -195,7 +231,7 @@ export function mountCall({ remoteView, localView, screenView, chat }) {
       const rm = c.remoteMuted || {};
       remoteView.setOff(connected && !!rm.video, t('call.remoteCameraOff', { name: c.peerName }));
       remoteView.el.dataset.remoteCameraOff = String(connected && !!rm.video);
-      remoteMic.hidden = !(connected && rm.audio);
+      remoteMic.hidden = !(connected && rm.audio) || group;
       setText(remoteMicText, t('call.remoteMuted', { name: c.peerName }));
       if (s.state.me) localView.setPlaceholder(s.state.me.name, s.state.me.id);
       const setPressed = (b, on, offKey, onKey, onIcon, offIcon) => {

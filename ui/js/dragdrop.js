@@ -10,7 +10,8 @@ import { sendFiles } from './actions.js';
 function contactAt(pos) {
   if (!pos) return null;
   const el = document.elementFromPoint(pos.x, pos.y);
-  const item = el && el.closest('[data-testid="contact"]');
+  // A contact in the list, or a member's tile in a group call.
+  const item = el && el.closest('[data-testid="contact"], [data-testid="member-tile"]');
   return item ? item.dataset.peerId : null;
 }
 
@@ -22,9 +23,9 @@ export function mountDragDrop() {
 
   const mark = (id) => {
     if (hovered === id) return;
-    document.querySelectorAll('.contact.drop-target').forEach((x) => x.classList.remove('drop-target'));
+    document.querySelectorAll('.drop-target').forEach((x) => x.classList.remove('drop-target'));
     hovered = id;
-    if (id) document.querySelector(`[data-testid="contact"][data-peer-id="${CSS.escape(id)}"]`)?.classList.add('drop-target');
+    if (id) document.querySelectorAll(`[data-peer-id="${CSS.escape(id)}"]`).forEach((x) => x.classList.add('drop-target'));
   };
   const refresh = (pos) => {
     const id = contactAt(pos);

@@ -11,13 +11,15 @@ export function mountIncoming() {
   const title = h('h2', { class: 'incoming-name', id: 'incoming-title', testid: 'incoming-name' });
   const sub = h('p', { class: 'incoming-sub', id: 'incoming-sub', i18n: 'incoming.sub' });
   const stranger = h('p', { class: 'incoming-stranger', testid: 'incoming-stranger', i18n: 'incoming.stranger', hidden: true });
+  // A group call: who is in it already.
+  const members = h('p', { class: 'incoming-members', testid: 'incoming-members', hidden: true });
   const accept = h('button', { type: 'button', class: 'btn btn-accept btn-lg', testid: 'accept-call',
     onclick: () => answer(true) }, icon('phone'), h('span', { i18n: 'incoming.accept' }));
   const decline = h('button', { type: 'button', class: 'btn btn-danger btn-lg', testid: 'decline-call',
     onclick: () => answer(false) }, icon('phone', 'hangup-rot'), h('span', { i18n: 'incoming.decline' }));
   const card = h('div', { class: 'incoming-card', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'incoming-title',
     'aria-describedby': 'incoming-sub', tabindex: '-1' },
-  avatar, title, sub, stranger, h('div', { class: 'incoming-actions' }, decline, accept));
+  avatar, title, sub, members, stranger, h('div', { class: 'incoming-actions' }, decline, accept));
   const el = h('div', { class: 'overlay incoming', testid: 'incoming-call', hidden: true }, card);
   let busy = false;
 
@@ -51,6 +53,9 @@ export function mountIncoming() {
       if (!c) { shownFor = null; return; }
       setText(title, t('incoming.title', { name: c.peerName }));
       stranger.hidden = c.peerIsContact !== false;
+      const others = (c.members || []).filter((m) => m.id !== c.peer);
+      members.hidden = !others.length;
+      setText(members, others.length ? t('incoming.members', { names: others.map((m) => (c.memberNames && c.memberNames[m.id]) || m.id.slice(0, 8)).join(', ') }) : '');
       setText(avatar, initial(c.peerName));
       avatar.style.setProperty('--hue', hue(c.peer));
       accept.setAttribute('aria-label', t('incoming.acceptLabel', { name: c.peerName }));

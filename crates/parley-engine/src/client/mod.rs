@@ -8,11 +8,14 @@
 
 mod echo;
 mod frames;
+mod members;
+mod roster;
 mod sessions;
 mod task;
 
 pub use echo::EchoPeer;
 pub use frames::{FrameSlot, PreviewSource};
+pub use members::{FrameSlots, MemberInfo, MemberState, SPEAKER_HOLD_MS, SPEAKING_LEVEL};
 pub use sessions::SESSION_IDLE_MS;
 
 use std::net::SocketAddr;
@@ -175,11 +178,19 @@ pub struct CallInfo {
     pub sharing_screen: bool,
     /// What we share (monitor name or window title).
     pub sharing_name: Option<String>,
-    /// The peer is sharing its screen (frames in [`Client::remote_screen`]).
+    /// A member (in a one-to-one call: the peer) is sharing its screen (frames
+    /// in [`Client::remote_screen`]).
     pub remote_sharing: bool,
     /// The connection was lost mid-call and is being brought back (ICE restart);
     /// the call ends if it does not come back in time.
     pub reconnecting: bool,
+    /// Every other member of the call, in the order they came in (a one-to-one
+    /// call: `peer` alone). For an incoming group invitation: who is already in
+    /// the call.
+    pub members: Vec<MemberInfo>,
+    /// The member heard loudest just now (audio level at or above
+    /// [`SPEAKING_LEVEL`], held [`SPEAKER_HOLD_MS`] through pauses).
+    pub active_speaker: Option<PeerId>,
 }
 
 /// What the client reports.
@@ -243,6 +254,7 @@ pub(crate) enum Command {
         oneshot::Sender<Result<CallInfo>>,
     ),
     StopScreenShare(oneshot::Sender<Result<CallInfo>>),
+    Invite(PeerId, oneshot::Sender<Result<CallInfo>>),
     Chat(PeerId, String, oneshot::Sender<Result<()>>),
     SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
     Transfer(TransferCommand, oneshot::Sender<Result<()>>),
@@ -264,6 +276,8 @@ pub struct Client {
     pub local_video: FrameSlot,
     /// The peer's shared screen, decoded.
     pub remote_screen: FrameSlot,
+    /// Each member's camera and screen, decoded, by (peer, track).
+    pub member_video: FrameSlots,
     echo: Option<Arc<EchoPeer>>,
 }
 
@@ -321,6 +335,15 @@ impl Client {
     /// Declines the ringing incoming call `call_id`.
     pub async fn decline(&self, call_id: &str) {
         let _ = self.cmd.send(Command::Decline(call_id.to_owned())).await;
+    }
+
+    /// Invites the contact `id` into the current call (a group call from then
+    /// on; docs/protocol.md §6.4). The member shows as ringing in
+    /// [`CallInfo::members`] until it joins; a refusal comes as a
+    /// [`ClientEvent::Error`] (`invite_failed`) and the member goes away.
+    /// Errors: not in a connected call; `id` is already in it.
+    pub async fn invite(&self, id: PeerId) -> Result<CallInfo> {
+        self.ask(|tx| Command::Invite(id, tx)).await
     }
 
     /// Ends (or cancels) the current call.

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parley_proto::{CallKind, ClientMessage, PeerId, ServerMessage};
 use tokio::sync::mpsc;
 
+use super::members::{AppSinks, FrameSlots, Levels, MemberInfo, MemberState, SpeakerPicker};
+use super::roster;
 use super::sessions::{Sessions, IDLE_CHECK_MS};
 use super::{
     expand_paths, CallDirection, CallInfo, CallPhase, Client, ClientConfig, ClientEvent, Command,
@@ -19,7 +21,7 @@ use super::{
 use crate::call::CallError;
 use crate::call::{
     new_call_id, Call, CallCommand, CallEvent, CallOptions, CameraFeed, Direction, FileToSend,
-    MicrophoneFeed, SpeakerFeed, VideoSink,
+    MicrophoneFeed, SpeakerFeed,
 };
 use crate::signaling::{SignalEvent, SignalingClient};
 use crate::storage::{Direction as ChatDirection, Profile};
@@ -27,6 +29,8 @@ use crate::{Error, Result};
 
 /// Signaling messages forwarded to the running call, messages.
 const CALL_SIGNAL_QUEUE: usize = 256;
+/// How often the active speaker is picked from the members' audio levels, ms.
+const SPEAKER_CHECK_MS: u64 = 250;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -89,6 +93,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         remote_video: config.remote_video.clone(),
         local_video: config.local_video.clone(),
         remote_screen: config.remote_screen.clone(),
+        member_video: FrameSlots::default(),
         echo: echo.clone(),
     };
     let task = Task {
@@ -104,6 +109,9 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         echo_id: echo.as_ref().map(|e| e.id().clone()),
         pending: None,
         pending_members: Vec::new(),
+        member_video: client.member_video.clone(),
+        levels: Levels::default(),
+        speaker: SpeakerPicker::default(),
         call: None,
         sessions: Sessions::default(),
     };
@@ -133,6 +141,11 @@ struct Task {
     /// The members of the group call `pending` invites us into (empty for a
     /// one-to-one call).
     pending_members: Vec<PeerId>,
+    /// Each member's decoded video (shared with [`Client::member_video`]).
+    member_video: FrameSlots,
+    /// Each member's audio level, for the active speaker.
+    levels: Levels,
+    speaker: SpeakerPicker,
     call: Option<Active>,
     /// Data sessions: chat and files outside a call.
     sessions: Sessions,
@@ -145,6 +158,7 @@ impl Task {
         mut cmd_rx: mpsc::Receiver<Command>,
     ) {
         let mut idle_check = tokio::time::interval(Duration::from_millis(IDLE_CHECK_MS));
+        let mut speaker_check = tokio::time::interval(Duration::from_millis(SPEAKER_CHECK_MS));
         loop {
             tokio::select! {
                 ev = sig_rx.recv() => match ev {
@@ -171,6 +185,7 @@ impl Task {
                     self.on_session_event(call_id, ev).await
                 }
                 _ = idle_check.tick() => self.sessions.hang_up_idle().await,
+                _ = speaker_check.tick(), if self.call.is_some() => self.check_speaker().await,
             }
         }
         self.end_call().await;
@@ -280,7 +295,11 @@ impl Task {
                         call_id: call_id.clone(),
                     })
                     .await;
-                let info = new_info(call_id, from, CallDirection::In, CallPhase::RingingIn);
+                let mut info = new_info(call_id, from, CallDirection::In, CallPhase::RingingIn);
+                for m in members.iter().filter(|m| **m != info.peer) {
+                    info.members
+                        .push(MemberInfo::new(m.clone(), MemberState::Connecting));
+                }
                 self.pending = Some(info.clone());
                 self.pending_members = members;
                 self.emit(ClientEvent::IncomingCall(info)).await;
@@ -404,6 +423,13 @@ impl Task {
                 }
                 let _ = reply.send(r);
             }
+            Command::Invite(peer, reply) => {
+                let r = self.invite(peer).await;
+                if let Ok(info) = &r {
+                    self.emit(ClientEvent::Call(info.clone())).await;
+                }
+                let _ = reply.send(r);
+            }
             Command::Chat(peer, text, reply) => {
                 let r = self
                     .send_to_peer(&peer, vec![CallCommand::Chat(text)])
@@ -421,7 +447,7 @@ impl Task {
                             CallCommand::SendFile(FileToSend {
                                 path,
                                 name: None,
-                                to: None,
+                                to: Some(peer.clone()),
                             })
                         })
                         .collect();
@@ -484,8 +510,11 @@ impl Task {
         })
     }
 
+    /// The current call when `peer` is a member of it.
     fn call_with(&self, peer: &PeerId) -> Option<&Active> {
-        self.call.as_ref().filter(|a| a.info.peer == *peer)
+        self.call
+            .as_ref()
+            .filter(|a| a.info.peer == *peer || a.info.members.iter().any(|m| m.id == *peer))
     }
 
     async fn start_call(&mut self, direction: Direction) -> Result<CallInfo> {
@@ -496,14 +525,21 @@ impl Task {
         let video = media
             .video_source()?
             .map(|v| Box::new(PreviewSource::new(v, self.local_video.clone())) as _);
-        let remote: Box<dyn VideoSink> = Box::new(self.remote_video.clone());
+        self.member_video.clear();
+        self.levels.clear();
+        self.speaker = SpeakerPicker::default();
+        let sinks = AppSinks {
+            slots: self.member_video.clone(),
+            first_video: Some(self.remote_video.clone()),
+            screen: self.config.remote_screen.clone(),
+            media: Arc::clone(&media),
+            levels: self.levels.clone(),
+        };
         let options = CallOptions {
             rtc: self.config.rtc.clone(),
             video_source: video,
             audio_source: media.audio_source()?,
-            video_sinks: vec![remote],
-            screen_sinks: vec![Box::new(self.config.remote_screen.clone())],
-            audio_sinks: media.audio_sinks(),
+            remote_sinks: Some(Box::new(sinks)),
             receive_dir: Some(self.config.download_dir.clone()),
             ask_before_receiving: self.config.ask_before_receiving,
             profile: Some(Arc::clone(&self.profile)),
@@ -525,6 +561,13 @@ impl Task {
                 )
             }
         };
+        let mut info = info;
+        if let Direction::Join { from, members, .. } = &direction {
+            for m in members.iter().filter(|m| *m != from) {
+                info.members
+                    .push(MemberInfo::new(m.clone(), MemberState::Connecting));
+            }
+        }
         let (sig_tx, sig_rx) = mpsc::channel(CALL_SIGNAL_QUEUE);
         let call = Call::start(self.signaling.clone(), sig_rx, direction, options);
         self.call = Some(Active {
@@ -540,51 +583,32 @@ impl Task {
         let Some(active) = self.call.as_mut() else {
             return;
         };
-        let peer = active.info.peer.clone();
         let Some(ev) = ev else {
             self.end_call().await;
             return;
         };
+        let change = roster::apply(&mut active.info, &ev, now_ms());
+        let peer = active.info.peer.clone();
+        if let Some(gone) = &change.left {
+            self.member_video.remove_peer(gone);
+            self.levels.remove(gone);
+        }
+        if change.changed {
+            let info = active.info.clone();
+            self.emit(ClientEvent::Call(info)).await;
+        }
         match ev {
-            CallEvent::Accepted { .. } => {
-                active.info.state = CallPhase::Connecting;
-                let info = active.info.clone();
-                self.emit(ClientEvent::Call(info)).await;
-            }
-            CallEvent::Connected { .. } => {
-                active.info.state = CallPhase::Connected;
-                active.info.started_at_ms = Some(now_ms());
-                let info = active.info.clone();
-                self.emit(ClientEvent::Call(info)).await;
-            }
-            CallEvent::Reconnecting { .. } => {
-                active.info.reconnecting = true;
-                let info = active.info.clone();
-                self.emit(ClientEvent::Call(info)).await;
-            }
-            CallEvent::Reconnected { .. } => {
-                active.info.reconnecting = false;
-                let info = active.info.clone();
-                self.emit(ClientEvent::Call(info)).await;
-            }
-            CallEvent::ScreenShare { sharing } => {
-                active.info.sharing_screen = sharing;
-                if !sharing {
-                    active.info.sharing_name = None;
-                }
-                let info = active.info.clone();
-                self.emit(ClientEvent::Call(info)).await;
-            }
-            CallEvent::RemoteScreenShare { sharing, .. } => {
-                active.info.remote_sharing = sharing;
-                let info = active.info.clone();
-                self.emit(ClientEvent::Call(info)).await;
-            }
-            CallEvent::RemoteMuted { audio, video, .. } => {
-                active.info.remote_muted_audio = audio;
-                active.info.remote_muted_video = video;
-                let info = active.info.clone();
-                self.emit(ClientEvent::Call(info)).await;
+            CallEvent::InviteFailed { peer: who, reason } => {
+                let name = who.as_ref().map(|p| self.name_of(p));
+                let message = match name {
+                    Some(name) => format!("{name} did not join: {reason}"),
+                    None => format!("The invitation failed: {reason}"),
+                };
+                self.emit(ClientEvent::Error {
+                    code: "invite_failed",
+                    message,
+                })
+                .await
             }
             CallEvent::ChatReceived { peer, message } => {
                 self.emit(ClientEvent::Chat {
@@ -608,9 +632,48 @@ impl Task {
             CallEvent::Transfer { peer, event } => {
                 self.emit(ClientEvent::Transfer { peer, event }).await
             }
-            CallEvent::Stats { stats, .. } => self.emit(ClientEvent::Stats(stats)).await,
+            // The overlay shows the link to the first member.
+            CallEvent::Stats { stats, peer: from } if from == peer => {
+                self.emit(ClientEvent::Stats(stats)).await
+            }
             CallEvent::Ended { .. } => self.end_call().await,
             _ => {}
+        }
+    }
+
+    /// Invites `peer` into the connected call; it shows as ringing.
+    async fn invite(&mut self, peer: PeerId) -> Result<CallInfo> {
+        let Some(active) = self.call.as_mut() else {
+            return Err(CallError::NotInCall.into());
+        };
+        if active.info.state != CallPhase::Connected {
+            return Err(CallError::NotConnected.into());
+        }
+        if active.info.members.iter().any(|m| m.id == peer) {
+            return Err(Error::Invalid(format!("{peer} is already in the call")));
+        }
+        active
+            .call
+            .command(CallCommand::Invite(peer.clone()))
+            .await?;
+        active
+            .info
+            .members
+            .push(MemberInfo::new(peer, MemberState::Ringing));
+        Ok(active.info.clone())
+    }
+
+    /// Marks the loudest member as the active speaker when that changed.
+    async fn check_speaker(&mut self) {
+        let levels = self.levels.snapshot();
+        let Some(active) = self.call.as_mut() else {
+            return;
+        };
+        let speaker = self.speaker.pick(&levels, std::time::Instant::now());
+        if active.info.active_speaker != speaker {
+            active.info.active_speaker = speaker;
+            let info = active.info.clone();
+            self.emit(ClientEvent::Call(info)).await;
         }
     }
 
@@ -622,6 +685,9 @@ impl Task {
         let _ = active.call.command(CallCommand::Hangup).await;
         let mut info = active.info;
         let result = active.call.finish().await;
+        self.member_video.clear();
+        self.levels.clear();
+        info.active_speaker = None;
         info.state = CallPhase::Ended;
         info.end_reason = Some(match &result {
             Ok(report) => report.end_reason.clone(),
@@ -643,8 +709,20 @@ impl Task {
     }
 }
 
-fn new_info(call_id: String, peer: PeerId, direction: CallDirection, state: CallPhase) -> CallInfo {
+/// A call's first view: `peer` its only other member, ringing or connecting.
+pub(super) fn new_info(
+    call_id: String,
+    peer: PeerId,
+    direction: CallDirection,
+    state: CallPhase,
+) -> CallInfo {
+    let member_state = match state {
+        CallPhase::RingingOut => MemberState::Ringing,
+        _ => MemberState::Connecting,
+    };
     CallInfo {
+        members: vec![MemberInfo::new(peer.clone(), member_state)],
+        active_speaker: None,
         call_id,
         peer,
         direction,

@@ -205,7 +205,7 @@ impl Task {
     }
 
     /// The contact's name, or its id when it is not a contact.
-    fn name_of(&self, peer: &PeerId) -> String {
+    pub(super) fn name_of(&self, peer: &PeerId) -> String {
         self.profile
             .contacts()
             .ok()
