@@ -7,14 +7,19 @@
 //! target/release/parley-bench`. `--screen` runs the screen-share benchmark instead
 //! (1920x1080 capture + encode); `--fuzz N` fuzzes every parser of network bytes
 //! with N inputs; `--signal-load` loads the signaling server (10,000 idle
-//! clients, 1,000 calling in pairs, a flooder). Results go to BENCHMARKS.md.
+//! clients, 1,000 calling in pairs, a flooder); `--mesh` runs mesh group calls of
+//! 2, 3 and 4 `parley-cli` processes and compares uplink and CPU per member with
+//! N = 2 (see mesh.rs). Results go to BENCHMARKS.md.
 
 mod fuzz;
+mod mesh;
 mod pair;
 mod screen;
 mod setup;
 mod signal_load;
 mod throughput;
+
+use std::process::Child;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -55,9 +60,45 @@ struct Args {
     /// Frames per second offered by all pairs together, for --signal-load.
     #[arg(long, default_value_t = 2000.0)]
     rate: f64,
-    /// Seconds of each calling run, for --signal-load.
+    /// Seconds of each calling run, for --signal-load; seconds of each group
+    /// call, for --mesh.
     #[arg(long, default_value_t = 10.0)]
     secs: f64,
+    /// Only run mesh group calls of 2, 3 and 4 `parley-cli` processes (the one
+    /// next to this binary) and compare uplink and CPU per member with N = 2.
+    #[arg(long)]
+    mesh: bool,
+}
+
+/// Kills the child on drop (and reaps it).
+pub(crate) struct Guard(pub(crate) Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// CPU time (user + system) of process `pid` (a number, or `self`), from
+/// /proc/PID/stat, in seconds; `None` when it cannot be read (the process is gone,
+/// or this is not Linux).
+pub(crate) fn proc_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let (_, rest) = stat.rsplit_once(") ")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    // utime and stime are fields 14 and 15 (1-based), 11 and 12 here; 100 ticks/s.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// The real signaling server, in-process on 127.0.0.1:0.
+async fn local_server() -> Result<parley_signal::ServerHandle> {
+    Ok(parley_signal::start(parley_signal::ServerConfig {
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    })
+    .await?)
 }
 
 /// The binary `name` built next to this one.
@@ -101,6 +142,14 @@ async fn main() -> Result<()> {
         let frames = args.screen_frames;
         return tokio::task::spawn_blocking(move || screen::run(frames)).await?;
     }
+    if args.mesh {
+        let cli = sibling("parley-cli")?;
+        let server = local_server().await?;
+        let (url, secs) = (server.url(), args.secs);
+        let result = tokio::task::spawn_blocking(move || mesh::run(&cli, &url, secs)).await?;
+        server.shutdown().await;
+        return result;
+    }
     let total = args.mib * 1024 * 1024;
     let tcp = throughput::tcp_loopback(total).await?;
     println!("tcp loopback (ceiling):        {tcp:8.1} MB/s");
@@ -126,11 +175,7 @@ async fn main() -> Result<()> {
     );
     if !args.no_calls {
         let cli = sibling("parley-cli")?;
-        let server = parley_signal::start(parley_signal::ServerConfig {
-            listen: "127.0.0.1:0".parse()?,
-            ..Default::default()
-        })
-        .await?;
+        let server = local_server().await?;
         let url = server.url();
         let runs = args.calls;
         let times =

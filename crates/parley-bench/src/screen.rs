@@ -4,12 +4,14 @@
 //! differs like a scrolled page). Runs its own Xvfb with a known card on it.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use parley_engine::media::screen::{self, rgba_to_i420, RgbaImage};
 use parley_engine::media::{ContentHint, H264Encoder};
+
+use crate::Guard;
 
 /// Screen size, pixels.
 const W: u32 = 1920;
@@ -17,26 +19,9 @@ const H: u32 = 1080;
 /// Screen-share bitrate for the encode, bits/s.
 const BITRATE_BPS: u32 = 2_500_000;
 
-/// Kills the child on drop.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Process CPU time (user + system), from /proc/self/stat, in seconds.
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 (1-based), 11 and 12 here; 100 ticks/s.
-    (ticks(11) + ticks(12)) / 100.0
+    crate::proc_cpu_seconds("self").unwrap_or(0.0)
 }
 
 fn start_xvfb() -> Result<(Guard, String)> {

@@ -6,7 +6,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-fn cli_id(cli: &Path, profile: &Path) -> Result<String> {
+/// The id of the profile in `profile` (created if new): `parley-cli id`'s last line.
+pub(crate) fn cli_id(cli: &Path, profile: &Path) -> Result<String> {
     let out = Command::new(cli)
         .arg("--profile")
         .arg(profile)
@@ -23,7 +24,8 @@ fn cli_id(cli: &Path, profile: &Path) -> Result<String> {
         .to_owned())
 }
 
-fn stats_of(stdout: &[u8]) -> Result<serde_json::Value> {
+/// The `--stats` JSON line: the last line of a `parley-cli` stdout.
+pub(crate) fn stats_of(stdout: &[u8]) -> Result<serde_json::Value> {
     let text = String::from_utf8_lossy(stdout);
     let line = text.lines().last().context("no stats line")?;
     Ok(serde_json::from_str(line)?)

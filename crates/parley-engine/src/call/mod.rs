@@ -261,8 +261,12 @@ pub struct CallReport {
     pub audio_packets_sent: u64,
     /// Opus packets received (before loss concealment).
     pub audio_packets_received: u64,
-    /// Bytes sent on the selected candidate pair.
+    /// Bytes sent on the selected candidate pair (of the first remaining
+    /// member's link, in a group call).
     pub bytes_sent: u64,
+    /// Bytes sent to every member still in the call at its end, summed over
+    /// their links' selected candidate pairs (a one-to-one call: `bytes_sent`).
+    pub uplink_bytes: u64,
     /// Bytes received on the selected candidate pair.
     pub bytes_received: u64,
     /// Current ICE round-trip time at the end, ms.

@@ -543,7 +543,7 @@ impl Room {
 
     /// Stops everything, waits for the subtasks (recorders flush on the way out,
     /// but the caller never hangs), and reports. The report's transport figures
-    /// are the first remaining member's.
+    /// are the first remaining member's; `uplink_bytes` sums every remaining link.
     pub(super) async fn end(mut self, reason: String) -> Result<CallReport> {
         if let Some(link) = self.links.values().next() {
             let t = link.transport_stats().await;
@@ -557,6 +557,9 @@ impl Room {
             r.bytes_sent = t.bytes_sent;
             r.bytes_received = t.bytes_received;
             r.ice_restarts = link.ice_restarts();
+        }
+        for link in self.links.values() {
+            self.report.uplink_bytes += link.transport_stats().await.bytes_sent;
         }
         let counters = Arc::clone(&self.media.counters);
         let _ = self.stop.send(true);
