@@ -171,7 +171,8 @@ pub struct CallArgs {
     /// Network: bind address, ICE servers, relay-only.
     #[command(flatten)]
     pub net: NetArgs,
-    /// With `call`: wait up to this many seconds for the callee to come online.
+    /// With `call`: wait up to this many seconds for the callee (and those to
+    /// invite) to come online.
     #[arg(long, default_value_t = 10.0)]
     pub wait_online: f64,
     /// Video bitrate, kbit/s.

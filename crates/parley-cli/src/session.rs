@@ -108,27 +108,30 @@ async fn connect(
         .with_context(|| format!("signaling server {server}"))
 }
 
-/// Watches `to` and waits until the server reports it online (at most `secs`).
+/// Watches `ids` and waits until the server reports every one online (at most
+/// `secs`). Errors: one is still offline then (named).
 async fn wait_online(
     sig: &SignalingClient,
     sig_rx: &mut tokio::sync::mpsc::Receiver<SignalEvent>,
-    to: &PeerId,
+    ids: &[PeerId],
     secs: f64,
 ) -> Result<()> {
-    sig.watch(vec![to.clone()]).await?;
+    let mut waiting: Vec<PeerId> = ids.to_vec();
+    sig.watch(waiting.clone()).await?;
     let online = async {
         while let Some(ev) = sig_rx.recv().await {
             if let SignalEvent::Message(ServerMessage::Presence { id, online: true }) = ev {
-                if id == *to {
-                    return true;
+                waiting.retain(|w| *w != id);
+                if waiting.is_empty() {
+                    return;
                 }
             }
         }
-        false
     };
-    match tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), online).await {
-        Ok(true) => Ok(()),
-        _ => bail!("{to} is offline"),
+    let _ = tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), online).await;
+    match waiting.first() {
+        None => Ok(()),
+        Some(id) => bail!("{id} is offline"),
     }
 }
 
@@ -144,7 +147,12 @@ pub async fn call(
     let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
     let screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
-    wait_online(&sig, &mut sig_rx, &to, a.wait_online).await?;
+    // The callee, and those to invite once it answers.
+    let mut members = vec![to.clone()];
+    for id in &a.invite {
+        members.push(crate::parse_id(id)?);
+    }
+    wait_online(&sig, &mut sig_rx, &members, a.wait_online).await?;
     let direction = Direction::Outgoing {
         to,
         call_id: parley_engine::call::new_call_id(),
