@@ -11,10 +11,10 @@ use crate::runner::emit_state;
 use crate::state::{AppState, CallView};
 use crate::video_out;
 
-/// Calls a contact.
-#[tauri::command]
-pub async fn start_call(state: State<'_, AppState>, id: String) -> CmdResult<CallView> {
-    let id = peer(&id)?;
+/// The contact `id`, parsed. Errors: `invalid` id; `offline` as the server last
+/// reported it.
+async fn online_peer(state: &AppState, id: &str) -> CmdResult<parley_proto::PeerId> {
+    let id = peer(id)?;
     let online = state
         .inner
         .lock()
@@ -26,6 +26,13 @@ pub async fn start_call(state: State<'_, AppState>, id: String) -> CmdResult<Cal
     if !online {
         return Err(CommandError::new("offline", "this contact is offline"));
     }
+    Ok(id)
+}
+
+/// Calls a contact.
+#[tauri::command]
+pub async fn start_call(state: State<'_, AppState>, id: String) -> CmdResult<CallView> {
+    let id = online_peer(&state, &id).await?;
     let info = client(&state).await?.call(id).await?;
     Ok(state.call_view(info))
 }
@@ -124,18 +131,7 @@ pub async fn attach_video(
 /// `not_connected`; `invalid` when it is already in the call.
 #[tauri::command]
 pub async fn invite_to_call(state: State<'_, AppState>, id: String) -> CmdResult<CallView> {
-    let id = peer(&id)?;
-    let online = state
-        .inner
-        .lock()
-        .await
-        .presence
-        .get(&id)
-        .copied()
-        .unwrap_or(false);
-    if !online {
-        return Err(CommandError::new("offline", "this contact is offline"));
-    }
+    let id = online_peer(&state, &id).await?;
     let info = client(&state).await?.invite(id).await?;
     Ok(state.call_view(info))
 }

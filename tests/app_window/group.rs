@@ -6,8 +6,10 @@
 //! pattern, silent) with "Add people". Bob's window then shows a grid of four
 //! tiles (his own and three members, by name), every remote tile draws moving
 //! frames of its own member, and Dana's tile, the only one with sound, is marked
-//! as the active speaker. A screenshot `group-call.png` is saved. Bob hangs up
-//! and his window returns to the contact panel.
+//! as the active speaker. A screenshot `group-call.png` is saved. A file Bob
+//! drops for Finn (the drop path with Finn's tile as the target) arrives whole in
+//! Finn's folder and in no one else's. Bob hangs up and his window returns to the
+//! contact panel.
 
 use std::process::Child;
 use std::time::Duration;
@@ -59,18 +61,34 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
     let clip = crate::common::media("chrome-320x180-15fps.y4m");
     let speech = crate::common::media("jfk.wav");
     let (clip, speech) = (clip.to_str().unwrap(), speech.to_str().unwrap());
-    let answer = |p: &CliPeer, video: &[&str]| {
-        let mut args = vec!["answer", "--timeout", "90", "--no-audio"];
+    // Each takes files into its own folder: only Finn's may get the one Bob
+    // drops on Finn's tile.
+    let inbox = |p: &CliPeer| {
+        let dir = p.path("in");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.to_str().unwrap().to_owned()
+    };
+    let (dana_in, erin_in, finn_in) = (inbox(&dana), inbox(&erin), inbox(&finn));
+    let answer = |p: &CliPeer, inbox: &str, video: &[&str]| {
+        let mut args = vec![
+            "answer",
+            "--timeout",
+            "90",
+            "--no-audio",
+            "--receive-dir",
+            inbox,
+        ];
         args.extend_from_slice(video);
         p.spawn(&args)
     };
     let mut running = Running(Vec::new());
     running
         .0
-        .push(("erin", answer(&erin, &["--video-file", clip])));
-    running
-        .0
-        .push(("finn", answer(&finn, &["--test-pattern", "320x180@15"])));
+        .push(("erin", answer(&erin, &erin_in, &["--video-file", clip])));
+    running.0.push((
+        "finn",
+        answer(&finn, &finn_in, &["--test-pattern", "320x180@15"]),
+    ));
     // Finn is one of Bob's contacts, so "Add people" offers him (once the last
     // call's ended view has gone).
     ctx.b.s.wait_script(
@@ -97,6 +115,8 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
             clip,
             "--audio-file",
             speech,
+            "--receive-dir",
+            &dana_in,
         ]),
     ));
 
@@ -207,6 +227,39 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
         LONG,
     )?;
     ctx.save(&ctx.b, "group-call.png")?;
+
+    // A file dropped on Finn's tile (the drop path, parleyTest.sendFiles, with the
+    // tile's member as the target) reaches Finn, and no one else.
+    let name = "for-finn.bin";
+    let file = dana.path(name);
+    let data: Vec<u8> = (0..1_048_576u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&file, &data).map_err(|e| format!("write {name}: {e}"))?;
+    b.execute(
+        "return Promise.resolve(window.parleyTest.sendFiles(arguments[0], [arguments[1]])).then((xs) => JSON.stringify(xs));",
+        vec![json!(finn.id), json!(file.to_str().unwrap())],
+    )?;
+    b.wait_script(
+        "the file dropped on Finn's tile to arrive",
+        "return window.parleyTest.state().transfers.some((x) => x.peer === arguments[0] && x.direction === 'sending'\
+           && x.state === 'completed');",
+        vec![json!(finn.id)],
+        LONG,
+    )?;
+    let got = std::fs::read(std::path::Path::new(&finn_in).join(name))
+        .map_err(|e| format!("Finn's copy of {name}: {e}"))?;
+    if got != data {
+        return Err(format!(
+            "Finn's copy of {name} differs ({} bytes)",
+            got.len()
+        ));
+    }
+    for (who, dir) in [("Dana", &dana_in), ("Erin", &erin_in)] {
+        if std::path::Path::new(dir).join(name).exists() {
+            return Err(format!("{who} got the file dropped on Finn's tile"));
+        }
+    }
 
     // Bob leaves; his window goes back to the contact panel.
     let b = &ctx.b.s;
