@@ -255,6 +255,13 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
             got.len()
         ));
     }
+    // The call's side panel lists it (transfers with any member, not only the
+    // first).
+    b.wait_visible(
+        &format!("[data-testid=call-chat] [data-testid=transfer][data-direction=sending][data-name=\"{name}\"]"),
+        SHORT,
+    )
+    .map_err(|e| format!("the call view does not list the transfer to Finn: {e}"))?;
     for (who, dir) in [("Dana", &dana_in), ("Erin", &erin_in)] {
         if std::path::Path::new(dir).join(name).exists() {
             return Err(format!("{who} got the file dropped on Finn's tile"));

@@ -256,10 +256,13 @@ export function mountCall({ remoteView, localView, screenView, chat, forceCpu = 
       for (const b of [mute, camera, devices, statsBtn]) b.disabled = c.state === 'ended';
       hang.disabled = c.state === 'ended';
       renderTitles();
-      transfers.setPeer(c.peer);
+      // Transfers with every member of the call (an offer from any member is
+      // answered here, without leaving the call).
+      const inCall = new Set([c.peer, ...(c.members || []).map((m) => m.id)]);
+      transfers.setPeer([...inCall]);
       transfers.update(s);
       // An offer waiting for an answer opens the side panel even with chat closed.
-      const offerWaiting = [...s.transfers.values()].some((x) => x.peer === c.peer && x.direction === 'receiving' && x.state === 'offered');
+      const offerWaiting = [...s.transfers.values()].some((x) => inCall.has(x.peer) && x.direction === 'receiving' && x.state === 'offered');
       const sideOpen = s.chatOpenInCall || offerWaiting;
       side.hidden = !sideOpen;
       el.classList.toggle('chat-open', sideOpen);

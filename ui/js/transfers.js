@@ -77,18 +77,19 @@ function updateItem(el, x) {
 
 export class TransferList {
   constructor() {
-    this.peer = null;
+    this.peers = new Set();
     this.list = h('ul', { class: 'xfer-list', testid: 'transfer-list' });
     this.count = h('span', { class: 'count' });
     this.el = h('section', { class: 'transfers', i18nAria: 'transfer.title' },
       h('h3', { class: 'section-title' }, h('span', { i18n: 'transfer.title' }), this.count), this.list);
   }
 
-  setPeer(peer) { this.peer = peer; }
+  /** The transfers shown: with `peer`, or with any of several (a group call's members). */
+  setPeer(peer) { this.peers = new Set(Array.isArray(peer) ? peer : [peer]); }
 
   update(s) {
     // Newest first, in arrival order: rows never jump while their state changes.
-    const xs = [...s.transfers.values()].filter((x) => x.peer === this.peer).reverse();
+    const xs = [...s.transfers.values()].filter((x) => this.peers.has(x.peer)).reverse();
     syncList(this.list, xs, (x) => x.transferId, createItem, updateItem);
     this.el.hidden = xs.length === 0;
     setText(this.count, xs.length ? String(xs.length) : '');
