@@ -79,7 +79,7 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
             inbox,
         ];
         args.extend_from_slice(video);
-        p.spawn(&args)
+        p.spawn_logged(&args, "cli.log")
     };
     let mut running = Running(Vec::new());
     running
@@ -101,25 +101,60 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
     wait_online(&ctx.b, &finn.id)?;
     running.0.push((
         "dana",
-        dana.spawn(&[
-            "call",
-            &erin.id,
-            b_id,
-            "--wait-online",
-            "20",
-            "--duration",
-            "60",
-            "--invite-at",
-            "1",
-            "--video-file",
-            clip,
-            "--audio-file",
-            speech,
-            "--receive-dir",
-            &dana_in,
-        ]),
+        dana.spawn_logged(
+            &[
+                "call",
+                &erin.id,
+                b_id,
+                "--wait-online",
+                "20",
+                "--duration",
+                "60",
+                "--invite-at",
+                "1",
+                "--video-file",
+                clip,
+                "--audio-file",
+                speech,
+                "--receive-dir",
+                &dana_in,
+            ],
+            "cli.log",
+        ),
     ));
+    let peers = [("Dana", &dana), ("Erin", &erin), ("Finn", &finn)];
+    // What a failure reports: Bob's grid and the peers' logs.
+    let diag = |e: String| -> String {
+        let tiles = grid(ctx)
+            .map(|g| Value::Array(g).to_string())
+            .unwrap_or_else(|e| e);
+        let logs: String = peers
+            .iter()
+            .map(|(who, p)| {
+                format!(
+                    "\n----- {who} ({}) log tail\n{}",
+                    &p.id[..8],
+                    p.log_tail("cli.log", 25)
+                )
+            })
+            .collect();
+        format!("{e}\nBob's grid: {tiles}{logs}")
+    };
+    let report =
+        grid_steps(ctx, [&dana, &erin, &finn], &finn_in, [&dana_in, &erin_in]).map_err(diag)?;
+    drop(running);
+    Ok(report)
+}
 
+/// The steps once the peers run: Bob accepts, adds Finn, sees the grid, sends
+/// Finn a file and leaves. `inboxes` are Dana's and Erin's receive folders.
+fn grid_steps(
+    ctx: &Ctx,
+    [dana, erin, finn]: [&CliPeer; 3],
+    finn_in: &str,
+    inboxes: [&String; 2],
+) -> WdResult<String> {
+    let [dana_in, erin_in] = inboxes;
     let b = &ctx.b.s;
     // The invitation shows who is in the call already.
     let members = b.wait_for("[data-testid=incoming-members]", LONG, |s, e| {
@@ -164,7 +199,7 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
     // of a window screenshot differs from the first one (a still moment of the
     // clip must not fail the test; a frozen picture does). Window screenshots:
     // WebKit's element screenshot of a tile under the speaker ring is stale.
-    let ids: Vec<String> = [&dana, &erin, &finn].iter().map(|p| p.id.clone()).collect();
+    let ids: Vec<String> = [dana, erin, finn].iter().map(|p| p.id.clone()).collect();
     let rects = b.execute(
         "return arguments[0].map((id) => { const r = document.querySelector(`[data-testid=member-tile][data-peer-id='${id}']`)\
            .getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }).concat([[window.innerWidth]]);",
@@ -247,7 +282,7 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
         vec![json!(finn.id)],
         LONG,
     )?;
-    let got = std::fs::read(std::path::Path::new(&finn_in).join(name))
+    let got = std::fs::read(std::path::Path::new(finn_in).join(name))
         .map_err(|e| format!("Finn's copy of {name}: {e}"))?;
     if got != data {
         return Err(format!(
@@ -262,7 +297,7 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
         SHORT,
     )
     .map_err(|e| format!("the call view does not list the transfer to Finn: {e}"))?;
-    for (who, dir) in [("Dana", &dana_in), ("Erin", &erin_in)] {
+    for (who, dir) in [("Dana", dana_in), ("Erin", erin_in)] {
         if std::path::Path::new(dir).join(name).exists() {
             return Err(format!("{who} got the file dropped on Finn's tile"));
         }
@@ -277,6 +312,5 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
         vec![],
         LONG,
     )?;
-    drop(running);
     Ok(format!("group grid of four: {}", report.join("; ")))
 }

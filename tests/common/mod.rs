@@ -213,6 +213,40 @@ impl Peer {
         self.spawn_with_env(args, &[])
     }
 
+    /// As [`spawn`](Self::spawn), with stdout and stderr going to the file
+    /// `log` in this peer's folder (a peer nobody reads from must not block on a
+    /// full pipe); [`log_tail`](Self::log_tail) reads it back.
+    pub fn spawn_logged(&self, args: &[&str], log: &str) -> Child {
+        let mut cmd = Command::new(bin("parley-cli"));
+        cmd.arg("--profile")
+            .arg(self.path("profile"))
+            .arg("--server")
+            .arg(&self.server)
+            .args(args);
+        if matches!(args.first(), Some(&"call") | Some(&"answer")) {
+            cmd.args(["--bind", "127.0.0.1:0"]);
+        }
+        // The CLI's default filter plus the call layer's own account (a failing
+        // test prints the tail).
+        cmd.env(
+            "RUST_LOG",
+            "error,parley_engine=warn,parley_cli=warn,parley_engine::call=info",
+        );
+        let file = std::fs::File::create(self.path(log)).unwrap();
+        cmd.stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("spawn parley-cli")
+    }
+
+    /// The last `lines` lines of the log `log` written by
+    /// [`spawn_logged`](Self::spawn_logged), without ALSA's complaints.
+    pub fn log_tail(&self, log: &str, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.path(log)).unwrap_or_default();
+        let kept: Vec<&str> = text.lines().filter(|l| !l.contains("ALSA")).collect();
+        kept[kept.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// As [`spawn`](Self::spawn), with extra environment variables (e.g. `DISPLAY`).
     pub fn spawn_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
         let mut cmd = Command::new(bin("parley-cli"));

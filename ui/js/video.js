@@ -214,6 +214,7 @@ export class VideoView {
     this.texSize = null;
     this.canvas.addEventListener('webglcontextlost', (e) => {
       e.preventDefault();
+      if (this.destroyed) return;
       // Switch to the CPU path on a fresh canvas; the lost one cannot get a 2D context.
       const fresh = h('canvas', { class: this.canvas.className, testid: this.canvas.dataset.testid, role: 'img' });
       fresh.setAttribute('aria-label', this.canvas.getAttribute('aria-label') || '');
@@ -296,6 +297,12 @@ export class VideoView {
 
   destroy() {
     if (this.raf) cancelAnimationFrame(this.raf);
+    // Give the WebGL context back now, not at garbage collection: WebKit keeps
+    // only so many alive and drops the oldest (a live tile's) beyond that.
+    const lose = this.gl && this.gl.getExtension('WEBGL_lose_context');
+    this.destroyed = true;
+    if (lose) lose.loseContext();
+    this.gl = null;
     this.resizeObs.disconnect();
     this.el.remove();
   }

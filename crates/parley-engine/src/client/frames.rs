@@ -38,6 +38,11 @@ impl FrameSlot {
             .take()
     }
 
+    /// True when another handle to this slot exists (a reader still waits on it).
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+    }
+
     /// Waits for the next frame.
     pub async fn next(&self) -> I420Frame {
         loop {

@@ -70,15 +70,24 @@ impl FrameSlots {
         map.entry((peer.clone(), track)).or_default().clone()
     }
 
-    /// Forgets `peer`'s slots (it left the call).
+    /// Forgets `peer`'s slots (it left the call): their frames go, and a slot
+    /// nobody else holds goes too. A slot a reader still holds (a tile attached
+    /// to it) stays, so frames of a member who comes back reach that reader.
     pub fn remove_peer(&self, peer: &PeerId) {
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|(p, _), _| p != peer);
+        map.retain(|(p, _), slot| p != peer || Self::keep_emptied(slot));
     }
 
-    /// Forgets every slot (the call ended).
+    /// Forgets every slot (a call starts or ended), as [`remove_peer`](Self::remove_peer)
+    /// does for each peer: slots still held by a reader stay, emptied.
     pub fn clear(&self) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, slot| Self::keep_emptied(slot));
+    }
+
+    fn keep_emptied(slot: &FrameSlot) -> bool {
+        slot.take();
+        slot.is_shared()
     }
 }
 
@@ -230,10 +239,23 @@ mod tests {
         assert!(slots.get(&a, TrackKind::Screen).take().is_none());
         assert!(slots.get(&b, TrackKind::Camera).take().is_none());
         assert!(slots.get(&a, TrackKind::Camera).take().is_some());
-        let held = slots.get(&b, TrackKind::Camera);
+        // A slot nobody holds goes with its peer; one a tile holds stays, emptied,
+        // and frames put after (the member came back) still reach the tile.
+        slots.get(&b, TrackKind::Camera).put(frame.clone());
         slots.remove_peer(&b);
-        held.put(frame);
         assert!(slots.get(&b, TrackKind::Camera).take().is_none());
+        let held = slots.get(&b, TrackKind::Camera);
+        held.put(frame.clone());
+        slots.remove_peer(&b);
+        assert!(held.take().is_none(), "emptied");
+        slots.get(&b, TrackKind::Camera).put(frame.clone());
+        assert!(held.take().is_some(), "the held slot is still the peer's");
+        slots.clear();
+        slots.get(&b, TrackKind::Camera).put(frame);
+        assert!(held.take().is_some(), "also across a new call");
+        drop(held);
+        slots.clear();
+        assert!(slots.inner.lock().unwrap().is_empty());
     }
 
     #[test]
