@@ -196,15 +196,15 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
             }
             ClientEvent::Call(info) => {
                 let mut inner = state.inner.lock().await;
-                // Tiles of members gone (or of a call that ended) stop their pumps.
-                let ended = info.state == parley_engine::client::CallPhase::Ended;
-                inner.member_pumps.retain(|(peer, _), pump| {
-                    let keep = !ended && info.members.iter().any(|m| m.id == *peer);
-                    if !keep {
+                // A call that ended stops its tiles' pumps. A member who left
+                // does not: the UI detaches its tile, and an older update still
+                // in this queue (without a member just invited) must not stop
+                // the pump of a tile attached since.
+                if info.state == parley_engine::client::CallPhase::Ended {
+                    for (_, pump) in inner.member_pumps.drain() {
                         pump.abort();
                     }
-                    keep
-                });
+                }
                 inner.call = Some(info);
                 drop(inner);
                 emit_state(&app).await;

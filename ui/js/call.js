@@ -40,8 +40,9 @@ function openAddPeople(anchor) {
   const candidates = store.state.contacts.filter((x) => x.online && !x.echo && !inCall.has(x.id));
   const items = candidates.length
     ? candidates.map((x) => ({ label: x.name, testid: 'add-person', onSelect: async () => {
-      const res = await act(cmd.inviteToCall(x.id));
-      if (res && store.state) { store.state.call = res; changed(); }
+      // The new member shows with the state event that follows (the reply may
+      // be older than events already applied).
+      await act(cmd.inviteToCall(x.id));
     } }))
     : [{ labelKey: 'call.addNone', disabled: true }];
   popupMenu(anchor, [{ heading: t('call.addPeople') }, ...items], { labelKey: 'call.addPeople', testid: 'add-people-menu' });
