@@ -21,6 +21,9 @@ pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev c
   # Calls across real networks (tests/nat_*.rs, tests/common/netns.rs): network
   # namespaces, iptables NAT routers and coturn as the STUN/TURN server.
   iproute2 iptables coturn
+  # The SFU of group calls beyond the mesh (tests/sfu_interop.rs): Janus 1.1 and
+  # its VideoRoom plugin.
+  janus
   # A WebRTC peer that is not Parley (tests/browser_peer.rs): headless Chromium
   # driven through chromedriver.
   chromium chromium-driver)

@@ -56,17 +56,6 @@ fn psnr_sparse(a: &I420Frame, b: &I420Frame) -> f64 {
     10.0 * (255.0f64 * 255.0 * n as f64 / sse as f64).log10()
 }
 
-/// The frame index in the pattern's counter box: 16 cells, bit 15 first.
-fn shown_index(frame: &I420Frame) -> u64 {
-    let w = frame.width as usize;
-    let cell = (w / 20).clamp(2, 16) & !1;
-    let y = frame.height as usize - 2 * cell + cell / 2;
-    (0..16usize).fold(0, |index, bit| {
-        let x = cell + bit * cell + cell / 2;
-        (index << 1) | u64::from(frame.y()[y * w + x] > 128)
-    })
-}
-
 impl Source {
     /// How well `frame` matches this source, dB.
     fn match_db(&self, frame: &I420Frame) -> f64 {
@@ -77,7 +66,10 @@ impl Source {
                 .fold(f64::MIN, f64::max),
             Source::Pattern => {
                 let pattern = TestPatternSource::new(W, H, FPS).unwrap();
-                psnr_sparse(&pattern.render(shown_index(frame)), frame)
+                psnr_sparse(
+                    &pattern.render(TestPatternSource::shown_index(frame)),
+                    frame,
+                )
             }
         }
     }

@@ -550,8 +550,65 @@ impl Drop for Lab {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Whatever still runs in the namespaces (the children of a test process
+        // that ran inside one, such as Janus) goes with them.
+        for ns in &self.namespaces {
+            let pids = Command::new("ip").args(["netns", "pids", ns]).output();
+            for pid in pids.iter().flat_map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .into_owned()
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            }) {
+                let _ = Command::new("kill").args(["-9", &pid]).status();
+            }
+        }
         for ns in self.namespaces.iter().rev() {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
     }
+}
+
+/// Set (to anything) in a test process that [`run_inside`] started inside a
+/// namespace.
+pub const INSIDE_ENV: &str = "PARLEY_TEST_INSIDE_NETNS";
+
+/// Whether this test process is the one [`run_inside`] started.
+pub fn inside() -> bool {
+    std::env::var_os(INSIDE_ENV).is_some()
+}
+
+/// Runs the test `name` of this test binary again, alone, inside namespace `ns`
+/// with `env` added (and [`INSIDE_ENV`] set, so the test knows), and waits for
+/// it at most `within`. For a test whose own code (not only the processes it
+/// starts) must sit on a namespace's network. Panics with its output when it
+/// fails or overruns.
+pub fn run_inside(
+    ns: &str,
+    name: &str,
+    env: &[(&str, String)],
+    within: std::time::Duration,
+) -> String {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INSIDE_ENV, "1")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("re-run the test inside the namespace");
+    let (out, _) = super::wait(child, within, name);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{name} inside {ns} failed:\n{text}"
+    );
+    text
 }

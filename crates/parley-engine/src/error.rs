@@ -68,6 +68,9 @@ pub enum Error {
         /// The codec Parley needs there: `H.264` or `Opus`.
         needed: &'static str,
     },
+    /// The SFU (Janus) refused a request or went away.
+    #[error("sfu: {0}")]
+    Sfu(#[from] parley_janus::Error),
     /// Invalid argument or state from the caller.
     #[error("invalid: {0}")]
     Invalid(String),
@@ -87,6 +90,7 @@ impl Error {
     /// A stable machine-readable code for the app (docs/ui-api.md, "Error codes"):
     /// `invalid`, `server_unreachable` (signaling failed or the server refused),
     /// `no_device` (media), `transfer_failed`, `tampered`, `unsupported_codecs`,
+    /// `sfu_unavailable` (the SFU refused or went away),
     /// a call's own code ([`CallError::code`](crate::call::CallError::code)), and
     /// `internal` for the rest (I/O, storage, WebRTC, a closed channel).
     pub fn code(&self) -> &'static str {
@@ -98,6 +102,7 @@ impl Error {
             Error::Tampered(_) => "tampered",
             Error::UnsupportedCodecs { .. } => "unsupported_codecs",
             Error::Call(c) => c.code(),
+            Error::Sfu(_) => "sfu_unavailable",
             Error::ChannelClosed | Error::Io { .. } | Error::Storage(_) | Error::Rtc(_) => {
                 "internal"
             }

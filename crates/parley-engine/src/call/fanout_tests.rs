@@ -86,19 +86,11 @@ impl Seen {
         let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         let frame = last.as_ref().expect("a frame was decoded");
         let pattern = TestPatternSource::new(W, H, 30.0).unwrap();
-        psnr_y(&pattern.render(shown_index(frame)), frame)
+        psnr_y(
+            &pattern.render(TestPatternSource::shown_index(frame)),
+            frame,
+        )
     }
-}
-
-/// The frame index in the pattern's counter box: 16 cells, bit 15 first.
-fn shown_index(frame: &I420Frame) -> u64 {
-    let w = frame.width as usize;
-    let cell = (w / 20).clamp(2, 16) & !1;
-    let y = frame.height as usize - 2 * cell + cell / 2;
-    (0..16usize).fold(0, |index, bit| {
-        let x = cell + bit * cell + cell / 2;
-        (index << 1) | u64::from(frame.y()[y * w + x] > 128)
-    })
 }
 
 fn loopback() -> RtcConfig {

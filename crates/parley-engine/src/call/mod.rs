@@ -23,6 +23,7 @@ mod media;
 mod negotiate;
 mod peer_link;
 mod room;
+pub mod sfu;
 mod sinks;
 mod start;
 

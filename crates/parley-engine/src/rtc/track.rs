@@ -166,6 +166,11 @@ impl RemoteTrack {
         self.kind
     }
 
+    /// The SSRC of its media (RFC 3550 §8), 0 when not known yet.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
     /// The track's id as the sender named it (W3C `MediaStreamTrack.id`).
     pub async fn id(&self) -> String {
         self.inner.track_id().await.to_string()

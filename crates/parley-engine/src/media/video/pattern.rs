@@ -58,6 +58,20 @@ impl TestPatternSource {
         self.pacer.set_paced(paced);
     }
 
+    /// The frame index a decoded picture of this pattern shows in its counter
+    /// box (read from the luma of each cell's centre; exact at any quality that
+    /// keeps white and black apart). Modulo 2^16.
+    pub fn shown_index(frame: &I420Frame) -> u64 {
+        let w = frame.width as usize;
+        let cell = (w / 20).clamp(2, 16) & !1;
+        let y = (frame.height as usize).saturating_sub(2 * cell) + cell / 2;
+        (0..16usize).fold(0, |index, bit| {
+            let x = cell + bit * cell + cell / 2;
+            let luma = frame.y().get(y * w + x).copied().unwrap_or(0);
+            (index << 1) | u64::from(luma > 128)
+        })
+    }
+
     /// Draws frame number `index` (no pacing, no state change).
     pub fn render(&self, index: u64) -> I420Frame {
         let (w, h) = (self.width as usize, self.height as usize);
