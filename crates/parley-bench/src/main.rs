@@ -9,13 +9,15 @@
 //! with N inputs; `--signal-load` loads the signaling server (10,000 idle
 //! clients, 1,000 calling in pairs, a flooder); `--mesh` runs mesh group calls of
 //! 2, 3 and 4 `parley-cli` processes and compares uplink and CPU per member with
-//! N = 2 (see mesh.rs). Results go to BENCHMARKS.md.
+//! N = 2 (see mesh.rs); `--sfu` a group call of six through Janus against a
+//! mesh of six (sfu.rs). Results go to BENCHMARKS.md.
 
 mod fuzz;
 mod mesh;
 mod pair;
 mod screen;
 mod setup;
+mod sfu;
 mod signal_load;
 mod throughput;
 
@@ -68,6 +70,14 @@ struct Args {
     /// next to this binary) and compare uplink and CPU per member with N = 2.
     #[arg(long)]
     mesh: bool,
+    /// Only run a group call of six through a private Janus (in a network
+    /// namespace; needs root and Janus) against a mesh of six (sfu.rs).
+    #[arg(long)]
+    sfu: bool,
+    /// The SFU part of --sfu, run by --sfu itself inside its namespace, whose
+    /// address this is.
+    #[arg(long, hide = true, value_name = "IP")]
+    sfu_inside: Option<std::net::IpAddr>,
 }
 
 /// Kills the child on drop (and reaps it).
@@ -142,11 +152,18 @@ async fn main() -> Result<()> {
         let frames = args.screen_frames;
         return tokio::task::spawn_blocking(move || screen::run(frames)).await?;
     }
-    if args.mesh {
+    if let Some(ip) = args.sfu_inside {
+        return sfu::inside(ip, args.secs).await;
+    }
+    if args.mesh || args.sfu {
         let cli = sibling("parley-cli")?;
         let server = local_server().await?;
-        let (url, secs) = (server.url(), args.secs);
-        let result = tokio::task::spawn_blocking(move || mesh::run(&cli, &url, secs)).await?;
+        let (url, secs, with_sfu) = (server.url(), args.secs, args.sfu);
+        let result = tokio::task::spawn_blocking(move || match with_sfu {
+            true => sfu::run(&cli, &url, secs),
+            false => mesh::run(&cli, &url, secs, &mesh::SIZES).map(drop),
+        })
+        .await?;
         server.shutdown().await;
         return result;
     }

@@ -30,13 +30,13 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::setup::{cli_id, stats_of};
 use crate::{proc_cpu_seconds, Guard};
 
-/// Group sizes, the reference first.
-const SIZES: [usize; 3] = [2, 3, 4];
+/// Group sizes of `--mesh`, the reference first.
+pub const SIZES: [usize; 3] = [2, 3, 4];
 /// How often the members' CPU time is read and their exit checked.
 const POLL: Duration = Duration::from_millis(200);
 
 /// `../shared/media/NAME` beside the repository, as the end-to-end tests read it.
-fn media(name: &str) -> Result<PathBuf> {
+pub(crate) fn media(name: &str) -> Result<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/media/");
     std::fs::canonicalize(p.join(name)).with_context(|| {
         format!("{name} is missing: the benchmark reads ../shared/media beside the repository")
@@ -215,7 +215,10 @@ fn group_call(b: &Bench, n: usize) -> Result<Vec<(String, Figures)>> {
 }
 
 /// Runs the group calls through the server at `url` and prints the figures.
-pub fn run(cli: &Path, url: &str, secs: f64) -> Result<()> {
+/// Mesh calls of each size in `sizes` (the first is the reference the others
+/// are compared with); prints the figures and returns, per size, the caller's
+/// uplink (bits/s) and the members' mean CPU (% of a core).
+pub fn run(cli: &Path, url: &str, secs: f64, sizes: &[usize]) -> Result<Vec<(usize, f64, f64)>> {
     ensure!(secs > 0.0, "--secs must be positive");
     let b = Bench {
         cli,
@@ -227,7 +230,8 @@ pub fn run(cli: &Path, url: &str, secs: f64) -> Result<()> {
     println!("mesh group calls of {secs} s, each member sending the clip and speech:");
     println!("  uplink: bytes sent on every link of the caller (it hangs up first, every link up)");
     let mut reference: Option<(f64, f64)> = None;
-    for n in SIZES {
+    let mut figures = Vec::new();
+    for &n in sizes {
         let members = group_call(&b, n)?;
         for (name, f) in &members {
             println!(
@@ -242,13 +246,16 @@ pub fn run(cli: &Path, url: &str, secs: f64) -> Result<()> {
         let mean =
             |v: fn(&Figures) -> f64| members.iter().map(|(_, f)| v(f)).sum::<f64>() / n as f64;
         let (up, cpu) = (members[0].1.uplink_bps, mean(|f| f.cpu_pct));
+        figures.push((n, up, cpu));
         let (up2, cpu2) = *reference.get_or_insert((up, cpu));
         println!(
-            "mesh N={n}: uplink per member {:.2} Mbit/s (x{:.2} of N=2), CPU per member {cpu:.0} % of a core (x{:.1} of N=2)",
+            "mesh N={n}: uplink per member {:.2} Mbit/s (x{:.2} of N={}), CPU per member {cpu:.0} % of a core (x{:.1} of N={})",
             up / 1e6,
             up / up2,
-            cpu / cpu2
+            sizes[0],
+            cpu / cpu2,
+            sizes[0]
         );
     }
-    Ok(())
+    Ok(figures)
 }

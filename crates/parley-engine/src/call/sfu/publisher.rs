@@ -157,6 +157,12 @@ impl SfuPublisher {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Bytes sent to the SFU so far (all of the peer connection's packets: media,
+    /// RTCP, ICE, DTLS), bytes.
+    pub async fn bytes_sent(&self) -> u64 {
+        self.pc.transport_stats().await.bytes_sent
+    }
+
     /// Stops sending, leaves the room and closes the peer connection.
     pub async fn close(self) {
         self.stop.send_replace(true);

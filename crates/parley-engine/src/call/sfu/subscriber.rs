@@ -146,6 +146,12 @@ impl SfuSubscriber {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Bytes received from the SFU so far (everything on the peer connection),
+    /// bytes.
+    pub async fn bytes_received(&self) -> u64 {
+        self.pc.transport_stats().await.bytes_received
+    }
+
     /// Stops receiving, leaves and closes the peer connection; sinks are finished.
     pub async fn close(self) {
         self.stop.send_replace(true);
