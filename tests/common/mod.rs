@@ -217,15 +217,7 @@ impl Peer {
     /// `log` in this peer's folder (a peer nobody reads from must not block on a
     /// full pipe); [`log_tail`](Self::log_tail) reads it back.
     pub fn spawn_logged(&self, args: &[&str], log: &str) -> Child {
-        let mut cmd = Command::new(bin("parley-cli"));
-        cmd.arg("--profile")
-            .arg(self.path("profile"))
-            .arg("--server")
-            .arg(&self.server)
-            .args(args);
-        if matches!(args.first(), Some(&"call") | Some(&"answer")) {
-            cmd.args(["--bind", "127.0.0.1:0"]);
-        }
+        let mut cmd = self.command(args);
         // The CLI's default filter plus the call layer's own account (a failing
         // test prints the tail).
         cmd.env(
@@ -249,8 +241,17 @@ impl Peer {
 
     /// As [`spawn`](Self::spawn), with extra environment variables (e.g. `DISPLAY`).
     pub fn spawn_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
+        self.command(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn parley-cli")
+    }
+
+    /// `parley-cli --profile … --server … <args>`, bound to loopback for a call.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("parley-cli"));
-        cmd.envs(env.iter().copied());
         cmd.arg("--profile")
             .arg(self.path("profile"))
             .arg("--server")
@@ -259,10 +260,7 @@ impl Peer {
         if matches!(args.first(), Some(&"call") | Some(&"answer")) {
             cmd.args(["--bind", "127.0.0.1:0"]);
         }
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn parley-cli")
+        cmd
     }
 }
 
