@@ -6,7 +6,8 @@
 //! pattern, silent) with "Add people". Bob's window then shows a grid of four
 //! tiles (his own and three members, by name), every remote tile draws moving
 //! frames of its own member, and Dana's tile, the only one with sound, is marked
-//! as the active speaker. A screenshot `group-call.png` is saved. A file Bob
+//! as the active speaker, and still is after Bob picks other speakers mid-call.
+//! A screenshot `group-call.png` is saved. A file Bob
 //! drops for Finn (the drop path with Finn's tile as the target) arrives whole in
 //! Finn's folder and in no one else's. Bob hangs up and his window returns to the
 //! contact panel.
@@ -262,6 +263,27 @@ fn grid_steps(
         LONG,
     )?;
     ctx.save(&ctx.b, "group-call.png")?;
+
+    // Other speakers picked mid-call: every member's audio moves to them with its
+    // level meter, so Dana, speaking on, is still marked 2 s (more than the
+    // speaker hold) after the switch.
+    let switched = b.execute(
+        "window.__speakersSwitchedAt = performance.now();\
+         return window.__TAURI__.core.invoke('switch_device', { kind: 'speaker', name: 'Other speakers' })\
+           .then(() => 'ok', (e) => JSON.stringify(e));",
+        vec![],
+    )?;
+    if switched != json!("ok") {
+        return Err(format!("switching the speakers failed: {switched}"));
+    }
+    b.wait_script(
+        "Dana still marked as speaking 2 s after the speakers changed",
+        "const g = window.parleyTest.grid(); const s = g.filter((t) => t.speaking);\
+         return performance.now() - window.__speakersSwitchedAt > 2000\
+           && s.length === 1 && s[0].peer === arguments[0];",
+        vec![json!(dana.id)],
+        LONG,
+    )?;
 
     // A file dropped on Finn's tile (the drop path, parleyTest.sendFiles, with the
     // tile's member as the target) reaches Finn, and no one else.

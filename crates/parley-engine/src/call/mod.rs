@@ -231,7 +231,9 @@ pub enum CallCommand {
     SwitchCamera(CameraFeed),
     /// Send this microphone from now on (mute state is kept).
     SwitchMicrophone(MicrophoneFeed),
-    /// Play the peer's audio here from now on (the old sinks are finished).
+    /// Play the members' audio here from now on (the old sinks are finished):
+    /// with [`CallOptions::remote_sinks`] each member's from new sinks it gives,
+    /// otherwise the first member's on the feed's sinks.
     SwitchSpeakers(SpeakerFeed),
     /// Stop sharing the screen (nothing happens when not sharing).
     StopScreenShare,

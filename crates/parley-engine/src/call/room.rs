@@ -439,16 +439,27 @@ impl Room {
             CallCommand::SwitchMicrophone(feed) => {
                 self.media.switch_microphone(feed.0, &mut self.opts).await;
             }
-            // The first member's audio (mixing several is for group calls).
-            CallCommand::SwitchSpeakers(feed) => {
-                let handed_back = match self.first_link() {
-                    Some(link) => link.switch_speakers(feed.0).await,
-                    None => Some(feed.0),
-                };
-                if let Some(sinks) = handed_back {
-                    self.opts.audio_sinks = sinks;
+            // With per-member sinks (the app), every member's audio gets new
+            // sinks from them (the speakers chosen now, and its level meter);
+            // otherwise the feed's sinks go to the first member.
+            CallCommand::SwitchSpeakers(feed) => match self.opts.remote_sinks.as_mut() {
+                Some(sinks) => {
+                    for (peer, link) in &self.links {
+                        // A member whose audio has not started yet hands them
+                        // back; it asks for its own when it starts.
+                        let _ = link.switch_speakers(sinks.audio(peer)).await;
+                    }
                 }
-            }
+                None => {
+                    let handed_back = match self.first_link() {
+                        Some(link) => link.switch_speakers(feed.0).await,
+                        None => Some(feed.0),
+                    };
+                    if let Some(sinks) = handed_back {
+                        self.opts.audio_sinks = sinks;
+                    }
+                }
+            },
         }
     }
 

@@ -7,7 +7,9 @@ use parley_proto::PeerId;
 use super::{AudioSink, CallOptions, TrackKind, VideoSink};
 
 /// Hands out the sinks for one member's tracks. Each method is called once per
-/// (peer, track), when that track arrives.
+/// (peer, track), when that track arrives; [`audio`](Self::audio) again for
+/// every member when the speakers change (`CallCommand::SwitchSpeakers`), and
+/// the sinks it returns then replace the member's earlier ones.
 pub trait RemoteSinks: Send {
     /// Sinks for `peer`'s `track` (camera or screen; never the microphone).
     fn video(&mut self, peer: &PeerId, track: TrackKind) -> Vec<Box<dyn VideoSink>>;

@@ -130,6 +130,15 @@ struct LevelMeter {
     levels: Levels,
 }
 
+/// A meter that goes (its member left, or the speakers changed and a new meter
+/// took over) takes its level with it: a level nobody updates any more must not
+/// keep a member marked as speaking.
+impl Drop for LevelMeter {
+    fn drop(&mut self) {
+        self.levels.remove(&self.peer);
+    }
+}
+
 impl AudioSink for LevelMeter {
     fn samples(&mut self, samples: &[f32]) -> crate::Result<()> {
         if samples.is_empty() {
