@@ -15,6 +15,7 @@ mod ice;
 mod iplimit;
 mod ratelimit;
 mod server;
+pub mod sfu;
 mod tls;
 
 pub use config::{
