@@ -229,10 +229,16 @@ fn four_members_each_see_the_three_others_and_three_carry_on() {
     .to_vec();
     let alice_run = spawn(&alice, call, &["--video-file", clip_s]);
 
-    let (alice_out, _) = wait(alice_run, Duration::from_secs(60), "alice");
-    let (dave_out, _) = wait(dave_run, Duration::from_secs(10), "dave");
-    let (bob_out, _) = wait(bob_run, Duration::from_secs(20), "bob");
-    let (carol_out, _) = wait(carol_run, Duration::from_secs(15), "carol");
+    let mut outs = wait_each(vec![
+        ("alice", alice_run, Duration::from_secs(60)),
+        ("dave", dave_run, Duration::from_secs(10)),
+        ("bob", bob_run, Duration::from_secs(20)),
+        ("carol", carol_run, Duration::from_secs(15)),
+    ])
+    .into_iter()
+    .map(|(out, _)| out);
+    let mut next = || outs.next().unwrap();
+    let (alice_out, dave_out, bob_out, carol_out) = (next(), next(), next(), next());
     for (out, who) in [
         (&alice_out, "alice"),
         (&bob_out, "bob"),

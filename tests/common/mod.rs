@@ -286,6 +286,83 @@ pub fn wait(child: Child, within: Duration, what: &str) -> (Output, Instant) {
     }
 }
 
+/// Waits for each child in turn, each at most its own time from when its turn
+/// comes (the order given), reading every child's output from the start so
+/// that none blocks on a full pipe meanwhile. When one overruns, the rest are
+/// killed too and the panic shows every child's exit and output: one that
+/// ended early often explains another that did not end.
+pub fn wait_each(children: Vec<(&str, Child, Duration)>) -> Vec<(Output, Instant)> {
+    fn drain<R: std::io::Read + Send + 'static>(
+        pipe: Option<R>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let mut running: Vec<_> = children
+        .into_iter()
+        .map(|(what, mut child, within)| {
+            let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+            (what.to_owned(), child, within, out, err)
+        })
+        .collect();
+    let mut ended = Vec::new();
+    let mut overrun: Option<String> = None;
+    for (what, child, within, _, _) in &mut running {
+        let start = Instant::now();
+        loop {
+            if overrun.is_some() {
+                let _ = child.kill();
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if start.elapsed() > *within {
+                overrun = Some(format!("{what} did not exit within {within:?}"));
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ended.push(Instant::now());
+    }
+    let outputs: Vec<(String, Output)> = running
+        .into_iter()
+        .map(|(what, mut child, _, out, err)| {
+            let status = child.wait().unwrap();
+            let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+            (
+                what,
+                Output {
+                    status,
+                    stdout,
+                    stderr,
+                },
+            )
+        })
+        .collect();
+    if let Some(why) = overrun {
+        let all: String = outputs
+            .iter()
+            .map(|(what, o)| {
+                format!(
+                    "\n----- {what}: {}\nstdout:\n{}\nstderr:\n{}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            })
+            .collect();
+        panic!("{why}{all}");
+    }
+    outputs.into_iter().map(|(_, o)| o).zip(ended).collect()
+}
+
 /// Asserts success and returns stdout.
 pub fn success(out: &Output, what: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
