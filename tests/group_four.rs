@@ -216,7 +216,11 @@ fn four_members_each_see_the_three_others_and_three_carry_on() {
     let call: Vec<String> = [
         "call",
         &bob.peer.id,
+        // With --invite: an id may begin with '-', which as a further
+        // positional argument would read as an option.
+        "--invite",
         &carol.peer.id,
+        "--invite",
         &dave.peer.id,
         "--wait-online",
         "20",

@@ -106,6 +106,9 @@ pub(crate) fn grid_of_four(ctx: &Ctx, b_id: &str) -> WdResult<String> {
             &[
                 "call",
                 &erin.id,
+                // An id may begin with '-': as --invite's value, not a
+                // further positional argument (which would read as an option).
+                "--invite",
                 b_id,
                 "--wait-online",
                 "20",
