@@ -504,9 +504,9 @@ impl Task {
             DeviceKind::Microphone => media
                 .audio_source()?
                 .map(|a| CallCommand::SwitchMicrophone(MicrophoneFeed(a))),
-            DeviceKind::Speaker => Some(CallCommand::SwitchSpeakers(SpeakerFeed(
-                media.audio_sinks(),
-            ))),
+            // The call's AppSinks open each member's new speakers themselves
+            // (with its level meter): the feed carries none.
+            DeviceKind::Speaker => Some(CallCommand::SwitchSpeakers(SpeakerFeed(Vec::new()))),
         })
     }
 
