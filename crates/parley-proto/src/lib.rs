@@ -23,7 +23,10 @@ mod json;
 
 pub use error::ProtoError;
 pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId, INVITE_LINK_PREFIX};
-pub use signal::{CallKind, ClientMessage, ErrorCode, IceServerInfo, ResumedCall, ServerMessage};
+pub use signal::{
+    CallKind, ClientMessage, ErrorCode, IceServerInfo, ResumedCall, ServerMessage, SfuAccess,
+    SfuFeed,
+};
 
 /// Signaling protocol version carried in `hello` and `challenge`: the newest this
 /// crate speaks. A server accepts [`MIN_PROTOCOL_VERSION`] up to this and refuses
@@ -40,6 +43,9 @@ pub const MIN_PROTOCOL_VERSION: u32 = 2;
 
 /// The first protocol version with group calls (docs/protocol.md §6.4).
 pub const GROUP_PROTOCOL_VERSION: u32 = 3;
+
+/// The first protocol version with calls through an SFU (docs/protocol.md §6.5).
+pub const SFU_PROTOCOL_VERSION: u32 = 4;
 
 /// Most members a call may have at once, invited ones included (docs/protocol.md
 /// §6.4).

@@ -423,6 +423,11 @@ pub enum ServerMessage {
         /// included (docs/protocol.md §6.4); absent for a new call.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         members: Vec<PeerId>,
+        /// Whether the call's media runs through an SFU (protocol 4, §6.5): the
+        /// invitee's media then goes only to the SFU, once it has its
+        /// [`ServerMessage::Sfu`] access. Absent = false.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sfu: bool,
     },
     /// Delivered to the caller: the callee is ringing.
     Ringing {
@@ -537,6 +542,29 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Delivered to a joined member of a call whose media runs through an SFU
+    /// (protocol 4, docs/protocol.md §6.5): its access to the room, and the
+    /// feeds of the members admitted before it. Sent once per member, after it
+    /// joined.
+    Sfu {
+        /// The call.
+        call_id: String,
+        /// This member's access (secrets: never log them).
+        sfu: SfuAccess,
+        /// The other members' feeds known so far.
+        #[serde(default)]
+        feeds: Vec<SfuFeed>,
+    },
+    /// Delivered to the members that have their [`ServerMessage::Sfu`] access:
+    /// `member` was admitted to the SFU room as `feed` (protocol 4, §6.5).
+    SfuFeed {
+        /// The call.
+        call_id: String,
+        /// The member.
+        member: PeerId,
+        /// Its feed id.
+        feed: u64,
+    },
     /// Reply to `ping`.
     Pong,
     /// A request was refused or the frame was bad; see [`ErrorCode`].
@@ -568,6 +596,8 @@ const SERVER_TYPES: &[&str] = &[
     "candidate",
     "joined",
     "left",
+    "sfu",
+    "sfu_feed",
     "pong",
     "error",
 ];
@@ -586,6 +616,10 @@ impl ServerMessage {
                 validate_id(from)?;
                 members.iter().try_for_each(validate_id)?;
             }
+            ServerMessage::Sfu { feeds, .. } => {
+                feeds.iter().map(|f| &f.member).try_for_each(validate_id)?;
+            }
+            ServerMessage::SfuFeed { member, .. } => validate_id(member)?,
             _ => {
                 if let Some(from) = msg.from() {
                     validate_id(from)?;
@@ -623,6 +657,8 @@ impl ServerMessage {
             ServerMessage::Candidate { .. } => "candidate",
             ServerMessage::Joined { .. } => "joined",
             ServerMessage::Left { .. } => "left",
+            ServerMessage::Sfu { .. } => "sfu",
+            ServerMessage::SfuFeed { .. } => "sfu_feed",
             ServerMessage::Pong => "pong",
             ServerMessage::Error { .. } => "error",
         }
@@ -642,7 +678,9 @@ impl ServerMessage {
             | ServerMessage::Answer { call_id, .. }
             | ServerMessage::Candidate { call_id, .. }
             | ServerMessage::Joined { call_id, .. }
-            | ServerMessage::Left { call_id, .. } => Some(call_id),
+            | ServerMessage::Left { call_id, .. }
+            | ServerMessage::Sfu { call_id, .. }
+            | ServerMessage::SfuFeed { call_id, .. } => Some(call_id),
             ServerMessage::Error { call_id, .. } => call_id.as_deref(),
             ServerMessage::Challenge { .. }
             | ServerMessage::Welcome { .. }
@@ -673,6 +711,8 @@ impl ServerMessage {
             | ServerMessage::Welcome { .. }
             | ServerMessage::IceServers { .. }
             | ServerMessage::Presence { .. }
+            | ServerMessage::Sfu { .. }
+            | ServerMessage::SfuFeed { .. }
             | ServerMessage::Pong
             | ServerMessage::Error { .. } => None,
         }
@@ -719,6 +759,9 @@ pub enum ErrorCode {
     Invalid,
     /// The server failed; try again.
     Internal,
+    /// The call needs an SFU and none could open a room for it (protocol 4,
+    /// §6.5): the call goes on without one.
+    SfuUnavailable,
     /// A code this version does not know (sent by a newer server).
     #[serde(other)]
     Unknown,
@@ -741,6 +784,7 @@ impl ErrorCode {
             ErrorCode::NotInCall => "not_in_call",
             ErrorCode::Invalid => "invalid",
             ErrorCode::Internal => "internal",
+            ErrorCode::SfuUnavailable => "sfu_unavailable",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -751,6 +795,9 @@ impl fmt::Display for ErrorCode {
         f.write_str(self.as_str())
     }
 }
+
+mod sfu;
+pub use sfu::{SfuAccess, SfuFeed};
 
 #[cfg(test)]
 mod tests;

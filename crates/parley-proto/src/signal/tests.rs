@@ -163,12 +163,14 @@ fn all_server_messages() -> Vec<ServerMessage> {
             from: id(1),
             kind: CallKind::Media,
             members: Vec::new(),
+            sfu: false,
         },
         ServerMessage::Invite {
             call_id: c(),
             from: id(1),
             kind: CallKind::Data,
             members: Vec::new(),
+            sfu: false,
         },
         ServerMessage::Ringing {
             call_id: c(),
@@ -220,10 +222,31 @@ fn all_server_messages() -> Vec<ServerMessage> {
             from: id(2),
             kind: CallKind::Media,
             members: vec![id(1), id(2)],
+            sfu: true,
         },
         ServerMessage::Joined {
             call_id: c(),
             member: id(3),
+        },
+        ServerMessage::Sfu {
+            call_id: c(),
+            sfu: crate::SfuAccess {
+                kind: "janus".into(),
+                url: "ws://198.51.100.1:40123/".into(),
+                room: 6_150_327_340_159_231,
+                pin: "pin".into(),
+                token: "token".into(),
+                feed: 2_871_266_019_551_903,
+            },
+            feeds: vec![crate::SfuFeed {
+                member: id(2),
+                feed: 7_012_937_443_100_511,
+            }],
+        },
+        ServerMessage::SfuFeed {
+            call_id: c(),
+            member: id(3),
+            feed: 1_234_567_890_123,
         },
         ServerMessage::Left {
             call_id: c(),
