@@ -32,9 +32,11 @@ impl fmt::Debug for TurnSecret {
 /// Which ICE servers clients get.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceConfig {
-    /// `stun:` / `stuns:` URLs handed out as they are.
+    /// `stun:` URLs handed out as they are ([`IceConfig::validate`] says which
+    /// forms clients can use).
     pub stun_urls: Vec<String>,
-    /// `turn:` / `turns:` URLs (any `?transport=`), handed out with credentials.
+    /// `turn:` URLs (UDP or `?transport=tcp`) and `turns:` URLs (TLS), handed out
+    /// with credentials.
     pub turn_urls: Vec<String>,
     /// Secret the TURN credentials are derived from; required with `turn_urls`.
     pub turn_secret: Option<TurnSecret>,
@@ -66,20 +68,29 @@ impl IceConfig {
         (!self.turn_urls.is_empty()).then(|| self.turn_ttl / 2)
     }
 
-    /// Checks URL schemes (RFC 7064 `stun:`/`stuns:`, RFC 7065 `turn:`/`turns:`),
-    /// that TURN URLs come with a secret, and the lifetime.
+    /// Checks the URLs, that TURN URLs come with a secret, and the lifetime.
+    ///
+    /// A URL must be one Parley clients can use ([`check_ice_url`]): they drop any
+    /// other, so handing it out would fail silently on every client. STUN URLs
+    /// go in `stun_urls`, TURN URLs in `turn_urls`.
     ///
     /// Errors: [`SignalError::InvalidConfig`] naming the offending value.
     pub fn validate(&self) -> Result<(), SignalError> {
         let invalid = |reason: String| Err(SignalError::InvalidConfig { reason });
         for url in &self.stun_urls {
-            if !(url.starts_with("stun:") || url.starts_with("stuns:")) || url.len() < 7 {
-                return invalid(format!("stun url {url:?} must start with stun: or stuns:"));
+            if !matches!(scheme_of(url).as_deref(), Some("stun" | "stuns")) {
+                return invalid(format!("stun url {url:?} must start with stun:"));
+            }
+            if let Err(why) = check_ice_url(url) {
+                return invalid(format!("stun url {url:?}: {why}"));
             }
         }
         for url in &self.turn_urls {
-            if !(url.starts_with("turn:") || url.starts_with("turns:")) || url.len() < 7 {
+            if !matches!(scheme_of(url).as_deref(), Some("turn" | "turns")) {
                 return invalid(format!("turn url {url:?} must start with turn: or turns:"));
+            }
+            if let Err(why) = check_ice_url(url) {
+                return invalid(format!("turn url {url:?}: {why}"));
             }
         }
         if !self.turn_urls.is_empty() {
@@ -123,6 +134,76 @@ impl IceConfig {
         }
         (servers, ttl)
     }
+}
+
+/// A URL's scheme in lower case (`stun`, `turn`, ...); `None` without a `:`.
+fn scheme_of(url: &str) -> Option<String> {
+    url.split_once(':').map(|(s, _)| s.to_ascii_lowercase())
+}
+
+/// Checks one ICE server URL against what Parley clients can use: RFC 7064
+/// `stun:host[:port]`, RFC 7065 `turn:host[:port][?transport=udp|tcp]` and
+/// `turns:host[:port][?transport=tcp]` (scheme and query case-insensitive; a
+/// host name, an IPv4 address or a bracketed IPv6 address; port 1-65535).
+///
+/// This is the same rule as the engine's `rtc::check_ice_url`, written out again
+/// because this crate does not depend on parley-engine; keep the two in step. The
+/// engine refuses `stuns:` (STUN over TLS) and `turns:…?transport=udp` (TURN
+/// over DTLS), which webrtc-rs cannot use, rather than drop them silently.
+///
+/// Errors: what is wrong with the URL and what to write instead.
+pub(crate) fn check_ice_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return Err("must start with stun:, turn: or turns:".into());
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let (hostport, query) = match rest.split_once('?') {
+        Some((hp, q)) => (hp, Some(q)),
+        None => (rest, None),
+    };
+    match (scheme.as_str(), query) {
+        ("stun", None) | ("turn", None) | ("turns", None) => {}
+        ("turn", Some(q))
+            if q.eq_ignore_ascii_case("transport=udp")
+                || q.eq_ignore_ascii_case("transport=tcp") => {}
+        ("turns", Some(q)) if q.eq_ignore_ascii_case("transport=tcp") => {}
+        ("turns", Some(q)) if q.eq_ignore_ascii_case("transport=udp") => {
+            return Err("Parley clients cannot use TURN over DTLS; \
+                use turns:HOST:5349 (TLS) or turn:HOST:3478"
+                .into())
+        }
+        ("stuns", _) => {
+            return Err("Parley clients cannot use STUN over TLS; use stun:HOST:3478".into())
+        }
+        ("stun", Some(_)) => return Err("a stun: URL takes no ?query".into()),
+        ("turn" | "turns", Some(q)) => {
+            return Err(format!(
+                "unknown parameter {q:?} (only ?transport=udp or ?transport=tcp)"
+            ))
+        }
+        _ => return Err("must start with stun:, turn: or turns:".into()),
+    }
+    // host, host:port, [v6], [v6]:port
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, tail)) => (h, tail.strip_prefix(':')),
+            None => return Err("an IPv6 address needs its closing ]".into()),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return Err("needs a host name or address after the scheme".into());
+    }
+    if let Some(p) = port {
+        if !matches!(p.parse::<u16>(), Ok(1..)) {
+            return Err(format!("port {p:?} is not 1-65535"));
+        }
+    }
+    Ok(())
 }
 
 /// The TURN REST API password for `username`: base64 (standard, padded) of
@@ -194,5 +275,87 @@ mod tests {
         assert!(IceConfig::default().validate().is_ok());
         assert!(IceConfig::default().is_empty());
         assert_eq!(IceConfig::default().refresh_interval(), None);
+    }
+
+    fn with_urls(stun: &[&str], turn: &[&str]) -> IceConfig {
+        IceConfig {
+            stun_urls: stun.iter().map(|u| u.to_string()).collect(),
+            turn_urls: turn.iter().map(|u| u.to_string()).collect(),
+            turn_secret: Some(TurnSecret("north".into())),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn urls_clients_can_use_are_accepted() {
+        for stun in [
+            "stun:stun.example.org",
+            "stun:198.51.100.1:3478",
+            "stun:[2001:db8::1]",
+            "STUN:s.example.org:3478",
+        ] {
+            let cfg = with_urls(&[stun], &[]);
+            assert!(
+                cfg.validate().is_ok(),
+                "{stun} refused: {:?}",
+                cfg.validate()
+            );
+        }
+        for turn in [
+            "turn:turn.example.org:3478",
+            "turn:turn.example.org:3478?transport=udp",
+            "turn:turn.example.org:3478?transport=tcp",
+            "turn:turn.example.org?transport=TCP",
+            "turns:turn.example.org:5349",
+            "turns:turn.example.org?transport=tcp",
+            "TURN:[2001:db8::1]:3478",
+        ] {
+            let cfg = with_urls(&[], &[turn]);
+            assert!(
+                cfg.validate().is_ok(),
+                "{turn} refused: {:?}",
+                cfg.validate()
+            );
+        }
+    }
+
+    #[test]
+    fn urls_clients_would_drop_are_refused() {
+        for (stun, says) in [
+            ("stuns:s.example.org", "STUN over TLS"),
+            ("stuns:s.example.org:5349", "STUN over TLS"),
+            ("stun:s.example.org?transport=udp", "no ?query"),
+            ("stun:", "host"),
+            ("stun:s.example.org:0", "port"),
+            ("turn:t.example.org:3478", "must start with stun:"),
+            ("http://s.example.org", "must start with stun:"),
+        ] {
+            let err = with_urls(&[stun], &[])
+                .validate()
+                .expect_err(stun)
+                .to_string();
+            assert!(err.contains(says), "{stun}: {err}");
+        }
+        for (turn, says) in [
+            ("turns:t.example.org:5349?transport=udp", "DTLS"),
+            ("turn:t.example.org?foo=1", "unknown parameter"),
+            ("turn:t.example.org?transport=sctp", "unknown parameter"),
+            ("turn:t.example.org:99999", "port"),
+            ("turn:t.example.org:x", "port"),
+            ("turn:[2001:db8::1:3478", "closing ]"),
+            ("turn:user@t.example.org", "host"),
+            ("turn:", "host"),
+            ("stun:s.example.org", "must start with turn:"),
+            ("stuns:s.example.org", "must start with turn:"),
+        ] {
+            let err = with_urls(&[], &[turn])
+                .validate()
+                .expect_err(turn)
+                .to_string();
+            assert!(err.contains(says), "{turn}: {err}");
+        }
+        // The rule itself, as the engine words it for the same URLs.
+        assert!(check_ice_url("turns:t.example.org:5349?transport=udp").is_err());
+        assert!(check_ice_url("turns:t.example.org:5349?transport=tcp").is_ok());
     }
 }

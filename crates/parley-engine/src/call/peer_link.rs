@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::data::{self, Internal, Reporter};
 use super::devices;
+use super::ice_source::IceSource;
 use super::link::{Action, Input, Link, LinkFailure};
 use super::local_media::LinkTracks;
 use super::media::{self, Counters, Mute, VideoRole};
@@ -61,6 +62,8 @@ pub(super) struct LinkContext {
     pub(super) sig: SignalingClient,
     /// The call id.
     pub(super) call_id: String,
+    /// Whose ICE servers the link uses (refreshed before an ICE restart).
+    pub(super) ice: IceSource,
     /// Where subtasks report (each link tags its reports with its member).
     pub(super) report: Reporter,
     /// The call's stop switch (a link also stops by itself when its member
@@ -327,6 +330,8 @@ impl PeerLink {
                 Action::CreateOffer { ice_restart } => {
                     if ice_restart {
                         tracing::info!(peer = %self.peer, "restarting ICE: new credentials and candidates");
+                        let cx = &self.cx;
+                        cx.ice.refresh(&self.pc, &cx.sig, &self.peer).await;
                     }
                     match self.pc.create_offer(ice_restart).await {
                         Ok(sdp) => {
@@ -344,16 +349,22 @@ impl PeerLink {
                         tracing::warn!(peer = %self.peer, "rolling our offer back: {e}");
                     }
                 }
-                Action::ApplyOffer(sdp) => match self.pc.answer_offer(&sdp).await {
-                    Ok(sdp) => {
-                        let kind = DescriptionType::Answer;
-                        self.link.handle(Input::LocalDescription { kind, sdp }, now);
+                Action::ApplyOffer(sdp) => {
+                    let cx = &self.cx;
+                    cx.ice
+                        .refresh_for_offer(&self.pc, &cx.sig, &self.peer, &sdp)
+                        .await;
+                    match self.pc.answer_offer(&sdp).await {
+                        Ok(sdp) => {
+                            let kind = DescriptionType::Answer;
+                            self.link.handle(Input::LocalDescription { kind, sdp }, now);
+                        }
+                        Err(e) => {
+                            out.push(LinkOutcome::Ended(self.fail(e, "bad offer").await));
+                            break;
+                        }
                     }
-                    Err(e) => {
-                        out.push(LinkOutcome::Ended(self.fail(e, "bad offer").await));
-                        break;
-                    }
-                },
+                }
                 Action::ApplyAnswer(sdp) => {
                     if let Err(e) = self.pc.apply_answer(&sdp).await {
                         out.push(LinkOutcome::Ended(self.fail(e, "bad answer").await));

@@ -28,11 +28,11 @@ use webrtc::peer_connection::{
 use super::data_channel::DataChannel;
 use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
 use super::runtime::BufferedRuntime;
-use super::sdp::with_msid_semantic;
+use super::sdp::{ice_credentials, with_msid_semantic};
 use super::stats::{transport_stats, TransportStats};
 use super::track::{LocalTrack, MediaKind, RemoteTrack};
 use super::turn_stream::StreamTurnShims;
-use super::{ConnectionState, IceCandidate, RtcConfig};
+use super::{ConnectionState, IceCandidate, IceServer, RtcConfig};
 use crate::channel::DcMessage;
 use crate::Result;
 
@@ -181,6 +181,18 @@ fn codecs() -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
     (video, audio)
 }
 
+/// Our servers in webrtc-rs's form.
+fn rtc_ice_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
+    servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone(),
+            credential: s.credential.clone(),
+        })
+        .collect()
+}
+
 fn ms(v: u64) -> std::time::Duration {
     std::time::Duration::from_millis(v)
 }
@@ -260,14 +272,7 @@ impl PeerConnection {
         // TURN over TCP and TLS through local shims that webrtc-rs sees as UDP TURN.
         let (servers, turn_shims) =
             StreamTurnShims::start(&cfg.ice_servers, &cfg.turn_tls_roots).await?;
-        let ice_servers: Vec<RTCIceServer> = servers
-            .iter()
-            .map(|s| RTCIceServer {
-                urls: s.urls.clone(),
-                username: s.username.clone(),
-                credential: s.credential.clone(),
-            })
-            .collect();
+        let ice_servers = rtc_ice_servers(&servers);
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         // webrtc-rs opens an mDNS socket to resolve peers' `.local` candidates; on a
         // host without a multicast route that fails ("No such device") and takes
@@ -304,6 +309,57 @@ impl PeerConnection {
         let sdp = with_msid_semantic(&offer.sdp);
         self.pc.set_local_description(offer).await?;
         Ok(sdp)
+    }
+
+    /// Replaces the STUN/TURN servers for the next ICE gathering, e.g. with TURN
+    /// credentials the signaling server refreshed (W3C webrtc `setConfiguration`;
+    /// only the servers change).
+    ///
+    /// webrtc-rs 0.21.1 keeps the gathering under way and applies the servers
+    /// when the next gathering starts (at the next local description), so call
+    /// this just before an ICE restart's offer or answer: the restart binds new
+    /// sockets and gathers (and allocates on TURN) with these servers. Not before
+    /// another negotiation: webrtc-rs would then re-sign the live TURN
+    /// allocations with the new username, which a TURN server may refuse (RFC
+    /// 8656 §5: 441 Wrong Credentials). Candidates gathered before stay as
+    /// they are. TCP and TLS TURN URLs go through the shims as in
+    /// [`PeerConnection::new`], a server already served keeping its shim. An empty
+    /// list changes nothing (webrtc-rs keeps the servers it has).
+    ///
+    /// Errors: [`crate::Error::Rtc`] when the connection is closed, webrtc-rs
+    /// refuses a server (a TURN URL without username or credential) or a new
+    /// shim's socket cannot be bound; [`crate::Error::Invalid`] if an extra TURN
+    /// CA certificate cannot be parsed.
+    pub async fn set_ice_servers(&self, servers: &[IceServer]) -> Result<()> {
+        if servers.is_empty() {
+            return Ok(());
+        }
+        let ice_servers = rtc_ice_servers(&self.turn_shims.map(servers)?);
+        let current = self.pc.get_configuration().await;
+        // webrtc-rs refuses another bundle or RTCP mux policy and takes the
+        // transport policy as given, so those are the current ones; the empty
+        // certificates, peer identity and candidate pool size mean "unchanged".
+        let config = RTCConfigurationBuilder::new()
+            .with_ice_servers(ice_servers)
+            .with_ice_transport_policy(current.ice_transport_policy())
+            .with_bundle_policy(current.bundle_policy())
+            .with_rtcp_mux_policy(current.rtcp_mux_policy())
+            .build();
+        self.pc.set_configuration(config).await?;
+        Ok(())
+    }
+
+    /// Whether applying the remote offer `offer_sdp` restarts ICE (RFC 8445 §9):
+    /// its ICE ufrag or password differ from those of the remote description in
+    /// effect. `false` for the first offer, or when either lacks them.
+    pub async fn offer_restarts_ice(&self, offer_sdp: &str) -> bool {
+        let Some(current) = self.pc.current_remote_description().await else {
+            return false;
+        };
+        match (ice_credentials(&current.sdp), ice_credentials(offer_sdp)) {
+            (Some(now), Some(offered)) => now != offered,
+            _ => false,
+        }
     }
 
     /// Applies a remote offer, creates the answer, sets it locally and returns the

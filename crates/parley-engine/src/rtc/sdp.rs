@@ -108,9 +108,27 @@ pub fn check_offered_codecs(offer: &str) -> Result<()> {
     Ok(())
 }
 
+/// The ICE username fragment and password of a description (RFC 8839 §5.4,
+/// `a=ice-ufrag` and `a=ice-pwd`): the first of each, at session or media level
+/// (with BUNDLE every section carries the same); `None` when either is missing.
+/// An ICE restart changes both (RFC 8445 §9).
+pub(crate) fn ice_credentials(sdp: &str) -> Option<(&str, &str)> {
+    Some((
+        attribute(sdp, "a=ice-ufrag:")?,
+        attribute(sdp, "a=ice-pwd:")?,
+    ))
+}
+
+/// The value of the first line of `sdp` that starts with `prefix`, trimmed.
+fn attribute<'a>(sdp: &'a str, prefix: &str) -> Option<&'a str> {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .map(str::trim)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{check_offered_codecs, with_msid_semantic};
+    use super::{check_offered_codecs, ice_credentials, with_msid_semantic};
     use crate::Error;
 
     const HEAD: &str = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n";
@@ -193,5 +211,19 @@ mod tests {
         let bundle_only = rejected + "a=bundle-only\r\n";
         let sdp = offer(&format!("{PARLEY_VIDEO}{PARLEY_AUDIO}{bundle_only}"));
         assert!(check_offered_codecs(&sdp).is_err());
+    }
+
+    #[test]
+    fn ice_credentials_are_the_first_ufrag_and_pwd() {
+        let sdp = offer(&format!(
+            "{PARLEY_VIDEO}a=ice-ufrag:abcd\r\na=ice-pwd:secret-pwd\r\n\
+             {PARLEY_AUDIO}a=ice-ufrag:abcd\r\na=ice-pwd:secret-pwd\r\n"
+        ));
+        assert_eq!(ice_credentials(&sdp), Some(("abcd", "secret-pwd")));
+        assert_eq!(ice_credentials(&offer(PARLEY_VIDEO)), None);
+        assert_eq!(
+            ice_credentials("a=ice-ufrag:x\na=ice-pwd:y\n"),
+            Some(("x", "y"))
+        );
     }
 }

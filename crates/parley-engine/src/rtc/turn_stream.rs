@@ -123,17 +123,39 @@ pub(crate) fn stream_turn_url(url: &str) -> Option<StreamTurnUrl> {
     })
 }
 
+/// One running shim: the server it reaches, its local port, its task.
+struct Shim {
+    target: StreamTurnUrl,
+    port: u16,
+    task: JoinHandle<()>,
+}
+
 /// The running shims of one peer connection. Dropping it stops them and closes
 /// their connections.
-#[derive(Default)]
+///
+/// A shim holds no TURN credentials: webrtc-rs puts them in the TURN messages
+/// (MESSAGE-INTEGRITY, RFC 8489 §14.5), which the shim carries unchanged, so
+/// refreshed credentials need no change here ([`StreamTurnShims::map`] keeps
+/// each server's shim and so its URL).
 pub(crate) struct StreamTurnShims {
-    shims: Vec<(u16, StreamTransport, JoinHandle<()>)>,
+    /// CA certificates (DER) trusted for TLS besides the system's.
+    extra_roots: Vec<Vec<u8>>,
+    inner: std::sync::Mutex<Shims>,
+}
+
+/// What [`StreamTurnShims`] keeps behind its lock.
+#[derive(Default)]
+struct Shims {
+    running: Vec<Shim>,
+    /// The TLS client configuration, made when a `turns:` URL first needs it.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Drop for StreamTurnShims {
     fn drop(&mut self) {
-        for (_, _, task) in &self.shims {
-            task.abort();
+        let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        for shim in &inner.running {
+            shim.task.abort();
         }
     }
 }
@@ -151,9 +173,29 @@ impl StreamTurnShims {
         servers: &[IceServer],
         extra_roots: &[Vec<u8>],
     ) -> Result<(Vec<IceServer>, Self)> {
-        let mut shims = Self::default();
+        let shims = Self {
+            extra_roots: extra_roots.to_vec(),
+            inner: std::sync::Mutex::new(Shims::default()),
+        };
+        let out = shims.map(servers)?;
+        Ok((out, shims))
+    }
+
+    /// The servers webrtc-rs should use for `servers`, as [`StreamTurnShims::start`]
+    /// returns them: each TCP or TLS TURN URL replaced by `turn:127.0.0.1:PORT` of
+    /// the shim that reaches that server. A server a running shim already reaches
+    /// keeps it (and so its URL: webrtc-rs then sees the same TURN URL with new
+    /// credentials); another gets a new shim. The shims no longer named keep
+    /// running until the peer connection ends (a live allocation may use them).
+    ///
+    /// Errors: [`Error::Rtc`] if a new shim's socket cannot be bound;
+    /// [`Error::Invalid`] if an extra CA certificate cannot be parsed.
+    pub(crate) fn map(&self, servers: &[IceServer]) -> Result<Vec<IceServer>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Shims { running, tls } = &mut *inner;
         let mut out = Vec::with_capacity(servers.len());
-        let mut tls: Option<Arc<rustls::ClientConfig>> = None;
+        // Ports given out in this list: a URL named twice gets two shims, as before.
+        let mut used: Vec<u16> = Vec::new();
         for server in servers {
             let mut kept = server.clone();
             kept.urls.clear();
@@ -162,22 +204,33 @@ impl StreamTurnShims {
                     kept.urls.push(url.clone());
                     continue;
                 };
-                let tls = match target.transport {
-                    StreamTransport::Tcp => None,
-                    StreamTransport::Tls => Some(match &tls {
-                        Some(c) => Arc::clone(c),
-                        None => Arc::clone(tls.insert(crate::tls::client_config(extra_roots)?)),
-                    }),
+                let reused = running
+                    .iter()
+                    .find(|s| s.target == target && !used.contains(&s.port));
+                let port = match reused {
+                    Some(shim) => shim.port,
+                    None => {
+                        let tls = match target.transport {
+                            StreamTransport::Tcp => None,
+                            StreamTransport::Tls => {
+                                if tls.is_none() {
+                                    *tls = Some(crate::tls::client_config(&self.extra_roots)?);
+                                }
+                                tls.clone()
+                            }
+                        };
+                        let socket = local_socket()?;
+                        let port = socket.local_addr().map_err(shim_error)?.port();
+                        tracing::debug!(
+                            "TURN over {} to {url}: shim on 127.0.0.1:{port}",
+                            target.transport.name()
+                        );
+                        let task = tokio::spawn(run_shim(Arc::new(socket), target.clone(), tls));
+                        running.push(Shim { target, port, task });
+                        port
+                    }
                 };
-                let socket = local_socket()?;
-                let port = socket.local_addr().map_err(shim_error)?.port();
-                tracing::debug!(
-                    "TURN over {} to {url}: shim on 127.0.0.1:{port}",
-                    target.transport.name()
-                );
-                let transport = target.transport;
-                let task = tokio::spawn(run_shim(Arc::new(socket), target, tls));
-                shims.shims.push((port, transport, task));
+                used.push(port);
                 out.push(IceServer {
                     urls: vec![format!("turn:127.0.0.1:{port}?transport=udp")],
                     username: server.username.clone(),
@@ -188,7 +241,7 @@ impl StreamTurnShims {
                 out.push(kept);
             }
         }
-        Ok((out, shims))
+        Ok(out)
     }
 
     /// The transport behind a relay candidate's TURN URL as webrtc-rs reports it
@@ -201,10 +254,12 @@ impl StreamTurnShims {
             .next()?
             .parse()
             .ok()?;
-        self.shims
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .running
             .iter()
-            .find(|(p, _, _)| *p == port)
-            .map(|(_, t, _)| *t)
+            .find(|s| s.port == port)
+            .map(|s| s.target.transport)
     }
 }
 

@@ -198,3 +198,36 @@ async fn turn_over_tls_trusts_the_extra_ca_and_only_it() {
     );
     round_trip(&servers[0].urls[0], &shims, &mut seen).await;
 }
+
+#[tokio::test]
+async fn refreshed_credentials_keep_the_shim_and_a_new_server_gets_one() {
+    let server = |url: &str, username: &str| IceServer {
+        urls: vec![url.into()],
+        username: username.into(),
+        credential: format!("{username}-pwd"),
+    };
+    // Nothing listens there: the shims only connect on a datagram.
+    let tcp = "turn:127.0.0.1:9?transport=tcp";
+    let (first, shims) = StreamTurnShims::start(&[server(tcp, "old")], &[])
+        .await
+        .unwrap();
+    let again = shims.map(&[server(tcp, "new")]).unwrap();
+    assert_eq!(again[0].urls, first[0].urls, "same server, same shim");
+    assert_eq!(
+        (again[0].username.as_str(), again[0].credential.as_str()),
+        ("new", "new-pwd")
+    );
+    let other = "turn:127.0.0.2:9?transport=tcp";
+    let more = shims
+        .map(&[server(tcp, "new"), server(other, "new")])
+        .unwrap();
+    assert_eq!(more[0].urls, first[0].urls);
+    assert_ne!(more[1].urls, first[0].urls, "another server, another shim");
+    assert_eq!(
+        shims.transport_of(&more[1].urls[0]),
+        Some(StreamTransport::Tcp)
+    );
+    // A URL named twice in one list still gets a shim each.
+    let twice = shims.map(&[server(tcp, "a"), server(tcp, "b")]).unwrap();
+    assert_ne!(twice[0].urls, twice[1].urls);
+}
