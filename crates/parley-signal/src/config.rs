@@ -1,6 +1,6 @@
 //! Server configuration: defaults, the TOML file format, validation.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -78,6 +78,11 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 256;
 /// Default [`ServerConfig::max_failed_auths_per_ip`] (per 60 s).
 pub const DEFAULT_MAX_FAILED_AUTHS_PER_IP: u32 = 20;
 
+/// Default number of members (invited ones included) from which a media call
+/// runs through the SFU, when the server has one (`--sfu-from`,
+/// [`crate::start_with_sfu`]).
+pub const DEFAULT_SFU_FROM: usize = 5;
+
 /// Smallest accepted `max_frame_bytes`: room for a hello and a small SDP.
 pub const MIN_FRAME_BYTES: usize = 1024;
 
@@ -126,7 +131,15 @@ impl ServerConfig {
 /// turn_secret = "the static-auth-secret coturn has"
 /// turn_ttl_secs = 43200
 /// call_grace_secs = 30
+/// sfu = "janus"
+/// sfu_from = 5
+/// janus_ice_ip = "198.51.100.1"
+/// janus_bin = "/usr/bin/janus"
 /// ```
+///
+/// The SFU keys (`sfu`, `sfu_from`, `janus_ice_ip`, `janus_bin`) are read by the
+/// `parley-signal` binary, which starts the SFU; [`FileConfig::apply`] leaves
+/// them out (they are not part of [`ServerConfig`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -158,6 +171,17 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     /// Overrides [`ServerConfig::tls_key`].
     pub tls_key: Option<PathBuf>,
+    /// The SFU of group calls the binary starts: `"janus"` (a private Janus);
+    /// absent = none (`--sfu`).
+    pub sfu: Option<String>,
+    /// Members (invited ones included, 2 to 16) from which a media call runs
+    /// through the SFU; absent = [`DEFAULT_SFU_FROM`] (`--sfu-from`).
+    pub sfu_from: Option<usize>,
+    /// The only address the private Janus offers ICE candidates for; absent =
+    /// the `listen` address's IP (`--janus-ice-ip`).
+    pub janus_ice_ip: Option<IpAddr>,
+    /// The Janus program; absent = `janus` from `PATH` (`--janus-bin`).
+    pub janus_bin: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -229,6 +253,20 @@ mod tests {
         assert!(cfg.validate().is_ok());
         let no_secret = FileConfig::parse("turn_urls = [\"turn:t:3478\"]\n").unwrap();
         assert!(no_secret.apply(ServerConfig::default()).validate().is_err());
+    }
+
+    #[test]
+    fn sfu_keys_are_read_and_not_applied() {
+        let file = FileConfig::parse(
+            "sfu = \"janus\"\nsfu_from = 2\njanus_ice_ip = \"198.51.100.1\"\n\
+             janus_bin = \"/opt/janus/bin/janus\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.sfu.as_deref(), Some("janus"));
+        assert_eq!(file.sfu_from, Some(2));
+        assert_eq!(file.janus_ice_ip, Some(IpAddr::from([198, 51, 100, 1])));
+        assert_eq!(file.janus_bin, Some(PathBuf::from("/opt/janus/bin/janus")));
+        assert_eq!(file.apply(ServerConfig::default()), ServerConfig::default());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The server's shared state as a pure state machine: who is online, who watches
 //! whom, and the call table. Every input returns the frames to deliver; the caller
 //! (see `server::Shared`) does the delivery. No sockets, no clocks, no locks here.
+//! What an SFU is to do is queued as [`SfuCommand`]s (see `hub/sfu.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,7 +11,11 @@ use call::Call;
 
 mod call;
 mod members;
+mod relay;
 mod resume;
+mod sfu;
+
+pub(crate) use sfu::SfuCommand;
 
 /// Most data sessions ([`CallKind::Data`]) one peer may be a party of at once.
 pub(crate) const MAX_DATA_SESSIONS: usize = 64;
@@ -54,6 +59,11 @@ pub(crate) struct Hub {
     /// Call id → a call a peer listed in `resume` that this hub does not know
     /// (after a server restart), waiting for the other party to list it too.
     claims: HashMap<String, resume::Claim>,
+    /// Media calls of at least this many members (invited ones included) run
+    /// through the SFU; `None`: no SFU is configured ([`Hub::with_sfu_from`]).
+    sfu_from: Option<usize>,
+    /// What the SFU is to do, in order, until [`Hub::take_sfu_commands`].
+    sfu_commands: Vec<SfuCommand>,
 }
 
 type Out = Vec<Delivery>;

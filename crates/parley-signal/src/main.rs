@@ -1,11 +1,13 @@
 //! `parley-signal`: the Parley signaling server as a standalone binary.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use parley_signal::{FileConfig, ServerConfig, TurnSecret};
+use parley_janus::{JanusConfig, JanusProcess};
+use parley_signal::sfu::{JanusSfu, Sfu};
+use parley_signal::{FileConfig, ServerConfig, TurnSecret, DEFAULT_SFU_FROM};
 
 /// Parley signaling server: authenticates peers, tracks presence and relays call
 /// setup over WebSocket (GET /ws); GET /healthz answers "ok".
@@ -18,8 +20,8 @@ struct Args {
     /// TOML file with any of: listen, max_frame_bytes, rate_limit_per_sec,
     /// rate_burst, stun_urls, turn_urls, turn_secret, turn_ttl_secs,
     /// call_grace_secs, ring_timeout_secs, max_connections_per_ip,
-    /// max_failed_auths_per_ip, tls_cert, tls_key. Command-line
-    /// flags and environment override it.
+    /// max_failed_auths_per_ip, tls_cert, tls_key, sfu, sfu_from, janus_ice_ip,
+    /// janus_bin. Command-line flags and environment override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// A STUN server clients should use, e.g. stun:turn.example.org:3478
@@ -85,6 +87,22 @@ struct Args {
         requires = "tls_cert"
     )]
     tls_key: Option<PathBuf>,
+    /// Run group calls through an SFU: `janus` starts a private Janus
+    /// (VideoRoom over WebSocket) on the --listen IP, at a free port. Janus
+    /// then sees those calls' media (chat and files stay end to end).
+    #[arg(long, value_name = "KIND", env = "PARLEY_SFU", value_parser = ["janus"])]
+    sfu: Option<String>,
+    /// With --sfu: members (invited ones included, 2 to 16) from which a call
+    /// runs through the SFU; 2 = every call [default: 5].
+    #[arg(long, value_name = "N", env = "PARLEY_SFU_FROM")]
+    sfu_from: Option<usize>,
+    /// With --sfu janus: the only address Janus offers ICE candidates for
+    /// [default: the --listen IP].
+    #[arg(long, value_name = "IP", env = "PARLEY_JANUS_ICE_IP")]
+    janus_ice_ip: Option<IpAddr>,
+    /// With --sfu janus: the Janus program [default: janus, from PATH].
+    #[arg(long, value_name = "PATH", env = "PARLEY_JANUS_BIN")]
+    janus_bin: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -98,13 +116,15 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
 
-    let mut config = ServerConfig::default();
-    if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let file = FileConfig::parse(&text).with_context(|| format!("in {}", path.display()))?;
-        config = file.apply(config);
-    }
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            FileConfig::parse(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let mut config = file.apply(ServerConfig::default());
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -137,12 +157,78 @@ async fn main() -> anyhow::Result<()> {
         config.ice.turn_ttl = std::time::Duration::from_secs(secs);
     }
 
-    let server = parley_signal::start(config).await?;
+    let settings = SfuSettings {
+        kind: args.sfu.or(file.sfu),
+        from: args.sfu_from.or(file.sfu_from).unwrap_or(DEFAULT_SFU_FROM),
+        ice_ip: args.janus_ice_ip.or(file.janus_ice_ip),
+        bin: args.janus_bin.or(file.janus_bin),
+    };
+    let (sfu, janus) = match start_sfu(settings, config.listen.ip()).await? {
+        Some((sfu, from, janus)) => (Some((sfu, from)), Some(janus)),
+        None => (None, None),
+    };
+    let mut server = parley_signal::start_with_sfu(config, sfu).await?;
     println!("listening on {}", server.url());
+    if let Some(janus) = janus {
+        println!("sfu janus pid {} url {}", janus.pid(), janus.url());
+        server.keep_alive(janus);
+    }
     wait_for_signal().await?;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// The SFU settings: flags (and environment) over the configuration file.
+struct SfuSettings {
+    /// `--sfu`: `"janus"`, or `None` for no SFU.
+    kind: Option<String>,
+    /// `--sfu-from`: members from which a call runs through the SFU.
+    from: usize,
+    /// `--janus-ice-ip`: Janus's only ICE address; `None` = the listen IP.
+    ice_ip: Option<IpAddr>,
+    /// `--janus-bin`: the Janus program; `None` = `janus` from `PATH`.
+    bin: Option<PathBuf>,
+}
+
+/// Starts the SFU `settings` ask for: for `janus`, a private Janus whose
+/// WebSocket API listens on `listen_ip` at a free port (clients are given that
+/// URL too), and a connection to it. Returns the SFU, `sfu_from` and the Janus
+/// process (kept by the server handle); `None` without `--sfu`.
+///
+/// Errors: an unknown SFU kind, `--sfu-from` outside 2..=16, Janus not starting
+/// (with the end of its log) or not answering.
+async fn start_sfu(
+    settings: SfuSettings,
+    listen_ip: IpAddr,
+) -> anyhow::Result<Option<(Box<dyn Sfu>, usize, JanusProcess)>> {
+    let Some(kind) = settings.kind else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        kind == "janus",
+        "unknown sfu {kind:?} (the one known: janus)"
+    );
+    let max = parley_proto::MAX_CALL_MEMBERS;
+    anyhow::ensure!(
+        (2..=max).contains(&settings.from),
+        "--sfu-from must be 2 to {max}, not {}",
+        settings.from
+    );
+    let mut janus_config = JanusConfig::new(listen_ip, 0);
+    janus_config.ice_ip = settings.ice_ip;
+    if let Some(bin) = settings.bin {
+        janus_config.program = bin;
+    }
+    let janus = JanusProcess::start(janus_config)
+        .await
+        .context("cannot start Janus (--sfu janus)")?;
+    let url = janus.url().to_owned();
+    let sfu = JanusSfu::connect(&url, janus.admin_key().to_owned(), url.clone())
+        .await
+        .with_context(|| format!("cannot use the Janus started at {url}"))?;
+    let sfu: Box<dyn Sfu> = Box::new(sfu);
+    Ok(Some((sfu, settings.from, janus)))
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM.

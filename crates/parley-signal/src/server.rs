@@ -1,9 +1,9 @@
-//! HTTP/WebSocket front end: binding, routes, shared client registry, shutdown.
+//! HTTP/WebSocket front end: binding, routes, shared client registry, the SFU
+//! task's wiring, shutdown.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
@@ -11,168 +11,28 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use axum::Router;
-use parley_proto::{ClientMessage, PeerId};
+use parley_proto::MAX_CALL_MEMBERS;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::accept::CappedListener;
-use crate::hub::{Delivery, Hub};
-use crate::iplimit::{IpLimits, Refusal};
+use crate::sfu::Sfu;
+use crate::sfu_task::SFU_COMMAND_QUEUE;
 use crate::{conn, ServerConfig, SignalError};
+
+mod shared;
+
+pub(crate) use shared::{ClientHandle, Shared};
 
 /// Frames that may wait in one client's outbound queue; a client whose queue is
 /// full when a frame is due is disconnected (it is not reading), so one slow
 /// client never holds up the others.
 pub const OUTBOUND_QUEUE_CAPACITY: usize = 256;
 
-/// How the registry reaches one authenticated connection.
-#[derive(Debug)]
-pub(crate) struct ClientHandle {
-    /// Distinguishes successive connections of the same peer id.
-    pub(crate) conn_id: u64,
-    /// The connection's outbound queue of JSON text frames.
-    pub(crate) tx: mpsc::Sender<String>,
-    /// Tells the connection task to close (replaced, or queue overflow).
-    pub(crate) kick: Arc<Notify>,
-}
-
-#[derive(Debug, Default)]
-struct Registry {
-    hub: Hub,
-    clients: HashMap<PeerId, ClientHandle>,
-}
-
-impl Registry {
-    /// Queues each delivery on its recipient's channel without waiting; a full
-    /// queue gets its connection kicked.
-    fn dispatch(&self, out: Vec<Delivery>) {
-        for Delivery { to, msg } in out {
-            let Some(client) = self.clients.get(&to) else {
-                continue;
-            };
-            match client.tx.try_send(msg.to_json()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(peer = %to, "outbound queue full; dropping client");
-                    client.kick.notify_one();
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
-        }
-    }
-}
-
-/// State shared by every connection task.
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    registry: Mutex<Registry>,
-    next_conn_id: AtomicU64,
-    ip_limits: Mutex<IpLimits>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Registry> {
-        // The registry stays consistent across a panic in another thread (every
-        // mutation is a single hub call), so a poisoned lock is still usable.
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A fresh connection id.
-    pub(crate) fn next_conn_id(&self) -> u64 {
-        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Makes `id`, speaking `protocol`, reachable through `client`; an older
-    /// connection of the same id is kicked and its ringing calls end.
-    pub(crate) fn register(&self, id: &PeerId, client: ClientHandle, protocol: u32) {
-        let mut reg = self.lock();
-        if let Some(old) = reg.clients.insert(id.clone(), client) {
-            tracing::info!(peer = %id, "new connection replaces the old one");
-            old.kick.notify_one();
-        }
-        let out = reg.hub.connect(id, protocol);
-        reg.dispatch(out);
-        tracing::debug!(
-            online = reg.hub.online_count(),
-            calls = reg.hub.call_count(),
-            "registered"
-        );
-    }
-
-    /// Forgets connection `conn_id` of `id`, unless a newer connection replaced it.
-    /// Returns the epoch to pass to [`grace_over`](Self::grace_over) when `id`
-    /// left accepted calls waiting for it.
-    pub(crate) fn unregister(&self, id: &PeerId, conn_id: u64) -> Option<u64> {
-        let mut reg = self.lock();
-        if reg.clients.get(id).map(|c| c.conn_id) != Some(conn_id) {
-            return None;
-        }
-        reg.clients.remove(id);
-        let out = reg.hub.disconnect(id);
-        reg.dispatch(out);
-        reg.hub.grace_epoch(id)
-    }
-
-    /// `id`'s grace period after disconnect `epoch` ran out: its calls end if it
-    /// has not come back.
-    pub(crate) fn grace_over(&self, id: &PeerId, epoch: u64) {
-        let mut reg = self.lock();
-        let out = reg.hub.grace_over(id, epoch);
-        reg.dispatch(out);
-    }
-
-    /// Admits a connection from `ip` under the per-address limits (released by
-    /// [`release_ip`](Self::release_ip) when it closes).
-    pub(crate) fn admit_ip(&self, ip: IpAddr, config: &ServerConfig) -> Result<(), Refusal> {
-        self.ip_limits().admit(
-            ip,
-            config.max_connections_per_ip,
-            config.max_failed_auths_per_ip,
-            std::time::Instant::now(),
-        )
-    }
-
-    /// A connection [`admit_ip`](Self::admit_ip) let in closed.
-    pub(crate) fn release_ip(&self, ip: IpAddr) {
-        self.ip_limits().release(ip);
-    }
-
-    /// A connection from `ip` failed to authenticate.
-    pub(crate) fn auth_failed(&self, ip: IpAddr, config: &ServerConfig) {
-        self.ip_limits().auth_failed(
-            ip,
-            config.max_failed_auths_per_ip,
-            std::time::Instant::now(),
-        );
-    }
-
-    fn ip_limits(&self) -> MutexGuard<'_, IpLimits> {
-        self.ip_limits
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The number of the invitation of `invitee` into `call_id`, while it rings.
-    pub(crate) fn ring_of(&self, call_id: &str, invitee: &PeerId) -> Option<u64> {
-        self.lock().hub.ring_of(call_id, invitee)
-    }
-
-    /// The ring timeout of invitation `ring` of `invitee` into `call_id` ran
-    /// out: the invitation ends if it still rings.
-    pub(crate) fn ring_over(&self, call_id: &str, invitee: &PeerId, ring: u64) {
-        let mut reg = self.lock();
-        let out = reg.hub.ring_over(call_id, invitee, ring);
-        reg.dispatch(out);
-    }
-
-    /// Handles a message from the authenticated peer `from`.
-    pub(crate) fn handle(&self, from: &PeerId, msg: ClientMessage) {
-        let mut reg = self.lock();
-        let out = reg.hub.handle(from, msg);
-        reg.dispatch(out);
-    }
-}
+/// How long [`ServerHandle::shutdown`] waits for the SFU task to finish its
+/// current request and close the rooms still open before it stops it.
+const SFU_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every request handler and connection task gets.
 #[derive(Debug, Clone)]
@@ -195,6 +55,23 @@ pub struct ServerHandle {
     shutdown_tx: watch::Sender<bool>,
     serve_task: JoinHandle<()>,
     alive_rx: mpsc::Receiver<()>,
+    /// The SFU task, when the server has an SFU.
+    sfu_task: Option<JoinHandle<()>>,
+    /// The Janus the SFU talks to, when the server started it
+    /// ([`ServerHandle::keep_alive`]); killed when the handle goes.
+    janus: Option<KeptJanus>,
+}
+
+/// A Janus kept running as long as a [`ServerHandle`].
+struct KeptJanus(parley_janus::JanusProcess);
+
+impl std::fmt::Debug for KeptJanus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JanusProcess")
+            .field("pid", &self.0.pid())
+            .field("url", &self.0.url())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServerHandle {
@@ -209,8 +86,18 @@ impl ServerHandle {
         format!("{}://{}/ws", self.scheme, self.local_addr)
     }
 
+    /// Keeps `janus` (the Janus the server's SFU talks to, started for it)
+    /// running as long as the server: it is killed when the handle is shut
+    /// down (after the SFU task closed its rooms) or dropped. A Janus kept
+    /// before is killed now.
+    pub fn keep_alive(&mut self, janus: parley_janus::JanusProcess) {
+        self.janus = Some(KeptJanus(janus));
+    }
+
     /// Stops accepting, closes every WebSocket (close code 1001) and waits for
-    /// every connection task to end.
+    /// every connection task to end; with an SFU, also for the SFU task to
+    /// close the rooms still open (at most 10 s, then it is stopped), and then
+    /// a Janus kept by [`keep_alive`](Self::keep_alive) is killed.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown_tx.send(true);
         if let Err(e) = (&mut self.serve_task).await {
@@ -218,17 +105,51 @@ impl ServerHandle {
         }
         // Every connection task holds an `_alive` sender: `None` means all ended.
         while self.alive_rx.recv().await.is_some() {}
+        if let Some(mut task) = self.sfu_task.take() {
+            if tokio::time::timeout(SFU_STOP_TIMEOUT, &mut task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the sfu task did not stop in time; stopping it");
+                task.abort();
+            }
+        }
+        // Janus goes only once its rooms are closed.
+        drop(self.janus.take());
         tracing::info!("signaling server stopped");
     }
 }
 
 /// Binds `config.listen` and serves `GET /ws` (WebSocket) and `GET /healthz` in the
-/// background on the current tokio runtime.
+/// background on the current tokio runtime. No SFU: every call is a mesh.
 ///
 /// Errors: [`SignalError::InvalidConfig`] (see [`ServerConfig::validate`]),
 /// [`SignalError::Bind`] if the address cannot be bound.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
+    start_with_sfu(config, None).await
+}
+
+/// [`start`], with an SFU for group calls: with `sfu` = (`sfu`, `sfu_from`),
+/// a media call runs through `sfu` once it has `sfu_from` members (invited
+/// ones included) and all speak protocol 4 (docs/protocol.md §6.5). One task
+/// owns `sfu` and runs the rooms' lifecycle (open, admit, revoke, close) in
+/// order, at most [`SFU_COMMAND_QUEUE`] commands waiting; it stops with the
+/// server, closing the rooms still open. `None`: as [`start`].
+///
+/// Errors: as [`start`]; [`SignalError::InvalidConfig`] also when `sfu_from`
+/// is outside 2..=[`MAX_CALL_MEMBERS`] (16).
+pub async fn start_with_sfu(
+    config: ServerConfig,
+    sfu: Option<(Box<dyn Sfu>, usize)>,
+) -> Result<ServerHandle, SignalError> {
     config.validate()?;
+    if let Some((_, sfu_from)) = &sfu {
+        if !(2..=MAX_CALL_MEMBERS).contains(sfu_from) {
+            return Err(SignalError::InvalidConfig {
+                reason: format!("sfu_from must be 2 to {MAX_CALL_MEMBERS}, not {sfu_from}"),
+            });
+        }
+    }
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
@@ -247,8 +168,19 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
         0 => u32::MAX,
         n => n.saturating_add(crate::accept::TCP_SLACK_PER_IP),
     };
+    let (shared, sfu_task) = match sfu {
+        None => (Arc::new(Shared::new(None)), None),
+        Some((sfu, sfu_from)) => {
+            let (tx, rx) = mpsc::channel(SFU_COMMAND_QUEUE);
+            let shared = Arc::new(Shared::new(Some((sfu_from, tx))));
+            let weak = Arc::downgrade(&shared);
+            let task = crate::sfu_task::spawn(sfu, weak, rx, shutdown_rx.clone());
+            tracing::info!(sfu_from, "group calls run through the sfu");
+            (shared, Some(task))
+        }
+    };
     let state = AppState {
-        shared: Arc::new(Shared::default()),
+        shared,
         config: Arc::new(config),
         shutdown: shutdown_rx.clone(),
         _alive: alive_tx,
@@ -275,6 +207,8 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, SignalError> {
         shutdown_tx,
         serve_task,
         alive_rx,
+        sfu_task,
+        janus: None,
     })
 }
 

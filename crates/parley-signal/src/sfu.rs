@@ -16,8 +16,9 @@ mod janus;
 
 pub use janus::JanusSfu;
 
-/// A room opened for one call: what every member needs to reach it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A room opened for one call: what every member needs to reach it. Its
+/// `Debug` leaves the PIN out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SfuRoom {
     /// The backend, as clients see it in the `sfu` message: `"janus"`.
     pub kind: &'static str,
@@ -29,14 +30,33 @@ pub struct SfuRoom {
     pub pin: String,
 }
 
-/// One member's admission to a room: the right to publish as one feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One member's admission to a room: the right to publish as one feed. Its
+/// `Debug` leaves the token out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Grant {
     /// The member's publisher token (on the room's allowed list until revoked).
     /// A secret of that member.
     pub token: String,
     /// The feed id the member publishes as, in 1..2^53.
     pub feed: u64,
+}
+
+impl std::fmt::Debug for SfuRoom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SfuRoom")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("feed", &self.feed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What can go wrong managing SFU rooms.

@@ -63,6 +63,7 @@ async fn malformed_and_unknown_frames_get_typed_errors() {
             from: noisy.id.clone(),
             kind: parley_proto::CallKind::Media,
             members: Vec::new(),
+            sfu: false,
         }
     );
     server.shutdown().await;

@@ -66,6 +66,7 @@ async fn busy_callee() {
             from: carol.id.clone(),
             kind: parley_proto::CallKind::Media,
             members: Vec::new(),
+            sfu: false,
         }
     );
     server.shutdown().await;

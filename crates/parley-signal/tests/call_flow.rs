@@ -34,6 +34,7 @@ async fn full_call_flow() {
             from: a.clone(),
             kind: parley_proto::CallKind::Media,
             members: Vec::new(),
+            sfu: false,
         }
     );
     bob.send(&ClientMessage::Ringing { call_id: call_id() })
@@ -168,6 +169,7 @@ async fn full_call_flow() {
             from: b,
             kind: parley_proto::CallKind::Media,
             members: Vec::new(),
+            sfu: false,
         }
     );
     server.shutdown().await;

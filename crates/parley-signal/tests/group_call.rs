@@ -58,6 +58,7 @@ async fn a_call_grows_into_a_group_and_shrinks_back() {
             from: bob.id.clone(),
             kind: CallKind::Media,
             members: vec![alice.id.clone(), bob.id.clone()],
+            sfu: false,
         }
     );
     carol

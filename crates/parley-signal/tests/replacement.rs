@@ -62,6 +62,7 @@ async fn new_connection_replaces_old() {
             from: watcher.id.clone(),
             kind: parley_proto::CallKind::Media,
             members: Vec::new(),
+            sfu: false,
         }
     );
     // The old connection's teardown must not mark the id offline.

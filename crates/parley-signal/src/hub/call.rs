@@ -3,6 +3,8 @@
 
 use parley_proto::{CallKind, PeerId};
 
+use super::sfu::SfuState;
+
 /// Where one member of a call stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum MemberState {
@@ -36,6 +38,8 @@ pub(super) struct Call {
     pub(super) kind: CallKind,
     /// In the order they came: the caller first.
     pub(super) members: Vec<Member>,
+    /// Whether its media runs through the SFU (docs/protocol.md §6.5).
+    pub(super) sfu: SfuState,
 }
 
 impl Call {
@@ -64,6 +68,7 @@ impl Call {
                     protocol: callee.1,
                 },
             ],
+            sfu: SfuState::Off,
         }
     }
 
@@ -77,6 +82,7 @@ impl Call {
         Call {
             kind,
             members: vec![joined(a), joined(b)],
+            sfu: SfuState::Off,
         }
     }
 

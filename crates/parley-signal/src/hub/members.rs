@@ -1,6 +1,5 @@
 //! Who is in which call: inviting (`invite`, and `add` into a running call),
-//! answering, withdrawing, leaving, and the relay between two joined members
-//! (docs/protocol.md §6 and §6.4).
+//! answering, withdrawing and leaving (docs/protocol.md §6 and §6.4).
 
 use parley_proto::{
     CallKind, ErrorCode, PeerId, ServerMessage, GROUP_PROTOCOL_VERSION, MAX_CALL_MEMBERS,
@@ -52,11 +51,13 @@ impl Hub {
         let ring = self.next_ring();
         let call = Call::new(kind, (from, caller_protocol), (&to, callee_protocol), ring);
         self.calls.insert(call_id.clone(), call);
+        let sfu = self.sfu_grown(&call_id);
         let invite = ServerMessage::Invite {
             call_id,
             from: from.clone(),
             kind,
             members: Vec::new(),
+            sfu,
         };
         send(out, &to, invite);
     }
@@ -102,6 +103,9 @@ impl Hub {
             );
             return error(out, from, ErrorCode::UnsupportedVersion, &message, &call_id);
         }
+        if let Some(message) = self.sfu_refusal(call, (&to, version)) {
+            return error(out, from, ErrorCode::UnsupportedVersion, &message, &call_id);
+        }
         if self.in_call.contains_key(&to) {
             tracing::info!(%call_id, "invitee busy");
             return send(out, from, ServerMessage::Busy { call_id, from: to });
@@ -113,11 +117,13 @@ impl Hub {
         if let Some(call) = self.calls.get_mut(&call_id) {
             call.invite(&to, version, from, ring);
         }
+        let sfu = self.sfu_grown(&call_id);
         let invite = ServerMessage::Invite {
             call_id,
             from: from.clone(),
             kind: CallKind::Media,
             members,
+            sfu,
         };
         send(out, &to, invite);
     }
@@ -195,7 +201,7 @@ impl Hub {
     }
 
     /// An invited member joins: its inviter gets `accept`, every other joined
-    /// member `joined`.
+    /// member `joined`; in a call through the SFU it is admitted.
     pub(super) fn accept(&mut self, from: &PeerId, call_id: String, out: &mut Out) {
         let Some(by) = self.inviter(from, &call_id, out) else {
             return;
@@ -220,6 +226,7 @@ impl Hub {
             };
             send(out, &member, msg);
         }
+        self.sfu_joined(&call_id, from, out);
     }
 
     /// An invited member refuses: its inviter gets `decline`.
@@ -359,7 +366,8 @@ impl Hub {
 
     /// Removes `id` from `call_id` and frees it; the call itself goes when
     /// fewer than two members remain (they are freed too, and named in the
-    /// result). `None` if `id` was not a member.
+    /// result). Its SFU grant is revoked, or the call's SFU room closed.
+    /// `None` if `id` was not a member.
     pub(super) fn drop_member(&mut self, call_id: &str, id: &PeerId) -> Option<Dropped> {
         let call = self.calls.get_mut(call_id)?;
         let state = call.remove(id)?;
@@ -368,53 +376,16 @@ impl Hub {
         let mut left_behind = Vec::new();
         if self.calls.get(call_id).is_some_and(|c| c.members.len() < 2) {
             if let Some(call) = self.calls.remove(call_id) {
+                self.sfu_ended(&call);
                 for m in call.members {
                     self.free(&m.id, call_id, kind);
                     left_behind.push(m.id);
                 }
             }
+        } else {
+            self.sfu_left(call_id, id);
         }
         Some(Dropped { state, left_behind })
-    }
-
-    /// The member `from` sends to in `call_id`: `to`, or without it the other
-    /// member of a two-member call. Both must have joined an accepted call;
-    /// otherwise queues the error and returns `None`.
-    pub(super) fn relay_target(
-        &self,
-        from: &PeerId,
-        call_id: &str,
-        to: Option<PeerId>,
-        out: &mut Out,
-    ) -> Option<PeerId> {
-        let call = self
-            .calls
-            .get(call_id)
-            .filter(|c| c.is_accepted() && c.is_joined(from));
-        let Some(call) = call else {
-            let message = "not a party of an accepted call with that id";
-            error(out, from, ErrorCode::NotInCall, message, call_id);
-            return None;
-        };
-        let target = match to {
-            Some(to) => Some(to).filter(|to| to != from && call.is_joined(to)),
-            None => {
-                let mut others = call.joined().filter(|m| *m != from);
-                match (others.next(), others.next()) {
-                    (Some(only), None) => Some(only.clone()),
-                    _ => {
-                        let message = "name the member the message is for (`to`)";
-                        error(out, from, ErrorCode::Invalid, message, call_id);
-                        return None;
-                    }
-                }
-            }
-        };
-        if target.is_none() {
-            let message = "`to` is not a joined member of that call";
-            error(out, from, ErrorCode::NotInCall, message, call_id);
-        }
-        target
     }
 }
 

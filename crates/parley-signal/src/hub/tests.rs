@@ -108,6 +108,7 @@ fn full_call_flow() {
                 from: a.clone(),
                 kind: CallKind::Media,
                 members: Vec::new(),
+                sfu: false,
             }
         )]
     );
@@ -338,6 +339,7 @@ fn invite_errors_and_busy() {
                 from: c.clone(),
                 kind: CallKind::Media,
                 members: Vec::new(),
+                sfu: false,
             }
     );
     // Cancel by caller.
@@ -588,6 +590,7 @@ fn data_sessions_sit_beside_calls_and_end_with_their_peer() {
                 from: c.clone(),
                 kind: CallKind::Data,
                 members: Vec::new(),
+                sfu: false,
             }
         )]
     );
@@ -714,3 +717,4 @@ fn an_unanswered_invite_rings_out_and_frees_the_callee() {
 }
 
 mod group;
+mod sfu;

@@ -71,6 +71,7 @@ fn a_member_adds_a_third_who_joins_and_talks_to_each_member() {
                 from: b.clone(),
                 kind: CallKind::Media,
                 members: vec![a.clone(), b.clone()],
+                sfu: false,
             }
         )]
     );
