@@ -15,113 +15,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::*;
-use parley_engine::media::{
-    normalized_xcorr_best, read_y4m_all, I420Frame, TestPatternSource, Y4mRecorder,
+use common::sources::{
+    read_wav_mono, speech_reference, transformed, write_clip, Source, Transform, FPS,
 };
-
-const FPS: f64 = 15.0;
-const W: u32 = 320;
-const H: u32 = 180;
-
-/// What a member sends, as the test knows it.
-enum Source {
-    /// Frames of a clip, played in a loop.
-    Clip(Vec<I420Frame>),
-    /// Parley's test pattern: each frame shows its index.
-    Pattern,
-}
-
-/// Luma PSNR on every 4th pixel of every 4th row, dB (cheap enough to compare
-/// each received frame with a whole clip).
-fn psnr_sparse(a: &I420Frame, b: &I420Frame) -> f64 {
-    if (a.width, a.height) != (b.width, b.height) {
-        return 0.0;
-    }
-    let w = a.width as usize;
-    let (mut sse, mut n) = (0u64, 0u64);
-    for y in (0..a.height as usize).step_by(4) {
-        for x in (0..w).step_by(4) {
-            let d = i64::from(a.y()[y * w + x]) - i64::from(b.y()[y * w + x]);
-            sse += (d * d) as u64;
-            n += 1;
-        }
-    }
-    if sse == 0 {
-        return 100.0;
-    }
-    10.0 * (255.0f64 * 255.0 * n as f64 / sse as f64).log10()
-}
-
-impl Source {
-    /// How well `frame` matches this source, dB.
-    fn match_db(&self, frame: &I420Frame) -> f64 {
-        match self {
-            Source::Clip(frames) => frames
-                .iter()
-                .map(|s| psnr_sparse(s, frame))
-                .fold(f64::MIN, f64::max),
-            Source::Pattern => {
-                let pattern = TestPatternSource::new(W, H, FPS).unwrap();
-                psnr_sparse(
-                    &pattern.render(TestPatternSource::shown_index(frame)),
-                    frame,
-                )
-            }
-        }
-    }
-
-    /// Mean match over every 5th frame of `frames`, dB.
-    fn mean_db(&self, frames: &[I420Frame]) -> f64 {
-        let picked: Vec<&I420Frame> = frames.iter().step_by(5).collect();
-        picked.iter().map(|f| self.match_db(f)).sum::<f64>() / picked.len() as f64
-    }
-}
-
-/// `frames` mirrored left to right (`mirror`) or turned upside down.
-fn transformed(frames: &[I420Frame], mirror: bool) -> Vec<I420Frame> {
-    frames
-        .iter()
-        .map(|f| {
-            let mut out = f.clone();
-            let (cw, ch) = (f.chroma_width(), f.chroma_height());
-            let (w, h) = (f.width as usize, f.height as usize);
-            let planes = [(f.y(), w, h), (f.u(), cw, ch), (f.v(), cw, ch)];
-            let (y, u, v) = out.planes_mut();
-            for ((src, pw, ph), dst) in planes.into_iter().zip([y, u, v]) {
-                for row in 0..ph {
-                    for col in 0..pw {
-                        let (sx, sy) = if mirror {
-                            (pw - 1 - col, row)
-                        } else {
-                            (col, ph - 1 - row)
-                        };
-                        dst[row * pw + col] = src[sy * pw + sx];
-                    }
-                }
-            }
-            out
-        })
-        .collect()
-}
-
-fn write_clip(path: &Path, frames: &[I420Frame]) {
-    let mut rec = Y4mRecorder::create(path, FPS as u32).unwrap();
-    for f in frames {
-        rec.write(f).unwrap();
-    }
-    rec.finish().unwrap();
-}
-
-fn read_wav_mono(path: &Path) -> Vec<f32> {
-    let mut r = hound::WavReader::open(path).unwrap();
-    r.samples::<i16>()
-        .map(|s| s.unwrap() as f32 / 32768.0)
-        .collect()
-}
+use common::*;
+use parley_engine::media::{normalized_xcorr_best, read_y4m_all};
 
 /// One member: its peer, its source and the folder it records into.
 struct Member {
@@ -155,8 +56,14 @@ fn four_members_each_see_the_three_others_and_three_carry_on() {
         }
     };
     let alice = member("Alice", Source::Clip(clip_frames.clone()));
-    let bob = member("Bob", Source::Clip(transformed(&clip_frames, true)));
-    let carol = member("Carol", Source::Clip(transformed(&clip_frames, false)));
+    let bob = member(
+        "Bob",
+        Source::Clip(transformed(&clip_frames, Transform::Mirror)),
+    );
+    let carol = member(
+        "Carol",
+        Source::Clip(transformed(&clip_frames, Transform::Flip)),
+    );
     let dave = member("Dave", Source::Pattern);
     let (mirrored, flipped) = (
         bob.peer.path("mirrored.y4m"),
@@ -311,12 +218,7 @@ fn four_members_each_see_the_three_others_and_three_carry_on() {
     }
 
     // Audio from each of the others arrives at Alice.
-    let mut src = parley_engine::media::WavFileSource::open(&speech, false).unwrap();
-    src.set_paced(false);
-    let mut reference = Vec::new();
-    while let Ok(frame) = parley_engine::media::AudioSource::next_frame(&mut src) {
-        reference.extend_from_slice(&frame);
-    }
+    let reference = speech_reference(&speech);
     for of in [&bob, &carol, &dave] {
         let path = alice.rec.join(format!("{}.wav", of.peer.id));
         let recorded = read_wav_mono(&path);

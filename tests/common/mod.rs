@@ -6,6 +6,7 @@ pub mod checks;
 pub mod hostile_relay;
 pub mod nat_call;
 pub mod netns;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

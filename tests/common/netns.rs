@@ -487,18 +487,26 @@ impl Lab {
     /// and TURN URLs (TURN with credentials for [`TURN_SECRET`]); as
     /// [`start_signal`](Self::start_signal).
     pub fn start_signal_with(&mut self, stun: &[&str], turn: &[&str]) -> (usize, String) {
-        let listen = format!("{WAN_SERVER_IP}:{SIGNAL_PORT}");
-        let mut cmd = self.command(&self.wan, &super::bin("parley-signal"));
-        cmd.args(["--listen", &listen]);
+        let mut args = Vec::new();
         for url in stun {
-            cmd.args(["--stun-url", url]);
+            args.extend(["--stun-url", url]);
         }
         for url in turn {
-            cmd.args(["--turn-url", url]);
+            args.extend(["--turn-url", url]);
         }
         if !turn.is_empty() {
-            cmd.args(["--turn-secret", TURN_SECRET]);
+            args.extend(["--turn-secret", TURN_SECRET]);
         }
+        self.start_signal_args(&args)
+    }
+
+    /// Starts the real `parley-signal` in the WAN namespace, listening on
+    /// [`WAN_SERVER_IP`]:[`SIGNAL_PORT`] with `args` besides, and waits until it
+    /// listens. Returns the child's index and the client URL.
+    pub fn start_signal_args(&mut self, args: &[&str]) -> (usize, String) {
+        let listen = format!("{WAN_SERVER_IP}:{SIGNAL_PORT}");
+        let mut cmd = self.command(&self.wan, &super::bin("parley-signal"));
+        cmd.args(["--listen", &listen]).args(args);
         let child = super::spawn_signal(cmd, &self.path("parley-signal.log"));
         let idx = self.keep("parley-signal", child);
         (idx, format!("ws://{listen}/ws"))

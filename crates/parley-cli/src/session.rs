@@ -193,6 +193,8 @@ pub async fn answer(
                 from,
                 kind,
                 members,
+                sfu,
+                ..
             }) = ev
             else {
                 continue;
@@ -205,16 +207,20 @@ pub async fn answer(
                 let _ = sig.send(ClientMessage::Decline { call_id, reason }).await;
                 continue;
             }
-            return Some((call_id, from, kind, members));
+            return Some((call_id, from, kind, members, sfu));
         }
         None
     };
-    let (call_id, from, kind, members) =
+    let (call_id, from, kind, members, via_sfu) =
         tokio::time::timeout(Duration::from_secs_f64(timeout_s.max(0.0)), wait)
             .await
             .map_err(|_| anyhow::anyhow!("no call arrived within {timeout_s} s"))?
             .context("signaling connection closed while waiting for a call")?;
     let is_media = kind == CallKind::Media;
+    opts.via_sfu = via_sfu;
+    if via_sfu {
+        eprintln!("the call's media goes through the server's SFU");
+    }
     if !members.is_empty() {
         let names: Vec<String> = members.iter().map(ToString::to_string).collect();
         eprintln!("{from} invites us into a call with {}", names.join(", "));

@@ -34,8 +34,10 @@ pub use signal::{
 ///
 /// Version 2 made `sig` on `offer` and `answer` mandatory for clients (§6.3);
 /// version 3 added group calls (§6.4): `add`, `joined`, `left`, `members` in
-/// `invite` and `to` on `offer`, `answer`, `candidate` and `cancel`.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// `invite` and `to` on `offer`, `answer`, `candidate` and `cancel`; version 4
+/// calls through an SFU (§6.5): `sfu` in `invite`, `sfu`, `sfu_feed`, error
+/// `sfu_unavailable`.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The oldest protocol version a server still accepts: a version 2 client takes
 /// part in one-to-one calls, and cannot be added to a group call.

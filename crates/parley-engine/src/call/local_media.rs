@@ -63,6 +63,8 @@ pub(super) struct LocalMedia {
     screen_tracks: TrackSet,
     /// The connected links we send to, by member.
     links: BTreeMap<PeerId, Attached>,
+    /// Our publisher's tracks in the SFU, when the call's media goes there.
+    sfu: Option<Attached>,
     camera: Option<devices::Running>,
     microphone: Option<devices::Running>,
     screen: Option<SharedScreen>,
@@ -87,6 +89,7 @@ impl LocalMedia {
             microphone_tracks: TrackSet::new(),
             screen_tracks: TrackSet::new(),
             links: BTreeMap::new(),
+            sfu: None,
             camera: None,
             microphone: None,
             screen: None,
@@ -97,7 +100,7 @@ impl LocalMedia {
 
     /// Whether any link is attached (capture has started).
     fn sending(&self) -> bool {
-        !self.links.is_empty()
+        !self.links.is_empty() || self.sfu.is_some()
     }
 
     /// Starts sending to `peer` on `tracks` (its link connected). The first link
@@ -109,6 +112,32 @@ impl LocalMedia {
         if self.links.contains_key(&peer) {
             return;
         }
+        let attached = self.add_tracks(tracks);
+        self.links.insert(peer, attached);
+        self.start_sources(opts);
+    }
+
+    /// Starts sending to the SFU on our publisher's `tracks`, as to a link
+    /// ([`LocalMedia::attach`]); the call's media then goes only there once the
+    /// links are [`detach`](LocalMedia::detach)ed.
+    pub(super) fn attach_sfu(&mut self, tracks: LinkTracks, opts: &mut CallOptions) {
+        if self.sfu.is_some() {
+            return;
+        }
+        self.sfu = Some(self.add_tracks(tracks));
+        self.start_sources(opts);
+    }
+
+    /// Stops sending to the SFU (it failed; the links take the media again).
+    pub(super) fn detach_sfu(&mut self) {
+        if let Some(sfu) = self.sfu.take() {
+            self.remove_tracks(sfu);
+        }
+    }
+
+    /// Adds `tracks` to the running senders, with their keyframe requests
+    /// passed on to the encoders.
+    fn add_tracks(&mut self, tracks: LinkTracks) -> Attached {
         let (stop, stop_rx) = devices::linked_stop(&self.call_stop, &mut self.tasks);
         for (track, set) in [
             (&tracks.camera, &self.camera_tracks),
@@ -121,7 +150,19 @@ impl LocalMedia {
         self.camera_tracks.add(Arc::clone(&tracks.camera));
         self.microphone_tracks.add(Arc::clone(&tracks.microphone));
         self.screen_tracks.add(Arc::clone(&tracks.screen));
-        self.links.insert(peer, Attached { tracks, stop });
+        Attached { tracks, stop }
+    }
+
+    /// Takes `attached`'s tracks out of the senders.
+    fn remove_tracks(&mut self, attached: Attached) {
+        self.camera_tracks.remove(&attached.tracks.camera);
+        self.microphone_tracks.remove(&attached.tracks.microphone);
+        self.screen_tracks.remove(&attached.tracks.screen);
+        let _ = attached.stop.send(true);
+    }
+
+    /// Starts the camera and microphone in `opts`, if they are still there.
+    fn start_sources(&mut self, opts: &mut CallOptions) {
         if let Some(source) = opts.video_source.take() {
             self.start_camera(source, opts.video_bitrate_bps);
         }
@@ -133,10 +174,7 @@ impl LocalMedia {
     /// Stops sending to `peer` (it left); the senders go on for the others.
     pub(super) fn detach(&mut self, peer: &PeerId) {
         if let Some(link) = self.links.remove(peer) {
-            self.camera_tracks.remove(&link.tracks.camera);
-            self.microphone_tracks.remove(&link.tracks.microphone);
-            self.screen_tracks.remove(&link.tracks.screen);
-            let _ = link.stop.send(true);
+            self.remove_tracks(link);
         }
     }
 

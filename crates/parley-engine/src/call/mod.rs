@@ -17,6 +17,7 @@ mod devices;
 mod error;
 mod events;
 mod fanout;
+mod ice_source;
 pub mod link;
 mod local_media;
 mod media;
@@ -141,6 +142,11 @@ pub struct CallOptions {
     /// Sinks per member and track, asked for as each track arrives; when set,
     /// `video_sinks`, `screen_sinks` and `audio_sinks` are not used.
     pub remote_sinks: Option<Box<dyn RemoteSinks>>,
+    /// The invite said the call's media goes through an SFU (protocol 4
+    /// `invite.sfu`, docs/protocol.md §6.5): peer links then carry chat, files
+    /// and control but no media, which goes to the SFU once the server's access
+    /// arrives. Default false (a caller learns it from that access).
+    pub via_sfu: bool,
     /// Chat messages to send once the chat channel is open, in order.
     pub chat: Vec<String>,
     /// Files to offer, in order.
@@ -171,6 +177,7 @@ impl Default for CallOptions {
             screen_sinks: Vec::new(),
             audio_sinks: Vec::new(),
             remote_sinks: None,
+            via_sfu: false,
             chat: Vec::new(),
             send_files: Vec::new(),
             receive_dir: None,
@@ -299,6 +306,10 @@ pub struct CallReport {
     /// Longest time between two decoded remote camera frames, ms (0 before the
     /// second frame): how long the worst freeze or outage lasted for the user.
     pub max_frame_gap_ms: u64,
+    /// The SFU's share, when the call's media went through one (never its PIN
+    /// or token); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sfu: Option<sfu::SfuSummary>,
     /// Why the call ended.
     pub end_reason: String,
 }

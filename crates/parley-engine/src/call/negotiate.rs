@@ -32,8 +32,13 @@ pub(super) enum RingOutcome {
 /// it is accepted. Chat messages and files asked for meanwhile are added to
 /// `opts.chat` / `opts.send_files`, to be sent once the data channels open.
 ///
+/// The server's SFU messages for the call that arrive meanwhile (a caller's
+/// access comes while the callee rings, docs/protocol.md §6.5) are kept in
+/// `early`, for the room.
+///
 /// Errors: [`CallError`] when the callee declines, is busy or offline, or does not
 /// answer within [`RING_TIMEOUT_MS`].
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn ring(
     sig: &SignalingClient,
     sig_rx: &mut mpsc::Receiver<SignalEvent>,
@@ -42,6 +47,7 @@ pub(super) async fn ring(
     call_id: &str,
     to: &PeerId,
     opts: &mut CallOptions,
+    early: &mut Vec<ServerMessage>,
 ) -> Result<RingOutcome> {
     sig.send(ClientMessage::Invite {
         call_id: call_id.to_owned(),
@@ -98,9 +104,13 @@ pub(super) async fn ring(
                     ServerMessage::Error { code: ErrorCode::Offline, .. } => {
                         return Err(CallError::Offline { peer: to.clone(), name: None }.into())
                     }
+                    ServerMessage::Error { code: ErrorCode::SfuUnavailable, message, .. } => {
+                        tracing::warn!("no SFU for this call: {message}");
+                    }
                     ServerMessage::Error { code, message, .. } => {
                         return Err(Error::Refused { code: code.as_str().to_owned(), message })
                     }
+                    msg @ (ServerMessage::Sfu { .. } | ServerMessage::SfuFeed { .. }) => early.push(msg),
                     _ => {}
                 }
             }

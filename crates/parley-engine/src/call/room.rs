@@ -22,6 +22,7 @@ use super::peer_link::{LinkEvent, LinkOutcome, PeerLink};
 use super::start::{LinkFactory, OwnChannels};
 
 mod group;
+mod sfu;
 use super::{CallCommand, CallEvent, CallOptions, CallReport, TrackKind};
 use crate::rtc::{IceCandidate, RtcEvent};
 use crate::signaling::SignalEvent;
@@ -62,6 +63,16 @@ pub(super) struct RoomInputs {
     pub(super) network: Option<watch::Receiver<u64>>,
 }
 
+/// The next news of the SFU task, or never without one.
+async fn next_sfu_news(
+    rx: &mut Option<mpsc::Receiver<crate::call::sfu::SfuNews>>,
+) -> Option<crate::call::sfu::SfuNews> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The next network change, or never without a watcher (or once it is gone).
 async fn network_changed(rx: &mut Option<watch::Receiver<u64>>) {
     match rx {
@@ -95,6 +106,8 @@ pub(super) struct Room {
     /// Contacts we invited into the call that have not joined or refused yet.
     invited: BTreeSet<PeerId>,
     sends: SendsProgress,
+    /// The call's media through an SFU, when it goes there.
+    sfu: sfu::RoomSfu,
 }
 
 impl Room {
@@ -109,6 +122,7 @@ impl Room {
         media: LocalMedia,
         factory: LinkFactory,
     ) -> Room {
+        let via_sfu = opts.via_sfu;
         let sends = SendsProgress {
             chat_done: opts.chat.is_empty(),
             files_done: opts.send_files.is_empty(),
@@ -130,6 +144,7 @@ impl Room {
             factory,
             invited: BTreeSet::new(),
             sends,
+            sfu: sfu::RoomSfu::new(via_sfu),
         }
     }
 
@@ -161,6 +176,7 @@ impl Room {
     /// Errors: the last link's failure, if the call ended on one.
     pub(super) async fn run(mut self, mut inputs: RoomInputs) -> Result<CallReport> {
         let mut stats_tick = tokio::time::interval(Duration::from_millis(LIVE_STATS_INTERVAL_MS));
+        let mut sfu_news = self.sfu.news_rx.take();
         let end_reason: String = loop {
             let wake = self
                 .links
@@ -196,6 +212,7 @@ impl Room {
                 ev = inputs.signaling.recv() => match ev {
                     Some(SignalEvent::Message(msg)) => {
                         if msg.call_id() != Some(self.call_id.as_str()) { continue; }
+                        let Some(msg) = self.on_sfu_signal(msg).await else { continue };
                         let Some(from) = msg.from().cloned() else {
                             self.on_server_error(msg).await;
                             continue;
@@ -224,6 +241,10 @@ impl Room {
                         },
                         None => vec![(peer, vec![LinkOutcome::Ended("connection gone".into())])],
                     }
+                }
+                Some(news) = next_sfu_news(&mut sfu_news) => {
+                    self.on_sfu_news(news).await;
+                    continue;
                 }
                 Some(report) = inputs.internal.recv() => {
                     if let Some(reason) = self.on_internal(report).await { break reason; }
@@ -287,6 +308,10 @@ impl Room {
             }
             RtcEvent::State(state) => return Some(link.on_connection(state, Instant::now()).await),
             RtcEvent::DataChannel(dc, rx) => link.attach_channel(dc, rx, &mut self.opts),
+            // Through an SFU, members' media comes from it, not the links.
+            RtcEvent::Track(_) if self.sfu.expected => {
+                tracing::debug!(%peer, "ignoring a peer link's track: media comes from the SFU");
+            }
             RtcEvent::Track(t) => link.attach_track(t, &mut self.opts).await,
         }
         None
@@ -326,6 +351,10 @@ impl Room {
                     let Some(link) = self.links.get(peer) else {
                         continue;
                     };
+                    // In a call through an SFU our media goes there instead.
+                    if self.sfu.expected {
+                        continue;
+                    }
                     self.media
                         .attach(peer.clone(), link.tracks.clone(), &mut self.opts);
                     if let Some(source) = self.opts.screen_source.take() {
@@ -379,6 +408,7 @@ impl Room {
         }
         let link = self.links.remove(peer)?;
         self.media.detach(peer);
+        self.sfu_member_left(peer).await;
         if let Some(e) = &link.failure {
             tracing::warn!(%peer, "the link failed: {e}");
         }
@@ -572,6 +602,9 @@ impl Room {
         for link in self.links.values() {
             self.report.uplink_bytes += link.transport_stats().await.bytes_sent;
         }
+        if let Some(session) = self.sfu.session.take() {
+            self.report.sfu = session.close().await;
+        }
         let counters = Arc::clone(&self.media.counters);
         let _ = self.stop.send(true);
         let mut failure: Option<Error> = None;
@@ -591,7 +624,8 @@ impl Room {
         }
         let c = &counters;
         self.report.frames_sent = c.frames_sent.load(Ordering::Relaxed);
-        self.report.frames_received = c.frames_received.load(Ordering::Relaxed);
+        self.report.frames_received = c.frames_received.load(Ordering::Relaxed)
+            + self.report.sfu.as_ref().map_or(0, |s| s.frames_received);
         self.report.screen_frames_sent = c.screen_sent.load(Ordering::Relaxed);
         self.report.screen_frames_received = c.screen_received.load(Ordering::Relaxed);
         self.report.audio_packets_sent = c.audio_sent.load(Ordering::Relaxed);

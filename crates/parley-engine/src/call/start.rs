@@ -11,6 +11,7 @@ use parley_proto::{ClientMessage, PeerId};
 use tokio::sync::{mpsc, watch};
 
 use super::data::Reporter;
+use super::ice_source::IceSource;
 use super::local_media::{LinkTracks, LocalMedia};
 use super::media::{Counters, Mute};
 use super::negotiate::{self, RingOutcome};
@@ -36,7 +37,11 @@ pub(super) type OwnChannels = Vec<(DataChannel, mpsc::Receiver<DcMessage>)>;
 pub(super) struct LinkFactory {
     sig: SignalingClient,
     call_id: String,
+    /// The settings of every link; its ICE servers are used only when they are
+    /// the user's own (`ice`).
     rtc: RtcConfig,
+    /// Whose ICE servers the links use.
+    ice: IceSource,
     report: Reporter,
     stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
@@ -51,8 +56,17 @@ impl LinkFactory {
         &self.sig
     }
 
+    /// The settings a new peer connection of this call gets now (a link's, or
+    /// the SFU's): the user's ICE servers, else those the server handed out last.
+    pub(super) fn rtc_now(&self) -> RtcConfig {
+        self.ice.link_config(&self.rtc, &self.sig)
+    }
+
     /// A link to `peer`, not started yet. The offerer creates the data channels
     /// (returned for the room to attach); the answerer receives them as events.
+    /// Unless the user set their own, the link uses the ICE servers the signaling
+    /// server handed out last, so a link opened late in a long call gets TURN
+    /// credentials that have not expired.
     ///
     /// Errors: [`crate::Error::Rtc`] when webrtc-rs cannot make the peer
     /// connection, its tracks or its channels.
@@ -61,11 +75,13 @@ impl LinkFactory {
         peer: &PeerId,
         offerer: bool,
     ) -> Result<(PeerLink, OwnChannels)> {
-        let (pc, rtc_rx) = PeerConnection::new(&self.rtc).await?;
+        let rtc = self.rtc_now();
+        let (pc, rtc_rx) = PeerConnection::new(&rtc).await?;
         let tracks = add_tracks(&pc).await?;
         let cx = LinkContext {
             sig: self.sig.clone(),
             call_id: self.call_id.clone(),
+            ice: self.ice,
             report: self.report.clone(),
             stop: self.stop.clone(),
             counters: Arc::clone(&self.counters),
@@ -95,7 +111,10 @@ pub(super) async fn run(
     mut cmd_rx: mpsc::Receiver<CallCommand>,
     events: mpsc::Sender<CallEvent>,
 ) -> Result<CallReport> {
-    // The user's own ICE servers win; otherwise those the signaling server handed out.
+    // The user's own ICE servers win; otherwise those the signaling server handed
+    // out. The links read the server's afresh (`IceSource`): their TURN credentials
+    // expire and are handed out again during a long call.
+    let ice = IceSource::of(&opts.rtc);
     if opts.rtc.ice_servers.is_empty() {
         opts.rtc.ice_servers = sig.ice_servers();
     }
@@ -113,6 +132,7 @@ pub(super) async fn run(
         sig: sig.clone(),
         call_id: call_id.clone(),
         rtc: opts.rtc.clone(),
+        ice,
         report,
         stop: stop_rx,
         counters,
@@ -146,6 +166,8 @@ pub(super) async fn run(
         }
     };
 
+    // SFU messages that came while ringing, for the room.
+    let mut early = Vec::new();
     match &direction {
         Direction::Outgoing { to, .. } => {
             let rang = negotiate::ring(
@@ -156,6 +178,7 @@ pub(super) async fn run(
                 &call_id,
                 to,
                 &mut opts,
+                &mut early,
             )
             .await;
             match rang {
@@ -203,6 +226,9 @@ pub(super) async fn run(
     // The room first: it notes what `opts` holds to send before the channels
     // take it.
     let mut room = Room::new(call_id, events, stop_tx, accepted_at, opts, media, factory);
+    for msg in early {
+        room.on_sfu_signal(msg).await;
+    }
     let mut outcomes = Vec::new();
     for (link, own) in links {
         outcomes.push(room.add_link(link, own, offerer).await);

@@ -109,6 +109,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         echo_id: echo.as_ref().map(|e| e.id().clone()),
         pending: None,
         pending_members: Vec::new(),
+        pending_sfu: false,
         member_video: client.member_video.clone(),
         levels: Levels::default(),
         speaker: SpeakerPicker::default(),
@@ -141,6 +142,8 @@ struct Task {
     /// The members of the group call `pending` invites us into (empty for a
     /// one-to-one call).
     pending_members: Vec<PeerId>,
+    /// Whether `pending`'s media goes through an SFU (its invite said so).
+    pending_sfu: bool,
     /// Each member's decoded video (shared with [`Client::member_video`]).
     member_video: FrameSlots,
     /// Each member's audio level, for the active speaker.
@@ -277,6 +280,7 @@ impl Task {
                 call_id,
                 from,
                 members,
+                sfu,
                 ..
             } => {
                 if self.call.is_some() || self.pending.is_some() {
@@ -302,6 +306,7 @@ impl Task {
                 }
                 self.pending = Some(info.clone());
                 self.pending_members = members;
+                self.pending_sfu = sfu;
                 self.emit(ClientEvent::IncomingCall(info)).await;
             }
             ServerMessage::Cancel { call_id, .. } | ServerMessage::Hangup { call_id, .. }
@@ -543,6 +548,8 @@ impl Task {
             receive_dir: Some(self.config.download_dir.clone()),
             ask_before_receiving: self.config.ask_before_receiving,
             profile: Some(Arc::clone(&self.profile)),
+            via_sfu: !matches!(direction, Direction::Outgoing { .. })
+                && std::mem::take(&mut self.pending_sfu),
             ..Default::default()
         };
         let info = match &direction {

@@ -13,9 +13,12 @@
 
 mod publisher;
 mod sdp_map;
+mod session;
 mod subscriber;
 
 pub use publisher::SfuPublisher;
+pub use session::SfuSummary;
+pub(super) use session::{SfuInput, SfuNews, SfuSession, SharedSinks};
 pub use subscriber::SfuSubscriber;
 
 use parley_janus::client::{Candidate, Handle};
@@ -23,6 +26,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::RemoteSinks;
 use crate::rtc::{ConnectionState, RtcEvent};
+
+/// How long closing a publisher or subscriber waits for Janus to confirm the
+/// `leave`.
+const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_millis(1_000);
 
 /// What the signaling server grants a member for an SFU call: where the room
 /// is and the secrets that let this member in.

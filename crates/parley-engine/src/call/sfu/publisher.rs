@@ -25,6 +25,8 @@ pub struct SfuPublisher {
     handle: Handle,
     tracks: LinkTracks,
     private_id: u64,
+    /// The feeds publishing when we joined (`joined.publishers[].id`).
+    publishers_at_join: Vec<u64>,
     state: watch::Receiver<ConnectionState>,
     stop: watch::Sender<bool>,
     counters: Arc<Counters>,
@@ -50,6 +52,7 @@ impl SfuPublisher {
             )
             .await?;
         let private_id = joined.data["private_id"].as_u64().unwrap_or(0);
+        let publishers_at_join = feed_ids(&joined.data["publishers"]);
         let (pc, events) = PeerConnection::new(rtc).await?;
         let tracks = add_tracks(&pc).await?;
         let (state_tx, state) = watch::channel(ConnectionState::New);
@@ -86,6 +89,7 @@ impl SfuPublisher {
             handle,
             tracks,
             private_id,
+            publishers_at_join,
             state,
             stop,
             counters: Arc::new(Counters::default()),
@@ -98,6 +102,24 @@ impl SfuPublisher {
     /// presents it (rooms with `require_pvtid`).
     pub fn private_id(&self) -> u64 {
         self.private_id
+    }
+
+    /// The feeds that were publishing in the room when we joined it.
+    pub fn publishers_at_join(&self) -> &[u64] {
+        &self.publishers_at_join
+    }
+
+    /// Our three tracks (camera, microphone, screen), for the call's local
+    /// media to send on as on a peer link's.
+    pub(in crate::call) fn tracks(&self) -> LinkTracks {
+        self.tracks.clone()
+    }
+
+    /// The next event Janus reports about our publisher handle unasked (the
+    /// room's `publishers` that went up, `unpublished`, `leaving`, a
+    /// `hangup`); `None` once the connection to Janus is gone.
+    pub async fn next_event(&self) -> Option<parley_janus::client::HandleEvent> {
+        self.handle.next_event().await
     }
 
     /// Waits until the peer connection to the SFU is up, at most `within`.
@@ -166,10 +188,22 @@ impl SfuPublisher {
     /// Stops sending, leaves the room and closes the peer connection.
     pub async fn close(self) {
         self.stop.send_replace(true);
-        let _ = self.handle.send(json!({"request": "leave"}), None).await;
+        // Janus may not answer a leave (a feed that is gone): do not wait long.
+        let leave = self.handle.send(json!({"request": "leave"}), None);
+        let _ = tokio::time::timeout(super::LEAVE_WITHIN, leave).await;
         self.pc.close().await;
         for t in self.tasks {
             t.abort();
         }
     }
+}
+
+/// The `id`s of a VideoRoom `publishers` list (`[{"id": F, "streams": [...]}, ...]`).
+pub(crate) fn feed_ids(publishers: &serde_json::Value) -> Vec<u64> {
+    publishers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["id"].as_u64())
+        .collect()
 }

@@ -155,7 +155,9 @@ impl SfuSubscriber {
     /// Stops receiving, leaves and closes the peer connection; sinks are finished.
     pub async fn close(self) {
         self.stop.send_replace(true);
-        let _ = self.handle.send(json!({"request": "leave"}), None).await;
+        // Janus may not answer a leave (a feed that is gone): do not wait long.
+        let leave = self.handle.send(json!({"request": "leave"}), None);
+        let _ = tokio::time::timeout(super::LEAVE_WITHIN, leave).await;
         self.pc.close().await;
         // The receivers finish their sinks once stopped; give them a moment.
         for t in self.tasks {
