@@ -11,6 +11,7 @@ mod drive;
 mod media;
 mod screen_plan;
 mod session;
+mod shared_sink;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 
 use anyhow::{bail, Context, Result};
 use parley_engine::call::{AudioSink, CallOptions, RemoteSinks, TrackKind, VideoSink};
+
+use crate::shared_sink::SharedSinks;
 use parley_engine::media::screen::{ScreenSource, ScreenTarget};
 use parley_engine::media::{self, AudioSource, VideoSource};
 use parley_proto::PeerId;
@@ -157,6 +159,10 @@ pub struct MemberSinks {
     fixed_video: Vec<Box<dyn VideoSink>>,
     fixed_audio: Vec<Box<dyn AudioSink>>,
     screen: Vec<Box<dyn VideoSink>>,
+    /// Each member's recordings, one file however often its sinks are asked
+    /// for (a call that moves to the SFU asks again).
+    video_recs: SharedSinks<PeerId, media::Y4mRecorder>,
+    audio_recs: SharedSinks<PeerId, media::WavRecorder>,
 }
 
 impl RemoteSinks for MemberSinks {
@@ -168,13 +174,14 @@ impl RemoteSinks for MemberSinks {
             return std::mem::take(&mut self.fixed_video);
         };
         let path = member_path(pattern, peer, "y4m");
-        match media::Y4mRecorder::create(&path, 15) {
-            Ok(rec) => vec![Box::new(rec)],
-            Err(e) => {
-                eprintln!("warning: cannot record {}: {e}", path.display());
-                Vec::new()
-            }
-        }
+        let rec = self.video_recs.get(peer.clone(), || {
+            media::Y4mRecorder::create(&path, 15)
+                .map_err(|e| eprintln!("warning: cannot record {}: {e}", path.display()))
+                .ok()
+        });
+        rec.map(|r| Box::new(r) as Box<dyn VideoSink>)
+            .into_iter()
+            .collect()
     }
 
     fn audio(&mut self, peer: &PeerId) -> Vec<Box<dyn AudioSink>> {
@@ -183,9 +190,13 @@ impl RemoteSinks for MemberSinks {
         };
         let mut sinks: Vec<Box<dyn AudioSink>> = Vec::new();
         let path = member_path(pattern, peer, "wav");
-        match media::WavRecorder::create(&path) {
-            Ok(rec) => sinks.push(Box::new(rec)),
-            Err(e) => eprintln!("warning: cannot record {}: {e}", path.display()),
+        let rec = self.audio_recs.get(peer.clone(), || {
+            media::WavRecorder::create(&path)
+                .map_err(|e| eprintln!("warning: cannot record {}: {e}", path.display()))
+                .ok()
+        });
+        if let Some(rec) = rec {
+            sinks.push(Box::new(rec));
         }
         if let Some(device) = self.play {
             match media::SpeakerSink::open(device) {
@@ -212,6 +223,8 @@ pub fn member_sinks(a: &CallArgs, opts: &mut CallOptions) -> Option<Box<dyn Remo
         fixed_video: std::mem::take(&mut opts.video_sinks),
         fixed_audio: std::mem::take(&mut opts.audio_sinks),
         screen: std::mem::take(&mut opts.screen_sinks),
+        video_recs: SharedSinks::default(),
+        audio_recs: SharedSinks::default(),
     }))
 }
 
