@@ -103,6 +103,24 @@ struct Args {
     /// With --sfu janus: the Janus program [default: janus, from PATH].
     #[arg(long, value_name = "PATH", env = "PARLEY_JANUS_BIN")]
     janus_bin: Option<PathBuf>,
+    /// With --sfu janus: use the Janus already running at this WebSocket URL
+    /// (`ws://HOST:PORT/`, also the URL clients are given) instead of starting
+    /// one; needs --janus-admin-key.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PARLEY_JANUS_URL",
+        requires = "janus_admin_key"
+    )]
+    janus_url: Option<String>,
+    /// With --janus-url: that Janus's VideoRoom `admin_key` (it creates rooms).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "PARLEY_JANUS_ADMIN_KEY",
+        requires = "janus_url"
+    )]
+    janus_admin_key: Option<String>,
 }
 
 #[tokio::main]
@@ -162,9 +180,10 @@ async fn main() -> anyhow::Result<()> {
         from: args.sfu_from.or(file.sfu_from).unwrap_or(DEFAULT_SFU_FROM),
         ice_ip: args.janus_ice_ip.or(file.janus_ice_ip),
         bin: args.janus_bin.or(file.janus_bin),
+        existing: args.janus_url.zip(args.janus_admin_key),
     };
     let (sfu, janus) = match start_sfu(settings, config.listen.ip()).await? {
-        Some((sfu, from, janus)) => (Some((sfu, from)), Some(janus)),
+        Some((sfu, from, janus)) => (Some((sfu, from)), janus),
         None => (None, None),
     };
     let mut server = parley_signal::start_with_sfu(config, sfu).await?;
@@ -189,19 +208,22 @@ struct SfuSettings {
     ice_ip: Option<IpAddr>,
     /// `--janus-bin`: the Janus program; `None` = `janus` from `PATH`.
     bin: Option<PathBuf>,
+    /// `--janus-url` and `--janus-admin-key`: a Janus already running.
+    existing: Option<(String, String)>,
 }
 
 /// Starts the SFU `settings` ask for: for `janus`, a private Janus whose
 /// WebSocket API listens on `listen_ip` at a free port (clients are given that
-/// URL too), and a connection to it. Returns the SFU, `sfu_from` and the Janus
-/// process (kept by the server handle); `None` without `--sfu`.
+/// URL too), and a connection to it; or with `--janus-url`, a connection to that
+/// Janus. Returns the SFU, `sfu_from` and the Janus process started (kept by the
+/// server handle); `None` without `--sfu`.
 ///
 /// Errors: an unknown SFU kind, `--sfu-from` outside 2..=16, Janus not starting
 /// (with the end of its log) or not answering.
 async fn start_sfu(
     settings: SfuSettings,
     listen_ip: IpAddr,
-) -> anyhow::Result<Option<(Box<dyn Sfu>, usize, JanusProcess)>> {
+) -> anyhow::Result<Option<(Box<dyn Sfu>, usize, Option<JanusProcess>)>> {
     let Some(kind) = settings.kind else {
         return Ok(None);
     };
@@ -215,6 +237,14 @@ async fn start_sfu(
         "--sfu-from must be 2 to {max}, not {}",
         settings.from
     );
+    if let Some((url, admin_key)) = settings.existing {
+        let sfu = JanusSfu::connect(&url, admin_key, url.clone())
+            .await
+            .with_context(|| format!("cannot use the Janus at {url} (--janus-url)"))?;
+        tracing::info!(%url, "group calls go through the Janus at --janus-url");
+        let sfu: Box<dyn Sfu> = Box::new(sfu);
+        return Ok(Some((sfu, settings.from, None)));
+    }
     let mut janus_config = JanusConfig::new(listen_ip, 0);
     janus_config.ice_ip = settings.ice_ip;
     if let Some(bin) = settings.bin {
@@ -228,7 +258,7 @@ async fn start_sfu(
         .await
         .with_context(|| format!("cannot use the Janus started at {url}"))?;
     let sfu: Box<dyn Sfu> = Box::new(sfu);
-    Ok(Some((sfu, settings.from, janus)))
+    Ok(Some((sfu, settings.from, Some(janus))))
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM.
