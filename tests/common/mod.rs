@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod checks;
+pub mod group;
 pub mod hostile_relay;
 pub mod nat_call;
 pub mod netns;

@@ -15,7 +15,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -53,8 +53,23 @@ pub struct Site {
     pub public_ip: String,
 }
 
+/// Set (by `.ci/run`) where the network tests must run: a missing permission or
+/// tool then fails a test instead of skipping it, so CI cannot pass by skipping.
+pub const REQUIRE_ENV: &str = "PARLEY_TESTS_REQUIRE_NETNS";
+
+/// Skips `test` with one line saying `why`, or fails it when [`REQUIRE_ENV`] is
+/// set. Returns false (the test is not to run).
+pub fn skip(test: &str, why: &str) -> bool {
+    assert!(
+        std::env::var_os(REQUIRE_ENV).is_none(),
+        "{test} cannot run: {why} ({REQUIRE_ENV} is set)"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
 /// Whether this process may build namespaces. When it may not, prints one line
-/// saying the test is skipped, and returns false.
+/// saying the test is skipped, and returns false (fails with [`REQUIRE_ENV`]).
 pub fn available(test: &str) -> bool {
     let root = Command::new("id")
         .arg("-u")
@@ -65,11 +80,23 @@ pub fn available(test: &str) -> bool {
         .iter()
         .all(|t| which(t).is_some());
     if !root || !tools {
-        eprintln!(
-            "SKIPPED {test}: network namespaces need root and ip, iptables and turnserver \
-             (coturn); CI runs as root and installs them"
+        return skip(
+            test,
+            "network namespaces need root and ip, iptables and turnserver (coturn); CI runs \
+             as root and installs them",
         );
+    }
+    true
+}
+
+/// Whether Janus is installed (and namespaces can be built, [`available`]);
+/// as [`available`] when not.
+pub fn janus_available(test: &str) -> bool {
+    if !available(test) {
         return false;
+    }
+    if !Path::new("/usr/bin/janus").exists() {
+        return skip(test, "needs Janus (Debian package janus; CI installs it)");
     }
     true
 }
