@@ -22,7 +22,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::group::{most_frames_of, Look, Member};
+use common::group::{check_sfu_stats, most_frames_of, Look, Member};
 use common::netns::{self, Lab, Nat};
 use common::sources::Transform;
 use common::*;
@@ -80,26 +80,10 @@ fn a_call_that_reaches_five_members_moves_to_the_sfu() {
     children.insert(0, ("Alice", spawn(0, &call), Duration::from_secs(60)));
     let outs: Vec<_> = wait_each(children).into_iter().map(|(o, _)| o).collect();
 
+    let server_log = || format!("server:\n{}", lab.read_log("parley-signal.log"));
     let mut printed = Vec::new();
     for (out, m) in outs.iter().zip(&members) {
-        let stdout = success(out, m.name);
-        let s = stats(&stdout);
-        let sfu = &s["sfu"];
-        assert!(
-            sfu.is_object(),
-            "{}'s stats show no SFU: {s}\n{}\nserver:\n{}",
-            m.name,
-            String::from_utf8_lossy(&out.stderr),
-            lab.read_log("parley-signal.log")
-        );
-        for other in members.iter().filter(|o| o.peer.id != m.peer.id) {
-            assert!(
-                sfu["feeds"][&other.peer.id].is_u64(),
-                "{} did not receive {} through the SFU: {sfu}",
-                m.name,
-                other.name
-            );
-        }
+        let (stdout, _) = check_sfu_stats(out, m, &members, server_log);
         printed.push(stdout);
     }
     // A message given on the command line goes to the first member whose chat

@@ -154,6 +154,37 @@ impl Member {
     }
 }
 
+/// Checks that `out` (this member's run) exited 0 and that its `--stats` say
+/// its media went through the SFU with every other member's feed subscribed
+/// (`why` is shown otherwise: the server's log, say). Returns its stdout and
+/// its stats.
+pub fn check_sfu_stats(
+    out: &std::process::Output,
+    m: &Member,
+    members: &[Member],
+    why: impl Fn() -> String,
+) -> (String, serde_json::Value) {
+    let stdout = super::success(out, m.name);
+    let s = super::stats(&stdout);
+    let sfu = &s["sfu"];
+    assert!(
+        sfu.is_object(),
+        "{}'s stats show no SFU: {s}\n{}\n{}",
+        m.name,
+        String::from_utf8_lossy(&out.stderr),
+        why()
+    );
+    for other in members.iter().filter(|o| o.peer.id != m.peer.id) {
+        assert!(
+            sfu["feeds"][&other.peer.id].is_u64(),
+            "{} did not receive {} through the SFU: {sfu}",
+            m.name,
+            other.name
+        );
+    }
+    (stdout, s)
+}
+
 /// At least 80 % of the frames of `secs` seconds at [`FPS`].
 pub fn most_frames_of(secs: f64) -> usize {
     (0.8 * FPS * secs) as usize
