@@ -22,21 +22,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::media;
 use common::netns::{self, Lab, Nat};
+use common::sfu_media::{check_clip, check_pattern, check_speech, peer_id, Received};
 use parley_engine::call::sfu::{SfuGrant, SfuPublisher, SfuSubscriber};
-use parley_engine::call::{AudioSink, RemoteSinks, TrackKind, VideoSink};
-use parley_engine::media::{
-    normalized_xcorr_best, psnr_y, read_y4m_all, AudioSource, I420Frame, TestPatternSource,
-    WavFileSource, Y4mFileSource,
-};
+use parley_engine::media::{TestPatternSource, WavFileSource, Y4mFileSource};
 use parley_engine::rtc::RtcConfig;
 use parley_janus::client::{JanusClient, Session};
 use parley_janus::process::{JanusConfig, JanusProcess};
-use parley_proto::PeerId;
 use serde_json::json;
 
 const NAME: &str = "janus_relays_media_between_engine_peers";
@@ -62,82 +57,6 @@ fn janus_relays_media_between_engine_peers() {
     for line in out.lines().filter(|l| l.starts_with("sfu:")) {
         println!("{line}");
     }
-}
-
-/// Decoded media by member, as the test's sinks saw it.
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<HashMap<PeerId, Got>>>);
-
-#[derive(Default)]
-struct Got {
-    frames: Vec<I420Frame>,
-    audio: Vec<f32>,
-}
-
-struct VideoInto(Received, PeerId);
-impl VideoSink for VideoInto {
-    fn frame(&mut self, frame: &I420Frame) -> parley_engine::Result<()> {
-        let mut all = self.0 .0.lock().unwrap();
-        all.entry(self.1.clone())
-            .or_default()
-            .frames
-            .push(frame.clone());
-        Ok(())
-    }
-}
-
-struct AudioInto(Received, PeerId);
-impl AudioSink for AudioInto {
-    fn samples(&mut self, samples: &[f32]) -> parley_engine::Result<()> {
-        let mut all = self.0 .0.lock().unwrap();
-        all.entry(self.1.clone())
-            .or_default()
-            .audio
-            .extend_from_slice(samples);
-        Ok(())
-    }
-}
-
-impl RemoteSinks for Received {
-    fn video(&mut self, peer: &PeerId, track: TrackKind) -> Vec<Box<dyn VideoSink>> {
-        assert_eq!(track, TrackKind::Camera, "only cameras are published here");
-        vec![Box::new(VideoInto(self.clone(), peer.clone()))]
-    }
-    fn audio(&mut self, peer: &PeerId) -> Vec<Box<dyn AudioSink>> {
-        vec![Box::new(AudioInto(self.clone(), peer.clone()))]
-    }
-}
-
-impl Received {
-    fn frames(&self, of: &PeerId) -> usize {
-        self.0.lock().unwrap().get(of).map_or(0, |g| g.frames.len())
-    }
-
-    /// Waits until `n` frames of `of` arrived, at most `within`.
-    async fn wait_frames(&self, of: &PeerId, n: usize, within: Duration, what: &str) {
-        let start = Instant::now();
-        while self.frames(of) < n {
-            assert!(
-                start.elapsed() < within,
-                "{what}: {} of {n} frames in {within:?}",
-                self.frames(of)
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn take(&self, of: &PeerId) -> Got {
-        self.0.lock().unwrap().remove(of).unwrap_or_default()
-    }
-}
-
-fn peer_id(n: u8) -> PeerId {
-    let key = ed25519_dalek::SigningKey::from_bytes(&[n; 32]);
-    PeerId::from_public_key(&key.verifying_key())
-}
-
-fn media(name: &str) -> std::path::PathBuf {
-    common::media(name)
 }
 
 /// The plugin error code of a refused request.
@@ -333,65 +252,6 @@ async fn run(ip: std::net::IpAddr) {
     let of_alice = at_b.take(&alice);
     check_pattern(&of_alice.frames, "Bob's video of Alice");
     check_pattern(&at_b.take(&carol).frames, "Bob's video of Carol");
-    check_clip(&at_a.take(&bob).frames);
-    check_speech(of_alice.audio);
-}
-
-/// Frames of the test pattern: each is the pattern frame it shows, and the
-/// shown index rises.
-fn check_pattern(frames: &[I420Frame], what: &str) {
-    let pattern = TestPatternSource::new(320, 180, 15.0).unwrap();
-    let psnr: Vec<f64> = frames
-        .iter()
-        .map(|f| psnr_y(&pattern.render(TestPatternSource::shown_index(f)), f))
-        .collect();
-    let mean = psnr.iter().sum::<f64>() / psnr.len().max(1) as f64;
-    let first = TestPatternSource::shown_index(&frames[0]);
-    let last = TestPatternSource::shown_index(&frames[frames.len() - 1]);
-    println!(
-        "sfu: {what}: {} frames, mean PSNR {mean:.1} dB, indexes {first} → {last}",
-        frames.len()
-    );
-    assert!(mean >= 30.0, "{what}: mean PSNR {mean:.1} dB");
-    assert!(
-        last > first && last - first + 1 >= frames.len() as u64 * 8 / 10,
-        "{what}: indexes {first} → {last} for {} frames",
-        frames.len()
-    );
-}
-
-/// Frames of the clip: each matches some frame of it.
-fn check_clip(frames: &[I420Frame]) {
-    let clip = read_y4m_all(media("chrome-320x180-15fps.y4m")).unwrap();
-    let sample: Vec<&I420Frame> = frames.iter().step_by(5).collect();
-    let psnr: Vec<f64> = sample
-        .iter()
-        .map(|f| clip.iter().map(|c| psnr_y(c, f)).fold(f64::MIN, f64::max))
-        .collect();
-    let mean = psnr.iter().sum::<f64>() / psnr.len().max(1) as f64;
-    println!(
-        "sfu: Alice's video of Bob: {} frames, mean PSNR {mean:.1} dB against the clip",
-        frames.len()
-    );
-    assert!(mean >= 30.0, "Alice's video of Bob: mean PSNR {mean:.1} dB");
-}
-
-/// Bob's audio of Alice is the speech.
-fn check_speech(mut got: Vec<f32>) {
-    // 8 s of what arrived against the speech twice over (it plays in a loop, and
-    // the subscription started somewhere in it).
-    got.truncate(48_000 * 8);
-    let mut src = WavFileSource::open(media("jfk.wav"), false).unwrap();
-    src.set_paced(false);
-    let mut reference = Vec::new();
-    while let Ok(frame) = src.next_frame() {
-        reference.extend_from_slice(&frame);
-    }
-    reference.extend_from_within(..);
-    let (ncc, lag) = normalized_xcorr_best(&got, &reference, 48_000 * 24);
-    println!(
-        "sfu: Bob's audio of Alice: {:.1} s, correlation {ncc:.3} at lag {lag}",
-        got.len() as f64 / 48_000.0
-    );
-    assert!(ncc >= 0.6, "Bob's audio of Alice: correlation {ncc:.3}");
+    check_clip(&at_a.take(&bob).frames, "Alice's video of Bob");
+    check_speech(of_alice.audio, "Bob's audio of Alice");
 }

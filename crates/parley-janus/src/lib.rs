@@ -9,12 +9,15 @@
 //!   25 s), [`Handle`] (one plugin handle: requests, trickle, events).
 //! - [`process`]: [`JanusProcess`] starts `/usr/bin/janus` with a generated
 //!   configuration in a private temporary folder and waits until VideoRoom answers.
+//! - [`cascade`]: remote publishers, one room's publisher made a publisher of a
+//!   room on another Janus (scaling past one machine).
 //!
 //! Janus never gathers loopback ICE candidates (127.0.0.1 / ::1), so media only
 //! flows when Janus runs where a non-loopback interface is up: the tests run it
 //! in a network namespace with a veth pair ([`JanusConfig::wrapper`] = `ip netns
 //! exec NS`).
 
+pub mod cascade;
 pub mod client;
 pub mod process;
 
