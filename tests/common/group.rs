@@ -155,9 +155,9 @@ impl Member {
 }
 
 /// Checks that `out` (this member's run) exited 0 and that its `--stats` say
-/// its media went through the SFU with every other member's feed subscribed
-/// (`why` is shown otherwise: the server's log, say). Returns its stdout and
-/// its stats.
+/// its media went through the SFU (and it said so) with every other member's
+/// feed subscribed (`why` is shown otherwise: the server's log, say). Returns
+/// its stdout and its stats.
 pub fn check_sfu_stats(
     out: &std::process::Output,
     m: &Member,
@@ -173,6 +173,14 @@ pub fn check_sfu_stats(
         m.name,
         String::from_utf8_lossy(&out.stderr),
         why()
+    );
+    // What the app shows as "Through the server" (`CallEvent::MediaPath`).
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .any(|l| l == "media goes through the SFU"),
+        "{} never said its media goes through the SFU",
+        m.name
     );
     for other in members.iter().filter(|o| o.peer.id != m.peer.id) {
         assert!(

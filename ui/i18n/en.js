@@ -148,6 +148,8 @@ export default {
   'call.memberRinging': 'Ringing…',
   'call.you': '{name} (you)',
   'call.connecting': 'Connecting…',
+  'call.viaSfu': 'Through the server',
+  'call.viaSfuHint': 'The video and audio of everyone in this call go through the group server (SFU), which can see them. Calls of up to four people are end-to-end encrypted.',
   'call.reconnecting': 'Reconnecting…',
   'call.ended': 'Call ended',
   'call.endedWhy': 'Call ended: {why}',

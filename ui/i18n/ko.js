@@ -148,6 +148,8 @@ export default {
   'call.memberRinging': '신호 가는 중…',
   'call.you': '{name} (나)',
   'call.connecting': '연결 중…',
+  'call.viaSfu': '서버 경유',
+  'call.viaSfuHint': '이 통화의 영상과 음성은 그룹 서버(SFU)를 거치며, 서버가 볼 수 있습니다. 4명까지의 통화는 종단 간 암호화됩니다.',
   'call.reconnecting': '다시 연결 중…',
   'call.ended': '통화가 종료되었습니다',
   'call.endedWhy': '통화 종료: {why}',

@@ -87,7 +87,10 @@ export function mountCall({ remoteView, localView, screenView, chat, forceCpu = 
       const c = store.state && store.state.call;
       if (c) openSafetyNumber({ peer: c.peer, name: c.peerName, number: c.safetyNumber });
     } }, icon('check'));
-  const top = h('header', { class: 'call-top' }, h('div', { class: 'call-titles' }, h('div', { class: 'call-name-row' }, name, peerVerified), status),
+  // Media through the group call's SFU is not end-to-end encrypted: say so.
+  const viaSfu = h('span', { class: 'sfu-badge', testid: 'call-via-sfu', role: 'note', i18nTitle: 'call.viaSfuHint', hidden: true },
+    h('span', { i18n: 'call.viaSfu' }));
+  const top = h('header', { class: 'call-top' }, h('div', { class: 'call-titles' }, h('div', { class: 'call-name-row' }, name, peerVerified, viaSfu), status),
     h('div', { class: 'help-anchor' }, safetyBtn, helpBtn, help));
 
   const ringAvatar = h('div', { class: 'avatar avatar-xl ringing', 'aria-hidden': 'true' });
@@ -197,6 +200,7 @@ export function mountCall({ remoteView, localView, screenView, chat, forceCpu = 
       const contact = s.state.contacts.find((x) => x.id === c.peer);
       peerVerified.hidden = !(contact ? contact.verified : c.peerVerified);
       safetyBtn.hidden = !c.safetyNumber || !!(contact && contact.echo);
+      viaSfu.hidden = !c.viaSfu;
       const connected = c.state === 'connected';
       const down = connected && !!c.reconnecting;
       el.dataset.reconnecting = String(down);

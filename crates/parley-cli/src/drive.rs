@@ -109,6 +109,8 @@ fn print_event(ev: &CallEvent) {
         CallEvent::FirstRemoteFrame { setup_ms, .. } => {
             eprintln!("first remote frame after {setup_ms} ms")
         }
+        CallEvent::MediaPath { via_sfu: true } => eprintln!("media goes through the SFU"),
+        CallEvent::MediaPath { via_sfu: false } => eprintln!("media goes peer to peer again"),
         CallEvent::RemoteScreenShare { sharing, .. } => eprintln!(
             "the peer {} sharing its screen",
             if *sharing { "started" } else { "stopped" }

@@ -151,6 +151,13 @@ pub enum CallEvent {
         /// Why, in words.
         reason: String,
     },
+    /// Our media moved to the SFU (`via_sfu`: we publish there and receive the
+    /// others from it, so the SFU terminates DTLS-SRTP and sees the media) or
+    /// back onto the peer links (end-to-end again, e.g. after the SFU failed).
+    MediaPath {
+        /// Whether media now goes through the SFU.
+        via_sfu: bool,
+    },
     /// The call ended.
     Ended {
         /// Why, in words.

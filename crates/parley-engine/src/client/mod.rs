@@ -191,6 +191,9 @@ pub struct CallInfo {
     /// The member heard loudest just now (audio level at or above
     /// [`SPEAKING_LEVEL`], held [`SPEAKER_HOLD_MS`] through pauses).
     pub active_speaker: Option<PeerId>,
+    /// Our media goes through the group call's SFU, which terminates
+    /// DTLS-SRTP and so can see it; `false`: peer to peer, end-to-end encrypted.
+    pub via_sfu: bool,
 }
 
 /// What the client reports.

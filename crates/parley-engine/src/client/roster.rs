@@ -80,6 +80,7 @@ pub(crate) fn apply(info: &mut CallInfo, ev: &CallEvent, now_ms: u64) -> Change 
         CallEvent::RemoteScreenShare { peer, sharing } => {
             member(info, peer, MemberState::Connected).sharing = *sharing;
         }
+        CallEvent::MediaPath { via_sfu } => info.via_sfu = *via_sfu,
         CallEvent::ScreenShare { sharing } => {
             info.sharing_screen = *sharing;
             if !sharing {
@@ -126,6 +127,19 @@ mod tests {
             CallDirection::Out,
             CallPhase::RingingOut,
         )
+    }
+
+    #[test]
+    fn the_media_path_follows_the_sfu() {
+        let a = peer(1);
+        let mut info = outgoing(&a);
+        assert!(!info.via_sfu);
+        let to_sfu = CallEvent::MediaPath { via_sfu: true };
+        assert!(apply(&mut info, &to_sfu, 5).changed);
+        assert!(info.via_sfu);
+        assert!(!apply(&mut info, &to_sfu, 6).changed);
+        apply(&mut info, &CallEvent::MediaPath { via_sfu: false }, 7);
+        assert!(!info.via_sfu);
     }
 
     #[test]

@@ -730,6 +730,7 @@ pub(super) fn new_info(
     CallInfo {
         members: vec![MemberInfo::new(peer.clone(), member_state)],
         active_speaker: None,
+        via_sfu: false,
         call_id,
         peer,
         direction,

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use super::Room;
 use crate::call::media::{AudioSink, VideoSink};
 use crate::call::sfu::{SfuGrant, SfuInput, SfuNews, SfuSession, SharedSinks};
-use crate::call::{CallOptions, RemoteSinks, TrackKind};
+use crate::call::{CallEvent, CallOptions, RemoteSinks, TrackKind};
 
 /// News of the SFU task waiting for the room, news.
 pub(super) const SFU_NEWS_QUEUE: usize = 16;
@@ -22,6 +22,8 @@ pub(super) struct RoomSfu {
     pub(super) expected: bool,
     /// The running SFU task, once the access came.
     pub(super) session: Option<SfuSession>,
+    /// Our media goes to the SFU ([`CallEvent::MediaPath`] said so).
+    publishing: bool,
     /// Where the task's news go (the room reads `news_rx`).
     news_tx: mpsc::Sender<SfuNews>,
     /// Taken by [`Room::run`].
@@ -35,6 +37,7 @@ impl RoomSfu {
         RoomSfu {
             expected,
             session: None,
+            publishing: false,
             news_tx,
             news_rx: Some(news_rx),
         }
@@ -102,6 +105,11 @@ impl Room {
                 if let Some(source) = self.opts.screen_source.take() {
                     self.start_screen(source).await;
                 }
+                self.sfu.publishing = true;
+                let _ = self
+                    .events
+                    .send(CallEvent::MediaPath { via_sfu: true })
+                    .await;
             }
             SfuNews::Failed(reason) => self.sfu_failed(reason).await,
         }
@@ -126,6 +134,12 @@ impl Room {
                 self.media
                     .attach(peer.clone(), link.tracks.clone(), &mut self.opts);
             }
+        }
+        if std::mem::take(&mut self.sfu.publishing) {
+            let _ = self
+                .events
+                .send(CallEvent::MediaPath { via_sfu: false })
+                .await;
         }
     }
 
