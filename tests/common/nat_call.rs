@@ -16,6 +16,8 @@ pub struct CallOutcome {
     pub caller: serde_json::Value,
     /// The callee's stats JSON.
     pub callee: serde_json::Value,
+    /// The caller's stderr.
+    pub caller_log: String,
 }
 
 /// Runs the call with `extra_caller` / `extra_callee` arguments appended, a
@@ -29,6 +31,19 @@ pub fn call_with_clip_and_file(
     extra_callee: &[&str],
 ) -> CallOutcome {
     let (alice, bob) = (Peer::for_url(server_url), Peer::for_url(server_url));
+    call_between(lab, &alice, &bob, file_mib, extra_caller, extra_callee)
+}
+
+/// As [`call_with_clip_and_file`], between the given peers: `alice` (site 0)
+/// calls `bob` (site 1), each through its own server URL.
+pub fn call_between(
+    lab: &Lab,
+    alice: &Peer,
+    bob: &Peer,
+    file_mib: usize,
+    extra_caller: &[&str],
+    extra_callee: &[&str],
+) -> CallOutcome {
     let clip = media("chrome-320x180-15fps.y4m");
     let big = alice.path("random.bin");
     random_file(&big, file_mib << 20);
@@ -38,11 +53,11 @@ pub fn call_with_clip_and_file(
     let mut answer_args = super::answer_args("60", &rec);
     answer_args.extend_from_slice(&["--receive-dir", inbox.to_str().unwrap()]);
     answer_args.extend_from_slice(extra_callee);
-    let answer = lab.spawn_peer(1, &bob, &answer_args);
+    let answer = lab.spawn_peer(1, bob, &answer_args);
     let mut call_args = super::call_args(&bob.id, "10", &clip);
     call_args.extend_from_slice(&["--send-file", big.to_str().unwrap()]);
     call_args.extend_from_slice(extra_caller);
-    let call = lab.spawn_peer(0, &alice, &call_args);
+    let call = lab.spawn_peer(0, alice, &call_args);
 
     let (call_out, _) = wait(call, Duration::from_secs(120), "caller");
     let mut answer = answer;
@@ -83,5 +98,9 @@ pub fn call_with_clip_and_file(
         0.8,
         30.0,
     );
-    CallOutcome { caller, callee }
+    CallOutcome {
+        caller,
+        callee,
+        caller_log: String::from_utf8_lossy(&call_out.stderr).into_owned(),
+    }
 }

@@ -13,7 +13,9 @@ pub struct Cli {
     /// data folder, e.g. ~/.local/share/parley.
     #[arg(long, global = true, env = "PARLEY_PROFILE")]
     pub profile: Option<PathBuf>,
-    /// Signaling server URL, e.g. ws://127.0.0.1:8443/ws.
+    /// Signaling server URL, e.g. ws://127.0.0.1:8443/ws (the default). `auto`:
+    /// no server; `call` and `answer` run one here (--listen), announce it on the
+    /// local network and find the callee there (mDNS / DNS-SD; see `nearby`).
     #[arg(long, global = true, env = "PARLEY_SERVER")]
     pub server: Option<String>,
     /// Extra CA certificate(s), PEM, trusted for a wss:// server besides the
@@ -72,6 +74,18 @@ pub enum Command {
         /// Folder for the demo's profiles and recordings (default: a temporary folder).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// List the Parleys announcing themselves on the local network (mDNS /
+    /// DNS-SD), one line each: `nearby <id> <contact|stranger> <server url>
+    /// <name>` (the name last, possibly empty or with spaces).
+    Nearby {
+        /// Seconds to listen before printing.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+        /// Accepted for symmetry with `call`/`answer`: `nearby` only listens (it
+        /// runs no server to announce).
+        #[arg(long)]
+        no_announce: bool,
     },
     /// List cameras, audio devices and shareable screens and windows.
     Devices,
@@ -210,6 +224,24 @@ pub struct CallArgs {
     /// has its duration). A group call goes on for the others.
     #[arg(long, alias = "leave-at")]
     pub leave_after: Option<f64>,
+    /// With `--server auto`: the embedded server and the announcement.
+    #[command(flatten)]
+    pub nearby: NearbyArgs,
+}
+
+/// Options of `--server auto` (no server configured) for `call` and `answer`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NearbyArgs {
+    /// With `--server auto`: where this machine's signaling server listens
+    /// (default 0.0.0.0:0: every IPv4 interface, a free port); its port is
+    /// announced.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// With `--server auto`: do not announce ourselves on the local network
+    /// (`call` still finds the callee; an `answer` can then only be reached by
+    /// whoever knows our server's address).
+    #[arg(long)]
+    pub no_announce: bool,
 }
 
 /// Network options of calls and the doctor.
@@ -291,5 +323,30 @@ mod tests {
         );
         assert_eq!(duration, 2.0);
         assert!(opts.stats);
+    }
+
+    #[test]
+    fn nearby_options() {
+        let cli = Cli::try_parse_from(["parley-cli", "nearby"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Nearby { timeout, no_announce: false }) if timeout == 3.0
+        ));
+        let cli = Cli::try_parse_from([
+            "parley-cli",
+            "--server",
+            "auto",
+            "answer",
+            "--no-announce",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .unwrap();
+        assert_eq!(cli.server.as_deref(), Some("auto"));
+        let Some(Command::Answer { opts, .. }) = cli.command else {
+            panic!("not an answer");
+        };
+        assert!(opts.nearby.no_announce);
+        assert_eq!(opts.nearby.listen, Some("0.0.0.0:0".parse().unwrap()));
     }
 }

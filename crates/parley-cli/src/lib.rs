@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod drive;
 mod media;
+mod nearby;
 mod screen_plan;
 mod session;
 mod shared_sink;
@@ -26,7 +27,8 @@ use args::{Command, ContactAction};
 /// Log filter when `RUST_LOG` is unset: our warnings, the WebRTC stack's errors only.
 const DEFAULT_LOG_FILTER: &str = "error,parley_engine=warn,parley_cli=warn,parley_signal=warn";
 
-/// Default signaling server when none is given.
+/// Default signaling server when none is given. `--server auto` instead runs one
+/// here and finds people on the local network (`nearby.rs`).
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8443/ws";
 
 /// Runs one command line.
@@ -78,17 +80,33 @@ pub async fn run(cli: Cli) -> Result<()> {
             // The others are invited once the first has answered.
             opts.invite.splice(0..0, more);
             let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-            session::call(profile, &server, to, duration, opts).await?;
+            if nearby::is_auto(&server) {
+                nearby::call(profile, to, duration, opts).await?;
+            } else {
+                session::call(profile, &server, to, duration, opts).await?;
+            }
         }
         Command::Answer { timeout, opts } => {
             let profile = Arc::new(open_profile(&cli.profile)?);
             let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-            session::answer(profile, &server, timeout, opts).await?;
+            if nearby::is_auto(&server) {
+                nearby::answer(profile, timeout, opts).await?;
+            } else {
+                session::answer(profile, &server, timeout, opts).await?;
+            }
+        }
+        // `--no-announce` changes nothing here: listing announces nothing.
+        Command::Nearby { timeout, .. } => {
+            let profile = open_profile(&cli.profile)?;
+            nearby::list(&profile, timeout).await?;
         }
         Command::Demo { duration, dir } => demo::run(duration, dir).await?,
         Command::Doctor { json, net } => {
             let profile = open_profile(&cli.profile)?;
             let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+            if nearby::is_auto(&server) {
+                anyhow::bail!("the doctor needs a server URL (--server auto: call and answer)");
+            }
             doctor::run(&profile, &server, &net, json).await?;
         }
         Command::Devices => {

@@ -74,6 +74,10 @@ pub enum Error {
     /// Invalid argument or state from the caller.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// Nearby discovery (mDNS / DNS-SD, [`crate::nearby`]) could not start or
+    /// change our announcement.
+    #[error("nearby: {0}")]
+    Nearby(String),
 }
 
 impl Error {
@@ -92,7 +96,8 @@ impl Error {
     /// `no_device` (media), `transfer_failed`, `tampered`, `unsupported_codecs`,
     /// `sfu_unavailable` (the SFU refused or went away),
     /// a call's own code ([`CallError::code`](crate::call::CallError::code)), and
-    /// `internal` for the rest (I/O, storage, WebRTC, a closed channel).
+    /// `internal` for the rest (I/O, storage, WebRTC, a closed channel, nearby
+    /// discovery).
     pub fn code(&self) -> &'static str {
         match self {
             Error::Invalid(_) => "invalid",
@@ -103,9 +108,11 @@ impl Error {
             Error::UnsupportedCodecs { .. } => "unsupported_codecs",
             Error::Call(c) => c.code(),
             Error::Sfu(_) => "sfu_unavailable",
-            Error::ChannelClosed | Error::Io { .. } | Error::Storage(_) | Error::Rtc(_) => {
-                "internal"
-            }
+            Error::ChannelClosed
+            | Error::Io { .. }
+            | Error::Storage(_)
+            | Error::Rtc(_)
+            | Error::Nearby(_) => "internal",
         }
     }
 }

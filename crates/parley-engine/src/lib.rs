@@ -9,6 +9,8 @@
 //!   calls, the current call, frames for rendering.
 //! - [`media`]: video and audio sources, codecs and sinks.
 //! - [`chat`] and [`transfer`]: the data-channel protocols.
+//! - [`nearby`]: finding Parleys on the local network (mDNS / DNS-SD) and
+//!   announcing ourselves.
 
 pub mod call;
 pub mod channel;
@@ -18,6 +20,7 @@ pub mod doctor;
 pub mod error;
 pub mod identity;
 pub mod media;
+pub mod nearby;
 pub mod netwatch;
 pub mod rtc;
 pub mod signaling;

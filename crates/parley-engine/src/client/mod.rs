@@ -7,6 +7,7 @@
 //! [`ClientEvent`]s; decoded video reaches it through [`FrameSlot`]s.
 
 mod echo;
+mod embedded;
 mod frames;
 mod members;
 mod roster;
@@ -14,6 +15,7 @@ mod sessions;
 mod task;
 
 pub use echo::EchoPeer;
+pub use embedded::{local_url, start_embedded_server};
 pub use frames::{FrameSlot, PreviewSource};
 pub use members::{FrameSlots, MemberInfo, MemberState, SPEAKER_HOLD_MS, SPEAKING_LEVEL};
 pub use sessions::SESSION_IDLE_MS;

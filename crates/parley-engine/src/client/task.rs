@@ -44,21 +44,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
     let (server, url, embedded) = match &config.server_url {
         Some(url) => (None, url.clone(), false),
         None => {
-            let mut cfg = parley_signal::ServerConfig {
-                listen: config.embedded_listen,
-                ..Default::default()
-            };
-            let handle = match parley_signal::start(cfg.clone()).await {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::info!("embedded server on {}: {e}; using a free port", cfg.listen);
-                    cfg.listen.set_port(0);
-                    parley_signal::start(cfg)
-                        .await
-                        .map_err(|e| Error::Signaling(format!("embedded server: {e}")))?
-                }
-            };
-            let url = format!("ws://127.0.0.1:{}/ws", handle.local_addr().port());
+            let (handle, url) = super::start_embedded_server(config.embedded_listen).await?;
             (Some(handle), url, true)
         }
     };

@@ -1,0 +1,192 @@
+//! Nearby (issue 16) from the command line, over `parley_engine::nearby`
+//! (mDNS / DNS-SD, RFC 6762 / 6763):
+//!
+//! - `parley-cli nearby [--timeout SECS]` listens for SECS (default 3), then
+//!   prints one line per Parley found on the local network:
+//!   `nearby <id> <contact|stranger> <server url> <name>`.
+//! - `--server auto` with `call` / `answer`: no server configured. This machine
+//!   runs the embedded signaling server (`--listen`, default `0.0.0.0:0`) and
+//!   announces it (unless `--no-announce`). `answer` signs in to it; `call ID`
+//!   looks for ID nearby (at most `--wait-online` seconds), prints
+//!   `nearby found <id> at <url> after <ms> ms` on stderr and calls through
+//!   the callee's server. Its ICE servers are none: host candidates, a LAN path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use parley_engine::nearby::{Nearby, NearbyConfig};
+use parley_engine::storage::{keys, Profile};
+use parley_proto::PeerId;
+
+use crate::args::{CallArgs, NearbyArgs};
+use crate::session;
+
+/// The `--server` value that means "no server: find people nearby".
+pub const AUTO: &str = "auto";
+
+/// Where the embedded server listens by default: every IPv4 interface, a free
+/// port (two peers on one machine each get their own).
+const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// Longest wait for our embedded server to close its connections at the end.
+const SERVER_STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `--server` asks for nearby mode (`auto`, any case).
+pub fn is_auto(server: &str) -> bool {
+    server.trim().eq_ignore_ascii_case(AUTO)
+}
+
+/// `s` seconds from the option `what`. Errors: negative, NaN or infinite.
+fn seconds(what: &str, s: f64) -> Result<Duration> {
+    if !(s.is_finite() && s >= 0.0) {
+        bail!("{what} must be a number of seconds, 0 or more");
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+/// The display name the profile announces (setting `display_name`; empty if
+/// unset).
+fn display_name(profile: &Profile) -> String {
+    profile
+        .get_setting(keys::DISPLAY_NAME)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// `parley-cli nearby`: listens for `timeout_s` seconds (announcing nothing),
+/// then prints on stdout, per Parley found, sorted by name then id:
+/// `nearby <id> <contact|stranger> <server url> <name>` (single spaces; the
+/// name, control characters removed, comes last and may be empty or hold
+/// spaces). `contact`: the id is in this profile's contacts.
+pub async fn list(profile: &Profile, timeout_s: f64) -> Result<()> {
+    let wait = seconds("--timeout", timeout_s)?;
+    let nearby = Nearby::start(NearbyConfig {
+        me: profile.identity().id(),
+        name: String::new(),
+        server_port: 0,
+        announce: false,
+    })
+    .context("nearby discovery")?;
+    tokio::time::sleep(wait).await;
+    let peers = nearby.peers();
+    nearby.shutdown();
+    let contacts = profile.contacts().unwrap_or_default();
+    if peers.is_empty() {
+        eprintln!("no Parley found nearby within {timeout_s} s");
+    }
+    for p in peers {
+        let who = if contacts.iter().any(|c| c.id == p.id) {
+            "contact"
+        } else {
+            "stranger"
+        };
+        let line = format!("nearby {} {who} {} {}", p.id, p.server_url(), p.name);
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+/// This machine on the network in nearby mode: the embedded signaling server
+/// and, unless `--no-announce`, our announcement of it.
+struct Local {
+    server: parley_signal::ServerHandle,
+    /// The URL we sign in to our own server with (`ws://127.0.0.1:<port>/ws`).
+    url: String,
+    /// Discovery; `None` for an `answer` that does not announce.
+    nearby: Option<Nearby>,
+    /// When discovery started.
+    started: Instant,
+}
+
+impl Local {
+    /// Starts the server on `a.listen` and discovery, announcing unless
+    /// `a.no_announce`; `browse`: start discovery even when not announcing.
+    async fn start(profile: &Profile, a: &NearbyArgs, browse: bool) -> Result<Local> {
+        let listen = a.listen.unwrap_or(DEFAULT_LISTEN);
+        let (server, url) = parley_engine::client::start_embedded_server(listen)
+            .await
+            .with_context(|| format!("embedded server on {listen}"))?;
+        let announce = !a.no_announce;
+        eprintln!(
+            "embedded server on {}{}",
+            server.local_addr(),
+            if announce { ", announced nearby" } else { "" }
+        );
+        let started = Instant::now();
+        let nearby = if announce || browse {
+            let cfg = NearbyConfig {
+                me: profile.identity().id(),
+                name: display_name(profile),
+                server_port: server.local_addr().port(),
+                announce,
+            };
+            Some(Nearby::start(cfg).context("nearby discovery")?)
+        } else {
+            None
+        };
+        Ok(Local {
+            server,
+            url,
+            nearby,
+            started,
+        })
+    }
+
+    /// Waits (at most `within_s` seconds) until `id` is found nearby; prints
+    /// `nearby found <id> at <url> after <ms> ms` (ms since discovery started)
+    /// on stderr and returns its server's URL.
+    async fn find(&self, id: &PeerId, within_s: f64) -> Result<String> {
+        let within = seconds("--wait-online", within_s)?;
+        let nearby = self.nearby.as_ref().context("nearby discovery is off")?;
+        let Some(peer) = nearby.wait_for(id, within).await else {
+            bail!(
+                "{id} is not on this network (no Parley found nearby with that id within {within_s} s)"
+            );
+        };
+        let url = peer.server_url();
+        let ms = self.started.elapsed().as_millis();
+        eprintln!("nearby found {id} at {url} after {ms} ms");
+        Ok(url)
+    }
+
+    /// Withdraws our announcement (goodbye packets), then stops the server.
+    async fn stop(self) {
+        let Local { server, nearby, .. } = self;
+        if let Some(nearby) = nearby {
+            nearby.shutdown();
+        }
+        let _ = tokio::time::timeout(SERVER_STOP_WAIT, server.shutdown()).await;
+    }
+}
+
+/// `call ID` with `--server auto`: finds ID nearby and calls it through its own
+/// server (see the module docs). Errors: ID not found in `--wait-online`
+/// seconds, or as `session::call`.
+pub async fn call(profile: Arc<Profile>, to: PeerId, duration_s: f64, a: CallArgs) -> Result<()> {
+    if !a.invite.is_empty() {
+        bail!(
+            "--server auto calls one person: a group call needs a signaling server everyone uses"
+        );
+    }
+    let local = Local::start(&profile, &a.nearby, true).await?;
+    let result = match local.find(&to, a.wait_online).await {
+        Ok(url) => session::call(profile, &url, to, duration_s, a).await,
+        Err(e) => Err(e),
+    };
+    local.stop().await;
+    result
+}
+
+/// `answer` with `--server auto`: waits for a call on our own embedded server,
+/// announced nearby unless `--no-announce`.
+pub async fn answer(profile: Arc<Profile>, timeout_s: f64, a: CallArgs) -> Result<()> {
+    let local = Local::start(&profile, &a.nearby, false).await?;
+    let url = local.url.clone();
+    let result = session::answer(profile, &url, timeout_s, a).await;
+    local.stop().await;
+    result
+}
