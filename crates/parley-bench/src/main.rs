@@ -9,10 +9,14 @@
 //! with N inputs; `--signal-load` loads the signaling server (10,000 idle
 //! clients, 1,000 calling in pairs, a flooder); `--mesh` runs mesh group calls of
 //! 2, 3 and 4 `parley-cli` processes and compares uplink and CPU per member with
-//! N = 2 (see mesh.rs); `--sfu` a group call of six through Janus against a
-//! mesh of six (sfu.rs). Results go to BENCHMARKS.md.
+//! N = 2 (see mesh.rs); `--sfu` runs, in one run and through one `parley-signal
+//! --sfu janus` in a network namespace (as root, with Janus), mesh calls of 2, 3
+//! and 4 `parley-cli` processes and a call of six that the server puts through
+//! Janus, and prints uplink, CPU and frames per member, the servers' CPU and the
+//! ratios against N = 2 (see sfu/). Results go to BENCHMARKS.md.
 
 mod fuzz;
+mod group;
 mod mesh;
 mod pair;
 mod screen;
@@ -63,18 +67,20 @@ struct Args {
     #[arg(long, default_value_t = 2000.0)]
     rate: f64,
     /// Seconds of each calling run, for --signal-load; seconds of each group
-    /// call, for --mesh.
+    /// call, for --mesh and --sfu.
     #[arg(long, default_value_t = 10.0)]
     secs: f64,
     /// Only run mesh group calls of 2, 3 and 4 `parley-cli` processes (the one
     /// next to this binary) and compare uplink and CPU per member with N = 2.
     #[arg(long)]
     mesh: bool,
-    /// Only run a group call of six through a private Janus (in a network
-    /// namespace; needs root and Janus) against a mesh of six (sfu.rs).
+    /// Only run, through one `parley-signal --sfu janus --sfu-from 5` (the one
+    /// next to this binary) in a network namespace (needs root and Janus), mesh
+    /// calls of 2, 3 and 4 `parley-cli` processes and a call of six through
+    /// Janus, and compare uplink and CPU per member with N = 2 (sfu/).
     #[arg(long)]
     sfu: bool,
-    /// The SFU part of --sfu, run by --sfu itself inside its namespace, whose
+    /// The benchmark of --sfu, run by --sfu itself inside its namespace, whose
     /// address this is.
     #[arg(long, hide = true, value_name = "IP")]
     sfu_inside: Option<std::net::IpAddr>,
@@ -153,17 +159,22 @@ async fn main() -> Result<()> {
         return tokio::task::spawn_blocking(move || screen::run(frames)).await?;
     }
     if let Some(ip) = args.sfu_inside {
-        return sfu::inside(ip, args.secs).await;
+        let cli = sibling("parley-cli")?;
+        let (signal, secs) = (sibling("parley-signal")?, args.secs);
+        return tokio::task::spawn_blocking(move || sfu::inside(&signal, &cli, ip, secs)).await?;
     }
-    if args.mesh || args.sfu {
+    if args.sfu {
+        // Both are run inside the namespace: fail before building it.
+        sibling("parley-cli")?;
+        sibling("parley-signal")?;
+        let secs = args.secs;
+        return tokio::task::spawn_blocking(move || sfu::run(secs)).await?;
+    }
+    if args.mesh {
         let cli = sibling("parley-cli")?;
         let server = local_server().await?;
-        let (url, secs, with_sfu) = (server.url(), args.secs, args.sfu);
-        let result = tokio::task::spawn_blocking(move || match with_sfu {
-            true => sfu::run(&cli, &url, secs),
-            false => mesh::run(&cli, &url, secs, &mesh::SIZES).map(drop),
-        })
-        .await?;
+        let (url, secs) = (server.url(), args.secs);
+        let result = tokio::task::spawn_blocking(move || mesh::run(&cli, &url, secs)).await?;
         server.shutdown().await;
         return result;
     }
