@@ -2,14 +2,17 @@
 //! auto`) find each other over mDNS / DNS-SD on one LAN and call through the
 //! callee's embedded signaling server, on host candidates with no STUN server.
 //!
-//! The LAN is the lab's bridge: Alice, Bob and Carol are hosts on it (sites 0–2),
-//! and so is Erin (in the bridge's own namespace); Dave is on another subnet
-//! behind a router (site 3), which does not forward multicast.
+//! The LAN is the lab's bridge: Alice, Bob (or before him Frank) and Carol are
+//! hosts on it (sites 0–2), and so is Erin (in the bridge's own namespace); Dave
+//! is on another subnet behind a router (site 3), which does not forward
+//! multicast.
 //!
 //! Asserts:
-//! - `parley-cli nearby --timeout 3` at Alice lists Carol (announcing, not a
-//!   contact: marked `stranger`), and neither Erin (announcing switched off) nor
-//!   Dave (another subnet); the same at Dave lists nobody of the LAN;
+//! - `parley-cli nearby --watch` at Alice sees Carol appear within 3 s and,
+//!   once Carol gives up waiting and exits, vanish within 3 s (goodbye packets);
+//! - its list at the end has Erin (announcing, not a contact: marked
+//!   `stranger`), and neither Frank (announcing switched off) nor Dave (another
+//!   subnet); `parley-cli nearby --timeout 3` at Dave lists nobody of the LAN;
 //! - Alice and Bob, contacts of each other, hold a call with no server
 //!   configured: Alice finds Bob within 3 s, the call connects host↔host, Bob's
 //!   recording of the clip matches it (PSNR ≥ 30 dB over ≥ 80 % of the frames
@@ -18,7 +21,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::nat_call::call_between;
 use common::netns::{available, Lab, Nat};
@@ -32,51 +35,81 @@ fn nearby_peers_find_each_other_and_call_on_the_lan() {
         return;
     }
     let lab = Lab::build(&[Nat::Open, Nat::Open, Nat::Open, Nat::Cone]);
-    let [alice, bob, carol, dave, erin] = [(); 5].map(|_| Peer::for_url("auto"));
+    let [alice, bob, carol, dave, erin, frank] = [(); 6].map(|_| Peer::for_url("auto"));
 
-    // Others on the network, each waiting for a call.
-    let carol_run = lab.spawn_peer(2, &carol, &["answer", "--timeout", "30"]);
+    // Others on the network, each waiting for a call; Carol gives up after 6 s,
+    // Frank does not announce himself.
+    let carol_run = lab.spawn_peer(2, &carol, &["answer", "--timeout", "6"]);
     let dave_run = lab.spawn_peer(3, &dave, &["answer", "--timeout", "30"]);
-    let erin_run = in_namespace(
-        &lab,
-        &lab.wan,
-        &erin,
-        &["answer", "--timeout", "30", "--no-announce"],
-    );
+    let erin_run = in_namespace(&lab, &lab.wan, &erin, &["answer", "--timeout", "30"]);
+    let frank_args = ["answer", "--timeout", "30", "--no-announce"];
+    let frank_run = lab.spawn_peer(1, &frank, &frank_args);
 
     // What Alice (on the LAN) and Dave (behind the router) see.
-    let listing = |site: usize, who: &Peer| {
+    let listing = |site: usize, who: &Peer, args: &[&str]| {
         let mut cmd = lab.command(&lab.sites[site].host, &bin("parley-cli"));
         cmd.arg("--profile")
             .arg(who.path("profile"))
-            .args(["nearby", "--timeout", "3"])
+            .arg("nearby")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd.spawn().expect("parley-cli nearby")
     };
-    let (at_alice, at_dave) = (listing(0, &alice), listing(3, &dave));
-    let at_alice = listed(at_alice, "Alice's nearby list");
-    let at_dave = listed(at_dave, "Dave's nearby list");
-    println!("Alice sees: {at_alice:?}\nDave sees: {at_dave:?}");
-    let line_of = |id: &str| at_alice.iter().find(|l| l.contains(id)).cloned();
-    let carol_line = line_of(&carol.id).expect("Alice does not see Carol within 3 s");
+    // Alice watches for 10 s (Carol appears, then leaves when she gives up);
+    // Dave lists what he finds in 3 s.
+    let watching = Instant::now();
+    let at_alice = listing(0, &alice, &["--timeout", "10", "--watch"]);
+    let at_dave = listing(3, &dave, &["--timeout", "3"]);
+    let (carol_out, carol_left) = wait(carol_run, Duration::from_secs(20), "Carol");
+    println!(
+        "Carol gave up after its 6 s: {}",
+        String::from_utf8_lossy(&carol_out.stderr).trim_end()
+    );
+    let alice_out = printed(at_alice, "Alice's nearby watch");
+    let at_dave = listed(&printed(at_dave, "Dave's nearby list"));
+    println!("Alice printed: {alice_out:?}\nDave sees: {at_dave:?}");
+    let change = |what: &str, id: &str| -> Option<u64> {
+        alice_out.iter().find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() == 3 && w[0] == what && w[1] == id)
+                .then(|| w[2].parse().ok())
+                .flatten()
+        })
+    };
+    let appeared = change("appeared", &carol.id).expect("Alice never saw Carol");
+    assert!(appeared <= 3_000, "Carol appeared after {appeared} ms");
+    let vanished = change("vanished", &carol.id).expect("Carol never vanished");
+    // Alice's clock starts a little after `watching`: this reads a little short.
+    let after_leaving = vanished as i64 - carol_left.duration_since(watching).as_millis() as i64;
+    println!(
+        "Alice saw Carol appear after {appeared} ms, vanish {after_leaving} ms after she left"
+    );
     assert!(
-        carol_line.split_whitespace().any(|w| w == "stranger"),
-        "Carol is not a contact of Alice's but is listed as {carol_line:?}"
+        after_leaving <= 3_000,
+        "Carol vanished {after_leaving} ms after she left"
+    );
+    // The list at the end: Erin, not a contact; Frank and Dave never were.
+    let at_alice = listed(&alice_out);
+    let line_of = |id: &str| at_alice.iter().find(|l| l.contains(id)).cloned();
+    let erin_line = line_of(&erin.id).expect("Alice does not list Erin");
+    assert!(
+        erin_line.split_whitespace().any(|w| w == "stranger"),
+        "Erin is not a contact of Alice's but is listed as {erin_line:?}"
     );
     assert_eq!(
-        line_of(&erin.id),
+        line_of(&frank.id),
         None,
-        "Erin switched announcing off but is listed"
+        "Frank switched announcing off but is listed"
     );
     assert_eq!(line_of(&dave.id), None, "Dave is on another subnet");
-    for id in [&carol.id, &erin.id, &alice.id] {
+    for id in [&carol.id, &erin.id, &frank.id, &alice.id] {
         assert!(
             !at_dave.iter().any(|l| l.contains(id.as_str())),
             "Dave, behind a router, sees {id} of the LAN"
         );
     }
-    for (what, child) in [("Carol", carol_run), ("Dave", dave_run), ("Erin", erin_run)] {
+    for (what, child) in [("Dave", dave_run), ("Erin", erin_run), ("Frank", frank_run)] {
         stop(child, what);
     }
 
@@ -120,14 +153,19 @@ fn in_namespace(lab: &Lab, ns: &str, who: &Peer, args: &[&str]) -> Child {
         .expect("spawn parley-cli")
 }
 
-/// The `nearby …` lines a `parley-cli nearby` printed (it must exit 0).
-fn listed(child: Child, what: &str) -> Vec<String> {
-    let (out, _) = wait(child, Duration::from_secs(20), what);
+/// The lines a `parley-cli nearby` printed on stdout (it must exit 0).
+fn printed(child: Child, what: &str) -> Vec<String> {
+    let (out, _) = wait(child, Duration::from_secs(30), what);
     let stdout = common::success(&out, what);
-    stdout
-        .lines()
+    stdout.lines().map(str::to_owned).collect()
+}
+
+/// The final list in `lines`: `nearby <id> <contact|stranger> <url> <name>`.
+fn listed(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
         .filter(|l| l.starts_with("nearby "))
-        .map(str::to_owned)
+        .cloned()
         .collect()
 }
 

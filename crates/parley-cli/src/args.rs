@@ -82,6 +82,10 @@ pub enum Command {
         /// Seconds to listen before printing.
         #[arg(long, default_value_t = 3.0)]
         timeout: f64,
+        /// Meanwhile print each change as it happens: `appeared <id> <ms>` and
+        /// `vanished <id> <ms>` (ms since listening began).
+        #[arg(long)]
+        watch: bool,
         /// Accepted for symmetry with `call`/`answer`: `nearby` only listens (it
         /// runs no server to announce).
         #[arg(long)]
@@ -330,7 +334,12 @@ mod tests {
         let cli = Cli::try_parse_from(["parley-cli", "nearby"]).unwrap();
         assert!(matches!(
             cli.command,
-            Some(Command::Nearby { timeout, no_announce: false }) if timeout == 3.0
+            Some(Command::Nearby { timeout, no_announce: false, watch: false }) if timeout == 3.0
+        ));
+        let cli = Cli::try_parse_from(["parley-cli", "nearby", "--watch"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Nearby { watch: true, .. })
         ));
         let cli = Cli::try_parse_from([
             "parley-cli",

@@ -96,9 +96,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
         }
         // `--no-announce` changes nothing here: listing announces nothing.
-        Command::Nearby { timeout, .. } => {
+        Command::Nearby { timeout, watch, .. } => {
             let profile = open_profile(&cli.profile)?;
-            nearby::list(&profile, timeout).await?;
+            nearby::list(&profile, timeout, watch).await?;
         }
         Command::Demo { duration, dir } => demo::run(duration, dir).await?,
         Command::Doctor { json, net } => {

@@ -1,9 +1,10 @@
 //! Nearby (issue 16) from the command line, over `parley_engine::nearby`
 //! (mDNS / DNS-SD, RFC 6762 / 6763):
 //!
-//! - `parley-cli nearby [--timeout SECS]` listens for SECS (default 3), then
-//!   prints one line per Parley found on the local network:
-//!   `nearby <id> <contact|stranger> <server url> <name>`.
+//! - `parley-cli nearby [--timeout SECS] [--watch]` listens for SECS (default
+//!   3), then prints one line per Parley found on the local network:
+//!   `nearby <id> <contact|stranger> <server url> <name>`; with `--watch` also
+//!   each change as it happens (`appeared <id> <ms>`, `vanished <id> <ms>`).
 //! - `--server auto` with `call` / `answer`: no server configured. This machine
 //!   runs the embedded signaling server (`--listen`, default `0.0.0.0:0`) and
 //!   announces it (unless `--no-announce`). `answer` signs in to it; `call ID`
@@ -62,7 +63,10 @@ fn display_name(profile: &Profile) -> String {
 /// `nearby <id> <contact|stranger> <server url> <name>` (single spaces; the
 /// name, control characters removed, comes last and may be empty or hold
 /// spaces). `contact`: the id is in this profile's contacts.
-pub async fn list(profile: &Profile, timeout_s: f64) -> Result<()> {
+///
+/// With `watch`, meanwhile prints each change as it happens: `appeared <id> <ms>`
+/// and `vanished <id> <ms>`, ms since discovery started.
+pub async fn list(profile: &Profile, timeout_s: f64, watch: bool) -> Result<()> {
     let wait = seconds("--timeout", timeout_s)?;
     let nearby = Nearby::start(NearbyConfig {
         me: profile.identity().id(),
@@ -71,7 +75,11 @@ pub async fn list(profile: &Profile, timeout_s: f64) -> Result<()> {
         announce: false,
     })
     .context("nearby discovery")?;
-    tokio::time::sleep(wait).await;
+    if watch {
+        print_changes(&nearby, wait).await;
+    } else {
+        tokio::time::sleep(wait).await;
+    }
     let peers = nearby.peers();
     nearby.shutdown();
     let contacts = profile.contacts().unwrap_or_default();
@@ -88,6 +96,33 @@ pub async fn list(profile: &Profile, timeout_s: f64) -> Result<()> {
         println!("{}", line.trim_end());
     }
     Ok(())
+}
+
+/// Prints who appears and vanishes nearby for `wait` (see [`list`]).
+async fn print_changes(nearby: &Nearby, wait: Duration) {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut rx = nearby.watch();
+    let mut seen: Vec<PeerId> = Vec::new();
+    loop {
+        let now: Vec<PeerId> = rx
+            .borrow_and_update()
+            .iter()
+            .map(|p| p.id.clone())
+            .collect();
+        let ms = started.elapsed().as_millis();
+        for id in now.iter().filter(|id| !seen.contains(id)) {
+            println!("appeared {id} {ms}");
+        }
+        for id in seen.iter().filter(|id| !now.contains(id)) {
+            println!("vanished {id} {ms}");
+        }
+        seen = now;
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
 }
 
 /// This machine on the network in nearby mode: the embedded signaling server
