@@ -10,7 +10,8 @@
 //! (received files, unless the settings name a folder), `PARLEY_VIDEO_FILE` /
 //! `PARLEY_AUDIO_FILE` (file-backed camera / microphone), `PARLEY_SERVER_CA` (a PEM
 //! CA trusted for a `wss://` server besides the system's), `PARLEY_UDP_BIND` (the
-//! `IP:PORT` calls bind their UDP sockets to; default every interface).
+//! `IP:PORT` calls bind their UDP sockets to; default every interface),
+//! `PARLEY_NEARBY=off` (no mDNS discovery: no Nearby list, nothing announced).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -18,6 +19,7 @@ mod commands;
 mod error;
 mod links;
 mod media;
+mod nearby;
 mod runner;
 mod settings;
 mod state;
@@ -119,6 +121,7 @@ fn main() {
             commands::profile::update_settings,
             commands::profile::list_devices,
             commands::profile::copy_invite_link,
+            commands::profile::set_nearby_visible,
             commands::connection::check_connection,
             commands::contacts::add_contact,
             commands::contacts::rename_contact,

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_engine::client::{Client, ClientConfig, ClientEvent, ConnectionInfo, ServerState};
+use parley_engine::client::{
+    Client, ClientConfig, ClientEvent, ConnectionInfo, NearbyOptions, ServerState,
+};
 use parley_engine::rtc::RtcConfig;
 use parley_engine::storage::Direction as ChatDirection;
 use serde::Serialize;
@@ -103,7 +105,12 @@ fn device_notice(app: AppHandle) -> crate::media::DeviceNotice {
 /// until it is up, reporting the connection state meanwhile.
 pub async fn restart_client(app: AppHandle) {
     let state = app.state::<AppState>();
-    let old = state.inner.lock().await.client.take();
+    let old = {
+        let mut inner = state.inner.lock().await;
+        // The new client's discovery reports its own list.
+        inner.nearby.clear();
+        inner.client.take()
+    };
     if let Some(old) = old {
         old.shutdown().await;
     }
@@ -140,12 +147,38 @@ pub async fn restart_client(app: AppHandle) {
             echo_test: true,
             ask_before_receiving: true,
         };
-        match Client::start(config).await {
+        // Nobody is announced before the first-start name is chosen
+        // (setup_profile switches it on then).
+        let nearby = NearbyOptions {
+            visible: settings.nearby_visible && !settings.display_name.is_empty(),
+            name: settings.display_name.clone(),
+        };
+        // `PARLEY_NEARBY=off`: no mDNS at all (tests that must not touch the
+        // machine's real network).
+        let started = if std::env::var("PARLEY_NEARBY").is_ok_and(|v| v == "off") {
+            Client::start(config).await
+        } else {
+            Client::start_with_nearby(config, nearby.clone()).await
+        };
+        match started {
             Ok((client, events)) => {
-                {
+                let (name, visible) = {
                     let mut inner = state.inner.lock().await;
                     inner.connection = Some(client.connection());
-                    inner.client = Some(client);
+                    inner.client = Some(client.clone());
+                    let s = &inner.settings;
+                    (
+                        s.display_name.clone(),
+                        s.nearby_visible && !s.display_name.is_empty(),
+                    )
+                };
+                // The first-start name may have been chosen while the client
+                // started (setup_profile found no client to tell): announce now.
+                if name != nearby.name || visible != nearby.visible {
+                    client.set_nearby_name(&name).await;
+                    if let Err(e) = client.set_nearby_visible(visible).await {
+                        tracing::warn!("nearby: {e}");
+                    }
                 }
                 emit_state(&app).await;
                 tauri::async_runtime::spawn(forward(app.clone(), events));
@@ -241,6 +274,10 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
             }
             ClientEvent::Stats(s) => {
                 let _ = app.emit("parley://stats", s);
+            }
+            ClientEvent::Nearby(peers) => {
+                state.inner.lock().await.nearby = peers;
+                emit_state(&app).await;
             }
             ClientEvent::Error { code, message } => emit_error(&app, code, message),
             _ => {}

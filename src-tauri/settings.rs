@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 const KEY: &str = "app.settings";
 
 /// What the user can set (docs/ui-api.md `Settings`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
     /// Shown to contacts and in the sidebar; empty until first start is done.
@@ -29,6 +29,26 @@ pub struct Settings {
     pub language: String,
     /// `system`, `dark` or `light`.
     pub theme: String,
+    /// Announce ourselves to people on this network (Nearby, issue 16) while
+    /// the embedded server is used; on unless switched off.
+    pub nearby_visible: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            display_name: String::new(),
+            server_url: None,
+            ice_servers: Vec::new(),
+            download_dir: String::new(),
+            camera: None,
+            microphone: None,
+            speaker: None,
+            language: String::new(),
+            theme: String::new(),
+            nearby_visible: true,
+        }
+    }
 }
 
 impl Settings {

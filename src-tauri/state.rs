@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use parley_engine::client::{CallInfo, Client, ConnectionInfo, ServerState};
+use parley_engine::nearby::NearbyPeer;
 use parley_engine::storage::Profile;
 use parley_proto::safety::safety_number;
 use parley_proto::PeerId;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+use crate::nearby::NearbyView;
 use crate::settings::Settings;
 use crate::transfers::TransferView;
 
@@ -45,6 +47,9 @@ pub struct Inner {
     pub connection: Option<ConnectionInfo>,
     /// Contact presence as last reported.
     pub presence: HashMap<PeerId, bool>,
+    /// Parleys on the local network as last reported (empty while the client
+    /// is down).
+    pub nearby: Vec<NearbyPeer>,
     /// The current (or last) call.
     pub call: Option<CallInfo>,
     /// Transfers of this session by id.
@@ -129,6 +134,8 @@ pub struct StateView {
     pub connection: ConnectionInfo,
     /// Contacts, alphabetically.
     pub contacts: Vec<ContactView>,
+    /// Parleys found on the local network, by name then id.
+    pub nearby: Vec<NearbyView>,
     /// The current call, if any.
     pub call: Option<CallView>,
     /// Settings.
@@ -180,6 +187,7 @@ impl AppState {
             id: self.profile.identity().id(),
             name: inner.settings.display_name.clone(),
         });
+        let contacts = self.contacts(inner);
         StateView {
             me,
             connection: inner.connection.clone().unwrap_or(ConnectionInfo {
@@ -189,7 +197,8 @@ impl AppState {
                 error: None,
                 retry_in_ms: None,
             }),
-            contacts: self.contacts(inner),
+            nearby: crate::nearby::views(&inner.nearby, &contacts),
+            contacts,
             call: inner.call.clone().map(|c| self.call_view(c)),
             settings: inner.settings.clone(),
             default_download_dir: self.default_download_dir.display().to_string(),

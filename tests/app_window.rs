@@ -492,6 +492,9 @@ fn two_app_windows_call_chat_and_send_a_file() {
                 .into(),
             ),
             ("PARLEY_DOWNLOAD_DIR", downloads.clone().into()),
+            // No mDNS onto the machine's real network (tests/app_nearby.rs
+            // covers Nearby in namespaces of its own).
+            ("PARLEY_NEARBY", "off".into()),
             ("PARLEY_VIDEO_FILE", video.clone().into()),
             ("PARLEY_AUDIO_FILE", audio.clone().into()),
             // Each app's media on its own loopback address, so the outage step can

@@ -72,7 +72,7 @@ fn nearby_peers_find_each_other_and_call_on_the_lan() {
     let change = |what: &str, id: &str| -> Option<u64> {
         alice_out.iter().find_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            (w.len() == 3 && w[0] == what && w[1] == id)
+            (w.len() >= 3 && w[0] == what && w[1] == id)
                 .then(|| w[2].parse().ok())
                 .flatten()
         })

@@ -1,10 +1,11 @@
-//! First start, settings, devices, the invite link.
+//! First start, settings (and the Nearby switch), devices, the invite link.
 
 use serde::Serialize;
 use tauri::{AppHandle, State};
 
+use super::client;
 use crate::error::{CmdResult, CommandError};
-use crate::runner::{emit_state, restart_client};
+use crate::runner::{emit_error, emit_state, restart_client};
 use crate::settings::Settings;
 use crate::state::{AppState, StateView};
 
@@ -29,12 +30,21 @@ pub async fn setup_profile(
             "a name of 1 to 64 characters, please",
         ));
     }
-    let view = {
+    let (view, visible) = {
         let mut inner = state.inner.lock().await;
         inner.settings.display_name = name.to_owned();
         inner.settings.save(&state.profile)?;
-        state.view(&inner)
+        (state.view(&inner), inner.settings.nearby_visible)
     };
+    // The client started before the name was chosen, and did not announce us.
+    if let Ok(c) = client(&state).await {
+        c.set_nearby_name(name).await;
+        if visible {
+            if let Err(e) = c.set_nearby_visible(true).await {
+                emit_error(&app, e.code(), e.to_string());
+            }
+        }
+    }
     emit_state(&app).await;
     Ok(view)
 }
@@ -60,21 +70,59 @@ pub async fn update_settings(
     for server in &settings.ice_servers {
         server.validate()?;
     }
-    let reconnect = {
+    let (reconnect, old) = {
         let mut inner = state.inner.lock().await;
         let reconnect = inner.settings.server_url != settings.server_url
             || inner.settings.ice_servers != settings.ice_servers
             || inner.settings.download_dir != settings.download_dir;
+        let old = inner.settings.clone();
         settings.save(&state.profile)?;
         *state
             .media_settings
             .write()
             .unwrap_or_else(|p| p.into_inner()) = settings.clone();
-        inner.settings = settings;
-        reconnect
+        inner.settings = settings.clone();
+        (reconnect, old)
     };
     if reconnect {
         tauri::async_runtime::spawn(restart_client(app.clone()));
+    } else if let Ok(c) = client(&state).await {
+        // A restarted client reads both from the settings.
+        if old.display_name != settings.display_name {
+            c.set_nearby_name(&settings.display_name).await;
+        }
+        if old.nearby_visible != settings.nearby_visible {
+            if let Err(e) = c.set_nearby_visible(settings.nearby_visible).await {
+                emit_error(&app, e.code(), e.to_string());
+            }
+        }
+    }
+    emit_state(&app).await;
+    let inner = state.inner.lock().await;
+    Ok(state.view(&inner))
+}
+
+/// Shows us to people on this network, or stops (docs/ui-api.md
+/// `set_nearby_visible`): saved as `nearbyVisible` and applied to the running
+/// client at once (a client started later reads the setting).
+#[tauri::command]
+pub async fn set_nearby_visible(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    visible: bool,
+) -> CmdResult<StateView> {
+    if let Ok(c) = client(&state).await {
+        c.set_nearby_visible(visible).await?;
+    }
+    {
+        let mut inner = state.inner.lock().await;
+        inner.settings.nearby_visible = visible;
+        inner.settings.save(&state.profile)?;
+        state
+            .media_settings
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .nearby_visible = visible;
     }
     emit_state(&app).await;
     let inner = state.inner.lock().await;

@@ -66,6 +66,12 @@ export default {
   'contacts.itemLabel': '{name}, {status} {unread}',
   'contacts.unread': '{n} unread',
 
+  'nearby.title': 'Nearby',
+  'nearby.stranger': 'Not a contact',
+  'nearby.contact': 'In your contacts',
+  'nearby.add': 'Add',
+  'nearby.addLabel': 'Add {name} as a contact',
+
   'presence.online': 'Online',
   'presence.offline': 'Offline',
   'presence.inCall': 'In a call',
@@ -233,6 +239,8 @@ export default {
   'settings.iceCredential': 'Password',
   'settings.iceAdd': 'Add server',
   'settings.iceRemove': 'Remove this server',
+  'settings.nearbyVisible': 'Visible to people on this network',
+  'settings.nearbyHint': 'Others running Parley on this network see your name and can reach you through the built-in server. Either way, you see them.',
   'conn.title': 'Connection',
   'conn.hint': 'Checks the saved server and ICE servers from this network: takes up to 10 seconds.',
   'conn.check': 'Check connection',

@@ -66,6 +66,12 @@ export default {
   'contacts.itemLabel': '{name}, {status} {unread}',
   'contacts.unread': '읽지 않은 메시지 {n}개',
 
+  'nearby.title': '근처',
+  'nearby.stranger': '연락처 아님',
+  'nearby.contact': '내 연락처',
+  'nearby.add': '추가',
+  'nearby.addLabel': '{name} 님을 연락처에 추가',
+
   'presence.online': '온라인',
   'presence.offline': '오프라인',
   'presence.inCall': '통화 중',
@@ -233,6 +239,8 @@ export default {
   'settings.iceCredential': '비밀번호',
   'settings.iceAdd': '서버 추가',
   'settings.iceRemove': '이 서버 삭제',
+  'settings.nearbyVisible': '이 네트워크의 사람들에게 표시',
+  'settings.nearbyHint': '이 네트워크에서 Parley를 쓰는 사람들이 내 이름을 보고 내장 서버를 통해 연락할 수 있습니다. 켜든 끄든 나는 그 사람들을 볼 수 있습니다.',
   'conn.title': '연결',
   'conn.hint': '저장된 서버와 ICE 서버를 이 네트워크에서 확인합니다. 최대 10초 걸립니다.',
   'conn.check': '연결 확인',

@@ -57,6 +57,7 @@ export const cmd = {
   getState: () => invoke('get_state'),
   setupProfile: (name) => invoke('setup_profile', { name }),
   updateSettings: (settings) => invoke('update_settings', { settings }),
+  setNearbyVisible: (visible) => invoke('set_nearby_visible', { visible }),
   listDevices: () => invoke('list_devices'),
   checkConnection: () => invoke('check_connection'),
   addContact: (id, name) => invoke('add_contact', { id, name }),

@@ -24,7 +24,7 @@ export function parsePeerId(text) {
  * what `parley://state` already delivered, so known contacts keep the online flag
  * the store has; state events stay the authority on presence.
  */
-function setContacts(list) {
+export function setContacts(list) {
   if (!list || !store.state) return;
   const known = new Map((store.state.contacts || []).map((c) => [c.id, c.online]));
   store.state.contacts = list.map(localizeContact).map((c) => (known.has(c.id) ? { ...c, online: known.get(c.id) } : c));

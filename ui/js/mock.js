@@ -4,6 +4,8 @@
 // Screen sharing: &share=remote makes the peer share once the call is connected;
 // &screens=none|fail makes list_screen_sources return [] / fail (code device);
 // window.parleyMock.remoteShare(true|false) toggles the peer's share by hand.
+// Nearby: Bob (a contact) and a stranger are found at once, another stranger
+// without a name after 2 s; &nearby=none finds nobody.
 import { TestPattern, ScreenPattern } from './testpattern.js';
 
 const ID_RE = /^[A-Za-z0-9_-]{43}$/;
@@ -74,12 +76,19 @@ export function createMockBackend(params) {
     settings: {
       displayName: 'Jordan Lee', serverUrl: null, iceServers: [{ urls: ['stun:stun.example.org:3478'], username: '', credential: '' }],
       downloadDir: '/home/jordan/Downloads', camera: null, microphone: null, speaker: null,
-      language: params.get('lang') || 'auto', theme: params.get('theme') || 'system',
+      language: params.get('lang') || 'auto', theme: params.get('theme') || 'system', nearbyVisible: true,
     },
+    nearby: [
+      { id: BOB, name: 'Bob', contact: true, url: 'ws://192.168.1.20:40123/ws' },
+      { id: fakeId(11), name: 'Dana Park', contact: false, url: 'ws://192.168.1.31:38211/ws' },
+    ],
     transfers: [],
     defaultDownloadDir: '/home/jordan/Downloads',
   };
   if (scenario === 'first') state.contacts = [];
+  if (scenario === 'first' || params.get('nearby') === 'none') state.nearby = [];
+  /** Keeps State.nearby's `contact` flags in step with the contact list. */
+  const markNearby = () => { for (const n of state.nearby) n.contact = state.contacts.some((c) => c.id === n.id); };
   const chats = new Map([[ALICE, [
     { id: 'm1', peer: ALICE, text: 'Hi! Are we still on for the design review?', sentAtMs: now - 3600e3, direction: 'received', delivered: true },
     { id: 'm2', peer: ALICE, text: 'Yes — calling you in 5 minutes.', sentAtMs: now - 3500e3, direction: 'sent', delivered: true },
@@ -192,6 +201,11 @@ export function createMockBackend(params) {
       pushState();
       return state;
     },
+    set_nearby_visible: ({ visible }) => {
+      state.settings.nearbyVisible = !!visible;
+      pushState();
+      return state;
+    },
     list_devices: () => devices,
     check_connection: () => ({
       server: { url: 'ws://127.0.0.1:8443/ws', ok: true, ms: 3 }, ice_source: 'server',
@@ -206,6 +220,7 @@ export function createMockBackend(params) {
       if (!ID_RE.test(id || '')) return fail('invalid', 'A contact id is 43 characters of base64url');
       if (state.contacts.some((c) => c.id === id)) return fail('invalid', 'This contact is already in your list');
       state.contacts.push({ id, name: name || id.slice(0, 8), online: false, verified: false, safetyNumber: SAFETY });
+      markNearby();
       pushState();
       later(2000, () => { const c = contact(id); if (c) { c.online = true; pushState(); } });
       return state.contacts;
@@ -219,7 +234,7 @@ export function createMockBackend(params) {
       contact(id).verified = !!verified; pushState(); return state.contacts;
     },
     remove_contact: ({ id }) => {
-      state.contacts = state.contacts.filter((c) => c.id !== id); pushState(); return state.contacts;
+      state.contacts = state.contacts.filter((c) => c.id !== id); markNearby(); pushState(); return state.contacts;
     },
     start_call: ({ id }) => {
       if (state.call) return fail('busy', 'Already in a call');
@@ -315,6 +330,12 @@ export function createMockBackend(params) {
   window.parleyMock = { remoteShare: (on = true) => setRemoteSharing(on) };
 
   // Scenario set-up.
+  if (state.nearby.length) {
+    later(2000, () => {
+      state.nearby.unshift({ id: fakeId(12), name: '', contact: false, url: 'ws://[fd00::5]:41877/ws' });
+      markNearby(); pushState();
+    });
+  }
   if (scenario === 'contacts') later(1200, () => { contact(ALICE).online = true; pushState(); });
   if (scenario === 'incoming') later(700, () => { state.call = newCall(BOB, 'in', 'ringing-in'); pushState(); emit('parley://incoming-call', state.call); });
   if (scenario === 'outgoing') later(300, () => { state.call = newCall(ALICE, 'out', 'ringing-out'); pushState(); });

@@ -1,5 +1,6 @@
-// Settings dialog: name, signaling server, ICE servers, download folder, devices,
-// language, theme → update_settings.
+// Settings dialog: name, signaling server, ICE servers, visible nearby, download
+// folder, devices, language, theme → update_settings. The Nearby switch applies
+// at once (set_nearby_visible), like a switch does.
 import { h } from './dom.js';
 import { t } from './i18n.js';
 import { cmd } from './api.js';
@@ -67,6 +68,14 @@ export async function openSettings() {
     { value: 'ko', label: '한국어' }], st.language);
   const theme = select('settings-theme', [{ value: 'system', labelKey: 'settings.themeSystem' }, { value: 'dark', labelKey: 'settings.themeDark' },
     { value: 'light', labelKey: 'settings.themeLight' }], st.theme);
+  const nearbyVisible = h('input', { type: 'checkbox', role: 'switch', class: 'switch', id: 'set-nearby-visible',
+    testid: 'setting-nearby-visible', checked: st.nearbyVisible !== false, 'aria-describedby': 'set-nearby-hint',
+    onchange: async () => {
+      nearbyVisible.disabled = true;
+      const s = await act(cmd.setNearbyVisible(nearbyVisible.checked));
+      nearbyVisible.disabled = false;
+      if (s) applySettingsState(s); else nearbyVisible.checked = !nearbyVisible.checked;
+    } });
   const error = h('p', { class: 'field-error', role: 'alert', hidden: true });
 
   const body = h('div', { class: 'settings-body' },
@@ -74,7 +83,11 @@ export async function openSettings() {
     h('fieldset', { class: 'group' }, h('legend', { i18n: 'settings.network' }),
       field('settings.server', server, 'settings.serverHint'),
       h('div', { class: 'field' }, h('span', { class: 'field-label', i18n: 'settings.iceServers' }),
-        h('p', { class: 'field-hint', i18n: 'settings.iceHint' }), rows, addIce)),
+        h('p', { class: 'field-hint', i18n: 'settings.iceHint' }), rows, addIce),
+      h('div', { class: 'field' },
+        h('label', { class: 'switch-row', for: 'set-nearby-visible' }, nearbyVisible,
+          h('span', { class: 'field-label', i18n: 'settings.nearbyVisible' })),
+        h('p', { class: 'field-hint', id: 'set-nearby-hint', i18n: 'settings.nearbyHint' }))),
     connectionSection(),
     h('fieldset', { class: 'group' }, h('legend', { i18n: 'settings.files' }), field('settings.downloadDir', dir)),
     h('fieldset', { class: 'group grid2' }, h('legend', { i18n: 'settings.devices' }),
@@ -102,7 +115,7 @@ export async function openSettings() {
       ...st,
       displayName: name.value.trim(), serverUrl: url || null, iceServers: ice, downloadDir: dir.value.trim(),
       camera: camera.value || null, microphone: mic.value || null, speaker: speaker.value || null,
-      language: language.value, theme: theme.value,
+      language: language.value, theme: theme.value, nearbyVisible: nearbyVisible.checked,
     };
     save.disabled = true;
     const s = await act(cmd.updateSettings(next));

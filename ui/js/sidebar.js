@@ -1,5 +1,6 @@
 // Sidebar: who I am (name, id, copy id / invite link), connection status,
-// the contact list (contacts.js) and the settings button.
+// the contact list (contacts.js), Parleys nearby (nearby.js) and the settings
+// button.
 import { h, setText, initial, hue } from './dom.js';
 import { t } from './i18n.js';
 import { cmd } from './api.js';
@@ -8,6 +9,7 @@ import { icon } from './icons.js';
 import { copyText } from './clipboard.js';
 import { store } from './store.js';
 import { mountContacts } from './contacts.js';
+import { mountNearby } from './nearby.js';
 import { openSettings } from './settings.js';
 
 export function mountSidebar() {
@@ -37,12 +39,14 @@ export function mountSidebar() {
     h('div', { class: 'conn-row' }, connDot, connText), h('div', { class: 'conn-row conn-sub' }, icon('server'), connServer), connError);
 
   const contacts = mountContacts();
+  const nearby = mountNearby();
   const el = h('aside', { class: 'sidebar', i18nAria: 'sidebar.label' },
     h('div', { class: 'me' },
       h('div', { class: 'me-top' }, avatar, h('div', { class: 'me-text' }, name, idText), settingsBtn),
       h('div', { class: 'me-actions' }, copyId, copyLink)),
     conn,
-    contacts.el);
+    contacts.el,
+    nearby.el);
 
   function renderConnection() {
     const c = store.state.connection;
@@ -71,6 +75,7 @@ export function mountSidebar() {
       avatar.style.setProperty('--hue', hue(me.id));
       renderConnection();
       contacts.update(s);
+      nearby.update(s);
     },
   };
 }

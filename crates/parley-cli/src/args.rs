@@ -82,8 +82,8 @@ pub enum Command {
         /// Seconds to listen before printing.
         #[arg(long, default_value_t = 3.0)]
         timeout: f64,
-        /// Meanwhile print each change as it happens: `appeared <id> <ms>` and
-        /// `vanished <id> <ms>` (ms since listening began).
+        /// Meanwhile print each change as it happens: `appeared <id> <ms> <name>`
+        /// and `vanished <id> <ms>` (ms since listening began).
         #[arg(long)]
         watch: bool,
         /// Accepted for symmetry with `call`/`answer`: `nearby` only listens (it

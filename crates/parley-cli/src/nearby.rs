@@ -4,7 +4,7 @@
 //! - `parley-cli nearby [--timeout SECS] [--watch]` listens for SECS (default
 //!   3), then prints one line per Parley found on the local network:
 //!   `nearby <id> <contact|stranger> <server url> <name>`; with `--watch` also
-//!   each change as it happens (`appeared <id> <ms>`, `vanished <id> <ms>`).
+//!   each change as it happens (`appeared <id> <ms> <name>`, `vanished <id> <ms>`).
 //! - `--server auto` with `call` / `answer`: no server configured. This machine
 //!   runs the embedded signaling server (`--listen`, default `0.0.0.0:0`) and
 //!   announces it (unless `--no-announce`). `answer` signs in to it; `call ID`
@@ -64,8 +64,8 @@ fn display_name(profile: &Profile) -> String {
 /// name, control characters removed, comes last and may be empty or hold
 /// spaces). `contact`: the id is in this profile's contacts.
 ///
-/// With `watch`, meanwhile prints each change as it happens: `appeared <id> <ms>`
-/// and `vanished <id> <ms>`, ms since discovery started.
+/// With `watch`, meanwhile prints each change as it happens: `appeared <id>
+/// <ms> <name>` and `vanished <id> <ms>`, ms since discovery started.
 pub async fn list(profile: &Profile, timeout_s: f64, watch: bool) -> Result<()> {
     let wait = seconds("--timeout", timeout_s)?;
     let nearby = Nearby::start(NearbyConfig {
@@ -105,19 +105,19 @@ async fn print_changes(nearby: &Nearby, wait: Duration) {
     let mut rx = nearby.watch();
     let mut seen: Vec<PeerId> = Vec::new();
     loop {
-        let now: Vec<PeerId> = rx
+        let now: Vec<(PeerId, String)> = rx
             .borrow_and_update()
             .iter()
-            .map(|p| p.id.clone())
+            .map(|p| (p.id.clone(), p.name.clone()))
             .collect();
         let ms = started.elapsed().as_millis();
-        for id in now.iter().filter(|id| !seen.contains(id)) {
-            println!("appeared {id} {ms}");
+        for (id, name) in now.iter().filter(|(id, _)| !seen.contains(id)) {
+            println!("{}", format!("appeared {id} {ms} {name}").trim_end());
         }
-        for id in seen.iter().filter(|id| !now.contains(id)) {
+        for id in seen.iter().filter(|id| !now.iter().any(|(n, _)| n == *id)) {
             println!("vanished {id} {ms}");
         }
-        seen = now;
+        seen = now.into_iter().map(|(id, _)| id).collect();
         match tokio::time::timeout_at(deadline, rx.changed()).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) | Err(_) => break,

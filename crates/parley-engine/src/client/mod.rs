@@ -10,6 +10,7 @@ mod echo;
 mod embedded;
 mod frames;
 mod members;
+mod nearby;
 mod roster;
 mod sessions;
 mod task;
@@ -18,6 +19,7 @@ pub use echo::EchoPeer;
 pub use embedded::{local_url, start_embedded_server};
 pub use frames::{FrameSlot, PreviewSource};
 pub use members::{FrameSlots, MemberInfo, MemberState, SPEAKER_HOLD_MS, SPEAKING_LEVEL};
+pub use nearby::NearbyOptions;
 pub use sessions::SESSION_IDLE_MS;
 
 use std::net::SocketAddr;
@@ -32,6 +34,7 @@ use crate::call::CallError;
 use crate::call::{AudioSink, LiveStats, ScreenFeed};
 use crate::media::screen::{ScreenSource, ScreenTarget};
 use crate::media::{AudioSource, VideoSource};
+use crate::nearby::NearbyPeer;
 use crate::rtc::RtcConfig;
 use crate::signaling::SignalingClient;
 use crate::storage::{Direction as ChatDirection, Profile};
@@ -238,6 +241,10 @@ pub enum ClientEvent {
     },
     /// Live call statistics (once a second).
     Stats(LiveStats),
+    /// The Parleys found on the local network (never us), sorted by name, then
+    /// id: sent when discovery starts and whenever the list changes (clients
+    /// started with [`Client::start_with_nearby`] only).
+    Nearby(Vec<NearbyPeer>),
     /// Something went wrong that the user should see.
     Error {
         /// Machine-readable code (docs/ui-api.md).
@@ -264,6 +271,8 @@ pub(crate) enum Command {
     SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
     Transfer(TransferCommand, oneshot::Sender<Result<()>>),
     SwitchDevice(DeviceKind, oneshot::Sender<Result<()>>),
+    SetNearbyVisible(bool, oneshot::Sender<Result<()>>),
+    SetNearbyName(String),
     Watch,
     Shutdown(oneshot::Sender<()>),
 }
@@ -294,7 +303,22 @@ impl Client {
     /// (the app shows it and lets the user fix the URL); the embedded server cannot
     /// bind.
     pub async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receiver<ClientEvent>)> {
-        task::start(config).await
+        task::start(config, None).await
+    }
+
+    /// Like [`Client::start`], and takes part in Nearby (issue 16): browses the
+    /// local network for other Parleys all the time (the list arrives as
+    /// [`ClientEvent::Nearby`]) and, when the embedded server is used and
+    /// `nearby.visible`, announces it so they can find us. When mDNS cannot
+    /// start (no multicast), a warning is logged and the list stays empty.
+    /// Stops with the client.
+    ///
+    /// Errors: as [`Client::start`].
+    pub async fn start_with_nearby(
+        config: ClientConfig,
+        nearby: NearbyOptions,
+    ) -> Result<(Client, mpsc::Receiver<ClientEvent>)> {
+        task::start(config, Some(nearby)).await
     }
 
     /// The profile (identity, contacts, settings, history).
@@ -437,6 +461,24 @@ impl Client {
         self.ask(|tx| Command::SwitchDevice(kind, tx)).await
     }
 
+    /// Shows us to people on this network (announces the embedded server over
+    /// mDNS) or stops (withdraws the announcement with goodbye packets, so they
+    /// drop us within about a second). Browsing goes on either way. With another
+    /// server, or without Nearby, there is nothing to announce: the choice is
+    /// only remembered.
+    ///
+    /// Errors: the mDNS daemon refused ([`Error::Nearby`]).
+    pub async fn set_nearby_visible(&self, visible: bool) -> Result<()> {
+        self.ask(|tx| Command::SetNearbyVisible(visible, tx)).await
+    }
+
+    /// Announces `name` nearby from now on (after the user renamed themselves;
+    /// discovery restarts, so the list is rebuilt within a second or so). A
+    /// no-op without Nearby or when the name is the same.
+    pub async fn set_nearby_name(&self, name: &str) {
+        let _ = self.cmd.send(Command::SetNearbyName(name.to_owned())).await;
+    }
+
     /// Re-reads the contact list and watches their presence.
     pub async fn refresh_contacts(&self) {
         let _ = self.cmd.send(Command::Watch).await;
@@ -447,7 +489,8 @@ impl Client {
         &self.signaling
     }
 
-    /// Ends any call, closes signaling and stops the embedded server.
+    /// Ends any call, stops Nearby, closes signaling and stops the embedded
+    /// server.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
         if self.cmd.send(Command::Shutdown(tx)).await.is_ok() {

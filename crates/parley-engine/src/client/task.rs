@@ -11,6 +11,7 @@ use parley_proto::{CallKind, ClientMessage, PeerId, ServerMessage};
 use tokio::sync::mpsc;
 
 use super::members::{AppSinks, FrameSlots, Levels, MemberInfo, MemberState, SpeakerPicker};
+use super::nearby::{ClientNearby, NearbyOptions};
 use super::roster;
 use super::sessions::{Sessions, IDLE_CHECK_MS};
 use super::{
@@ -39,7 +40,10 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receiver<ClientEvent>)> {
+pub(super) async fn start(
+    config: ClientConfig,
+    nearby: Option<NearbyOptions>,
+) -> Result<(Client, mpsc::Receiver<ClientEvent>)> {
     let profile = Arc::clone(&config.profile);
     let (server, url, embedded) = match &config.server_url {
         Some(url) => (None, url.clone(), false),
@@ -82,6 +86,12 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         member_video: FrameSlots::default(),
         echo: echo.clone(),
     };
+    // The embedded server's port is what Nearby announces; 0: another server.
+    let port = server.as_ref().map_or(0, |s| s.local_addr().port());
+    let nearby = match nearby {
+        Some(opts) => Some(ClientNearby::start(&profile, opts, port, ev_tx.clone()).await),
+        None => None,
+    };
     let task = Task {
         config,
         profile,
@@ -101,6 +111,7 @@ pub(super) async fn start(config: ClientConfig) -> Result<(Client, mpsc::Receive
         speaker: SpeakerPicker::default(),
         call: None,
         sessions: Sessions::default(),
+        nearby,
     };
     task.watch_contacts().await;
     tokio::spawn(task.run(sig_rx, cmd_rx));
@@ -138,6 +149,8 @@ struct Task {
     call: Option<Active>,
     /// Data sessions: chat and files outside a call.
     sessions: Sessions,
+    /// Nearby discovery, when the client takes part.
+    nearby: Option<ClientNearby>,
 }
 
 impl Task {
@@ -156,12 +169,7 @@ impl Task {
                 },
                 cmd = cmd_rx.recv() => match cmd {
                     Some(Command::Shutdown(done)) => {
-                        self.end_call().await;
-                        self.end_sessions().await;
-                        self.signaling.close();
-                        if let Some(s) = self.server.take() {
-                            s.shutdown().await;
-                        }
+                        self.stop().await;
                         let _ = done.send(());
                         return;
                     }
@@ -177,8 +185,17 @@ impl Task {
                 _ = speaker_check.tick(), if self.call.is_some() => self.check_speaker().await,
             }
         }
+        self.stop().await;
+    }
+
+    /// Ends the call and the sessions, withdraws our Nearby announcement,
+    /// closes signaling and stops the embedded server.
+    async fn stop(&mut self) {
         self.end_call().await;
         self.end_sessions().await;
+        if let Some(mut nearby) = self.nearby.take() {
+            nearby.stop().await;
+        }
         self.signaling.close();
         if let Some(s) = self.server.take() {
             s.shutdown().await;
@@ -477,6 +494,15 @@ impl Task {
                     None => Ok(()),
                 };
                 let _ = reply.send(r);
+            }
+            Command::SetNearbyVisible(on, reply) => {
+                let r = self.nearby.as_mut().map_or(Ok(()), |n| n.set_visible(on));
+                let _ = reply.send(r);
+            }
+            Command::SetNearbyName(name) => {
+                if let Some(nearby) = &mut self.nearby {
+                    nearby.set_name(name).await;
+                }
             }
             Command::Watch => self.watch_contacts().await,
             Command::Shutdown(_) => {}

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use mdns_sd::{ServiceDaemon, ServiceEvent, ServiceInfo};
+use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use parley_proto::PeerId;
 use tokio::sync::watch;
 
@@ -73,6 +73,13 @@ impl Nearby {
             let _ = daemon.shutdown();
             e
         };
+        // Nobody on the network reaches us through loopback, and announcing our
+        // host name there too (127.0.0.1 beside the LAN address) makes the
+        // daemon see its own records conflict (RFC 6762 §9) and rename us.
+        daemon
+            .disable_interface(vec![IfKind::LoopbackV4, IfKind::LoopbackV6])
+            .map_err(daemon_error("mDNS interfaces"))
+            .map_err(stop)?;
         let events = daemon
             .browse(SERVICE_TYPE)
             .map_err(daemon_error("browse"))

@@ -1,0 +1,75 @@
+// Sidebar "Nearby" section: Parleys found on this network (State.nearby), live.
+// A stranger is marked as such and can be added as a contact in one click.
+import { h, setText, syncList, initial, hue } from './dom.js';
+import { t } from './i18n.js';
+import { cmd } from './api.js';
+import { act } from './toast.js';
+import { store, changed } from './store.js';
+import { setContacts } from './contacts.js';
+import { selectContact } from './actions.js';
+
+/** The name it announces, or the start of its id when it announces none. */
+export function nearbyName(p) {
+  return p.name || `${p.id.slice(0, 8)}…`;
+}
+
+const current = (id) => ((store.state && store.state.nearby) || []).find((p) => p.id === id);
+
+/** Adds a stranger found nearby as a contact, named as it announces itself. */
+async function addNearby(id, button) {
+  const p = current(id);
+  if (!p || p.contact) return;
+  button.disabled = true;
+  const list = await act(cmd.addContact(p.id, p.name));
+  button.disabled = false;
+  if (!list) return;
+  setContacts(list);
+  // The next state says so too; the Add button goes at once.
+  const cur = current(id);
+  if (cur) { cur.contact = true; changed(); }
+  selectContact(id);
+}
+
+// A contact's item selects the contact; a stranger's has the marker and Add.
+// The key holds `contact`, so an item is rebuilt when that changes.
+function createItem(p) {
+  const avatar = h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' });
+  const name = h('span', { class: 'contact-name' });
+  const text = h('span', { class: 'contact-text' }, name,
+    p.contact
+      ? h('span', { class: 'contact-status', i18n: 'nearby.contact' })
+      : h('span', { class: 'contact-status nearby-stranger', testid: 'nearby-stranger', i18n: 'nearby.stranger' }));
+  const main = p.contact
+    ? h('button', { type: 'button', class: 'contact-main', onclick: () => selectContact(item.dataset.peer) }, avatar, text)
+    : h('div', { class: 'contact-main' }, avatar, text);
+  const add = p.contact ? null : h('button', { type: 'button', class: 'btn btn-sm nearby-add', testid: 'nearby-add',
+    onclick: () => addNearby(item.dataset.peer, add) }, h('span', { i18n: 'nearby.add' }));
+  const item = h('li', { class: 'contact nearby-item', testid: 'nearby-item' }, main, add);
+  Object.assign(item, { parts: { avatar, name, add } });
+  return item;
+}
+
+function updateItem(item, p) {
+  const { avatar, name, add } = item.parts;
+  const label = nearbyName(p);
+  item.dataset.peer = p.id;
+  item.dataset.contact = String(!!p.contact);
+  setText(name, label);
+  setText(avatar, initial(label));
+  avatar.style.setProperty('--hue', hue(p.id));
+  if (add) add.setAttribute('aria-label', t('nearby.addLabel', { name: label }));
+}
+
+export function mountNearby() {
+  const list = h('ul', { class: 'contact-list nearby-list', testid: 'nearby-list', i18nAria: 'nearby.title' });
+  const el = h('section', { class: 'nearby', testid: 'nearby-section', i18nAria: 'nearby.title', hidden: true },
+    h('div', { class: 'section-head' }, h('h2', { class: 'section-title', i18n: 'nearby.title' })), list);
+  return {
+    el,
+    update(s) {
+      const peers = s.state.nearby || [];
+      syncList(list, peers, (p) => `${p.id}:${p.contact ? 'contact' : 'stranger'}`, createItem, updateItem);
+      el.hidden = peers.length === 0;
+    },
+  };
+}
