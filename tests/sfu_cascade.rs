@@ -28,8 +28,10 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use common::media;
-use common::netns::{self, Lab, Nat};
-use common::sfu_media::{check_clip, check_pattern, check_speech, peer_id, Received};
+use common::netns;
+use common::sfu_media::{
+    check_clip, check_pattern, check_speech, peer_id, rerun_on_a_host, Received,
+};
 use parley_engine::call::sfu::{SfuGrant, SfuPublisher, SfuSubscriber};
 use parley_engine::media::{TestPatternSource, WavFileSource, Y4mFileSource};
 use parley_engine::rtc::RtcConfig;
@@ -49,20 +51,7 @@ fn two_janus_instances_cascade_publishers() {
     if netns::inside() {
         return inside();
     }
-    if !netns::janus_available(NAME) {
-        return;
-    }
-    let lab = Lab::build(&[Nat::Open]);
-    let site = &lab.sites[0];
-    let out = netns::run_inside(
-        &site.host,
-        NAME,
-        &[(IP_ENV, site.host_ip.clone())],
-        Duration::from_secs(150),
-    );
-    for line in out.lines().filter(|l| l.starts_with("sfu:")) {
-        println!("{line}");
-    }
+    rerun_on_a_host(NAME, IP_ENV, Duration::from_secs(150));
 }
 
 fn inside() {

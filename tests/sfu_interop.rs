@@ -25,8 +25,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::media;
-use common::netns::{self, Lab, Nat};
-use common::sfu_media::{check_clip, check_pattern, check_speech, peer_id, Received};
+use common::netns;
+use common::sfu_media::{
+    check_clip, check_pattern, check_speech, peer_id, rerun_on_a_host, Received,
+};
 use parley_engine::call::sfu::{SfuGrant, SfuPublisher, SfuSubscriber};
 use parley_engine::media::{TestPatternSource, WavFileSource, Y4mFileSource};
 use parley_engine::rtc::RtcConfig;
@@ -43,20 +45,7 @@ fn janus_relays_media_between_engine_peers() {
     if netns::inside() {
         return inside();
     }
-    if !netns::janus_available(NAME) {
-        return;
-    }
-    let lab = Lab::build(&[Nat::Open]);
-    let site = &lab.sites[0];
-    let out = netns::run_inside(
-        &site.host,
-        NAME,
-        &[(IP_ENV, site.host_ip.clone())],
-        Duration::from_secs(120),
-    );
-    for line in out.lines().filter(|l| l.starts_with("sfu:")) {
-        println!("{line}");
-    }
+    rerun_on_a_host(NAME, IP_ENV, Duration::from_secs(120));
 }
 
 /// The plugin error code of a refused request.

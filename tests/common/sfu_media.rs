@@ -15,6 +15,24 @@ use parley_proto::PeerId;
 
 use super::media;
 
+/// The outer half of a test that runs Janus and the members in a namespace
+/// (Janus offers no loopback candidates): unless Janus or root is missing
+/// (skipped, or failed under [`super::netns::REQUIRE_ENV`]), builds a lab with
+/// one host on a bridge, runs test `name` again there with the host's address in
+/// env `ip_env` (at most `within`), and prints its `sfu:` lines.
+pub fn rerun_on_a_host(name: &str, ip_env: &str, within: Duration) {
+    use super::netns::{janus_available, run_inside, Lab, Nat};
+    if !janus_available(name) {
+        return;
+    }
+    let lab = Lab::build(&[Nat::Open]);
+    let site = &lab.sites[0];
+    let out = run_inside(&site.host, name, &[(ip_env, site.host_ip.clone())], within);
+    for line in out.lines().filter(|l| l.starts_with("sfu:")) {
+        println!("{line}");
+    }
+}
+
 /// Decoded media by member, as the test's sinks saw it.
 #[derive(Clone, Default)]
 pub struct Received(Arc<Mutex<HashMap<PeerId, Got>>>);
