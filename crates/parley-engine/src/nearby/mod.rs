@@ -69,8 +69,9 @@ pub struct NearbyConfig {
 #[serde(rename_all = "camelCase")]
 pub struct NearbyPeer {
     /// Its peer id (TXT `id`, a valid Ed25519 public key). Anyone can announce
-    /// any id: calls stay authenticated by the signed offer and answer
-    /// (docs/protocol.md §6.3), so a false claim can only make a call fail.
+    /// any id: peer to peer, calls stay authenticated by the signed offer and
+    /// answer (docs/protocol.md §6.3), but the server announced with it is run by
+    /// whoever announced it (README "Nearby" lists what that server can still do).
     pub id: PeerId,
     /// Its display name (TXT `name`): control and bidi-control characters
     /// removed, trimmed, at most [`MAX_NAME_CHARS`] chars; may be empty.
