@@ -83,7 +83,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if nearby::is_auto(&server) {
                 nearby::call(profile, to, duration, opts).await?;
             } else {
-                session::call(profile, &server, to, duration, opts).await?;
+                session::call(profile, &server, to, duration, opts, false).await?;
             }
         }
         Command::Answer { timeout, opts } => {
@@ -92,7 +92,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if nearby::is_auto(&server) {
                 nearby::answer(profile, timeout, opts).await?;
             } else {
-                session::answer(profile, &server, timeout, opts).await?;
+                session::answer(profile, &server, timeout, opts, false).await?;
             }
         }
         // `--no-announce` changes nothing here: listing announces nothing.

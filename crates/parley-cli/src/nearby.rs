@@ -10,7 +10,10 @@
 //!   announces it (unless `--no-announce`). `answer` signs in to it; `call ID`
 //!   looks for ID nearby (at most `--wait-online` seconds), prints
 //!   `nearby found <id> at <url> after <ms> ms` on stderr and calls through
-//!   the callee's server. Its ICE servers are none: host candidates, a LAN path.
+//!   the callee's server. An embedded server hands out no ICE servers: host
+//!   candidates, a LAN path. That server is whoever announced it, so any SFU it
+//!   offers is refused (`CallOptions::refuse_sfu`); the ICE servers it hands
+//!   out are still used, unless `--ice-server` is given.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,17 +38,37 @@ const DEFAULT_LISTEN: SocketAddr =
 /// Longest wait for our embedded server to close its connections at the end.
 const SERVER_STOP_WAIT: Duration = Duration::from_secs(2);
 
+/// Longest `--timeout` / `--wait-online` taken: longer ones are cut to this.
+const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Whether `--server` asks for nearby mode (`auto`, any case).
 pub fn is_auto(server: &str) -> bool {
     server.trim().eq_ignore_ascii_case(AUTO)
 }
 
-/// `s` seconds from the option `what`. Errors: negative, NaN or infinite.
+/// `s` seconds from the option `what`, at most [`MAX_WAIT`] (24 h). Errors:
+/// negative, NaN or infinite.
 fn seconds(what: &str, s: f64) -> Result<Duration> {
     if !(s.is_finite() && s >= 0.0) {
         bail!("{what} must be a number of seconds, 0 or more");
     }
-    Ok(Duration::from_secs_f64(s))
+    // Finite and not negative: only too large a number fails, and is cut.
+    Ok(Duration::try_from_secs_f64(s).map_or(MAX_WAIT, |d| d.min(MAX_WAIT)))
+}
+
+/// [`Nearby::start`] off the async threads (the mDNS daemon starts a thread and
+/// opens sockets).
+async fn start_nearby(cfg: NearbyConfig) -> Result<Nearby> {
+    tokio::task::spawn_blocking(move || Nearby::start(cfg))
+        .await
+        .context("nearby discovery")?
+        .context("nearby discovery")
+}
+
+/// [`Nearby::shutdown`] (goodbye packets, waits for the daemon) off the async
+/// threads.
+async fn stop_nearby(nearby: Nearby) {
+    let _ = tokio::task::spawn_blocking(move || nearby.shutdown()).await;
 }
 
 /// The display name the profile announces (setting `display_name`; empty if
@@ -68,20 +91,20 @@ fn display_name(profile: &Profile) -> String {
 /// <ms> <name>` and `vanished <id> <ms>`, ms since discovery started.
 pub async fn list(profile: &Profile, timeout_s: f64, watch: bool) -> Result<()> {
     let wait = seconds("--timeout", timeout_s)?;
-    let nearby = Nearby::start(NearbyConfig {
+    let nearby = start_nearby(NearbyConfig {
         me: profile.identity().id(),
         name: String::new(),
         server_port: 0,
         announce: false,
     })
-    .context("nearby discovery")?;
+    .await?;
     if watch {
         print_changes(&nearby, wait).await;
     } else {
         tokio::time::sleep(wait).await;
     }
     let peers = nearby.peers();
-    nearby.shutdown();
+    stop_nearby(nearby).await;
     let contacts = profile.contacts().unwrap_or_default();
     if peers.is_empty() {
         eprintln!("no Parley found nearby within {timeout_s} s");
@@ -159,7 +182,7 @@ impl Local {
                 server_port: server.local_addr().port(),
                 announce,
             };
-            Some(Nearby::start(cfg).context("nearby discovery")?)
+            Some(start_nearby(cfg).await?)
         } else {
             None
         };
@@ -192,7 +215,7 @@ impl Local {
     async fn stop(self) {
         let Local { server, nearby, .. } = self;
         if let Some(nearby) = nearby {
-            nearby.shutdown();
+            stop_nearby(nearby).await;
         }
         let _ = tokio::time::timeout(SERVER_STOP_WAIT, server.shutdown()).await;
     }
@@ -209,7 +232,8 @@ pub async fn call(profile: Arc<Profile>, to: PeerId, duration_s: f64, a: CallArg
     }
     let local = Local::start(&profile, &a.nearby, true).await?;
     let result = match local.find(&to, a.wait_online).await {
-        Ok(url) => session::call(profile, &url, to, duration_s, a).await,
+        // That server is whoever announced it: media stays peer to peer.
+        Ok(url) => session::call(profile, &url, to, duration_s, a, true).await,
         Err(e) => Err(e),
     };
     local.stop().await;
@@ -221,7 +245,25 @@ pub async fn call(profile: Arc<Profile>, to: PeerId, duration_s: f64, a: CallArg
 pub async fn answer(profile: Arc<Profile>, timeout_s: f64, a: CallArgs) -> Result<()> {
     let local = Local::start(&profile, &a.nearby, false).await?;
     let url = local.url.clone();
-    let result = session::answer(profile, &url, timeout_s, a).await;
+    // Our own server has no SFU; refused all the same, as in any nearby call.
+    let result = session::answer(profile, &url, timeout_s, a, true).await;
     local.stop().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_checked_and_cut_at_a_day() {
+        let s = |v| seconds("--timeout", v);
+        assert_eq!(s(1.5).unwrap(), Duration::from_millis(1500));
+        assert_eq!(s(0.0).unwrap(), Duration::ZERO);
+        assert_eq!(s(90_000.0).unwrap(), MAX_WAIT);
+        assert_eq!(s(1e300).unwrap(), MAX_WAIT);
+        for bad in [-1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(s(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -99,6 +99,12 @@ pub fn call_options(
     Ok(opts)
 }
 
+/// A wait of `secs` seconds: 0 when negative or NaN, "forever" when too long
+/// for a `Duration` (tokio's timeouts take that as a far future).
+fn wait_secs(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX)
+}
+
 async fn connect(
     profile: &Profile,
     server: &str,
@@ -128,7 +134,7 @@ async fn wait_online(
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), online).await;
+    let _ = tokio::time::timeout(wait_secs(secs), online).await;
     match waiting.first() {
         None => Ok(()),
         Some(id) => bail!("{id} is offline"),
@@ -136,15 +142,18 @@ async fn wait_online(
 }
 
 /// Calls `to`, stays `duration_s` seconds (or until our sends are done, if later),
-/// hangs up.
+/// hangs up. `refuse_sfu`: the server is not trusted with our media, so any SFU
+/// it offers is ignored ([`CallOptions::refuse_sfu`]).
 pub async fn call(
     profile: Arc<Profile>,
     server: &str,
     to: PeerId,
     duration_s: f64,
     a: CallArgs,
+    refuse_sfu: bool,
 ) -> Result<()> {
-    let opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    let mut opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    opts.refuse_sfu = refuse_sfu;
     let screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     // The callee, and those to invite once it answers.
@@ -176,14 +185,17 @@ fn is_contact(profile: &Profile, id: &PeerId) -> bool {
 /// Waits for one incoming call (at most `timeout_s`), accepts it, and returns when the
 /// caller hangs up. A data session (chat and files outside a call, docs/protocol.md
 /// §6.1) is taken the same way when it comes from a contact, and declined with
-/// reason `not a contact` otherwise, as the app does.
+/// reason `not a contact` otherwise, as the app does. `refuse_sfu`: as for
+/// [`call`].
 pub async fn answer(
     profile: Arc<Profile>,
     server: &str,
     timeout_s: f64,
     a: CallArgs,
+    refuse_sfu: bool,
 ) -> Result<()> {
     let mut opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
+    opts.refuse_sfu = refuse_sfu;
     let screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     let wait = async {
@@ -211,14 +223,15 @@ pub async fn answer(
         }
         None
     };
-    let (call_id, from, kind, members, via_sfu) =
-        tokio::time::timeout(Duration::from_secs_f64(timeout_s.max(0.0)), wait)
-            .await
-            .map_err(|_| anyhow::anyhow!("no call arrived within {timeout_s} s"))?
-            .context("signaling connection closed while waiting for a call")?;
+    let arrived = tokio::time::timeout(wait_secs(timeout_s), wait).await;
+    let (call_id, from, kind, members, via_sfu) = arrived
+        .map_err(|_| anyhow::anyhow!("no call arrived within {timeout_s} s"))?
+        .context("signaling connection closed while waiting for a call")?;
     let is_media = kind == CallKind::Media;
     opts.via_sfu = via_sfu;
-    if via_sfu {
+    if via_sfu && refuse_sfu {
+        eprintln!("the server offers its SFU for this call: refused, media stays peer to peer");
+    } else if via_sfu {
         eprintln!("the call's media goes through the server's SFU");
     }
     if !members.is_empty() {

@@ -109,7 +109,8 @@ pub struct RoomAdmin<'a> {
 
 /// Joins `room` on `handle` as a participant that publishes nothing (`observer`
 /// id, with the room's `pin` and an allowed `token`) and waits up to `within`
-/// until publisher `feed` is listed with its streams; then leaves.
+/// until publisher `feed` is listed with its streams; then leaves (also when it
+/// times out or the handle closes).
 ///
 /// Errors: [`Error::Timeout`] when `feed` is not listed in time; Janus's and the
 /// plugin's errors (433 for a wrong PIN or token).
@@ -129,21 +130,26 @@ pub async fn published_streams(
             None,
         )
         .await?;
-    let mut found = streams_of(&joined.data["publishers"], feed);
-    let deadline = Instant::now() + within;
-    while found.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, handle.next_event()).await {
-            Ok(Some(HandleEvent::Plugin { data, .. })) => {
-                found = streams_of(&data["publishers"], feed);
+    let listed = async {
+        let mut found = streams_of(&joined.data["publishers"], feed);
+        let deadline = Instant::now() + within;
+        while found.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, handle.next_event()).await {
+                Ok(Some(HandleEvent::Plugin { data, .. })) => {
+                    found = streams_of(&data["publishers"], feed);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(Error::Closed),
+                Err(_) => return Err(Error::Timeout("the publisher's streams")),
             }
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(Error::Closed),
-            Err(_) => return Err(Error::Timeout("the publisher's streams")),
         }
+        Ok(found.unwrap_or_default())
     }
+    .await;
+    // Joined: leave on every path, found or not (best effort, errors ignored).
     handle.send(json!({"request": "leave"}), None).await.ok();
-    Ok(found.unwrap_or_default())
+    listed
 }
 
 /// On the target Janus: adds remote publisher `id` (named `display`) to `at`

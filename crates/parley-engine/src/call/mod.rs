@@ -147,6 +147,11 @@ pub struct CallOptions {
     /// and control but no media, which goes to the SFU once the server's access
     /// arrives. Default false (a caller learns it from that access).
     pub via_sfu: bool,
+    /// Ignore any SFU the server offers (media stays peer to peer): for calls
+    /// through a server we do not trust, e.g. one found nearby. Its `sfu` access
+    /// and feeds are logged and dropped, and `via_sfu` is then ignored too.
+    /// Default false.
+    pub refuse_sfu: bool,
     /// Chat messages to send once the chat channel is open, in order.
     pub chat: Vec<String>,
     /// Files to offer, in order.
@@ -178,6 +183,7 @@ impl Default for CallOptions {
             audio_sinks: Vec::new(),
             remote_sinks: None,
             via_sfu: false,
+            refuse_sfu: false,
             chat: Vec::new(),
             send_files: Vec::new(),
             receive_dir: None,

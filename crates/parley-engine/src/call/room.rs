@@ -122,7 +122,8 @@ impl Room {
         media: LocalMedia,
         factory: LinkFactory,
     ) -> Room {
-        let via_sfu = opts.via_sfu;
+        // A refused SFU never carries the media, whatever the invite said.
+        let via_sfu = opts.via_sfu && !opts.refuse_sfu;
         let sends = SendsProgress {
             chat_done: opts.chat.is_empty(),
             files_done: opts.send_files.is_empty(),

@@ -73,11 +73,13 @@ pub struct NearbyPeer {
     /// answer (docs/protocol.md §6.3), but the server announced with it is run by
     /// whoever announced it (README "Nearby" lists what that server can still do).
     pub id: PeerId,
-    /// Its display name (TXT `name`): control and bidi-control characters
-    /// removed, trimmed, at most [`MAX_NAME_CHARS`] chars; may be empty.
+    /// Its display name (TXT `name`): control, format (zero-width, bidi) and
+    /// separator characters and Hangul fillers removed, trimmed, at most
+    /// [`MAX_NAME_CHARS`] chars; may be empty.
     pub name: String,
-    /// Its addresses (A/AAAA), never loopback, unspecified or multicast: IPv4
-    /// first, link-local ones after the others in each family. Never empty.
+    /// Its addresses (A/AAAA, IPv4-mapped ones as IPv4), never loopback,
+    /// unspecified, 0.0.0.0/8, multicast or broadcast: IPv4 first, link-local
+    /// ones after the others in each family. Never empty; at most 8.
     pub addrs: Vec<IpAddr>,
     /// TCP port of its signaling server (SRV), never 0.
     pub port: u16,

@@ -25,6 +25,8 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// Longest display name announced, bytes of UTF-8 (`name=` plus this stays
 /// within a TXT string's 255 bytes).
 pub const MAX_NAME_BYTES: usize = 240;
+/// Most addresses kept per Parley found (the preferred ones, [`parse`]).
+pub(crate) const MAX_ADDRS: usize = 8;
 
 /// Why an announcement was not believed (logged at debug level, then ignored).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,12 +70,38 @@ pub(crate) fn host_name(me: &PeerId) -> String {
     format!("parley-{}.local.", hex::encode(&key[..key.len().min(8)]))
 }
 
-/// Whether `c` is hidden or reorders text: control characters (C0, DEL, C1),
-/// zero-width characters and the bidi controls a name could spoof with.
+/// Whether `c` is hidden or reorders text: control characters (Unicode
+/// category Cc: C0, DEL, C1), format characters (Cf: zero-width characters,
+/// bidi controls, the soft hyphen, tags...), line and paragraph separators
+/// (Zl, Zp), and the Hangul fillers, which render as blank.
 fn is_hidden(c: char) -> bool {
-    let invisible = matches!(c, '\u{200B}'..='\u{200F}' | '\u{FEFF}');
-    let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    c.is_control() || invisible || bidi
+    // Cf, Zl and Zp as of Unicode 16 (`char::is_control` covers only Cc).
+    let format = matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    );
+    let filler = matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}');
+    c.is_control() || format || filler
 }
 
 /// `raw` without hidden characters ([`is_hidden`]), trimmed.
@@ -144,10 +172,14 @@ fn address_rank(ip: &IpAddr) -> u8 {
 
 /// Whether anyone could connect to `ip` as announced by another host: not
 /// loopback (a stranger must not point us at our own services), unspecified,
-/// multicast or broadcast.
+/// in 0.0.0.0/8 ("this network"), multicast or broadcast. Expects the
+/// canonical form (`IpAddr::to_canonical`), so an IPv4-mapped IPv6 address
+/// such as `::ffff:127.0.0.1` is judged as the IPv4 address it is.
 fn usable(ip: &IpAddr) -> bool {
+    let this_network = matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 0);
     let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
-    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || broadcast)
+    let special = ip.is_loopback() || ip.is_unspecified() || ip.is_multicast();
+    !(special || this_network || broadcast)
 }
 
 /// Checks a resolved announcement and turns it into a [`NearbyPeer`].
@@ -157,7 +189,8 @@ fn usable(ip: &IpAddr) -> bool {
 /// port (a TXT `port` that differs is ignored: SRV is authoritative, RFC 6763
 /// §6); if present, `port` a non-zero decimal u16, `v` a decimal u32, `name`
 /// UTF-8 of at most [`MAX_NAME_CHARS`] chars once hidden characters are removed
-/// (no `name` gives an empty one); at least one [`usable`] address. Never panics.
+/// (no `name` gives an empty one); at least one [`usable`] address once
+/// canonical (of which the [`MAX_ADDRS`] preferred are kept). Never panics.
 ///
 /// Errors: the first [`Reject`] met.
 pub(crate) fn parse(
@@ -194,9 +227,14 @@ pub(crate) fn parse(
             format!("longer than {MAX_NAME_CHARS} chars"),
         ));
     }
-    let mut addrs: Vec<IpAddr> = addrs.into_iter().filter(usable).collect();
+    let mut addrs: Vec<IpAddr> = addrs
+        .into_iter()
+        .map(|ip| ip.to_canonical())
+        .filter(usable)
+        .collect();
     addrs.sort_by_key(|ip| (address_rank(ip), *ip));
     addrs.dedup();
+    addrs.truncate(MAX_ADDRS);
     if addrs.is_empty() {
         return Err(Reject::NoAddress);
     }

@@ -52,6 +52,9 @@ impl Room {
         msg: ServerMessage,
     ) -> Option<ServerMessage> {
         match msg {
+            ServerMessage::Sfu { .. } | ServerMessage::SfuFeed { .. } if self.opts.refuse_sfu => {
+                tracing::warn!("the server offers an SFU, refused; media stays peer to peer");
+            }
             ServerMessage::Sfu { sfu, feeds, .. } => self.start_sfu(sfu, feeds).await,
             ServerMessage::SfuFeed { member, feed, .. } => match &self.sfu.session {
                 Some(session) => session.send(SfuInput::Feed(member, feed)).await,

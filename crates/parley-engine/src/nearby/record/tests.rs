@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use mdns_sd::TxtProperties;
 use parley_proto::PeerId;
 
-use super::{announced_name, host_name, instance_name, parse, service_info, Reject};
-use super::{MAX_NAME_BYTES, MAX_NAME_CHARS};
+use super::{announced_name, clean_name, host_name, instance_name, parse, service_info, Reject};
+use super::{MAX_ADDRS, MAX_NAME_BYTES, MAX_NAME_CHARS};
 
 fn id(seed: u8) -> PeerId {
     let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
@@ -146,6 +146,45 @@ fn missing_fields() {
 }
 
 #[test]
+fn mapped_and_this_network_addresses_are_judged_as_ipv4() {
+    let (me, bob) = (id(1), id(2));
+    let bare = txt(&[("id", v(bob.as_str()))]);
+    let nowhere: Vec<IpAddr> = [
+        "::ffff:127.0.0.1",
+        "::ffff:0.0.0.0",
+        "::ffff:224.0.0.251",
+        "::ffff:255.255.255.255",
+        "0.1.2.3",
+        "0.255.255.255",
+        "::ffff:0.0.0.7",
+    ]
+    .iter()
+    .map(|a| a.parse().unwrap())
+    .collect();
+    assert_eq!(parse(&me, 40123, nowhere, &bare), Err(Reject::NoAddress));
+    // A mapped LAN address is kept as the IPv4 address it is, once.
+    let mapped: Vec<IpAddr> = ["::ffff:192.168.1.20", "192.168.1.20"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let peer = parse(&me, 40123, mapped, &bare).unwrap();
+    assert_eq!(peer.addrs, lan());
+    assert_eq!(peer.server_url(), "ws://192.168.1.20:40123/ws");
+}
+
+#[test]
+fn at_most_eight_addresses_are_kept_the_preferred_ones() {
+    let (me, bob) = (id(1), id(2));
+    let bare = txt(&[("id", v(bob.as_str()))]);
+    let v6 = (1..=12u16).map(|n| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, n]));
+    let v4 = (1..=12u8).rev().map(|n| IpAddr::from([10, 0, 0, n]));
+    let peer = parse(&me, 40123, v6.chain(v4), &bare).unwrap();
+    assert_eq!(MAX_ADDRS, 8);
+    let want: Vec<IpAddr> = (1..=8u8).map(|n| IpAddr::from([10, 0, 0, n])).collect();
+    assert_eq!(peer.addrs, want);
+}
+
+#[test]
 fn ports_come_from_srv() {
     let (me, bob) = (id(1), id(2));
     let peer = parse(&me, 40123, lan(), &good(&bob, "Bob", "5000")).unwrap();
@@ -199,6 +238,39 @@ fn names_lose_control_characters_and_may_not_be_huge() {
         parse(&me, 40123, lan(), &t).unwrap().name.len(),
         MAX_NAME_CHARS
     );
+}
+
+#[test]
+fn names_lose_format_characters_separators_and_fillers() {
+    let (me, bob) = (id(1), id(2));
+    let hidden = [
+        '\u{00AD}',
+        '\u{061C}',
+        '\u{180E}',
+        '\u{200D}',
+        '\u{2028}',
+        '\u{2029}',
+        '\u{2060}',
+        '\u{2064}',
+        '\u{206A}',
+        '\u{206F}',
+        '\u{FEFF}',
+        '\u{FFF9}',
+        '\u{E0001}',
+        '\u{E0041}',
+        '\u{115F}',
+        '\u{1160}',
+        '\u{3164}',
+        '\u{FFA0}',
+    ];
+    for c in hidden {
+        let name = format!("{c}Bo{c}b{c}");
+        let peer = parse(&me, 40123, lan(), &good(&bob, &name, "40123")).unwrap();
+        assert_eq!(peer.name, "Bob", "U+{:04X}", u32::from(c));
+    }
+    // A name of fillers only is an empty one; visible letters all stay.
+    assert_eq!(clean_name("\u{3164}\u{FFA0} \u{115F}"), "");
+    assert_eq!(clean_name("Jörg 김민준 ✓ Ωmega"), "Jörg 김민준 ✓ Ωmega");
 }
 
 #[test]
