@@ -142,18 +142,20 @@ async fn wait_online(
 }
 
 /// Calls `to`, stays `duration_s` seconds (or until our sends are done, if later),
-/// hangs up. `refuse_sfu`: the server is not trusted with our media, so any SFU
-/// it offers is ignored ([`CallOptions::refuse_sfu`]).
+/// hangs up. `untrusted_server`: the server is not trusted with our media, so any SFU
+/// it offers is ignored ([`CallOptions::refuse_sfu`]), and so are its STUN/TURN
+/// servers ([`CallOptions::refuse_server_ice`]).
 pub async fn call(
     profile: Arc<Profile>,
     server: &str,
     to: PeerId,
     duration_s: f64,
     a: CallArgs,
-    refuse_sfu: bool,
+    untrusted_server: bool,
 ) -> Result<()> {
     let mut opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
-    opts.refuse_sfu = refuse_sfu;
+    opts.refuse_sfu = untrusted_server;
+    opts.refuse_server_ice = untrusted_server;
     let screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     // The callee, and those to invite once it answers.
@@ -185,17 +187,18 @@ fn is_contact(profile: &Profile, id: &PeerId) -> bool {
 /// Waits for one incoming call (at most `timeout_s`), accepts it, and returns when the
 /// caller hangs up. A data session (chat and files outside a call, docs/protocol.md
 /// §6.1) is taken the same way when it comes from a contact, and declined with
-/// reason `not a contact` otherwise, as the app does. `refuse_sfu`: as for
+/// reason `not a contact` otherwise, as the app does. `untrusted_server`: as for
 /// [`call`].
 pub async fn answer(
     profile: Arc<Profile>,
     server: &str,
     timeout_s: f64,
     a: CallArgs,
-    refuse_sfu: bool,
+    untrusted_server: bool,
 ) -> Result<()> {
     let mut opts = call_options(&a, Some(Arc::clone(&profile)), true)?;
-    opts.refuse_sfu = refuse_sfu;
+    opts.refuse_sfu = untrusted_server;
+    opts.refuse_server_ice = untrusted_server;
     let screen = ScreenPlan::new(&a)?;
     let (sig, mut sig_rx) = connect(&profile, server).await?;
     let wait = async {
@@ -229,7 +232,7 @@ pub async fn answer(
         .context("signaling connection closed while waiting for a call")?;
     let is_media = kind == CallKind::Media;
     opts.via_sfu = via_sfu;
-    if via_sfu && refuse_sfu {
+    if via_sfu && untrusted_server {
         eprintln!("the server offers its SFU for this call: refused, media stays peer to peer");
     } else if via_sfu {
         eprintln!("the call's media goes through the server's SFU");

@@ -152,6 +152,11 @@ pub struct CallOptions {
     /// and feeds are logged and dropped, and `via_sfu` is then ignored too.
     /// Default false.
     pub refuse_sfu: bool,
+    /// Do not use the STUN/TURN servers the signaling server hands out
+    /// (`ice_servers`, docs/protocol.md §5.1), only `rtc.ice_servers`, which may be
+    /// empty (host candidates then, enough on one LAN): for a server we do not
+    /// trust, whose TURN relay would see who talks to whom and when. Default false.
+    pub refuse_server_ice: bool,
     /// Chat messages to send once the chat channel is open, in order.
     pub chat: Vec<String>,
     /// Files to offer, in order.
@@ -184,6 +189,7 @@ impl Default for CallOptions {
             remote_sinks: None,
             via_sfu: false,
             refuse_sfu: false,
+            refuse_server_ice: false,
             chat: Vec::new(),
             send_files: Vec::new(),
             receive_dir: None,

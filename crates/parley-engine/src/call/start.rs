@@ -114,8 +114,13 @@ pub(super) async fn run(
     // The user's own ICE servers win; otherwise those the signaling server handed
     // out. The links read the server's afresh (`IceSource`): their TURN credentials
     // expire and are handed out again during a long call.
-    let ice = IceSource::of(&opts.rtc);
-    if opts.rtc.ice_servers.is_empty() {
+    // A server we do not trust gives us no servers at all (`refuse_server_ice`).
+    let ice = if opts.refuse_server_ice {
+        IceSource::User
+    } else {
+        IceSource::of(&opts.rtc)
+    };
+    if ice == IceSource::Server {
         opts.rtc.ice_servers = sig.ice_servers();
     }
     if opts.rtc.certificate.is_none() {
