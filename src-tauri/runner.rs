@@ -275,6 +275,16 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
             ClientEvent::Stats(s) => {
                 let _ = app.emit("parley://stats", s);
             }
+            ClientEvent::Reach { id, via } => {
+                {
+                    let mut inner = state.inner.lock().await;
+                    match via {
+                        Some(via) => inner.reach.insert(id, via),
+                        None => inner.reach.remove(&id),
+                    };
+                }
+                emit_state(&app).await;
+            }
             ClientEvent::Nearby(peers) => {
                 state.inner.lock().await.nearby = peers;
                 emit_state(&app).await;

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use parley_engine::client::{CallInfo, Client, ConnectionInfo, ServerState};
+use parley_engine::client::{CallInfo, Client, ConnectionInfo, ServerState, Via};
 use parley_engine::nearby::NearbyPeer;
 use parley_engine::storage::Profile;
 use parley_proto::safety::safety_number;
@@ -47,6 +47,8 @@ pub struct Inner {
     pub connection: Option<ConnectionInfo>,
     /// Contact presence as last reported.
     pub presence: HashMap<PeerId, bool>,
+    /// The server each online contact is reached through, as last reported.
+    pub reach: HashMap<PeerId, Via>,
     /// Parleys on the local network as last reported (empty while the client
     /// is down).
     pub nearby: Vec<NearbyPeer>,
@@ -78,6 +80,11 @@ pub struct ContactView {
     pub name: String,
     /// Online now.
     pub online: bool,
+    /// Where they are while online: `"nearby"` when found on this network (and
+    /// reached through their computer's built-in server, or ours), `"server"`
+    /// otherwise; absent when offline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'static str>,
     /// The built-in "Echo test" contact (not stored; cannot be renamed or removed).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub echo: bool,
@@ -147,6 +154,16 @@ pub struct StateView {
     pub transfers: Vec<TransferView>,
 }
 
+/// [`ContactView::via`] of `id`.
+fn contact_via(inner: &Inner, id: &PeerId) -> Option<&'static str> {
+    let nearby = inner.nearby.iter().any(|p| p.id == *id);
+    match inner.reach.get(id)? {
+        Via::Nearby(_) => Some("nearby"),
+        Via::Home if nearby => Some("nearby"),
+        Via::Home => Some("server"),
+    }
+}
+
 impl AppState {
     /// Contacts with their presence.
     pub fn contacts(&self, inner: &Inner) -> Vec<ContactView> {
@@ -158,6 +175,7 @@ impl AppState {
             .into_iter()
             .map(|c| ContactView {
                 online: inner.presence.get(&c.id).copied().unwrap_or(false),
+                via: contact_via(inner, &c.id),
                 name: c
                     .name
                     .unwrap_or_else(|| c.id.as_str().chars().take(8).collect()),
@@ -170,6 +188,7 @@ impl AppState {
         if let Some(id) = inner.client.as_ref().and_then(|c| c.echo_id()) {
             out.push(ContactView {
                 online: inner.presence.get(id).copied().unwrap_or(false),
+                via: None,
                 name: ECHO_NAME.into(),
                 verified: false,
                 safety_number: safety_number(&me, id),

@@ -60,7 +60,11 @@ impl Signal {
             panic!("no challenge")
         };
         let signature = sign_challenge(&s.key, &decode_b64url(&nonce).unwrap());
-        s.send(ClientMessage::Auth { signature }).await;
+        s.send(ClientMessage::Auth {
+            signature,
+            owner: None,
+        })
+        .await;
         assert!(matches!(s.recv().await, ServerMessage::Welcome { .. }));
         s
     }

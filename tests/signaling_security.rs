@@ -56,6 +56,7 @@ async fn login(
         &mut ws,
         ClientMessage::Auth {
             signature: sign_challenge(signer, &nonce),
+            owner: None,
         },
     )
     .await;

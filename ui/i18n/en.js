@@ -71,10 +71,13 @@ export default {
   'nearby.contact': 'In your contacts',
   'nearby.add': 'Add',
   'nearby.addLabel': 'Add {name} as a contact',
+  'nearby.call': 'Call',
+  'nearby.callLabel': 'Call {name}',
 
   'presence.online': 'Online',
   'presence.offline': 'Offline',
   'presence.inCall': 'In a call',
+  'presence.nearby': 'Online · on this network',
 
   'validate.nameEmpty': 'Please enter a name.',
   'validate.idEmpty': 'Paste their Parley id.',

@@ -71,10 +71,13 @@ export default {
   'nearby.contact': '내 연락처',
   'nearby.add': '추가',
   'nearby.addLabel': '{name} 님을 연락처에 추가',
+  'nearby.call': '통화',
+  'nearby.callLabel': '{name} 님에게 전화',
 
   'presence.online': '온라인',
   'presence.offline': '오프라인',
   'presence.inCall': '통화 중',
+  'presence.nearby': '온라인 · 이 네트워크',
 
   'validate.nameEmpty': '이름을 입력하세요.',
   'validate.idEmpty': '상대방의 Parley ID를 붙여 넣으세요.',

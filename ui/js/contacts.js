@@ -157,7 +157,10 @@ function updateItem(item, c) {
   setText(p.avatar, initial(c.name));
   p.avatar.style.setProperty('--hue', hue(c.id));
   const inCall = store.state.call && store.state.call.peer === c.id && store.state.call.state !== 'ended';
-  setText(p.status, t(inCall ? 'presence.inCall' : c.online ? 'presence.online' : 'presence.offline'));
+  const status = inCall ? 'presence.inCall' : !c.online ? 'presence.offline'
+    : c.via === 'nearby' ? 'presence.nearby' : 'presence.online';
+  setText(p.status, t(status));
+  item.dataset.via = c.online && c.via ? c.via : '';
   const unread = store.unread.get(c.id) || 0;
   p.badge.hidden = !unread;
   setText(p.badge, unread > 99 ? '99+' : unread);
@@ -165,7 +168,7 @@ function updateItem(item, c) {
   item.classList.toggle('selected', selected);
   if (selected) p.main.setAttribute('aria-current', 'true'); else p.main.removeAttribute('aria-current');
   p.main.setAttribute('aria-label', t('contacts.itemLabel', { name: c.name,
-    status: t(c.online ? 'presence.online' : 'presence.offline'), unread: unread ? t('contacts.unread', { n: unread }) : '' }).trim());
+    status: t(status), unread: unread ? t('contacts.unread', { n: unread }) : '' }).trim());
   p.more.setAttribute('aria-label', t('contacts.menuFor', { name: c.name }));
 }
 

@@ -68,7 +68,7 @@ export function createMockBackend(params) {
     contacts: [
       { id: ALICE, name: 'Alice Martin', online: scenario !== 'contacts', verified: true, safetyNumber: SAFETY },
       { id: BOB, name: 'Bob Okafor', online: true, verified: false, safetyNumber: SAFETY },
-      { id: MINJI, name: '김민지', online: true, verified: false, safetyNumber: SAFETY },
+      { id: MINJI, name: '김민지', online: true, via: 'nearby', verified: false, safetyNumber: SAFETY },
       { id: CHEN, name: 'Chen Wei', online: false, verified: false, safetyNumber: SAFETY },
       { id: fakeId(7), name: 'Echo test', online: true, echo: true, verified: false, safetyNumber: SAFETY },
     ],

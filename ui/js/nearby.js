@@ -6,7 +6,7 @@ import { cmd } from './api.js';
 import { act } from './toast.js';
 import { store, changed } from './store.js';
 import { setContacts } from './contacts.js';
-import { selectContact } from './actions.js';
+import { selectContact, startCall } from './actions.js';
 
 /** The name it announces, or the start of its id when it announces none. */
 export function nearbyName(p) {
@@ -30,8 +30,16 @@ async function addNearby(id, button) {
   selectContact(id);
 }
 
-// A contact's item selects the contact; a stranger's has the marker and Add.
-// The key holds `contact`, so an item is rebuilt when that changes.
+/** Whether the contact `id` can be called: online (here or through a server). */
+function callable(id) {
+  const c = ((store.state && store.state.contacts) || []).find((x) => x.id === id);
+  const call = store.state && store.state.call;
+  return !!(c && c.online) && !(call && call.state !== 'ended');
+}
+
+// A contact's item selects the contact and has Call (one click); a stranger's
+// has the marker and Add. The key holds `contact`, so an item is rebuilt when
+// that changes.
 function createItem(p) {
   const avatar = h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' });
   const name = h('span', { class: 'contact-name' });
@@ -44,13 +52,15 @@ function createItem(p) {
     : h('div', { class: 'contact-main' }, avatar, text);
   const add = p.contact ? null : h('button', { type: 'button', class: 'btn btn-sm nearby-add', testid: 'nearby-add',
     onclick: () => addNearby(item.dataset.peer, add) }, h('span', { i18n: 'nearby.add' }));
-  const item = h('li', { class: 'contact nearby-item', testid: 'nearby-item' }, main, add);
-  Object.assign(item, { parts: { avatar, name, add } });
+  const call = p.contact ? h('button', { type: 'button', class: 'btn btn-sm btn-primary nearby-call', testid: 'nearby-call',
+    onclick: () => startCall(item.dataset.peer) }, h('span', { i18n: 'nearby.call' })) : null;
+  const item = h('li', { class: 'contact nearby-item', testid: 'nearby-item' }, main, add || call);
+  Object.assign(item, { parts: { avatar, name, add, call } });
   return item;
 }
 
 function updateItem(item, p) {
-  const { avatar, name, add } = item.parts;
+  const { avatar, name, add, call } = item.parts;
   const label = nearbyName(p);
   item.dataset.peer = p.id;
   item.dataset.contact = String(!!p.contact);
@@ -58,6 +68,10 @@ function updateItem(item, p) {
   setText(avatar, initial(label));
   avatar.style.setProperty('--hue', hue(p.id));
   if (add) add.setAttribute('aria-label', t('nearby.addLabel', { name: label }));
+  if (call) {
+    call.setAttribute('aria-label', t('nearby.callLabel', { name: label }));
+    call.disabled = !callable(p.id);
+  }
 }
 
 export function mountNearby() {

@@ -165,9 +165,10 @@ impl Local {
     /// `a.no_announce`; `browse`: start discovery even when not announcing.
     async fn start(profile: &Profile, a: &NearbyArgs, browse: bool) -> Result<Local> {
         let listen = a.listen.unwrap_or(DEFAULT_LISTEN);
-        let (server, url) = parley_engine::client::start_embedded_server(listen)
-            .await
-            .with_context(|| format!("embedded server on {listen}"))?;
+        let (server, url) =
+            parley_engine::client::start_embedded_server(listen, profile.identity().id())
+                .await
+                .with_context(|| format!("embedded server on {listen}"))?;
         let announce = !a.no_announce;
         eprintln!(
             "embedded server on {}{}",

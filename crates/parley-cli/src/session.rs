@@ -105,13 +105,20 @@ fn wait_secs(secs: f64) -> Duration {
     Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX)
 }
 
+/// Signs in to `server`; to the embedded server of `owner`, found nearby, with a
+/// sign-in bound to that owner (docs/protocol.md §3.1), its STUN/TURN servers
+/// ignored.
 async fn connect(
     profile: &Profile,
     server: &str,
+    owner: Option<&PeerId>,
 ) -> Result<(SignalingClient, tokio::sync::mpsc::Receiver<SignalEvent>)> {
-    SignalingClient::connect(server, profile.identity().signing_key().clone())
-        .await
-        .with_context(|| format!("signaling server {server}"))
+    let key = profile.identity().signing_key().clone();
+    let signed_in = match owner {
+        Some(owner) => SignalingClient::connect_nearby(server, key, owner.clone()).await,
+        None => SignalingClient::connect(server, key).await,
+    };
+    signed_in.with_context(|| format!("signaling server {server}"))
 }
 
 /// Watches `ids` and waits until the server reports every one online (at most
@@ -142,9 +149,10 @@ async fn wait_online(
 }
 
 /// Calls `to`, stays `duration_s` seconds (or until our sends are done, if later),
-/// hangs up. `untrusted_server`: the server is not trusted with our media, so any SFU
-/// it offers is ignored ([`CallOptions::refuse_sfu`]), and so are its STUN/TURN
-/// servers ([`CallOptions::refuse_server_ice`]).
+/// hangs up. `untrusted_server`: the server is `to`'s own, found nearby, not trusted
+/// with our media: the sign-in is bound to `to`, and any SFU it offers is ignored
+/// ([`CallOptions::refuse_sfu`]), and so are its STUN/TURN servers
+/// ([`CallOptions::refuse_server_ice`]).
 pub async fn call(
     profile: Arc<Profile>,
     server: &str,
@@ -157,7 +165,7 @@ pub async fn call(
     opts.refuse_sfu = untrusted_server;
     opts.refuse_server_ice = untrusted_server;
     let screen = ScreenPlan::new(&a)?;
-    let (sig, mut sig_rx) = connect(&profile, server).await?;
+    let (sig, mut sig_rx) = connect(&profile, server, untrusted_server.then_some(&to)).await?;
     // The callee, and those to invite once it answers.
     let mut members = vec![to.clone()];
     for id in &a.invite {
@@ -200,7 +208,8 @@ pub async fn answer(
     opts.refuse_sfu = untrusted_server;
     opts.refuse_server_ice = untrusted_server;
     let screen = ScreenPlan::new(&a)?;
-    let (sig, mut sig_rx) = connect(&profile, server).await?;
+    // Our own server, even with `--server auto`.
+    let (sig, mut sig_rx) = connect(&profile, server, None).await?;
     let wait = async {
         while let Some(ev) = sig_rx.recv().await {
             let SignalEvent::Message(ServerMessage::Invite {

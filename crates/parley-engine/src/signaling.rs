@@ -13,7 +13,8 @@ use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt, StreamExt};
 use parley_proto::identity::{decode_b64url, encode_b64url};
 use parley_proto::{
-    sign_challenge, CallKind, ClientMessage, PeerId, ResumedCall, ServerMessage, PROTOCOL_VERSION,
+    sign_challenge, sign_challenge_bound, CallKind, ClientMessage, PeerId, ResumedCall,
+    ServerMessage, BOUND_AUTH_PROTOCOL_VERSION, SFU_PROTOCOL_VERSION,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -102,6 +103,27 @@ async fn open_ws(url: &str) -> Result<Ws> {
     Ok(ws)
 }
 
+/// How a connection treats its server: the one the user chose, or the embedded
+/// server of a peer found on the network, trusted with nothing more than
+/// reaching that peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Trust {
+    /// The user's own: a plain sign-in (protocol 4 is all it needs, so a server
+    /// older than 5 works), its STUN/TURN servers taken.
+    Chosen,
+    /// The server of this owner ([`SignalingClient::join`]): the sign-in is
+    /// bound to the owner (protocol 5, docs/protocol.md §3.1), so what we sign
+    /// there signs us in nowhere else; the STUN/TURN servers it hands out are
+    /// ignored.
+    OwnedBy(PeerId),
+}
+
+impl Trust {
+    fn takes_ice_servers(&self) -> bool {
+        matches!(self, Trust::Chosen)
+    }
+}
+
 /// What the signaling connection reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -171,12 +193,59 @@ impl SignalingClient {
         url: &str,
         key: SigningKey,
     ) -> Result<(SignalingClient, mpsc::Receiver<SignalEvent>)> {
+        Self::connect_as(url, key, Trust::Chosen).await
+    }
+
+    /// As [`SignalingClient::connect`], for the embedded server of `owner` found
+    /// on the local network, trusted only to reach its owner: as
+    /// [`SignalingClient::join`] (sign-in bound to `owner`, its STUN/TURN servers
+    /// ignored), but waiting for the first sign-in. Errors: as `connect`; a
+    /// server not run by `owner` refuses the sign-in.
+    pub async fn connect_nearby(
+        url: &str,
+        key: SigningKey,
+        owner: PeerId,
+    ) -> Result<(SignalingClient, mpsc::Receiver<SignalEvent>)> {
+        Self::connect_as(url, key, Trust::OwnedBy(owner)).await
+    }
+
+    async fn connect_as(
+        url: &str,
+        key: SigningKey,
+        trust: Trust,
+    ) -> Result<(SignalingClient, mpsc::Receiver<SignalEvent>)> {
         let ws = tokio::time::timeout(
             Duration::from_millis(CONNECT_TIMEOUT_MS),
-            connect_and_auth(url, &key),
+            connect_and_auth(url, &key, &trust),
         )
         .await
         .map_err(|_| Error::Signaling(format!("{url}: timed out connecting")))??;
+        Ok(Self::spawn(url, key, Some(ws), trust))
+    }
+
+    /// Starts signing in to the embedded server of `owner`, found on the local
+    /// network at `url` (`ws://ip:port/ws`), and returns at once:
+    /// [`SignalEvent::Connected`] arrives when the sign-in succeeds,
+    /// [`SignalEvent::Disconnected`] for each failed attempt (it keeps trying
+    /// with backoff until closed). The sign-in is bound to `owner`
+    /// (docs/protocol.md §3.1), and the STUN/TURN servers it hands out are
+    /// ignored ([`SignalingClient::ice_servers`] stays empty): such a server is
+    /// trusted only to reach its owner.
+    pub fn join(
+        url: &str,
+        key: SigningKey,
+        owner: PeerId,
+    ) -> (SignalingClient, mpsc::Receiver<SignalEvent>) {
+        Self::spawn(url, key, None, Trust::OwnedBy(owner))
+    }
+
+    /// Starts the connection task, on `first` if already signed in.
+    fn spawn(
+        url: &str,
+        key: SigningKey,
+        first: Option<Ws>,
+        trust: Trust,
+    ) -> (SignalingClient, mpsc::Receiver<SignalEvent>) {
         let id = PeerId::from_public_key(&key.verifying_key());
         let signer = Arc::new(key.clone());
         let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
@@ -187,10 +256,13 @@ impl SignalingClient {
         let held = HeldCalls::default();
         let net = crate::netwatch::subscribe();
         let (net_handled_tx, net_handled) = watch::channel(*net.borrow());
-        let _ = ev_tx.try_send(SignalEvent::Connected { id: id.clone() });
+        if first.is_some() {
+            let _ = ev_tx.try_send(SignalEvent::Connected { id: id.clone() });
+        }
         let task = ConnectionTask {
             url: url.to_owned(),
             key,
+            trust,
             out_rx,
             events: ev_tx,
             watch: watch_rx,
@@ -200,8 +272,8 @@ impl SignalingClient {
             net,
             net_handled: net_handled_tx,
         };
-        tokio::spawn(task.run(ws));
-        Ok((
+        tokio::spawn(task.run(first));
+        (
             SignalingClient {
                 out: out_tx,
                 id,
@@ -213,7 +285,7 @@ impl SignalingClient {
                 key: signer,
             },
             ev_rx,
-        ))
+        )
     }
 
     /// Our peer id.
@@ -294,10 +366,13 @@ impl SignalingClient {
     }
 }
 
-async fn connect_and_auth(url: &str, key: &SigningKey) -> Result<Ws> {
+async fn connect_and_auth(url: &str, key: &SigningKey, trust: &Trust) -> Result<Ws> {
     let mut ws = open_ws(url).await?;
     let hello = ClientMessage::Hello {
-        protocol: PROTOCOL_VERSION,
+        protocol: match trust {
+            Trust::Chosen => SFU_PROTOCOL_VERSION,
+            Trust::OwnedBy(_) => BOUND_AUTH_PROTOCOL_VERSION,
+        },
         public_key: encode_b64url(key.verifying_key().as_bytes()),
     };
     send_ws(&mut ws, &hello).await?;
@@ -317,8 +392,15 @@ async fn connect_and_auth(url: &str, key: &SigningKey) -> Result<Ws> {
             )))
         }
     };
-    let auth = ClientMessage::Auth {
-        signature: sign_challenge(key, &nonce),
+    let auth = match trust {
+        Trust::OwnedBy(owner) => ClientMessage::Auth {
+            signature: sign_challenge_bound(key, &nonce, owner),
+            owner: Some(owner.clone()),
+        },
+        Trust::Chosen => ClientMessage::Auth {
+            signature: sign_challenge(key, &nonce),
+            owner: None,
+        },
     };
     send_ws(&mut ws, &auth).await?;
     match recv_ws(&mut ws).await? {
@@ -359,6 +441,7 @@ async fn recv_ws(ws: &mut Ws) -> Result<ServerMessage> {
 struct ConnectionTask {
     url: String,
     key: SigningKey,
+    trust: Trust,
     out_rx: mpsc::Receiver<ClientMessage>,
     events: mpsc::Sender<SignalEvent>,
     watch: watch::Receiver<Vec<PeerId>>,
@@ -424,8 +507,8 @@ fn is_local_url(url: &str) -> bool {
 }
 
 impl ConnectionTask {
-    async fn run(mut self, first: Ws) {
-        let mut ws = Some(first);
+    async fn run(mut self, first: Option<Ws>) {
+        let mut ws = first;
         let mut backoff = MIN_BACKOFF_MS;
         loop {
             let conn = match ws.take() {
@@ -433,7 +516,7 @@ impl ConnectionTask {
                 None => {
                     match tokio::time::timeout(
                         Duration::from_millis(CONNECT_TIMEOUT_MS),
-                        connect_and_auth(&self.url, &self.key),
+                        connect_and_auth(&self.url, &self.key, &self.trust),
                     )
                     .await
                     {
@@ -581,7 +664,9 @@ impl ConnectionTask {
                     Some(Ok(Message::Text(t))) => match ServerMessage::parse(&t) {
                         Ok(m) => {
                             if let ServerMessage::IceServers { ice_servers, .. } = &m {
-                                self.ice.send_replace(ice_servers_from(ice_servers));
+                                if self.trust.takes_ice_servers() {
+                                    self.ice.send_replace(ice_servers_from(ice_servers));
+                                }
                             }
                             if self.events.send(SignalEvent::Message(m)).await.is_err() {
                                 let _ = ws.close(None).await;

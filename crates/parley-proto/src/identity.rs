@@ -20,6 +20,10 @@ pub const PEER_ID_LEN: usize = 43;
 /// trailing NUL byte).
 pub const AUTH_CONTEXT: &[u8] = b"parley-signal-auth-v1\0";
 
+/// Domain-separation prefix of the bytes signed in a sign-in bound to the server's
+/// owner (protocol 5, docs/protocol.md §3.1; includes the trailing NUL byte).
+pub const AUTH_CONTEXT_BOUND: &[u8] = b"parley-signal-auth-v2\0";
+
 /// Length of the server's challenge nonce, bytes (before base64url encoding).
 pub const NONCE_BYTES: usize = 32;
 
@@ -160,12 +164,54 @@ pub fn sign_challenge(key: &SigningKey, nonce: &[u8]) -> String {
     encode_b64url(&key.sign(&auth_payload(nonce)).to_bytes())
 }
 
+/// The exact bytes a client signs in a sign-in bound to the server's owner
+/// (protocol 5, docs/protocol.md §3.1): [`AUTH_CONTEXT_BOUND`], then `owner`'s
+/// id (43 ASCII chars) as a 2-byte big-endian length and its bytes, then the raw
+/// nonce. A server run by a peer (the embedded server of someone found nearby)
+/// accepts it only when it names that peer, and every other server refuses it,
+/// so a server that passes another's challenge on to us cannot sign in with our
+/// answer anywhere but on the owner's own server.
+pub fn auth_payload_bound(nonce: &[u8], owner: &PeerId) -> Vec<u8> {
+    let owner = owner.as_str().as_bytes();
+    let len = u16::try_from(owner.len()).unwrap_or(u16::MAX);
+    let mut payload = Vec::with_capacity(AUTH_CONTEXT_BOUND.len() + 2 + owner.len() + nonce.len());
+    payload.extend_from_slice(AUTH_CONTEXT_BOUND);
+    payload.extend_from_slice(&len.to_be_bytes());
+    payload.extend_from_slice(&owner[..usize::from(len)]);
+    payload.extend_from_slice(nonce);
+    payload
+}
+
+/// Signs [`auth_payload_bound`]`(nonce, owner)` with `key`: the base64url
+/// signature for an `auth` whose `owner` is `owner`.
+pub fn sign_challenge_bound(key: &SigningKey, nonce: &[u8], owner: &PeerId) -> String {
+    encode_b64url(&key.sign(&auth_payload_bound(nonce, owner)).to_bytes())
+}
+
+/// Verifies that `sig_b64` is `id`'s signature of
+/// [`auth_payload_bound`]`(nonce, owner)`.
+///
+/// Errors: as [`verify_challenge`].
+pub fn verify_challenge_bound(
+    id: &PeerId,
+    nonce: &[u8],
+    owner: &PeerId,
+    sig_b64: &str,
+) -> Result<(), ProtoError> {
+    verify_payload(id, &auth_payload_bound(nonce, owner), sig_b64)
+}
+
 /// Verifies that `sig_b64` is `id`'s signature of [`auth_payload`]`(nonce)`.
 ///
 /// Errors: [`ProtoError::InvalidPeerId`] if `id` is not a valid key;
 /// [`ProtoError::BadSignature`] if the signature is not base64url of 64 bytes or
 /// does not verify (strict verification: no malleable or small-order forms).
 pub fn verify_challenge(id: &PeerId, nonce: &[u8], sig_b64: &str) -> Result<(), ProtoError> {
+    verify_payload(id, &auth_payload(nonce), sig_b64)
+}
+
+/// Strictly verifies `sig_b64` as `id`'s signature of `payload`.
+fn verify_payload(id: &PeerId, payload: &[u8], sig_b64: &str) -> Result<(), ProtoError> {
     let key = id.verifying_key()?;
     let bad = |reason: &str| ProtoError::BadSignature {
         reason: reason.to_owned(),
@@ -174,7 +220,7 @@ pub fn verify_challenge(id: &PeerId, nonce: &[u8], sig_b64: &str) -> Result<(), 
         .decode(sig_b64)
         .map_err(|_| bad("not base64url"))?;
     let bytes: [u8; 64] = bytes.try_into().map_err(|_| bad("not 64 bytes"))?;
-    key.verify_strict(&auth_payload(nonce), &Signature::from_bytes(&bytes))
+    key.verify_strict(payload, &Signature::from_bytes(&bytes))
         .map_err(|_| bad("signature does not verify"))
 }
 
@@ -266,6 +312,48 @@ mod tests {
             b"parley-signal-auth-v1\0\x01\x02".to_vec()
         );
     }
+
+    #[test]
+    fn bound_payload_names_the_owner_with_its_length() {
+        let owner = PeerId::from_public_key(&key(5).verifying_key());
+        let mut want = b"parley-signal-auth-v2\0\x00\x2b".to_vec();
+        want.extend_from_slice(owner.as_str().as_bytes());
+        want.extend_from_slice(&[1, 2]);
+        assert_eq!(auth_payload_bound(&[1, 2], &owner), want);
+    }
+
+    #[test]
+    fn a_bound_signature_is_good_only_for_its_owner() {
+        let k = key(9);
+        let id = PeerId::from_public_key(&k.verifying_key());
+        let (owner, other) = (
+            PeerId::from_public_key(&key(5).verifying_key()),
+            PeerId::from_public_key(&key(6).verifying_key()),
+        );
+        let nonce = [42u8; NONCE_BYTES];
+        let sig = sign_challenge_bound(&k, &nonce, &owner);
+        assert_eq!(verify_challenge_bound(&id, &nonce, &owner, &sig), Ok(()));
+        assert!(verify_challenge_bound(&id, &nonce, &other, &sig).is_err());
+        // Nor as an unbound answer (docs/protocol.md §3.1: what a relay would try).
+        assert!(verify_challenge(&id, &nonce, &sig).is_err());
+    }
+
+    #[test]
+    fn bound_test_vector() {
+        // docs/protocol.md §3.1: key 32 bytes of 0x01, nonce 0x00..0x1f, owner
+        // the id of 32 bytes of 0x02.
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let owner = PeerId::from_public_key(&SigningKey::from_bytes(&[2; 32]).verifying_key());
+        let nonce: Vec<u8> = (0..32).collect();
+        let sig = sign_challenge_bound(&k, &nonce, &owner);
+        assert_eq!(owner.as_str(), BOUND_VECTOR_OWNER);
+        assert_eq!(sig, BOUND_VECTOR_SIG);
+    }
+
+    /// The same values are in docs/protocol.md §3.1.
+    const BOUND_VECTOR_OWNER: &str = "gTl3Dqh9F19Wo1Rmw0x-zMuNipG07jeiXfYPW4_Js5Q";
+    const BOUND_VECTOR_SIG: &str =
+        "4sah2-IArwQL6saVTldQbjXkXNU-ppez8kDVDkDPKODJoqBpDfpmw7xHOoYIm4M8mIrktoTiGyBlany0XqnKDw";
 
     #[test]
     fn sign_and_verify() {

@@ -22,7 +22,10 @@ pub mod signal;
 mod json;
 
 pub use error::ProtoError;
-pub use identity::{auth_payload, sign_challenge, verify_challenge, PeerId, INVITE_LINK_PREFIX};
+pub use identity::{
+    auth_payload, auth_payload_bound, sign_challenge, sign_challenge_bound, verify_challenge,
+    verify_challenge_bound, PeerId, INVITE_LINK_PREFIX,
+};
 pub use signal::{
     CallKind, ClientMessage, ErrorCode, IceServerInfo, ResumedCall, ServerMessage, SfuAccess,
     SfuFeed,
@@ -36,8 +39,9 @@ pub use signal::{
 /// version 3 added group calls (§6.4): `add`, `joined`, `left`, `members` in
 /// `invite` and `to` on `offer`, `answer`, `candidate` and `cancel`; version 4
 /// calls through an SFU (§6.5): `sfu` in `invite`, `sfu`, `sfu_feed`, error
-/// `sfu_unavailable`.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// `sfu_unavailable`; version 5 sign-ins bound to the server's owner (§3.1):
+/// `owner` in `auth`.
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The oldest protocol version a server still accepts: a version 2 client takes
 /// part in one-to-one calls, and cannot be added to a group call.
@@ -48,6 +52,12 @@ pub const GROUP_PROTOCOL_VERSION: u32 = 3;
 
 /// The first protocol version with calls through an SFU (docs/protocol.md §6.5).
 pub const SFU_PROTOCOL_VERSION: u32 = 4;
+
+/// The first protocol version whose `auth` may be bound to the server's owner
+/// (`owner`, docs/protocol.md §3.1). A client says hello with it only where it
+/// binds its sign-in, and with [`SFU_PROTOCOL_VERSION`] elsewhere, so servers
+/// older than 5 keep working with it.
+pub const BOUND_AUTH_PROTOCOL_VERSION: u32 = 5;
 
 /// Most members a call may have at once, invited ones included (docs/protocol.md
 /// §6.4).

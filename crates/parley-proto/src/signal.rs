@@ -116,8 +116,14 @@ pub enum ClientMessage {
     /// Answers the server's `challenge`.
     Auth {
         /// base64url signature of [`crate::auth_payload`]`(nonce)`, where `nonce` is
-        /// the decoded bytes of the challenge's nonce (see [`crate::sign_challenge`]).
+        /// the decoded bytes of the challenge's nonce (see [`crate::sign_challenge`]);
+        /// of [`crate::auth_payload_bound`]`(nonce, owner)` when `owner` is set.
         signature: String,
+        /// Protocol 5: the peer whose server this is meant to be (its embedded
+        /// server, found nearby). The server refuses the sign-in unless it is run
+        /// by that peer (docs/protocol.md §3.1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<PeerId>,
     },
     /// Replaces the set of peers whose presence the client wants to follow
     /// (at most [`MAX_WATCH_IDS`]).
@@ -301,6 +307,9 @@ impl ClientMessage {
                 validate_call_id(call_id)?;
                 to.iter().try_for_each(validate_id)
             }
+            ClientMessage::Auth {
+                owner: Some(owner), ..
+            } => validate_id(owner),
             ClientMessage::Resume { calls } => {
                 if calls.len() > MAX_RESUMED_CALLS {
                     return Err(ProtoError::Invalid {

@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// See [`ServerConfig::tls_cert`].
     pub tls_key: Option<PathBuf>,
+    /// The peer that runs this server (an app's embedded server): the only
+    /// owner a sign-in bound to one (protocol 5, docs/protocol.md §3.1) may name.
+    /// `None` (a standalone server): bound sign-ins are refused.
+    pub owner: Option<parley_proto::PeerId>,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +66,7 @@ impl Default for ServerConfig {
             max_failed_auths_per_ip: DEFAULT_MAX_FAILED_AUTHS_PER_IP,
             tls_cert: None,
             tls_key: None,
+            owner: None,
         }
     }
 }
@@ -227,6 +232,7 @@ impl FileConfig {
                 .unwrap_or(base.max_failed_auths_per_ip),
             tls_cert: self.tls_cert.clone().or(base.tls_cert),
             tls_key: self.tls_key.clone().or(base.tls_key),
+            owner: base.owner,
         }
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use parley_proto::identity::{encode_b64url, NONCE_BYTES};
 use parley_proto::{
-    verify_challenge, ClientMessage, ErrorCode, PeerId, ServerMessage, MIN_PROTOCOL_VERSION,
-    PROTOCOL_VERSION,
+    verify_challenge, verify_challenge_bound, ClientMessage, ErrorCode, PeerId, ServerMessage,
+    MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 use rand::RngCore as _;
 use tokio::sync::{mpsc, Notify};
@@ -435,6 +435,25 @@ impl Conn {
         Flow::Continue
     }
 
+    /// Checks `auth`'s signature: of the plain payload, or, with `owner`, of the
+    /// payload bound to it, which must be this server's owner (docs/protocol.md
+    /// §3.1). Errors: why the sign-in fails, for `auth_failed`.
+    fn check_signature(
+        &self,
+        claimed: &PeerId,
+        nonce: &[u8],
+        signature: &str,
+        owner: Option<&PeerId>,
+    ) -> Result<(), String> {
+        let Some(named) = owner else {
+            return verify_challenge(claimed, nonce, signature).map_err(|e| e.to_string());
+        };
+        if self.state.config.owner.as_ref() != Some(named) {
+            return Err("the sign-in is bound to another server's owner".into());
+        }
+        verify_challenge_bound(claimed, nonce, named, signature).map_err(|e| e.to_string())
+    }
+
     fn on_auth(
         &mut self,
         msg: ClientMessage,
@@ -442,7 +461,7 @@ impl Conn {
         nonce: [u8; NONCE_BYTES],
         protocol: u32,
     ) -> Flow {
-        let ClientMessage::Auth { signature } = msg else {
+        let ClientMessage::Auth { signature, owner } = msg else {
             self.error(
                 ErrorCode::NotAuthenticated,
                 "send auth to answer the challenge",
@@ -454,12 +473,12 @@ impl Conn {
             };
             return Flow::Continue;
         };
-        if let Err(e) = verify_challenge(&claimed, &nonce, &signature) {
+        if let Err(e) = self.check_signature(&claimed, &nonce, &signature, owner.as_ref()) {
             tracing::info!(remote = %self.remote, peer = %claimed, error = %e, "authentication failed");
             self.state
                 .shared
                 .auth_failed(self.remote.ip(), &self.state.config);
-            self.error(ErrorCode::AuthFailed, e.to_string());
+            self.error(ErrorCode::AuthFailed, e);
             return Flow::Close(close_code::POLICY, "authentication failed");
         }
         tracing::info!(remote = %self.remote, peer = %claimed, "authenticated");

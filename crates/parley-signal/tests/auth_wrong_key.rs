@@ -21,6 +21,7 @@ async fn auth_with_wrong_key_is_refused() {
     impostor
         .send(&ClientMessage::Auth {
             signature: sign_challenge(&key(66), &nonce),
+            owner: None,
         })
         .await;
     impostor.expect_error(ErrorCode::AuthFailed).await;
@@ -55,6 +56,7 @@ async fn auth_with_wrong_key_is_refused() {
     garbage
         .send(&ClientMessage::Auth {
             signature: "!!".into(),
+            owner: None,
         })
         .await;
     garbage.expect_error(ErrorCode::AuthFailed).await;

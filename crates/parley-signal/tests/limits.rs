@@ -129,6 +129,7 @@ async fn failed_sign_ins_lock_the_address_out() {
         c.hello().await;
         c.send(&ClientMessage::Auth {
             signature: "A".repeat(86),
+            owner: None,
         })
         .await;
         c.expect_error(ErrorCode::AuthFailed).await;

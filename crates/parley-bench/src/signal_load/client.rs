@@ -50,6 +50,7 @@ impl LoadClient {
         };
         c.send(&ClientMessage::Auth {
             signature: sign_challenge(key, &nonce),
+            owner: None,
         })
         .await?;
         match c.recv().await? {

@@ -3,6 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use parley_proto::PeerId;
+
 use crate::{Error, Result};
 
 /// Starts the embedded signaling server on `listen` (default settings: no ICE
@@ -12,12 +14,17 @@ use crate::{Error, Result};
 /// dropped or shut down) and the URL a client on this machine signs in with,
 /// [`local_url`] of the address bound; its port is what `nearby` announces.
 ///
+/// `owner` is the peer running it: the only owner a bound sign-in (docs/protocol.md
+/// §3.1), as peers that found it nearby make, may name.
+///
 /// Errors: [`Error::Signaling`] when no port of that address can be bound.
 pub async fn start_embedded_server(
     listen: SocketAddr,
+    owner: PeerId,
 ) -> Result<(parley_signal::ServerHandle, String)> {
     let mut cfg = parley_signal::ServerConfig {
         listen,
+        owner: Some(owner),
         ..Default::default()
     };
     let handle = match parley_signal::start(cfg.clone()).await {

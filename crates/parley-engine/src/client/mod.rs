@@ -11,7 +11,9 @@ mod embedded;
 mod frames;
 mod members;
 mod nearby;
+mod presence;
 mod roster;
+mod servers;
 mod sessions;
 mod task;
 
@@ -20,6 +22,7 @@ pub use embedded::{local_url, start_embedded_server};
 pub use frames::{FrameSlot, PreviewSource};
 pub use members::{FrameSlots, MemberInfo, MemberState, SPEAKER_HOLD_MS, SPEAKING_LEVEL};
 pub use nearby::NearbyOptions;
+pub use servers::{Via, MAX_NEARBY_SERVERS, NEARBY_LEAVE_GRACE_MS};
 pub use sessions::SESSION_IDLE_MS;
 
 use std::net::SocketAddr;
@@ -207,7 +210,8 @@ pub struct CallInfo {
 pub enum ClientEvent {
     /// The signaling connection changed.
     Connection(ConnectionInfo),
-    /// A watched contact came online or went offline.
+    /// A watched contact came online (on any server we are signed in to) or
+    /// went offline (on all of them).
     Presence {
         /// The contact.
         id: PeerId,
@@ -245,6 +249,14 @@ pub enum ClientEvent {
     /// id: sent when discovery starts and whenever the list changes (clients
     /// started with [`Client::start_with_nearby`] only).
     Nearby(Vec<NearbyPeer>),
+    /// The server a contact is reached through changed: calls, chat and files
+    /// to them go through `via` (docs/nearby-plan.md).
+    Reach {
+        /// The contact.
+        id: PeerId,
+        /// Their own home server, a nearby computer's, or `None` when offline.
+        via: Option<Via>,
+    },
     /// Something went wrong that the user should see.
     Error {
         /// Machine-readable code (docs/ui-api.md).

@@ -42,6 +42,8 @@ pub(super) struct ClientNearby {
     /// The task sending the list as [`ClientEvent::Nearby`].
     forward: Option<JoinHandle<()>>,
     events: mpsc::Sender<ClientEvent>,
+    /// The list as the client task reads it; outlives restarts of discovery.
+    list: watch::Sender<Vec<NearbyPeer>>,
 }
 
 impl ClientNearby {
@@ -70,6 +72,7 @@ impl ClientNearby {
             nearby: None,
             forward: None,
             events,
+            list: watch::Sender::new(Vec::new()),
         };
         this.launch().await;
         this
@@ -98,11 +101,20 @@ impl ClientNearby {
         match started {
             Ok(nearby) => {
                 let rx = nearby.watch();
-                self.forward = Some(tokio::spawn(forward(rx, self.events.clone())));
+                self.forward = Some(tokio::spawn(forward(
+                    rx,
+                    self.events.clone(),
+                    self.list.clone(),
+                )));
                 self.nearby = Some(nearby);
             }
             Err(e) => tracing::warn!("nearby discovery is off: {e}"),
         }
+    }
+
+    /// The list of people found nearby, as it changes.
+    pub(super) fn subscribe(&self) -> watch::Receiver<Vec<NearbyPeer>> {
+        self.list.subscribe()
     }
 
     /// Shows us to people on this network, or stops (goodbye packets). Only
@@ -151,12 +163,17 @@ async fn start_nearby(cfg: NearbyConfig) -> Result<Nearby> {
         .unwrap_or_else(|e| Err(Error::Nearby(e.to_string())))
 }
 
-/// Sends the list as [`ClientEvent::Nearby`] now and whenever it changes, until
-/// discovery stops or nobody listens.
-async fn forward(mut peers: watch::Receiver<Vec<NearbyPeer>>, events: mpsc::Sender<ClientEvent>) {
+/// Sends the list as [`ClientEvent::Nearby`], and to `list`, now and whenever
+/// it changes, until discovery stops or nobody listens.
+async fn forward(
+    mut peers: watch::Receiver<Vec<NearbyPeer>>,
+    events: mpsc::Sender<ClientEvent>,
+    list: watch::Sender<Vec<NearbyPeer>>,
+) {
     loop {
-        let list = peers.borrow_and_update().clone();
-        if events.send(ClientEvent::Nearby(list)).await.is_err() {
+        let now = peers.borrow_and_update().clone();
+        list.send_replace(now.clone());
+        if events.send(ClientEvent::Nearby(now)).await.is_err() {
             return;
         }
         if peers.changed().await.is_err() {

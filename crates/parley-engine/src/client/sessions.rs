@@ -14,6 +14,7 @@ use futures_util::future::select_all;
 use parley_proto::PeerId;
 use tokio::sync::mpsc;
 
+use super::servers::Via;
 use crate::call::{Call, CallCommand, CallEvent};
 use crate::signaling::SignalEvent;
 use crate::transfer::{TransferDirection, TransferEvent};
@@ -29,6 +30,8 @@ pub(super) struct Session {
     pub(super) call_id: String,
     pub(super) peer: PeerId,
     pub(super) signals: mpsc::Sender<SignalEvent>,
+    /// The server the session runs through.
+    pub(super) via: Via,
     pub(super) connected: bool,
     /// We opened it (only then is a failure to connect ours to report).
     pub(super) outgoing: bool,
@@ -46,6 +49,7 @@ impl Session {
         call_id: String,
         peer: PeerId,
         signals: mpsc::Sender<SignalEvent>,
+        via: Via,
         outgoing: bool,
     ) -> Self {
         Self {
@@ -53,6 +57,7 @@ impl Session {
             call_id,
             peer,
             signals,
+            via,
             connected: false,
             outgoing,
             closing: false,
@@ -76,6 +81,11 @@ impl Sessions {
 
     pub(super) fn add(&mut self, session: Session) {
         self.list.push(session);
+    }
+
+    /// The servers the sessions run through.
+    pub(super) fn vias(&self) -> impl Iterator<Item = Via> + '_ {
+        self.list.iter().map(|s| s.via.clone())
     }
 
     /// A session with `peer` that is not closing, if there is one.

@@ -75,6 +75,7 @@ mod tests {
             name: name.into(),
             addrs: vec!["192.168.1.20".parse().unwrap()],
             port,
+            version: 5,
         }
     }
 

@@ -83,6 +83,10 @@ pub struct NearbyPeer {
     pub addrs: Vec<IpAddr>,
     /// TCP port of its signaling server (SRV), never 0.
     pub port: u16,
+    /// The signaling protocol version it speaks (TXT `v`), 0 when it says none:
+    /// a client signs in to its server only from
+    /// [`parley_proto::BOUND_AUTH_PROTOCOL_VERSION`] on.
+    pub version: u32,
 }
 
 impl NearbyPeer {
@@ -113,6 +117,7 @@ mod tests {
             name: "Ada".into(),
             addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             port: 40123,
+            version: 5,
         }
     }
 

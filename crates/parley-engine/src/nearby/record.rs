@@ -216,10 +216,12 @@ pub(crate) fn parse(
             Ok(_) => {}
         }
     }
-    if let Some(v) = text(txt, "v")? {
-        v.parse::<u32>()
-            .map_err(|_| malformed("v", "not a version number"))?;
-    }
+    let version = match text(txt, "v")? {
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| malformed("v", "not a version number"))?,
+        None => 0,
+    };
     let name = clean_name(text(txt, "name")?.unwrap_or_default());
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(malformed(
@@ -243,5 +245,6 @@ pub(crate) fn parse(
         name,
         addrs,
         port: srv_port,
+        version,
     })
 }

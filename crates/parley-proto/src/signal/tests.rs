@@ -17,6 +17,7 @@ fn all_client_messages() -> Vec<ClientMessage> {
         },
         ClientMessage::Auth {
             signature: "sig".into(),
+            owner: None,
         },
         ClientMessage::Watch {
             ids: vec![id(2), id(3)],

@@ -557,6 +557,7 @@ fn misc_messages() {
         &a,
         ClientMessage::Auth {
             signature: "x".into(),
+            owner: None,
         },
     );
     assert_eq!(code_of(&out), Some(ErrorCode::AlreadyAuthenticated));

@@ -69,6 +69,7 @@ impl Client {
         let nonce = c.hello_as(protocol).await;
         c.send(&ClientMessage::Auth {
             signature: sign_challenge(&key(seed), &nonce),
+            owner: None,
         })
         .await;
         let id = c.id.clone();

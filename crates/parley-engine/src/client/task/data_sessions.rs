@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::{Task, CALL_SIGNAL_QUEUE};
 use crate::call::CallError;
 use crate::call::{new_call_id, Call, CallCommand, CallEvent, CallOptions, Direction};
+use crate::client::servers::Via;
 use crate::client::sessions::Session;
 use crate::client::{CallPhase, ClientEvent};
 use crate::storage::Direction as ChatDirection;
@@ -26,7 +27,7 @@ impl Task {
         peer: &PeerId,
         commands: Vec<CallCommand>,
     ) -> Result<()> {
-        let offline = self.presence.get(peer) == Some(&false);
+        let offline = self.presence.online(peer) == Some(false);
         // A call carries them once accepted; one still ringing may yet be declined,
         // and what waits in it would be lost.
         let call = self
@@ -63,13 +64,14 @@ impl Task {
             to: peer.clone(),
             call_id: call_id.clone(),
         };
-        self.start_session(direction, call_id, peer.clone(), options, true);
-        Ok(())
+        // Through the server the peer is online on.
+        let via = self.presence.route(peer).unwrap_or(Via::Home);
+        self.start_session(direction, call_id, peer.clone(), options, via, true)
     }
 
     /// A peer opens a data session: answered when it is one of our contacts,
     /// declined otherwise (no one else learns our address from a session).
-    pub(super) async fn on_data_invite(&mut self, call_id: String, from: PeerId) {
+    pub(super) async fn on_data_invite(&mut self, via: Via, call_id: String, from: PeerId) {
         let known = self
             .profile
             .contacts()
@@ -77,13 +79,14 @@ impl Task {
             .unwrap_or(false);
         if !known {
             tracing::info!(%from, "declining a data session from someone not in our contacts");
-            let _ = self
-                .signaling
-                .send(ClientMessage::Decline {
-                    call_id,
-                    reason: Some("not a contact".into()),
-                })
-                .await;
+            if let Some(server) = self.servers.get(&via) {
+                let _ = server
+                    .send(ClientMessage::Decline {
+                        call_id,
+                        reason: Some("not a contact".into()),
+                    })
+                    .await;
+            }
             return;
         }
         let direction = Direction::Incoming {
@@ -91,7 +94,9 @@ impl Task {
             from: from.clone(),
         };
         let options = self.session_options();
-        self.start_session(direction, call_id, from, options, false);
+        if let Err(e) = self.start_session(direction, call_id, from, options, via, false) {
+            tracing::warn!("data session: {e}");
+        }
     }
 
     fn session_options(&self) -> CallOptions {
@@ -105,19 +110,26 @@ impl Task {
         }
     }
 
+    /// Starts a data session through the server `via`.
+    ///
+    /// Errors: we are no longer signed in to `via` ([`crate::Error::Signaling`]).
     fn start_session(
         &mut self,
         direction: Direction,
         call_id: String,
         peer: PeerId,
-        options: CallOptions,
+        mut options: CallOptions,
+        via: Via,
         outgoing: bool,
-    ) {
-        tracing::info!(%call_id, %peer, outgoing, "data session starting");
+    ) -> Result<()> {
+        tracing::info!(%call_id, %peer, outgoing, ?via, "data session starting");
+        let server = self.signaling_for(&via)?;
+        options.refuse_server_ice = via.is_nearby();
         let (sig_tx, sig_rx) = mpsc::channel(CALL_SIGNAL_QUEUE);
-        let call = Call::start(self.signaling.clone(), sig_rx, direction, options);
+        let call = Call::start(server, sig_rx, direction, options);
         self.sessions
-            .add(Session::new(call, call_id, peer, sig_tx, outgoing));
+            .add(Session::new(call, call_id, peer, sig_tx, via, outgoing));
+        Ok(())
     }
 
     /// One event of the session `call_id`; `None` = it ended.
