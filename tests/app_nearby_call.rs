@@ -8,7 +8,8 @@
 //! - each window lists the other under Nearby within 3 s of its first start,
 //!   marked "Not a contact";
 //! - after one click on Add in Ana's window, her contacts show Ben online on
-//!   this network (`data-via="nearby"`). Ben has not added Ana, so he is signed
+//!   this network, named "Ben (<start of his id>)" because she already has a
+//!   contact named Ben (`data-via="nearby"`). Ben has not added Ana, so he is signed
 //!   in to no server of hers: she learns it by signing in to his embedded server,
 //!   with a sign-in bound to its address (protocol 5);
 //! - one click on Call in Ana's Nearby list rings Ben's window through his own
@@ -16,6 +17,7 @@
 //!   views connect and draw the other's clip (frames counted up, 320x180);
 //! - hanging up returns both windows to the contact panel;
 //! - Ben adds Ana in one click and then lists her online on this network;
+//! - chat with no call goes both ways (a data session, contacts only);
 //! - a screenshot `nearby-call.png` of Ana's window before the call
 //!   (`$PARLEY_SCREENSHOT_DIR`, or a temp folder).
 
@@ -171,6 +173,21 @@ fn enabled_and_visible(s: &Session, e: &webdriver::Element) -> WdResult<bool> {
             .unwrap_or(false))
 }
 
+/// Adds `id` as `name` through the add-contact dialog.
+fn add_contact(app: &App, id: &str, name: &str) -> WdResult<()> {
+    let s = &app.s;
+    s.click(&s.wait_visible("[data-testid=add-contact]", SHORT)?)?;
+    s.send_keys(&s.wait_visible("[data-testid=add-contact-id]", SHORT)?, id)?;
+    s.send_keys(&s.find("[data-testid=add-contact-name]")?, name)?;
+    s.click(&s.find("[data-testid=add-contact-submit]")?)?;
+    s.wait_for(
+        &format!("[data-testid=contact][data-peer-id=\"{id}\"]"),
+        SHORT,
+        |s, e| s.visible(e),
+    )?;
+    Ok(())
+}
+
 /// Waits until `app`'s contact list shows `id` online, found on this network.
 fn online_nearby(app: &App, id: &str) -> WdResult<()> {
     let sel =
@@ -215,6 +232,12 @@ fn scenario(apps: &[App], shots: &Path) -> WdResult<()> {
             return Err(format!("[{}] listed the other after {ms} ms", app.name));
         }
     }
+    // Ana already has a contact named Ben (someone else).
+    let other_ben = parley_proto::PeerId::from_public_key(
+        &ed25519_dalek::SigningKey::from_bytes(&[42; 32]).verifying_key(),
+    );
+    add_contact(ana, other_ben.as_str(), "Ben")?;
+
     // Ana adds Ben in one click. Ben has not added her, so he is on no server
     // of hers: she sees him online only by signing in to his.
     let ben_item = format!("[data-testid=nearby-item][data-peer=\"{}\"]", ids[1]);
@@ -224,6 +247,20 @@ fn scenario(apps: &[App], shots: &Path) -> WdResult<()> {
     )?;
     let added = Instant::now();
     online_nearby(ana, &ids[1])?;
+    // Under a name that tells him from the Ben she had.
+    let want = format!("Ben ({})", &ids[1][..6]);
+    let named = ana.s.wait_script(
+        "the contact's name",
+        "const e = document.querySelector(`[data-testid=contact][data-peer-id=\"${arguments[0]}\"] .contact-name`);\
+         return e && e.textContent;",
+        vec![ids[1].clone().into()],
+        SHORT,
+    )?;
+    if named.as_str() != Some(want.as_str()) {
+        return Err(format!(
+            "[Ana] the nearby Ben was added as {named}, want {want:?}"
+        ));
+    }
     println!(
         "nearby-call: Ana shows Ben online on this network {} ms after Add",
         added.elapsed().as_millis()
@@ -297,5 +334,34 @@ fn scenario(apps: &[App], shots: &Path) -> WdResult<()> {
             .find(&format!("{ana_item} [data-testid=nearby-add]"))?,
     )?;
     online_nearby(ben, &ids[0])?;
+
+    // Chat with no call, both ways: a data session between the two servers.
+    for (app, other) in [(ana, &ids[1]), (ben, &ids[0])] {
+        let select =
+            format!("[data-testid=contact][data-peer-id=\"{other}\"] [data-testid=contact-select]");
+        app.s
+            .click(&app.s.wait_for(&select, SHORT, enabled_and_visible)?)?;
+    }
+    for (from, to, text) in [
+        (ana, ben, "Ben, I'm at the desk by the window."),
+        (ben, ana, "On my way, Ana."),
+    ] {
+        let input = from.s.wait_visible("[data-testid=chat-input]", SHORT)?;
+        from.s.send_keys(&input, text)?;
+        from.s.click(
+            &from
+                .s
+                .wait_for("[data-testid=chat-send]", SHORT, enabled_and_visible)?,
+        )?;
+        to.s.wait_script(
+            "the chat message",
+            "return [...document.querySelectorAll('[data-testid=chat-message][data-direction=received]')]\
+               .some((e) => (e.querySelector('.msg-text') || e).textContent === arguments[0]);",
+            vec![text.into()],
+            LONG,
+        )
+        .map_err(|e| format!("[{}] never got {text:?} from {}: {e}", to.name, from.name))?;
+    }
+    println!("nearby-call: chat outside the call went both ways");
     Ok(())
 }

@@ -15,12 +15,24 @@ export function nearbyName(p) {
 
 const current = (id) => ((store.state && store.state.nearby) || []).find((p) => p.id === id);
 
+/**
+ * The name a stranger found nearby is added under: the one it announces, with
+ * the start of its id when a contact already has that name (anyone can announce
+ * any name; two "Mom"s must not look alike). Renaming stays possible.
+ */
+export function nameToAdd(p, contacts) {
+  const name = (p.name || '').trim();
+  if (!name) return '';
+  const taken = (contacts || []).some((c) => c.id !== p.id && (c.name || '').trim().toLowerCase() === name.toLowerCase());
+  return taken ? `${name} (${p.id.slice(0, 6)})` : name;
+}
+
 /** Adds a stranger found nearby as a contact, named as it announces itself. */
 async function addNearby(id, button) {
   const p = current(id);
   if (!p || p.contact) return;
   button.disabled = true;
-  const list = await act(cmd.addContact(p.id, p.name));
+  const list = await act(cmd.addContact(p.id, nameToAdd(p, store.state.contacts)));
   button.disabled = false;
   if (!list) return;
   setContacts(list);

@@ -12,6 +12,7 @@ use parley_proto::PeerId;
 use crate::args::CallArgs;
 use crate::media;
 use crate::screen_plan::ScreenPlan;
+use crate::session::wait_secs;
 
 /// When the driver ends the call.
 pub enum Until {
@@ -58,10 +59,10 @@ pub async fn drive(
                         accepted = true;
                         let now = tokio::time::Instant::now();
                         if let Until::HangUpAfter { secs } = until {
-                            hold.as_mut().reset(now + Duration::from_secs_f64(secs));
+                            hold.as_mut().reset(now + wait_secs(secs));
                         }
                         if !invites.is_empty() {
-                            invite_at.as_mut().reset(now + Duration::from_secs_f64(a.invite_at.max(0.0)));
+                            invite_at.as_mut().reset(now + wait_secs(a.invite_at));
                         }
                     }
                     CallEvent::SendsDone => sends_done = true,

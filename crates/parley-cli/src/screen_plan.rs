@@ -9,6 +9,7 @@ use parley_engine::media::VideoSource;
 use tokio::time::Instant;
 
 use crate::args::CallArgs;
+use crate::session::wait_secs;
 
 /// The screen to share and the schedule; idle when there is nothing to share.
 pub struct ScreenPlan {
@@ -26,8 +27,8 @@ impl ScreenPlan {
     pub fn new(a: &CallArgs) -> Result<Self> {
         Ok(Self {
             source: crate::media::screen_source(a)?,
-            start_after: Duration::from_secs_f64(a.share_at.max(0.0)),
-            share_for: a.share_for.map(|s| Duration::from_secs_f64(s.max(0.0))),
+            start_after: wait_secs(a.share_at),
+            share_for: a.share_for.map(wait_secs),
             start: None,
             stop: None,
         })

@@ -99,10 +99,14 @@ pub fn call_options(
     Ok(opts)
 }
 
-/// A wait of `secs` seconds: 0 when negative or NaN, "forever" when too long
-/// for a `Duration` (tokio's timeouts take that as a far future).
-fn wait_secs(secs: f64) -> Duration {
-    Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX)
+/// Longest wait the command line's seconds turn into: a year, far enough to be
+/// "forever" and near enough to add to an `Instant` without overflowing.
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A wait of `secs` seconds: 0 when negative or NaN, at most [`LONGEST_WAIT`]
+/// (also for infinity or 1e300, which `Duration::from_secs_f64` panics on).
+pub(crate) fn wait_secs(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs.max(0.0)).map_or(LONGEST_WAIT, |d| d.min(LONGEST_WAIT))
 }
 
 /// Signs in to `server`; to the embedded server of `owner`, found nearby, with a
@@ -275,4 +279,21 @@ pub async fn answer(
         None => Until::PeerHangsUp,
     };
     drive(call, sig, screen, until, is_media, &a).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_from_the_command_line_never_panic() {
+        assert_eq!(wait_secs(1.5), Duration::from_millis(1500));
+        assert_eq!(wait_secs(-3.0), Duration::ZERO);
+        assert_eq!(wait_secs(f64::NAN), Duration::ZERO);
+        for huge in [1e300, f64::INFINITY] {
+            assert_eq!(wait_secs(huge), LONGEST_WAIT);
+            // What drive.rs does with it.
+            let _ = tokio::time::Instant::now() + wait_secs(huge);
+        }
+    }
 }
