@@ -20,14 +20,18 @@ export function parsePeerId(text) {
 }
 
 /**
- * Applies the contact list a command returned. Presence in it may be older than
- * what `parley://state` already delivered, so known contacts keep the online flag
- * the store has; state events stay the authority on presence.
+ * Applies the contact list a command returned. Presence in it (`online`, `via`)
+ * may be older than what `parley://state` already delivered: the command reads
+ * it while the backend is between two presence events. So known contacts keep
+ * the presence the store has; state events stay the authority on presence.
  */
 export function setContacts(list) {
   if (!list || !store.state) return;
-  const known = new Map((store.state.contacts || []).map((c) => [c.id, c.online]));
-  store.state.contacts = list.map(localizeContact).map((c) => (known.has(c.id) ? { ...c, online: known.get(c.id) } : c));
+  const known = new Map((store.state.contacts || []).map((c) => [c.id, c]));
+  store.state.contacts = list.map(localizeContact).map((c) => {
+    const k = known.get(c.id);
+    return k ? { ...c, online: k.online, via: k.via } : c;
+  });
   changed();
 }
 
