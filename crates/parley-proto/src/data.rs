@@ -164,7 +164,10 @@ pub enum TransferFrame {
         /// Transfer id.
         transfer_id: String,
     },
-    /// Receiver: size or hash mismatch (or a write failed); the file was discarded.
+    /// Receiver: the transfer failed, at `done` (size or hash mismatch) or mid-way
+    /// (a write failed, e.g. the disk is full). Wrong data is discarded; after a
+    /// write error the received part is kept, so the same file offered again
+    /// resumes (docs/protocol.md §8.3).
     Failed {
         /// Transfer id.
         transfer_id: String,

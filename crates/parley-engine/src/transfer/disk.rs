@@ -90,6 +90,27 @@ impl Writer {
     }
 }
 
+/// How many bytes of `offer` a kept partial file `dir/.<name>.parley-part`
+/// holds (its sidecar names the same offer and it is no longer than it), else 0.
+/// Not verified here: [`prepare_part`] hashes them.
+pub(super) fn resumable_len(dir: &Path, name: &str, offer: &Sidecar) -> u64 {
+    let (Ok(part), Ok(sidecar)) = (
+        confined(dir, &format!(".{name}{PART_SUFFIX}")),
+        confined(dir, &format!(".{name}{SIDECAR_SUFFIX}")),
+    ) else {
+        return 0;
+    };
+    let previous: Option<Sidecar> = std::fs::read(&sidecar)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let existing = std::fs::metadata(&part).map_or(0, |m| m.len());
+    if previous.as_ref() == Some(offer) && existing <= offer.size {
+        existing
+    } else {
+        0
+    }
+}
+
 pub(super) type Prepared = (PathBuf, PathBuf, File, Sha256, u64);
 
 /// Opens `dir/.<name>.parley-part` for appending. If its sidecar describes the

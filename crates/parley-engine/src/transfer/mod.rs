@@ -35,6 +35,7 @@ mod disk;
 mod name;
 mod receive;
 mod send;
+mod space;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +43,7 @@ pub use name::{sanitize_file_name, unique_name_candidate};
 pub use parley_proto::data::FILE_LABEL;
 pub use receive::{ReceiveSession, DECLINED_BY_USER, PART_SUFFIX, SIDECAR_SUFFIX};
 pub use send::{send_file, send_file_as, send_file_named, SendOutcome};
+pub use space::format_bytes;
 
 /// Read-ahead of the sender and write-behind of the receiver, bytes: disk I/O runs
 /// on a blocking thread this far ahead of (or behind) the network.
@@ -127,6 +129,16 @@ pub enum TransferError {
     /// The data channel closed before the transfer finished.
     #[error("the data channel closed")]
     ChannelClosed,
+    /// The receiver's disk has too little free space for the offer (checked
+    /// before accepting) or filled up while writing. What was received is kept,
+    /// so the same file offered again resumes once space is free.
+    #[error("not enough space: {} needed, {} free", space::format_bytes_ref(.needed), space::format_bytes_ref(.available))]
+    NoSpace {
+        /// Bytes still to be written.
+        needed: u64,
+        /// Bytes free on the receive folder's file system.
+        available: u64,
+    },
 }
 
 impl TransferError {
@@ -156,7 +168,8 @@ impl TransferError {
 pub enum TransferOutcome {
     /// The receiving user said no to the offer (nothing was written).
     Declined,
-    /// The sender or the receiver stopped it (the partial file is deleted).
+    /// The sender or the receiver stopped it (the receiver keeps the partial file
+    /// for a resume when the sender stopped, and deletes it when its own user did).
     Cancelled,
     /// Something went wrong: disk, network, a bad or lying peer, a refused offer.
     Failed,
@@ -253,6 +266,8 @@ pub enum TransferEvent {
         transfer_id: String,
         /// File name.
         name: String,
+        /// File size, bytes (0 when not known).
+        bytes_total: u64,
         /// Declined, cancelled or failed.
         outcome: TransferOutcome,
         /// What went wrong, for display.
@@ -313,6 +328,36 @@ pub fn is_for_sender(frame: &TransferFrame, receiving_this_transfer: bool) -> bo
     }
 }
 
+/// Longest reason sent back for a malformed offer, chars.
+const MAX_REASON_CHARS: usize = 200;
+
+/// The `decline` for a text frame that is an offer but not a valid one (a
+/// `transfer_id` that is not 32 hex chars, a negative or missing `size`, ...),
+/// so its sender, which waits for an answer, gets one; `None` for anything
+/// else that does not parse (ignored). The id is echoed as sent (at most 64
+/// chars), for the sender to match.
+fn decline_malformed(text: &str, error: &parley_proto::ProtoError) -> Option<TransferFrame> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    if value.get("type")?.as_str()? != "offer" {
+        return None;
+    }
+    let transfer_id = value
+        .get("transfer_id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .chars()
+        .take(64)
+        .collect();
+    let reason = format!("malformed offer: {error}")
+        .chars()
+        .take(MAX_REASON_CHARS)
+        .collect();
+    Some(TransferFrame::Decline {
+        transfer_id,
+        reason,
+    })
+}
+
 type SendFuture<'a> = Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a>>;
 
 /// Runs the file channel for a whole call: reads every message from `incoming`,
@@ -369,7 +414,9 @@ pub async fn serve_file_channel(
                         let frame = match TransferFrame::parse(&text) {
                             Ok(frame) => frame,
                             Err(e) => {
-                                tracing::warn!(error = %e, "file channel: bad frame ignored");
+                                tracing::warn!(error = %e, "file channel: bad frame");
+                                // A sender waits for an answer to its offer.
+                                queue.extend(decline_malformed(&text, &e));
                                 continue;
                             }
                         };

@@ -2,15 +2,16 @@
 //! answers), write chunks through a blocking writer thread while hashing, verify,
 //! and move the file into place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::Bytes;
 use parley_proto::data::{decode_chunk, transfer_id_from_hex, TransferFrame};
 use tokio::sync::mpsc;
 
-use super::disk::{move_into_place, prepare_part, remove_temp, Sidecar, Writer};
+use super::disk::{move_into_place, prepare_part, remove_temp, resumable_len, Sidecar, Writer};
 use super::name::sanitize_file_name;
+use super::space::{check_space, write_error};
 use super::{
     emit, ProgressThrottle, TransferCommand, TransferDirection, TransferError, TransferEvent,
     TransferOutcome, TransferProgress,
@@ -28,7 +29,9 @@ pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 ///
 /// Policy: with no receive folder every offer is declined ("not accepting
 /// files"); with one, offers are saved there under their sanitised name, never
-/// overwriting an existing file. They are accepted at once, or, after
+/// overwriting an existing file, when the folder's disk has room for them (else
+/// they are declined with [`TransferError::NoSpace`]). They are accepted at
+/// once, or, after
 /// [`set_ask`](Self::set_ask)`(true)`, announced with [`TransferEvent::Incoming`]
 /// and held until the user answers through [`command`](Self::command). Feed it with
 /// [`ReceiveSession::on_text`] and [`ReceiveSession::on_chunk`] (or let
@@ -113,6 +116,7 @@ impl ReceiveSession {
                 self.emit_failed(
                     &transfer_id,
                     &offer.name,
+                    offer.size,
                     TransferOutcome::Declined,
                     "declined".into(),
                 )
@@ -183,13 +187,20 @@ impl ReceiveSession {
             } => {
                 if let Some(offer) = self.pending.take_if(|p| p.transfer_id == transfer_id) {
                     let why = format!("cancelled by the sender: {reason}");
-                    self.emit_failed(&transfer_id, &offer.name, TransferOutcome::Cancelled, why)
-                        .await;
+                    self.emit_failed(
+                        &transfer_id,
+                        &offer.name,
+                        offer.size,
+                        TransferOutcome::Cancelled,
+                        why,
+                    )
+                    .await;
                 } else if self.is_receiving(&transfer_id) {
+                    // The partial file stays: the same file offered again resumes.
                     let err = TransferError::Cancelled {
                         reason: format!("by the sender: {reason}"),
                     };
-                    self.abort(err, true).await;
+                    self.abort(err, false).await;
                 }
                 Vec::new()
             }
@@ -223,7 +234,7 @@ impl ReceiveSession {
                 expected: active.received,
                 got: header.offset,
             };
-            return self.fail(err).await;
+            return self.fail(err, true).await;
         }
         let end = active.received + payload_len as u64;
         if end > active.size {
@@ -231,12 +242,14 @@ impl ReceiveSession {
                 received: end,
                 expected: active.size,
             };
-            return self.fail(err).await;
+            return self.fail(err, true).await;
         }
         let payload = frame.slice(frame.len() - payload_len..);
         if let Err(e) = active.writer.write(payload).await {
-            let err = TransferError::io(active.part.clone(), e);
-            return self.fail(err).await;
+            // What is on disk is a correct prefix: kept, for a resume once
+            // there is room (or the disk works) again.
+            let err = write_failure(&active.part, &active.dir, active.size, e).await;
+            return self.fail(err, false).await;
         }
         active.received = end;
         if active.throttle.ready(Instant::now()) {
@@ -246,8 +259,9 @@ impl ReceiveSession {
         Vec::new()
     }
 
-    /// Cancels the transfer being received (a user action): deletes its temp file
-    /// and returns the `cancel` frame to send to the peer (empty if none is active).
+    /// Cancels the transfer being received (the receiving user's action, so the
+    /// partial file is discarded: deletes its temp file) and returns the
+    /// `cancel` frame to send to the peer (empty if none is active).
     pub async fn cancel_active(&mut self, reason: &str) -> Vec<TransferFrame> {
         let Some(transfer_id) = self.active.as_ref().map(|a| a.transfer_id.clone()) else {
             return Vec::new();
@@ -271,6 +285,7 @@ impl ReceiveSession {
             self.emit_failed(
                 &offer.transfer_id,
                 &offer.name,
+                offer.size,
                 TransferOutcome::Failed,
                 why,
             )
@@ -320,6 +335,7 @@ impl ReceiveSession {
             self.emit_failed(
                 &transfer_id,
                 &raw_name,
+                size,
                 TransferOutcome::Failed,
                 format!("declined: {reason}"),
             )
@@ -341,6 +357,22 @@ impl ReceiveSession {
             size,
             sha256,
         };
+        let dir = self.receive_dir.clone().expect("checked above");
+        if let Err(err) = room_for(&dir, &offer).await {
+            tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, error = %err, "offer declined");
+            self.emit_failed(
+                &offer.transfer_id,
+                &offer.name,
+                offer.size,
+                err.outcome(),
+                err.to_string(),
+            )
+            .await;
+            return vec![TransferFrame::Decline {
+                transfer_id: offer.transfer_id,
+                reason: err.to_string(),
+            }];
+        }
         if self.ask {
             tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, size, "file offered; asking the user");
             let progress = TransferProgress {
@@ -375,12 +407,33 @@ impl ReceiveSession {
             self.emit_failed(
                 &transfer_id,
                 &name,
+                size,
                 TransferOutcome::Failed,
                 "declined: not accepting files".into(),
             )
             .await;
             return decline("not accepting files".into());
         };
+        // Again: the user may have taken a while to answer.
+        let offer = Offer {
+            transfer_id: transfer_id.clone(),
+            id_bytes,
+            name,
+            size,
+            sha256,
+        };
+        if let Err(err) = room_for(&dir, &offer).await {
+            self.emit_failed(
+                &transfer_id,
+                &offer.name,
+                offer.size,
+                err.outcome(),
+                err.to_string(),
+            )
+            .await;
+            return decline(err.to_string());
+        }
+        let Offer { name, sha256, .. } = offer;
         let prepared = tokio::task::spawn_blocking({
             let (dir, name, sha256) = (dir.clone(), name.clone(), sha256.clone());
             move || prepare_part(&dir, &name, Sidecar { sha256, size })
@@ -389,7 +442,7 @@ impl ReceiveSession {
         let (part, sidecar, file, hasher, offset) = match prepared {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
-                self.emit_failed(&transfer_id, &name, e.outcome(), e.to_string())
+                self.emit_failed(&transfer_id, &name, size, e.outcome(), e.to_string())
                     .await;
                 return decline(format!("cannot save the file: {e}"));
             }
@@ -434,10 +487,14 @@ impl ReceiveSession {
             let transfer_id = active.transfer_id.clone();
             self.active = Some(active);
             let reason = err.to_string();
-            return self.fail(err).await.pop().unwrap_or(TransferFrame::Failed {
-                transfer_id,
-                reason,
-            });
+            return self
+                .fail(err, true)
+                .await
+                .pop()
+                .unwrap_or(TransferFrame::Failed {
+                    transfer_id,
+                    reason,
+                });
         }
         let Incoming {
             transfer_id,
@@ -452,7 +509,7 @@ impl ReceiveSession {
             ..
         } = active;
         let verdict = match writer.finish().await {
-            Err(e) => Err(TransferError::io(part.clone(), e)),
+            Err(e) => Err(write_failure(&part, &dir, size, e).await),
             Ok((actual, _)) if actual != sha256 => Err(TransferError::HashMismatch {
                 expected: sha256,
                 actual,
@@ -490,9 +547,14 @@ impl ReceiveSession {
                 TransferFrame::Complete { transfer_id }
             }
             Err(err) => {
-                remove_temp(&part, &sidecar).await;
-                tracing::warn!(%transfer_id, error = %err, "received file rejected");
-                self.emit_failed(&transfer_id, &name, err.outcome(), err.to_string())
+                // A wrong hash is wrong data; a disk error leaves a good prefix
+                // (or a verified whole file that could not be moved) to resume.
+                let discard = matches!(err, TransferError::HashMismatch { .. });
+                if discard {
+                    remove_temp(&part, &sidecar).await;
+                }
+                tracing::warn!(%transfer_id, error = %err, discard, "received file rejected");
+                self.emit_failed(&transfer_id, &name, size, err.outcome(), err.to_string())
                     .await;
                 TransferFrame::Failed {
                     transfer_id,
@@ -502,14 +564,15 @@ impl ReceiveSession {
         }
     }
 
-    /// Aborts the active transfer with `err`, deleting its temp file, and returns
-    /// the `failed` frame for the peer.
-    async fn fail(&mut self, err: TransferError) -> Vec<TransferFrame> {
+    /// Aborts the active transfer with `err`, deleting its temp file if `discard`
+    /// (wrong data) or keeping it for a resume, and returns the `failed` frame
+    /// for the peer.
+    async fn fail(&mut self, err: TransferError, discard: bool) -> Vec<TransferFrame> {
         let Some(transfer_id) = self.active.as_ref().map(|a| a.transfer_id.clone()) else {
             return Vec::new();
         };
         let reason = err.to_string();
-        self.abort(err, true).await;
+        self.abort(err, discard).await;
         vec![TransferFrame::Failed {
             transfer_id,
             reason,
@@ -531,6 +594,7 @@ impl ReceiveSession {
         self.emit_failed(
             &active.transfer_id,
             &active.name,
+            active.size,
             err.outcome(),
             err.to_string(),
         )
@@ -541,6 +605,7 @@ impl ReceiveSession {
         &self,
         transfer_id: &str,
         name: &str,
+        bytes_total: u64,
         outcome: TransferOutcome,
         reason: String,
     ) {
@@ -549,6 +614,7 @@ impl ReceiveSession {
             TransferEvent::Failed {
                 transfer_id: transfer_id.to_owned(),
                 name: name.to_owned(),
+                bytes_total,
                 outcome,
                 reason,
                 direction: TransferDirection::Receiving,
@@ -568,4 +634,35 @@ impl Incoming {
             direction: TransferDirection::Receiving,
         }
     }
+}
+
+/// Errors with [`TransferError::NoSpace`] unless `dir`'s disk has room for the
+/// rest of `offer`: its size less what a partial file of the same offer already
+/// holds there.
+async fn room_for(dir: &Path, offer: &Offer) -> Result<(), TransferError> {
+    let (dir, name) = (dir.to_path_buf(), offer.name.clone());
+    let sidecar = Sidecar {
+        sha256: offer.sha256.clone(),
+        size: offer.size,
+    };
+    tokio::task::spawn_blocking(move || {
+        let have = resumable_len(&dir, &name, &sidecar);
+        check_space(&dir, sidecar.size - have)
+    })
+    .await
+    .unwrap_or_else(|e| Err(TransferError::Protocol(format!("space check failed: {e}"))))
+}
+
+/// The error for a failed write of `part` (of a `size`-byte file in `dir`):
+/// [`TransferError::NoSpace`] naming the bytes still missing from the part on
+/// disk when the disk is full, else [`TransferError::Io`]. Call once the
+/// writer has stopped, so the part's length is final.
+async fn write_failure(part: &Path, dir: &Path, size: u64, e: std::io::Error) -> TransferError {
+    let (part, dir) = (part.to_path_buf(), dir.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let on_disk = std::fs::metadata(&part).map_or(0, |m| m.len());
+        write_error(&part, &dir, size.saturating_sub(on_disk), e)
+    })
+    .await
+    .unwrap_or_else(|e| TransferError::Protocol(format!("write check failed: {e}")))
 }

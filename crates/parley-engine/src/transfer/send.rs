@@ -130,11 +130,13 @@ pub async fn send_file_as(
             let _ = tokio::time::timeout(CANCEL_SEND_TIMEOUT, sink.send(text(&frame))).await;
         }
         tracing::info!(%transfer_id, %name, error = %e, "file not sent");
+        let bytes_total = tokio::fs::metadata(path).await.map_or(0, |m| m.len());
         emit(
             events,
             TransferEvent::Failed {
                 transfer_id: transfer_id.clone(),
                 name: name.clone(),
+                bytes_total,
                 outcome: e.outcome(),
                 reason: e.to_string(),
                 direction: TransferDirection::Sending,

@@ -187,6 +187,7 @@ impl Task {
             let event = TransferEvent::Failed {
                 transfer_id,
                 name,
+                bytes_total: 0,
                 outcome: TransferOutcome::Failed,
                 reason: "the connection to the contact closed".into(),
                 direction,

@@ -590,7 +590,9 @@ async fn cancel_stops_both_sides() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(listing(dst.path()).is_empty(), "{:?}", listing(dst.path()));
+    // The sender's cancel keeps what arrived, for a later resume.
+    let kept = [".slow.bin.parley-part", ".slow.bin.parley-part.json"];
+    assert_eq!(listing(dst.path()), kept);
 
     // Dropping the send future cancels too.
     let (events_tx, mut events) = mpsc::channel(1024);
@@ -612,7 +614,17 @@ async fn cancel_stops_both_sides() {
         TransferEvent::Failed { reason, .. } => assert!(reason.contains("stopped"), "{reason}"),
         other => panic!("unexpected {other:?}"),
     }
-    assert!(listing(dst.path()).is_empty());
+    assert_eq!(listing(dst.path()), kept);
+    let partial = std::fs::metadata(dst.path().join(kept[0])).unwrap().len();
+
+    // Offered again, it resumes from there and arrives whole.
+    let outcome = peers.send(&path).await.unwrap();
+    assert_eq!(outcome.resumed_from, partial);
+    assert_eq!(listing(dst.path()), ["slow.bin"]);
+    assert_eq!(
+        sha_hex(&std::fs::read(dst.path().join("slow.bin")).unwrap()),
+        outcome.sha256
+    );
 }
 
 #[cfg(target_os = "linux")]
@@ -626,15 +638,90 @@ async fn disk_full_fails_the_transfer_and_the_channel_goes_on() {
     let mut peers = Peers::new(Some(dst.path().to_path_buf()));
     match peers.send(&path).await {
         Err(TransferError::PeerFailed { reason }) => {
-            assert!(reason.contains("No space left"), "{reason}")
+            assert!(reason.starts_with("not enough space: "), "{reason}")
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(listing(dst.path()).is_empty(), "{:?}", listing(dst.path()));
+    match peers.bob_outcome().await {
+        TransferEvent::Failed { reason, .. } => {
+            assert!(reason.starts_with("not enough space: "), "{reason}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // What was received is kept for a resume.
+    let kept = [".full.bin.parley-part", ".full.bin.parley-part.json"];
+    assert_eq!(listing(dst.path()), kept);
 
     let ok = write_file(src.path(), "ok.bin", b"fine");
     peers.send(&ok).await.unwrap();
-    assert_eq!(listing(dst.path()), ["ok.bin"]);
+    assert_eq!(listing(dst.path()), [&kept[..], &["ok.bin"]].concat());
+}
+
+#[tokio::test]
+async fn an_offer_larger_than_the_free_space_is_declined_before_anything_is_written() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("recv");
+    let mut s = Script::new(&dir);
+    let answer = s.offer("huge.bin", 1 << 63, &sha_hex(b"x")).await;
+    match &answer[..] {
+        [TransferFrame::Decline { reason, .. }] => {
+            assert!(
+                reason.starts_with("not enough space: 9223.4 PB needed, "),
+                "{reason}"
+            )
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match s.events.recv().await {
+        Some(TransferEvent::Failed {
+            reason, outcome, ..
+        }) => {
+            assert_eq!(outcome, TransferOutcome::Failed);
+            assert!(reason.starts_with("not enough space"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(listing(&dir).is_empty());
+    // The user is not asked about it either.
+    s.session.set_ask(true);
+    s.id = rand::random();
+    assert!(matches!(
+        &s.offer("huge.bin", 1 << 63, &sha_hex(b"x")).await[..],
+        [TransferFrame::Decline { .. }]
+    ));
+}
+
+#[test]
+fn malformed_offers_are_declined_with_a_reason() {
+    let cases = [
+        (
+            r#"{"type":"offer","transfer_id":"zz","name":"a","size":1,"sha256":"00"}"#,
+            "zz",
+        ),
+        (
+            r#"{"type":"offer","transfer_id":"0123456789abcdef0123456789abcdef","name":"a","size":-1,"sha256":"00"}"#,
+            "0123456789abcdef0123456789abcdef",
+        ),
+        (r#"{"type":"offer","name":"a"}"#, ""),
+    ];
+    for (text, id) in cases {
+        let err = TransferFrame::parse(text).unwrap_err();
+        match decline_malformed(text, &err) {
+            Some(TransferFrame::Decline {
+                transfer_id,
+                reason,
+            }) => {
+                assert_eq!(transfer_id, id);
+                assert!(reason.starts_with("malformed offer: "), "{reason}");
+            }
+            other => panic!("{text}: unexpected {other:?}"),
+        }
+    }
+    // Other garbage stays unanswered.
+    for text in [r#"{"type":"done","transfer_id":"x"}"#, "not json", "[1]"] {
+        let err = TransferFrame::parse(text).unwrap_err();
+        assert_eq!(decline_malformed(text, &err), None, "{text}");
+    }
 }
 
 #[tokio::test]
