@@ -48,6 +48,16 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     };
     let profile = Arc::new(Profile::open(&profile_dir)?);
     let settings = Settings::load(&profile);
+    // The transfers of earlier sessions, as the history kept them.
+    let history = profile
+        .transfer_history(transfers::HISTORY_LOADED)
+        .unwrap_or_else(|e| {
+            tracing::warn!("transfer history: {e}");
+            Vec::new()
+        })
+        .into_iter()
+        .map(|r| (r.transfer_id.clone(), transfers::from_record(r)))
+        .collect();
     let default_download_dir = match std::env::var_os("PARLEY_DOWNLOAD_DIR") {
         Some(d) => PathBuf::from(d),
         None => app
@@ -64,6 +74,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         media_settings: std::sync::Arc::new(std::sync::RwLock::new(settings.clone())),
         inner: tokio::sync::Mutex::new(Inner {
             settings,
+            transfers: history,
             ..Default::default()
         }),
     });
@@ -145,6 +156,7 @@ fn main() {
             commands::files::send_files,
             commands::files::pick_and_send_files,
             commands::files::show_in_folder,
+            commands::files::open_transfer,
             commands::files::accept_transfer,
             commands::files::decline_transfer,
             commands::files::cancel_transfer,

@@ -268,6 +268,12 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
                     let mut inner = state.inner.lock().await;
                     transfers::apply(&mut inner.transfers, &peer, &event)
                 };
+                // A finished transfer goes into the history.
+                if let Some(record) = view.as_ref().and_then(transfers::record) {
+                    if let Err(e) = state.profile.record_transfer(&record) {
+                        tracing::warn!("transfer history: {e}");
+                    }
+                }
                 if let Some(v) = view {
                     let _ = app.emit("parley://transfer", v);
                 }

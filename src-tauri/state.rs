@@ -54,7 +54,7 @@ pub struct Inner {
     pub nearby: Vec<NearbyPeer>,
     /// The current (or last) call.
     pub call: Option<CallInfo>,
-    /// Transfers of this session by id.
+    /// Transfers of this session, and the history of earlier ones, by id.
     pub transfers: BTreeMap<String, TransferView>,
     /// Video pumps of the attached UI channels.
     pub video_pumps: Vec<tauri::async_runtime::JoinHandle<()>>,
@@ -150,7 +150,7 @@ pub struct StateView {
     /// Where received files go while `settings.downloadDir` is empty (the
     /// platform's download folder, or `PARLEY_DOWNLOAD_DIR`).
     pub default_download_dir: String,
-    /// Transfers of this session.
+    /// Transfers of this session and the history of earlier ones, oldest first.
     pub transfers: Vec<TransferView>,
 }
 
@@ -221,7 +221,12 @@ impl AppState {
             call: inner.call.clone().map(|c| self.call_view(c)),
             settings: inner.settings.clone(),
             default_download_dir: self.default_download_dir.display().to_string(),
-            transfers: inner.transfers.values().cloned().collect(),
+            transfers: {
+                // In the order they began (the UI lists the newest first).
+                let mut list: Vec<TransferView> = inner.transfers.values().cloned().collect();
+                list.sort_by_key(|t| t.started_at_ms);
+                list
+            },
         }
     }
 

@@ -1,7 +1,10 @@
-//! Transfers as the UI shows them, with speed, from the engine's transfer events.
+//! Transfers as the UI shows them, with speed, from the engine's transfer events;
+//! finished ones are kept in the profile's history ([`record`], [`from_record`]).
 
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use parley_engine::storage::{TransferEnd, TransferRecord};
 use parley_engine::transfer::{TransferDirection, TransferEvent, TransferOutcome};
 use parley_proto::PeerId;
 use serde::Serialize;
@@ -31,8 +34,61 @@ pub struct TransferView {
     pub path: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// When it was offered, ms since the Unix epoch.
+    pub started_at_ms: u64,
+    /// When it ended, ms since the Unix epoch; `None` while it runs.
+    pub finished_at_ms: Option<u64>,
     #[serde(skip)]
     started: Option<Instant>,
+}
+
+/// Most finished transfers loaded from the history at start.
+pub const HISTORY_LOADED: usize = 200;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The history record of a finished transfer; `None` while it runs.
+pub fn record(v: &TransferView) -> Option<TransferRecord> {
+    let end = TransferEnd::parse(v.state)?;
+    Some(TransferRecord {
+        transfer_id: v.transfer_id.clone(),
+        peer: v.peer.clone(),
+        name: v.name.clone(),
+        direction: match v.direction {
+            "sending" => TransferDirection::Sending,
+            _ => TransferDirection::Receiving,
+        },
+        bytes_total: v.bytes_total,
+        bytes_done: v.bytes_done,
+        end,
+        error: v.error.clone(),
+        path: v.path.as_ref().map(PathBuf::from),
+        started_at_ms: v.started_at_ms,
+        finished_at_ms: v.finished_at_ms.unwrap_or_else(now_ms),
+    })
+}
+
+/// The view of a transfer from the history.
+pub fn from_record(r: TransferRecord) -> TransferView {
+    TransferView {
+        transfer_id: r.transfer_id,
+        peer: r.peer,
+        name: r.name,
+        direction: dir(r.direction),
+        bytes_done: r.bytes_done,
+        bytes_total: r.bytes_total,
+        bytes_per_sec: 0.0,
+        state: r.end.as_str(),
+        path: r.path.map(|p| p.display().to_string()),
+        error: r.error,
+        started_at_ms: r.started_at_ms,
+        finished_at_ms: Some(r.finished_at_ms),
+        started: None,
+    }
 }
 
 fn dir(d: TransferDirection) -> &'static str {
@@ -78,6 +134,8 @@ pub fn apply(
         state: "offered",
         path: None,
         error: None,
+        started_at_ms: now_ms(),
+        finished_at_ms: None,
         started: None,
     });
     match ev {
@@ -113,16 +171,24 @@ pub fn apply(
             v.bytes_total = *bytes;
             v.bytes_per_sec = *bytes as f64 / (*elapsed_ms).max(1) as f64 * 1000.0;
             v.path = Some(path.display().to_string());
+            v.finished_at_ms = Some(now_ms());
         }
         TransferEvent::Failed {
-            reason, outcome, ..
+            reason,
+            outcome,
+            bytes_total,
+            ..
         } => {
+            if v.bytes_total == 0 {
+                v.bytes_total = *bytes_total;
+            }
             v.state = match outcome {
                 TransferOutcome::Cancelled => "cancelled",
                 TransferOutcome::Declined => "declined",
                 TransferOutcome::Failed => "failed",
             };
             v.error = Some(reason.clone());
+            v.finished_at_ms = Some(now_ms());
         }
         _ => {}
     }

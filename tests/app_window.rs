@@ -55,6 +55,9 @@
 //!   `parley_proto::safety` computes; Alice marks Bob as verified, the mark shows
 //!   in her panel and contact list, and still shows after her app is restarted on
 //!   the same profile;
+//! - Bob's app restarted on the same profile lists the files of this run in
+//!   Alice's panel, newest first, each with how it ended and when ("Done ·
+//!   07:42"), Open and Show in folder on the completed ones;
 //! - Bob's window alone (Alice's closed) accepts a call from a headless
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
@@ -412,6 +415,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 12d. Safety numbers: the same on both sides; "verified" survives a restart.
     safety::verify_and_restart(ctx, &a_id, &b_id)?;
     ctx.step("safety numbers");
+
+    // 12e. The transfer history survives a restart of Bob's app.
+    files::history_after_restart(ctx, &a_id)?;
+    ctx.step("transfer history after a restart");
 
     // 13. Bob's window alone, called by a headless peer: the draw rate without a
     // second window on the 2 cores (printed for BENCHMARKS.md).

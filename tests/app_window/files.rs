@@ -9,7 +9,8 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::webdriver::{Element, WdResult};
+use crate::contacts::{contact_sel, enabled_and_visible};
+use crate::webdriver::{Element, Session, WdResult};
 use crate::{Ctx, Peer, LONG};
 
 pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
@@ -143,5 +144,57 @@ pub(crate) fn decline_then_accept(ctx: &Ctx, scratch: &Path, b_id: &str) -> WdRe
             got.display()
         ));
     }
+    Ok(())
+}
+
+/// The transfer history survives a restart: Bob's app is restarted on the same
+/// profile, and Alice's panel lists the files of this run, newest first, each
+/// with how it ended and when; the completed ones can be opened and shown in
+/// their folder.
+pub(crate) fn history_after_restart(ctx: &mut Ctx, a_id: &str) -> WdResult<()> {
+    ctx.b.s.delete()?;
+    ctx.b.s = Session::new(ctx.b.driver_port, "bob", ctx.caps.clone())?;
+    let b = &ctx.b.s;
+    b.wait_visible("[data-testid=contact-list]", LONG)?;
+    b.click(&b.wait_for(
+        &format!("{} [data-testid=contact-select]", contact_sel(a_id)),
+        LONG,
+        enabled_and_visible,
+    )?)?;
+    let expected = [
+        ("after-the-call.bin", "completed"),
+        ("random-5MiB.bin", "completed"),
+        ("unwanted.txt", "declined"),
+    ];
+    let rows = b.wait_script(
+        "Bob's transfer history after a restart",
+        "const rows = [...document.querySelectorAll('[data-testid=transfer][data-direction=receiving]')]\
+           .filter((e) => e.getClientRects().length);\
+         return rows.length >= 3 ? rows.map((e) => [e.dataset.name, e.dataset.state,\
+           e.querySelector('.xfer-detail').textContent,\
+           !!e.querySelector('[data-testid=transfer-open]').getClientRects().length,\
+           !!e.querySelector('[data-testid=transfer-show]').getClientRects().length]) : null;",
+        vec![],
+        LONG,
+    )
+    .map_err(|e| format!("[bob] no transfer history after a restart: {e}"))?;
+    let rows: Vec<(String, String, String, bool, bool)> =
+        serde_json::from_value(rows).map_err(|e| e.to_string())?;
+    let got: Vec<(&str, &str)> = rows.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
+    if got != expected {
+        return Err(format!(
+            "[bob] history after a restart lists {rows:?}, expected {expected:?} (newest first)"
+        ));
+    }
+    for (name, state, detail, open, show) in &rows {
+        let done = state == "completed";
+        // "Done · 07:42": how it ended, and when.
+        if !detail.contains(" · ") || *open != done || *show != done {
+            return Err(format!(
+                "[bob] history row {name}: detail {detail:?}, Open shown {open}, Show in folder shown {show}"
+            ));
+        }
+    }
+    eprintln!("history after a restart: {rows:?}");
     Ok(())
 }

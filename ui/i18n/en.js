@@ -122,6 +122,8 @@ export default {
   'transfer.acceptLabel': 'Accept {name}',
   'transfer.declineLabel': 'Decline {name}',
   'transfer.cancelLabel': 'Cancel sending or receiving {name}',
+  'transfer.open': 'Open',
+  'transfer.openLabel': 'Open {name}',
   'transfer.showInFolder': 'Show in folder',
   'transfer.progressLabel': 'Progress of {name}',
   'transfer.activeDetail': '{done} of {total} · {speed} · {left} left',

@@ -122,6 +122,8 @@ export default {
   'transfer.acceptLabel': '{name} 받기',
   'transfer.declineLabel': '{name} 거절',
   'transfer.cancelLabel': '{name} 전송 취소',
+  'transfer.open': '열기',
+  'transfer.openLabel': '{name} 열기',
   'transfer.showInFolder': '폴더에서 보기',
   'transfer.progressLabel': '{name} 진행률',
   'transfer.activeDetail': '{total} 중 {done} · {speed} · {left} 남음',

@@ -79,6 +79,7 @@ export const cmd = {
   cancelTransfer: (transferId) => invoke('cancel_transfer', { transferId }),
   showNotification: (title, body) => invoke('show_notification', { title, body }),
   showInFolder: (path) => invoke('show_in_folder', { path }),
+  openTransfer: (transferId) => invoke('open_transfer', { transferId }),
   attachVideo: (remote, local, screen) => invoke('attach_video', { remote, local, screen }),
   attachMemberVideo: (peer, track, channel) => invoke('attach_member_video', { peer, track, channel }),
   detachMemberVideo: (peer, track) => invoke('detach_member_video', { peer, track }),

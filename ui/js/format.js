@@ -41,3 +41,13 @@ export function timeOfDay(ms) {
     return new Date(ms).toLocaleTimeString(currentLanguage(), { hour: '2-digit', minute: '2-digit' });
   } catch { return ''; }
 }
+
+/** When something happened: the time today, else the date and time. */
+export function when(ms) {
+  if (!Number.isFinite(ms)) return '';
+  try {
+    const d = new Date(ms);
+    if (d.toDateString() === new Date().toDateString()) return timeOfDay(ms);
+    return d.toLocaleString(currentLanguage(), { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  } catch { return ''; }
+}

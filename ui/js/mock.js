@@ -297,6 +297,7 @@ export function createMockBackend(params) {
       return null;
     },
     show_in_folder: ({ path }) => { console.info('show_in_folder', path); return null; },
+    open_transfer: ({ transferId }) => { console.info('open_transfer', transferId); return null; },
     show_notification: ({ title, body }) => { console.info('notification', title, body); return null; },
     attach_video: ({ remote, local, screen }) => {
       Object.assign(channels, { remote, local, screen });

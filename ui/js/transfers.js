@@ -1,11 +1,12 @@
 // Transfer list for one contact: offers (accept / decline), progress with speed
-// and time left, cancel, "Show in folder", failure reasons.
+// and time left, cancel, "Open" and "Show in folder", failure reasons, and the
+// finished transfers of earlier sessions (the profile's history) with their time.
 import { h, setText, syncList } from './dom.js';
 import { t } from './i18n.js';
 import { cmd } from './api.js';
 import { act } from './toast.js';
 import { icon } from './icons.js';
-import { bytes, speed, duration } from './format.js';
+import { bytes, speed, duration, when } from './format.js';
 import { contactName, upsertTransfer, store } from './store.js';
 
 function patch(id, changes) {
@@ -28,10 +29,12 @@ function createItem() {
     onclick: async () => { const id = el.dataset.key; if ((await act(cmd.cancelTransfer(id))) !== undefined) patch(id, { state: 'cancelled' }); } });
   const reveal = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-show', onclick: () => act(cmd.showInFolder(el.dataset.path)) },
     icon('folder'), h('span', { i18n: 'transfer.showInFolder' }));
+  const open = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-open', i18n: 'transfer.open',
+    onclick: () => act(cmd.openTransfer(el.dataset.key)) });
   const el = h('li', { class: 'xfer', testid: 'transfer' },
     h('div', { class: 'xfer-head' }, kind, h('div', { class: 'xfer-titles' }, name, sub)),
-    bar, detail, error, h('div', { class: 'xfer-actions' }, accept, decline, cancel, reveal));
-  el.parts = { kind, name, sub, bar, detail, error, accept, decline, cancel, reveal };
+    bar, detail, error, h('div', { class: 'xfer-actions' }, accept, decline, cancel, open, reveal));
+  el.parts = { kind, name, sub, bar, detail, error, accept, decline, cancel, open, reveal };
   return el;
 }
 
@@ -61,7 +64,10 @@ function updateItem(el, x) {
     detail = t('transfer.activeDetail', { done: bytes(x.bytesDone), total: bytes(x.bytesTotal), speed: speed(x.bytesPerSec), left });
   } else if (x.state === 'offered') {
     detail = t(x.direction === 'receiving' ? 'transfer.offeredIn' : 'transfer.offeredOut', { name: who });
-  } else detail = t(`transfer.state.${x.state}`);
+  } else {
+    detail = t(`transfer.state.${x.state}`);
+    if (x.finishedAtMs) detail += ` · ${when(x.finishedAtMs)}`;
+  }
   setText(p.detail, detail);
   p.error.hidden = x.state !== 'failed';
   setText(p.error, x.state === 'failed' ? t('transfer.failedWhy', { why: x.error || t('transfer.unknownError') }) : '');
@@ -70,6 +76,8 @@ function updateItem(el, x) {
   p.decline.hidden = !offerIn;
   p.cancel.hidden = !(x.state === 'active' || (x.state === 'offered' && x.direction === 'sending'));
   p.reveal.hidden = !(x.state === 'completed' && x.direction === 'receiving' && x.path);
+  p.open.hidden = p.reveal.hidden;
+  p.open.setAttribute('aria-label', t('transfer.openLabel', { name: x.name }));
   p.cancel.setAttribute('aria-label', t('transfer.cancelLabel', { name: x.name }));
   p.accept.setAttribute('aria-label', t('transfer.acceptLabel', { name: x.name }));
   p.decline.setAttribute('aria-label', t('transfer.declineLabel', { name: x.name }));

@@ -1,4 +1,4 @@
-//! The profile folder: identity, settings, contacts and chat history.
+//! The profile folder: identity, settings, contacts, chat and transfer history.
 //!
 //! Layout of `<profile_dir>`:
 //! - `identity.key`: the Ed25519 secret key (see [`crate::identity`]);
@@ -17,6 +17,10 @@ use parley_proto::data::ChatMessage;
 use parley_proto::PeerId;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
+mod transfers;
+
+pub use transfers::{TransferEnd, TransferRecord, MAX_TRANSFER_HISTORY};
+
 use crate::identity::Identity;
 use crate::rtc::DtlsCertificate;
 use crate::{Error, Result};
@@ -25,7 +29,7 @@ use crate::{Error, Result};
 pub const DB_FILE_NAME: &str = "parley.db";
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Longest contact name accepted, chars.
 pub const MAX_CONTACT_NAME_CHARS: usize = 100;
@@ -412,7 +416,29 @@ fn migrate(conn: &Connection) -> Result<()> {
              COMMIT;",
         )?;
     }
-    // Future migrations: `if version < 3 { … PRAGMA user_version = 3; }`.
+    if version < 3 {
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS transfers (
+                 seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+                 transfer_id    TEXT NOT NULL,
+                 direction      INTEGER NOT NULL,
+                 peer           TEXT NOT NULL,
+                 name           TEXT NOT NULL,
+                 bytes_total    INTEGER NOT NULL,
+                 bytes_done     INTEGER NOT NULL,
+                 outcome        TEXT NOT NULL,
+                 error          TEXT,
+                 path           TEXT,
+                 started_at_ms  INTEGER NOT NULL,
+                 finished_at_ms INTEGER NOT NULL,
+                 UNIQUE (transfer_id, direction)
+             );
+             PRAGMA user_version = 3;
+             COMMIT;",
+        )?;
+    }
+    // Future migrations: `if version < 4 { … PRAGMA user_version = 4; }`.
     Ok(())
 }
 
