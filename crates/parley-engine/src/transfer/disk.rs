@@ -5,6 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use parley_proto::data::CHUNK_PAYLOAD_BYTES;
@@ -18,6 +19,11 @@ use super::{TransferError, DISK_BUFFER_BYTES};
 
 /// Most `name (n).ext` candidates tried before giving up.
 const MAX_NAME_ATTEMPTS: u32 = 10_000;
+
+/// How long a kept partial file waits for its file to be offered again: when
+/// a transfer starts in its folder, partial files (and sidecars) nobody wrote
+/// to for this long are deleted. 30 days.
+pub const STALE_PART_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The offer a temp file belongs to.
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -111,6 +117,44 @@ pub(super) fn resumable_len(dir: &Path, name: &str, offer: &Sidecar) -> u64 {
     }
 }
 
+/// Deletes the partial files of earlier transfers in `dir` (hidden
+/// `.<name>.parley-part` and their `.json` sidecars, regular files only: a
+/// symlink is never followed) last modified more than `max_age` before `now`.
+/// Returns how many files were deleted; errors are logged and skipped.
+pub(super) fn sweep_stale_parts(dir: &Path, max_age: Duration, now: SystemTime) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut deleted = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with('.')
+            || !(name.ends_with(PART_SUFFIX) || name.ends_with(SIDECAR_SUFFIX))
+        {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age > max_age);
+        if meta.is_file() && stale {
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted += 1,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot delete a stale partial file")
+                }
+            }
+        }
+    }
+    deleted
+}
+
 pub(super) type Prepared = (PathBuf, PathBuf, File, Sha256, u64);
 
 /// Opens `dir/.<name>.parley-part` for appending. If its sidecar describes the
@@ -123,6 +167,10 @@ pub(super) fn prepare_part(
     offer: Sidecar,
 ) -> Result<Prepared, TransferError> {
     std::fs::create_dir_all(dir).map_err(|e| TransferError::io(dir, e))?;
+    let swept = sweep_stale_parts(dir, STALE_PART_AGE, SystemTime::now());
+    if swept > 0 {
+        tracing::info!(dir = %dir.display(), swept, "deleted partial files kept for over 30 days");
+    }
     let part = confined(dir, &format!(".{name}{PART_SUFFIX}"))?;
     let sidecar = confined(dir, &format!(".{name}{SIDECAR_SUFFIX}"))?;
     let io_err = |e| TransferError::io(&part, e);
@@ -207,5 +255,56 @@ pub(super) async fn remove_temp(part: &Path, sidecar: &Path) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_files_untouched_for_30_days_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let old = SystemTime::now() - Duration::from_secs(31 * 24 * 3600);
+        for (name, modified) in [
+            (".old.bin.parley-part", Some(old)),
+            (".old.bin.parley-part.json", Some(old)),
+            (".fresh.bin.parley-part", None),
+            (".fresh.bin.parley-part.json", None),
+            // Not ours: kept however old.
+            ("old.bin", Some(old)),
+            (".notes.parley-partial", Some(old)),
+        ] {
+            let f = File::create(d.join(name)).unwrap();
+            if let Some(t) = modified {
+                f.set_modified(t).unwrap();
+            }
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("/etc/hostname", d.join(".link.parley-part")).unwrap();
+        assert_eq!(sweep_stale_parts(d, STALE_PART_AGE, SystemTime::now()), 2);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            ".fresh.bin.parley-part",
+            ".fresh.bin.parley-part.json",
+            ".notes.parley-partial",
+            "old.bin",
+        ];
+        if cfg!(unix) {
+            want.insert(2, ".link.parley-part");
+        }
+        assert_eq!(left, want);
+        // Nothing is stale yet a day later for the fresh ones.
+        let tomorrow = SystemTime::now() + Duration::from_secs(24 * 3600);
+        assert_eq!(sweep_stale_parts(d, STALE_PART_AGE, tomorrow), 0);
+        assert_eq!(
+            sweep_stale_parts(&d.join("missing"), STALE_PART_AGE, tomorrow),
+            0
+        );
     }
 }
