@@ -1,7 +1,8 @@
 //! `parley-bench`: one run on loopback prints raw data-channel throughput, file
 //! transfer throughput disk to disk through our protocol, their ratio, plain TCP as
 //! the ceiling, and call setup time (accept → first decoded remote frame, median of
-//! N calls through the real server and two `parley-cli` processes).
+//! N calls through the real server and two `parley-cli` processes), and the chat
+//! round trip idle and while a file streams on the same connection.
 //!
 //! Build and run optimised: `cargo build --release -p parley-cli -p parley-bench &&
 //! target/release/parley-bench`. `--screen` runs the screen-share benchmark instead
@@ -15,6 +16,7 @@
 //! Janus, and prints uplink, CPU and frames per member, the servers' CPU and the
 //! ratios against N = 2 (see sfu/). Results go to BENCHMARKS.md.
 
+mod chat_latency;
 mod fuzz;
 mod group;
 mod mesh;
@@ -42,6 +44,10 @@ struct Args {
     /// Skip the call-setup part (no parley-cli needed).
     #[arg(long)]
     no_calls: bool,
+    /// Data channels' send buffer (bytes queued or unacknowledged before a send
+    /// waits) for the throughput and chat parts, KiB; default: the engine's.
+    #[arg(long, value_name = "KIB")]
+    send_buffer_kib: Option<usize>,
     /// Run only the screen-share benchmark (1920x1080 capture + encode under its own
     /// Xvfb).
     #[arg(long)]
@@ -178,6 +184,9 @@ async fn main() -> Result<()> {
         server.shutdown().await;
         return result;
     }
+    if let Some(kib) = args.send_buffer_kib {
+        let _ = pair::SEND_BUFFER_BYTES.set(kib * 1024);
+    }
     let total = args.mib * 1024 * 1024;
     let tcp = throughput::tcp_loopback(total).await?;
     println!("tcp loopback (ceiling):        {tcp:8.1} MB/s");
@@ -200,6 +209,19 @@ async fn main() -> Result<()> {
         "ratio file / raw data channel:  {:8.2}   (streaming part: {:.2})",
         file.wall_mb_s / raw,
         file.stream_mb_s / raw
+    );
+    let chat = chat_latency::run(total, dir.path()).await?;
+    println!(
+        "chat round trip, idle:          p50 {:6.2} ms  p95 {:6.2} ms  ({} pings)",
+        chat.idle.p50, chat.idle.p95, chat.idle.n
+    );
+    println!(
+        "chat round trip, file streaming: p50 {:6.2} ms  p95 {:6.2} ms  ({} pings; {:.1} × idle p95; target p95 ≤ 50 ms; transfer {:.1} MB/s)",
+        chat.busy.p50,
+        chat.busy.p95,
+        chat.busy.n,
+        chat.busy.p95 / chat.idle.p95.max(0.001),
+        chat.transfer_mb_s
     );
     if !args.no_calls {
         let cli = sibling("parley-cli")?;

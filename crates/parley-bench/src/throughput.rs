@@ -1,13 +1,15 @@
 //! Throughput measurements: raw data channel, file transfer, plain TCP.
 
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use parley_engine::channel::{DcMessage, MessageSink};
+use parley_engine::transfer::SendOutcome;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::pair;
+use crate::pair::{self, Channel};
 
 /// Message size for the raw data-channel test, bytes (SCTP's default max message).
 pub const MESSAGE_BYTES: usize = 64 * 1024;
@@ -85,45 +87,50 @@ pub struct FileResult {
     pub stream_mb_s: f64,
 }
 
-/// Writes `total` random bytes to a file in `dir`, sends it through our transfer
-/// protocol over a data channel between two local peer connections, and checks the
-/// received copy's SHA-256.
-pub async fn file_transfer(total: u64, dir: &std::path::Path) -> Result<FileResult> {
-    use parley_engine::transfer::{send_file_named, serve_file_channel, ReceiveSession};
+/// Writes `total` random bytes to `path`.
+pub fn random_file(path: &Path, total: u64) -> Result<()> {
     use rand::RngCore;
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = total;
+    while left > 0 {
+        rand::thread_rng().fill_bytes(&mut buf);
+        let k = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..k])?;
+        left -= k as u64;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+/// Sends `src` through our transfer protocol over `ch` (a's end sends, b's end
+/// saves into `inbox`, both driven by `serve_file_channel` as in a call) and
+/// checks the received copy's SHA-256. Returns the sender's outcome and the
+/// wall time from the offer to the verdict, s.
+pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOutcome, f64)> {
+    use parley_engine::transfer::{send_file_named, serve_file_channel, ReceiveSession};
     use sha2::{Digest, Sha256};
     use std::sync::Arc;
     use tokio::sync::{mpsc, watch};
 
-    let src = dir.join("bench-src.bin");
-    {
-        use std::io::Write;
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&src)?);
-        let mut buf = vec![0u8; 1 << 20];
-        let mut left = total;
-        while left > 0 {
-            rand::thread_rng().fill_bytes(&mut buf);
-            let k = left.min(buf.len() as u64) as usize;
-            f.write_all(&buf[..k])?;
-            left -= k as u64;
-        }
-    }
-    let inbox = dir.join("inbox");
-    std::fs::create_dir_all(&inbox)?;
-    let p = pair::connect("file").await?;
+    std::fs::create_dir_all(inbox)?;
     let (ev_tx, mut ev_rx) = mpsc::channel(64);
     tokio::spawn(async move { while ev_rx.recv().await.is_some() {} });
-
-    let (b_dc, mut b_rx) = (p.b_dc.clone(), p.b_rx);
+    let Channel {
+        a_dc,
+        mut a_rx,
+        b_dc,
+        mut b_rx,
+    } = ch;
     let b_events = ev_tx.clone();
-    let inbox2 = inbox.clone();
+    let inbox2 = inbox.to_path_buf();
     tokio::spawn(async move {
         let mut session = ReceiveSession::new(Some(inbox2), b_events);
         let (unused_tx, _unused_rx) = mpsc::channel(1);
         let (_no_commands, mut commands) = mpsc::channel(1);
         let _ = serve_file_channel(&mut b_rx, &b_dc, &mut session, &unused_tx, &mut commands).await;
     });
-    let (a_dc, mut a_rx) = (p.a_dc.clone(), p.a_rx);
     let (to_sender_tx, mut to_sender_rx) = mpsc::channel(64);
     let a_events = ev_tx.clone();
     let a_dc2 = a_dc.clone();
@@ -142,7 +149,7 @@ pub async fn file_transfer(total: u64, dir: &std::path::Path) -> Result<FileResu
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let start = Instant::now();
     let outcome = send_file_named(
-        &src,
+        src,
         None,
         Arc::new(a_dc),
         &mut to_sender_rx,
@@ -151,14 +158,25 @@ pub async fn file_transfer(total: u64, dir: &std::path::Path) -> Result<FileResu
     )
     .await?;
     let wall = start.elapsed().as_secs_f64();
-    let got = inbox.join("bench-src.bin");
+    let got = inbox.join(src.file_name().context("a file name")?);
     let mut h = Sha256::new();
     std::io::copy(&mut std::fs::File::open(&got)?, &mut h)?;
     if hex::encode(h.finalize()) != outcome.sha256 {
         bail!("the received file's SHA-256 differs");
     }
-    p.a.close().await;
-    p.b.close().await;
+    Ok((outcome, wall))
+}
+
+/// Writes `total` random bytes to a file in `dir`, sends it through our transfer
+/// protocol over a data channel between two local peer connections, and checks the
+/// received copy's SHA-256.
+pub async fn file_transfer(total: u64, dir: &Path) -> Result<FileResult> {
+    let src = dir.join("bench-src.bin");
+    random_file(&src, total)?;
+    let (a, b, mut channels) = pair::connect_many(&["file"]).await?;
+    let (outcome, wall) = send_over(channels.remove(0), &src, &dir.join("inbox")).await?;
+    a.close().await;
+    b.close().await;
     Ok(FileResult {
         wall_mb_s: mb_per_s(total, wall),
         stream_mb_s: mb_per_s(

@@ -142,13 +142,21 @@ pub struct RtcConfig {
     pub certificate: Option<DtlsCertificate>,
 }
 
+/// Default [`RtcConfig::data_channel_send_buffer_bytes`]: 1 MiB, the peer's
+/// SCTP receive window (webrtc-rs 0.21's default), so no more than that waits in
+/// the association's one first-in, first-out send queue, where a chat or control
+/// message queues behind file data. With 4 MiB a chat round trip during a
+/// transfer on loopback took 27 ms at p95, with 1 MiB 7–9 ms, at the same
+/// throughput (`parley-bench`, BENCHMARKS.md).
+pub const DEFAULT_DATA_CHANNEL_SEND_BUFFER_BYTES: usize = 1024 * 1024;
+
 impl Default for RtcConfig {
     fn default() -> Self {
         Self {
             ice_servers: Vec::new(),
             udp_bind: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             socket_buffer_bytes: DEFAULT_SOCKET_BUFFER_BYTES,
-            data_channel_send_buffer_bytes: 4 * 1024 * 1024,
+            data_channel_send_buffer_bytes: DEFAULT_DATA_CHANNEL_SEND_BUFFER_BYTES,
             relay_only: false,
             turn_tls_roots: Vec::new(),
             certificate: None,
