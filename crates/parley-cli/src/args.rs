@@ -91,6 +91,45 @@ pub enum Command {
         #[arg(long)]
         no_announce: bool,
     },
+    /// Send files or folders to a contact through the app's engine: they are
+    /// queued in the profile and go on by themselves when the connection drops
+    /// or either side is restarted (the receiver resumes from what it holds).
+    /// Without paths: finish what is queued from an earlier run. Prints
+    /// `sent <bytes> <name>` or `failed <name>: <reason>` per file; ends when
+    /// nothing is queued for the contact (exit 1 if a file did not arrive) or
+    /// after --timeout seconds (exit 1; the rest stays queued).
+    Send {
+        /// The contact's id (may start with '-').
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        /// Files or folders to add to the queue.
+        paths: Vec<PathBuf>,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600.0)]
+        timeout: f64,
+        /// Network: bind address, ICE servers, relay-only.
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Receive files from contacts into a folder, through the app's engine:
+    /// accepted without asking, resumed where a partial file was kept. Prints
+    /// `received <bytes> <path>` or `failed <name>: <reason>` per file; ends
+    /// after --count files arrived (once their senders have gone, at most 10 s
+    /// later) or --timeout seconds.
+    Receive {
+        /// Where received files are saved.
+        #[arg(long)]
+        receive_dir: PathBuf,
+        /// End once this many files arrived.
+        #[arg(long)]
+        count: Option<usize>,
+        /// End after this many seconds.
+        #[arg(long, default_value_t = 600.0)]
+        timeout: f64,
+        /// Network: bind address, ICE servers, relay-only.
+        #[command(flatten)]
+        net: NetArgs,
+    },
     /// List cameras, audio devices and shareable screens and windows.
     Devices,
     /// Check whether calls can connect from this network, and through what: the

@@ -8,6 +8,7 @@ pub mod args;
 mod demo;
 mod doctor;
 mod drive;
+mod files;
 mod media;
 mod nearby;
 mod screen_plan;
@@ -99,6 +100,26 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Nearby { timeout, watch, .. } => {
             let profile = open_profile(&cli.profile)?;
             nearby::list(&profile, timeout, watch).await?;
+        }
+        Command::Send {
+            id,
+            paths,
+            timeout,
+            net,
+        } => {
+            let profile = Arc::new(open_profile(&cli.profile)?);
+            let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+            files::send(profile, &server, parse_id(&id)?, paths, timeout, &net).await?;
+        }
+        Command::Receive {
+            receive_dir,
+            count,
+            timeout,
+            net,
+        } => {
+            let profile = Arc::new(open_profile(&cli.profile)?);
+            let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+            files::receive(profile, &server, receive_dir, count, timeout, &net).await?;
         }
         Command::Demo { duration, dir } => demo::run(duration, dir).await?,
         Command::Doctor { json, net } => {

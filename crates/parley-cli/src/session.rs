@@ -50,6 +50,7 @@ pub fn call_options(
             path: p.clone(),
             name: None,
             to: None,
+            transfer_id: None,
         })
         .collect();
     for pair in a.send_file_as.chunks(2) {
@@ -58,6 +59,7 @@ pub fn call_options(
                 path: path.into(),
                 name: Some(name.clone()),
                 to: None,
+                transfer_id: None,
             });
         }
     }

@@ -1,4 +1,5 @@
-//! The profile folder: identity, settings, contacts, chat and transfer history.
+//! The profile folder: identity, settings, contacts, chat, transfer history and
+//! the queue of files still to send.
 //!
 //! Layout of `<profile_dir>`:
 //! - `identity.key`: the Ed25519 secret key (see [`crate::identity`]);
@@ -17,8 +18,10 @@ use parley_proto::data::ChatMessage;
 use parley_proto::PeerId;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
+mod outbox;
 mod transfers;
 
+pub use outbox::OutboxEntry;
 pub use transfers::{TransferEnd, TransferRecord, MAX_TRANSFER_HISTORY};
 
 use crate::identity::Identity;
@@ -29,7 +32,7 @@ use crate::{Error, Result};
 pub const DB_FILE_NAME: &str = "parley.db";
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// Longest contact name accepted, chars.
 pub const MAX_CONTACT_NAME_CHARS: usize = 100;
@@ -438,7 +441,22 @@ fn migrate(conn: &Connection) -> Result<()> {
              COMMIT;",
         )?;
     }
-    // Future migrations: `if version < 4 { … PRAGMA user_version = 4; }`.
+    if version < 4 {
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS outbox (
+                 transfer_id  TEXT PRIMARY KEY NOT NULL,
+                 peer         TEXT NOT NULL,
+                 path         TEXT NOT NULL,
+                 name         TEXT,
+                 queued_at_ms INTEGER NOT NULL,
+                 attempts     INTEGER NOT NULL DEFAULT 0
+             );
+             PRAGMA user_version = 4;
+             COMMIT;",
+        )?;
+    }
+    // Future migrations: `if version < 5 { … PRAGMA user_version = 5; }`.
     Ok(())
 }
 

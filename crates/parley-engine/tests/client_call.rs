@@ -13,7 +13,8 @@
 //! - with B asking before receiving: B sees the offer (name, size, from A) and
 //!   nothing is written until B accepts; a declined file reaches A as declined;
 //!   a file A cancels mid-way ends as cancelled on both sides, and B keeps the
-//!   part that arrived (hidden, for a resume); sent again, B cancels it mid-way:
+//!   part that arrived (hidden, for a resume); sent again, it resumes without
+//!   asking B again, and B cancels it mid-way:
 //!   cancelled on both sides and nothing left in B's folder; an accepted file
 //!   arrives intact;
 //! - devices switched mid-call reach the peer without a new call: after switching
@@ -388,12 +389,32 @@ async fn the_receiver_decides_and_either_side_can_cancel() {
         a.send_files(idb.clone(), vec![src.join("big.bin")])
             .await
             .unwrap();
-        let offer = offered(&mut bev, "big.bin").await;
-        let transfer_id = offer.transfer_id.clone();
-        let accept = TransferCommand::Accept {
-            transfer_id: transfer_id.clone(),
+        let transfer_id = if canceller == "sender" {
+            let offer = offered(&mut bev, "big.bin").await;
+            let accept = TransferCommand::Accept {
+                transfer_id: offer.transfer_id.clone(),
+            };
+            b.transfer(accept).await.unwrap();
+            offer.transfer_id
+        } else {
+            // B kept the part of the file it accepted: the offer resumes it
+            // without asking B again.
+            until(&mut bev, "the resumed offer", |e| match e {
+                ClientEvent::Transfer {
+                    event: TransferEvent::Incoming(p),
+                    ..
+                } => panic!("asked again for a file being resumed: {p:?}"),
+                ClientEvent::Transfer {
+                    event: TransferEvent::Offered(p),
+                    ..
+                } if p.name == "big.bin" => {
+                    assert!(p.bytes_done > 0, "resumes from the kept part: {p:?}");
+                    Some(p.transfer_id.clone())
+                }
+                _ => None,
+            })
+            .await
         };
-        b.transfer(accept).await.unwrap();
         let (who, rx) = match canceller {
             "sender" => (&a, &mut aev),
             _ => (&b, &mut bev),

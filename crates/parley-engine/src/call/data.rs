@@ -394,7 +394,11 @@ async fn send_one(
     current: &Current,
 ) -> Option<String> {
     let (cancel_tx, cancel) = watch::channel(false);
-    let id: [u8; 16] = rand::random();
+    let id: [u8; 16] = f
+        .transfer_id
+        .as_deref()
+        .and_then(|t| parley_proto::data::transfer_id_from_hex(t).ok())
+        .unwrap_or_else(rand::random);
     let transfer_id = parley_proto::data::transfer_id_to_hex(&id);
     *current.lock().unwrap_or_else(|p| p.into_inner()) = (Some(transfer_id), cancel_tx);
     let r = send_file_as(

@@ -211,6 +211,10 @@ pub struct FileToSend {
     /// The member to send it to, in a group call (the one it was dropped on);
     /// `None`: the first member, the only one of a one-to-one call.
     pub to: Option<PeerId>,
+    /// The transfer id to offer it under, 32 lowercase hex chars: the same id
+    /// for every attempt at one queued file (the client's outbox); `None` (or
+    /// not 32 hex chars): a new random id.
+    pub transfer_id: Option<String>,
 }
 
 /// A screen (or any video) to send on the screen track.

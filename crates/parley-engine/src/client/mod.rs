@@ -11,6 +11,7 @@ mod embedded;
 mod frames;
 mod members;
 mod nearby;
+mod outbox;
 mod presence;
 mod roster;
 mod servers;
@@ -22,6 +23,7 @@ pub use embedded::{local_url, start_embedded_server};
 pub use frames::{FrameSlot, PreviewSource};
 pub use members::{FrameSlots, MemberInfo, MemberState, SPEAKER_HOLD_MS, SPEAKING_LEVEL};
 pub use nearby::NearbyOptions;
+pub use outbox::{retry_delay, MAX_ATTEMPTS, RETRY_FIRST_MS, RETRY_MAX_MS};
 pub use servers::{Via, MAX_NEARBY_SERVERS, NEARBY_LEAVE_GRACE_MS};
 pub use sessions::SESSION_IDLE_MS;
 
@@ -444,12 +446,24 @@ impl Client {
     }
 
     /// Offers files (folders are expanded) to `peer`, in a call with them or
-    /// outside one, like [`Client::send_chat`].
+    /// outside one, like [`Client::send_chat`]. They are queued in the profile
+    /// until they arrive: when the connection drops or either app quits, they
+    /// are offered again (same transfer ids) once `peer` is reachable, and the
+    /// receiver resumes from what it holds. A declined or cancelled file leaves
+    /// the queue; see [`Client::queued_files`].
     ///
     /// Errors: [`Error::Invalid`] when the paths hold no file; [`CallError`] when
     /// `peer` is known to be offline.
     pub async fn send_files(&self, peer: PeerId, paths: Vec<PathBuf>) -> Result<()> {
         self.ask(|tx| Command::SendFiles(peer, paths, tx)).await
+    }
+
+    /// The files queued for `peer` (for everyone: `None`) that have not
+    /// arrived yet, oldest first.
+    ///
+    /// Errors: [`Error::Storage`].
+    pub fn queued_files(&self, peer: Option<&PeerId>) -> Result<Vec<crate::storage::OutboxEntry>> {
+        self.profile.outbox(peer)
     }
 
     /// Accepts or declines an offered file, or cancels a transfer either way (in

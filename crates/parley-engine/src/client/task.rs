@@ -1,9 +1,10 @@
-//! The client's owner task: signaling dispatch, presence, the current call and
-//! the data sessions.
+//! The client's owner task: signaling dispatch, presence, the current call,
+//! the data sessions and the queue of files to send.
 
 mod call;
 mod commands;
 mod data_sessions;
+mod outbox;
 mod servers;
 mod signal;
 
@@ -17,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::members::{FrameSlots, Levels, SpeakerPicker};
 use super::nearby::{ClientNearby, NearbyOptions};
+use super::outbox::OutboxState;
 use super::presence::Presence;
 use super::servers::{Servers, Tagged, Via};
 use super::sessions::{Sessions, IDLE_CHECK_MS};
@@ -114,6 +116,7 @@ pub(super) async fn start(
         speaker: SpeakerPicker::default(),
         call: None,
         sessions: Sessions::default(),
+        outbox: OutboxState::default(),
         nearby,
     };
     task.watch_contacts().await;
@@ -160,6 +163,8 @@ struct Task {
     call: Option<Active>,
     /// Data sessions: chat and files outside a call.
     sessions: Sessions,
+    /// Queued files to send on their way or waiting for their next attempt.
+    outbox: OutboxState,
     /// Nearby discovery, when the client takes part.
     nearby: Option<ClientNearby>,
 }
@@ -201,6 +206,12 @@ impl Task {
                     self.on_session_event(call_id, ev).await
                 }
                 _ = idle_check.tick() => self.sessions.hang_up_idle().await,
+                _ = async {
+                    match self.outbox.next_due() {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.retry_due().await,
                 _ = speaker_check.tick(), if self.call.is_some() => self.check_speaker().await,
             }
         }

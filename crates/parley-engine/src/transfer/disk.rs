@@ -117,6 +117,33 @@ pub(super) fn resumable_len(dir: &Path, name: &str, offer: &Sidecar) -> u64 {
     }
 }
 
+/// The file `dir/<name>` when it is a regular file (a symlink is not
+/// followed) with the offer's size and SHA-256: the receiver holds this very
+/// file already. Read errors count as "not held".
+pub(super) fn holds_same(dir: &Path, name: &str, offer: &Sidecar) -> Option<PathBuf> {
+    let path = confined(dir, name).ok()?;
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() != offer.size {
+        return None;
+    }
+    let mut file = File::open(&path).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; DISK_BUFFER_BYTES];
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (hex == offer.sha256).then_some(path)
+}
+
 /// Deletes the partial files of earlier transfers in `dir` (hidden
 /// `.<name>.parley-part` and their `.json` sidecars, regular files only: a
 /// symlink is never followed) last modified more than `max_age` before `now`.

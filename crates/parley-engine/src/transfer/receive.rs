@@ -9,7 +9,9 @@ use bytes::Bytes;
 use parley_proto::data::{decode_chunk, transfer_id_from_hex, TransferFrame};
 use tokio::sync::mpsc;
 
-use super::disk::{move_into_place, prepare_part, remove_temp, resumable_len, Sidecar, Writer};
+use super::disk::{
+    holds_same, move_into_place, prepare_part, remove_temp, resumable_len, Sidecar, Writer,
+};
 use super::name::sanitize_file_name;
 use super::space::{check_space, write_error};
 use super::{
@@ -33,7 +35,9 @@ pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 /// they are declined with [`TransferError::NoSpace`]). They are accepted at
 /// once, or, after
 /// [`set_ask`](Self::set_ask)`(true)`, announced with [`TransferEvent::Incoming`]
-/// and held until the user answers through [`command`](Self::command). Feed it with
+/// and held until the user answers through [`command`](Self::command) (except
+/// an offer that resumes a partial file kept here, which the user accepted
+/// before: it goes on at once). Feed it with
 /// [`ReceiveSession::on_text`] and [`ReceiveSession::on_chunk`] (or let
 /// [`super::serve_file_channel`] do it) and send the frames they return to the peer.
 #[derive(Debug)]
@@ -358,6 +362,21 @@ impl ReceiveSession {
             sha256,
         };
         let dir = self.receive_dir.clone().expect("checked above");
+        if let Some(path) = already_here(&dir, &offer).await {
+            tracing::info!(transfer_id = %offer.transfer_id, path = %path.display(), "offered file already here");
+            let event = TransferEvent::Completed {
+                transfer_id: offer.transfer_id.clone(),
+                name: offer.name,
+                path,
+                bytes: offer.size,
+                elapsed_ms: 0,
+                direction: TransferDirection::Receiving,
+            };
+            emit(&self.events, event).await;
+            return vec![TransferFrame::Complete {
+                transfer_id: offer.transfer_id,
+            }];
+        }
         if let Err(err) = room_for(&dir, &offer).await {
             tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, error = %err, "offer declined");
             self.emit_failed(
@@ -373,7 +392,9 @@ impl ReceiveSession {
                 reason: err.to_string(),
             }];
         }
-        if self.ask {
+        // A file whose part we kept was accepted by our user before: it
+        // resumes without asking again.
+        if self.ask && !resumes(&dir, &offer).await {
             tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, size, "file offered; asking the user");
             let progress = TransferProgress {
                 transfer_id: offer.transfer_id.clone(),
@@ -634,6 +655,33 @@ impl Incoming {
             direction: TransferDirection::Receiving,
         }
     }
+}
+
+/// The file in `dir` that is `offer` already (same name, size and SHA-256),
+/// if there is one: the offer is answered `complete` and nothing is sent.
+async fn already_here(dir: &Path, offer: &Offer) -> Option<PathBuf> {
+    let (dir, name) = (dir.to_path_buf(), offer.name.clone());
+    let sidecar = Sidecar {
+        sha256: offer.sha256.clone(),
+        size: offer.size,
+    };
+    tokio::task::spawn_blocking(move || holds_same(&dir, &name, &sidecar))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Whether `dir` holds a kept partial file of `offer` (same name, size and
+/// SHA-256, some bytes in it).
+async fn resumes(dir: &Path, offer: &Offer) -> bool {
+    let (dir, name) = (dir.to_path_buf(), offer.name.clone());
+    let sidecar = Sidecar {
+        sha256: offer.sha256.clone(),
+        size: offer.size,
+    };
+    tokio::task::spawn_blocking(move || resumable_len(&dir, &name, &sidecar) > 0)
+        .await
+        .unwrap_or(false)
 }
 
 /// Errors with [`TransferError::NoSpace`] unless `dir`'s disk has room for the

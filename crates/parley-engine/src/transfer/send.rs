@@ -201,9 +201,9 @@ impl SendJob<'_> {
             };
             match self.answer(frame)? {
                 Some(Answer::Accepted(offset)) => break offset,
-                Some(Answer::Completed) => {
-                    return Err(TransferError::Protocol("`complete` before `accept`".into()))
-                }
+                // The receiver already holds this very file (docs/protocol.md
+                // §8.3): nothing to send.
+                Some(Answer::Completed) => return Ok(self.already_there(size, sha256).await),
                 None => continue,
             }
         };
@@ -339,6 +339,38 @@ impl SendJob<'_> {
             sha256,
             elapsed_ms,
         })
+    }
+
+    /// The receiver answered the offer with `complete`: it holds the file
+    /// already (same name, size and SHA-256). Reported as completed, nothing
+    /// sent.
+    async fn already_there(&mut self, size: u64, sha256: String) -> SendOutcome {
+        self.guard.armed = false;
+        tracing::info!(
+            transfer_id = self.transfer_id,
+            name = self.name,
+            size,
+            "the receiver already has the file"
+        );
+        emit(
+            self.events,
+            TransferEvent::Completed {
+                transfer_id: self.transfer_id.to_owned(),
+                name: self.name.to_owned(),
+                path: self.path.to_path_buf(),
+                bytes: size,
+                elapsed_ms: 0,
+                direction: TransferDirection::Sending,
+            },
+        )
+        .await;
+        SendOutcome {
+            transfer_id: self.transfer_id.to_owned(),
+            bytes: size,
+            resumed_from: size,
+            sha256,
+            elapsed_ms: 0,
+        }
     }
 
     /// Interprets one frame from `inbound`: `None` for frames of other transfers.

@@ -159,6 +159,7 @@ impl Task {
                 self.emit(ClientEvent::ChatDelivered { id }).await
             }
             CallEvent::Transfer { peer, event } => {
+                self.note_transfer(&event);
                 self.emit(ClientEvent::Transfer { peer, event }).await
             }
             // The overlay shows the link to the first member.
@@ -221,6 +222,7 @@ impl Task {
         let _ = active.call.command(CallCommand::Hangup).await;
         let mut info = active.info;
         let result = active.call.finish().await;
+        self.note_call_ended(&info.call_id);
         self.member_video.clear();
         self.levels.clear();
         info.active_speaker = None;

@@ -5,12 +5,10 @@ use parley_proto::ClientMessage;
 
 use super::Task;
 use crate::call::CallError;
-use crate::call::{
-    new_call_id, CallCommand, CameraFeed, Direction, FileToSend, MicrophoneFeed, SpeakerFeed,
-};
+use crate::call::{new_call_id, CallCommand, CameraFeed, Direction, MicrophoneFeed, SpeakerFeed};
 use crate::client::servers::Via;
-use crate::client::{expand_paths, CallPhase, ClientEvent, Command, DeviceKind, PreviewSource};
-use crate::{Error, Result};
+use crate::client::{CallPhase, ClientEvent, Command, DeviceKind, PreviewSource};
+use crate::Result;
 
 impl Task {
     pub(super) async fn on_command(&mut self, cmd: Command) {
@@ -125,26 +123,12 @@ impl Task {
             Command::Chat(peer, text, reply) => {
                 let r = self
                     .send_to_peer(&peer, vec![CallCommand::Chat(text)])
-                    .await;
+                    .await
+                    .map(drop);
                 let _ = reply.send(r);
             }
             Command::SendFiles(peer, paths, reply) => {
-                let files = expand_paths(&paths);
-                let r = if files.is_empty() {
-                    Err(Error::Invalid("nothing to send there".into()))
-                } else {
-                    let commands = files
-                        .into_iter()
-                        .map(|path| {
-                            CallCommand::SendFile(FileToSend {
-                                path,
-                                name: None,
-                                to: Some(peer.clone()),
-                            })
-                        })
-                        .collect();
-                    self.send_to_peer(&peer, commands).await
-                };
+                let r = self.send_files(&peer, &paths).await;
                 let _ = reply.send(r);
             }
             Command::Transfer(command, reply) => {

@@ -21,12 +21,14 @@ impl Task {
     /// session with them (opened now if there is none; the commands wait for its
     /// data channels).
     ///
+    /// Returns the call id of the call or session that carries them.
+    ///
     /// Errors: [`CallError::Offline`] when `peer` is known to be offline.
     pub(super) async fn send_to_peer(
         &mut self,
         peer: &PeerId,
         commands: Vec<CallCommand>,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let offline = self.presence.online(peer) == Some(false);
         // A call carries them once accepted; one still ringing may yet be declined,
         // and what waits in it would be lost.
@@ -34,15 +36,15 @@ impl Task {
             .call_with(peer)
             .filter(|a| matches!(a.info.state, CallPhase::Connecting | CallPhase::Connected));
         let target = match (call, self.sessions.with_peer(peer)) {
-            (Some(a), _) => Some(&a.call),
-            (None, Some(s)) if !offline => Some(&s.call),
+            (Some(a), _) => Some((&a.call, &a.info.call_id)),
+            (None, Some(s)) if !offline => Some((&s.call, &s.call_id)),
             _ => None,
         };
-        if let Some(call) = target {
+        if let Some((call, call_id)) = target {
             for c in commands {
                 call.command(c).await?;
             }
-            return Ok(());
+            return Ok(call_id.clone());
         }
         if offline {
             return Err(CallError::Offline {
@@ -66,7 +68,8 @@ impl Task {
         };
         // Through the server the peer is online on.
         let via = self.presence.route(peer).unwrap_or(Via::Home);
-        self.start_session(direction, call_id, peer.clone(), options, via, true)
+        self.start_session(direction, call_id.clone(), peer.clone(), options, via, true)?;
+        Ok(call_id)
     }
 
     /// A peer opens a data session: answered when it is one of our contacts,
@@ -157,7 +160,10 @@ impl Task {
                 direction: ChatDirection::Sent,
             }),
             CallEvent::ChatDelivered { id, .. } => Some(ClientEvent::ChatDelivered { id }),
-            CallEvent::Transfer { event, .. } => Some(ClientEvent::Transfer { peer, event }),
+            CallEvent::Transfer { event, .. } => {
+                self.note_transfer(&event);
+                Some(ClientEvent::Transfer { peer, event })
+            }
             _ => None,
         };
         if let Some(out) = out {
@@ -192,9 +198,11 @@ impl Task {
                 reason: "the connection to the contact closed".into(),
                 direction,
             };
+            self.note_transfer(&event);
             let peer = session.peer.clone();
             self.emit(ClientEvent::Transfer { peer, event }).await;
         }
+        self.note_call_ended(call_id);
         if session.outgoing && !session.connected {
             let why = match result {
                 Ok(report) => report.end_reason,

@@ -42,6 +42,10 @@ impl Task {
                 online,
             })
             .await;
+            if online {
+                // Files that did not arrive before go on by themselves.
+                self.resume_outbox(&change.id, None).await;
+            }
         }
         if let Some(via) = change.route {
             self.emit(ClientEvent::Reach { id: change.id, via }).await;

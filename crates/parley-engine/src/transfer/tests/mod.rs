@@ -496,6 +496,13 @@ async fn resumes_from_a_partial_file() {
     assert_eq!(std::fs::read(dst.path().join("movie.mkv")).unwrap(), data);
     assert_eq!(listing(dst.path()), ["movie.mkv"]);
 
+    // Offered again: the receiver holds it already, answers `complete` at
+    // once, and nothing is sent or written.
+    let outcome = peers.send(&path).await.unwrap();
+    assert_eq!(outcome.resumed_from, data.len() as u64, "nothing sent");
+    assert_eq!(listing(dst.path()), ["movie.mkv"]);
+    std::fs::rename(dst.path().join("movie.mkv"), dst.path().join("kept.mkv")).unwrap();
+
     // A partial file of another version of the file is not reused.
     std::fs::write(dst.path().join(".movie.mkv.parley-part"), b"stale").unwrap();
     std::fs::write(
@@ -505,10 +512,8 @@ async fn resumes_from_a_partial_file() {
     .unwrap();
     let outcome = peers.send(&path).await.unwrap();
     assert_eq!(outcome.resumed_from, 0);
-    assert_eq!(
-        std::fs::read(dst.path().join("movie (1).mkv")).unwrap(),
-        data
-    );
+    assert_eq!(std::fs::read(dst.path().join("movie.mkv")).unwrap(), data);
+    std::fs::remove_file(dst.path().join("movie.mkv")).unwrap();
 
     // A corrupted prefix is caught by the whole-file hash.
     let mut bad = data[..have].to_vec();
@@ -523,7 +528,7 @@ async fn resumes_from_a_partial_file() {
         Err(TransferError::PeerFailed { reason }) => assert!(reason.contains("SHA-256")),
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(listing(dst.path()), ["movie (1).mkv", "movie.mkv"]);
+    assert_eq!(listing(dst.path()), ["kept.mkv"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,251 @@
+//! `send` and `receive`: files through the app's engine ([`parley_engine::client`]),
+//! with its queue in the profile, so a transfer interrupted by a dropped
+//! connection or a killed process goes on by itself when both run again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use parley_engine::call::AudioSink;
+use parley_engine::client::{Client, ClientConfig, ClientEvent, MediaProvider};
+use parley_engine::media::{AudioSource, VideoSource};
+use parley_engine::storage::Profile;
+use parley_engine::transfer::{TransferCommand, TransferDirection, TransferEvent};
+use parley_proto::PeerId;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::args::NetArgs;
+use crate::session::{rtc_config, wait_secs};
+
+/// No camera, microphone or speakers: files only.
+struct NoMedia;
+
+impl MediaProvider for NoMedia {
+    fn video_source(&self) -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
+        Ok(None)
+    }
+    fn audio_source(&self) -> parley_engine::Result<Option<Box<dyn AudioSource>>> {
+        Ok(None)
+    }
+    fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>> {
+        Vec::new()
+    }
+}
+
+/// Starts the engine signed in to `server`, saving received files in
+/// `download_dir` (without asking when `!ask`).
+async fn start(
+    profile: Arc<Profile>,
+    server: &str,
+    download_dir: PathBuf,
+    ask: bool,
+    net: &NetArgs,
+) -> Result<(Client, mpsc::Receiver<ClientEvent>)> {
+    if crate::nearby::is_auto(server) {
+        bail!("send and receive need a server URL (--server auto: call and answer)");
+    }
+    let config = ClientConfig {
+        profile,
+        server_url: Some(server.to_owned()),
+        embedded_listen: "127.0.0.1:0".parse().expect("a socket address"),
+        rtc: rtc_config(net)?,
+        download_dir,
+        media: Arc::new(NoMedia),
+        remote_video: Default::default(),
+        local_video: Default::default(),
+        remote_screen: Default::default(),
+        echo_test: false,
+        ask_before_receiving: ask,
+    };
+    Client::start(config)
+        .await
+        .with_context(|| format!("signaling server {server}"))
+}
+
+/// `send ID [PATHS…]`: queues `paths` for `to`, then waits until nothing is
+/// queued for them (or `timeout_s`).
+///
+/// Errors: a path does not exist; `to` is not a contact; a file did not
+/// arrive (declined, cancelled, given up); the time ran out (the rest stays
+/// queued for the next run).
+pub async fn send(
+    profile: Arc<Profile>,
+    server: &str,
+    to: PeerId,
+    paths: Vec<PathBuf>,
+    timeout_s: f64,
+    net: &NetArgs,
+) -> Result<()> {
+    for p in &paths {
+        std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
+    }
+    let contact = profile.contacts()?.into_iter().any(|c| c.id == to);
+    if !contact {
+        bail!("{to} is not a contact (add it with `parley-cli contact add`)");
+    }
+    if paths.is_empty() && profile.outbox(Some(&to))?.is_empty() {
+        println!("nothing queued for {to}");
+        return Ok(());
+    }
+    // Offers to us are declined: this command only sends.
+    let download_dir = profile.dir().join("received");
+    let (client, mut events) = start(profile, server, download_dir, true, net).await?;
+    let deadline = Instant::now() + wait_secs(timeout_s);
+    let result = send_until_done(&client, &mut events, &to, paths, deadline).await;
+    client.shutdown().await;
+    result
+}
+
+async fn send_until_done(
+    client: &Client,
+    events: &mut mpsc::Receiver<ClientEvent>,
+    to: &PeerId,
+    mut paths: Vec<PathBuf>,
+    deadline: Instant,
+) -> Result<()> {
+    let mut failed = 0usize;
+    loop {
+        let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => bail!("the engine stopped"),
+            Err(_) => {
+                let left = client.queued_files(Some(to))?.len();
+                bail!("{left} file(s) still queued for {to}: they go on with the next `parley-cli send`");
+            }
+        };
+        match ev {
+            // Queued files go on by themselves when the contact is online;
+            // new ones are queued then too.
+            ClientEvent::Presence { id, online: true } if id == *to && !paths.is_empty() => {
+                let n = paths.len();
+                client
+                    .send_files(to.clone(), std::mem::take(&mut paths))
+                    .await?;
+                eprintln!("queued {n} path(s) for {to}");
+            }
+            ClientEvent::Presence { id, online: false } if id == *to => {
+                eprintln!("{to} is offline: waiting");
+            }
+            ClientEvent::Transfer { peer, event } if peer == *to => match event {
+                TransferEvent::Incoming(p) => {
+                    let transfer_id = p.transfer_id;
+                    let _ = client
+                        .transfer(TransferCommand::Decline { transfer_id })
+                        .await;
+                }
+                TransferEvent::Completed {
+                    name,
+                    bytes,
+                    direction: TransferDirection::Sending,
+                    ..
+                } => println!("sent {bytes} {name}"),
+                TransferEvent::Failed {
+                    transfer_id,
+                    name,
+                    reason,
+                    direction: TransferDirection::Sending,
+                    ..
+                } => {
+                    let queued = client.queued_files(Some(to))?;
+                    if queued.iter().any(|e| e.transfer_id == transfer_id) {
+                        eprintln!("{name}: {reason}; it will go on");
+                    } else {
+                        println!("failed {name}: {reason}");
+                        failed += 1;
+                    }
+                }
+                _ => continue,
+            },
+            _ => continue,
+        }
+        if paths.is_empty() && client.queued_files(Some(to))?.is_empty() {
+            break;
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} file(s) did not arrive");
+    }
+    Ok(())
+}
+
+/// `receive --receive-dir DIR`: saves what contacts send until `count` files
+/// arrived or `timeout_s` passed.
+///
+/// Errors: the folder cannot be made; fewer than `count` files arrived in time.
+pub async fn receive(
+    profile: Arc<Profile>,
+    server: &str,
+    dir: PathBuf,
+    count: Option<usize>,
+    timeout_s: f64,
+    net: &NetArgs,
+) -> Result<()> {
+    std::fs::create_dir_all(&dir).with_context(|| format!("--receive-dir {}", dir.display()))?;
+    let (client, mut events) = start(profile, server, dir, false, net).await?;
+    let deadline = Instant::now() + wait_secs(timeout_s);
+    let mut received = 0usize;
+    let mut senders: Vec<PeerId> = Vec::new();
+    let result = loop {
+        if count.is_some_and(|n| received >= n) {
+            linger(&mut events, senders).await;
+            break Ok(());
+        }
+        let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => break Err(anyhow::anyhow!("the engine stopped")),
+            Err(_) if count.is_none() => break Ok(()),
+            Err(_) => {
+                let n = count.unwrap_or_default();
+                break Err(anyhow::anyhow!("{received} of {n} file(s) arrived in time"));
+            }
+        };
+        let ClientEvent::Transfer { event, peer } = ev else {
+            continue;
+        };
+        match event {
+            TransferEvent::Offered(p) if p.direction == TransferDirection::Receiving => {
+                eprintln!("receiving {} from byte {}", p.name, p.bytes_done);
+            }
+            TransferEvent::Completed {
+                path,
+                bytes,
+                direction: TransferDirection::Receiving,
+                ..
+            } => {
+                println!("received {bytes} {}", path.display());
+                received += 1;
+                if !senders.contains(&peer) {
+                    senders.push(peer);
+                }
+            }
+            TransferEvent::Failed {
+                name,
+                reason,
+                direction: TransferDirection::Receiving,
+                ..
+            } => eprintln!("failed {name}: {reason}"),
+            _ => {}
+        }
+    };
+    client.shutdown().await;
+    result
+}
+
+/// Longest a finished `receive` waits for its senders to let go, ms.
+const LINGER_MS: u64 = 10_000;
+
+/// Keeps the engine up until every one of `senders` has gone offline (at most
+/// [`LINGER_MS`]), so our last `complete` reaches them before the connection
+/// closes; a sender that missed it would offer the file again next time, and
+/// hear that it is already here.
+async fn linger(events: &mut mpsc::Receiver<ClientEvent>, mut senders: Vec<PeerId>) {
+    let deadline = Instant::now() + std::time::Duration::from_millis(LINGER_MS);
+    while !senders.is_empty() {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ClientEvent::Presence { id, online: false })) => senders.retain(|s| *s != id),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The client task's side of the queue of files to send (`client/outbox.rs`):
+//! queuing what the user sends, offering it again when the contact is back,
+//! and taking it out once it arrived or a user said no.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use parley_proto::PeerId;
+
+use super::Task;
+use crate::call::{CallCommand, FileToSend};
+use crate::client::outbox::{retry_delay, MAX_ATTEMPTS};
+use crate::client::{expand_paths, ClientEvent};
+use crate::storage::OutboxEntry;
+use crate::transfer::{TransferDirection, TransferEvent, TransferOutcome};
+use crate::{Error, Result};
+
+impl Task {
+    /// Queues `paths` (folders expanded into their files) for `peer` in the
+    /// profile and offers them over the call or a data session with them. A
+    /// file already queued for them keeps its place (and transfer id).
+    ///
+    /// Errors: nothing to send there ([`Error::Invalid`]); `peer` is offline
+    /// ([`crate::call::CallError::Offline`]; nothing stays queued then);
+    /// [`Error::Storage`].
+    pub(super) async fn send_files(&mut self, peer: &PeerId, paths: &[PathBuf]) -> Result<()> {
+        let files = expand_paths(paths);
+        if files.is_empty() {
+            return Err(Error::Invalid("nothing to send there".into()));
+        }
+        let mut entries = Vec::with_capacity(files.len());
+        for path in files {
+            let entry = self.profile.outbox_queue(peer, path)?;
+            if !self.outbox.is_active(&entry.transfer_id) {
+                entries.push(entry);
+            }
+        }
+        if let Err(e) = self.offer_queued(peer, &entries).await {
+            // Never offered: not queued either (the user sees the error).
+            for entry in entries.iter().filter(|e| e.attempts == 0) {
+                let _ = self.profile.outbox_remove(&entry.transfer_id);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Hands `entries` to the call or a data session with `peer`.
+    async fn offer_queued(&mut self, peer: &PeerId, entries: &[OutboxEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let commands = entries
+            .iter()
+            .map(|e| {
+                CallCommand::SendFile(FileToSend {
+                    path: e.path.clone(),
+                    name: e.name.clone(),
+                    to: Some(peer.clone()),
+                    transfer_id: Some(e.transfer_id.clone()),
+                })
+            })
+            .collect();
+        let call_id = self.send_to_peer(peer, commands).await?;
+        for e in entries {
+            self.outbox.started(&e.transfer_id, &call_id);
+        }
+        Ok(())
+    }
+
+    /// Offers again what is queued for `peer` and not on its way (all of it,
+    /// or only the transfer ids in `only`), when `peer` is online. A queued
+    /// file that is no longer on our disk, or that failed [`MAX_ATTEMPTS`]
+    /// times, is reported failed and taken out of the queue.
+    pub(super) async fn resume_outbox(&mut self, peer: &PeerId, only: Option<&[String]>) {
+        if self.presence.online(peer) != Some(true) {
+            return;
+        }
+        let queued = match self.profile.outbox(Some(peer)) {
+            Ok(q) => q,
+            Err(e) => return tracing::warn!("reading the queue of files to send: {e}"),
+        };
+        let mut ready = Vec::new();
+        for e in queued {
+            let wanted = only.is_none_or(|ids| ids.contains(&e.transfer_id));
+            if !wanted || self.outbox.is_active(&e.transfer_id) {
+                continue;
+            }
+            if !e.path.is_file() {
+                let why = format!("{} is no longer there", e.path.display());
+                self.give_up(&e, why).await;
+            } else if e.attempts >= MAX_ATTEMPTS {
+                let why = format!("gave up after {} attempts", e.attempts);
+                self.give_up(&e, why).await;
+            } else {
+                ready.push(e);
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+        tracing::info!(%peer, files = ready.len(), "offering queued files again");
+        if let Err(err) = self.offer_queued(peer, &ready).await {
+            tracing::info!(%peer, "queued files wait: {err}");
+            let now = Instant::now();
+            for e in &ready {
+                self.outbox
+                    .retry_later(&e.transfer_id, now, retry_delay(e.attempts.max(1)));
+            }
+        }
+    }
+
+    /// Offers again the queued files whose wait is over (their contacts still
+    /// online; the others go when their contact comes back).
+    pub(super) async fn retry_due(&mut self) {
+        let due = self.outbox.take_due(Instant::now());
+        let queued = self.profile.outbox(None).unwrap_or_default();
+        let mut peers: Vec<PeerId> = Vec::new();
+        for e in queued {
+            if due.contains(&e.transfer_id) && !peers.contains(&e.peer) {
+                peers.push(e.peer);
+            }
+        }
+        for peer in peers {
+            self.resume_outbox(&peer, Some(&due)).await;
+        }
+    }
+
+    /// Takes `e` out of the queue and says why it will not be sent.
+    async fn give_up(&mut self, e: &OutboxEntry, reason: String) {
+        tracing::info!(transfer_id = %e.transfer_id, %reason, "queued file given up");
+        let _ = self.profile.outbox_remove(&e.transfer_id);
+        self.outbox.finished(&e.transfer_id);
+        let name = e.name.clone().unwrap_or_else(|| {
+            e.path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        });
+        let event = TransferEvent::Failed {
+            transfer_id: e.transfer_id.clone(),
+            name,
+            bytes_total: 0,
+            outcome: TransferOutcome::Failed,
+            reason,
+            direction: TransferDirection::Sending,
+        };
+        let peer = e.peer.clone();
+        self.emit(ClientEvent::Transfer { peer, event }).await;
+    }
+
+    /// Keeps the queue in step with a transfer event: a file that arrived, or
+    /// that a user declined or cancelled, leaves it; one that failed otherwise
+    /// waits for its next attempt.
+    pub(super) fn note_transfer(&mut self, event: &TransferEvent) {
+        let (transfer_id, failed) = match event {
+            TransferEvent::Completed {
+                transfer_id,
+                direction: TransferDirection::Sending,
+                ..
+            } => (transfer_id, None),
+            TransferEvent::Failed {
+                transfer_id,
+                outcome,
+                direction: TransferDirection::Sending,
+                ..
+            } => (transfer_id, Some(*outcome)),
+            _ => return,
+        };
+        let keep = failed == Some(TransferOutcome::Failed);
+        if !keep {
+            match self.profile.outbox_remove(transfer_id) {
+                Ok(_) => self.outbox.finished(transfer_id),
+                Err(e) => tracing::warn!(%transfer_id, "taking a file out of the queue: {e}"),
+            }
+            return;
+        }
+        if !self.outbox.is_active(transfer_id) {
+            // Already counted (the session's end reports it once more).
+            return;
+        }
+        match self.profile.outbox_attempted(transfer_id) {
+            Ok(0) => {} // not queued (already taken out)
+            Ok(attempts) => {
+                let delay = retry_delay(attempts);
+                tracing::info!(%transfer_id, attempts, ?delay, "queued file will be offered again");
+                self.outbox.retry_later(transfer_id, Instant::now(), delay);
+            }
+            Err(e) => tracing::warn!(%transfer_id, "counting an attempt: {e}"),
+        }
+    }
+
+    /// The call or session `call_id` ended: queued files it still carried wait
+    /// for their next attempt.
+    pub(super) fn note_call_ended(&mut self, call_id: &str) {
+        self.outbox
+            .call_ended(call_id, Instant::now(), retry_delay(1));
+    }
+}

@@ -1,0 +1,181 @@
+//! The sender's queue in the profile: files the user sent that have not
+//! arrived yet, so they are offered again by themselves when the contact is
+//! reachable, after either app restarted or the network came back (issue 14).
+
+use std::path::PathBuf;
+
+use parley_proto::PeerId;
+use rusqlite::params;
+
+use super::{now_ms, Profile};
+use crate::Result;
+
+/// One queued file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Transfer id, 32 lowercase hex chars, kept across attempts (the history
+    /// and both UIs see one transfer).
+    pub transfer_id: String,
+    /// Who it goes to.
+    pub peer: PeerId,
+    /// The file on our disk.
+    pub path: PathBuf,
+    /// The name it is offered under (`None`: the path's file name).
+    pub name: Option<String>,
+    /// When the user sent it, ms since the Unix epoch.
+    pub queued_at_ms: u64,
+    /// How many times it was offered and did not arrive.
+    pub attempts: u32,
+}
+
+impl Profile {
+    /// Queues `entry` (replacing a row with the same transfer id).
+    ///
+    /// Errors: [`crate::Error::Storage`].
+    pub fn outbox_add(&self, entry: &OutboxEntry) -> Result<()> {
+        self.db().execute(
+            "INSERT OR REPLACE INTO outbox (transfer_id, peer, path, name, queued_at_ms, attempts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                entry.transfer_id,
+                entry.peer.as_str(),
+                entry.path.to_string_lossy(),
+                entry.name,
+                i64::try_from(entry.queued_at_ms).unwrap_or(i64::MAX),
+                entry.attempts,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Queues `path` for `peer` under a new transfer id, unless the same path
+    /// is already queued for them (then that entry is returned).
+    ///
+    /// Errors: [`crate::Error::Storage`].
+    pub fn outbox_queue(&self, peer: &PeerId, path: PathBuf) -> Result<OutboxEntry> {
+        if let Some(e) = self
+            .outbox(Some(peer))?
+            .into_iter()
+            .find(|e| e.path == path)
+        {
+            return Ok(e);
+        }
+        let id: [u8; 16] = rand::random();
+        let entry = OutboxEntry {
+            transfer_id: parley_proto::data::transfer_id_to_hex(&id),
+            peer: peer.clone(),
+            path,
+            name: None,
+            queued_at_ms: now_ms(),
+            attempts: 0,
+        };
+        self.outbox_add(&entry)?;
+        Ok(entry)
+    }
+
+    /// Removes a queued file (it arrived, or was declined or cancelled);
+    /// `false` if it was not queued.
+    ///
+    /// Errors: [`crate::Error::Storage`].
+    pub fn outbox_remove(&self, transfer_id: &str) -> Result<bool> {
+        let n = self
+            .db()
+            .execute("DELETE FROM outbox WHERE transfer_id = ?1", [transfer_id])?;
+        Ok(n > 0)
+    }
+
+    /// Counts one more attempt that did not arrive; returns the new count (0
+    /// when not queued).
+    ///
+    /// Errors: [`crate::Error::Storage`].
+    pub fn outbox_attempted(&self, transfer_id: &str) -> Result<u32> {
+        let db = self.db();
+        db.execute(
+            "UPDATE outbox SET attempts = attempts + 1 WHERE transfer_id = ?1",
+            [transfer_id],
+        )?;
+        let n = db
+            .query_row(
+                "SELECT attempts FROM outbox WHERE transfer_id = ?1",
+                [transfer_id],
+                |row| row.get::<_, u32>(0),
+            )
+            .unwrap_or(0);
+        Ok(n)
+    }
+
+    /// The queued files for `peer` (all of them for `None`), oldest first.
+    /// Rows this build cannot read (a bad peer id) are skipped.
+    ///
+    /// Errors: [`crate::Error::Storage`].
+    pub fn outbox(&self, peer: Option<&PeerId>) -> Result<Vec<OutboxEntry>> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT transfer_id, peer, path, name, queued_at_ms, attempts FROM outbox
+             WHERE ?1 IS NULL OR peer = ?1 ORDER BY queued_at_ms, rowid",
+        )?;
+        let rows = stmt.query_map(params![peer.map(|p| p.as_str())], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, u32>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (transfer_id, peer, path, name, queued_at_ms, attempts) = row?;
+            let Ok(peer) = PeerId::parse(&peer) else {
+                tracing::warn!(%transfer_id, "skipping a queued file this build cannot read");
+                continue;
+            };
+            out.push(OutboxEntry {
+                transfer_id,
+                peer,
+                path: PathBuf::from(path),
+                name,
+                queued_at_ms: queued_at_ms.max(0) as u64,
+                attempts,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+
+    fn peer(seed: u8) -> PeerId {
+        PeerId::from_public_key(&SigningKey::from_bytes(&[seed; 32]).verifying_key())
+    }
+
+    #[test]
+    fn the_queue_survives_reopening_and_keeps_one_entry_per_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::open(dir.path()).unwrap();
+        let a = p.outbox_queue(&peer(2), "/data/a.bin".into()).unwrap();
+        let b = p.outbox_queue(&peer(3), "/data/b.bin".into()).unwrap();
+        assert_eq!(a.transfer_id.len(), 32);
+        assert_ne!(a.transfer_id, b.transfer_id);
+        // The same file for the same contact again: the entry already queued.
+        assert_eq!(p.outbox_queue(&peer(2), "/data/a.bin".into()).unwrap(), a);
+        assert_eq!(p.outbox_attempted(&a.transfer_id).unwrap(), 1);
+        assert_eq!(p.outbox_attempted(&a.transfer_id).unwrap(), 2);
+        drop(p);
+        let p = Profile::open(dir.path()).unwrap();
+        let mine = p.outbox(Some(&peer(2))).unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].attempts, 2);
+        assert_eq!(mine[0].path, PathBuf::from("/data/a.bin"));
+        assert_eq!(p.outbox(None).unwrap().len(), 2);
+        assert!(p.outbox_remove(&a.transfer_id).unwrap());
+        assert!(!p.outbox_remove(&a.transfer_id).unwrap());
+        assert_eq!(p.outbox(None).unwrap(), [b]);
+        assert_eq!(p.outbox_attempted("0".repeat(32).as_str()).unwrap(), 0);
+    }
+}
