@@ -38,8 +38,10 @@ pub struct TransferView {
     pub started_at_ms: u64,
     /// When it ended, ms since the Unix epoch; `None` while it runs.
     pub finished_at_ms: Option<u64>,
+    /// When bytes began to move in this attempt, and how many were there then
+    /// (a resumed prefix does not count towards the speed).
     #[serde(skip)]
-    started: Option<Instant>,
+    started: Option<(Instant, u64)>,
 }
 
 /// Most finished transfers loaded from the history at start.
@@ -146,18 +148,24 @@ pub fn apply(
             v.bytes_total = p.bytes_total;
             v.bytes_done = p.bytes_done;
             // Receiving: `Offered` means we accepted; bytes are about to flow.
-            if p.direction == TransferDirection::Receiving {
-                v.state = "active";
-            }
+            // Either way a new attempt (a queued file offered again) starts
+            // afresh: no error, no end, speed measured anew.
+            v.state = match p.direction {
+                TransferDirection::Receiving => "active",
+                TransferDirection::Sending => "offered",
+            };
+            v.error = None;
+            v.finished_at_ms = None;
+            v.started = None;
         }
         TransferEvent::Progress(p) => {
-            let started = *v.started.get_or_insert_with(Instant::now);
+            let (started, from) = *v.started.get_or_insert((Instant::now(), v.bytes_done));
             v.state = "active";
             v.bytes_total = p.bytes_total;
             v.bytes_done = p.bytes_done;
             let secs = started.elapsed().as_secs_f64();
             if secs > 0.05 {
-                v.bytes_per_sec = p.bytes_done as f64 / secs;
+                v.bytes_per_sec = p.bytes_done.saturating_sub(from) as f64 / secs;
             }
         }
         TransferEvent::Completed {
