@@ -94,8 +94,11 @@ pub enum Command {
     /// Send files or folders to a contact through the app's engine: they are
     /// queued in the profile and go on by themselves when the connection drops
     /// or either side is restarted (the receiver resumes from what it holds).
-    /// Without paths: finish what is queued from an earlier run. Prints
-    /// `sent <bytes> <name>` or `failed <name>: <reason>` per file; ends when
+    /// Folders arrive as folders (their files and empty folders, named by
+    /// their path inside; symlinks are not followed). Without paths: finish
+    /// what is queued from an earlier run. Prints `sent <bytes> <name>`,
+    /// `already there <bytes> <name>` (the receiver held it: nothing sent) or
+    /// `failed <name>: <reason>` per file; ends when
     /// nothing is queued for the contact (exit 1 if a file did not arrive) or
     /// after --timeout seconds (exit 1; the rest stays queued).
     Send {
@@ -113,7 +116,8 @@ pub enum Command {
     },
     /// Receive files from contacts into a folder, through the app's engine:
     /// accepted without asking, resumed where a partial file was kept. Prints
-    /// `received <bytes> <path>` or `failed <name>: <reason>` per file; ends
+    /// `received <bytes> <path>`, `already there <bytes> <path>` or
+    /// `failed <name>: <reason>` per file (or empty folder); ends
     /// after --count files arrived (once their senders have gone, at most 10 s
     /// later) or --timeout seconds.
     Receive {

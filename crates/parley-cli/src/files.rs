@@ -2,6 +2,7 @@
 //! with its queue in the profile, so a transfer interrupted by a dropped
 //! connection or a killed process goes on by itself when both run again.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -105,6 +106,13 @@ async fn send_until_done(
     deadline: Instant,
 ) -> Result<()> {
     let mut failed = 0usize;
+    // Every queued file ends with one event that says so; those queued by an
+    // earlier run go on by themselves once `to` is online.
+    let mut pending: HashSet<String> = client
+        .queued_files(Some(to))?
+        .into_iter()
+        .map(|e| e.transfer_id)
+        .collect();
     loop {
         let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(ev)) => ev,
@@ -118,11 +126,11 @@ async fn send_until_done(
             // Queued files go on by themselves when the contact is online;
             // new ones are queued then too.
             ClientEvent::Presence { id, online: true } if id == *to && !paths.is_empty() => {
-                let n = paths.len();
-                client
-                    .send_files(to.clone(), std::mem::take(&mut paths))
+                let ids = client
+                    .queue_files(to.clone(), std::mem::take(&mut paths))
                     .await?;
-                eprintln!("queued {n} path(s) for {to}");
+                eprintln!("queued {} file(s) and empty folder(s) for {to}", ids.len());
+                pending.extend(ids);
             }
             ClientEvent::Presence { id, online: false } if id == *to => {
                 eprintln!("{to} is offline: waiting");
@@ -135,11 +143,19 @@ async fn send_until_done(
                         .await;
                 }
                 TransferEvent::Completed {
+                    transfer_id,
                     name,
                     bytes,
                     direction: TransferDirection::Sending,
+                    already_there,
                     ..
-                } => println!("sent {bytes} {name}"),
+                } => {
+                    pending.remove(&transfer_id);
+                    match already_there {
+                        true => println!("already there {bytes} {name}"),
+                        false => println!("sent {bytes} {name}"),
+                    }
+                }
                 TransferEvent::Failed {
                     transfer_id,
                     name,
@@ -152,6 +168,7 @@ async fn send_until_done(
                         eprintln!("{name}: {reason}; it will go on");
                     } else {
                         println!("failed {name}: {reason}");
+                        pending.remove(&transfer_id);
                         failed += 1;
                     }
                 }
@@ -159,7 +176,7 @@ async fn send_until_done(
             },
             _ => continue,
         }
-        if paths.is_empty() && client.queued_files(Some(to))?.is_empty() {
+        if paths.is_empty() && pending.is_empty() {
             break;
         }
     }
@@ -211,9 +228,15 @@ pub async fn receive(
                 path,
                 bytes,
                 direction: TransferDirection::Receiving,
+                already_there,
                 ..
             } => {
-                println!("received {bytes} {}", path.display());
+                let said = if already_there {
+                    "already there"
+                } else {
+                    "received"
+                };
+                println!("{said} {bytes} {}", path.display());
                 received += 1;
                 if !senders.contains(&peer) {
                     senders.push(peer);

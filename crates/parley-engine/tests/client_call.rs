@@ -7,8 +7,8 @@
 //! - both render moving remote video (frames arrive in the remote `FrameSlot` and
 //!   differ from one another) and a local preview;
 //! - chat goes both ways and is stored in both histories;
-//! - a file dropped on the call (a folder with two files) arrives in B's download
-//!   folder with the same bytes;
+//! - a folder dropped on the call (two files, one in a subfolder, and an empty
+//!   folder) arrives in B's download folder as the same tree, same bytes;
 //! - hang up ends the call on both sides;
 //! - with B asking before receiving: B sees the offer (name, size, from A) and
 //!   nothing is written until B accepts; a declined file reaches A as declined;
@@ -116,14 +116,16 @@ async fn two_clients_call_chat_and_send_a_folder() {
         .collect();
     assert!(hist.contains(&"hi bob".to_owned()) && hist.contains(&"hi alice".to_owned()));
 
-    // A folder dropped on the call: both files arrive intact.
+    // A folder dropped on the call arrives as a folder: both files intact in
+    // their places, its empty folder too.
     let folder = da.path().join("drop");
     std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::create_dir_all(folder.join("empty")).unwrap();
     std::fs::write(folder.join("one.txt"), b"first file").unwrap();
     std::fs::write(folder.join("sub/two.bin"), vec![42u8; 300_000]).unwrap();
     a.send_files(idb.clone(), vec![folder]).await.unwrap();
     let mut done = 0;
-    until(&mut bev, "two files received", |e| match e {
+    until(&mut bev, "the folder received", |e| match e {
         ClientEvent::Transfer {
             event:
                 TransferEvent::Completed {
@@ -133,17 +135,18 @@ async fn two_clients_call_chat_and_send_a_folder() {
             ..
         } => {
             done += 1;
-            (done == 2).then_some(())
+            (done == 3).then_some(())
         }
         _ => None,
     })
     .await;
-    let dl = db.path().join("downloads");
+    let dl = db.path().join("downloads/drop");
     assert_eq!(std::fs::read(dl.join("one.txt")).unwrap(), b"first file");
     assert_eq!(
-        std::fs::read(dl.join("two.bin")).unwrap(),
+        std::fs::read(dl.join("sub/two.bin")).unwrap(),
         vec![42u8; 300_000]
     );
+    assert!(dl.join("empty").is_dir(), "the empty folder arrived");
 
     a.hangup().await;
     for (rx, who) in [(&mut aev, "a"), (&mut bev, "b")] {

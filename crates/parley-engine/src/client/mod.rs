@@ -28,7 +28,7 @@ pub use servers::{Via, MAX_NEARBY_SERVERS, NEARBY_LEAVE_GRACE_MS};
 pub use sessions::SESSION_IDLE_MS;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parley_proto::data::ChatMessage;
@@ -282,7 +282,7 @@ pub(crate) enum Command {
     StopScreenShare(oneshot::Sender<Result<CallInfo>>),
     Invite(PeerId, oneshot::Sender<Result<CallInfo>>),
     Chat(PeerId, String, oneshot::Sender<Result<()>>),
-    SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<()>>),
+    SendFiles(PeerId, Vec<PathBuf>, oneshot::Sender<Result<Vec<String>>>),
     Transfer(TransferCommand, oneshot::Sender<Result<()>>),
     SwitchDevice(DeviceKind, oneshot::Sender<Result<()>>),
     SetNearbyVisible(bool, oneshot::Sender<Result<()>>),
@@ -455,6 +455,16 @@ impl Client {
     /// Errors: [`Error::Invalid`] when the paths hold no file; [`CallError`] when
     /// `peer` is known to be offline.
     pub async fn send_files(&self, peer: PeerId, paths: Vec<PathBuf>) -> Result<()> {
+        self.queue_files(peer, paths).await.map(drop)
+    }
+
+    /// [`Client::send_files`], returning the transfer ids of the files and
+    /// empty folders it queued (or found queued already), in order: each
+    /// ends with a [`TransferEvent::Completed`] or [`TransferEvent::Failed`]
+    /// event (a failure that will be tried again leaves it queued).
+    ///
+    /// Errors: as [`Client::send_files`].
+    pub async fn queue_files(&self, peer: PeerId, paths: Vec<PathBuf>) -> Result<Vec<String>> {
         self.ask(|tx| Command::SendFiles(peer, paths, tx)).await
     }
 
@@ -525,20 +535,43 @@ impl Client {
     }
 }
 
-/// Expands folders into the files below them (depth-first, sorted, symlinks not
-/// followed), so a dropped folder sends its content.
-pub fn expand_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+/// What a drop of `paths` sends: each file as itself (name `None`: its own
+/// name), and each folder as the files below it, named by their path from the
+/// folder's parent with `/` (`photos/2024/a.jpg`), plus an entry named
+/// `photos/empty/` for every empty folder, so the folder arrives as a folder
+/// (docs/protocol.md §8.3). Depth-first, sorted; symlinks are not followed
+/// (skipped), nor is anything that is neither a file nor a folder.
+pub fn expand_dropped(paths: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
+    fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, Option<String>)>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        entries.sort();
+        if entries.is_empty() {
+            out.push((dir.to_path_buf(), Some(format!("{rel}/"))));
+        }
+        for p in entries {
+            let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            let rel = format!("{rel}/{name}");
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => walk(&p, &rel, out),
+                Ok(m) if m.is_file() => out.push((p, Some(rel))),
+                _ => {}
+            }
+        }
+    }
     let mut out = Vec::new();
     for p in paths {
         match std::fs::symlink_metadata(p) {
             Ok(m) if m.is_dir() => {
-                let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                    .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                    .unwrap_or_default();
-                entries.sort();
-                out.extend(expand_paths(&entries));
+                let name = p
+                    .file_name()
+                    .map_or_else(|| "folder".to_owned(), |n| n.to_string_lossy().into_owned());
+                walk(p, &name, &mut out);
             }
-            Ok(m) if m.is_file() => out.push(p.clone()),
+            Ok(m) if m.is_file() => out.push((p.clone(), None)),
             _ => {}
         }
     }

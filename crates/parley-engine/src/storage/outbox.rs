@@ -48,11 +48,17 @@ impl Profile {
         Ok(())
     }
 
-    /// Queues `path` for `peer` under a new transfer id, unless the same path
-    /// is already queued for them (then that entry is returned).
+    /// Queues `path` for `peer`, offered as `name` (`None`: its own file
+    /// name), under a new transfer id, unless the same path is already queued
+    /// for them (then that entry is returned).
     ///
     /// Errors: [`crate::Error::Storage`].
-    pub fn outbox_queue(&self, peer: &PeerId, path: PathBuf) -> Result<OutboxEntry> {
+    pub fn outbox_queue(
+        &self,
+        peer: &PeerId,
+        path: PathBuf,
+        name: Option<String>,
+    ) -> Result<OutboxEntry> {
         if let Some(e) = self
             .outbox(Some(peer))?
             .into_iter()
@@ -65,7 +71,7 @@ impl Profile {
             transfer_id: parley_proto::data::transfer_id_to_hex(&id),
             peer: peer.clone(),
             path,
-            name: None,
+            name,
             queued_at_ms: now_ms(),
             attempts: 0,
         };
@@ -158,12 +164,20 @@ mod tests {
     fn the_queue_survives_reopening_and_keeps_one_entry_per_path() {
         let dir = tempfile::tempdir().unwrap();
         let p = Profile::open(dir.path()).unwrap();
-        let a = p.outbox_queue(&peer(2), "/data/a.bin".into()).unwrap();
-        let b = p.outbox_queue(&peer(3), "/data/b.bin".into()).unwrap();
+        let a = p
+            .outbox_queue(&peer(2), "/data/a.bin".into(), None)
+            .unwrap();
+        let b = p
+            .outbox_queue(&peer(3), "/data/b.bin".into(), Some("d/b.bin".into()))
+            .unwrap();
         assert_eq!(a.transfer_id.len(), 32);
         assert_ne!(a.transfer_id, b.transfer_id);
         // The same file for the same contact again: the entry already queued.
-        assert_eq!(p.outbox_queue(&peer(2), "/data/a.bin".into()).unwrap(), a);
+        assert_eq!(
+            p.outbox_queue(&peer(2), "/data/a.bin".into(), None)
+                .unwrap(),
+            a
+        );
         assert_eq!(p.outbox_attempted(&a.transfer_id).unwrap(), 1);
         assert_eq!(p.outbox_attempted(&a.transfer_id).unwrap(), 2);
         drop(p);

@@ -117,6 +117,32 @@ pub(super) fn resumable_len(dir: &Path, name: &str, offer: &Sidecar) -> u64 {
     }
 }
 
+/// Creates `root/<folders…>` one folder at a time and returns it. An existing
+/// part must be a real folder: a symlink (even to a folder) or a file in the
+/// way is an error, so nothing is ever written outside `root`.
+///
+/// Errors: [`TransferError::Io`] naming the part in the way or that could not
+/// be made.
+pub(super) fn make_folders(root: &Path, folders: &[String]) -> Result<PathBuf, TransferError> {
+    std::fs::create_dir_all(root).map_err(|e| TransferError::io(root, e))?;
+    let mut dir = root.to_path_buf();
+    for folder in folders {
+        let next = confined(&dir, folder)?;
+        if let Err(e) = std::fs::create_dir(&next) {
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                return Err(TransferError::io(&next, e));
+            }
+        }
+        let is_folder = std::fs::symlink_metadata(&next).is_ok_and(|m| m.is_dir());
+        if !is_folder {
+            let e = io::Error::new(io::ErrorKind::AlreadyExists, "in the way: not a folder");
+            return Err(TransferError::io(&next, e));
+        }
+        dir = next;
+    }
+    Ok(dir)
+}
+
 /// The file `dir/<name>` when it is a regular file (a symlink is not
 /// followed) with the offer's size and SHA-256: the receiver holds this very
 /// file already. Read errors count as "not held".
@@ -288,6 +314,26 @@ pub(super) async fn remove_temp(part: &Path, sidecar: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_are_made_inside_and_links_are_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let made = make_folders(r, &["a".into(), "b".into()]).unwrap();
+        assert_eq!(made, r.join("a/b"));
+        assert!(made.is_dir());
+        // Again: the folders exist, fine.
+        assert_eq!(make_folders(r, &["a".into(), "b".into()]).unwrap(), made);
+        std::os::unix::fs::symlink(outside.path(), r.join("link")).unwrap();
+        std::fs::write(r.join("file"), b"x").unwrap();
+        for blocked in ["link", "file"] {
+            let err = make_folders(r, &[blocked.into(), "c".into()]).unwrap_err();
+            assert!(err.to_string().contains("not a folder"), "{err}");
+        }
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    }
 
     #[test]
     fn partial_files_untouched_for_30_days_are_swept() {

@@ -39,10 +39,13 @@ mod space;
 #[cfg(test)]
 mod tests;
 
-pub use name::{sanitize_file_name, unique_name_candidate};
+pub use name::{
+    sanitize_file_name, sanitize_relative_name, unique_name_candidate, RelativeName,
+    MAX_FOLDER_DEPTH,
+};
 pub use parley_proto::data::FILE_LABEL;
 pub use receive::{ReceiveSession, DECLINED_BY_USER, PART_SUFFIX, SIDECAR_SUFFIX};
-pub use send::{send_file, send_file_as, send_file_named, SendOutcome};
+pub use send::{send_file, send_file_as, send_file_named, SendOutcome, EMPTY_SHA256};
 pub use space::format_bytes;
 
 /// Read-ahead of the sender and write-behind of the receiver, bytes: disk I/O runs
@@ -259,6 +262,11 @@ pub enum TransferEvent {
         elapsed_ms: u64,
         /// Which way it went.
         direction: TransferDirection,
+        /// No bytes moved: the receiver held this very file already (same
+        /// name, size and SHA-256) and answered the offer at once. The
+        /// receiving side says so for an empty folder that existed before;
+        /// the sending side for any empty folder it offered (it cannot tell).
+        already_there: bool,
     },
     /// The transfer failed, was declined or was cancelled.
     Failed {

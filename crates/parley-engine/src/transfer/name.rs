@@ -55,6 +55,80 @@ pub fn sanitize_file_name(raw: &str) -> Result<String, TransferError> {
     Ok(name)
 }
 
+/// Deepest folder nesting kept from an offered path, folders; a deeper path is
+/// reduced to its last component.
+pub const MAX_FOLDER_DEPTH: usize = 32;
+
+/// An offered name split into the folders it goes in and its file name
+/// (docs/protocol.md §8.3, "Folders"). Every part is one sanitised file-name
+/// component, so the whole stays inside the receive folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelativeName {
+    /// Folders under the receive folder, outermost first.
+    pub folders: Vec<String>,
+    /// The file name; `None` for a folder on its own (an offered name ending
+    /// with `/`: an empty folder).
+    pub file: Option<String>,
+}
+
+impl RelativeName {
+    /// As shown to the user: the parts joined with `/`; a folder on its own
+    /// ends with `/`.
+    pub fn display(&self) -> String {
+        let mut parts = self.folders.clone();
+        match &self.file {
+            Some(file) => parts.push(file.clone()),
+            None => parts.push(String::new()),
+        }
+        parts.join("/")
+    }
+
+    /// The folder it goes in under `root`.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        self.folders
+            .iter()
+            .fold(root.to_path_buf(), |d, f| d.join(f))
+    }
+}
+
+/// Splits a name received from a peer into folders and a file name. A clean
+/// relative path (`/`-separated; no empty, `.` or `..` component; no `\`; not
+/// starting with `/` or holding a `:` in its first component; at most
+/// [`MAX_FOLDER_DEPTH`] folders) keeps its folders, each sanitised like a file
+/// name by [`sanitize_file_name`]; anything else is reduced to its last
+/// component by [`sanitize_file_name`], as before folders travelled.
+///
+/// Errors: as [`sanitize_file_name`].
+pub fn sanitize_relative_name(raw: &str) -> Result<RelativeName, TransferError> {
+    let flat = |raw: &str| -> Result<RelativeName, TransferError> {
+        Ok(RelativeName {
+            folders: Vec::new(),
+            file: Some(sanitize_file_name(raw)?),
+        })
+    };
+    if raw.len() > MAX_RAW_NAME_BYTES {
+        return flat(raw);
+    }
+    let folder_only = raw.ends_with('/');
+    let parts: Vec<&str> = raw.strip_suffix('/').unwrap_or(raw).split('/').collect();
+    let clean = !raw.starts_with('/')
+        && !raw.contains('\\')
+        && !parts[0].contains(':')
+        && parts.len() <= MAX_FOLDER_DEPTH + usize::from(!folder_only)
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && *p != "." && *p != "..");
+    if !clean || (parts.len() == 1 && !folder_only) {
+        return flat(raw);
+    }
+    let mut folders = parts
+        .iter()
+        .map(|p| sanitize_file_name(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let file = if folder_only { None } else { folders.pop() };
+    Ok(RelativeName { folders, file })
+}
+
 fn trim_dots_and_spaces(s: &str) -> &str {
     s.trim_start_matches(['.', ' '])
         .trim_end_matches(['.', ' '])
@@ -197,6 +271,44 @@ mod tests {
         assert!(s(&long_ext).len() <= MAX_NAME_BYTES);
 
         assert!(sanitize_file_name(&"a".repeat(MAX_RAW_NAME_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn clean_relative_paths_keep_their_folders() {
+        let r = |raw: &str| sanitize_relative_name(raw).unwrap();
+        let kept = r("photos/2024/.trip/CON.jpg");
+        assert_eq!(kept.folders, ["photos", "2024", "trip"]);
+        assert_eq!(kept.file.as_deref(), Some("_CON.jpg"));
+        assert_eq!(kept.display(), "photos/2024/trip/_CON.jpg");
+        assert_eq!(kept.dir(Path::new("/r")), Path::new("/r/photos/2024/trip"));
+        let empty = r("photos/empty/");
+        assert_eq!(empty.folders, ["photos", "empty"]);
+        assert_eq!(empty.file, None);
+        assert_eq!(empty.display(), "photos/empty/");
+        assert_eq!(r("a\u{7}b/c").folders, ["ab"]);
+        // Anything hostile or odd is flattened to its last component.
+        for (raw, file) in [
+            ("../../etc/x", "x"),
+            ("/etc/passwd", "passwd"),
+            ("a/../../b", "b"),
+            ("a/./b", "b"),
+            ("a//b", "b"),
+            ("C:/x/y", "y"),
+            ("C:\\Windows\\evil.exe", "evil.exe"),
+            ("plain.txt", "plain.txt"),
+            ("/", "file"),
+        ] {
+            let got = r(raw);
+            assert!(got.folders.is_empty(), "{raw:?}: {got:?}");
+            assert_eq!(got.file.as_deref(), Some(file), "{raw:?}");
+        }
+        let deep = format!("{}f", "d/".repeat(MAX_FOLDER_DEPTH));
+        assert_eq!(r(&deep).folders.len(), MAX_FOLDER_DEPTH);
+        let deeper = format!("{}f", "d/".repeat(MAX_FOLDER_DEPTH + 1));
+        assert_eq!(r(&deeper).folders.len(), 0);
+        for name in r(&deep).folders {
+            assert!(confined(Path::new("/r"), &name).is_ok());
+        }
     }
 
     #[test]

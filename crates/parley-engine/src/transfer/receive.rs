@@ -10,9 +10,10 @@ use parley_proto::data::{decode_chunk, transfer_id_from_hex, TransferFrame};
 use tokio::sync::mpsc;
 
 use super::disk::{
-    holds_same, move_into_place, prepare_part, remove_temp, resumable_len, Sidecar, Writer,
+    holds_same, make_folders, move_into_place, prepare_part, remove_temp, resumable_len, Sidecar,
+    Writer,
 };
-use super::name::sanitize_file_name;
+use super::name::{sanitize_relative_name, RelativeName};
 use super::space::{check_space, write_error};
 use super::{
     emit, ProgressThrottle, TransferCommand, TransferDirection, TransferError, TransferEvent,
@@ -54,11 +55,25 @@ pub struct ReceiveSession {
 struct Offer {
     transfer_id: String,
     id_bytes: [u8; 16],
-    /// Sanitised file name.
+    /// Sanitised name as shown: its folders and file name joined with `/`.
     name: String,
+    /// The same, split: where it goes under the receive folder.
+    rel: RelativeName,
     size: u64,
     /// Lowercase hex.
     sha256: String,
+}
+
+impl Offer {
+    /// The folder the file goes in under `root`.
+    fn dir(&self, root: &Path) -> PathBuf {
+        self.rel.dir(root)
+    }
+
+    /// The file name on disk (one component).
+    fn leaf(&self) -> String {
+        self.rel.file.clone().unwrap_or_else(|| "file".to_owned())
+    }
 }
 
 /// Reason sent to the sender when the user declines an offer.
@@ -68,7 +83,10 @@ pub const DECLINED_BY_USER: &str = "declined by the receiver";
 struct Incoming {
     transfer_id: String,
     id_bytes: [u8; 16],
+    /// As shown (folders and file name).
     name: String,
+    /// The file name on disk, in `dir`.
+    leaf: String,
     size: u64,
     sha256: String,
     dir: PathBuf,
@@ -350,18 +368,22 @@ impl ReceiveSession {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return decline("invalid sha256".into());
         }
-        let name = match sanitize_file_name(&raw_name) {
-            Ok(name) => name,
+        let rel = match sanitize_relative_name(&raw_name) {
+            Ok(rel) => rel,
             Err(e) => return decline(e.to_string()),
         };
+        let dir = self.receive_dir.clone().expect("checked above");
+        if rel.file.is_none() {
+            return self.on_folder(transfer_id, rel, size, dir).await;
+        }
         let offer = Offer {
             transfer_id,
             id_bytes,
-            name,
+            name: rel.display(),
+            rel,
             size,
             sha256,
         };
-        let dir = self.receive_dir.clone().expect("checked above");
         if let Some(path) = already_here(&dir, &offer).await {
             tracing::info!(transfer_id = %offer.transfer_id, path = %path.display(), "offered file already here");
             let event = TransferEvent::Completed {
@@ -371,6 +393,7 @@ impl ReceiveSession {
                 bytes: offer.size,
                 elapsed_ms: 0,
                 direction: TransferDirection::Receiving,
+                already_there: true,
             };
             emit(&self.events, event).await;
             return vec![TransferFrame::Complete {
@@ -410,6 +433,53 @@ impl ReceiveSession {
         vec![self.start(offer).await]
     }
 
+    /// An offer of a folder on its own (an empty folder of a dropped folder,
+    /// its name ending with `/`): made at once, without asking (it holds
+    /// nothing), and answered `complete`; `decline` if it cannot be made.
+    async fn on_folder(
+        &mut self,
+        transfer_id: String,
+        rel: RelativeName,
+        size: u64,
+        root: PathBuf,
+    ) -> Vec<TransferFrame> {
+        let name = rel.display();
+        let existed = std::fs::symlink_metadata(rel.dir(&root)).is_ok_and(|m| m.is_dir());
+        let made = if size != 0 {
+            Err(TransferError::Protocol(format!("a folder of {size} bytes")))
+        } else {
+            tokio::task::spawn_blocking(move || make_folders(&root, &rel.folders))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(TransferError::Protocol(format!("folder task failed: {e}")))
+                })
+        };
+        match made {
+            Ok(path) => {
+                tracing::info!(%transfer_id, path = %path.display(), "folder received");
+                let event = TransferEvent::Completed {
+                    transfer_id: transfer_id.clone(),
+                    name,
+                    path,
+                    bytes: 0,
+                    elapsed_ms: 0,
+                    direction: TransferDirection::Receiving,
+                    already_there: existed,
+                };
+                emit(&self.events, event).await;
+                vec![TransferFrame::Complete { transfer_id }]
+            }
+            Err(e) => {
+                self.emit_failed(&transfer_id, &name, size, e.outcome(), e.to_string())
+                    .await;
+                vec![TransferFrame::Decline {
+                    transfer_id,
+                    reason: format!("cannot make the folder: {e}"),
+                }]
+            }
+        }
+    }
+
     /// Accepts `offer`: opens (or resumes) its temp file and returns `accept`, or
     /// `decline` if the file cannot be saved.
     async fn start(&mut self, offer: Offer) -> TransferFrame {
@@ -417,6 +487,7 @@ impl ReceiveSession {
             transfer_id,
             id_bytes,
             name,
+            rel,
             size,
             sha256,
         } = offer;
@@ -440,6 +511,7 @@ impl ReceiveSession {
             transfer_id: transfer_id.clone(),
             id_bytes,
             name,
+            rel,
             size,
             sha256,
         };
@@ -454,13 +526,20 @@ impl ReceiveSession {
             .await;
             return decline(err.to_string());
         }
-        let Offer { name, sha256, .. } = offer;
+        let leaf = offer.leaf();
+        let Offer {
+            name, rel, sha256, ..
+        } = offer;
         let prepared = tokio::task::spawn_blocking({
-            let (dir, name, sha256) = (dir.clone(), name.clone(), sha256.clone());
-            move || prepare_part(&dir, &name, Sidecar { sha256, size })
+            let (root, leaf, sha256) = (dir.clone(), leaf.clone(), sha256.clone());
+            move || {
+                let dir = make_folders(&root, &rel.folders)?;
+                let prepared = prepare_part(&dir, &leaf, Sidecar { sha256, size })?;
+                Ok::<_, TransferError>((dir, prepared))
+            }
         })
         .await;
-        let (part, sidecar, file, hasher, offset) = match prepared {
+        let (dir, (part, sidecar, file, hasher, offset)) = match prepared {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 self.emit_failed(&transfer_id, &name, size, e.outcome(), e.to_string())
@@ -474,6 +553,7 @@ impl ReceiveSession {
             transfer_id: transfer_id.clone(),
             id_bytes,
             name,
+            leaf,
             size,
             sha256,
             dir,
@@ -520,6 +600,7 @@ impl ReceiveSession {
         let Incoming {
             transfer_id,
             name,
+            leaf,
             size,
             sha256,
             dir,
@@ -536,8 +617,8 @@ impl ReceiveSession {
                 actual,
             }),
             Ok(_) => {
-                let (dir, name, part) = (dir.clone(), name.clone(), part.clone());
-                tokio::task::spawn_blocking(move || move_into_place(&dir, &name, &part))
+                let (dir, part) = (dir.clone(), part.clone());
+                tokio::task::spawn_blocking(move || move_into_place(&dir, &leaf, &part))
                     .await
                     .unwrap_or_else(|e| {
                         Err(TransferError::Protocol(format!("rename task failed: {e}")))
@@ -549,10 +630,15 @@ impl ReceiveSession {
                 let _ = tokio::fs::remove_file(&sidecar).await;
                 let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 tracing::info!(%transfer_id, path = %path.display(), size, elapsed_ms, "file received");
-                let final_name = path
+                // The saved name (`x (1).txt` if taken), under its folders.
+                let saved = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or(name);
+                    .unwrap_or_default();
+                let final_name = match name.rsplit_once('/') {
+                    Some((folders, _)) => format!("{folders}/{saved}"),
+                    None => saved,
+                };
                 emit(
                     &self.events,
                     TransferEvent::Completed {
@@ -562,6 +648,7 @@ impl ReceiveSession {
                         bytes: size,
                         elapsed_ms,
                         direction: TransferDirection::Receiving,
+                        already_there: false,
                     },
                 )
                 .await;
@@ -659,8 +746,8 @@ impl Incoming {
 
 /// The file in `dir` that is `offer` already (same name, size and SHA-256),
 /// if there is one: the offer is answered `complete` and nothing is sent.
-async fn already_here(dir: &Path, offer: &Offer) -> Option<PathBuf> {
-    let (dir, name) = (dir.to_path_buf(), offer.name.clone());
+async fn already_here(root: &Path, offer: &Offer) -> Option<PathBuf> {
+    let (dir, name) = (offer.dir(root), offer.leaf());
     let sidecar = Sidecar {
         sha256: offer.sha256.clone(),
         size: offer.size,
@@ -673,8 +760,8 @@ async fn already_here(dir: &Path, offer: &Offer) -> Option<PathBuf> {
 
 /// Whether `dir` holds a kept partial file of `offer` (same name, size and
 /// SHA-256, some bytes in it).
-async fn resumes(dir: &Path, offer: &Offer) -> bool {
-    let (dir, name) = (dir.to_path_buf(), offer.name.clone());
+async fn resumes(root: &Path, offer: &Offer) -> bool {
+    let (dir, name) = (offer.dir(root), offer.leaf());
     let sidecar = Sidecar {
         sha256: offer.sha256.clone(),
         size: offer.size,
@@ -687,15 +774,16 @@ async fn resumes(dir: &Path, offer: &Offer) -> bool {
 /// Errors with [`TransferError::NoSpace`] unless `dir`'s disk has room for the
 /// rest of `offer`: its size less what a partial file of the same offer already
 /// holds there.
-async fn room_for(dir: &Path, offer: &Offer) -> Result<(), TransferError> {
-    let (dir, name) = (dir.to_path_buf(), offer.name.clone());
+async fn room_for(root: &Path, offer: &Offer) -> Result<(), TransferError> {
+    let (root, dir, name) = (root.to_path_buf(), offer.dir(root), offer.leaf());
     let sidecar = Sidecar {
         sha256: offer.sha256.clone(),
         size: offer.size,
     };
     tokio::task::spawn_blocking(move || {
         let have = resumable_len(&dir, &name, &sidecar);
-        check_space(&dir, sidecar.size - have)
+        // The receive folder: the offer's own folders may not exist yet.
+        check_space(&root, sidecar.size - have)
     })
     .await
     .unwrap_or_else(|e| Err(TransferError::Protocol(format!("space check failed: {e}"))))

@@ -147,6 +147,9 @@ pub async fn send_file_as(
     result
 }
 
+/// SHA-256 of no bytes, lowercase hex: what an empty folder is offered with.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 struct SendJob<'a> {
     path: &'a Path,
     name: &'a str,
@@ -167,12 +170,17 @@ enum Answer {
 
 impl SendJob<'_> {
     async fn run(&mut self) -> Result<SendOutcome, TransferError> {
-        // 1. Hash (abandoned early on cancel).
+        // 1. Hash (abandoned early on cancel). A folder offered on its own (an
+        // empty folder, its name ending with `/`) has no bytes.
         let stop = Arc::new(AtomicBool::new(false));
+        let folder = self.name.ends_with('/');
         let hashing = tokio::task::spawn_blocking({
             let path = self.path.to_path_buf();
             let stop = stop.clone();
-            move || hash_file(&path, &stop)
+            move || match std::fs::metadata(&path) {
+                Ok(m) if folder && m.is_dir() => Ok((EMPTY_SHA256.to_owned(), 0)),
+                _ => hash_file(&path, &stop),
+            }
         });
         let (sha256, size) = tokio::select! {
             biased;
@@ -329,6 +337,7 @@ impl SendJob<'_> {
                 bytes: size,
                 elapsed_ms,
                 direction: TransferDirection::Sending,
+                already_there: false,
             },
         )
         .await;
@@ -361,6 +370,7 @@ impl SendJob<'_> {
                 bytes: size,
                 elapsed_ms: 0,
                 direction: TransferDirection::Sending,
+                already_there: true,
             },
         )
         .await;

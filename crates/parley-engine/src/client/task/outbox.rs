@@ -10,27 +10,35 @@ use parley_proto::PeerId;
 use super::Task;
 use crate::call::{CallCommand, FileToSend};
 use crate::client::outbox::{retry_delay, MAX_ATTEMPTS};
-use crate::client::{expand_paths, ClientEvent};
+use crate::client::{expand_dropped, ClientEvent};
 use crate::storage::OutboxEntry;
 use crate::transfer::{TransferDirection, TransferEvent, TransferOutcome};
 use crate::{Error, Result};
 
 impl Task {
-    /// Queues `paths` (folders expanded into their files) for `peer` in the
+    /// Queues `paths` (folders expanded into their files and empty folders,
+    /// named by their path inside the folder, [`expand_dropped`]) for `peer` in the
     /// profile and offers them over the call or a data session with them. A
     /// file already queued for them keeps its place (and transfer id).
     ///
     /// Errors: nothing to send there ([`Error::Invalid`]); `peer` is offline
     /// ([`crate::call::CallError::Offline`]; nothing stays queued then);
     /// [`Error::Storage`].
-    pub(super) async fn send_files(&mut self, peer: &PeerId, paths: &[PathBuf]) -> Result<()> {
-        let files = expand_paths(paths);
+    /// Returns the transfer ids queued, in order.
+    pub(super) async fn send_files(
+        &mut self,
+        peer: &PeerId,
+        paths: &[PathBuf],
+    ) -> Result<Vec<String>> {
+        let files = expand_dropped(paths);
         if files.is_empty() {
             return Err(Error::Invalid("nothing to send there".into()));
         }
         let mut entries = Vec::with_capacity(files.len());
-        for path in files {
-            let entry = self.profile.outbox_queue(peer, path)?;
+        let mut ids = Vec::with_capacity(files.len());
+        for (path, name) in files {
+            let entry = self.profile.outbox_queue(peer, path, name)?;
+            ids.push(entry.transfer_id.clone());
             if !self.outbox.is_active(&entry.transfer_id) {
                 entries.push(entry);
             }
@@ -42,7 +50,7 @@ impl Task {
             }
             return Err(e);
         }
-        Ok(())
+        Ok(ids)
     }
 
     /// Hands `entries` to the call or a data session with `peer`.
@@ -86,7 +94,8 @@ impl Task {
             if !wanted || self.outbox.is_active(&e.transfer_id) {
                 continue;
             }
-            if !e.path.is_file() {
+            let there = std::fs::symlink_metadata(&e.path).is_ok_and(|m| m.is_file() || m.is_dir());
+            if !there {
                 let why = format!("{} is no longer there", e.path.display());
                 self.give_up(&e, why).await;
             } else if e.attempts >= MAX_ATTEMPTS {
