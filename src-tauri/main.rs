@@ -48,8 +48,9 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     };
     let profile = Arc::new(Profile::open(&profile_dir)?);
     let settings = Settings::load(&profile);
-    // The transfers of earlier sessions, as the history kept them.
-    let history = profile
+    // The transfers of earlier sessions, as the history kept them, and the
+    // files still queued to send (waiting for their contact).
+    let mut history: std::collections::BTreeMap<_, _> = profile
         .transfer_history(transfers::HISTORY_LOADED)
         .unwrap_or_else(|e| {
             tracing::warn!("transfer history: {e}");
@@ -58,6 +59,12 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .map(|r| (r.transfer_id.clone(), transfers::from_record(r)))
         .collect();
+    for e in profile.outbox(None).unwrap_or_else(|e| {
+        tracing::warn!("queue of files to send: {e}");
+        Vec::new()
+    }) {
+        history.insert(e.transfer_id.clone(), transfers::from_queued(&e));
+    }
     let default_download_dir = match std::env::var_os("PARLEY_DOWNLOAD_DIR") {
         Some(d) => PathBuf::from(d),
         None => app

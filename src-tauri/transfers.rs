@@ -27,8 +27,10 @@ pub struct TransferView {
     pub bytes_total: u64,
     /// Current speed, bytes/s.
     pub bytes_per_sec: f64,
-    /// `offered` (waiting for the receiver's answer), `active`, `completed`,
-    /// `declined`, `failed` or `cancelled`.
+    /// `offered` (waiting for the receiver's answer), `active`, `waiting`
+    /// (queued: offered again by itself when the contact is back; `error`
+    /// says why the last attempt did not get there), `completed`, `declined`,
+    /// `failed` or `cancelled`.
     pub state: &'static str,
     /// Where the file is (received: saved path).
     pub path: Option<String>,
@@ -72,6 +74,31 @@ pub fn record(v: &TransferView) -> Option<TransferRecord> {
         started_at_ms: v.started_at_ms,
         finished_at_ms: v.finished_at_ms.unwrap_or_else(now_ms),
     })
+}
+
+/// The view of a file still queued to send from an earlier session (state
+/// `waiting`): it goes by itself once the contact is online.
+pub fn from_queued(e: &parley_engine::storage::OutboxEntry) -> TransferView {
+    let name = e.name.clone().unwrap_or_else(|| {
+        e.path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    });
+    TransferView {
+        transfer_id: e.transfer_id.clone(),
+        peer: e.peer.clone(),
+        name,
+        direction: "sending",
+        bytes_done: 0,
+        bytes_total: std::fs::metadata(&e.path).map_or(0, |m| m.len()),
+        bytes_per_sec: 0.0,
+        state: "waiting",
+        path: None,
+        error: None,
+        started_at_ms: now_ms(),
+        finished_at_ms: None,
+        started: None,
+    }
 }
 
 /// The view of a transfer from the history.
@@ -123,6 +150,9 @@ pub fn apply(
             direction,
             ..
         } => (transfer_id, name, *direction),
+        TransferEvent::Queued {
+            transfer_id, name, ..
+        } => (transfer_id, name, TransferDirection::Sending),
         _ => return None,
     };
     let v = map.entry(id.clone()).or_insert_with(|| TransferView {
@@ -158,6 +188,9 @@ pub fn apply(
             v.finished_at_ms = None;
             v.started = None;
         }
+        // Progress of an attempt that has ended is stale (a new attempt starts
+        // with `Offered`): it must not turn a finished transfer active again.
+        TransferEvent::Progress(_) if v.finished_at_ms.is_some() => return None,
         TransferEvent::Progress(p) => {
             let (started, from) = *v.started.get_or_insert((Instant::now(), v.bytes_done));
             v.state = "active";
@@ -197,6 +230,20 @@ pub fn apply(
             };
             v.error = Some(reason.clone());
             v.finished_at_ms = Some(now_ms());
+        }
+        TransferEvent::Queued {
+            reason,
+            bytes_total,
+            ..
+        } => {
+            if v.bytes_total == 0 {
+                v.bytes_total = *bytes_total;
+            }
+            v.state = "waiting";
+            v.bytes_per_sec = 0.0;
+            v.error = Some(reason.clone());
+            v.finished_at_ms = None;
+            v.started = None;
         }
         _ => {}
     }

@@ -3,7 +3,8 @@
 //! real signaling server.
 //!
 //! Asserts, as the users would see it:
-//! 1. a nested folder (files five folders deep, an empty folder, hostile names
+//! 1. a nested folder of 10,000 files (4 KiB each, the sends running several
+//!    at once; the time it took is printed, recorded in BENCHMARKS.md; files five folders deep, an empty folder, hostile names
 //!    on the sender's disk: `CON`, a control character, a 250-byte name, a
 //!    hidden file, Unicode; a symlink to a file outside the folder and one to
 //!    a folder outside) arrives as the same tree under the receive folder,
@@ -11,8 +12,9 @@
 //!    empty folder made, the symlinks not followed (nothing of what they point
 //!    to arrives), no symlink and nothing outside the receive folder;
 //! 2. the same folder sent again: every file is reported "already there" on
-//!    both sides and Alice's router forwarded less than 2 % of the folder's
-//!    bytes (offers, answers, signaling and connection setup).
+//!    both sides and Alice's router forwarded no more than the offers (at most
+//!    400 bytes each) and 2 % of the folder's bytes (answers, signaling and
+//!    connection setup).
 
 mod common;
 
@@ -23,12 +25,18 @@ use std::time::Duration;
 
 use common::checks::{random_file, sha256_file};
 use common::netns::{available, Lab, Nat};
-use common::{bin, success, wait, Peer};
+use common::{bin, success, wait_each, Peer};
 use parley_engine::transfer::sanitize_relative_name;
 
 const NAME: &str = "transfers_folders";
-/// Small files in one folder, each 4 KiB.
-const MANY: usize = 200;
+/// Small files, each 4 KiB, in [`MANY_FOLDERS`] folders (issue 14: a folder of
+/// 10,000 files).
+const MANY: usize = 10_000;
+/// What one offer of a file already there may cost on the wire, bytes: the
+/// `offer` frame and its SCTP and DTLS framing (a tenth of a small file).
+const OFFER_BYTES: usize = 400;
+/// Folders the small files are spread over.
+const MANY_FOLDERS: usize = 10;
 
 fn add_contact(peer: &Peer, id: &str) {
     let out = Command::new(bin("parley-cli"))
@@ -61,7 +69,7 @@ fn build_tree(root: &Path, outside: &Path) -> (Vec<String>, u64) {
         ("deep/a/b/c/d/leaf.bin".to_owned(), 65_536),
     ]
     .into_iter()
-    .chain((0..MANY).map(|i| (format!("many/f{i:04}.bin"), 4096)))
+    .chain((0..MANY).map(|i| (format!("many/d{}/f{i:05}.bin", i % MANY_FOLDERS), 4096)))
     .collect();
     let mut offered = Vec::new();
     let mut total = 0u64;
@@ -154,12 +162,16 @@ fn a_folder_arrives_as_the_same_tree_and_is_not_sent_twice() {
         let receiver = lab.spawn_peer(1, &bob, &args);
         let args = ["send", &bob.id, root.to_str().unwrap(), "--timeout", "240"];
         let sender = lab.spawn_peer(0, &alice, &args);
-        let (sent, _) = wait(sender, Duration::from_secs(260), &format!("{what}: Alice"));
-        let (got, _) = wait(receiver, Duration::from_secs(30), &format!("{what}: Bob"));
-        (
-            success(&sent, &format!("{what}: Alice")),
-            success(&got, &format!("{what}: Bob")),
-        )
+        // Both outputs read as they come: Bob prints a line per file, more
+        // than a pipe holds while Alice is waited for.
+        let (alice, bob) = (format!("{what}: Alice"), format!("{what}: Bob"));
+        let mut outs = wait_each(vec![
+            (alice.as_str(), sender, Duration::from_secs(260)),
+            (bob.as_str(), receiver, Duration::from_secs(30)),
+        ]);
+        let (got, _) = outs.pop().unwrap();
+        let (sent, _) = outs.pop().unwrap();
+        (success(&sent, &alice), success(&got, &bob))
     };
 
     // 1. The tree arrives.
@@ -223,8 +235,12 @@ fn a_folder_arrives_as_the_same_tree_and_is_not_sent_twice() {
         "again: all already there; Alice's router forwarded {:.1} KiB",
         sent_again as f64 / 1024.0
     );
+    // What may go out: each entry's offer (its name, size and SHA-256 in
+    // JSON, about 200 bytes, then SCTP and DTLS framing) and the connection's
+    // setup; not the files' bytes (4 KiB and more each).
+    let allowed = 0.02 * total as f64 + (OFFER_BYTES * offered.len()) as f64;
     assert!(
-        (sent_again as f64) < 0.02 * total as f64,
-        "sent again: {sent_again} bytes of a {total}-byte folder went out"
+        (sent_again as f64) < allowed,
+        "sent again: {sent_again} bytes of a {total}-byte folder went out (allowed {allowed:.0})"
     );
 }

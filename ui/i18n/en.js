@@ -133,6 +133,8 @@ export default {
   'transfer.state.cancelled': 'Cancelled',
   'transfer.state.declined': 'Declined',
   'transfer.state.failed': 'Failed',
+  'transfer.state.waiting': 'Waiting to send',
+  'transfer.waitingWhy': 'Waiting: {why}. It will go on by itself.',
   'transfer.state.active': 'Transferring',
   'transfer.state.offered': 'Offered',
   'transfer.failedWhy': 'Failed: {why}',

@@ -133,6 +133,8 @@ export default {
   'transfer.state.cancelled': '취소됨',
   'transfer.state.declined': '거절됨',
   'transfer.state.failed': '실패',
+  'transfer.state.waiting': '전송 대기 중',
+  'transfer.waitingWhy': '대기 중: {why}. 자동으로 이어서 보냅니다.',
   'transfer.state.active': '전송 중',
   'transfer.state.offered': '수락 대기',
   'transfer.failedWhy': '실패: {why}',

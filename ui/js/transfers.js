@@ -69,12 +69,13 @@ function updateItem(el, x) {
     if (x.finishedAtMs) detail += ` · ${when(x.finishedAtMs)}`;
   }
   setText(p.detail, detail);
-  p.error.hidden = x.state !== 'failed';
-  setText(p.error, x.state === 'failed' ? t('transfer.failedWhy', { why: x.error || t('transfer.unknownError') }) : '');
+  p.error.hidden = x.state !== 'failed' && !(x.state === 'waiting' && x.error);
+  setText(p.error, x.state === 'failed' ? t('transfer.failedWhy', { why: x.error || t('transfer.unknownError') })
+    : x.state === 'waiting' && x.error ? t('transfer.waitingWhy', { why: x.error }) : '');
   const offerIn = x.state === 'offered' && x.direction === 'receiving';
   p.accept.hidden = !offerIn;
   p.decline.hidden = !offerIn;
-  p.cancel.hidden = !(x.state === 'active' || (x.state === 'offered' && x.direction === 'sending'));
+  p.cancel.hidden = !(x.state === 'active' || ((x.state === 'offered' || x.state === 'waiting') && x.direction === 'sending'));
   p.reveal.hidden = !(x.state === 'completed' && x.direction === 'receiving' && x.path);
   p.open.hidden = p.reveal.hidden;
   p.open.setAttribute('aria-label', t('transfer.openLabel', { name: x.name }));

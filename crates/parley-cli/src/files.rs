@@ -156,6 +156,9 @@ async fn send_until_done(
                         false => println!("sent {bytes} {name}"),
                     }
                 }
+                TransferEvent::Queued { name, reason, .. } => {
+                    eprintln!("{name}: {reason}; it will go on");
+                }
                 TransferEvent::Failed {
                     transfer_id,
                     name,

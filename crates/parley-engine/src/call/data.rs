@@ -9,6 +9,7 @@ use parley_proto::data::ControlFrame;
 use parley_proto::PeerId;
 use tokio::sync::{mpsc, watch};
 
+use super::file_sends::FileSends;
 use super::media::Mute;
 use super::CallEvent;
 use crate::channel::{DcMessage, MessageSink};
@@ -16,8 +17,8 @@ use crate::chat::{ChatChannel, ChatEvent};
 use crate::rtc::DataChannel;
 use crate::storage::{Direction as ChatDirection, Profile};
 use crate::transfer::{
-    send_file_as, serve_file_channel, ReceiveSession, TransferCommand, TransferDirection,
-    TransferEvent, TransferOutcome,
+    serve_file_channel, ReceiveSession, TransferCommand, TransferDirection, TransferEvent,
+    TransferOutcome,
 };
 use crate::Result;
 
@@ -266,10 +267,8 @@ pub(super) struct FilePlan {
     pub peer: PeerId,
 }
 
-/// The file we are sending now: its transfer id and its cancel switch.
-type Current = Arc<std::sync::Mutex<(Option<String>, watch::Sender<bool>)>>;
-
-/// Offers our files in order (and more from `plan.more`), receives the peer's into
+/// Offers our files in order, several at once (and more from `plan.more`; see
+/// [`FileSends::run`]), receives the peer's into
 /// the receive folder (declining without one; asking the user first if
 /// `plan.ask`), and carries out the user's [`TransferCommand`]s. Reports every
 /// transfer event, and [`Internal::FileSendsDone`] once the initial files were
@@ -283,7 +282,7 @@ pub(super) async fn run_files(
 ) {
     let FilePlan {
         initial,
-        mut more,
+        more,
         mut commands,
         receive_dir,
         ask,
@@ -293,7 +292,8 @@ pub(super) async fn run_files(
         return;
     }
     let (tev_tx, mut tev_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
-    let (to_sender_tx, mut to_sender_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
+    let (to_sender_tx, to_sender_rx) = super::file_sends::inbound_channel();
+    let internal_for_sends = internal.clone();
     let (receive_cmd_tx, mut receive_cmd_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
     let sink: Arc<dyn MessageSink> = Arc::new(dc.clone());
 
@@ -316,25 +316,19 @@ pub(super) async fn run_files(
         }
     });
 
-    let current: Current = Arc::new(std::sync::Mutex::new((None, watch::channel(false).0)));
-    let sender_internal = internal.clone();
-    let sender_current = Arc::clone(&current);
-    let sender = tokio::spawn(async move {
-        let (sink, current) = (&sink, &sender_current);
-        // A failure is reported on the same queue as `FileSendsDone`, before it,
-        // so the call never sees "all sent" ahead of the failure.
-        for f in initial {
-            if let Some(why) = send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await {
-                let _ = sender_internal.send(Internal::TransferFailed(why)).await;
-            }
-        }
-        let _ = sender_internal.send(Internal::FileSendsDone).await;
-        while let Some(f) = more.recv().await {
-            if let Some(why) = send_one(f, sink, &mut to_sender_rx, &tev_tx, current).await {
-                let _ = sender_internal.send(Internal::TransferFailed(why)).await;
-            }
-        }
-    });
+    let sends = FileSends::default();
+    let (router, sender) = {
+        let (sends, events) = (sends.clone(), tev_tx.clone());
+        let router_sends = sends.clone();
+        (
+            tokio::spawn(async move { router_sends.route(to_sender_rx).await }),
+            tokio::spawn(async move {
+                sends
+                    .run(initial, more, sink, events, internal_for_sends)
+                    .await
+            }),
+        )
+    };
 
     let mut commands_open = true;
     loop {
@@ -345,13 +339,9 @@ pub(super) async fn run_files(
                     commands_open = false;
                     continue;
                 };
-                let ours = {
-                    let cur = current.lock().unwrap_or_else(|p| p.into_inner());
-                    let ours = cur.0.as_deref() == Some(command.transfer_id());
-                    if ours && matches!(command, TransferCommand::Cancel { .. }) {
-                        let _ = cur.1.send(true);
-                    }
-                    ours
+                let ours = match &command {
+                    TransferCommand::Cancel { transfer_id } => sends.cancel(transfer_id),
+                    other => sends.is_ours(other.transfer_id()),
                 };
                 if !ours {
                     let _ = receive_cmd_tx.send(command).await;
@@ -373,54 +363,9 @@ pub(super) async fn run_files(
             }
         }
     }
-    let _ = current
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .1
-        .send(true);
+    sends.cancel_all();
     sender.abort();
+    router.abort();
     drop(receive_cmd_tx);
     let _ = serve.await;
-}
-
-/// Sends one file with a fresh cancel switch published in `current`. Returns
-/// `"name: reason"` when it failed for a reason other than the receiving user's
-/// "no" (a call reports those as a failed transfer).
-async fn send_one(
-    f: super::FileToSend,
-    sink: &Arc<dyn MessageSink>,
-    inbound: &mut mpsc::Receiver<parley_proto::data::TransferFrame>,
-    events: &mpsc::Sender<TransferEvent>,
-    current: &Current,
-) -> Option<String> {
-    let (cancel_tx, cancel) = watch::channel(false);
-    let id: [u8; 16] = f
-        .transfer_id
-        .as_deref()
-        .and_then(|t| parley_proto::data::transfer_id_from_hex(t).ok())
-        .unwrap_or_else(rand::random);
-    let transfer_id = parley_proto::data::transfer_id_to_hex(&id);
-    *current.lock().unwrap_or_else(|p| p.into_inner()) = (Some(transfer_id), cancel_tx);
-    let r = send_file_as(
-        id,
-        &f.path,
-        f.name.as_deref(),
-        Arc::clone(sink),
-        inbound,
-        events,
-        cancel,
-    )
-    .await;
-    let e = r.err()?;
-    tracing::info!("sending {}: {e}", f.path.display());
-    if e.outcome() == TransferOutcome::Declined {
-        return None;
-    }
-    let name = f.name.clone().unwrap_or_else(|| {
-        f.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    Some(format!("{name}: {e}"))
 }

@@ -17,6 +17,9 @@ mod devices;
 mod error;
 mod events;
 mod fanout;
+mod file_sends;
+#[cfg(test)]
+mod file_sends_tests;
 mod ice_source;
 pub mod link;
 mod local_media;
@@ -236,6 +239,10 @@ pub enum CallCommand {
     Chat(String),
     /// Offer a file.
     SendFile(FileToSend),
+    /// Offer files, in order: as many [`CallCommand::SendFile`]s, in one
+    /// command (a folder of 10,000 files is handed over with one wait on the
+    /// call's command queue, not 10,000).
+    SendFiles(Vec<FileToSend>),
     /// Accept or decline an offered file, or cancel a transfer either way.
     Transfer(TransferCommand),
     /// Mute the microphone (send silence) and/or turn the camera off (send black).

@@ -73,6 +73,7 @@ pub(super) async fn ring(
                 // Chat and files wait for their data channel.
                 Some(CallCommand::Chat(text)) => opts.chat.push(text),
                 Some(CallCommand::SendFile(file)) => opts.send_files.push(file),
+                Some(CallCommand::SendFiles(files)) => opts.send_files.extend(files),
                 Some(other) => tracing::debug!("ignoring {other:?} while ringing"),
             },
             ev = sig_rx.recv() => {

@@ -166,6 +166,19 @@ impl Room {
         (peer, outcomes)
     }
 
+    /// Hands `file` to the member it names, else the first (before its file
+    /// channel opens, it waits in `opts`).
+    fn send_file(&mut self, file: super::FileToSend) {
+        let named = file.to.as_ref().and_then(|to| self.links.get(to));
+        let handed_back = match named.or_else(|| self.first_link()) {
+            Some(link) => link.send_file(file),
+            None => Some(file),
+        };
+        if let Some(file) = handed_back {
+            self.opts.send_files.push(file);
+        }
+    }
+
     /// The first member's link (1:1 calls have only it): where a file or the
     /// speakers go until they name a member.
     fn first_link(&self) -> Option<&PeerLink> {
@@ -441,14 +454,10 @@ impl Room {
             }
             // A file goes to the member it names, else the first (before its
             // file channel opens, it waits in `opts`).
-            CallCommand::SendFile(file) => {
-                let named = file.to.as_ref().and_then(|to| self.links.get(to));
-                let handed_back = match named.or_else(|| self.first_link()) {
-                    Some(link) => link.send_file(file),
-                    None => Some(file),
-                };
-                if let Some(file) = handed_back {
-                    self.opts.send_files.push(file);
+            CallCommand::SendFile(file) => self.send_file(file),
+            CallCommand::SendFiles(files) => {
+                for file in files {
+                    self.send_file(file);
                 }
             }
             // Transfer ids are unique: the link that has it acts.

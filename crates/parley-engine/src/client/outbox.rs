@@ -76,6 +76,14 @@ impl OutboxState {
         }
     }
 
+    /// How long until the waiting file `transfer_id` is due, from `now`
+    /// (zero if it is due); `None` if it is not waiting.
+    pub(super) fn retry_in(&self, transfer_id: &str, now: Instant) -> Option<Duration> {
+        self.retry_at
+            .get(transfer_id)
+            .map(|at| at.saturating_duration_since(now))
+    }
+
     /// When the next waiting file is due.
     pub(super) fn next_due(&self) -> Option<Instant> {
         self.retry_at.values().min().copied()

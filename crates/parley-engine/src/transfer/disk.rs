@@ -208,6 +208,32 @@ pub(super) fn sweep_stale_parts(dir: &Path, max_age: Duration, now: SystemTime) 
     deleted
 }
 
+/// How often one folder is swept for stale partial files, at most: a sweep
+/// reads the whole folder, and a folder of 10,000 files received one after
+/// another must not be read 10,000 times. One hour.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Whether `dir` is due a sweep (not swept by this process in the last
+/// [`SWEEP_INTERVAL`]); marks it swept now if so.
+fn sweep_due(dir: &Path) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::Instant;
+    static SWEPT: OnceLock<Mutex<HashMap<PathBuf, Instant>>> = OnceLock::new();
+    let mut swept = SWEPT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    match swept.get(dir) {
+        Some(at) if now.duration_since(*at) < SWEEP_INTERVAL => false,
+        _ => {
+            swept.insert(dir.to_path_buf(), now);
+            true
+        }
+    }
+}
+
 pub(super) type Prepared = (PathBuf, PathBuf, File, Sha256, u64);
 
 /// Opens `dir/.<name>.parley-part` for appending. If its sidecar describes the
@@ -220,9 +246,11 @@ pub(super) fn prepare_part(
     offer: Sidecar,
 ) -> Result<Prepared, TransferError> {
     std::fs::create_dir_all(dir).map_err(|e| TransferError::io(dir, e))?;
-    let swept = sweep_stale_parts(dir, STALE_PART_AGE, SystemTime::now());
-    if swept > 0 {
-        tracing::info!(dir = %dir.display(), swept, "deleted partial files kept for over 30 days");
+    if sweep_due(dir) {
+        let swept = sweep_stale_parts(dir, STALE_PART_AGE, SystemTime::now());
+        if swept > 0 {
+            tracing::info!(dir = %dir.display(), swept, "deleted partial files kept for over 30 days");
+        }
     }
     let part = confined(dir, &format!(".{name}{PART_SUFFIX}"))?;
     let sidecar = confined(dir, &format!(".{name}{SIDECAR_SUFFIX}"))?;

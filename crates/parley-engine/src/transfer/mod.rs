@@ -15,10 +15,16 @@
 //! Either side may `cancel` at any time. Frames for unknown transfers are ignored
 //! (or answered with `failed` when the peer waits for an answer), never a panic.
 //!
+//! Several transfers run at once each way, their chunks interleaved (each chunk
+//! names its transfer): the receiver takes up to [`MAX_CONCURRENT_RECEIVES`], and
+//! a call sends up to 16 at once, so many small files do not wait for each
+//! other's round trips.
+//!
 //! Tasks: one task runs [`serve_file_channel`] for the whole call: it reads the
-//! file channel, drives the [`ReceiveSession`] and forwards the frames meant for
-//! our sending side to a bounded channel; transfers we send run one after another
-//! in one task calling [`send_file`] with that channel's receiver.
+//! file channel, drives the [`ReceiveSession`] (whose finished files are
+//! verified and moved into place by a task each) and forwards the frames meant
+//! for our sending side to a bounded channel; a call routes them on to each of
+//! its sends, each a [`send_file`] with a channel of its own.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -32,6 +38,7 @@ use tokio::sync::mpsc;
 use crate::channel::{DcMessage, MessageSink};
 
 mod disk;
+mod lease;
 mod name;
 mod receive;
 mod send;
@@ -44,7 +51,9 @@ pub use name::{
     MAX_FOLDER_DEPTH,
 };
 pub use parley_proto::data::FILE_LABEL;
-pub use receive::{ReceiveSession, DECLINED_BY_USER, PART_SUFFIX, SIDECAR_SUFFIX};
+pub use receive::{
+    ReceiveSession, DECLINED_BY_USER, MAX_CONCURRENT_RECEIVES, PART_SUFFIX, SIDECAR_SUFFIX,
+};
 pub use send::{send_file, send_file_as, send_file_named, SendOutcome, EMPTY_SHA256};
 pub use space::format_bytes;
 
@@ -55,8 +64,9 @@ pub const DISK_BUFFER_BYTES: usize = 1024 * 1024;
 /// Minimum interval between two [`TransferEvent::Progress`] events of a transfer.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Capacity of the channel carrying frames to the sending side, frames.
-pub const SENDER_INBOUND_CAPACITY: usize = 16;
+/// Capacity of the channel carrying frames to the sending side, frames: room
+/// for the answers to every send in flight at once (a router hands them on).
+pub const SENDER_INBOUND_CAPACITY: usize = 256;
 
 /// Longest text frame accepted on the file channel, bytes.
 pub const MAX_TEXT_FRAME_BYTES: usize = 16 * 1024;
@@ -283,6 +293,23 @@ pub enum TransferEvent {
         /// Which way it went.
         direction: TransferDirection,
     },
+    /// A file we send did not arrive this time (the connection dropped, the
+    /// contact went offline, the receiver's disk was full, ...) but stays in the
+    /// queue and is offered again by itself (sending side, from the client's
+    /// queue: [`crate::client`]); sent in place of the attempt's `Failed`.
+    Queued {
+        /// Transfer id (the same on every attempt).
+        transfer_id: String,
+        /// File name.
+        name: String,
+        /// File size, bytes (0 when not known).
+        bytes_total: u64,
+        /// Why the last attempt did not get it there, for display.
+        reason: String,
+        /// When the next attempt is due while the contact stays online, ms from
+        /// now; `None`: as soon as they are online again.
+        retry_in_ms: Option<u64>,
+    },
 }
 
 /// Rate limit of progress events: pure, the caller passes the time.
@@ -406,6 +433,7 @@ pub async fn serve_file_channel(
                 in_flight = None;
                 result?;
             }
+            frame = session.finished() => queue.push_back(frame),
             command = commands.recv(), if commands_open => match command {
                 Some(command) => queue.extend(session.command(command).await),
                 None => commands_open = false,

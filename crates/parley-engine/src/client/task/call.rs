@@ -159,7 +159,7 @@ impl Task {
                 self.emit(ClientEvent::ChatDelivered { id }).await
             }
             CallEvent::Transfer { peer, event } => {
-                self.note_transfer(&event);
+                let event = self.note_transfer(event);
                 self.emit(ClientEvent::Transfer { peer, event }).await
             }
             // The overlay shows the link to the first member.

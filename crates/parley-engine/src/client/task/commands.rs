@@ -8,6 +8,7 @@ use crate::call::CallError;
 use crate::call::{new_call_id, CallCommand, CameraFeed, Direction, MicrophoneFeed, SpeakerFeed};
 use crate::client::servers::Via;
 use crate::client::{CallPhase, ClientEvent, Command, DeviceKind, PreviewSource};
+use crate::transfer::TransferCommand;
 use crate::Result;
 
 impl Task {
@@ -130,6 +131,12 @@ impl Task {
             Command::SendFiles(peer, paths, reply) => {
                 let r = self.send_files(&peer, &paths).await;
                 let _ = reply.send(r);
+            }
+            Command::Transfer(TransferCommand::Cancel { transfer_id }, reply)
+                if !self.outbox.is_active(&transfer_id)
+                    && self.cancel_queued(&transfer_id).await =>
+            {
+                let _ = reply.send(Ok(()));
             }
             Command::Transfer(command, reply) => {
                 // Transfer ids are unique: whichever call or session has it acts.

@@ -58,6 +58,7 @@ impl Task {
             match c {
                 CallCommand::Chat(text) => options.chat.push(text),
                 CallCommand::SendFile(file) => options.send_files.push(file),
+                CallCommand::SendFiles(files) => options.send_files.extend(files),
                 other => tracing::debug!("not for a new data session: {other:?}"),
             }
         }
@@ -161,7 +162,7 @@ impl Task {
             }),
             CallEvent::ChatDelivered { id, .. } => Some(ClientEvent::ChatDelivered { id }),
             CallEvent::Transfer { event, .. } => {
-                self.note_transfer(&event);
+                let event = self.note_transfer(event);
                 Some(ClientEvent::Transfer { peer, event })
             }
             _ => None,
@@ -198,7 +199,7 @@ impl Task {
                 reason: "the connection to the contact closed".into(),
                 direction,
             };
-            self.note_transfer(&event);
+            let event = self.note_transfer(event);
             let peer = session.peer.clone();
             self.emit(ClientEvent::Transfer { peer, event }).await;
         }

@@ -36,8 +36,7 @@ impl Task {
         }
         let mut entries = Vec::with_capacity(files.len());
         let mut ids = Vec::with_capacity(files.len());
-        for (path, name) in files {
-            let entry = self.profile.outbox_queue(peer, path, name)?;
+        for entry in self.profile.outbox_queue_many(peer, files)? {
             ids.push(entry.transfer_id.clone());
             if !self.outbox.is_active(&entry.transfer_id) {
                 entries.push(entry);
@@ -58,17 +57,18 @@ impl Task {
         if entries.is_empty() {
             return Ok(());
         }
-        let commands = entries
+        // One command for them all: the call's command queue is bounded, and
+        // the call may be waiting for us to take its events meanwhile.
+        let files = entries
             .iter()
-            .map(|e| {
-                CallCommand::SendFile(FileToSend {
-                    path: e.path.clone(),
-                    name: e.name.clone(),
-                    to: Some(peer.clone()),
-                    transfer_id: Some(e.transfer_id.clone()),
-                })
+            .map(|e| FileToSend {
+                path: e.path.clone(),
+                name: e.name.clone(),
+                to: Some(peer.clone()),
+                transfer_id: Some(e.transfer_id.clone()),
             })
             .collect();
+        let commands = vec![CallCommand::SendFiles(files)];
         let call_id = self.send_to_peer(peer, commands).await?;
         for e in entries {
             self.outbox.started(&e.transfer_id, &call_id);
@@ -88,9 +88,13 @@ impl Task {
             Ok(q) => q,
             Err(e) => return tracing::warn!("reading the queue of files to send: {e}"),
         };
+        let only: Option<std::collections::HashSet<&str>> =
+            only.map(|ids| ids.iter().map(String::as_str).collect());
         let mut ready = Vec::new();
         for e in queued {
-            let wanted = only.is_none_or(|ids| ids.contains(&e.transfer_id));
+            let wanted = only
+                .as_ref()
+                .is_none_or(|ids| ids.contains(e.transfer_id.as_str()));
             if !wanted || self.outbox.is_active(&e.transfer_id) {
                 continue;
             }
@@ -123,10 +127,11 @@ impl Task {
     /// online; the others go when their contact comes back).
     pub(super) async fn retry_due(&mut self) {
         let due = self.outbox.take_due(Instant::now());
+        let due_set: std::collections::HashSet<&str> = due.iter().map(String::as_str).collect();
         let queued = self.profile.outbox(None).unwrap_or_default();
         let mut peers: Vec<PeerId> = Vec::new();
         for e in queued {
-            if due.contains(&e.transfer_id) && !peers.contains(&e.peer) {
+            if due_set.contains(e.transfer_id.as_str()) && !peers.contains(&e.peer) {
                 peers.push(e.peer);
             }
         }
@@ -135,9 +140,27 @@ impl Task {
         }
     }
 
+    /// Takes the file `transfer_id` out of the queue while it waits (no call or
+    /// session carries it) and reports it cancelled; `false` if it is not queued.
+    pub(super) async fn cancel_queued(&mut self, transfer_id: &str) -> bool {
+        let queued = self.profile.outbox(None).unwrap_or_default();
+        let Some(e) = queued.into_iter().find(|e| e.transfer_id == transfer_id) else {
+            return false;
+        };
+        tracing::info!(%transfer_id, "queued file cancelled by the user");
+        self.end_queued(&e, TransferOutcome::Cancelled, "cancelled".into())
+            .await;
+        true
+    }
+
     /// Takes `e` out of the queue and says why it will not be sent.
     async fn give_up(&mut self, e: &OutboxEntry, reason: String) {
         tracing::info!(transfer_id = %e.transfer_id, %reason, "queued file given up");
+        self.end_queued(e, TransferOutcome::Failed, reason).await;
+    }
+
+    /// Takes `e` out of the queue and reports it ended with `outcome`.
+    async fn end_queued(&mut self, e: &OutboxEntry, outcome: TransferOutcome, reason: String) {
         let _ = self.profile.outbox_remove(&e.transfer_id);
         self.outbox.finished(&e.transfer_id);
         let name = e.name.clone().unwrap_or_else(|| {
@@ -148,8 +171,8 @@ impl Task {
         let event = TransferEvent::Failed {
             transfer_id: e.transfer_id.clone(),
             name,
-            bytes_total: 0,
-            outcome: TransferOutcome::Failed,
+            bytes_total: std::fs::metadata(&e.path).map_or(0, |m| m.len()),
+            outcome,
             reason,
             direction: TransferDirection::Sending,
         };
@@ -159,42 +182,52 @@ impl Task {
 
     /// Keeps the queue in step with a transfer event: a file that arrived, or
     /// that a user declined or cancelled, leaves it; one that failed otherwise
-    /// waits for its next attempt.
-    pub(super) fn note_transfer(&mut self, event: &TransferEvent) {
-        let (transfer_id, failed) = match event {
+    /// waits for its next attempt. Returns the event to report: the same, or
+    /// for a file that stays queued, [`TransferEvent::Queued`] in place of
+    /// its `Failed` (the user sees it waiting, not failed).
+    pub(super) fn note_transfer(&mut self, event: TransferEvent) -> TransferEvent {
+        let (transfer_id, failed) = match &event {
             TransferEvent::Completed {
                 transfer_id,
                 direction: TransferDirection::Sending,
                 ..
-            } => (transfer_id, None),
+            } => (transfer_id.clone(), None),
             TransferEvent::Failed {
                 transfer_id,
                 outcome,
                 direction: TransferDirection::Sending,
                 ..
-            } => (transfer_id, Some(*outcome)),
-            _ => return,
+            } => (transfer_id.clone(), Some(*outcome)),
+            _ => return event,
         };
         let keep = failed == Some(TransferOutcome::Failed);
         if !keep {
-            match self.profile.outbox_remove(transfer_id) {
-                Ok(_) => self.outbox.finished(transfer_id),
+            match self.profile.outbox_remove(&transfer_id) {
+                Ok(_) => self.outbox.finished(&transfer_id),
                 Err(e) => tracing::warn!(%transfer_id, "taking a file out of the queue: {e}"),
             }
-            return;
+            return event;
         }
-        if !self.outbox.is_active(transfer_id) {
+        let now = Instant::now();
+        if !self.outbox.is_active(&transfer_id) {
             // Already counted (the session's end reports it once more).
-            return;
+            return match self.outbox.retry_in(&transfer_id, now) {
+                Some(wait) => queued(event, Some(wait)),
+                None => event,
+            };
         }
-        match self.profile.outbox_attempted(transfer_id) {
-            Ok(0) => {} // not queued (already taken out)
+        match self.profile.outbox_attempted(&transfer_id) {
+            Ok(0) => event, // not queued (already taken out)
             Ok(attempts) => {
                 let delay = retry_delay(attempts);
                 tracing::info!(%transfer_id, attempts, ?delay, "queued file will be offered again");
-                self.outbox.retry_later(transfer_id, Instant::now(), delay);
+                self.outbox.retry_later(&transfer_id, now, delay);
+                queued(event, Some(delay))
             }
-            Err(e) => tracing::warn!(%transfer_id, "counting an attempt: {e}"),
+            Err(e) => {
+                tracing::warn!(%transfer_id, "counting an attempt: {e}");
+                event
+            }
         }
     }
 
@@ -203,5 +236,26 @@ impl Task {
     pub(super) fn note_call_ended(&mut self, call_id: &str) {
         self.outbox
             .call_ended(call_id, Instant::now(), retry_delay(1));
+    }
+}
+
+/// The [`TransferEvent::Queued`] that stands for `failed` (a `Failed` event)
+/// of a file that stays queued, its next attempt due after `wait`.
+fn queued(failed: TransferEvent, wait: Option<std::time::Duration>) -> TransferEvent {
+    match failed {
+        TransferEvent::Failed {
+            transfer_id,
+            name,
+            bytes_total,
+            reason,
+            ..
+        } => TransferEvent::Queued {
+            transfer_id,
+            name,
+            bytes_total,
+            reason,
+            retry_in_ms: wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
+        },
+        other => other,
     }
 }

@@ -307,12 +307,18 @@ impl Script {
         self.session.on_chunk(&frame).await
     }
 
+    /// Sends `done`; returns the answer, waiting for the file to be finished.
     async fn done(&mut self) -> Vec<TransferFrame> {
-        self.session
+        let now = self
+            .session
             .on_text(TransferFrame::Done {
                 transfer_id: self.tid(),
             })
-            .await
+            .await;
+        if !now.is_empty() {
+            return now;
+        }
+        vec![self.session.finished().await]
     }
 
     /// A whole honest transfer; returns the final answer.
@@ -443,22 +449,78 @@ async fn lying_peers_get_failed_and_leave_no_file() {
 }
 
 #[tokio::test]
-async fn a_second_offer_meanwhile_is_declined() {
+async fn transfers_interleave_up_to_the_limit_and_one_name_is_written_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Script::new(dir.path());
     s.offer("one.bin", 10, &sha_hex(b"0123456789")).await;
     let first = s.id;
+    // A second file meanwhile is accepted, and their chunks interleave.
     s.id = rand::random();
-    let answer = s.offer("two.bin", 1, &sha_hex(b"x")).await;
+    let answer = s.offer("two.bin", 4, &sha_hex(b"abcd")).await;
     assert!(
-        matches!(&answer[..], [TransferFrame::Decline { reason, .. }] if reason.contains("busy"))
+        matches!(&answer[..], [TransferFrame::Accept { offset: 0, .. }]),
+        "{answer:?}"
+    );
+    let second = s.id;
+    // The same name again while `one.bin` is being written: busy.
+    s.id = rand::random();
+    let answer = s.offer("one.bin", 3, &sha_hex(b"xyz")).await;
+    assert!(
+        matches!(&answer[..], [TransferFrame::Decline { reason, .. }] if reason.starts_with("busy")),
+        "{answer:?}"
     );
     s.id = first;
-    assert!(s.chunk(0, b"0123456789").await.is_empty());
+    assert!(s.chunk(0, b"01234").await.is_empty());
+    s.id = second;
+    assert!(s.chunk(0, b"ab").await.is_empty());
+    s.id = first;
+    assert!(s.chunk(5, b"56789").await.is_empty());
+    s.id = second;
+    assert!(s.chunk(2, b"cd").await.is_empty());
     assert!(matches!(
         s.done().await[..],
         [TransferFrame::Complete { .. }]
     ));
+    s.id = first;
+    assert!(matches!(
+        s.done().await[..],
+        [TransferFrame::Complete { .. }]
+    ));
+    assert_eq!(
+        std::fs::read(dir.path().join("one.bin")).unwrap(),
+        b"0123456789"
+    );
+    assert_eq!(std::fs::read(dir.path().join("two.bin")).unwrap(), b"abcd");
+
+    // Beyond MAX_CONCURRENT_RECEIVES at once: busy, until one ends.
+    let mut held = Vec::new();
+    for n in 0..MAX_CONCURRENT_RECEIVES {
+        s.id = rand::random();
+        let answer = s.offer(&format!("f{n}.bin"), 1, &sha_hex(b"x")).await;
+        assert!(
+            matches!(&answer[..], [TransferFrame::Accept { .. }]),
+            "{n}: {answer:?}"
+        );
+        held.push(s.id);
+    }
+    s.id = rand::random();
+    let answer = s.offer("extra.bin", 1, &sha_hex(b"x")).await;
+    assert!(
+        matches!(&answer[..], [TransferFrame::Decline { reason, .. }] if reason.starts_with("busy")),
+        "{answer:?}"
+    );
+    s.id = held[0];
+    assert!(s.chunk(0, b"x").await.is_empty());
+    assert!(matches!(
+        s.done().await[..],
+        [TransferFrame::Complete { .. }]
+    ));
+    s.id = rand::random();
+    let answer = s.offer("extra.bin", 1, &sha_hex(b"x")).await;
+    assert!(
+        matches!(&answer[..], [TransferFrame::Accept { .. }]),
+        "{answer:?}"
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! answers), write chunks through a blocking writer thread while hashing, verify,
 //! and move the file into place.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,12 +10,9 @@ use bytes::Bytes;
 use parley_proto::data::{decode_chunk, transfer_id_from_hex, TransferFrame};
 use tokio::sync::mpsc;
 
-use super::disk::{
-    holds_same, make_folders, move_into_place, prepare_part, remove_temp, resumable_len, Sidecar,
-    Writer,
-};
+use super::disk::{make_folders, prepare_part, remove_temp, Sidecar, Writer};
+use super::lease::PartLease;
 use super::name::{sanitize_relative_name, RelativeName};
-use super::space::{check_space, write_error};
 use super::{
     emit, ProgressThrottle, TransferCommand, TransferDirection, TransferError, TransferEvent,
     TransferOutcome, TransferProgress,
@@ -27,8 +25,21 @@ pub const PART_SUFFIX: &str = ".parley-part";
 /// `.<name>.parley-part.json` holding `{"sha256": …, "size": …}`.
 pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 
-/// The receive side of the file channel: at most one incoming transfer at a time,
-/// offered or being received (a second offer meanwhile is declined as busy).
+mod checks;
+mod finish;
+
+use checks::{already_here, resumes, room_for, write_failure};
+
+/// Most transfers one session receives at once, offered (waiting for the user),
+/// being received or being finished (verified and moved into place); an offer
+/// beyond them is declined as busy. The sender's own limit is lower
+/// ([`crate::call`] sends at most 16 at once), so a Parley peer never meets it.
+pub const MAX_CONCURRENT_RECEIVES: usize = 32;
+
+/// The receive side of the file channel: up to [`MAX_CONCURRENT_RECEIVES`]
+/// incoming transfers at a time, offered or being received, each with its own
+/// temp file and writer thread (a further offer meanwhile is declined as busy,
+/// and so is one whose temp file another transfer is writing).
 ///
 /// Policy: with no receive folder every offer is declined ("not accepting
 /// files"); with one, offers are saved there under their sanitised name, never
@@ -39,15 +50,22 @@ pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 /// and held until the user answers through [`command`](Self::command) (except
 /// an offer that resumes a partial file kept here, which the user accepted
 /// before: it goes on at once). Feed it with
-/// [`ReceiveSession::on_text`] and [`ReceiveSession::on_chunk`] (or let
-/// [`super::serve_file_channel`] do it) and send the frames they return to the peer.
+/// [`ReceiveSession::on_text`] and [`ReceiveSession::on_chunk`], send the frames
+/// they return to the peer, and send the answers [`ReceiveSession::finished`]
+/// yields as files are verified (or let [`super::serve_file_channel`] do it).
 #[derive(Debug)]
 pub struct ReceiveSession {
     receive_dir: Option<PathBuf>,
     events: mpsc::Sender<TransferEvent>,
     ask: bool,
-    pending: Option<Offer>,
-    active: Option<Incoming>,
+    /// Offers waiting for the user's answer, oldest first.
+    pending: Vec<Offer>,
+    /// Transfers being received, by transfer id bytes.
+    active: HashMap<[u8; 16], Incoming>,
+    /// Ids of transfers whose `done` came: verified and moved by a task of their own.
+    finishing: Vec<String>,
+    finished_tx: mpsc::UnboundedSender<(String, TransferFrame)>,
+    finished_rx: mpsc::UnboundedReceiver<(String, TransferFrame)>,
 }
 
 /// A checked offer: waiting for the user's answer, or about to be accepted.
@@ -82,7 +100,6 @@ pub const DECLINED_BY_USER: &str = "declined by the receiver";
 #[derive(Debug)]
 struct Incoming {
     transfer_id: String,
-    id_bytes: [u8; 16],
     /// As shown (folders and file name).
     name: String,
     /// The file name on disk, in `dir`.
@@ -96,18 +113,24 @@ struct Incoming {
     started: Instant,
     throttle: ProgressThrottle,
     writer: Writer,
+    /// Held until the file is moved into place or kept for a resume.
+    lease: PartLease,
 }
 
 impl ReceiveSession {
     /// A session saving files into `receive_dir` (created when the first file
     /// arrives), or declining every offer if `None`. Events go to `events`.
     pub fn new(receive_dir: Option<PathBuf>, events: mpsc::Sender<TransferEvent>) -> Self {
+        let (finished_tx, finished_rx) = mpsc::unbounded_channel();
         ReceiveSession {
             receive_dir,
             events,
             ask: false,
-            pending: None,
-            active: None,
+            pending: Vec::new(),
+            active: HashMap::new(),
+            finishing: Vec::new(),
+            finished_tx,
+            finished_rx,
         }
     }
 
@@ -118,22 +141,23 @@ impl ReceiveSession {
         self.ask = ask;
     }
 
-    /// Carries out the user's answer to an offer, or a cancel of the transfer
+    /// Carries out the user's answer to an offer, or a cancel of a transfer
     /// being received; returns the frames to send to the peer (`accept`, `decline`
     /// or `cancel`; none if `transfer_id` is neither offered nor being received,
     /// e.g. it already ended).
     pub async fn command(&mut self, command: TransferCommand) -> Vec<TransferFrame> {
-        let is_pending =
-            |s: &Self, id: &str| s.pending.as_ref().is_some_and(|p| p.transfer_id == id);
+        let pending_at = |s: &Self, id: &str| s.pending.iter().position(|p| p.transfer_id == id);
         match command {
-            TransferCommand::Accept { transfer_id } if is_pending(self, &transfer_id) => {
-                let offer = self.pending.take().expect("checked");
+            TransferCommand::Accept { transfer_id } if pending_at(self, &transfer_id).is_some() => {
+                let at = pending_at(self, &transfer_id).expect("checked");
+                let offer = self.pending.remove(at);
                 vec![self.start(offer).await]
             }
             TransferCommand::Decline { transfer_id } | TransferCommand::Cancel { transfer_id }
-                if is_pending(self, &transfer_id) =>
+                if pending_at(self, &transfer_id).is_some() =>
             {
-                let offer = self.pending.take().expect("checked");
+                let at = pending_at(self, &transfer_id).expect("checked");
+                let offer = self.pending.remove(at);
                 tracing::info!(%transfer_id, name = %offer.name, "offer declined");
                 self.emit_failed(
                     &transfer_id,
@@ -148,8 +172,9 @@ impl ReceiveSession {
                     reason: DECLINED_BY_USER.into(),
                 }]
             }
-            TransferCommand::Cancel { transfer_id } if self.is_receiving(&transfer_id) => {
-                self.cancel_active("cancelled by the receiver").await
+            TransferCommand::Cancel { transfer_id } if self.active_id(&transfer_id).is_some() => {
+                let id = self.active_id(&transfer_id).expect("checked");
+                self.cancel(id, "cancelled by the receiver").await
             }
             other => {
                 tracing::debug!(command = ?other, "transfer command for no current offer");
@@ -163,20 +188,28 @@ impl ReceiveSession {
         self.receive_dir = receive_dir;
     }
 
-    /// Whether `transfer_id` is the transfer being received now, or the offer
-    /// waiting for the user's answer.
+    /// Whether `transfer_id` is a transfer being received or finished now, or an
+    /// offer waiting for the user's answer.
     pub fn is_receiving(&self, transfer_id: &str) -> bool {
-        self.active
-            .as_ref()
-            .is_some_and(|a| a.transfer_id == transfer_id)
-            || self
-                .pending
-                .as_ref()
-                .is_some_and(|p| p.transfer_id == transfer_id)
+        self.active_id(transfer_id).is_some()
+            || self.pending.iter().any(|p| p.transfer_id == transfer_id)
+            || self.finishing.iter().any(|f| f == transfer_id)
+    }
+
+    /// The id bytes of `transfer_id` if it is being received.
+    fn active_id(&self, transfer_id: &str) -> Option<[u8; 16]> {
+        let id = transfer_id_from_hex(transfer_id).ok()?;
+        self.active.contains_key(&id).then_some(id)
+    }
+
+    /// How many transfers this session holds: offered, being received or finishing.
+    fn in_hand(&self) -> usize {
+        self.pending.len() + self.active.len() + self.finishing.len()
     }
 
     /// Handles a text frame from the peer (`offer`, `done`, `cancel`; others are
-    /// ignored) and returns the frames to send back, in order.
+    /// ignored) and returns the frames to send back, in order. The answer to a
+    /// `done` comes later, from [`finished`](Self::finished).
     ///
     /// Never fails: problems become `decline` or `failed` frames for the peer and
     /// [`TransferEvent::Failed`] events for the UI.
@@ -188,26 +221,30 @@ impl ReceiveSession {
                 size,
                 sha256,
             } => self.on_offer(transfer_id, name, size, sha256).await,
-            TransferFrame::Done { transfer_id } => {
-                if self
-                    .active
-                    .as_ref()
-                    .is_some_and(|a| a.transfer_id == transfer_id)
-                {
-                    vec![self.on_done().await]
-                } else {
+            TransferFrame::Done { transfer_id } => match self.active_id(&transfer_id) {
+                Some(id) => self.on_done(id).await,
+                None if self.finishing.contains(&transfer_id) => {
+                    tracing::debug!(%transfer_id, "duplicate `done` ignored");
+                    Vec::new()
+                }
+                None => {
                     tracing::debug!(%transfer_id, "`done` for an unknown transfer");
                     vec![TransferFrame::Failed {
                         transfer_id,
                         reason: "unknown transfer".into(),
                     }]
                 }
-            }
+            },
             TransferFrame::Cancel {
                 transfer_id,
                 reason,
             } => {
-                if let Some(offer) = self.pending.take_if(|p| p.transfer_id == transfer_id) {
+                if let Some(at) = self
+                    .pending
+                    .iter()
+                    .position(|p| p.transfer_id == transfer_id)
+                {
+                    let offer = self.pending.remove(at);
                     let why = format!("cancelled by the sender: {reason}");
                     self.emit_failed(
                         &transfer_id,
@@ -217,12 +254,12 @@ impl ReceiveSession {
                         why,
                     )
                     .await;
-                } else if self.is_receiving(&transfer_id) {
+                } else if let Some(id) = self.active_id(&transfer_id) {
                     // The partial file stays: the same file offered again resumes.
                     let err = TransferError::Cancelled {
                         reason: format!("by the sender: {reason}"),
                     };
-                    self.abort(err, false).await;
+                    self.abort(id, err, false).await;
                 }
                 Vec::new()
             }
@@ -244,19 +281,17 @@ impl ReceiveSession {
                 return Vec::new();
             }
         };
-        let Some(active) = self.active.as_mut() else {
-            return Vec::new();
-        };
-        if active.id_bytes != header.transfer_id {
+        let id = header.transfer_id;
+        let Some(active) = self.active.get_mut(&id) else {
             tracing::debug!("chunk for an unknown transfer ignored");
             return Vec::new();
-        }
+        };
         if header.offset != active.received {
             let err = TransferError::BadOffset {
                 expected: active.received,
                 got: header.offset,
             };
-            return self.fail(err, true).await;
+            return self.fail(id, err, true).await;
         }
         let end = active.received + payload_len as u64;
         if end > active.size {
@@ -264,14 +299,14 @@ impl ReceiveSession {
                 received: end,
                 expected: active.size,
             };
-            return self.fail(err, true).await;
+            return self.fail(id, err, true).await;
         }
         let payload = frame.slice(frame.len() - payload_len..);
         if let Err(e) = active.writer.write(payload).await {
             // What is on disk is a correct prefix: kept, for a resume once
             // there is room (or the disk works) again.
             let err = write_failure(&active.part, &active.dir, active.size, e).await;
-            return self.fail(err, false).await;
+            return self.fail(id, err, false).await;
         }
         active.received = end;
         if active.throttle.ready(Instant::now()) {
@@ -281,28 +316,53 @@ impl ReceiveSession {
         Vec::new()
     }
 
-    /// Cancels the transfer being received (the receiving user's action, so the
-    /// partial file is discarded: deletes its temp file) and returns the
-    /// `cancel` frame to send to the peer (empty if none is active).
+    /// The next answer to a `done`: `complete` once a received file was verified
+    /// and moved into place, else `failed`. Waits until one is ready (forever if
+    /// none is being finished). Cancel-safe.
+    pub async fn finished(&mut self) -> TransferFrame {
+        let (transfer_id, frame) = self
+            .finished_rx
+            .recv()
+            .await
+            .expect("the session holds a sender");
+        self.finishing.retain(|f| *f != transfer_id);
+        frame
+    }
+
+    /// Cancels every transfer being received (the receiving user's action, so
+    /// the partial files are discarded: deletes their temp files) and returns the
+    /// `cancel` frames to send to the peer (empty if none is active).
     pub async fn cancel_active(&mut self, reason: &str) -> Vec<TransferFrame> {
-        let Some(transfer_id) = self.active.as_ref().map(|a| a.transfer_id.clone()) else {
+        let ids: Vec<[u8; 16]> = self.active.keys().copied().collect();
+        let mut frames = Vec::new();
+        for id in ids {
+            frames.extend(self.cancel(id, reason).await);
+        }
+        frames
+    }
+
+    /// Cancels the transfer `id` for the receiving user (its temp file is
+    /// discarded) and returns the `cancel` frame for the peer.
+    async fn cancel(&mut self, id: [u8; 16], reason: &str) -> Vec<TransferFrame> {
+        let Some(transfer_id) = self.active.get(&id).map(|a| a.transfer_id.clone()) else {
             return Vec::new();
         };
         let err = TransferError::Cancelled {
             reason: format!("by the receiver: {reason}"),
         };
-        self.abort(err, true).await;
+        self.abort(id, err, true).await;
         vec![TransferFrame::Cancel {
             transfer_id,
             reason: reason.to_owned(),
         }]
     }
 
-    /// Ends the session (the channel closed): forgets an unanswered offer, stops
-    /// the writer and keeps the partial file and its sidecar so a later offer of
-    /// the same file resumes.
+    /// Ends the session (the channel closed): forgets unanswered offers, stops
+    /// the writers and keeps the partial files and their sidecars so a later
+    /// offer of the same file resumes. Files being finished are still verified
+    /// and moved into place (their answers are not sent).
     pub async fn close(&mut self) {
-        if let Some(offer) = self.pending.take() {
+        for offer in std::mem::take(&mut self.pending) {
             let why = TransferError::ChannelClosed.to_string();
             self.emit_failed(
                 &offer.transfer_id,
@@ -313,9 +373,9 @@ impl ReceiveSession {
             )
             .await;
         }
-        if self.active.is_some() {
-            let err = TransferError::ChannelClosed;
-            self.abort(err, false).await;
+        let ids: Vec<[u8; 16]> = self.active.keys().copied().collect();
+        for id in ids {
+            self.abort(id, TransferError::ChannelClosed, false).await;
         }
     }
 
@@ -332,22 +392,22 @@ impl ReceiveSession {
                 reason,
             }]
         };
-        if let Some(active) = &self.active {
-            if active.transfer_id == transfer_id {
-                tracing::debug!(%transfer_id, "duplicate offer ignored");
-                return vec![TransferFrame::Accept {
-                    transfer_id,
-                    offset: active.received,
-                }];
-            }
-            return decline("busy: another transfer is in progress".into());
+        if let Some(id) = self.active_id(&transfer_id) {
+            tracing::debug!(%transfer_id, "duplicate offer ignored");
+            let offset = self.active[&id].received;
+            return vec![TransferFrame::Accept {
+                transfer_id,
+                offset,
+            }];
         }
-        if let Some(pending) = &self.pending {
-            if pending.transfer_id == transfer_id {
-                tracing::debug!(%transfer_id, "duplicate offer: still waiting for the user");
-                return Vec::new();
-            }
-            return decline("busy: another offer is waiting for an answer".into());
+        if self.is_receiving(&transfer_id) {
+            tracing::debug!(%transfer_id, "duplicate offer: still waiting for the user or the disk");
+            return Vec::new();
+        }
+        if self.in_hand() >= MAX_CONCURRENT_RECEIVES {
+            return decline(format!(
+                "busy: {MAX_CONCURRENT_RECEIVES} transfers are in progress"
+            ));
         }
         let Ok(id_bytes) = transfer_id_from_hex(&transfer_id) else {
             return decline("invalid transfer id".into());
@@ -426,7 +486,7 @@ impl ReceiveSession {
                 bytes_total: size,
                 direction: TransferDirection::Receiving,
             };
-            self.pending = Some(offer);
+            self.pending.push(offer);
             emit(&self.events, TransferEvent::Incoming(progress)).await;
             return Vec::new();
         }
@@ -481,16 +541,10 @@ impl ReceiveSession {
     }
 
     /// Accepts `offer`: opens (or resumes) its temp file and returns `accept`, or
-    /// `decline` if the file cannot be saved.
+    /// `decline` if the file cannot be saved (or another transfer is writing the
+    /// same temp file).
     async fn start(&mut self, offer: Offer) -> TransferFrame {
-        let Offer {
-            transfer_id,
-            id_bytes,
-            name,
-            rel,
-            size,
-            sha256,
-        } = offer;
+        let transfer_id = offer.transfer_id.clone();
         let decline = |reason: String| TransferFrame::Decline {
             transfer_id: transfer_id.clone(),
             reason,
@@ -498,8 +552,8 @@ impl ReceiveSession {
         let Some(dir) = self.receive_dir.clone() else {
             self.emit_failed(
                 &transfer_id,
-                &name,
-                size,
+                &offer.name,
+                offer.size,
                 TransferOutcome::Failed,
                 "declined: not accepting files".into(),
             )
@@ -507,14 +561,6 @@ impl ReceiveSession {
             return decline("not accepting files".into());
         };
         // Again: the user may have taken a while to answer.
-        let offer = Offer {
-            transfer_id: transfer_id.clone(),
-            id_bytes,
-            name,
-            rel,
-            size,
-            sha256,
-        };
         if let Err(err) = room_for(&dir, &offer).await {
             self.emit_failed(
                 &transfer_id,
@@ -527,8 +573,17 @@ impl ReceiveSession {
             return decline(err.to_string());
         }
         let leaf = offer.leaf();
+        let Some(lease) = PartLease::take(&PartLease::part_path(&offer.dir(&dir), &leaf)) else {
+            tracing::info!(%transfer_id, name = %offer.name, "the same file is being received already");
+            return decline("busy: a file of the same name is being received".into());
+        };
         let Offer {
-            name, rel, sha256, ..
+            id_bytes,
+            name,
+            rel,
+            size,
+            sha256,
+            ..
         } = offer;
         let prepared = tokio::task::spawn_blocking({
             let (root, leaf, sha256) = (dir.clone(), leaf.clone(), sha256.clone());
@@ -551,7 +606,6 @@ impl ReceiveSession {
         tracing::info!(%transfer_id, %name, size, offset, "receiving a file");
         let active = Incoming {
             transfer_id: transfer_id.clone(),
-            id_bytes,
             name,
             leaf,
             size,
@@ -563,9 +617,10 @@ impl ReceiveSession {
             started: Instant::now(),
             throttle: ProgressThrottle::new(),
             writer: Writer::spawn(file, hasher, offset),
+            lease,
         };
         let progress = active.progress();
-        self.active = Some(active);
+        self.active.insert(id_bytes, active);
         emit(&self.events, TransferEvent::Offered(progress)).await;
         TransferFrame::Accept {
             transfer_id,
@@ -573,124 +628,55 @@ impl ReceiveSession {
         }
     }
 
-    async fn on_done(&mut self) -> TransferFrame {
-        let Some(active) = self.active.take() else {
-            return TransferFrame::Failed {
-                transfer_id: String::new(),
-                reason: "unknown transfer".into(),
-            };
+    /// The sender's `done` for `id`: a short file fails at once; otherwise a
+    /// task of its own verifies it and moves it into place, and its answer
+    /// comes from [`finished`](Self::finished).
+    async fn on_done(&mut self, id: [u8; 16]) -> Vec<TransferFrame> {
+        let Some(active) = self.active.get(&id) else {
+            return Vec::new();
         };
         if active.received != active.size {
             let err = TransferError::SizeMismatch {
                 received: active.received,
                 expected: active.size,
             };
-            let transfer_id = active.transfer_id.clone();
-            self.active = Some(active);
-            let reason = err.to_string();
-            return self
-                .fail(err, true)
-                .await
-                .pop()
-                .unwrap_or(TransferFrame::Failed {
-                    transfer_id,
-                    reason,
-                });
+            return self.fail(id, err, true).await;
         }
-        let Incoming {
-            transfer_id,
-            name,
-            leaf,
-            size,
-            sha256,
-            dir,
-            part,
-            sidecar,
-            started,
-            writer,
-            ..
-        } = active;
-        let verdict = match writer.finish().await {
-            Err(e) => Err(write_failure(&part, &dir, size, e).await),
-            Ok((actual, _)) if actual != sha256 => Err(TransferError::HashMismatch {
-                expected: sha256,
-                actual,
-            }),
-            Ok(_) => {
-                let (dir, part) = (dir.clone(), part.clone());
-                tokio::task::spawn_blocking(move || move_into_place(&dir, &leaf, &part))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(TransferError::Protocol(format!("rename task failed: {e}")))
-                    })
-            }
-        };
-        match verdict {
-            Ok(path) => {
-                let _ = tokio::fs::remove_file(&sidecar).await;
-                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                tracing::info!(%transfer_id, path = %path.display(), size, elapsed_ms, "file received");
-                // The saved name (`x (1).txt` if taken), under its folders.
-                let saved = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let final_name = match name.rsplit_once('/') {
-                    Some((folders, _)) => format!("{folders}/{saved}"),
-                    None => saved,
-                };
-                emit(
-                    &self.events,
-                    TransferEvent::Completed {
-                        transfer_id: transfer_id.clone(),
-                        name: final_name,
-                        path,
-                        bytes: size,
-                        elapsed_ms,
-                        direction: TransferDirection::Receiving,
-                        already_there: false,
-                    },
-                )
-                .await;
-                TransferFrame::Complete { transfer_id }
-            }
-            Err(err) => {
-                // A wrong hash is wrong data; a disk error leaves a good prefix
-                // (or a verified whole file that could not be moved) to resume.
-                let discard = matches!(err, TransferError::HashMismatch { .. });
-                if discard {
-                    remove_temp(&part, &sidecar).await;
-                }
-                tracing::warn!(%transfer_id, error = %err, discard, "received file rejected");
-                self.emit_failed(&transfer_id, &name, size, err.outcome(), err.to_string())
-                    .await;
-                TransferFrame::Failed {
-                    transfer_id,
-                    reason: err.to_string(),
-                }
-            }
-        }
+        let active = self.active.remove(&id).expect("checked");
+        let transfer_id = active.transfer_id.clone();
+        self.finishing.push(transfer_id.clone());
+        let (events, done) = (self.events.clone(), self.finished_tx.clone());
+        tokio::spawn(async move {
+            let frame = finish::finish(active, &events).await;
+            let _ = done.send((transfer_id, frame));
+        });
+        Vec::new()
     }
 
-    /// Aborts the active transfer with `err`, deleting its temp file if `discard`
+    /// Aborts the transfer `id` with `err`, deleting its temp file if `discard`
     /// (wrong data) or keeping it for a resume, and returns the `failed` frame
     /// for the peer.
-    async fn fail(&mut self, err: TransferError, discard: bool) -> Vec<TransferFrame> {
-        let Some(transfer_id) = self.active.as_ref().map(|a| a.transfer_id.clone()) else {
+    async fn fail(
+        &mut self,
+        id: [u8; 16],
+        err: TransferError,
+        discard: bool,
+    ) -> Vec<TransferFrame> {
+        let Some(transfer_id) = self.active.get(&id).map(|a| a.transfer_id.clone()) else {
             return Vec::new();
         };
         let reason = err.to_string();
-        self.abort(err, discard).await;
+        self.abort(id, err, discard).await;
         vec![TransferFrame::Failed {
             transfer_id,
             reason,
         }]
     }
 
-    /// Stops the active transfer's writer; deletes its temp file and sidecar if
+    /// Stops the writer of transfer `id`; deletes its temp file and sidecar if
     /// `discard` (else keeps them for a resume); reports `err` to the UI.
-    async fn abort(&mut self, err: TransferError, discard: bool) {
-        let Some(active) = self.active.take() else {
+    async fn abort(&mut self, id: [u8; 16], err: TransferError, discard: bool) {
+        let Some(active) = self.active.remove(&id) else {
             return;
         };
         // Wait for the writer to close the file before deleting it.
@@ -717,19 +703,39 @@ impl ReceiveSession {
         outcome: TransferOutcome,
         reason: String,
     ) {
-        emit(
+        emit_failed(
             &self.events,
-            TransferEvent::Failed {
-                transfer_id: transfer_id.to_owned(),
-                name: name.to_owned(),
-                bytes_total,
-                outcome,
-                reason,
-                direction: TransferDirection::Receiving,
-            },
+            transfer_id,
+            name,
+            bytes_total,
+            outcome,
+            reason,
         )
         .await;
     }
+}
+
+/// Reports a failed incoming transfer to the UI.
+async fn emit_failed(
+    events: &mpsc::Sender<TransferEvent>,
+    transfer_id: &str,
+    name: &str,
+    bytes_total: u64,
+    outcome: TransferOutcome,
+    reason: String,
+) {
+    emit(
+        events,
+        TransferEvent::Failed {
+            transfer_id: transfer_id.to_owned(),
+            name: name.to_owned(),
+            bytes_total,
+            outcome,
+            reason,
+            direction: TransferDirection::Receiving,
+        },
+    )
+    .await;
 }
 
 impl Incoming {
@@ -742,63 +748,4 @@ impl Incoming {
             direction: TransferDirection::Receiving,
         }
     }
-}
-
-/// The file in `dir` that is `offer` already (same name, size and SHA-256),
-/// if there is one: the offer is answered `complete` and nothing is sent.
-async fn already_here(root: &Path, offer: &Offer) -> Option<PathBuf> {
-    let (dir, name) = (offer.dir(root), offer.leaf());
-    let sidecar = Sidecar {
-        sha256: offer.sha256.clone(),
-        size: offer.size,
-    };
-    tokio::task::spawn_blocking(move || holds_same(&dir, &name, &sidecar))
-        .await
-        .ok()
-        .flatten()
-}
-
-/// Whether `dir` holds a kept partial file of `offer` (same name, size and
-/// SHA-256, some bytes in it).
-async fn resumes(root: &Path, offer: &Offer) -> bool {
-    let (dir, name) = (offer.dir(root), offer.leaf());
-    let sidecar = Sidecar {
-        sha256: offer.sha256.clone(),
-        size: offer.size,
-    };
-    tokio::task::spawn_blocking(move || resumable_len(&dir, &name, &sidecar) > 0)
-        .await
-        .unwrap_or(false)
-}
-
-/// Errors with [`TransferError::NoSpace`] unless `dir`'s disk has room for the
-/// rest of `offer`: its size less what a partial file of the same offer already
-/// holds there.
-async fn room_for(root: &Path, offer: &Offer) -> Result<(), TransferError> {
-    let (root, dir, name) = (root.to_path_buf(), offer.dir(root), offer.leaf());
-    let sidecar = Sidecar {
-        sha256: offer.sha256.clone(),
-        size: offer.size,
-    };
-    tokio::task::spawn_blocking(move || {
-        let have = resumable_len(&dir, &name, &sidecar);
-        // The receive folder: the offer's own folders may not exist yet.
-        check_space(&root, sidecar.size - have)
-    })
-    .await
-    .unwrap_or_else(|e| Err(TransferError::Protocol(format!("space check failed: {e}"))))
-}
-
-/// The error for a failed write of `part` (of a `size`-byte file in `dir`):
-/// [`TransferError::NoSpace`] naming the bytes still missing from the part on
-/// disk when the disk is full, else [`TransferError::Io`]. Call once the
-/// writer has stopped, so the part's length is final.
-async fn write_failure(part: &Path, dir: &Path, size: u64, e: std::io::Error) -> TransferError {
-    let (part, dir) = (part.to_path_buf(), dir.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        let on_disk = std::fs::metadata(&part).map_or(0, |m| m.len());
-        write_error(&part, &dir, size.saturating_sub(on_disk), e)
-    })
-    .await
-    .unwrap_or_else(|e| TransferError::Protocol(format!("write check failed: {e}")))
 }

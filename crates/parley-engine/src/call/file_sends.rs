@@ -1,0 +1,267 @@
+//! The sending side of a call's file channel: up to [`MAX_CONCURRENT_SENDS`]
+//! files offered and streamed at once (their chunks interleave on the one
+//! channel, so many small files do not wait for each other's round trips), the
+//! peer's answers routed to the send they belong to, and the user's cancels
+//! carried out by transfer id, for a file being sent or one still queued.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use parley_proto::data::{transfer_id_from_hex, transfer_id_to_hex, TransferFrame};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::data::{Internal, Reporter};
+use super::FileToSend;
+use crate::channel::MessageSink;
+use crate::transfer::{
+    send_file_as, TransferDirection, TransferEvent, TransferOutcome, SENDER_INBOUND_CAPACITY,
+};
+
+/// Most files one call sends at once (to one member). The receiver takes up to
+/// [`crate::transfer::MAX_CONCURRENT_RECEIVES`].
+pub const MAX_CONCURRENT_SENDS: usize = 16;
+
+/// Capacity of one send's own queue of answers from the peer, frames.
+const PER_SEND_INBOUND: usize = 8;
+
+/// Reason of the [`TransferEvent::Failed`] of a queued file cancelled before its offer.
+const CANCELLED_QUEUED: &str = "cancelled before it was sent";
+
+/// What the call's command loop and the sends share: which transfers are ours.
+#[derive(Debug, Default)]
+struct State {
+    /// Files being sent: their answer queue (`None` once the channel closed,
+    /// so the send ends) and cancel switch, by transfer id.
+    running: HashMap<String, (Option<mpsc::Sender<TransferFrame>>, watch::Sender<bool>)>,
+    /// The peer's answers stopped (the file channel closed).
+    closed: bool,
+    /// Ids of files still waiting in the queue.
+    queued: HashSet<String>,
+    /// Ids of queued files the user cancelled: skipped when their turn comes.
+    cancelled: HashSet<String>,
+}
+
+/// The sends of one call, shared by the command loop ([`FileSends::cancel`]),
+/// the router ([`FileSends::route`]) and the task sending the files
+/// ([`FileSends::run`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct FileSends {
+    state: Arc<Mutex<State>>,
+}
+
+impl FileSends {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// If `transfer_id` is one of ours (being sent or queued), cancels it and
+    /// returns `true`; else `false` (it is the receiving side's).
+    pub(super) fn cancel(&self, transfer_id: &str) -> bool {
+        let mut state = self.lock();
+        if let Some((_, cancel)) = state.running.get(transfer_id) {
+            let _ = cancel.send(true);
+            return true;
+        }
+        if state.queued.contains(transfer_id) {
+            state.cancelled.insert(transfer_id.to_owned());
+            return true;
+        }
+        false
+    }
+
+    /// Whether `transfer_id` is one of ours (being sent or queued).
+    pub(super) fn is_ours(&self, transfer_id: &str) -> bool {
+        let state = self.lock();
+        state.running.contains_key(transfer_id) || state.queued.contains(transfer_id)
+    }
+
+    /// Cancels every send (the call ends).
+    pub(super) fn cancel_all(&self) {
+        for (_, cancel) in self.lock().running.values() {
+            let _ = cancel.send(true);
+        }
+    }
+
+    /// Hands each answer from the peer (`accept`, `decline`, `complete`,
+    /// `failed`, `cancel` of a transfer we send) to the send it belongs to;
+    /// answers for no send in progress are dropped. Returns when `inbound` closes.
+    pub(super) async fn route(&self, mut inbound: mpsc::Receiver<TransferFrame>) {
+        while let Some(frame) = inbound.recv().await {
+            let to = self
+                .lock()
+                .running
+                .get(frame.transfer_id())
+                .and_then(|r| r.0.clone());
+            match to {
+                // The send reads its answers promptly; a full queue means a
+                // peer repeating itself, and what is dropped is a duplicate.
+                Some(to) => {
+                    if to.try_send(frame).is_err() {
+                        tracing::debug!("an answer for a busy send dropped");
+                    }
+                }
+                None => tracing::debug!(frame = ?frame, "an answer for no send in progress"),
+            }
+        }
+        // No answer will come: each send waiting for one ends (channel closed).
+        let mut state = self.lock();
+        state.closed = true;
+        for (answers, _) in state.running.values_mut() {
+            *answers = None;
+        }
+    }
+
+    /// Sends `initial`, then every file from `more`, at most
+    /// [`MAX_CONCURRENT_SENDS`] at once, in order of their offers. Reports each
+    /// failure (other than the receiving user's "no") as
+    /// [`Internal::TransferFailed`], and [`Internal::FileSendsDone`] once every
+    /// initial file was delivered or failed (after their failures). Returns when
+    /// `more` closes and every send ended. Dropping it aborts the sends (each
+    /// tells the peer `cancel`).
+    pub(super) async fn run(
+        &self,
+        initial: Vec<FileToSend>,
+        mut more: mpsc::UnboundedReceiver<FileToSend>,
+        sink: Arc<dyn MessageSink>,
+        events: mpsc::Sender<TransferEvent>,
+        internal: Reporter,
+    ) {
+        let mut queue: VecDeque<(FileToSend, bool)> = VecDeque::new();
+        let mut initial_left = initial.len();
+        for f in initial {
+            self.enqueue(&mut queue, f, true);
+        }
+        if initial_left == 0 {
+            let _ = internal.send(Internal::FileSendsDone).await;
+        }
+        let mut running: JoinSet<(bool, Option<String>)> = JoinSet::new();
+        let mut more_open = true;
+        loop {
+            while running.len() < MAX_CONCURRENT_SENDS {
+                let Some((f, first)) = queue.pop_front() else {
+                    break;
+                };
+                match self.start(f, &sink, &events).await {
+                    Some(send) => {
+                        running.spawn(async move { (first, send.await) });
+                    }
+                    None if first => {
+                        initial_left -= 1;
+                        if initial_left == 0 {
+                            let _ = internal.send(Internal::FileSendsDone).await;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            tokio::select! {
+                f = more.recv(), if more_open => match f {
+                    Some(f) => self.enqueue(&mut queue, f, false),
+                    None => more_open = false,
+                },
+                Some(ended) = running.join_next(), if !running.is_empty() => {
+                    let Ok((first, failure)) = ended else { continue };
+                    if let Some(why) = failure {
+                        let _ = internal.send(Internal::TransferFailed(why)).await;
+                    }
+                    if first {
+                        initial_left -= 1;
+                        if initial_left == 0 {
+                            let _ = internal.send(Internal::FileSendsDone).await;
+                        }
+                    }
+                }
+                else => break,
+            }
+        }
+    }
+
+    /// Puts `f` at the end of the queue; gives it its transfer id now (so it can
+    /// be cancelled while it waits).
+    fn enqueue(&self, queue: &mut VecDeque<(FileToSend, bool)>, mut f: FileToSend, first: bool) {
+        let id = f
+            .transfer_id
+            .as_deref()
+            .and_then(|t| transfer_id_from_hex(t).ok())
+            .unwrap_or_else(rand::random);
+        let transfer_id = transfer_id_to_hex(&id);
+        self.lock().queued.insert(transfer_id.clone());
+        f.transfer_id = Some(transfer_id);
+        queue.push_back((f, first));
+    }
+
+    /// Takes `f` out of the queue and returns the future sending it, or `None`
+    /// if the user cancelled it meanwhile (reported as cancelled).
+    async fn start(
+        &self,
+        f: FileToSend,
+        sink: &Arc<dyn MessageSink>,
+        events: &mpsc::Sender<TransferEvent>,
+    ) -> Option<impl std::future::Future<Output = Option<String>> + Send + 'static> {
+        let transfer_id = f.transfer_id.clone().expect("given by enqueue");
+        let id = transfer_id_from_hex(&transfer_id).expect("given by enqueue");
+        let (answers_tx, mut answers) = mpsc::channel(PER_SEND_INBOUND);
+        let (cancel_tx, cancel) = watch::channel(false);
+        let cancelled = {
+            let mut state = self.lock();
+            state.queued.remove(&transfer_id);
+            let cancelled = state.cancelled.remove(&transfer_id);
+            if !cancelled {
+                let answers_tx = (!state.closed).then_some(answers_tx);
+                state
+                    .running
+                    .insert(transfer_id.clone(), (answers_tx, cancel_tx));
+            }
+            cancelled
+        };
+        if cancelled {
+            tracing::info!(%transfer_id, path = %f.path.display(), "queued file cancelled");
+            let event = TransferEvent::Failed {
+                transfer_id,
+                name: display_name(&f),
+                bytes_total: tokio::fs::metadata(&f.path).await.map_or(0, |m| m.len()),
+                outcome: TransferOutcome::Cancelled,
+                reason: CANCELLED_QUEUED.to_owned(),
+                direction: TransferDirection::Sending,
+            };
+            let _ = events.send(event).await;
+            return None;
+        }
+        let (sink, events, sends) = (Arc::clone(sink), events.clone(), self.clone());
+        Some(async move {
+            let r = send_file_as(
+                id,
+                &f.path,
+                f.name.as_deref(),
+                sink,
+                &mut answers,
+                &events,
+                cancel,
+            )
+            .await;
+            sends.lock().running.remove(&transfer_id);
+            let e = r.err()?;
+            tracing::info!("sending {}: {e}", f.path.display());
+            if e.outcome() == TransferOutcome::Declined {
+                return None;
+            }
+            Some(format!("{}: {e}", display_name(&f)))
+        })
+    }
+}
+
+/// The name a file is offered under, as the user knows it.
+fn display_name(f: &FileToSend) -> String {
+    f.name.clone().unwrap_or_else(|| {
+        f.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// The answer queue of the router, frames: as in [`crate::transfer::serve_file_channel`].
+pub(super) fn inbound_channel() -> (mpsc::Sender<TransferFrame>, mpsc::Receiver<TransferFrame>) {
+    mpsc::channel(SENDER_INBOUND_CAPACITY)
+}

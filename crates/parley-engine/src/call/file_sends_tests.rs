@@ -1,0 +1,171 @@
+//! [`FileSends`] against a real [`ReceiveSession`] over an in-memory channel:
+//! sends run several at once, a queued file can be cancelled before its offer,
+//! and every file arrives.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::data::{Internal, Report, Reporter};
+use super::file_sends::{inbound_channel, FileSends, MAX_CONCURRENT_SENDS};
+use super::FileToSend;
+use crate::channel::{memory_pair, MessageSink};
+use crate::transfer::{
+    serve_file_channel, ReceiveSession, TransferCommand, TransferEvent, TransferOutcome,
+};
+
+/// Waits for the next event `f` picks, skipping the others.
+async fn next<T>(
+    events: &mut mpsc::Receiver<TransferEvent>,
+    mut f: impl FnMut(&TransferEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let ev = events.recv().await.expect("events open");
+            if let Some(t) = f(&ev) {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+#[tokio::test]
+async fn files_are_offered_several_at_once_and_a_queued_one_can_be_cancelled() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let count = MAX_CONCURRENT_SENDS + 4;
+    let files: Vec<FileToSend> = (0..count)
+        .map(|i| {
+            let path: PathBuf = src.path().join(format!("f{i:02}.txt"));
+            std::fs::write(&path, format!("file {i}").repeat(100)).unwrap();
+            FileToSend {
+                path,
+                name: None,
+                to: None,
+                transfer_id: Some(format!("{i:032x}")),
+            }
+        })
+        .collect();
+    let last = files.last().unwrap().transfer_id.clone().unwrap();
+
+    // Bob asks his user: offers wait, so the ones in flight can be counted.
+    let (ab_sink, mut ab_rx) = memory_pair(64);
+    let (ba_sink, mut ba_rx) = memory_pair(64);
+    let (bob_tx, mut bob_events) = mpsc::channel(1024);
+    let (bob_cmd_tx, mut bob_cmd_rx) = mpsc::channel(64);
+    let mut bob = ReceiveSession::new(Some(dst.path().to_path_buf()), bob_tx);
+    bob.set_ask(true);
+    let (unused_tx, _unused_rx) = inbound_channel();
+    tokio::spawn(async move {
+        let _ =
+            serve_file_channel(&mut ab_rx, &ba_sink, &mut bob, &unused_tx, &mut bob_cmd_rx).await;
+    });
+    let (alice_tx, mut alice_events) = mpsc::channel(1024);
+    let (to_sender, answers) = inbound_channel();
+    let (_alice_cmd, mut alice_cmd_rx) = mpsc::channel(1);
+    let mut alice_session = ReceiveSession::new(None, alice_tx.clone());
+    let sink: Arc<dyn MessageSink> = Arc::new(ab_sink);
+    let alice_sink = Arc::clone(&sink);
+    tokio::spawn(async move {
+        let _ = serve_file_channel(
+            &mut ba_rx,
+            &*alice_sink,
+            &mut alice_session,
+            &to_sender,
+            &mut alice_cmd_rx,
+        )
+        .await;
+    });
+    let sends = FileSends::default();
+    let router = sends.clone();
+    tokio::spawn(async move { router.route(answers).await });
+    let (report_tx, mut reports) = mpsc::channel::<Report>(64);
+    let (_more_tx, more) = mpsc::unbounded_channel();
+    let runner = sends.clone();
+    tokio::spawn(async move {
+        runner
+            .run(files, more, sink, alice_tx, Reporter::new(report_tx))
+            .await
+    });
+
+    // Exactly MAX_CONCURRENT_SENDS offers reach Bob before anyone answers.
+    let mut offered = Vec::new();
+    while offered.len() < MAX_CONCURRENT_SENDS {
+        let id = next(&mut bob_events, |ev| match ev {
+            TransferEvent::Incoming(p) => Some(p.transfer_id.clone()),
+            _ => None,
+        })
+        .await;
+        offered.push(id);
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), async {
+            next(&mut bob_events, |ev| {
+                matches!(ev, TransferEvent::Incoming(_)).then_some(())
+            })
+            .await
+        })
+        .await
+        .is_err(),
+        "more than {MAX_CONCURRENT_SENDS} offers at once"
+    );
+
+    // The last file is still queued: cancelling it ends it without an offer.
+    assert!(sends.is_ours(&last));
+    assert!(sends.cancel(&last));
+    for id in &offered {
+        let accept = TransferCommand::Accept {
+            transfer_id: id.clone(),
+        };
+        bob_cmd_tx.send(accept).await.unwrap();
+    }
+    let mut completed = 0;
+    let mut cancelled = Vec::new();
+    let all = tokio::time::timeout(Duration::from_secs(30), async {
+        while completed + cancelled.len() < count {
+            tokio::select! {
+                ev = alice_events.recv() => match ev.expect("events open") {
+                    TransferEvent::Completed { .. } => completed += 1,
+                    TransferEvent::Failed { transfer_id, outcome, .. } => {
+                        assert_eq!(outcome, TransferOutcome::Cancelled);
+                        cancelled.push(transfer_id);
+                    }
+                    _ => {}
+                },
+                // Bob answers the offers that come after the first ones.
+                ev = bob_events.recv() => {
+                    if let Some(TransferEvent::Incoming(p)) = ev {
+                        let accept = TransferCommand::Accept { transfer_id: p.transfer_id };
+                        bob_cmd_tx.send(accept).await.unwrap();
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        all.is_ok(),
+        "{completed} completed, {cancelled:?} cancelled"
+    );
+    assert_eq!(cancelled, [last]);
+    assert_eq!(completed, count - 1);
+    for i in 0..count - 1 {
+        let got = std::fs::read_to_string(dst.path().join(format!("f{i:02}.txt"))).unwrap();
+        assert_eq!(got, format!("file {i}").repeat(100));
+    }
+    assert!(!dst.path().join(format!("f{:02}.txt", count - 1)).exists());
+    // The call hears that the initial files are done, once.
+    let done = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Internal::FileSendsDone = reports.recv().await.expect("reports").msg {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(done.is_ok(), "FileSendsDone reported");
+}

@@ -1,0 +1,69 @@
+//! Process-wide leases on partial files: two transfers received at once (from one
+//! peer, or from two peers in two calls) never write the same
+//! `.<name>.parley-part`, which would splice two files into one.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The part files being written now, by key (see [`key`]).
+fn leased() -> &'static Mutex<HashSet<String>> {
+    static LEASED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    LEASED.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// The lease key of `part`: its path, lowercased, so that two names differing
+/// only in case (one file on a case-insensitive disk) share one lease.
+fn key(part: &Path) -> String {
+    part.to_string_lossy().to_lowercase()
+}
+
+/// Exclusive use of one part file while a transfer writes or finishes it;
+/// released when dropped.
+#[derive(Debug)]
+pub(super) struct PartLease {
+    key: String,
+}
+
+impl PartLease {
+    /// Takes the lease on `part`, or `None` if another transfer holds it.
+    pub(super) fn take(part: &Path) -> Option<PartLease> {
+        let key = key(part);
+        let mut set = leased().lock().unwrap_or_else(|p| p.into_inner());
+        // Not `then_some`: a lease made and dropped here would release the
+        // holder's key (and lock the set twice).
+        if set.insert(key.clone()) {
+            Some(PartLease { key })
+        } else {
+            None
+        }
+    }
+
+    /// The part file of `leaf` in `dir`, as [`super::disk::prepare_part`] names it.
+    pub(super) fn part_path(dir: &Path, leaf: &str) -> PathBuf {
+        dir.join(format!(".{leaf}{}", super::receive::PART_SUFFIX))
+    }
+}
+
+impl Drop for PartLease {
+    fn drop(&mut self) {
+        let mut set = leased().lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_holder_per_part_case_folded_and_released_on_drop() {
+        let dir = std::env::temp_dir().join(format!("lease-{}", rand::random::<u64>()));
+        let a = PartLease::take(&PartLease::part_path(&dir, "Report.pdf")).expect("free");
+        assert!(PartLease::take(&PartLease::part_path(&dir, "report.PDF")).is_none());
+        let b = PartLease::take(&PartLease::part_path(&dir, "other.pdf"));
+        assert!(b.is_some());
+        drop(a);
+        assert!(PartLease::take(&PartLease::part_path(&dir, "report.pdf")).is_some());
+    }
+}
