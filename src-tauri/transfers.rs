@@ -249,3 +249,70 @@ pub fn apply(
     }
     Some(v.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_engine::transfer::TransferProgress;
+
+    fn peer() -> PeerId {
+        PeerId::parse("gTl3Dqh9F19Wo1Rmw0x-zMuNipG07jeiXfYPW4_Js5Q").unwrap()
+    }
+
+    fn progress(done: u64) -> TransferEvent {
+        TransferEvent::Progress(TransferProgress {
+            transfer_id: "t".into(),
+            name: "a.bin".into(),
+            bytes_done: done,
+            bytes_total: 10,
+            direction: TransferDirection::Receiving,
+        })
+    }
+
+    #[test]
+    fn late_progress_does_not_reopen_a_finished_transfer() {
+        let mut map = std::collections::BTreeMap::new();
+        apply(&mut map, &peer(), &progress(5)).unwrap();
+        let done = TransferEvent::Completed {
+            transfer_id: "t".into(),
+            name: "a.bin".into(),
+            path: "/tmp/a.bin".into(),
+            bytes: 10,
+            elapsed_ms: 5,
+            direction: TransferDirection::Receiving,
+            already_there: false,
+        };
+        assert_eq!(apply(&mut map, &peer(), &done).unwrap().state, "completed");
+        assert!(apply(&mut map, &peer(), &progress(8)).is_none());
+        assert_eq!(map["t"].state, "completed");
+    }
+
+    #[test]
+    fn a_file_that_stays_queued_shows_waiting_and_goes_on() {
+        let mut map = std::collections::BTreeMap::new();
+        let queued = TransferEvent::Queued {
+            transfer_id: "t".into(),
+            name: "a.bin".into(),
+            bytes_total: 10,
+            reason: "the connection closed".into(),
+            retry_in_ms: Some(1000),
+        };
+        let v = apply(&mut map, &peer(), &queued).unwrap();
+        assert_eq!((v.state, v.direction), ("waiting", "sending"));
+        assert_eq!(v.error.as_deref(), Some("the connection closed"));
+        assert!(
+            v.finished_at_ms.is_none() && record(&v).is_none(),
+            "not history yet"
+        );
+        let again = TransferEvent::Offered(TransferProgress {
+            transfer_id: "t".into(),
+            name: "a.bin".into(),
+            bytes_done: 0,
+            bytes_total: 10,
+            direction: TransferDirection::Sending,
+        });
+        let v = apply(&mut map, &peer(), &again).unwrap();
+        assert_eq!(v.state, "offered");
+        assert!(v.error.is_none());
+    }
+}
