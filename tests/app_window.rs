@@ -58,6 +58,10 @@
 //! - Bob's app restarted on the same profile lists the files of this run in
 //!   Alice's panel, newest first, each with how it ended and when ("Done ·
 //!   07:42"), Open and Show in folder on the completed ones;
+//! - a 512 MiB file Bob accepted does not arrive (his app quits while it
+//!   flows): Alice's row says "waiting" with the reason, not "failed", and is
+//!   still listed waiting after her app restarts; once Bob's app is back it
+//!   goes on by itself and arrives with its SHA-256;
 //! - Bob's window alone (Alice's closed) accepts a call from a headless
 //!   `parley-cli` sending the clip; frames received and drawn per second are
 //!   printed (BENCHMARKS.md), the call must connect and draw;
@@ -419,6 +423,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 12e. The transfer history survives a restart of Bob's app.
     files::history_after_restart(ctx, &a_id)?;
     ctx.step("transfer history after a restart");
+
+    // 12f. A file that did not arrive waits across restarts, then arrives.
+    files::waits_across_restarts(ctx, scratch, &a_id, &b_id)?;
+    ctx.step("a queued file waits across restarts");
 
     // 13. Bob's window alone, called by a headless peer: the draw rate without a
     // second window on the 2 cores (printed for BENCHMARKS.md).

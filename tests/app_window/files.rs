@@ -198,3 +198,67 @@ pub(crate) fn history_after_restart(ctx: &mut Ctx, a_id: &str) -> WdResult<()> {
     eprintln!("history after a restart: {rows:?}");
     Ok(())
 }
+
+/// A file that does not arrive waits, across restarts: Alice sends 512 MiB,
+/// Bob accepts and his app quits while it flows. Alice's row says "waiting"
+/// with the reason (not "failed"), and still does after her app is restarted
+/// (the queue is in her profile). Bob's app starts again: the file goes on by
+/// itself, resumed without asking him again, and arrives with its SHA-256.
+pub(crate) fn waits_across_restarts(
+    ctx: &mut Ctx,
+    scratch: &Path,
+    a_id: &str,
+    b_id: &str,
+) -> WdResult<()> {
+    let name = "waits-512MiB.bin";
+    let file = scratch.join(name);
+    {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::new(File::create(&file).unwrap());
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..512 {
+            rand::thread_rng().fill_bytes(&mut block);
+            out.write_all(&block).unwrap();
+        }
+    }
+    let want_sha = sha256_file(&file).map_err(|e| e.to_string())?;
+    offer(ctx, b_id, &file)?;
+    wait_state(&ctx.b, "receiving", name, "offered")?;
+    click_in(&ctx.b, name, "transfer-accept")?;
+    wait_state(&ctx.a, "sending", name, "active")?;
+    // Bob's app quits mid-transfer.
+    ctx.b.s.delete()?;
+    let row = wait_state(&ctx.a, "sending", name, "waiting")?;
+    let text = ctx.a.s.text_content(&row)?;
+    if !text.contains("Waiting") {
+        return Err(format!("[alice] the waiting row does not say why: {text:?}"));
+    }
+    ctx.save(&ctx.a, "transfer-waiting.png")?;
+
+    // Alice's app restarts: the queued file is listed, still waiting.
+    ctx.a.s.delete()?;
+    ctx.a.s = Session::new(ctx.a.driver_port, "alice", ctx.caps.clone())?;
+    let a = &ctx.a.s;
+    a.wait_visible("[data-testid=contact-list]", LONG)?;
+    a.click(&a.wait_for(
+        &format!("{} [data-testid=contact-select]", contact_sel(b_id)),
+        LONG,
+        enabled_and_visible,
+    )?)?;
+    wait_state(&ctx.a, "sending", name, "waiting")
+        .map_err(|e| format!("after a restart, the queued file is not listed: {e}"))?;
+
+    // Bob's app is back: the file goes on by itself and arrives whole.
+    ctx.b.s = Session::new(ctx.b.driver_port, "bob", ctx.caps.clone())?;
+    ctx.b.s.wait_visible("[data-testid=contact-list]", LONG)?;
+    wait_transfer(&ctx.a, "sending", name)?;
+    let got = ctx.b.download_dir.join(name);
+    let got_sha = sha256_file(&got).map_err(|e| format!("[bob] {}: {e}", got.display()))?;
+    if got_sha != want_sha {
+        return Err(format!("[bob] {name} has SHA-256 {got_sha}, sent {want_sha}"));
+    }
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&got);
+    let _ = a_id;
+    Ok(())
+}
