@@ -231,7 +231,9 @@ pub(crate) fn waits_across_restarts(
     let row = wait_state(&ctx.a, "sending", name, "waiting")?;
     let text = ctx.a.s.text_content(&row)?;
     if !text.contains("Waiting") {
-        return Err(format!("[alice] the waiting row does not say why: {text:?}"));
+        return Err(format!(
+            "[alice] the waiting row does not say why: {text:?}"
+        ));
     }
     ctx.save(&ctx.a, "transfer-waiting.png")?;
 
@@ -255,7 +257,9 @@ pub(crate) fn waits_across_restarts(
     let got = ctx.b.download_dir.join(name);
     let got_sha = sha256_file(&got).map_err(|e| format!("[bob] {}: {e}", got.display()))?;
     if got_sha != want_sha {
-        return Err(format!("[bob] {name} has SHA-256 {got_sha}, sent {want_sha}"));
+        return Err(format!(
+            "[bob] {name} has SHA-256 {got_sha}, sent {want_sha}"
+        ));
     }
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&got);

@@ -9,7 +9,7 @@ use parley_proto::data::ControlFrame;
 use parley_proto::PeerId;
 use tokio::sync::{mpsc, watch};
 
-use super::file_sends::FileSends;
+use super::file_sends::{Cancelled, FileSends};
 use super::media::Mute;
 use super::CallEvent;
 use crate::channel::{DcMessage, MessageSink};
@@ -293,7 +293,10 @@ pub(super) async fn run_files(
     }
     let (tev_tx, mut tev_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
     let (to_sender_tx, to_sender_rx) = super::file_sends::inbound_channel();
-    let internal_for_sends = internal.clone();
+    // The sends' own reports (failures, "initial files done") come through the
+    // loop below, after the transfer events queued before them.
+    let (sends_report_tx, mut sends_reports) = mpsc::channel::<Report>(TRANSFER_EVENT_QUEUE);
+    let internal_for_sends = Reporter::new(sends_report_tx);
     let (receive_cmd_tx, mut receive_cmd_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
     let sink: Arc<dyn MessageSink> = Arc::new(dc.clone());
 
@@ -340,12 +343,24 @@ pub(super) async fn run_files(
                     continue;
                 };
                 let ours = match &command {
-                    TransferCommand::Cancel { transfer_id } => sends.cancel(transfer_id),
+                    TransferCommand::Cancel { transfer_id } => match sends.cancel(transfer_id) {
+                        Cancelled::NotOurs => false,
+                        Cancelled::Running => true,
+                        Cancelled::Queued(event) => {
+                            let ev = CallEvent::Transfer { peer: peer.clone(), event };
+                            let _ = internal.send(Internal::Event(ev)).await;
+                            true
+                        }
+                    },
                     other => sends.is_ours(other.transfer_id()),
                 };
                 if !ours {
                     let _ = receive_cmd_tx.send(command).await;
                 }
+            }
+            // After the events queued before it (biased: events first).
+            Some(report) = sends_reports.recv(), if tev_rx.is_empty() => {
+                let _ = internal.send(report.msg).await;
             }
             ev = tev_rx.recv() => {
                 let Some(ev) = ev else { break };

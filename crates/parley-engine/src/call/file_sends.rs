@@ -28,6 +28,17 @@ const PER_SEND_INBOUND: usize = 8;
 /// Reason of the [`TransferEvent::Failed`] of a queued file cancelled before its offer.
 const CANCELLED_QUEUED: &str = "cancelled before it was sent";
 
+/// What [`FileSends::cancel`] did.
+#[derive(Debug)]
+pub(super) enum Cancelled {
+    /// Not one of ours: the receiving side's, if anyone's.
+    NotOurs,
+    /// A file being sent (or cancelled before): it reports its own end.
+    Running,
+    /// A queued file, now skipped: report this event for it.
+    Queued(TransferEvent),
+}
+
 /// What the call's command loop and the sends share: which transfers are ours.
 #[derive(Debug, Default)]
 struct State {
@@ -36,9 +47,10 @@ struct State {
     running: HashMap<String, (Option<mpsc::Sender<TransferFrame>>, watch::Sender<bool>)>,
     /// The peer's answers stopped (the file channel closed).
     closed: bool,
-    /// Ids of files still waiting in the queue.
-    queued: HashSet<String>,
-    /// Ids of queued files the user cancelled: skipped when their turn comes.
+    /// Files still waiting in the queue: their name as shown, by transfer id.
+    queued: HashMap<String, String>,
+    /// Ids of queued files the user cancelled (already reported): skipped
+    /// when their turn comes.
     cancelled: HashSet<String>,
 }
 
@@ -55,25 +67,36 @@ impl FileSends {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// If `transfer_id` is one of ours (being sent or queued), cancels it and
-    /// returns `true`; else `false` (it is the receiving side's).
-    pub(super) fn cancel(&self, transfer_id: &str) -> bool {
+    /// If `transfer_id` is one of ours, cancels it: a file being sent reports
+    /// its own end; for a file still queued the event to report is returned
+    /// (its `Failed`, cancelled), and it is skipped when its turn comes.
+    pub(super) fn cancel(&self, transfer_id: &str) -> Cancelled {
         let mut state = self.lock();
         if let Some((_, cancel)) = state.running.get(transfer_id) {
             let _ = cancel.send(true);
-            return true;
+            return Cancelled::Running;
         }
-        if state.queued.contains(transfer_id) {
-            state.cancelled.insert(transfer_id.to_owned());
-            return true;
+        let Some(name) = state.queued.get(transfer_id).cloned() else {
+            return Cancelled::NotOurs;
+        };
+        if !state.cancelled.insert(transfer_id.to_owned()) {
+            return Cancelled::Running; // cancelled before: reported then
         }
-        false
+        tracing::info!(%transfer_id, %name, "queued file cancelled");
+        Cancelled::Queued(TransferEvent::Failed {
+            transfer_id: transfer_id.to_owned(),
+            name,
+            bytes_total: 0,
+            outcome: TransferOutcome::Cancelled,
+            reason: CANCELLED_QUEUED.to_owned(),
+            direction: TransferDirection::Sending,
+        })
     }
 
     /// Whether `transfer_id` is one of ours (being sent or queued).
     pub(super) fn is_ours(&self, transfer_id: &str) -> bool {
         let state = self.lock();
-        state.running.contains_key(transfer_id) || state.queued.contains(transfer_id)
+        state.running.contains_key(transfer_id) || state.queued.contains_key(transfer_id)
     }
 
     /// Cancels every send (the call ends).
@@ -128,9 +151,9 @@ impl FileSends {
         internal: Reporter,
     ) {
         let mut queue: VecDeque<(FileToSend, bool)> = VecDeque::new();
-        let mut initial_left = initial.len();
+        let mut initial_left = 0;
         for f in initial {
-            self.enqueue(&mut queue, f, true);
+            initial_left += usize::from(self.enqueue(&mut queue, f, true));
         }
         if initial_left == 0 {
             let _ = internal.send(Internal::FileSendsDone).await;
@@ -157,11 +180,16 @@ impl FileSends {
             }
             tokio::select! {
                 f = more.recv(), if more_open => match f {
-                    Some(f) => self.enqueue(&mut queue, f, false),
+                    Some(f) => {
+                        self.enqueue(&mut queue, f, false);
+                    }
                     None => more_open = false,
                 },
                 Some(ended) = running.join_next(), if !running.is_empty() => {
-                    let Ok((first, failure)) = ended else { continue };
+                    let (first, failure) = ended.unwrap_or_else(|e| {
+                        // A send that panicked still counts as ended (and failed).
+                        (true, Some(format!("a send stopped: {e}")))
+                    });
                     if let Some(why) = failure {
                         let _ = internal.send(Internal::TransferFailed(why)).await;
                     }
@@ -178,17 +206,32 @@ impl FileSends {
     }
 
     /// Puts `f` at the end of the queue; gives it its transfer id now (so it can
-    /// be cancelled while it waits).
-    fn enqueue(&self, queue: &mut VecDeque<(FileToSend, bool)>, mut f: FileToSend, first: bool) {
+    /// be cancelled while it waits). A file whose transfer id is queued or being
+    /// sent already is not queued twice (two sends under one id would cut each
+    /// other off): returns `false` then.
+    fn enqueue(
+        &self,
+        queue: &mut VecDeque<(FileToSend, bool)>,
+        mut f: FileToSend,
+        first: bool,
+    ) -> bool {
         let id = f
             .transfer_id
             .as_deref()
             .and_then(|t| transfer_id_from_hex(t).ok())
             .unwrap_or_else(rand::random);
         let transfer_id = transfer_id_to_hex(&id);
-        self.lock().queued.insert(transfer_id.clone());
+        {
+            let mut state = self.lock();
+            if state.running.contains_key(&transfer_id) || state.queued.contains_key(&transfer_id) {
+                tracing::debug!(%transfer_id, "file queued twice: once is enough");
+                return false;
+            }
+            state.queued.insert(transfer_id.clone(), display_name(&f));
+        }
         f.transfer_id = Some(transfer_id);
         queue.push_back((f, first));
+        true
     }
 
     /// Takes `f` out of the queue and returns the future sending it, or `None`
@@ -216,16 +259,7 @@ impl FileSends {
             cancelled
         };
         if cancelled {
-            tracing::info!(%transfer_id, path = %f.path.display(), "queued file cancelled");
-            let event = TransferEvent::Failed {
-                transfer_id,
-                name: display_name(&f),
-                bytes_total: tokio::fs::metadata(&f.path).await.map_or(0, |m| m.len()),
-                outcome: TransferOutcome::Cancelled,
-                reason: CANCELLED_QUEUED.to_owned(),
-                direction: TransferDirection::Sending,
-            };
-            let _ = events.send(event).await;
+            // Reported when it was cancelled.
             return None;
         }
         let (sink, events, sends) = (Arc::clone(sink), events.clone(), self.clone());

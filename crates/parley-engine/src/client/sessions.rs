@@ -145,9 +145,11 @@ impl Sessions {
                 s.transfers
                     .insert(p.transfer_id.clone(), (p.name.clone(), p.direction));
             }
+            // `Queued` is this session's end of a queued file's attempt too.
             Some(
                 TransferEvent::Completed { transfer_id, .. }
-                | TransferEvent::Failed { transfer_id, .. },
+                | TransferEvent::Failed { transfer_id, .. }
+                | TransferEvent::Queued { transfer_id, .. },
             ) => {
                 s.transfers.remove(transfer_id);
             }

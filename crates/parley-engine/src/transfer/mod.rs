@@ -398,8 +398,8 @@ type SendFuture<'a> = Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a
 /// Runs the file channel for a whole call: reads every message from `incoming`,
 /// drives `session` with the frames and chunks of transfers we receive and with the
 /// user's `commands` about them (sending its answers on `sink`), and forwards the answers to our own offers to `to_sender`
-/// (the `inbound` of [`send_file`]; dropped with a warning if that channel is full
-/// or closed).
+/// (the `inbound` of [`send_file`], or a router that hands each to its send;
+/// dropped with a warning if that channel is full or closed).
 ///
 /// Answers are sent while incoming messages keep being read, so two peers
 /// sending files to each other over full channels cannot deadlock. Returns when

@@ -36,7 +36,12 @@ impl Task {
         }
         let mut entries = Vec::with_capacity(files.len());
         let mut ids = Vec::with_capacity(files.len());
+        let mut seen = std::collections::HashSet::new();
         for entry in self.profile.outbox_queue_many(peer, files)? {
+            // A path given twice is one queued file, sent once.
+            if !seen.insert(entry.transfer_id.clone()) {
+                continue;
+            }
             ids.push(entry.transfer_id.clone());
             if !self.outbox.is_active(&entry.transfer_id) {
                 entries.push(entry);

@@ -647,7 +647,12 @@ impl ReceiveSession {
         self.finishing.push(transfer_id.clone());
         let (events, done) = (self.events.clone(), self.finished_tx.clone());
         tokio::spawn(async move {
-            let frame = finish::finish(active, &events).await;
+            let task = tokio::spawn(async move { finish::finish(active, &events).await });
+            // A finish that panicked still answers (and frees its place).
+            let frame = task.await.unwrap_or_else(|e| TransferFrame::Failed {
+                transfer_id: transfer_id.clone(),
+                reason: format!("saving the file failed: {e}"),
+            });
             let _ = done.send((transfer_id, frame));
         });
         Vec::new()
