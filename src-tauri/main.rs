@@ -15,6 +15,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod batches;
 mod commands;
 mod error;
 mod links;
@@ -59,11 +60,17 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .map(|r| (r.transfer_id.clone(), transfers::from_record(r)))
         .collect();
-    for e in profile.outbox(None).unwrap_or_else(|e| {
+    let queued = profile.outbox(None).unwrap_or_else(|e| {
         tracing::warn!("queue of files to send: {e}");
         Vec::new()
-    }) {
-        history.insert(e.transfer_id.clone(), transfers::from_queued(&e));
+    });
+    for e in queued.iter().filter(|e| e.batch.is_none()) {
+        history.insert(e.transfer_id.clone(), transfers::from_queued(e));
+    }
+    // A folder still queued is one transfer.
+    let mut batches = batches::Batches::default();
+    for v in batches.from_queued(&queued) {
+        history.insert(v.transfer_id.clone(), v);
     }
     let default_download_dir = match std::env::var_os("PARLEY_DOWNLOAD_DIR") {
         Some(d) => PathBuf::from(d),
@@ -82,6 +89,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         inner: tokio::sync::Mutex::new(Inner {
             settings,
             transfers: history,
+            batches,
             ..Default::default()
         }),
     });

@@ -266,7 +266,17 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
             ClientEvent::Transfer { peer, event } => {
                 let view = {
                     let mut inner = state.inner.lock().await;
-                    transfers::apply(&mut inner.transfers, &peer, &event)
+                    let inner = &mut *inner;
+                    // A file of a dropped folder shows as the folder.
+                    match inner.batches.apply(&peer, &event) {
+                        Some(folder) => {
+                            if let Some(v) = &folder {
+                                inner.transfers.insert(v.transfer_id.clone(), v.clone());
+                            }
+                            folder
+                        }
+                        None => transfers::apply(&mut inner.transfers, &peer, &event),
+                    }
                 };
                 // A finished transfer goes into the history.
                 if let Some(record) = view.as_ref().and_then(transfers::record) {

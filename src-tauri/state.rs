@@ -56,6 +56,8 @@ pub struct Inner {
     pub call: Option<CallInfo>,
     /// Transfers of this session, and the history of earlier ones, by id.
     pub transfers: BTreeMap<String, TransferView>,
+    /// Dropped folders being sent or received, each shown as one transfer.
+    pub batches: crate::batches::Batches,
     /// Video pumps of the attached UI channels.
     pub video_pumps: Vec<tauri::async_runtime::JoinHandle<()>>,
     /// Video pumps of the grid's tiles, by (member, track id).

@@ -40,16 +40,24 @@ pub struct TransferView {
     pub started_at_ms: u64,
     /// When it ended, ms since the Unix epoch; `None` while it runs.
     pub finished_at_ms: Option<u64>,
+    /// A dropped folder (`transfer_id` is its batch id, `name` the folder's,
+    /// `path` where it is saved): how many of its files and empty folders
+    /// arrived, and how many it has; `None` for a single file.
+    pub files_done: Option<u64>,
+    /// See `files_done`.
+    pub files_total: Option<u64>,
+    /// A folder's file moving now (its path in the folder), while `active`.
+    pub current: Option<String>,
     /// When bytes began to move in this attempt, and how many were there then
     /// (a resumed prefix does not count towards the speed).
     #[serde(skip)]
-    started: Option<(Instant, u64)>,
+    pub(crate) started: Option<(Instant, u64)>,
 }
 
 /// Most finished transfers loaded from the history at start.
 pub const HISTORY_LOADED: usize = 200;
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -97,6 +105,9 @@ pub fn from_queued(e: &parley_engine::storage::OutboxEntry) -> TransferView {
         error: None,
         started_at_ms: now_ms(),
         finished_at_ms: None,
+        files_done: None,
+        files_total: None,
+        current: None,
         started: None,
     }
 }
@@ -116,11 +127,14 @@ pub fn from_record(r: TransferRecord) -> TransferView {
         error: r.error,
         started_at_ms: r.started_at_ms,
         finished_at_ms: Some(r.finished_at_ms),
+        files_done: None,
+        files_total: None,
+        current: None,
         started: None,
     }
 }
 
-fn dir(d: TransferDirection) -> &'static str {
+pub(crate) fn dir(d: TransferDirection) -> &'static str {
     match d {
         TransferDirection::Sending => "sending",
         TransferDirection::Receiving => "receiving",
@@ -168,6 +182,9 @@ pub fn apply(
         error: None,
         started_at_ms: now_ms(),
         finished_at_ms: None,
+        files_done: None,
+        files_total: None,
+        current: None,
         started: None,
     });
     match ev {
@@ -266,6 +283,7 @@ mod tests {
             bytes_done: done,
             bytes_total: 10,
             direction: TransferDirection::Receiving,
+            batch: None,
         })
     }
 
@@ -310,6 +328,7 @@ mod tests {
             bytes_done: 0,
             bytes_total: 10,
             direction: TransferDirection::Sending,
+            batch: None,
         });
         let v = apply(&mut map, &peer(), &again).unwrap();
         assert_eq!(v.state, "offered");

@@ -11,10 +11,12 @@
 //!    every file with its SHA-256, names sanitised as single files' are, the
 //!    empty folder made, the symlinks not followed (nothing of what they point
 //!    to arrives), no symlink and nothing outside the receive folder;
+//!    Bob's user (`receive --ask yes`) is asked once, for the whole folder
+//!    (its name, number of files and folders, and size), not per file;
 //! 2. the same folder sent again: every file is reported "already there" on
-//!    both sides and Alice's router forwarded no more than the offers (at most
-//!    400 bytes each) and 2 % of the folder's bytes (answers, signaling and
-//!    connection setup).
+//!    both sides, Bob is not asked, and Alice's router forwarded no more than
+//!    the offers (at most 400 bytes each) and 2 % of the folder's bytes
+//!    (answers, signaling and connection setup).
 
 mod common;
 
@@ -156,6 +158,8 @@ fn a_folder_arrives_as_the_same_tree_and_is_not_sent_twice() {
             inbox.to_str().unwrap(),
             "--count",
             &count,
+            "--ask",
+            "yes",
             "--timeout",
             "240",
         ];
@@ -202,6 +206,13 @@ fn a_folder_arrives_as_the_same_tree_and_is_not_sent_twice() {
         "Alice:\n{said_a}"
     );
     assert_eq!(lines(&said_b, "received "), offered.len(), "Bob:\n{said_b}");
+    // One question, for the whole folder.
+    let asked: Vec<&str> = said_b.lines().filter(|l| l.starts_with("asked ")).collect();
+    assert_eq!(
+        asked,
+        [format!("asked folder trip {} {total}", offered.len())],
+        "Bob was asked"
+    );
     // Nothing landed beside the receive folder.
     let mut beside: Vec<String> = std::fs::read_dir(bob.dir.path())
         .unwrap()
@@ -231,12 +242,13 @@ fn a_folder_arrives_as_the_same_tree_and_is_not_sent_twice() {
         "Bob:\n{said_b}"
     );
     assert_eq!(tree(&inbox), expected, "nothing changed at Bob");
+    assert_eq!(lines(&said_b, "asked "), 0, "Bob:\n{said_b}");
     println!(
         "again: all already there; Alice's router forwarded {:.1} KiB",
         sent_again as f64 / 1024.0
     );
-    // What may go out: each entry's offer (its name, size and SHA-256 in
-    // JSON, about 200 bytes, then SCTP and DTLS framing) and the connection's
+    // What may go out: each entry's offer (its name, size, SHA-256 and folder
+    // in JSON, about 280 bytes, then SCTP and DTLS framing) and the connection's
     // setup; not the files' bytes (4 KiB and more each).
     let allowed = 0.02 * total as f64 + (OFFER_BYTES * offered.len()) as f64;
     assert!(

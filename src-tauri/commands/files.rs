@@ -115,7 +115,8 @@ pub async fn open_transfer(state: State<'_, AppState>, transfer_id: String) -> C
             .and_then(|t| t.path.clone())
     };
     let path = path.ok_or_else(|| CommandError::new("not_found", "no such received file"))?;
-    if !std::path::Path::new(&path).is_file() {
+    // A received folder opens in the file manager.
+    if !std::path::Path::new(&path).exists() {
         return Err(CommandError::new(
             "not_found",
             format!("{path} is no longer there"),

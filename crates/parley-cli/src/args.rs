@@ -115,7 +115,8 @@ pub enum Command {
         net: NetArgs,
     },
     /// Receive files from contacts into a folder, through the app's engine:
-    /// accepted without asking, resumed where a partial file was kept. Prints
+    /// accepted without asking (or see --ask), resumed where a partial file
+    /// was kept. Prints
     /// `received <bytes> <path>`, `already there <bytes> <path>` or
     /// `failed <name>: <reason>` per file (or empty folder); ends
     /// after --count files arrived (once their senders have gone, at most 10 s
@@ -127,6 +128,12 @@ pub enum Command {
         /// End once this many files arrived.
         #[arg(long)]
         count: Option<usize>,
+        /// Put each offer to the user, as the app does, and answer it `yes`
+        /// or `no`: a dropped folder is asked about once, printing
+        /// `asked folder <name> <files> <bytes>`, a file on its own prints
+        /// `asked file <name> <bytes>`.
+        #[arg(long, value_parser = ["yes", "no"])]
+        ask: Option<String>,
         /// End after this many seconds.
         #[arg(long, default_value_t = 600.0)]
         timeout: f64,

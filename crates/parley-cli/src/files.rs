@@ -190,7 +190,8 @@ async fn send_until_done(
 }
 
 /// `receive --receive-dir DIR`: saves what contacts send until `count` files
-/// arrived or `timeout_s` passed.
+/// arrived or `timeout_s` passed; with `ask`, each offer is put to the user
+/// (once per dropped folder) and answered yes (`Some(true)`) or no.
 ///
 /// Errors: the folder cannot be made; fewer than `count` files arrived in time.
 pub async fn receive(
@@ -198,11 +199,13 @@ pub async fn receive(
     server: &str,
     dir: PathBuf,
     count: Option<usize>,
+    ask: Option<bool>,
     timeout_s: f64,
     net: &NetArgs,
 ) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("--receive-dir {}", dir.display()))?;
-    let (client, mut events) = start(profile, server, dir, false, net).await?;
+    let (client, mut events) = start(profile, server, dir, ask.is_some(), net).await?;
+    let mut asked: HashSet<String> = HashSet::new();
     let deadline = Instant::now() + wait_secs(timeout_s);
     let mut received = 0usize;
     let mut senders: Vec<PeerId> = Vec::new();
@@ -224,6 +227,25 @@ pub async fn receive(
             continue;
         };
         match event {
+            TransferEvent::Incoming(p) => {
+                // One question per folder: its id answers all of its offers.
+                let id = match &p.batch {
+                    Some(b) if !asked.insert(b.id.clone()) => continue,
+                    Some(b) => {
+                        println!("asked folder {} {} {}", b.name, b.files, b.size);
+                        b.id.clone()
+                    }
+                    None => {
+                        println!("asked file {} {}", p.name, p.bytes_total);
+                        p.transfer_id
+                    }
+                };
+                let command = match ask {
+                    Some(true) => TransferCommand::Accept { transfer_id: id },
+                    _ => TransferCommand::Decline { transfer_id: id },
+                };
+                let _ = client.transfer(command).await;
+            }
             TransferEvent::Offered(p) if p.direction == TransferDirection::Receiving => {
                 eprintln!("receiving {} from byte {}", p.name, p.bytes_done);
             }

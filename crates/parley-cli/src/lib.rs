@@ -114,12 +114,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Receive {
             receive_dir,
             count,
+            ask,
             timeout,
             net,
         } => {
             let profile = Arc::new(open_profile(&cli.profile)?);
             let server = cli.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-            files::receive(profile, &server, receive_dir, count, timeout, &net).await?;
+            let ask = ask.map(|a| a == "yes");
+            files::receive(profile, &server, receive_dir, count, ask, timeout, &net).await?;
         }
         Command::Demo { duration, dir } => demo::run(duration, dir).await?,
         Command::Doctor { json, net } => {

@@ -51,6 +51,7 @@ pub fn call_options(
             name: None,
             to: None,
             transfer_id: None,
+            batch: None,
         })
         .collect();
     for pair in a.send_file_as.chunks(2) {
@@ -60,6 +61,7 @@ pub fn call_options(
                 name: Some(name.clone()),
                 to: None,
                 transfer_id: None,
+                batch: None,
             });
         }
     }

@@ -21,7 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 mod outbox;
 mod transfers;
 
-pub use outbox::OutboxEntry;
+pub use outbox::{OutboxEntry, ToQueue};
 pub use transfers::{TransferEnd, TransferRecord, MAX_TRANSFER_HISTORY};
 
 use crate::identity::Identity;
@@ -32,7 +32,7 @@ use crate::{Error, Result};
 pub const DB_FILE_NAME: &str = "parley.db";
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// Longest contact name accepted, chars.
 pub const MAX_CONTACT_NAME_CHARS: usize = 100;
@@ -464,7 +464,25 @@ fn migrate(conn: &Connection) -> Result<()> {
              COMMIT;",
         )?;
     }
-    // Future migrations: `if version < 5 { … PRAGMA user_version = 5; }`.
+    if version < 5 {
+        // The dropped folder a queued file belongs to (JSON of
+        // `parley_proto::data::Batch`), so it is offered again as part of it.
+        let has: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'batch'")?
+            .exists([])?;
+        let add = if has {
+            ""
+        } else {
+            "ALTER TABLE outbox ADD COLUMN batch TEXT;"
+        };
+        conn.execute_batch(&format!(
+            "BEGIN;
+             {add}
+             PRAGMA user_version = 5;
+             COMMIT;"
+        ))?;
+    }
+    // Future migrations: `if version < 6 { … PRAGMA user_version = 6; }`.
     Ok(())
 }
 

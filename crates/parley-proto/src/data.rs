@@ -131,6 +131,11 @@ pub enum TransferFrame {
         size: u64,
         /// SHA-256 of the whole file, lowercase hex (64 chars).
         sha256: String,
+        /// The dropped folder this file belongs to, if any: the receiver asks
+        /// its user once for the whole folder (docs/protocol.md §8.3, protocol
+        /// 5; older receivers ignore the field and ask per file).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<Batch>,
     },
     /// Receiver accepts; the sender starts at `offset`.
     Accept {
@@ -209,6 +214,21 @@ impl TransferFrame {
     pub fn to_json(&self) -> String {
         to_json(self)
     }
+}
+
+/// A dropped folder sent as many offers: what the receiver is asked about
+/// once, carried in each of its offers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Batch {
+    /// Batch id, 32 lowercase hex chars (16 random bytes), the same in every
+    /// offer of the folder and on every attempt.
+    pub id: String,
+    /// The folder's name as the sender knows it (receivers sanitise it).
+    pub name: String,
+    /// Offers in the batch: its files and empty folders.
+    pub files: u64,
+    /// Total size of its files, bytes.
+    pub size: u64,
 }
 
 /// Lowercase hex (32 chars) of a 16-byte transfer id.
@@ -342,6 +362,19 @@ mod tests {
                 name: "a.txt".into(),
                 size: 10,
                 sha256: "00".repeat(32),
+                batch: None,
+            },
+            TransferFrame::Offer {
+                transfer_id: tid.clone(),
+                name: "trip/a.txt".into(),
+                size: 10,
+                sha256: "00".repeat(32),
+                batch: Some(Batch {
+                    id: "ab".repeat(16),
+                    name: "trip".into(),
+                    files: 3,
+                    size: 30,
+                }),
             },
             TransferFrame::Accept {
                 transfer_id: tid.clone(),

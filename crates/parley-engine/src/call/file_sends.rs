@@ -15,7 +15,8 @@ use super::data::{Internal, Reporter};
 use super::FileToSend;
 use crate::channel::MessageSink;
 use crate::transfer::{
-    send_file_as, TransferDirection, TransferEvent, TransferOutcome, SENDER_INBOUND_CAPACITY,
+    send_file_as, Outgoing, TransferDirection, TransferEvent, TransferOutcome,
+    SENDER_INBOUND_CAPACITY,
 };
 
 /// Most files one call sends at once (to one member). The receiver takes up to
@@ -264,16 +265,13 @@ impl FileSends {
         }
         let (sink, events, sends) = (Arc::clone(sink), events.clone(), self.clone());
         Some(async move {
-            let r = send_file_as(
-                id,
-                &f.path,
-                f.name.as_deref(),
-                sink,
-                &mut answers,
-                &events,
-                cancel,
-            )
-            .await;
+            let file = Outgoing {
+                id_bytes: id,
+                path: &f.path,
+                name: f.name.as_deref(),
+                batch: f.batch.as_ref(),
+            };
+            let r = send_file_as(file, sink, &mut answers, &events, cancel).await;
             sends.lock().running.remove(&transfer_id);
             let e = r.err()?;
             tracing::info!("sending {}: {e}", f.path.display());

@@ -47,6 +47,7 @@ async fn files_are_offered_several_at_once_and_a_queued_one_can_be_cancelled() {
                 name: None,
                 to: None,
                 transfer_id: Some(format!("{i:032x}")),
+                batch: None,
             }
         })
         .collect();

@@ -218,6 +218,9 @@ pub struct FileToSend {
     /// for every attempt at one queued file (the client's outbox); `None` (or
     /// not 32 hex chars): a new random id.
     pub transfer_id: Option<String>,
+    /// The dropped folder it belongs to (the receiver asks once for all of
+    /// it); `None` for a file sent on its own.
+    pub batch: Option<crate::transfer::Batch>,
 }
 
 /// A screen (or any video) to send on the screen track.

@@ -540,15 +540,19 @@ impl Client {
 /// folder's parent with `/` (`photos/2024/a.jpg`), plus an entry named
 /// `photos/empty/` for every empty folder, so the folder arrives as a folder
 /// (docs/protocol.md §8.3). Depth-first, sorted; symlinks are not followed
-/// (skipped), nor is anything that is neither a file nor a folder.
-pub fn expand_dropped(paths: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
-    fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, Option<String>)>) {
+/// (skipped), nor is anything that is neither a file nor a folder. Each
+/// dropped folder is one [`Batch`](crate::transfer::Batch) (a new random id,
+/// its name, the number of entries and their total size, bytes), so the
+/// receiver is asked once for all of it.
+pub fn expand_dropped(paths: &[PathBuf]) -> Vec<crate::storage::ToQueue> {
+    type Entries = Vec<(PathBuf, Option<String>, u64)>;
+    fn walk(dir: &Path, rel: &str, out: &mut Entries) {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
         entries.sort();
         if entries.is_empty() {
-            out.push((dir.to_path_buf(), Some(format!("{rel}/"))));
+            out.push((dir.to_path_buf(), Some(format!("{rel}/")), 0));
         }
         for p in entries {
             let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) else {
@@ -557,11 +561,12 @@ pub fn expand_dropped(paths: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
             let rel = format!("{rel}/{name}");
             match std::fs::symlink_metadata(&p) {
                 Ok(m) if m.is_dir() => walk(&p, &rel, out),
-                Ok(m) if m.is_file() => out.push((p, Some(rel))),
+                Ok(m) if m.is_file() => out.push((p, Some(rel), m.len())),
                 _ => {}
             }
         }
     }
+    use crate::storage::ToQueue;
     let mut out = Vec::new();
     for p in paths {
         match std::fs::symlink_metadata(p) {
@@ -569,9 +574,25 @@ pub fn expand_dropped(paths: &[PathBuf]) -> Vec<(PathBuf, Option<String>)> {
                 let name = p
                     .file_name()
                     .map_or_else(|| "folder".to_owned(), |n| n.to_string_lossy().into_owned());
-                walk(p, &name, &mut out);
+                let mut entries = Vec::new();
+                walk(p, &name, &mut entries);
+                let batch = crate::transfer::Batch {
+                    id: parley_proto::data::transfer_id_to_hex(&rand::random()),
+                    name,
+                    files: entries.len() as u64,
+                    size: entries.iter().map(|e| e.2).sum(),
+                };
+                out.extend(entries.into_iter().map(|(path, name, _)| ToQueue {
+                    path,
+                    name,
+                    batch: Some(batch.clone()),
+                }));
             }
-            Ok(m) if m.is_file() => out.push((p.clone(), None)),
+            Ok(m) if m.is_file() => out.push(ToQueue {
+                path: p.clone(),
+                name: None,
+                batch: None,
+            }),
             _ => {}
         }
     }

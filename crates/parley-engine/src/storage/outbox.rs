@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use parley_proto::data::Batch;
 use parley_proto::PeerId;
 use rusqlite::params;
 
@@ -26,6 +27,24 @@ pub struct OutboxEntry {
     pub queued_at_ms: u64,
     /// How many times it was offered and did not arrive.
     pub attempts: u32,
+    /// The dropped folder it belongs to (`None`: sent on its own).
+    pub batch: Option<Batch>,
+}
+
+/// A file to queue: where it is, the name to offer it under (`None`: its own
+/// file name) and the dropped folder it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToQueue {
+    /// The file (or empty folder) on our disk.
+    pub path: PathBuf,
+    /// The name to offer it under.
+    pub name: Option<String>,
+    /// Its dropped folder.
+    pub batch: Option<Batch>,
+}
+
+fn batch_json(batch: Option<&Batch>) -> Option<String> {
+    batch.and_then(|b| serde_json::to_string(b).ok())
 }
 
 impl Profile {
@@ -34,8 +53,8 @@ impl Profile {
     /// Errors: [`crate::Error::Storage`].
     pub fn outbox_add(&self, entry: &OutboxEntry) -> Result<()> {
         self.db().execute(
-            "INSERT OR REPLACE INTO outbox (transfer_id, peer, path, name, queued_at_ms, attempts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR REPLACE INTO outbox (transfer_id, peer, path, name, queued_at_ms, attempts, batch)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 entry.transfer_id,
                 entry.peer.as_str(),
@@ -43,6 +62,7 @@ impl Profile {
                 entry.name,
                 i64::try_from(entry.queued_at_ms).unwrap_or(i64::MAX),
                 entry.attempts,
+                batch_json(entry.batch.as_ref()),
             ],
         )?;
         Ok(())
@@ -59,7 +79,12 @@ impl Profile {
         path: PathBuf,
         name: Option<String>,
     ) -> Result<OutboxEntry> {
-        let mut one = self.outbox_queue_many(peer, vec![(path, name)])?;
+        let file = ToQueue {
+            path,
+            name,
+            batch: None,
+        };
+        let mut one = self.outbox_queue_many(peer, vec![file])?;
         Ok(one.pop().expect("one file in, one entry out"))
     }
 
@@ -71,7 +96,7 @@ impl Profile {
     pub fn outbox_queue_many(
         &self,
         peer: &PeerId,
-        files: Vec<(PathBuf, Option<String>)>,
+        files: Vec<ToQueue>,
     ) -> Result<Vec<OutboxEntry>> {
         let mut queued: std::collections::HashMap<PathBuf, OutboxEntry> = self
             .outbox(Some(peer))?
@@ -83,10 +108,10 @@ impl Profile {
         let mut out = Vec::with_capacity(files.len());
         {
             let mut insert = tx.prepare(
-                "INSERT OR REPLACE INTO outbox (transfer_id, peer, path, name, queued_at_ms, attempts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                "INSERT OR REPLACE INTO outbox (transfer_id, peer, path, name, queued_at_ms, attempts, batch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
             )?;
-            for (path, name) in files {
+            for ToQueue { path, name, batch } in files {
                 if let Some(e) = queued.get(&path) {
                     out.push(e.clone());
                     continue;
@@ -99,6 +124,7 @@ impl Profile {
                     name,
                     queued_at_ms: now_ms(),
                     attempts: 0,
+                    batch,
                 };
                 insert.execute(params![
                     entry.transfer_id,
@@ -106,6 +132,7 @@ impl Profile {
                     entry.path.to_string_lossy(),
                     entry.name,
                     i64::try_from(entry.queued_at_ms).unwrap_or(i64::MAX),
+                    batch_json(entry.batch.as_ref()),
                 ])?;
                 queued.insert(entry.path.clone(), entry.clone());
                 out.push(entry);
@@ -153,7 +180,7 @@ impl Profile {
     pub fn outbox(&self, peer: Option<&PeerId>) -> Result<Vec<OutboxEntry>> {
         let db = self.db();
         let mut stmt = db.prepare(
-            "SELECT transfer_id, peer, path, name, queued_at_ms, attempts FROM outbox
+            "SELECT transfer_id, peer, path, name, queued_at_ms, attempts, batch FROM outbox
              WHERE ?1 IS NULL OR peer = ?1 ORDER BY queued_at_ms, rowid",
         )?;
         let rows = stmt.query_map(params![peer.map(|p| p.as_str())], |row| {
@@ -164,11 +191,14 @@ impl Profile {
                 row.get::<_, Option<String>>(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, u32>(5)?,
+                row.get::<_, Option<String>>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (transfer_id, peer, path, name, queued_at_ms, attempts) = row?;
+            let (transfer_id, peer, path, name, queued_at_ms, attempts, batch) = row?;
+            // A batch this build cannot read: the file goes on its own.
+            let batch = batch.and_then(|b| serde_json::from_str(&b).ok());
             let Ok(peer) = PeerId::parse(&peer) else {
                 tracing::warn!(%transfer_id, "skipping a queued file this build cannot read");
                 continue;
@@ -180,6 +210,7 @@ impl Profile {
                 name,
                 queued_at_ms: queued_at_ms.max(0) as u64,
                 attempts,
+                batch,
             });
         }
         Ok(out)
@@ -227,5 +258,28 @@ mod tests {
         assert!(!p.outbox_remove(&a.transfer_id).unwrap());
         assert_eq!(p.outbox(None).unwrap(), [b]);
         assert_eq!(p.outbox_attempted("0".repeat(32).as_str()).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_queued_file_keeps_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::open(dir.path()).unwrap();
+        let batch = Batch {
+            id: "cd".repeat(16),
+            name: "trip".into(),
+            files: 2,
+            size: 10,
+        };
+        let files = ["a", "b"].map(|n| ToQueue {
+            path: format!("/data/trip/{n}").into(),
+            name: Some(format!("trip/{n}")),
+            batch: Some(batch.clone()),
+        });
+        let queued = p.outbox_queue_many(&peer(2), files.to_vec()).unwrap();
+        drop(p);
+        let p = Profile::open(dir.path()).unwrap();
+        let read = p.outbox(None).unwrap();
+        assert_eq!(read, queued);
+        assert!(read.iter().all(|e| e.batch.as_ref() == Some(&batch)));
     }
 }

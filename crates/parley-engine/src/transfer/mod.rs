@@ -50,11 +50,11 @@ pub use name::{
     sanitize_file_name, sanitize_relative_name, unique_name_candidate, RelativeName,
     MAX_FOLDER_DEPTH,
 };
-pub use parley_proto::data::FILE_LABEL;
+pub use parley_proto::data::{Batch, FILE_LABEL};
 pub use receive::{
     ReceiveSession, DECLINED_BY_USER, MAX_CONCURRENT_RECEIVES, PART_SUFFIX, SIDECAR_SUFFIX,
 };
-pub use send::{send_file, send_file_as, send_file_named, SendOutcome, EMPTY_SHA256};
+pub use send::{send_file, send_file_as, send_file_named, Outgoing, SendOutcome, EMPTY_SHA256};
 pub use space::format_bytes;
 
 /// Read-ahead of the sender and write-behind of the receiver, bytes: disk I/O runs
@@ -210,9 +210,16 @@ pub struct TransferProgress {
     pub bytes_total: u64,
     /// Which way it goes.
     pub direction: TransferDirection,
+    /// The dropped folder it belongs to (its name sanitised when receiving),
+    /// if it was offered as part of one: a UI shows the folder as one
+    /// transfer ([`TransferCommand::Accept`] of the batch id accepts it all).
+    pub batch: Option<Batch>,
 }
 
-/// What the user decided about one transfer, by its id (32 lowercase hex chars).
+/// What the user decided about one transfer, by its id (32 lowercase hex chars),
+/// or about a whole dropped folder, by its batch id ([`Batch::id`]): `Accept`
+/// and `Decline` of a batch id answer every offer of the folder, now and to
+/// come; `Cancel` of a batch id stops all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferCommand {
     /// Accept an offer announced by [`TransferEvent::Incoming`].

@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use super::{
-    emit, text, ProgressThrottle, TransferDirection, TransferError, TransferEvent,
+    emit, text, Batch, ProgressThrottle, TransferDirection, TransferError, TransferEvent,
     TransferProgress, DISK_BUFFER_BYTES,
 };
 use crate::channel::{DcMessage, MessageSink};
@@ -77,23 +77,48 @@ pub async fn send_file_named(
     events: &mpsc::Sender<TransferEvent>,
     cancel: watch::Receiver<bool>,
 ) -> Result<SendOutcome, TransferError> {
-    send_file_as(rand::random(), path, name, sink, inbound, events, cancel).await
+    let file = Outgoing {
+        id_bytes: rand::random(),
+        path,
+        name,
+        batch: None,
+    };
+    send_file_as(file, sink, inbound, events, cancel).await
 }
 
-/// [`send_file_named`] under a transfer id chosen by the caller (16 random bytes;
-/// the peer sees it as 32 hex chars), so the caller knows it before the offer goes
-/// out (to cancel by id).
+/// What [`send_file_as`] offers.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// Transfer id chosen by the caller (16 random bytes; the peer sees it as
+    /// 32 hex chars), so the caller knows it before the offer goes out (to
+    /// cancel by id).
+    pub id_bytes: [u8; 16],
+    /// The file (or, with a name ending in `/`, an empty folder).
+    pub path: &'a Path,
+    /// The name to offer it under (`None`: the path's file name).
+    pub name: Option<&'a str>,
+    /// The dropped folder it belongs to, carried in the offer so the receiver
+    /// asks once for the whole folder (docs/protocol.md §8.3).
+    pub batch: Option<&'a Batch>,
+}
+
+/// [`send_file_named`] as described by `file`: under a transfer id chosen by
+/// the caller, and as part of a dropped folder.
 ///
 /// Errors: as [`send_file`].
 pub async fn send_file_as(
-    id_bytes: [u8; 16],
-    path: &Path,
-    name: Option<&str>,
+    file: Outgoing<'_>,
     sink: Arc<dyn MessageSink>,
     inbound: &mut mpsc::Receiver<TransferFrame>,
     events: &mpsc::Sender<TransferEvent>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<SendOutcome, TransferError> {
+    let Outgoing {
+        id_bytes,
+        path,
+        name,
+        batch,
+    } = file;
     let transfer_id = transfer_id_to_hex(&id_bytes);
     let name = match name {
         Some(name) => name.to_owned(),
@@ -112,6 +137,7 @@ pub async fn send_file_as(
         name: &name,
         transfer_id: &transfer_id,
         id_bytes,
+        batch,
         sink: &*sink,
         inbound,
         events,
@@ -155,6 +181,7 @@ struct SendJob<'a> {
     name: &'a str,
     transfer_id: &'a str,
     id_bytes: [u8; 16],
+    batch: Option<&'a Batch>,
     sink: &'a dyn MessageSink,
     inbound: &'a mut mpsc::Receiver<TransferFrame>,
     events: &'a mpsc::Sender<TransferEvent>,
@@ -197,6 +224,7 @@ impl SendJob<'_> {
             name: self.name.to_owned(),
             size,
             sha256: sha256.clone(),
+            batch: self.batch.cloned(),
         })
         .await?;
         self.guard.armed = true;
@@ -431,6 +459,7 @@ impl SendJob<'_> {
             bytes_done,
             bytes_total,
             direction: TransferDirection::Sending,
+            batch: self.batch.cloned(),
         }
     }
 }

@@ -138,6 +138,11 @@ impl Task {
             {
                 let _ = reply.send(Ok(()));
             }
+            Command::Transfer(TransferCommand::Cancel { transfer_id }, reply)
+                if self.cancel_batch(&transfer_id).await =>
+            {
+                let _ = reply.send(Ok(()));
+            }
             Command::Transfer(command, reply) => {
                 // Transfer ids are unique: whichever call or session has it acts.
                 let in_call = match &self.call {

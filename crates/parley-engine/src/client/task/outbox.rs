@@ -12,7 +12,7 @@ use crate::call::{CallCommand, FileToSend};
 use crate::client::outbox::{retry_delay, MAX_ATTEMPTS};
 use crate::client::{expand_dropped, ClientEvent};
 use crate::storage::OutboxEntry;
-use crate::transfer::{TransferDirection, TransferEvent, TransferOutcome};
+use crate::transfer::{TransferCommand, TransferDirection, TransferEvent, TransferOutcome};
 use crate::{Error, Result};
 
 impl Task {
@@ -71,6 +71,7 @@ impl Task {
                 name: e.name.clone(),
                 to: Some(peer.clone()),
                 transfer_id: Some(e.transfer_id.clone()),
+                batch: e.batch.clone(),
             })
             .collect();
         let commands = vec![CallCommand::SendFiles(files)];
@@ -155,6 +156,42 @@ impl Task {
         tracing::info!(%transfer_id, "queued file cancelled by the user");
         self.end_queued(&e, TransferOutcome::Cancelled, "cancelled".into())
             .await;
+        true
+    }
+
+    /// Cancels every queued file of the dropped folder `batch_id` (those on
+    /// their way through the call or session carrying them, the others out of
+    /// the queue at once); `false` if none is queued.
+    pub(super) async fn cancel_batch(&mut self, batch_id: &str) -> bool {
+        let queued = self.profile.outbox(None).unwrap_or_default();
+        let files: Vec<OutboxEntry> = queued
+            .into_iter()
+            .filter(|e| e.batch.as_ref().is_some_and(|b| b.id == batch_id))
+            .collect();
+        if files.is_empty() {
+            return false;
+        }
+        tracing::info!(
+            batch = batch_id,
+            files = files.len(),
+            "folder cancelled by the user"
+        );
+        for e in files {
+            if self.outbox.is_active(&e.transfer_id) {
+                let command = TransferCommand::Cancel {
+                    transfer_id: e.transfer_id.clone(),
+                };
+                if let Some(a) = &self.call {
+                    let _ = a.call.command(CallCommand::Transfer(command.clone())).await;
+                }
+                self.sessions
+                    .broadcast(|| CallCommand::Transfer(command.clone()))
+                    .await;
+            } else {
+                self.end_queued(&e, TransferOutcome::Cancelled, "cancelled".into())
+                    .await;
+            }
+        }
         true
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::Bytes;
-use parley_proto::data::{decode_chunk, transfer_id_from_hex, TransferFrame};
+use parley_proto::data::{decode_chunk, transfer_id_from_hex, Batch, TransferFrame};
 use tokio::sync::mpsc;
 
 use super::disk::{make_folders, prepare_part, remove_temp, Sidecar, Writer};
@@ -25,6 +25,7 @@ pub const PART_SUFFIX: &str = ".parley-part";
 /// `.<name>.parley-part.json` holding `{"sha256": …, "size": …}`.
 pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 
+mod batch;
 mod checks;
 mod finish;
 
@@ -80,9 +81,32 @@ struct Offer {
     size: u64,
     /// Lowercase hex.
     sha256: String,
+    /// Its dropped folder (name sanitised), asked about as a whole.
+    batch: Option<Batch>,
+}
+
+/// An offer as it came (name not yet sanitised, batch checked).
+struct RawOffer {
+    transfer_id: String,
+    name: String,
+    size: u64,
+    sha256: String,
+    batch: Option<Batch>,
 }
 
 impl Offer {
+    /// Where it stands for the UI, with `bytes_done` of it here.
+    fn progress(&self, bytes_done: u64) -> TransferProgress {
+        TransferProgress {
+            transfer_id: self.transfer_id.clone(),
+            name: self.name.clone(),
+            bytes_done,
+            bytes_total: self.size,
+            direction: TransferDirection::Receiving,
+            batch: self.batch.clone(),
+        }
+    }
+
     /// The folder the file goes in under `root`.
     fn dir(&self, root: &Path) -> PathBuf {
         self.rel.dir(root)
@@ -115,6 +139,8 @@ struct Incoming {
     writer: Writer,
     /// Held until the file is moved into place or kept for a resume.
     lease: PartLease,
+    /// Its dropped folder.
+    batch: Option<Batch>,
 }
 
 impl ReceiveSession {
@@ -141,36 +167,37 @@ impl ReceiveSession {
         self.ask = ask;
     }
 
-    /// Carries out the user's answer to an offer, or a cancel of a transfer
-    /// being received; returns the frames to send to the peer (`accept`, `decline`
-    /// or `cancel`; none if `transfer_id` is neither offered nor being received,
-    /// e.g. it already ended).
+    /// Carries out the user's answer to an offer (or to a whole dropped
+    /// folder, by its batch id), or a cancel of a transfer being received (or
+    /// of a folder); returns the frames to send to the peer (`accept`,
+    /// `decline` or `cancel`; none if the id is neither offered nor being
+    /// received, e.g. it already ended).
     pub async fn command(&mut self, command: TransferCommand) -> Vec<TransferFrame> {
         let pending_at = |s: &Self, id: &str| s.pending.iter().position(|p| p.transfer_id == id);
+        let id = command.transfer_id();
+        if pending_at(self, id).is_none() && self.active_id(id).is_none() && self.is_batch(id) {
+            return match command {
+                TransferCommand::Accept { transfer_id } => self.accept_batch(&transfer_id).await,
+                TransferCommand::Decline { transfer_id } => {
+                    self.decline_batch(&transfer_id, false).await
+                }
+                TransferCommand::Cancel { transfer_id } => {
+                    self.decline_batch(&transfer_id, true).await
+                }
+            };
+        }
         match command {
             TransferCommand::Accept { transfer_id } if pending_at(self, &transfer_id).is_some() => {
                 let at = pending_at(self, &transfer_id).expect("checked");
                 let offer = self.pending.remove(at);
-                vec![self.start(offer).await]
+                self.take(offer).await
             }
             TransferCommand::Decline { transfer_id } | TransferCommand::Cancel { transfer_id }
                 if pending_at(self, &transfer_id).is_some() =>
             {
                 let at = pending_at(self, &transfer_id).expect("checked");
                 let offer = self.pending.remove(at);
-                tracing::info!(%transfer_id, name = %offer.name, "offer declined");
-                self.emit_failed(
-                    &transfer_id,
-                    &offer.name,
-                    offer.size,
-                    TransferOutcome::Declined,
-                    "declined".into(),
-                )
-                .await;
-                vec![TransferFrame::Decline {
-                    transfer_id,
-                    reason: DECLINED_BY_USER.into(),
-                }]
+                vec![self.refuse(offer).await]
             }
             TransferCommand::Cancel { transfer_id } if self.active_id(&transfer_id).is_some() => {
                 let id = self.active_id(&transfer_id).expect("checked");
@@ -220,7 +247,17 @@ impl ReceiveSession {
                 name,
                 size,
                 sha256,
-            } => self.on_offer(transfer_id, name, size, sha256).await,
+                batch,
+            } => {
+                let offer = RawOffer {
+                    transfer_id,
+                    name,
+                    size,
+                    sha256,
+                    batch: batch::checked(batch),
+                };
+                self.on_offer(offer).await
+            }
             TransferFrame::Done { transfer_id } => match self.active_id(&transfer_id) {
                 Some(id) => self.on_done(id).await,
                 None if self.finishing.contains(&transfer_id) => {
@@ -379,13 +416,14 @@ impl ReceiveSession {
         }
     }
 
-    async fn on_offer(
-        &mut self,
-        transfer_id: String,
-        raw_name: String,
-        size: u64,
-        sha256: String,
-    ) -> Vec<TransferFrame> {
+    async fn on_offer(&mut self, raw: RawOffer) -> Vec<TransferFrame> {
+        let RawOffer {
+            transfer_id,
+            name: raw_name,
+            size,
+            sha256,
+            batch,
+        } = raw;
         let decline = |reason: String| {
             vec![TransferFrame::Decline {
                 transfer_id: transfer_id.clone(),
@@ -433,9 +471,6 @@ impl ReceiveSession {
             Err(e) => return decline(e.to_string()),
         };
         let dir = self.receive_dir.clone().expect("checked above");
-        if rel.file.is_none() {
-            return self.on_folder(transfer_id, rel, size, dir).await;
-        }
         let offer = Offer {
             transfer_id,
             id_bytes,
@@ -443,9 +478,26 @@ impl ReceiveSession {
             rel,
             size,
             sha256,
+            batch,
         };
+        if offer.rel.file.is_none() {
+            // An empty folder of a folder the user has not answered yet waits
+            // for the answer with the rest of it, unless it is here already.
+            let here = std::fs::symlink_metadata(offer.dir(&dir)).is_ok_and(|m| m.is_dir());
+            let undecided = offer.batch.as_ref().map(|b| batch::decided(&b.id));
+            return match undecided {
+                Some(None) if self.ask && !here => self.ask_user(offer).await,
+                Some(Some(false)) if self.ask && !here => vec![self.refuse(offer).await],
+                _ => self.on_folder(offer, dir).await,
+            };
+        }
         if let Some(path) = already_here(&dir, &offer).await {
             tracing::info!(transfer_id = %offer.transfer_id, path = %path.display(), "offered file already here");
+            if offer.batch.is_some() {
+                // So a UI counts it in its folder.
+                let progress = offer.progress(offer.size);
+                emit(&self.events, TransferEvent::Offered(progress)).await;
+            }
             let event = TransferEvent::Completed {
                 transfer_id: offer.transfer_id.clone(),
                 name: offer.name,
@@ -478,31 +530,50 @@ impl ReceiveSession {
         // A file whose part we kept was accepted by our user before: it
         // resumes without asking again.
         if self.ask && !resumes(&dir, &offer).await {
-            tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, size, "file offered; asking the user");
-            let progress = TransferProgress {
-                transfer_id: offer.transfer_id.clone(),
-                name: offer.name.clone(),
-                bytes_done: 0,
-                bytes_total: size,
-                direction: TransferDirection::Receiving,
-            };
-            self.pending.push(offer);
-            emit(&self.events, TransferEvent::Incoming(progress)).await;
-            return Vec::new();
+            // A folder the user answered already: no need to ask again.
+            match offer.batch.as_ref().and_then(|b| batch::decided(&b.id)) {
+                Some(true) => return vec![self.start(offer).await],
+                Some(false) => return vec![self.refuse(offer).await],
+                None => {}
+            }
+            return self.ask_user(offer).await;
         }
         vec![self.start(offer).await]
+    }
+
+    /// Holds `offer` until the user answers, and asks them
+    /// ([`TransferEvent::Incoming`]; a UI shows the offers of one batch as one
+    /// question).
+    async fn ask_user(&mut self, offer: Offer) -> Vec<TransferFrame> {
+        tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, size = offer.size, "file offered; asking the user");
+        let progress = offer.progress(0);
+        self.pending.push(offer);
+        emit(&self.events, TransferEvent::Incoming(progress)).await;
+        Vec::new()
+    }
+
+    /// Accepts `offer`, a file or an empty folder.
+    async fn take(&mut self, offer: Offer) -> Vec<TransferFrame> {
+        match (&offer.rel.file, self.receive_dir.clone()) {
+            (None, Some(dir)) => self.on_folder(offer, dir).await,
+            _ => vec![self.start(offer).await],
+        }
     }
 
     /// An offer of a folder on its own (an empty folder of a dropped folder,
     /// its name ending with `/`): made at once, without asking (it holds
     /// nothing), and answered `complete`; `decline` if it cannot be made.
-    async fn on_folder(
-        &mut self,
-        transfer_id: String,
-        rel: RelativeName,
-        size: u64,
-        root: PathBuf,
-    ) -> Vec<TransferFrame> {
+    async fn on_folder(&mut self, offer: Offer, root: PathBuf) -> Vec<TransferFrame> {
+        if offer.batch.is_some() {
+            // So a UI counts it in its folder.
+            emit(&self.events, TransferEvent::Offered(offer.progress(0))).await;
+        }
+        let Offer {
+            transfer_id,
+            rel,
+            size,
+            ..
+        } = offer;
         let name = rel.display();
         let existed = std::fs::symlink_metadata(rel.dir(&root)).is_ok_and(|m| m.is_dir());
         let made = if size != 0 {
@@ -583,6 +654,7 @@ impl ReceiveSession {
             rel,
             size,
             sha256,
+            batch,
             ..
         } = offer;
         let prepared = tokio::task::spawn_blocking({
@@ -618,6 +690,7 @@ impl ReceiveSession {
             throttle: ProgressThrottle::new(),
             writer: Writer::spawn(file, hasher, offset),
             lease,
+            batch,
         };
         let progress = active.progress();
         self.active.insert(id_bytes, active);
@@ -751,6 +824,7 @@ impl Incoming {
             bytes_done: self.received,
             bytes_total: self.size,
             direction: TransferDirection::Receiving,
+            batch: self.batch.clone(),
         }
     }
 }

@@ -298,6 +298,7 @@ impl Script {
                 name: name.into(),
                 size,
                 sha256: sha256.into(),
+                batch: None,
             })
             .await
     }
@@ -606,6 +607,7 @@ async fn closing_the_channel_keeps_the_partial_file_for_resume() {
         name: "x.bin".into(),
         size: data.len() as u64,
         sha256: sha_hex(&data),
+        batch: None,
     };
     session.on_text(offer.clone()).await;
     session
@@ -832,3 +834,4 @@ fn futures_are_send() {
 }
 
 mod ask;
+mod batch;
