@@ -58,7 +58,7 @@ impl Batches {
     /// Folders still queued to send at start (`waiting`), from the queue in
     /// the profile; returns their views. Files of a folder no longer queued
     /// arrived or ended in an earlier session.
-    pub fn from_queued(&mut self, queued: &[OutboxEntry]) -> Vec<TransferView> {
+    pub fn add_queued(&mut self, queued: &[OutboxEntry]) -> Vec<TransferView> {
         let mut ids = Vec::new();
         for e in queued {
             let Some(batch) = &e.batch else { continue };
@@ -411,7 +411,7 @@ mod tests {
                 batch: Some(trip()),
             })
             .collect();
-        let views = b.from_queued(&queued);
+        let views = b.add_queued(&queued);
         assert_eq!(views.len(), 1);
         let v = &views[0];
         assert_eq!(

@@ -69,7 +69,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     }
     // A folder still queued is one transfer.
     let mut batches = batches::Batches::default();
-    for v in batches.from_queued(&queued) {
+    for v in batches.add_queued(&queued) {
         history.insert(v.transfer_id.clone(), v);
     }
     let default_download_dir = match std::env::var_os("PARLEY_DOWNLOAD_DIR") {

@@ -2,7 +2,7 @@
 //! finished ones are kept in the profile's history ([`record`], [`from_record`]).
 
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use parley_engine::storage::{TransferEnd, TransferRecord};
 use parley_engine::transfer::{TransferDirection, TransferEvent, TransferOutcome};
@@ -57,11 +57,7 @@ pub struct TransferView {
 /// Most finished transfers loaded from the history at start.
 pub const HISTORY_LOADED: usize = 200;
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub(crate) use parley_engine::storage::now_ms;
 
 /// The history record of a finished transfer; `None` while it runs.
 pub fn record(v: &TransferView) -> Option<TransferRecord> {

@@ -71,7 +71,7 @@
 //!   moving video in each remote tile and the only speaking member marked as the
 //!   active speaker (group-call.png);
 //! - full-window screenshots contacts.png, incoming-call.png, in-call-stats.png, reconnecting.png,
-//!   screen-picker.png, screen-share.png, remote-muted.png, transfer-offer.png, transfer.png and safety-number.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
+//!   screen-picker.png, screen-share.png, remote-muted.png, transfer-offer.png, transfer.png, folder-offer.png, folder-received.png and safety-number.png are written to `$PARLEY_SCREENSHOT_DIR` (or a temp folder, printed).
 //!
 //! Needs Xvfb, WebKitWebDriver (Debian `webkit2gtk-driver`) and tauri-driver 2.1.0:
 //! scripts/install-deps.sh installs them; `cargo build --workspace --bins` builds the
@@ -94,6 +94,8 @@ mod contacts;
 mod devices;
 #[path = "app_window/files.rs"]
 mod files;
+#[path = "app_window/folder.rs"]
+mod folder;
 #[path = "app_window/group.rs"]
 mod group;
 #[path = "app_window/invite.rs"]
@@ -359,6 +361,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
     // 10b. No call: chat both ways in the contact panels, and a file.
     outside_call::chat_and_file(ctx, scratch, &b_id)?;
     ctx.step("chat and a file without a call");
+
+    // 10b'. A dropped folder: Bob is asked once, both windows count its files.
+    folder::folder_drop(ctx, scratch, &b_id)?;
+    ctx.step("a folder dropped, asked once, arrived as a tree");
 
     // 10c. A tampering signaling path: the call is refused, and both windows say so.
     tampered::tampered_call_is_refused(ctx, &b_id)?;

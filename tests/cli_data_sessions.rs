@@ -13,27 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use parley_engine::call::AudioSink;
-use parley_engine::client::{Client, ClientConfig, ClientEvent, MediaProvider};
-use parley_engine::media::{AudioSource, VideoSource};
+use parley_engine::client::{Client, ClientConfig, ClientEvent, NoMedia};
 use parley_engine::rtc::RtcConfig;
 use parley_proto::PeerId;
 use tokio::sync::mpsc;
-
-/// No camera, no microphone: data sessions only.
-struct NoMedia;
-
-impl MediaProvider for NoMedia {
-    fn video_source(&self) -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
-        Ok(None)
-    }
-    fn audio_source(&self) -> parley_engine::Result<Option<Box<dyn AudioSource>>> {
-        Ok(None)
-    }
-    fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>> {
-        Vec::new()
-    }
-}
 
 fn config(dir: &std::path::Path, url: &str) -> ClientConfig {
     ClientConfig {

@@ -22,12 +22,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::checks::{random_file, sha256_file};
 use common::netns::{available, Lab, Nat};
-use common::{bin, success, wait_each, Peer};
+use common::{success, wait_each, Peer};
 use parley_engine::transfer::sanitize_relative_name;
 
 const NAME: &str = "transfers_folders";
@@ -39,16 +38,6 @@ const MANY: usize = 10_000;
 const OFFER_BYTES: usize = 400;
 /// Folders the small files are spread over.
 const MANY_FOLDERS: usize = 10;
-
-fn add_contact(peer: &Peer, id: &str) {
-    let out = Command::new(bin("parley-cli"))
-        .arg("--profile")
-        .arg(peer.path("profile"))
-        .args(["contact", "add", id])
-        .output()
-        .unwrap();
-    success(&out, "contact add");
-}
 
 /// Builds the folder Alice sends; returns the relative names of the files and
 /// empty folders a drop of it offers (`/`-separated, empty folders ending in
@@ -121,8 +110,8 @@ fn a_folder_arrives_as_the_same_tree_and_is_not_sent_twice() {
     let mut lab = Lab::build(&[Nat::Cone, Nat::Open]);
     let (_, url) = lab.start_signal(false);
     let (alice, bob) = (Peer::for_url(&url), Peer::for_url(&url));
-    add_contact(&alice, &bob.id);
-    add_contact(&bob, &alice.id);
+    alice.add_contact(&bob.id);
+    bob.add_contact(&alice.id);
     let root = alice.path("trip");
     let outside = alice.path("outside");
     std::fs::create_dir_all(&outside).unwrap();

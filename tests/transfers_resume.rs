@@ -16,12 +16,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::checks::{random_file, sha256_file};
 use common::netns::{available, Lab, Nat};
-use common::{bin, success, wait, Peer};
+use common::{success, wait, Peer};
 
 const NAME: &str = "transfers_resume";
 /// The file Alice sends, bytes.
@@ -32,16 +32,6 @@ const PART: &str = ".big.bin.parley-part";
 const PROCESS_SECS: &str = "300";
 
 /// `parley-cli contact add` in `peer`'s profile.
-fn add_contact(peer: &Peer, id: &str) {
-    let out = Command::new(bin("parley-cli"))
-        .arg("--profile")
-        .arg(peer.path("profile"))
-        .args(["contact", "add", id])
-        .output()
-        .unwrap();
-    success(&out, "contact add");
-}
-
 /// Waits until `path` holds at least `bytes` (the receiver writes as data
 /// arrives); panics after `within`, or if `child` (the transfer) ended first.
 fn wait_for_size(path: &Path, bytes: u64, within: Duration, child: &mut Child) {
@@ -80,8 +70,8 @@ impl Setup {
         let mut lab = Lab::build(&[Nat::Cone, Nat::Open]);
         let (_, url) = lab.start_signal(false);
         let (alice, bob) = (Peer::for_url(&url), Peer::for_url(&url));
-        add_contact(&alice, &bob.id);
-        add_contact(&bob, &alice.id);
+        alice.add_contact(&bob.id);
+        bob.add_contact(&alice.id);
         let big = alice.path("big.bin");
         random_file(&big, FILE_BYTES as usize);
         let sha = sha256_file(&big);

@@ -162,6 +162,7 @@ pub(crate) fn history_after_restart(ctx: &mut Ctx, a_id: &str) -> WdResult<()> {
         enabled_and_visible,
     )?)?;
     let expected = [
+        (crate::folder::FOLDER, "completed"),
         ("after-the-call.bin", "completed"),
         ("random-5MiB.bin", "completed"),
         ("unwanted.txt", "declined"),
@@ -170,7 +171,7 @@ pub(crate) fn history_after_restart(ctx: &mut Ctx, a_id: &str) -> WdResult<()> {
         "Bob's transfer history after a restart",
         "const rows = [...document.querySelectorAll('[data-testid=transfer][data-direction=receiving]')]\
            .filter((e) => e.getClientRects().length);\
-         return rows.length >= 3 ? rows.map((e) => [e.dataset.name, e.dataset.state,\
+         return rows.length >= 4 ? rows.map((e) => [e.dataset.name, e.dataset.state,\
            e.querySelector('.xfer-detail').textContent,\
            !!e.querySelector('[data-testid=transfer-open]').getClientRects().length,\
            !!e.querySelector('[data-testid=transfer-show]').getClientRects().length]) : null;",

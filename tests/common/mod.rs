@@ -211,6 +211,17 @@ impl Peer {
         self.dir.path().join(name)
     }
 
+    /// Adds `id` to this peer's contacts (`parley-cli contact add`).
+    pub fn add_contact(&self, id: &str) {
+        let out = Command::new(bin("parley-cli"))
+            .arg("--profile")
+            .arg(self.path("profile"))
+            .args(["contact", "add", id])
+            .output()
+            .unwrap();
+        success(&out, "contact add");
+    }
+
     /// Starts `parley-cli <args>` for this profile and server; media on loopback.
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.spawn_with_env(args, &[])

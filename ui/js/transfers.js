@@ -1,6 +1,8 @@
 // Transfer list for one contact: offers (accept / decline), progress with speed
 // and time left, cancel, "Open" and "Show in folder", failure reasons, and the
 // finished transfers of earlier sessions (the profile's history) with their time.
+// A dropped folder is one row (filesTotal set): one question, the folder's
+// progress in files and bytes, and the file moving now.
 import { h, setText, syncList } from './dom.js';
 import { t } from './i18n.js';
 import { cmd } from './api.js';
@@ -44,15 +46,19 @@ function updateItem(el, x) {
   el.dataset.name = x.name;
   el.dataset.direction = x.direction;
   el.dataset.path = x.path || '';
+  const folder = x.filesTotal != null;
+  el.dataset.kind = folder ? 'folder' : 'file';
   el.className = `xfer xfer-${x.state}`;
-  if (p.kind.dataset.dir !== x.direction) {
-    p.kind.replaceChildren(icon(x.direction === 'sending' ? 'upload' : 'download'));
-    p.kind.dataset.dir = x.direction;
+  const kind = folder ? 'folder' : x.direction === 'sending' ? 'upload' : 'download';
+  if (p.kind.dataset.dir !== kind) {
+    p.kind.replaceChildren(icon(kind));
+    p.kind.dataset.dir = kind;
   }
   setText(p.name, x.name);
   p.name.title = x.name;
   const who = contactName(x.peer);
-  setText(p.sub, `${t(x.direction === 'sending' ? 'transfer.to' : 'transfer.from', { name: who })} · ${bytes(x.bytesTotal)}`);
+  const size = folder ? t('transfer.folderSize', { n: x.filesTotal, size: bytes(x.bytesTotal) }) : bytes(x.bytesTotal);
+  setText(p.sub, `${t(x.direction === 'sending' ? 'transfer.to' : 'transfer.from', { name: who })} · ${size}`);
   const pct = x.bytesTotal > 0 ? Math.min(100, (x.bytesDone / x.bytesTotal) * 100) : x.state === 'completed' ? 100 : 0;
   p.bar.firstChild.style.width = `${pct.toFixed(1)}%`;
   p.bar.setAttribute('aria-valuenow', pct.toFixed(0));
@@ -62,10 +68,16 @@ function updateItem(el, x) {
   if (x.state === 'active') {
     const left = x.bytesPerSec > 0 ? duration((x.bytesTotal - x.bytesDone) / x.bytesPerSec) : '–';
     detail = t('transfer.activeDetail', { done: bytes(x.bytesDone), total: bytes(x.bytesTotal), speed: speed(x.bytesPerSec), left });
+    if (folder) {
+      detail = `${t('transfer.filesDone', { done: x.filesDone, total: x.filesTotal })} · ${detail}`;
+      if (x.current) detail += ` · ${x.current}`;
+    }
   } else if (x.state === 'offered') {
-    detail = t(x.direction === 'receiving' ? 'transfer.offeredIn' : 'transfer.offeredOut', { name: who });
+    const offeredIn = folder ? 'transfer.offeredFolderIn' : 'transfer.offeredIn';
+    detail = t(x.direction === 'receiving' ? offeredIn : 'transfer.offeredOut', { name: who });
   } else {
     detail = t(`transfer.state.${x.state}`);
+    if (folder && x.state !== 'completed') detail += ` · ${t('transfer.filesDone', { done: x.filesDone, total: x.filesTotal })}`;
     if (x.finishedAtMs) detail += ` · ${when(x.finishedAtMs)}`;
   }
   setText(p.detail, detail);

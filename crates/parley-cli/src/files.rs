@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use parley_engine::call::AudioSink;
-use parley_engine::client::{Client, ClientConfig, ClientEvent, MediaProvider};
-use parley_engine::media::{AudioSource, VideoSource};
+use parley_engine::client::{Client, ClientConfig, ClientEvent, NoMedia};
 use parley_engine::storage::Profile;
 use parley_engine::transfer::{TransferCommand, TransferDirection, TransferEvent};
 use parley_proto::PeerId;
@@ -18,21 +16,6 @@ use tokio::time::Instant;
 
 use crate::args::NetArgs;
 use crate::session::{rtc_config, wait_secs};
-
-/// No camera, microphone or speakers: files only.
-struct NoMedia;
-
-impl MediaProvider for NoMedia {
-    fn video_source(&self) -> parley_engine::Result<Option<Box<dyn VideoSource>>> {
-        Ok(None)
-    }
-    fn audio_source(&self) -> parley_engine::Result<Option<Box<dyn AudioSource>>> {
-        Ok(None)
-    }
-    fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>> {
-        Vec::new()
-    }
-}
 
 /// Starts the engine signed in to `server`, saving received files in
 /// `download_dir` (without asking when `!ask`).

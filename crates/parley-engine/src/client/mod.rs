@@ -64,6 +64,23 @@ pub trait MediaProvider: Send + Sync {
     fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>>;
 }
 
+/// No camera, microphone or speakers: a client for chat and files only
+/// (calls it makes or takes carry no media from us).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMedia;
+
+impl MediaProvider for NoMedia {
+    fn video_source(&self) -> Result<Option<Box<dyn VideoSource>>> {
+        Ok(None)
+    }
+    fn audio_source(&self) -> Result<Option<Box<dyn AudioSource>>> {
+        Ok(None)
+    }
+    fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>> {
+        Vec::new()
+    }
+}
+
 /// How to start a [`Client`].
 pub struct ClientConfig {
     /// The open profile (identity, contacts, history).

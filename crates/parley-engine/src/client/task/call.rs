@@ -2,7 +2,6 @@
 //! events and members, the active speaker, ending it.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parley_proto::PeerId;
 use tokio::sync::mpsc;
@@ -17,12 +16,7 @@ use crate::client::{CallDirection, CallInfo, CallPhase, ClientEvent, PreviewSour
 use crate::storage::Direction as ChatDirection;
 use crate::{Error, Result};
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::storage::now_ms;
 
 impl Task {
     /// The current call when `peer` is a member of it.
