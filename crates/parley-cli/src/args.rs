@@ -236,6 +236,16 @@ pub struct CallArgs {
     /// Print one JSON line of call statistics at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Print the call's live statistics every second as `live {JSON}`
+    /// (frames decoded per second, bits/s received, RTT; `atMs` since the
+    /// command started), and `receiving: NAME from byte N` when a file
+    /// starts to arrive.
+    #[arg(long)]
+    pub live_stats: bool,
+    /// Offer the --send-file files this many seconds after the call is
+    /// accepted rather than at once (the call then lasts until they arrived).
+    #[arg(long)]
+    pub send_file_after: Option<f64>,
     /// Network: bind address, ICE servers, relay-only.
     #[command(flatten)]
     pub net: NetArgs,

@@ -48,12 +48,28 @@ pub async fn drive(
     }
     let invite_at = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(invite_at);
+    // Armed at accept with --send-file-after: the files offered then, and how
+    // many of them have not ended yet.
+    let mut late_files = match a.send_file_after {
+        Some(_) => crate::session::files_to_send(a)?,
+        None => Vec::new(),
+    };
+    let mut late_left = late_files.len();
+    let late_at = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(late_at);
+    let started = std::time::Instant::now();
     let (mut held, mut sends_done, mut hung_up, mut accepted) = (false, false, false, false);
     loop {
         tokio::select! {
             ev = call.next_event() => {
                 let Some(ev) = ev else { break };
                 print_event(&ev);
+                if a.live_stats {
+                    print_live(&ev, started);
+                }
+                if late_files.is_empty() && late_left > 0 && is_sent_or_failed(&ev) {
+                    late_left -= 1;
+                }
                 match ev {
                     CallEvent::Accepted { .. } if !accepted => {
                         accepted = true;
@@ -63,6 +79,9 @@ pub async fn drive(
                         }
                         if !invites.is_empty() {
                             invite_at.as_mut().reset(now + wait_secs(a.invite_at));
+                        }
+                        if let Some(after) = a.send_file_after {
+                            late_at.as_mut().reset(now + wait_secs(after));
                         }
                     }
                     CallEvent::SendsDone => sends_done = true,
@@ -81,8 +100,13 @@ pub async fn drive(
             cmd = screen.due(), if screen.pending() => {
                 call.command(cmd).await.ok();
             }
+            _ = &mut late_at, if !late_files.is_empty() => {
+                eprintln!("offering {} file(s) now", late_files.len());
+                let files = std::mem::take(&mut late_files);
+                call.command(CallCommand::SendFiles(files)).await.ok();
+            }
         }
-        if held && sends_done && !hung_up {
+        if held && sends_done && late_left == 0 && !hung_up {
             hung_up = true;
             call.command(CallCommand::Hangup).await.ok();
         }
@@ -91,6 +115,43 @@ pub async fn drive(
     sig.close();
     media::report_missing_recordings(a);
     conclude(report?, a)
+}
+
+/// Whether `ev` ends a file we send (it arrived, or it did not).
+fn is_sent_or_failed(ev: &CallEvent) -> bool {
+    use parley_engine::transfer::{TransferDirection, TransferEvent};
+    matches!(
+        ev,
+        CallEvent::Transfer {
+            event: TransferEvent::Completed {
+                direction: TransferDirection::Sending,
+                ..
+            } | TransferEvent::Failed {
+                direction: TransferDirection::Sending,
+                ..
+            },
+            ..
+        }
+    )
+}
+
+/// --live-stats: a line per stats period, and one when a file starts to arrive.
+fn print_live(ev: &CallEvent, started: std::time::Instant) {
+    use parley_engine::transfer::{TransferDirection, TransferEvent};
+    match ev {
+        CallEvent::Stats { stats, .. } => {
+            let mut line = serde_json::to_value(stats).unwrap_or_default();
+            line["atMs"] = (started.elapsed().as_millis() as u64).into();
+            println!("live {line}");
+        }
+        CallEvent::Transfer {
+            event: TransferEvent::Offered(p),
+            ..
+        } if p.direction == TransferDirection::Receiving => {
+            println!("receiving: {} from byte {}", p.name, p.bytes_done);
+        }
+        _ => {}
+    }
 }
 
 fn print_event(ev: &CallEvent) {

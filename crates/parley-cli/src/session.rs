@@ -37,12 +37,10 @@ pub fn rtc_config(a: &NetArgs) -> Result<RtcConfig> {
     Ok(cfg)
 }
 
-/// Builds the call options from the command line; `auto` picks camera/mic when present.
-pub fn call_options(
-    a: &CallArgs,
-    profile: Option<Arc<Profile>>,
-    auto: bool,
-) -> Result<CallOptions> {
+/// The files given with --send-file and --send-file-as, checked.
+///
+/// Errors: one is not a regular file.
+pub fn files_to_send(a: &CallArgs) -> Result<Vec<FileToSend>> {
     let mut files: Vec<FileToSend> = a
         .send_file
         .iter()
@@ -71,6 +69,19 @@ pub fn call_options(
         if !meta.is_file() {
             bail!("--send-file {}: not a regular file", f.path.display());
         }
+    }
+    Ok(files)
+}
+
+/// Builds the call options from the command line; `auto` picks camera/mic when present.
+pub fn call_options(
+    a: &CallArgs,
+    profile: Option<Arc<Profile>>,
+    auto: bool,
+) -> Result<CallOptions> {
+    let mut files = files_to_send(a)?;
+    if a.send_file_after.is_some() {
+        files.clear(); // offered later, by the driver
     }
     if let Some(dir) = &a.receive_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("--receive-dir {}", dir.display()))?;
