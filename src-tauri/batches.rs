@@ -86,23 +86,24 @@ impl Batches {
     /// folder's updated view (`None` when nothing changed, e.g. late progress
     /// of a file that ended); `None` for a file sent on its own.
     pub fn apply(&mut self, peer: &PeerId, ev: &TransferEvent) -> Option<Option<TransferView>> {
-        let (transfer_id, batch) = match ev {
+        let (transfer_id, batch, direction) = match ev {
             TransferEvent::Incoming(p) | TransferEvent::Offered(p) | TransferEvent::Progress(p) => {
-                (&p.transfer_id, p.batch.as_ref())
+                (&p.transfer_id, p.batch.as_ref(), p.direction)
             }
+            TransferEvent::Failed {
+                transfer_id,
+                batch,
+                direction,
+                ..
+            } => (transfer_id, batch.as_ref(), *direction),
             TransferEvent::Completed { transfer_id, .. }
-            | TransferEvent::Failed { transfer_id, .. }
-            | TransferEvent::Queued { transfer_id, .. } => (transfer_id, None),
+            | TransferEvent::Queued { transfer_id, .. } => {
+                (transfer_id, None, TransferDirection::Sending)
+            }
             _ => return None,
         };
         let batch_id = match (batch, self.member_of.get(transfer_id)) {
             (Some(b), _) => {
-                let direction = match ev {
-                    TransferEvent::Incoming(p)
-                    | TransferEvent::Offered(p)
-                    | TransferEvent::Progress(p) => p.direction,
-                    _ => TransferDirection::Receiving,
-                };
                 self.folders
                     .entry(b.id.clone())
                     .or_insert_with(|| new_folder(b.clone(), peer.clone(), direction));
@@ -220,16 +221,20 @@ fn view(f: &mut Folder, batch_id: &str) -> TransferView {
             }
         }
     }
-    let all_ended = ended >= f.batch.files && asked == 0 && running == 0 && waiting.is_none();
-    let state = if all_ended {
-        match &failure {
-            None => "completed",
-            Some((TransferOutcome::Declined, _)) => "declined",
-            Some((TransferOutcome::Cancelled, _)) => "cancelled",
-            Some(_) => "failed",
-        }
-    } else if asked > 0 && running == 0 {
+    let idle = asked == 0 && running == 0 && waiting.is_none();
+    let ended_as = match &failure {
+        None => "completed",
+        Some((TransferOutcome::Declined, _)) => "declined",
+        Some((TransferOutcome::Cancelled, _)) => "cancelled",
+        Some(_) => "failed",
+    };
+    // A question waiting for the user shows first: its files wait for it.
+    let state = if asked > 0 {
         "offered"
+    } else if idle && (ended >= f.batch.files || failure.is_some()) {
+        // All of it ended, or nothing more moves after a failure, a no or a
+        // cancel (what is left of the folder is not coming this time).
+        ended_as
     } else if running > 0 {
         "active"
     } else if waiting.is_some() {
@@ -239,6 +244,7 @@ fn view(f: &mut Folder, batch_id: &str) -> TransferView {
     } else {
         "offered"
     };
+    let all_ended = !matches!(state, "offered" | "active" | "waiting");
     if all_ended {
         f.finished_at_ms.get_or_insert_with(now_ms);
     } else {
@@ -334,11 +340,15 @@ mod tests {
                 (Some(0), Some(3), 30)
             );
         }
-        let v = b
-            .apply(&peer(), &TransferEvent::Offered(progress("0", "trip/a", 0)))
-            .unwrap()
-            .unwrap();
-        assert_eq!(v.state, "active");
+        // The yes starts them all; the question stands until the last one.
+        let mut v = None;
+        for (i, name) in names.iter().enumerate() {
+            let ev = TransferEvent::Offered(progress(&i.to_string(), name, 0));
+            v = b.apply(&peer(), &ev).unwrap();
+            let want = if i < 2 { "offered" } else { "active" };
+            assert_eq!(v.as_ref().unwrap().state, want);
+        }
+        drop(v);
         let v = b
             .apply(
                 &peer(),
@@ -394,10 +404,25 @@ mod tests {
                 outcome: TransferOutcome::Declined,
                 reason: "declined".into(),
                 direction: TransferDirection::Receiving,
+                batch: Some(trip()),
             };
             last = b.apply(&peer(), &ev).unwrap();
+            // Declined once nothing of it waits for the user any more.
+            let want = if i < 2 { "offered" } else { "declined" };
+            assert_eq!(last.as_ref().unwrap().state, want);
         }
-        assert_eq!(last.unwrap().state, "declined");
+        // A later offer refused on that no ends there too: no row of its own.
+        let ev = TransferEvent::Failed {
+            transfer_id: "9".into(),
+            name: "trip/later".into(),
+            bytes_total: 10,
+            outcome: TransferOutcome::Declined,
+            reason: "declined".into(),
+            direction: TransferDirection::Receiving,
+            batch: Some(trip()),
+        };
+        assert_eq!(b.apply(&peer(), &ev).unwrap().unwrap().state, "declined");
+        let _ = last;
 
         let mut b = Batches::default();
         let queued: Vec<OutboxEntry> = (0..2)

@@ -115,8 +115,16 @@ pub async fn open_transfer(state: State<'_, AppState>, transfer_id: String) -> C
             .and_then(|t| t.path.clone())
     };
     let path = path.ok_or_else(|| CommandError::new("not_found", "no such received file"))?;
-    // A received folder opens in the file manager.
-    if !std::path::Path::new(&path).exists() {
+    // A received folder opens in the file manager; not one whose name has an
+    // extension (`x.app`, `x.prefPane`: the system may run a bundle).
+    let p = std::path::Path::new(&path);
+    if p.is_dir() && p.extension().is_some() {
+        return Err(CommandError::new(
+            "invalid",
+            format!("{path} may be a program bundle: Parley does not open it (use Show in folder)"),
+        ));
+    }
+    if !p.exists() {
         return Err(CommandError::new(
             "not_found",
             format!("{path} is no longer there"),

@@ -346,9 +346,11 @@ pub(super) async fn run_files(
                     TransferCommand::Cancel { transfer_id } => match sends.cancel(transfer_id) {
                         Cancelled::NotOurs => false,
                         Cancelled::Running => true,
-                        Cancelled::Queued(event) => {
-                            let ev = CallEvent::Transfer { peer: peer.clone(), event };
-                            let _ = internal.send(Internal::Event(ev)).await;
+                        Cancelled::Queued(events) => {
+                            for event in events {
+                                let ev = CallEvent::Transfer { peer: peer.clone(), event };
+                                let _ = internal.send(Internal::Event(ev)).await;
+                            }
                             true
                         }
                     },

@@ -15,7 +15,7 @@ use super::data::{Internal, Reporter};
 use super::FileToSend;
 use crate::channel::MessageSink;
 use crate::transfer::{
-    send_file_as, Outgoing, TransferDirection, TransferEvent, TransferOutcome,
+    send_file_as, Batch, Outgoing, TransferDirection, TransferEvent, TransferOutcome,
     SENDER_INBOUND_CAPACITY,
 };
 
@@ -36,24 +36,33 @@ pub(super) enum Cancelled {
     NotOurs,
     /// A file being sent (or cancelled before): it reports its own end.
     Running,
-    /// A queued file, now skipped: report this event for it.
-    Queued(TransferEvent),
+    /// Queued files, now skipped (one, or a folder's): report these events.
+    Queued(Vec<TransferEvent>),
 }
 
 /// What the call's command loop and the sends share: which transfers are ours.
 #[derive(Debug, Default)]
 struct State {
     /// Files being sent: their answer queue (`None` once the channel closed,
-    /// so the send ends) and cancel switch, by transfer id.
-    running: HashMap<String, (Option<mpsc::Sender<TransferFrame>>, watch::Sender<bool>)>,
+    /// so the send ends), cancel switch and folder's batch id, by transfer id.
+    running: HashMap<String, Running>,
     /// The peer's answers stopped (the file channel closed).
     closed: bool,
-    /// Files still waiting in the queue: their name as shown, by transfer id.
-    queued: HashMap<String, String>,
+    /// Files still waiting in the queue: their name as shown and folder, by
+    /// transfer id.
+    queued: HashMap<String, (String, Option<Batch>)>,
     /// Ids of queued files the user cancelled (already reported): skipped
     /// when their turn comes.
     cancelled: HashSet<String>,
 }
+
+/// A file being sent: its answer queue (`None` once the channel closed, so
+/// the send ends), its cancel switch and its folder's batch id.
+type Running = (
+    Option<mpsc::Sender<TransferFrame>>,
+    watch::Sender<bool>,
+    Option<String>,
+);
 
 /// The sends of one call, shared by the command loop ([`FileSends::cancel`]),
 /// the router ([`FileSends::route`]) and the task sending the files
@@ -68,30 +77,52 @@ impl FileSends {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// If `transfer_id` is one of ours, cancels it: a file being sent reports
-    /// its own end; for a file still queued the event to report is returned
-    /// (its `Failed`, cancelled), and it is skipped when its turn comes.
-    pub(super) fn cancel(&self, transfer_id: &str) -> Cancelled {
+    /// If `id` is one of ours, or the batch id of a folder we send, cancels
+    /// it (all of the folder): a file being sent reports its own end; for
+    /// files still queued the events to report are returned (their `Failed`,
+    /// cancelled), and they are skipped when their turn comes.
+    pub(super) fn cancel(&self, id: &str) -> Cancelled {
         let mut state = self.lock();
-        if let Some((_, cancel)) = state.running.get(transfer_id) {
-            let _ = cancel.send(true);
-            return Cancelled::Running;
-        }
-        let Some(name) = state.queued.get(transfer_id).cloned() else {
+        let in_folder = |batch: Option<&str>| batch == Some(id);
+        let running: Vec<String> = state
+            .running
+            .iter()
+            .filter(|(t, r)| t.as_str() == id || in_folder(r.2.as_deref()))
+            .map(|(t, _)| t.clone())
+            .collect();
+        let queued: Vec<String> = state
+            .queued
+            .iter()
+            .filter(|(t, q)| t.as_str() == id || in_folder(q.1.as_ref().map(|b| b.id.as_str())))
+            .map(|(t, _)| t.clone())
+            .collect();
+        if running.is_empty() && queued.is_empty() {
             return Cancelled::NotOurs;
-        };
-        if !state.cancelled.insert(transfer_id.to_owned()) {
-            return Cancelled::Running; // cancelled before: reported then
         }
-        tracing::info!(%transfer_id, %name, "queued file cancelled");
-        Cancelled::Queued(TransferEvent::Failed {
-            transfer_id: transfer_id.to_owned(),
-            name,
-            bytes_total: 0,
-            outcome: TransferOutcome::Cancelled,
-            reason: CANCELLED_QUEUED.to_owned(),
-            direction: TransferDirection::Sending,
-        })
+        for t in &running {
+            let _ = state.running[t].1.send(true);
+        }
+        let mut events = Vec::new();
+        for transfer_id in queued {
+            if !state.cancelled.insert(transfer_id.clone()) {
+                continue; // cancelled before: reported then
+            }
+            let (name, batch) = state.queued[&transfer_id].clone();
+            tracing::info!(%transfer_id, %name, "queued file cancelled");
+            events.push(TransferEvent::Failed {
+                transfer_id,
+                name,
+                bytes_total: 0,
+                outcome: TransferOutcome::Cancelled,
+                reason: CANCELLED_QUEUED.to_owned(),
+                direction: TransferDirection::Sending,
+                batch,
+            });
+        }
+        match events.is_empty() {
+            true => Cancelled::Running,
+            false => Cancelled::Queued(events),
+        }
     }
 
     /// Whether `transfer_id` is one of ours (being sent or queued).
@@ -102,7 +133,7 @@ impl FileSends {
 
     /// Cancels every send (the call ends).
     pub(super) fn cancel_all(&self) {
-        for (_, cancel) in self.lock().running.values() {
+        for (_, cancel, _) in self.lock().running.values() {
             let _ = cancel.send(true);
         }
     }
@@ -131,7 +162,7 @@ impl FileSends {
         // No answer will come: each send waiting for one ends (channel closed).
         let mut state = self.lock();
         state.closed = true;
-        for (answers, _) in state.running.values_mut() {
+        for (answers, _, _) in state.running.values_mut() {
             *answers = None;
         }
     }
@@ -228,7 +259,8 @@ impl FileSends {
                 tracing::debug!(%transfer_id, "file queued twice: once is enough");
                 return false;
             }
-            state.queued.insert(transfer_id.clone(), display_name(&f));
+            let queued = (display_name(&f), f.batch.clone());
+            state.queued.insert(transfer_id.clone(), queued);
         }
         f.transfer_id = Some(transfer_id);
         queue.push_back((f, first));
@@ -253,9 +285,10 @@ impl FileSends {
             let cancelled = state.cancelled.remove(&transfer_id);
             if !cancelled {
                 let answers_tx = (!state.closed).then_some(answers_tx);
+                let batch = f.batch.as_ref().map(|b| b.id.clone());
                 state
                     .running
-                    .insert(transfer_id.clone(), (answers_tx, cancel_tx));
+                    .insert(transfer_id.clone(), (answers_tx, cancel_tx, batch));
             }
             cancelled
         };

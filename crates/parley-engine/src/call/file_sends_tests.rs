@@ -117,12 +117,15 @@ async fn files_are_offered_several_at_once_and_a_queued_one_can_be_cancelled() {
 
     // The last file is still queued: cancelling it ends it without an offer.
     assert!(sends.is_ours(&last));
-    match sends.cancel(&last) {
-        Cancelled::Queued(TransferEvent::Failed {
-            transfer_id,
-            outcome: TransferOutcome::Cancelled,
-            ..
-        }) => assert_eq!(transfer_id, last),
+    match &sends.cancel(&last) {
+        Cancelled::Queued(events) => match &events[..] {
+            [TransferEvent::Failed {
+                transfer_id,
+                outcome: TransferOutcome::Cancelled,
+                ..
+            }] => assert_eq!(*transfer_id, last),
+            other => panic!("cancelling a queued file: {other:?}"),
+        },
         other => panic!("cancelling a queued file: {other:?}"),
     }
     assert!(

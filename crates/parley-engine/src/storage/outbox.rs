@@ -111,8 +111,15 @@ impl Profile {
                 "INSERT OR REPLACE INTO outbox (transfer_id, peer, path, name, queued_at_ms, attempts, batch)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
             )?;
+            let mut rebatch = tx.prepare("UPDATE outbox SET batch = ?2 WHERE transfer_id = ?1")?;
             for ToQueue { path, name, batch } in files {
-                if let Some(e) = queued.get(&path) {
+                if let Some(e) = queued.get_mut(&path) {
+                    // Dropped again as part of a new folder: it goes with
+                    // that folder now (whose counts include it).
+                    if batch.is_some() && e.batch != batch {
+                        rebatch.execute(params![e.transfer_id, batch_json(batch.as_ref())])?;
+                        e.batch = batch;
+                    }
                     out.push(e.clone());
                     continue;
                 }

@@ -299,6 +299,8 @@ pub enum TransferEvent {
         reason: String,
         /// Which way it went.
         direction: TransferDirection,
+        /// The dropped folder it belongs to, when known.
+        batch: Option<Batch>,
     },
     /// A file we send did not arrive this time (the connection dropped, the
     /// contact went offline, the receiver's disk was full, ...) but stays in the

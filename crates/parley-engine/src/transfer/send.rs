@@ -166,6 +166,7 @@ pub async fn send_file_as(
                 outcome: e.outcome(),
                 reason: e.to_string(),
                 direction: TransferDirection::Sending,
+                batch: batch.cloned(),
             },
         )
         .await;

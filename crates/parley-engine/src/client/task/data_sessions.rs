@@ -198,6 +198,7 @@ impl Task {
                 outcome: TransferOutcome::Failed,
                 reason: "the connection to the contact closed".into(),
                 direction,
+                batch: None,
             };
             let event = self.note_transfer(event);
             let peer = session.peer.clone();

@@ -176,21 +176,27 @@ impl Task {
             files = files.len(),
             "folder cancelled by the user"
         );
-        for e in files {
-            if self.outbox.is_active(&e.transfer_id) {
-                let command = TransferCommand::Cancel {
-                    transfer_id: e.transfer_id.clone(),
-                };
-                if let Some(a) = &self.call {
-                    let _ = a.call.command(CallCommand::Transfer(command.clone())).await;
-                }
-                self.sessions
-                    .broadcast(|| CallCommand::Transfer(command.clone()))
-                    .await;
-            } else {
-                self.end_queued(&e, TransferOutcome::Cancelled, "cancelled".into())
-                    .await;
+        // Those on their way: one command for the whole folder (the call's
+        // command queue is bounded, and the call may be waiting for us to
+        // take its events meanwhile).
+        if files.iter().any(|e| self.outbox.is_active(&e.transfer_id)) {
+            let command = TransferCommand::Cancel {
+                transfer_id: batch_id.to_owned(),
+            };
+            if let Some(a) = &self.call {
+                let _ = a.call.command(CallCommand::Transfer(command.clone())).await;
             }
+            self.sessions
+                .broadcast(|| CallCommand::Transfer(command.clone()))
+                .await;
+        }
+        let waiting: Vec<OutboxEntry> = files
+            .into_iter()
+            .filter(|e| !self.outbox.is_active(&e.transfer_id))
+            .collect();
+        for e in &waiting {
+            self.end_queued(e, TransferOutcome::Cancelled, "cancelled".into())
+                .await;
         }
         true
     }
@@ -217,6 +223,7 @@ impl Task {
             outcome,
             reason,
             direction: TransferDirection::Sending,
+            batch: e.batch.clone(),
         };
         let peer = e.peer.clone();
         self.emit(ClientEvent::Transfer { peer, event }).await;

@@ -3,43 +3,96 @@
 //! waiting now and those still to come, in this call and the next ones while
 //! the app runs.
 
-use std::collections::VecDeque;
-use std::sync::{Mutex, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use parley_proto::data::{transfer_id_from_hex, Batch, TransferFrame};
 
 use super::{Offer, ReceiveSession, DECLINED_BY_USER};
 use crate::transfer::{sanitize_file_name, TransferOutcome};
 
-/// Most batch decisions remembered by the process (the oldest are forgotten:
-/// an offer of a forgotten batch is asked about again).
+/// Most folders remembered by the process (the oldest are forgotten: an
+/// offer of a forgotten folder is asked about again).
 const REMEMBERED: usize = 1024;
 
-/// What our user said about each batch lately: its id and yes (`true`) or no.
-/// Ids are 16 random bytes known only to the two peers, so a decision is
-/// kept by id alone, across calls.
-fn decisions() -> &'static Mutex<VecDeque<(String, bool)>> {
-    static DECISIONS: OnceLock<Mutex<VecDeque<(String, bool)>>> = OnceLock::new();
-    DECISIONS.get_or_init(|| Mutex::new(VecDeque::new()))
+/// A folder offered to us: as our user saw it, their answer, and the offers
+/// taken under a yes (transfer id → size, bytes).
+#[derive(Debug)]
+struct Folder {
+    batch: Batch,
+    yes: Option<bool>,
+    taken: HashMap<String, u64>,
 }
 
-/// Our user's answer to batch `id`, if they gave one.
-pub(super) fn decided(id: &str) -> Option<bool> {
-    let list = decisions().lock().unwrap_or_else(|p| p.into_inner());
-    list.iter()
-        .rev()
-        .find(|(b, _)| b == id)
-        .map(|(_, yes)| *yes)
+/// The folders offered lately, oldest first.
+fn folders() -> MutexGuard<'static, VecDeque<Folder>> {
+    static FOLDERS: OnceLock<Mutex<VecDeque<Folder>>> = OnceLock::new();
+    FOLDERS
+        .get_or_init(|| Mutex::new(VecDeque::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Remembers our user's answer to batch `id`.
-fn decide(id: &str, yes: bool) {
-    let mut list = decisions().lock().unwrap_or_else(|p| p.into_inner());
-    list.retain(|(b, _)| b != id);
+/// Remembers `batch` as offered (its first offer is about to be asked about).
+pub(super) fn seen(batch: &Batch) {
+    let mut list = folders();
+    if list.iter().any(|f| f.batch.id == batch.id) {
+        return;
+    }
     if list.len() >= REMEMBERED {
         list.pop_front();
     }
-    list.push_back((id.to_owned(), yes));
+    list.push_back(Folder {
+        batch: batch.clone(),
+        yes: None,
+        taken: HashMap::new(),
+    });
+}
+
+/// Whether `id` is a folder offered to us lately.
+fn known(id: &str) -> bool {
+    folders().iter().any(|f| f.batch.id == id)
+}
+
+/// Our user's answer for `offer`'s folder: `Some(false)` after a no;
+/// `Some(true)` after a yes when the offer is of that very folder (the same
+/// name, number of files and size as the user saw) and fits in it: its path
+/// is inside the folder, and with it the offers taken stay within the
+/// folder's number of files and size (it is counted then). `None`: ask.
+pub(super) fn decided(offer: &Offer) -> Option<bool> {
+    let batch = offer.batch.as_ref()?;
+    let mut list = folders();
+    let folder = list.iter_mut().find(|f| f.batch.id == batch.id)?;
+    match folder.yes? {
+        false => Some(false),
+        true => fits(folder, offer).then_some(true),
+    }
+}
+
+/// Whether `offer` is one the yes to `folder` covers; counts it if so.
+fn fits(folder: &mut Folder, offer: &Offer) -> bool {
+    let same = offer.batch.as_ref() == Some(&folder.batch);
+    let inside = offer.rel.folders.first() == Some(&folder.batch.name);
+    if !same || !inside {
+        return false;
+    }
+    if folder.taken.contains_key(&offer.transfer_id) {
+        return true; // offered again (a reconnection)
+    }
+    let bytes: u64 = folder.taken.values().sum();
+    let room = (folder.taken.len() as u64) < folder.batch.files
+        && bytes.saturating_add(offer.size) <= folder.batch.size;
+    if room {
+        folder.taken.insert(offer.transfer_id.clone(), offer.size);
+    }
+    room
+}
+
+/// Records our user's answer to folder `id`.
+fn decide(id: &str, yes: bool) {
+    if let Some(f) = folders().iter_mut().find(|f| f.batch.id == id) {
+        f.yes = Some(yes);
+    }
 }
 
 /// The batch of an offer as we show it: its name sanitised like a file name;
@@ -57,10 +110,11 @@ fn in_batch(offer: &Offer, id: &str) -> bool {
 }
 
 impl ReceiveSession {
-    /// Whether `id` is the batch id of an offer waiting for the user or of a
-    /// transfer being received.
+    /// Whether `id` is the batch id of a folder offered lately, or of an
+    /// offer waiting for the user or a transfer being received.
     pub(super) fn is_batch(&self, id: &str) -> bool {
-        self.pending.iter().any(|o| in_batch(o, id))
+        known(id)
+            || self.pending.iter().any(|o| in_batch(o, id))
             || self
                 .active
                 .values()
@@ -79,7 +133,12 @@ impl ReceiveSession {
         tracing::info!(batch = id, files = offers.len(), "folder accepted");
         let mut frames = Vec::with_capacity(offers.len());
         for offer in offers {
-            frames.extend(self.take(offer).await);
+            // Only what the user saw: an offer outside the folder, or beyond
+            // its number of files or size, is declined.
+            match decided(&offer) {
+                Some(true) => frames.extend(self.take(offer).await),
+                _ => frames.push(self.refuse(offer).await),
+            }
         }
         frames
     }
@@ -89,6 +148,13 @@ impl ReceiveSession {
     /// files of it being received are cancelled too (their parts discarded).
     /// Returns the frames for the peer.
     pub(super) async fn decline_batch(&mut self, id: &str, cancel: bool) -> Vec<TransferFrame> {
+        // Remembered even if it was never asked about (received without
+        // asking): its offers still to come are refused too.
+        let mine = self.pending.iter().filter_map(|o| o.batch.as_ref());
+        let running = self.active.values().filter_map(|a| a.batch.as_ref());
+        if let Some(b) = mine.chain(running).find(|b| b.id == id).cloned() {
+            seen(&b);
+        }
         decide(id, false);
         let (offers, rest) = std::mem::take(&mut self.pending)
             .into_iter()
@@ -114,7 +180,8 @@ impl ReceiveSession {
         frames
     }
 
-    /// Declines `offer` for the user (reported as declined).
+    /// Declines `offer` for the user (reported as declined; a folder's files
+    /// name their folder).
     pub(super) async fn refuse(&mut self, offer: Offer) -> TransferFrame {
         tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, "offer declined");
         self.emit_failed(
@@ -123,6 +190,7 @@ impl ReceiveSession {
             offer.size,
             TransferOutcome::Declined,
             "declined".into(),
+            offer.batch.as_ref(),
         )
         .await;
         TransferFrame::Decline {

@@ -32,6 +32,7 @@ pub(super) async fn finish(
         started,
         writer,
         lease,
+        batch,
         ..
     } = active;
     let verdict = match writer.finish().await {
@@ -88,6 +89,7 @@ pub(super) async fn finish(
                 size,
                 err.outcome(),
                 err.to_string(),
+                batch.as_ref(),
             )
             .await;
             TransferFrame::Failed {

@@ -289,6 +289,7 @@ impl ReceiveSession {
                         offer.size,
                         TransferOutcome::Cancelled,
                         why,
+                        offer.batch.as_ref(),
                     )
                     .await;
                 } else if let Some(id) = self.active_id(&transfer_id) {
@@ -407,6 +408,7 @@ impl ReceiveSession {
                 offer.size,
                 TransferOutcome::Failed,
                 why,
+                offer.batch.as_ref(),
             )
             .await;
         }
@@ -458,6 +460,7 @@ impl ReceiveSession {
                 size,
                 TransferOutcome::Failed,
                 format!("declined: {reason}"),
+                batch.as_ref(),
             )
             .await;
             return decline(reason);
@@ -484,7 +487,7 @@ impl ReceiveSession {
             // An empty folder of a folder the user has not answered yet waits
             // for the answer with the rest of it, unless it is here already.
             let here = std::fs::symlink_metadata(offer.dir(&dir)).is_ok_and(|m| m.is_dir());
-            let undecided = offer.batch.as_ref().map(|b| batch::decided(&b.id));
+            let undecided = offer.batch.as_ref().map(|_| batch::decided(&offer));
             return match undecided {
                 Some(None) if self.ask && !here => self.ask_user(offer).await,
                 Some(Some(false)) if self.ask && !here => vec![self.refuse(offer).await],
@@ -520,6 +523,7 @@ impl ReceiveSession {
                 offer.size,
                 err.outcome(),
                 err.to_string(),
+                offer.batch.as_ref(),
             )
             .await;
             return vec![TransferFrame::Decline {
@@ -527,15 +531,15 @@ impl ReceiveSession {
                 reason: err.to_string(),
             }];
         }
+        // A folder the user answered already: no need to ask again (and a
+        // folder they declined or cancelled stays refused).
+        let answer = batch::decided(&offer);
+        if answer == Some(false) {
+            return vec![self.refuse(offer).await];
+        }
         // A file whose part we kept was accepted by our user before: it
         // resumes without asking again.
-        if self.ask && !resumes(&dir, &offer).await {
-            // A folder the user answered already: no need to ask again.
-            match offer.batch.as_ref().and_then(|b| batch::decided(&b.id)) {
-                Some(true) => return vec![self.start(offer).await],
-                Some(false) => return vec![self.refuse(offer).await],
-                None => {}
-            }
+        if self.ask && answer.is_none() && !resumes(&dir, &offer).await {
             return self.ask_user(offer).await;
         }
         vec![self.start(offer).await]
@@ -545,6 +549,9 @@ impl ReceiveSession {
     /// ([`TransferEvent::Incoming`]; a UI shows the offers of one batch as one
     /// question).
     async fn ask_user(&mut self, offer: Offer) -> Vec<TransferFrame> {
+        if let Some(b) = &offer.batch {
+            batch::seen(b);
+        }
         tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, size = offer.size, "file offered; asking the user");
         let progress = offer.progress(0);
         self.pending.push(offer);
@@ -572,6 +579,7 @@ impl ReceiveSession {
             transfer_id,
             rel,
             size,
+            batch,
             ..
         } = offer;
         let name = rel.display();
@@ -601,8 +609,15 @@ impl ReceiveSession {
                 vec![TransferFrame::Complete { transfer_id }]
             }
             Err(e) => {
-                self.emit_failed(&transfer_id, &name, size, e.outcome(), e.to_string())
-                    .await;
+                self.emit_failed(
+                    &transfer_id,
+                    &name,
+                    size,
+                    e.outcome(),
+                    e.to_string(),
+                    batch.as_ref(),
+                )
+                .await;
                 vec![TransferFrame::Decline {
                     transfer_id,
                     reason: format!("cannot make the folder: {e}"),
@@ -627,6 +642,7 @@ impl ReceiveSession {
                 offer.size,
                 TransferOutcome::Failed,
                 "declined: not accepting files".into(),
+                offer.batch.as_ref(),
             )
             .await;
             return decline("not accepting files".into());
@@ -639,6 +655,7 @@ impl ReceiveSession {
                 offer.size,
                 err.outcome(),
                 err.to_string(),
+                offer.batch.as_ref(),
             )
             .await;
             return decline(err.to_string());
@@ -646,7 +663,18 @@ impl ReceiveSession {
         let leaf = offer.leaf();
         let Some(lease) = PartLease::take(&PartLease::part_path(&offer.dir(&dir), &leaf)) else {
             tracing::info!(%transfer_id, name = %offer.name, "the same file is being received already");
-            return decline("busy: a file of the same name is being received".into());
+            let why = "busy: a file of the same name is being received".to_owned();
+            let batch = offer.batch.as_ref();
+            self.emit_failed(
+                &transfer_id,
+                &offer.name,
+                offer.size,
+                TransferOutcome::Failed,
+                why.clone(),
+                batch,
+            )
+            .await;
+            return decline(why);
         };
         let Offer {
             id_bytes,
@@ -669,11 +697,25 @@ impl ReceiveSession {
         let (dir, (part, sidecar, file, hasher, offset)) = match prepared {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
-                self.emit_failed(&transfer_id, &name, size, e.outcome(), e.to_string())
+                let why = e.to_string();
+                self.emit_failed(&transfer_id, &name, size, e.outcome(), why, batch.as_ref())
                     .await;
                 return decline(format!("cannot save the file: {e}"));
             }
-            Err(e) => return decline(format!("cannot save the file: {e}")),
+            Err(e) => {
+                let why = format!("cannot save the file: {e}");
+                let outcome = TransferOutcome::Failed;
+                self.emit_failed(
+                    &transfer_id,
+                    &name,
+                    size,
+                    outcome,
+                    why.clone(),
+                    batch.as_ref(),
+                )
+                .await;
+                return decline(why);
+            }
         };
         tracing::info!(%transfer_id, %name, size, offset, "receiving a file");
         let active = Incoming {
@@ -769,6 +811,7 @@ impl ReceiveSession {
             active.size,
             err.outcome(),
             err.to_string(),
+            active.batch.as_ref(),
         )
         .await;
     }
@@ -780,6 +823,7 @@ impl ReceiveSession {
         bytes_total: u64,
         outcome: TransferOutcome,
         reason: String,
+        batch: Option<&Batch>,
     ) {
         emit_failed(
             &self.events,
@@ -788,6 +832,7 @@ impl ReceiveSession {
             bytes_total,
             outcome,
             reason,
+            batch,
         )
         .await;
     }
@@ -801,6 +846,7 @@ async fn emit_failed(
     bytes_total: u64,
     outcome: TransferOutcome,
     reason: String,
+    batch: Option<&Batch>,
 ) {
     emit(
         events,
@@ -811,6 +857,7 @@ async fn emit_failed(
             outcome,
             reason,
             direction: TransferDirection::Receiving,
+            batch: batch.cloned(),
         },
     )
     .await;

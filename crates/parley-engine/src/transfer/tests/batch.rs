@@ -170,3 +170,45 @@ async fn a_bad_batch_id_is_ignored_and_the_file_asked_about_on_its_own() {
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].batch, None);
 }
+
+#[tokio::test]
+async fn a_yes_covers_only_the_folder_the_user_saw() {
+    let dst = tempfile::tempdir().unwrap();
+    let (tx, mut events) = mpsc::channel(1024);
+    let mut s = ReceiveSession::new(Some(dst.path().to_path_buf()), tx);
+    s.set_ask(true);
+    // The user sees "small, 2 files, 6 bytes" and says yes.
+    let small = batch("small", 2);
+    offer(&mut s, "small/a.txt", &small).await;
+    assert_eq!(asked(&mut events).len(), 1);
+    let frames = s
+        .command(TransferCommand::Accept {
+            transfer_id: small.id.clone(),
+        })
+        .await;
+    assert_eq!(accepted(&frames), 1);
+    // The second file fits; the same one offered again is not counted twice.
+    let (b, frames) = offer(&mut s, "small/b.txt", &small).await;
+    assert_eq!(accepted(&frames), 1, "{frames:?}");
+    s.command(TransferCommand::Cancel { transfer_id: b }).await;
+    // A third file, one outside the folder, or the same id claiming a bigger
+    // folder: asked about again, not taken on the old yes.
+    let (_, frames) = offer(&mut s, "small/c.txt", &small).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    let (_, frames) = offer(&mut s, "elsewhere/x.txt", &small).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    let mut bigger = small.clone();
+    bigger.files = 1000;
+    bigger.size = 1 << 40;
+    let (_, frames) = offer(&mut s, "small/d.txt", &bigger).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    assert_eq!(asked(&mut events).len(), 3);
+    // Saying yes again does not stretch the folder: they are declined.
+    let frames = s
+        .command(TransferCommand::Accept {
+            transfer_id: small.id.clone(),
+        })
+        .await;
+    assert_eq!(accepted(&frames), 0, "{frames:?}");
+    assert_eq!(frames.len(), 3, "{frames:?}");
+}
