@@ -211,10 +211,16 @@ fn view(f: &mut Folder, batch_id: &str) -> TransferView {
             }
             File::Ended(outcome, why) => {
                 ended += 1;
-                // A cancel or a decline says more than the failures it causes.
+                // A cancel says more than a decline, and either more than the
+                // failures they cause.
+                let rank = |o: &TransferOutcome| match o {
+                    TransferOutcome::Cancelled => 2,
+                    TransferOutcome::Declined => 1,
+                    _ => 0,
+                };
                 if failure
                     .as_ref()
-                    .is_none_or(|(o, _)| *o == TransferOutcome::Failed)
+                    .is_none_or(|(o, _)| rank(outcome) > rank(o))
                 {
                     failure = Some((*outcome, why.clone()));
                 }
@@ -231,9 +237,13 @@ fn view(f: &mut Folder, batch_id: &str) -> TransferView {
     // A question waiting for the user shows first: its files wait for it.
     let state = if asked > 0 {
         "offered"
-    } else if idle && (ended >= f.batch.files || failure.is_some()) {
-        // All of it ended, or nothing more moves after a failure, a no or a
-        // cancel (what is left of the folder is not coming this time).
+    } else if idle
+        && (ended >= f.batch.files
+            || (failure.is_some() && f.direction == TransferDirection::Receiving))
+    {
+        // All of it ended; or, receiving, nothing more moves after a failure,
+        // a no or a cancel (what is left of the folder is not coming this
+        // time; a sender reports an end for every file it had).
         ended_as
     } else if running > 0 {
         "active"

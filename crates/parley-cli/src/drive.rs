@@ -50,8 +50,12 @@ pub async fn drive(
     tokio::pin!(invite_at);
     // Armed at accept with --send-file-after: the files offered then, and how
     // many of them have not ended yet.
+    // (Checked before the call started; a file gone since is reported.)
     let mut late_files = match a.send_file_after {
-        Some(_) => crate::session::files_to_send(a)?,
+        Some(_) => crate::session::files_to_send(a).unwrap_or_else(|e| {
+            eprintln!("{e:#}");
+            Vec::new()
+        }),
         None => Vec::new(),
     };
     let mut late_left = late_files.len();

@@ -29,6 +29,10 @@ const PER_SEND_INBOUND: usize = 8;
 /// Reason of the [`TransferEvent::Failed`] of a queued file cancelled before its offer.
 const CANCELLED_QUEUED: &str = "cancelled before it was sent";
 
+/// Reason of the [`TransferEvent::Failed`] of a queued file whose folder the
+/// receiver declined.
+const DECLINED_FOLDER: &str = "the receiver declined its folder";
+
 /// What [`FileSends::cancel`] did.
 #[derive(Debug)]
 pub(super) enum Cancelled {
@@ -102,27 +106,26 @@ impl FileSends {
         for t in &running {
             let _ = state.running[t].1.send(true);
         }
-        let mut events = Vec::new();
-        for transfer_id in queued {
-            if !state.cancelled.insert(transfer_id.clone()) {
-                continue; // cancelled before: reported then
-            }
-            let (name, batch) = state.queued[&transfer_id].clone();
-            tracing::info!(%transfer_id, %name, "queued file cancelled");
-            events.push(TransferEvent::Failed {
-                transfer_id,
-                name,
-                bytes_total: 0,
-                outcome: TransferOutcome::Cancelled,
-                reason: CANCELLED_QUEUED.to_owned(),
-                direction: TransferDirection::Sending,
-                batch,
-            });
-        }
+        let outcome = (TransferOutcome::Cancelled, CANCELLED_QUEUED);
+        let events = skip_queued(&mut state, queued, outcome);
         match events.is_empty() {
             true => Cancelled::Running,
             false => Cancelled::Queued(events),
         }
+    }
+
+    /// The receiving user declined the folder `batch_id`: its files still
+    /// queued are not offered; returns their events (declined).
+    fn decline_folder(&self, batch_id: &str) -> Vec<TransferEvent> {
+        let mut state = self.lock();
+        let queued: Vec<String> = state
+            .queued
+            .iter()
+            .filter(|(_, q)| q.1.as_ref().is_some_and(|b| b.id == batch_id))
+            .map(|(t, _)| t.clone())
+            .collect();
+        let outcome = (TransferOutcome::Declined, DECLINED_FOLDER);
+        skip_queued(&mut state, queued, outcome)
     }
 
     /// Whether `transfer_id` is one of ours (being sent or queued).
@@ -309,11 +312,46 @@ impl FileSends {
             let e = r.err()?;
             tracing::info!("sending {}: {e}", f.path.display());
             if e.outcome() == TransferOutcome::Declined {
+                // A no to one file of a folder is a no to the folder: the
+                // rest of it is not offered.
+                if let Some(b) = &f.batch {
+                    for event in sends.decline_folder(&b.id) {
+                        crate::transfer::emit(&events, event).await;
+                    }
+                }
                 return None;
             }
             Some(format!("{}: {e}", display_name(&f)))
         })
     }
+}
+
+/// Marks `queued` files to be skipped when their turn comes and returns
+/// their events, ended with `outcome` (and its reason); those skipped before
+/// (reported then) are left out.
+fn skip_queued(
+    state: &mut State,
+    queued: Vec<String>,
+    (outcome, reason): (TransferOutcome, &str),
+) -> Vec<TransferEvent> {
+    let mut events = Vec::new();
+    for transfer_id in queued {
+        if !state.cancelled.insert(transfer_id.clone()) {
+            continue;
+        }
+        let (name, batch) = state.queued[&transfer_id].clone();
+        tracing::info!(%transfer_id, %name, reason, "queued file skipped");
+        events.push(TransferEvent::Failed {
+            transfer_id,
+            name,
+            bytes_total: 0,
+            outcome,
+            reason: reason.to_owned(),
+            direction: TransferDirection::Sending,
+            batch,
+        });
+    }
+    events
 }
 
 /// The name a file is offered under, as the user knows it.

@@ -184,3 +184,101 @@ async fn files_are_offered_several_at_once_and_a_queued_one_can_be_cancelled() {
     .await;
     assert!(done.is_ok(), "FileSendsDone reported");
 }
+
+#[tokio::test]
+async fn a_no_to_a_folder_stops_the_rest_of_it() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let count = MAX_CONCURRENT_SENDS + 4;
+    let batch = crate::transfer::Batch {
+        id: "cd".repeat(16),
+        name: "pics".into(),
+        files: count as u64,
+        size: 0,
+    };
+    let files: Vec<FileToSend> = (0..count)
+        .map(|i| {
+            let path: PathBuf = src.path().join(format!("f{i:02}.txt"));
+            std::fs::write(&path, b"").unwrap();
+            FileToSend {
+                path,
+                name: Some(format!("pics/f{i:02}.txt")),
+                to: None,
+                transfer_id: None,
+                batch: Some(batch.clone()),
+            }
+        })
+        .collect();
+    // Bob asks his user, who says no to the folder.
+    let (ab_sink, mut ab_rx) = memory_pair(64);
+    let (ba_sink, mut ba_rx) = memory_pair(64);
+    let (bob_tx, mut bob_events) = mpsc::channel(1024);
+    let (bob_cmd_tx, mut bob_cmd_rx) = mpsc::channel(64);
+    let mut bob = ReceiveSession::new(Some(dst.path().to_path_buf()), bob_tx);
+    bob.set_ask(true);
+    let (unused_tx, _unused_rx) = inbound_channel();
+    tokio::spawn(async move {
+        let _ =
+            serve_file_channel(&mut ab_rx, &ba_sink, &mut bob, &unused_tx, &mut bob_cmd_rx).await;
+    });
+    let (alice_tx, mut alice_events) = mpsc::channel(1024);
+    let (to_sender, answers) = inbound_channel();
+    let (_alice_cmd, mut alice_cmd_rx) = mpsc::channel(1);
+    let mut alice_session = ReceiveSession::new(None, alice_tx.clone());
+    let sink: Arc<dyn MessageSink> = Arc::new(ab_sink);
+    let alice_sink = Arc::clone(&sink);
+    tokio::spawn(async move {
+        let _ = serve_file_channel(
+            &mut ba_rx,
+            &*alice_sink,
+            &mut alice_session,
+            &to_sender,
+            &mut alice_cmd_rx,
+        )
+        .await;
+    });
+    let sends = FileSends::default();
+    let router = sends.clone();
+    tokio::spawn(async move { router.route(answers).await });
+    let (report_tx, _reports) = mpsc::channel::<Report>(64);
+    let (_more_tx, more) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        sends
+            .run(files, more, sink, alice_tx, Reporter::new(report_tx))
+            .await
+    });
+    next(&mut bob_events, |ev| {
+        matches!(ev, TransferEvent::Incoming(_)).then_some(())
+    })
+    .await;
+    let no = TransferCommand::Decline {
+        transfer_id: batch.id.clone(),
+    };
+    bob_cmd_tx.send(no).await.unwrap();
+    // Every file ends declined at Alice, the queued ones without an offer.
+    let mut declined = 0;
+    while declined < count {
+        next(&mut alice_events, |ev| match ev {
+            TransferEvent::Failed {
+                outcome: TransferOutcome::Declined,
+                batch: Some(b),
+                ..
+            } if b.id == batch.id => Some(()),
+            TransferEvent::Completed { .. } => panic!("a file of a declined folder arrived"),
+            _ => None,
+        })
+        .await;
+        declined += 1;
+    }
+    let offered = std::iter::from_fn(|| bob_events.try_recv().ok())
+        .filter(|ev| matches!(ev, TransferEvent::Incoming(_)))
+        .count();
+    assert!(
+        offered < MAX_CONCURRENT_SENDS,
+        "{offered} more offers after the no"
+    );
+    assert!(
+        std::fs::read_dir(dst.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}

@@ -15,14 +15,20 @@ use crate::transfer::{sanitize_file_name, TransferOutcome};
 /// offer of a forgotten folder is asked about again).
 const REMEMBERED: usize = 1024;
 
-/// A folder offered to us: as our user saw it, their answer, and the offers
-/// taken under a yes (transfer id → size, bytes).
+/// A folder offered to us: as our user saw it, their answer, the offers
+/// taken under a yes (transfer id → its name and size, bytes) and their
+/// total size.
 #[derive(Debug)]
 struct Folder {
     batch: Batch,
     yes: Option<bool>,
-    taken: HashMap<String, u64>,
+    taken: HashMap<String, (String, u64)>,
+    bytes: u64,
 }
+
+/// How far a folder's files may outgrow the size the user saw (files
+/// changed since the drop), bytes: a tenth of it, and at least this.
+const SIZE_SLACK_MIN: u64 = 1 << 20;
 
 /// The folders offered lately, oldest first.
 fn folders() -> MutexGuard<'static, VecDeque<Folder>> {
@@ -46,6 +52,7 @@ pub(super) fn seen(batch: &Batch) {
         batch: batch.clone(),
         yes: None,
         taken: HashMap::new(),
+        bytes: 0,
     });
 }
 
@@ -58,7 +65,8 @@ fn known(id: &str) -> bool {
 /// `Some(true)` after a yes when the offer is of that very folder (the same
 /// name, number of files and size as the user saw) and fits in it: its path
 /// is inside the folder, and with it the offers taken stay within the
-/// folder's number of files and size (it is counted then). `None`: ask.
+/// folder's number of files and size (a tenth more, at least 1 MiB, for
+/// files changed since; it is counted then). `None`: ask.
 pub(super) fn decided(offer: &Offer) -> Option<bool> {
     let batch = offer.batch.as_ref()?;
     let mut list = folders();
@@ -76,14 +84,26 @@ fn fits(folder: &mut Folder, offer: &Offer) -> bool {
     if !same || !inside {
         return false;
     }
-    if folder.taken.contains_key(&offer.transfer_id) {
-        return true; // offered again (a reconnection)
+    // Offered again (a reconnection): counted once, unless it changed,
+    // when it counts as new.
+    match folder.taken.get(&offer.transfer_id) {
+        Some((name, size)) if *name == offer.name && *size == offer.size => return true,
+        Some((_, size)) => {
+            folder.bytes -= size;
+            folder.taken.remove(&offer.transfer_id);
+        }
+        None => {}
     }
-    let bytes: u64 = folder.taken.values().sum();
+    let limit = folder
+        .batch
+        .size
+        .saturating_add((folder.batch.size / 10).max(SIZE_SLACK_MIN));
     let room = (folder.taken.len() as u64) < folder.batch.files
-        && bytes.saturating_add(offer.size) <= folder.batch.size;
+        && folder.bytes.saturating_add(offer.size) <= limit;
     if room {
-        folder.taken.insert(offer.transfer_id.clone(), offer.size);
+        let entry = (offer.name.clone(), offer.size);
+        folder.taken.insert(offer.transfer_id.clone(), entry);
+        folder.bytes += offer.size;
     }
     room
 }
@@ -121,15 +141,21 @@ impl ReceiveSession {
                 .any(|a| a.batch.as_ref().is_some_and(|b| b.id == id))
     }
 
-    /// The user accepted the whole batch `id`: its waiting offers start (and
-    /// later ones will, without asking). Returns the frames for the peer.
-    pub(super) async fn accept_batch(&mut self, id: &str) -> Vec<TransferFrame> {
-        decide(id, true);
+    /// Takes the offers of folder `id` waiting for the user out of the
+    /// session's hands, oldest first.
+    fn take_pending(&mut self, id: &str) -> Vec<Offer> {
         let (offers, rest) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|o| in_batch(o, id));
         self.pending = rest;
-        let offers: Vec<Offer> = offers;
+        offers
+    }
+
+    /// The user accepted the whole batch `id`: its waiting offers start (and
+    /// later ones will, without asking). Returns the frames for the peer.
+    pub(super) async fn accept_batch(&mut self, id: &str) -> Vec<TransferFrame> {
+        decide(id, true);
+        let offers = self.take_pending(id);
         tracing::info!(batch = id, files = offers.len(), "folder accepted");
         let mut frames = Vec::with_capacity(offers.len());
         for offer in offers {
@@ -156,11 +182,7 @@ impl ReceiveSession {
             seen(&b);
         }
         decide(id, false);
-        let (offers, rest) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|o| in_batch(o, id));
-        self.pending = rest;
-        let offers: Vec<Offer> = offers;
+        let offers = self.take_pending(id);
         tracing::info!(batch = id, files = offers.len(), "folder declined");
         let mut frames = Vec::new();
         for offer in offers {

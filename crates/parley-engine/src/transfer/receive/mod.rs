@@ -490,7 +490,7 @@ impl ReceiveSession {
             let undecided = offer.batch.as_ref().map(|_| batch::decided(&offer));
             return match undecided {
                 Some(None) if self.ask && !here => self.ask_user(offer).await,
-                Some(Some(false)) if self.ask && !here => vec![self.refuse(offer).await],
+                Some(Some(false)) if !here => vec![self.refuse(offer).await],
                 _ => self.on_folder(offer, dir).await,
             };
         }

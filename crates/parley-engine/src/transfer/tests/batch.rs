@@ -212,3 +212,40 @@ async fn a_yes_covers_only_the_folder_the_user_saw() {
     assert_eq!(accepted(&frames), 0, "{frames:?}");
     assert_eq!(frames.len(), 3, "{frames:?}");
 }
+
+#[tokio::test]
+async fn a_file_offered_again_counts_once_unless_it_changed() {
+    let dst = tempfile::tempdir().unwrap();
+    let (tx, mut events) = mpsc::channel(1024);
+    let mut s = ReceiveSession::new(Some(dst.path().to_path_buf()), tx);
+    s.set_ask(true);
+    let folder = batch("pics", 2);
+    offer(&mut s, "pics/a.txt", &folder).await;
+    s.command(TransferCommand::Accept {
+        transfer_id: folder.id.clone(),
+    })
+    .await;
+    asked(&mut events);
+    let again = |size: u64| TransferFrame::Offer {
+        transfer_id: "ab".repeat(16),
+        name: "pics/b.txt".into(),
+        size,
+        sha256: sha_hex(b"abc"),
+        batch: Some(folder.clone()),
+    };
+    // Taken, cancelled by the sender, offered again the same: still taken.
+    let frames = s.on_text(again(3)).await;
+    assert_eq!(accepted(&frames), 1, "{frames:?}");
+    let cancel = TransferFrame::Cancel {
+        transfer_id: "ab".repeat(16),
+        reason: "reconnecting".into(),
+    };
+    s.on_text(cancel.clone()).await;
+    let frames = s.on_text(again(3)).await;
+    assert_eq!(accepted(&frames), 1, "{frames:?}");
+    s.on_text(cancel).await;
+    // The same id grown to 5 MB: beyond the folder the user saw, asked again.
+    let frames = s.on_text(again(5_000_000)).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    assert_eq!(asked(&mut events).len(), 1);
+}
