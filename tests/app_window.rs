@@ -302,6 +302,13 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
         vec![],
         SHORT,
     )?;
+    // What we send (and, with congestion control on, the estimate beside it).
+    a.wait_script(
+        "the stats overlay to show the send bitrate",
+        "const d = document.querySelector('[data-testid=stats-sending]'); return d && /\\d.*bit\\/s/.test(d.textContent);",
+        vec![],
+        SHORT,
+    )?;
     ctx.save(&ctx.a, "in-call-stats.png")?;
     ctx.step("stats overlay");
 

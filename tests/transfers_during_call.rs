@@ -20,7 +20,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::checks::{random_file, sha256_file};
+use common::checks::{busy_clip, random_file, sha256_file};
 use common::netns::{available, Lab, Nat};
 use common::{media, stats, success, wait_each, Peer};
 
@@ -34,31 +34,6 @@ const VIDEO: (usize, usize, usize) = (640, 360, 30);
 /// Its bitrate, kbit/s: a quarter of the link.
 const VIDEO_KBPS: &str = "2500";
 
-/// Writes a Y4M clip of one second: a moving gradient under blocks of noise
-/// (8×8 pixels, new every frame), so the encoder spends its whole bitrate.
-fn busy_clip(path: &std::path::Path) {
-    use rand::Rng as _;
-    use std::io::Write as _;
-    let (w, h, fps) = VIDEO;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(out, "YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg").unwrap();
-    let mut rng = rand::thread_rng();
-    let mut luma = vec![0u8; w * h];
-    for frame in 0..fps {
-        let noise: Vec<i32> = (0..(w / 8) * (h / 8))
-            .map(|_| rng.gen_range(-48..48))
-            .collect();
-        for y in 0..h {
-            for x in 0..w {
-                let base = ((x + y + 8 * frame) % 256) as i32;
-                luma[y * w + x] = (base + noise[(y / 8) * (w / 8) + x / 8]).clamp(0, 255) as u8;
-            }
-        }
-        out.write_all(b"FRAME\n").unwrap();
-        out.write_all(&luma).unwrap();
-        out.write_all(&vec![128u8; w * h / 2]).unwrap();
-    }
-}
 /// When Alice offers it, s after the call is accepted.
 const OFFER_AFTER_S: &str = "8";
 
@@ -102,7 +77,7 @@ fn a_transfer_on_a_slow_link_leaves_the_call_its_frame_rate_and_audio() {
     random_file(&file, FILE_MIB << 20);
     let inbox = bob.path("inbox");
     let clip = alice.path("busy.y4m");
-    busy_clip(&clip);
+    busy_clip(&clip, VIDEO);
 
     let answer = [
         "answer",

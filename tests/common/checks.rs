@@ -70,3 +70,28 @@ pub fn assert_video_matches(
     );
     mean
 }
+
+/// Writes a Y4M clip of one second (`w`×`h` at `fps` frames/s): a moving gradient under blocks of noise
+/// (8×8 pixels, new every frame), so the encoder spends its whole bitrate.
+pub fn busy_clip(path: &std::path::Path, (w, h, fps): (usize, usize, usize)) {
+    use rand::Rng as _;
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg").unwrap();
+    let mut rng = rand::thread_rng();
+    let mut luma = vec![0u8; w * h];
+    for frame in 0..fps {
+        let noise: Vec<i32> = (0..(w / 8) * (h / 8))
+            .map(|_| rng.gen_range(-48..48))
+            .collect();
+        for y in 0..h {
+            for x in 0..w {
+                let base = ((x + y + 8 * frame) % 256) as i32;
+                luma[y * w + x] = (base + noise[(y / 8) * (w / 8) + x / 8]).clamp(0, 255) as u8;
+            }
+        }
+        out.write_all(b"FRAME\n").unwrap();
+        out.write_all(&luma).unwrap();
+        out.write_all(&vec![128u8; w * h / 2]).unwrap();
+    }
+}

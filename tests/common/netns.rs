@@ -357,15 +357,36 @@ impl Lab {
     }
 
     /// Caps what the site's router sends to the WAN at `mbit` Mbit/s (tc tbf:
-    /// netem is not in this kernel, tbf is).
+    /// netem is not in this kernel, tbf is), with a 256 KB bucket and 100 ms of
+    /// queue.
     pub fn cap_uplink(&self, site: usize, mbit: u32) {
+        self.shape_uplink(site, "add", mbit, 256, 100);
+    }
+
+    /// Caps the site's uplink like a modem: `mbit` Mbit/s, a bucket of
+    /// `burst_kb` KB (how much may pass at line rate after a pause) and a queue
+    /// of `latency_ms` ms at that rate, beyond which packets are dropped.
+    pub fn cap_uplink_with(&self, site: usize, mbit: u32, burst_kb: u32, latency_ms: u32) {
+        self.shape_uplink(site, "add", mbit, burst_kb, latency_ms);
+    }
+
+    /// Changes the cap [`Lab::cap_uplink_with`] set, at once.
+    pub fn change_uplink(&self, site: usize, mbit: u32, burst_kb: u32, latency_ms: u32) {
+        self.shape_uplink(site, "change", mbit, burst_kb, latency_ms);
+    }
+
+    fn shape_uplink(&self, site: usize, how: &str, mbit: u32, burst_kb: u32, latency_ms: u32) {
         let r = &self.sites[site].router;
-        let rate = format!("{mbit}mbit");
+        let (rate, burst, latency) = (
+            format!("{mbit}mbit"),
+            format!("{burst_kb}kb"),
+            format!("{latency_ms}ms"),
+        );
         self.exec(
             r,
             &[
-                "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", &rate, "burst",
-                "256kb", "latency", "100ms",
+                "tc", "qdisc", how, "dev", "wan0", "root", "tbf", "rate", &rate, "burst", &burst,
+                "latency", &latency,
             ],
         );
     }

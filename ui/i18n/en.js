@@ -223,6 +223,8 @@ export default {
   'stats.fps': 'Frame rate',
   'stats.fpsValue': '{fps} fps (drawn {drawn})',
   'stats.bitrate': 'Bitrate',
+  'stats.sending': 'Sending',
+  'stats.sendingValue': '{sent} (video {target} of {estimate} available)',
   'stats.rtt': 'Round trip',
   'stats.loss': 'Packet loss',
   'stats.candidate': 'Path',

@@ -223,6 +223,8 @@ export default {
   'stats.fps': '프레임 속도',
   'stats.fpsValue': '{fps}fps (표시 {drawn})',
   'stats.bitrate': '비트레이트',
+  'stats.sending': '송신',
+  'stats.sendingValue': '{sent} (영상 {target}, 가용 {estimate})',
   'stats.rtt': '왕복 시간',
   'stats.loss': '패킷 손실',
   'stats.candidate': '연결 경로',

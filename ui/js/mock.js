@@ -119,7 +119,7 @@ export function createMockBackend(params) {
     let t = 0;
     statsTimer = setInterval(() => {
       t++;
-      emit('parley://stats', { width: 640, height: 360, fps: 14 + (t % 3 === 0 ? 0 : 1), bitrateBps: 1.1e6 + 3e5 * Math.sin(t / 5) + Math.random() * 1e5,
+      emit('parley://stats', { width: 640, height: 360, fps: 14 + (t % 3 === 0 ? 0 : 1), bitrateBps: 1.1e6 + 3e5 * Math.sin(t / 5) + Math.random() * 1e5, sentBitrateBps: 9e5, estimateBps: 1.2e6, videoTargetBps: 8.5e5, screenTargetBps: 0,
         rttMs: Math.round(18 + 8 * Math.sin(t / 7) + Math.random() * 6), lossPct: Math.max(0, +(Math.random() * 0.6 - 0.2).toFixed(2)), candidate: 'srflx', localAddress: '192.168.1.23:50314', remoteAddress: '203.0.113.45:61022' });
     }, 1000);
   }

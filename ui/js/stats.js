@@ -15,10 +15,12 @@ export class StatsOverlay {
   constructor() {
     this.rows = {
       res: row('stats.resolution'), fps: row('stats.fps'), bitrate: row('stats.bitrate'),
+      sending: row('stats.sending'),
       rtt: row('stats.rtt'), loss: row('stats.loss'), cand: row('stats.candidate'),
       route: row('stats.route'),
     };
     this.rows.route.v.dataset.testid = 'stats-route';
+    this.rows.sending.v.dataset.testid = 'stats-sending';
     this.canvas = h('canvas', { class: 'stats-graph', width: 240, height: 72, role: 'img', testid: 'stats-graph', i18nAria: 'stats.graph' });
     const legend = h('div', { class: 'stats-legend', 'aria-hidden': 'true' },
       h('span', { class: 'lg lg-bitrate' }, h('span', { i18n: 'stats.bitrate' })), h('span', { class: 'lg lg-rtt' }, h('span', { i18n: 'stats.rtt' })));
@@ -35,6 +37,9 @@ export class StatsOverlay {
     setText(r.res.v, st && st.width ? `${st.width}×${st.height}` : '–');
     setText(r.fps.v, st ? t('stats.fpsValue', { fps: Math.round(st.fps), drawn: renderFps }) : '–');
     setText(r.bitrate.v, st ? bitrate(st.bitrateBps) : '–');
+    setText(r.sending.v, !st || st.sentBitrateBps == null ? '–' : st.estimateBps == null
+      ? bitrate(st.sentBitrateBps)
+      : t('stats.sendingValue', { sent: bitrate(st.sentBitrateBps), target: bitrate(st.videoTargetBps + st.screenTargetBps), estimate: bitrate(st.estimateBps) }));
     setText(r.rtt.v, st && st.rttMs != null ? `${Math.round(st.rttMs)} ms` : '–');
     setText(r.loss.v, st ? `${(+st.lossPct).toFixed(1)} %` : '–');
     setText(r.cand.v, st && st.candidate ? t(`stats.cand.${st.candidate}`) : '–');

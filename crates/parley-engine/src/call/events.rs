@@ -177,6 +177,19 @@ pub struct LiveStats {
     pub fps: f64,
     /// Bits received per second on the selected candidate pair (media and data).
     pub bitrate_bps: f64,
+    /// Longest gap between two decoded remote frames in this period, ms.
+    pub max_frame_gap_ms: u64,
+    /// Remote video freezes (no new frame for at least 500 ms) over the call so far.
+    pub freezes: u64,
+    /// Bits sent per second on the selected candidate pair (media and data).
+    pub sent_bitrate_bps: f64,
+    /// What the congestion controller lets us send to this peer, bits/s (GCC's
+    /// target, draft-ietf-rmcat-gcc-02); `None` while congestion control is off.
+    pub estimate_bps: Option<f64>,
+    /// The camera encoder's target bitrate now, bits/s (0 without a camera).
+    pub video_target_bps: f64,
+    /// The screen encoder's target bitrate now, bits/s (0 when not sharing).
+    pub screen_target_bps: f64,
     /// ICE round-trip time, ms.
     pub rtt_ms: Option<f64>,
     /// Audio packets lost, percent of those expected, over the call so far.

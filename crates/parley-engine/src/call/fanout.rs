@@ -56,6 +56,16 @@ impl TrackSet {
         Arc::clone(&self.tracks.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// The lowest congestion-control target among the tracks' connections,
+    /// bits/s (the encoder must fit the slowest link); `None` when none has one.
+    pub(super) fn bandwidth_estimate_bps(&self) -> Option<f64> {
+        self.current()
+            .iter()
+            .filter_map(|t| t.bandwidth_estimate())
+            .map(|e| e.target_bps)
+            .reduce(f64::min)
+    }
+
     /// The encoder should make its next frame a keyframe (a member's PLI or FIR,
     /// RFC 4585 §6.3.1, or a member that joined).
     pub(super) fn request_keyframe(&self) {

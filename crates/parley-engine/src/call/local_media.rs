@@ -291,17 +291,29 @@ impl LocalMedia {
         }));
         self.tasks.extend(handles);
         self.screen = Some(SharedScreen { generation, stop });
+        self.set_screen_active(true);
         Ok(())
     }
 
     /// Stops the screen pipeline; whether a screen was being shared.
     pub(super) fn stop_screen(&mut self) -> bool {
+        self.set_screen_active(false);
         match self.screen.take() {
             Some(share) => {
                 let _ = share.stop.send(true);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Tells the camera's encoder whether a screen shares the link (it then
+    /// takes the smaller part of the bitrate).
+    fn set_screen_active(&self, active: bool) {
+        let budget = &self.counters.budget;
+        budget.screen_active.store(active, Ordering::Relaxed);
+        if !active {
+            budget.screen_bps.store(0, Ordering::Relaxed);
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
+use super::bitrate::{self, SendBudget};
 use super::fanout::TrackSet;
 use crate::media::{
     AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer, JitterOut,
@@ -23,6 +24,9 @@ use crate::Result;
 const ENCODED_QUEUE: usize = 4;
 /// Encoded frames waiting between the RTP reader and the decoder thread, frames.
 const DECODE_QUEUE: usize = 8;
+/// A gap between two decoded frames at least this long counts as a freeze, ms
+/// (issue 15's measure; W3C webrtc-stats `freezeCount` uses a relative one).
+pub(super) const FREEZE_MS: u64 = 500;
 /// Opus frame length, ms (RFC 7587 allows 2.5–120; 20 is the WebRTC norm).
 const OPUS_FRAME_MS: u64 = 20;
 
@@ -90,6 +94,14 @@ pub(super) struct Counters {
     /// Longest time between two decoded remote camera frames, ms (a freeze, or
     /// an outage of the link).
     pub max_frame_gap_ms: AtomicU64,
+    /// Longest gap between two decoded remote camera frames since the last live
+    /// statistics sample took it, ms.
+    pub recent_frame_gap_ms: AtomicU64,
+    /// Remote camera freezes so far: gaps of at least [`FREEZE_MS`] between
+    /// two decoded frames.
+    pub freezes: AtomicU64,
+    /// The video encoders' targets from the congestion controller's estimate.
+    pub budget: SendBudget,
 }
 
 /// Which of the call's two video tracks a pipeline serves.
@@ -127,6 +139,10 @@ pub(super) struct Mute {
 /// `stop` or the source ends; a frame counts as sent once, however many links it
 /// went to. The first handle is the capture/encode thread: it ends when the
 /// source does.
+///
+/// The encoder follows the lowest congestion-control estimate among the tracks'
+/// connections (see `bitrate`), never above `bitrate_bps`; a camera on a slow
+/// link sends every other frame.
 pub(super) fn spawn_video_sender(
     role: VideoRole,
     tracks: TrackSet,
@@ -140,6 +156,7 @@ pub(super) fn spawn_video_sender(
     let (tx, mut rx) = mpsc::channel::<(Bytes, Duration)>(ENCODED_QUEUE);
     let kf = tracks.clone();
     let thread_stop = stop;
+    let counters_enc = Arc::clone(&counters);
     let encoder_thread = tokio::task::spawn_blocking(move || {
         let fps = source.fps().max(1.0);
         let frame_dur = Duration::from_secs_f64(1.0 / fps);
@@ -156,6 +173,8 @@ pub(super) fn spawn_video_sender(
             }
         };
         let mut last_capture_us = None;
+        // Every other frame is left out at low bitrates; their time goes to the next.
+        let (mut halved, mut skip_next, mut carried) = (false, false, Duration::ZERO);
         while !*thread_stop.borrow() {
             let mut frame = match source.next_frame() {
                 Ok(f) => f,
@@ -171,6 +190,23 @@ pub(super) fn spawn_video_sender(
                 }
                 _ => frame_dur,
             };
+            let target = bitrate::video_target(
+                kf.bandwidth_estimate_bps(),
+                role,
+                counters_enc.budget.screen_active.load(Ordering::Relaxed),
+                bitrate_bps,
+            );
+            encoder.set_bitrate(target);
+            counters_enc.budget.record(role, target);
+            if role == VideoRole::Camera {
+                halved = bitrate::halve_frame_rate(target, fps, halved);
+                skip_next = halved && !skip_next;
+                if skip_next {
+                    carried += dur;
+                    continue;
+                }
+            }
+            let dur = dur + std::mem::take(&mut carried);
             if role == VideoRole::Camera && video_mute.video.load(Ordering::Relaxed) {
                 // Camera off: keep the stream alive with black frames (cheap to encode).
                 frame = I420Frame::new_black(frame.width, frame.height);
@@ -285,6 +321,12 @@ pub(super) fn spawn_video_receiver(
                     if let (VideoRole::Camera, Some(last)) = (role, last_frame) {
                         let gap = now.saturating_duration_since(last).as_millis() as u64;
                         counters.max_frame_gap_ms.fetch_max(gap, Ordering::Relaxed);
+                        counters
+                            .recent_frame_gap_ms
+                            .fetch_max(gap, Ordering::Relaxed);
+                        if gap >= FREEZE_MS {
+                            counters.freezes.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     last_frame = Some(now);
                     size.store(

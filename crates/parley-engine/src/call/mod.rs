@@ -12,6 +12,7 @@
 //! [`Call::command`] and hears from it through [`Call::next_event`]. Everything the call
 //! spawns stops when it ends, and [`Call::finish`] returns a [`CallReport`].
 
+mod bitrate;
 mod data;
 mod devices;
 mod error;
@@ -332,6 +333,16 @@ pub struct CallReport {
     /// Longest time between two decoded remote camera frames, ms (0 before the
     /// second frame): how long the worst freeze or outage lasted for the user.
     pub max_frame_gap_ms: u64,
+    /// Remote camera freezes: gaps of at least 500 ms between decoded frames.
+    pub freezes: u64,
+    /// The camera encoder's target bitrate at the end, bits/s (set from the
+    /// congestion controller's estimate; 0 without a camera).
+    pub video_target_bps: u64,
+    /// The screen encoder's target bitrate at the end, bits/s (0 when not sharing).
+    pub screen_target_bps: u64,
+    /// The congestion controller's estimate at the end, bits/s (the lowest over
+    /// the members' links; absent while congestion control is off).
+    pub estimate_bps: Option<f64>,
     /// The SFU's share, when the call's media went through one (never its PIN
     /// or token); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -97,8 +97,8 @@ pub(super) struct PeerLink {
     /// Where this link's subtasks report, tagged with its member.
     report: Reporter,
     /// The previous live-statistics sample: bytes received, frames decoded,
-    /// when.
-    stats_prev: (u64, u64, Instant),
+    /// when, bytes sent.
+    stats_prev: (u64, u64, Instant, u64),
     /// Why the link failed, if it did.
     pub(super) failure: Option<Error>,
     /// The `hangup` owed to the server, see [`PeerLink::server_hangup`].
@@ -143,7 +143,7 @@ impl PeerLink {
             speakers_tx: None,
             stop,
             report,
-            stats_prev: (0, 0, Instant::now()),
+            stats_prev: (0, 0, Instant::now(), 0),
             failure: None,
             server_hangup: None,
             tasks,
@@ -670,6 +670,11 @@ impl PeerLink {
         self.pc.transport_stats().await
     }
 
+    /// The congestion controller's estimate for this link (`None` while it is off).
+    pub(super) fn bandwidth_estimate(&self) -> Option<crate::rtc::BandwidthEstimate> {
+        self.pc.bandwidth_estimate()
+    }
+
     /// Live statistics since the previous sample.
     pub(super) async fn live_stats(&mut self) -> LiveStats {
         let prev = &mut self.stats_prev;
@@ -685,6 +690,12 @@ impl PeerLink {
             height: size as u32,
             fps: frames.saturating_sub(prev.1) as f64 / secs,
             bitrate_bps: t.bytes_received.saturating_sub(prev.0) as f64 * 8.0 / secs,
+            max_frame_gap_ms: c.recent_frame_gap_ms.swap(0, Ordering::Relaxed),
+            freezes: c.freezes.load(Ordering::Relaxed),
+            sent_bitrate_bps: t.bytes_sent.saturating_sub(prev.3) as f64 * 8.0 / secs,
+            estimate_bps: self.pc.bandwidth_estimate().map(|e| e.target_bps),
+            video_target_bps: f64::from(c.budget.camera_bps.load(Ordering::Relaxed)),
+            screen_target_bps: f64::from(c.budget.screen_bps.load(Ordering::Relaxed)),
             rtt_ms: t.rtt_ms,
             loss_pct: if received + lost > 0 {
                 lost as f64 * 100.0 / (received + lost) as f64
@@ -695,7 +706,7 @@ impl PeerLink {
             local_address: t.local_address,
             remote_address: t.remote_address,
         };
-        *prev = (t.bytes_received, frames, Instant::now());
+        *prev = (t.bytes_received, frames, Instant::now(), t.bytes_sent);
         stats
     }
 }

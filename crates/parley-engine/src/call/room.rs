@@ -611,6 +611,13 @@ impl Room {
         }
         for link in self.links.values() {
             self.report.uplink_bytes += link.transport_stats().await.bytes_sent;
+            if let Some(e) = link.bandwidth_estimate() {
+                let low = self
+                    .report
+                    .estimate_bps
+                    .map_or(e.target_bps, |v| v.min(e.target_bps));
+                self.report.estimate_bps = Some(low);
+            }
         }
         if let Some(session) = self.sfu.session.take() {
             self.report.sfu = session.close().await;
@@ -641,6 +648,9 @@ impl Room {
         self.report.audio_packets_sent = c.audio_sent.load(Ordering::Relaxed);
         self.report.audio_packets_received = c.audio_received.load(Ordering::Relaxed);
         self.report.max_frame_gap_ms = c.max_frame_gap_ms.load(Ordering::Relaxed);
+        self.report.freezes = c.freezes.load(Ordering::Relaxed);
+        self.report.video_target_bps = c.budget.camera_bps.load(Ordering::Relaxed).into();
+        self.report.screen_target_bps = c.budget.screen_bps.load(Ordering::Relaxed).into();
         self.report.end_reason = reason.clone();
         let _ = self.events.send(CallEvent::Ended { reason }).await;
         match failure {

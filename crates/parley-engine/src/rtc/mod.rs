@@ -12,6 +12,7 @@
 //!   frames, keyframe requests (PLI) both ways.
 
 mod certificate;
+mod congestion;
 mod data_channel;
 mod keyframe;
 mod peer;
@@ -23,6 +24,7 @@ mod track;
 mod turn_stream;
 
 pub use certificate::{DtlsCertificate, CERTIFICATE_FILE_NAME};
+pub use congestion::{BandwidthEstimate, CongestionConfig, SendEstimate};
 pub use data_channel::{DataChannel, DataChannelEvent};
 pub use peer::{PeerConnection, RtcEvent};
 pub use probe::{relay_allocation, stun_binding, StunBinding, STUN_TIMEOUT_MS};
@@ -140,6 +142,12 @@ pub struct RtcConfig {
     /// stable; `None` makes a throwaway one per connection. Calls fill it from
     /// `CallOptions::profile` when it is unset.
     pub certificate: Option<DtlsCertificate>,
+    /// Send-side congestion control (GCC over TWCC feedback), whose estimate
+    /// the video encoders follow; `None` (the default) sends at the configured
+    /// bitrates and only reports arrivals for the remote's estimator.
+    /// Experimental: with webrtc-rs 0.21.1 the estimate falls to its floor and
+    /// stays there after a burst of loss (README.md, "Congestion control").
+    pub congestion: Option<CongestionConfig>,
 }
 
 /// Default [`RtcConfig::data_channel_send_buffer_bytes`]: 1 MiB, the peer's
@@ -160,6 +168,7 @@ impl Default for RtcConfig {
             relay_only: false,
             turn_tls_roots: Vec::new(),
             certificate: None,
+            congestion: None,
         }
     }
 }

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS};
 use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -25,8 +23,8 @@ use webrtc::peer_connection::{
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 
+use super::congestion::{self, BandwidthEstimate, SendEstimate};
 use super::data_channel::DataChannel;
-use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
 use super::runtime::BufferedRuntime;
 use super::sdp::{ice_credentials, with_msid_semantic};
 use super::stats::{transport_stats, TransportStats};
@@ -203,15 +201,13 @@ async fn build(
     ice_servers: Vec<RTCIceServer>,
     mdns: MulticastDnsMode,
     events: &mpsc::Sender<RtcEvent>,
+    estimate: &SendEstimate,
 ) -> Result<Arc<dyn webrtc::peer_connection::PeerConnection>> {
     let (video, audio) = codecs();
     let mut media = MediaEngine::default();
     media.register_codec(video, RtpCodecKind::Video)?;
     media.register_codec(audio, RtpCodecKind::Audio)?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?.with(
-        Slot::from(KEYFRAME_FORWARDER_SLOT),
-        KeyframeRequestForwarder::default(),
-    );
+    let registry = congestion::registry(&mut media, cfg.congestion, estimate)?;
     let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
     if cfg.relay_only {
         config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
@@ -258,6 +254,8 @@ pub struct PeerConnection {
     audio_codec: RTCRtpCodec,
     /// TURN over TCP/TLS for webrtc-rs; stops when the last clone is dropped.
     turn_shims: Arc<StreamTurnShims>,
+    /// Where the congestion controller publishes (empty while it is off).
+    estimate: SendEstimate,
 }
 
 impl PeerConnection {
@@ -277,11 +275,14 @@ impl PeerConnection {
         // webrtc-rs opens an mDNS socket to resolve peers' `.local` candidates; on a
         // host without a multicast route that fails ("No such device") and takes
         // the whole connection with it. Such a host cannot use mDNS anyway.
-        let pc = match build(cfg, ice_servers.clone(), MulticastDnsMode::QueryOnly, &tx).await {
+        let estimate = SendEstimate::default();
+        let mdns = MulticastDnsMode::QueryOnly;
+        let pc = match build(cfg, ice_servers.clone(), mdns, &tx, &estimate).await {
             Ok(pc) => pc,
             Err(e) => {
                 tracing::debug!("peer connection with mDNS: {e}; again without it");
-                build(cfg, ice_servers, MulticastDnsMode::Disabled, &tx).await?
+                let mdns = MulticastDnsMode::Disabled;
+                build(cfg, ice_servers, mdns, &tx, &estimate).await?
             }
         };
         let (video, audio) = codecs();
@@ -291,6 +292,7 @@ impl PeerConnection {
                 video_codec: video.rtp_codec,
                 audio_codec: audio.rtp_codec,
                 turn_shims: Arc::new(turn_shims),
+                estimate,
             },
             rx,
         ))
@@ -467,7 +469,19 @@ impl PeerConnection {
             .pc
             .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
             .await?;
-        Ok(LocalTrack::new(track, sender, ssrc, kind))
+        Ok(LocalTrack::new(
+            track,
+            sender,
+            ssrc,
+            kind,
+            self.estimate.clone(),
+        ))
+    }
+
+    /// The congestion controller's current estimate of what this connection may
+    /// send, or `None` when [`RtcConfig::congestion`] is off.
+    pub fn bandwidth_estimate(&self) -> Option<BandwidthEstimate> {
+        self.estimate.get()
     }
 
     /// The selected candidate pair's RTT, types and byte counts.

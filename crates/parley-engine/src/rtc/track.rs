@@ -35,6 +35,7 @@ pub struct LocalTrack {
     pub(crate) ssrc: u32,
     pub(crate) kind: MediaKind,
     payload_type: OnceCell<u8>,
+    estimate: super::SendEstimate,
 }
 
 impl LocalTrack {
@@ -43,6 +44,7 @@ impl LocalTrack {
         sender: Arc<dyn RtpSender>,
         ssrc: u32,
         kind: MediaKind,
+        estimate: super::SendEstimate,
     ) -> Self {
         Self {
             track,
@@ -50,7 +52,14 @@ impl LocalTrack {
             ssrc,
             kind,
             payload_type: OnceCell::new(),
+            estimate,
         }
+    }
+
+    /// The congestion controller's estimate for the connection this track is
+    /// sent on (`None` when congestion control is off).
+    pub fn bandwidth_estimate(&self) -> Option<super::BandwidthEstimate> {
+        self.estimate.get()
     }
 
     /// Audio or video.

@@ -1,0 +1,156 @@
+//! How the congestion controller's estimate becomes the encoders' targets: audio
+//! keeps its share, the rest goes to video (most of it to the screen while one
+//! is shared), and below some bitrate a camera sends fewer frames rather than
+//! smear every one of them.
+//!
+//! Pure functions of the estimate; the sender threads apply them per frame.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::media::VideoRole;
+use super::DEFAULT_AUDIO_BITRATE_BPS;
+
+/// What audio keeps of a connection's estimate, bits/s: Opus at
+/// [`DEFAULT_AUDIO_BITRATE_BPS`] plus 50 packets a second of IP, UDP, RTP and
+/// SRTP headers (about 50 bytes each).
+pub(super) const AUDIO_RESERVE_BPS: u32 = DEFAULT_AUDIO_BITRATE_BPS + 50 * 50 * 8;
+
+/// The part of what is left after audio that the video encoders are asked for:
+/// the rest covers RTP headers, retransmissions (NACK, RFC 4585) and the
+/// encoder's overshoot on keyframes, since the pacer sends no faster than the
+/// estimate.
+pub(super) const VIDEO_SHARE: f64 = 0.85;
+
+/// The screen's part of the video bitrate while a screen and a camera are both
+/// sent (the shared screen is what the others read).
+pub(super) const SCREEN_SHARE: f64 = 0.75;
+
+/// The lowest target given to a video encoder, bits/s.
+pub(super) const MIN_VIDEO_BPS: u32 = 50_000;
+
+/// Below this camera target (bits/s) a camera faster than
+/// [`REDUCED_FPS`] sends only every other frame; above
+/// [`FULL_FPS_ABOVE_BPS`] it goes back to all of them.
+pub(super) const HALF_FPS_BELOW_BPS: u32 = 250_000;
+/// See [`HALF_FPS_BELOW_BPS`], bits/s.
+pub(super) const FULL_FPS_ABOVE_BPS: u32 = 350_000;
+/// Frame rate a camera is halved towards, frames/s: a slower camera keeps all
+/// its frames.
+pub(super) const REDUCED_FPS: f64 = 15.0;
+
+/// The target for one video encoder, bits/s: its part of `estimate_bps` (the
+/// lowest estimate among the connections it is sent on; `None` when congestion
+/// control is off) after audio, held within [`MIN_VIDEO_BPS`] and `ceiling_bps`
+/// (the configured bitrate, which is also the target without an estimate).
+pub(super) fn video_target(
+    estimate_bps: Option<f64>,
+    role: VideoRole,
+    screen_active: bool,
+    ceiling_bps: u32,
+) -> u32 {
+    let Some(estimate) = estimate_bps else {
+        return ceiling_bps;
+    };
+    let video = (estimate - f64::from(AUDIO_RESERVE_BPS)).max(0.0) * VIDEO_SHARE;
+    let part = match (role, screen_active) {
+        (VideoRole::Camera, false) => video,
+        (VideoRole::Camera, true) => video * (1.0 - SCREEN_SHARE),
+        (VideoRole::Screen, _) => video * SCREEN_SHARE,
+    };
+    (part as u32).clamp(MIN_VIDEO_BPS, ceiling_bps.max(MIN_VIDEO_BPS))
+}
+
+/// Whether a camera at `source_fps` sends every other frame, given its target
+/// and whether it did so for the previous frame (the two thresholds keep it from
+/// flapping).
+pub(super) fn halve_frame_rate(target_bps: u32, source_fps: f64, halved_now: bool) -> bool {
+    if source_fps < REDUCED_FPS * 1.5 {
+        return false;
+    }
+    if halved_now {
+        target_bps < FULL_FPS_ABOVE_BPS
+    } else {
+        target_bps < HALF_FPS_BELOW_BPS
+    }
+}
+
+/// What the sender threads share about the send rate: whether a screen is
+/// shared (the camera then takes the smaller part) and the targets they chose,
+/// for the stats.
+#[derive(Default)]
+pub(super) struct SendBudget {
+    /// A screen is being sent.
+    pub(super) screen_active: AtomicBool,
+    /// The camera encoder's target now, bits/s (0: no camera).
+    pub(super) camera_bps: AtomicU32,
+    /// The screen encoder's target now, bits/s (0: no screen).
+    pub(super) screen_bps: AtomicU32,
+}
+
+impl SendBudget {
+    /// Records `role`'s current target, bits/s.
+    pub(super) fn record(&self, role: VideoRole, bps: u32) {
+        match role {
+            VideoRole::Camera => self.camera_bps.store(bps, Ordering::Relaxed),
+            VideoRole::Screen => self.screen_bps.store(bps, Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_an_estimate_the_configured_bitrate_holds() {
+        assert_eq!(
+            video_target(None, VideoRole::Camera, false, 800_000),
+            800_000
+        );
+    }
+
+    #[test]
+    fn audio_keeps_its_share_and_video_gets_most_of_the_rest() {
+        let t = video_target(Some(1_000_000.0), VideoRole::Camera, false, 5_000_000);
+        let expected = ((1_000_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE) as u32;
+        assert_eq!(t, expected);
+        assert!(t + AUDIO_RESERVE_BPS < 1_000_000);
+    }
+
+    #[test]
+    fn a_shared_screen_takes_the_larger_part() {
+        let cam = video_target(Some(2e6), VideoRole::Camera, true, 5_000_000);
+        let screen = video_target(Some(2e6), VideoRole::Screen, true, 5_000_000);
+        assert!(screen > 2 * cam, "{screen} vs {cam}");
+        assert!(
+            f64::from(cam + screen) <= (2e6 - f64::from(AUDIO_RESERVE_BPS)) * VIDEO_SHARE + 2.0
+        );
+    }
+
+    #[test]
+    fn targets_stay_within_the_floor_and_the_ceiling() {
+        assert_eq!(
+            video_target(Some(10e6), VideoRole::Camera, false, 800_000),
+            800_000
+        );
+        assert_eq!(
+            video_target(Some(20_000.0), VideoRole::Camera, false, 800_000),
+            MIN_VIDEO_BPS
+        );
+    }
+
+    #[test]
+    fn the_frame_rate_halves_at_low_bitrates_without_flapping() {
+        assert!(!halve_frame_rate(300_000, 30.0, false));
+        assert!(halve_frame_rate(200_000, 30.0, false));
+        assert!(
+            halve_frame_rate(300_000, 30.0, true),
+            "held until well above"
+        );
+        assert!(!halve_frame_rate(400_000, 30.0, true));
+        assert!(
+            !halve_frame_rate(100_000, 15.0, false),
+            "a 15 fps camera keeps its frames"
+        );
+    }
+}
