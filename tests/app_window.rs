@@ -302,10 +302,10 @@ fn scenario(ctx: &mut Ctx, scratch: &Path) -> WdResult<()> {
         vec![],
         SHORT,
     )?;
-    // What we send (and, with congestion control on, the estimate beside it).
+    // What we send, the video encoder's target and the congestion controller's estimate.
     a.wait_script(
-        "the stats overlay to show the send bitrate",
-        "const d = document.querySelector('[data-testid=stats-sending]'); return d && /\\d.*bit\\/s/.test(d.textContent);",
+        "the stats overlay to show the send bitrate, the video target and the estimate",
+        "const d = document.querySelector('[data-testid=stats-sending]'); return d && /bit\\/s \\(video \\d.*bit\\/s of \\d.*bit\\/s available\\)/.test(d.textContent);",
         vec![],
         SHORT,
     )?;

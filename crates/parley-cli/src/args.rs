@@ -327,12 +327,10 @@ pub struct NetArgs {
     /// Use only TURN relay candidates.
     #[arg(long)]
     pub relay_only: bool,
-    /// Send-side congestion control (GCC over TWCC feedback): the video
-    /// encoder follows the estimate. Experimental and off by default: with
-    /// webrtc-rs 0.21.1 its estimate falls to the floor after a burst of loss
-    /// (README.md, "Congestion control").
+    /// Turn off send-side congestion control (GCC over TWCC feedback, which
+    /// the video encoder otherwise follows): send at the configured bitrates.
     #[arg(long)]
-    pub congestion_control: bool,
+    pub no_congestion_control: bool,
     /// PEM file of extra CA certificates to trust for TURN over TLS (turns:),
     /// besides the system's.
     #[arg(long, env = "PARLEY_TURN_CA")]

@@ -31,8 +31,8 @@ pub fn rtc_config(a: &NetArgs) -> Result<RtcConfig> {
         cfg.ice_servers = vec![server];
     }
     cfg.relay_only = a.relay_only;
-    if a.congestion_control {
-        cfg.congestion = Some(parley_engine::rtc::CongestionConfig::default());
+    if a.no_congestion_control {
+        cfg.congestion = None;
     }
     if let Some(ca) = &a.turn_ca {
         cfg.turn_tls_roots = parley_engine::rtc::load_pem_certificates(ca).context("--turn-ca")?;

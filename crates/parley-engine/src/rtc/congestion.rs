@@ -11,14 +11,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use rtc::interceptor::{
-    BandwidthEstimator, CongestionControlBuilder, EstimatorStats, Gcc, PacketReport, Registry, Slot,
+    BandwidthEstimator, CongestionControlBuilder, EstimatorStats, Gcc, NackGeneratorBuilder,
+    NackResponderBuilder, PacketReport, Registry, Slot,
 };
 use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc,
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc,
     configure_twcc_receiver_only,
 };
+use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RtpCodecKind};
 use webrtc::peer_connection::MediaEngine;
 
+use super::congestion_guard::Guard;
 use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
 use crate::Result;
 
@@ -128,6 +131,30 @@ impl<E: BandwidthEstimator> BandwidthEstimator for Reporting<E> {
     }
 }
 
+/// How often the receiver asks again for one lost packet (RFC 4585 generic
+/// NACK). webrtc-rs asks every 100 ms without limit; on a path whose queue
+/// holds more than that, every packet was asked for and resent several times
+/// over, and the resends took the link (9 Mbit/s of them on a 1 Mbit/s link).
+pub const MAX_NACKS_PER_PACKET: u16 = 2;
+
+/// NACK both ways (RFC 4585 §6.2.1; `nack` and `nack pli` feedback on video),
+/// each lost packet asked for at most [`MAX_NACKS_PER_PACKET`] times.
+fn nack(media: &mut MediaEngine) -> Registry {
+    for parameter in ["", "pli"] {
+        media.register_feedback(
+            RTCPFeedback {
+                typ: "nack".to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    let generator = NackGeneratorBuilder::new().with_max_nacks_per_packet(MAX_NACKS_PER_PACKET);
+    Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(Slot::NackGenerator, generator.build())
+}
+
 /// The interceptor chain: NACK (RFC 4585), RTCP reports (RFC 3550 §6.4), the
 /// keyframe-request forwarder, and either congestion control (`congestion`: GCC
 /// and TWCC both ways; published into `estimate`) or, without it, only the
@@ -142,7 +169,7 @@ pub(super) fn registry(
     congestion: Option<CongestionConfig>,
     estimate: &SendEstimate,
 ) -> Result<Registry> {
-    let registry = configure_nack(Registry::new(), media);
+    let registry = nack(media);
     configure_simulcast_extension_headers(media)?;
     let registry = configure_rtcp_reports(registry);
     let registry = match congestion {
@@ -152,7 +179,9 @@ pub(super) fn registry(
                 f64::from(c.min_bps),
                 f64::from(c.max_bps),
             );
-            let cc = CongestionControlBuilder::new(Reporting::new(gcc, estimate.clone())).build();
+            let guarded = Guard::new(gcc, f64::from(c.min_bps));
+            let cc =
+                CongestionControlBuilder::new(Reporting::new(guarded, estimate.clone())).build();
             configure_twcc(registry, media)?.with(Slot::CongestionControl, cc)
         }
         None => configure_twcc_receiver_only(registry, media)?,

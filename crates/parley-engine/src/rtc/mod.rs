@@ -13,6 +13,7 @@
 
 mod certificate;
 mod congestion;
+mod congestion_guard;
 mod data_channel;
 mod keyframe;
 mod peer;
@@ -142,11 +143,10 @@ pub struct RtcConfig {
     /// stable; `None` makes a throwaway one per connection. Calls fill it from
     /// `CallOptions::profile` when it is unset.
     pub certificate: Option<DtlsCertificate>,
-    /// Send-side congestion control (GCC over TWCC feedback), whose estimate
-    /// the video encoders follow; `None` (the default) sends at the configured
-    /// bitrates and only reports arrivals for the remote's estimator.
-    /// Experimental: with webrtc-rs 0.21.1 the estimate falls to its floor and
-    /// stays there after a burst of loss (README.md, "Congestion control").
+    /// Send-side congestion control (GCC over TWCC feedback, guarded as
+    /// `congestion_guard` says), whose estimate the video encoders follow; on
+    /// by default. `None` sends at the configured bitrates and only reports
+    /// arrivals for the remote's estimator.
     pub congestion: Option<CongestionConfig>,
 }
 
@@ -168,7 +168,7 @@ impl Default for RtcConfig {
             relay_only: false,
             turn_tls_roots: Vec::new(),
             certificate: None,
-            congestion: None,
+            congestion: Some(CongestionConfig::default()),
         }
     }
 }

@@ -61,6 +61,15 @@ pub struct AcceptanceWaits {
     pub relay: u64,
 }
 
+/// The SRTP replay window, packets (RFC 3711 §3.3.2). A retransmission (RFC
+/// 4585 NACK, sent again on the same SSRC and sequence number) arrives a round
+/// trip and a queue late; behind webrtc-rs's default window of 64 packets it
+/// was discarded as a replay, the receiver asked again and again, and the
+/// sender's congestion controller counted every such retransmission as lost
+/// (the estimate fell to its floor on a 1 Mbit/s link and stayed there).
+/// libwebrtc uses 1024 too.
+pub const SRTP_REPLAY_WINDOW: usize = 1024;
+
 /// RTP payload type we offer for H.264 Constrained Baseline.
 pub const H264_PAYLOAD_TYPE: u8 = 102;
 /// RTP payload type we offer for Opus.
@@ -229,6 +238,7 @@ async fn build(
         // went away (a laptop that changed networks) can never come back, and no
         // new candidate is reported (the agent takes the same ones as duplicates).
         .with_discard_local_candidates_during_ice_restart(true)
+        .with_srtp_replay_protection_window(SRTP_REPLAY_WINDOW)
         .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config.build())
