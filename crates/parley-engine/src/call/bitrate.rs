@@ -85,9 +85,22 @@ pub(super) struct SendBudget {
     pub(super) camera_bps: AtomicU32,
     /// The screen encoder's target now, bits/s (0: no screen).
     pub(super) screen_bps: AtomicU32,
+    /// The lowest target the camera gets while a file we send moves, bits/s
+    /// (0: no floor).
+    pub(super) camera_floor_bps: AtomicU32,
+    /// The same for the screen, bits/s.
+    pub(super) screen_floor_bps: AtomicU32,
 }
 
 impl SendBudget {
+    /// `role`'s floor while a file we send moves, bits/s (0: none).
+    pub(super) fn floor(&self, role: VideoRole) -> u32 {
+        match role {
+            VideoRole::Camera => self.camera_floor_bps.load(Ordering::Relaxed),
+            VideoRole::Screen => self.screen_floor_bps.load(Ordering::Relaxed),
+        }
+    }
+
     /// Records `role`'s current target, bits/s.
     pub(super) fn record(&self, role: VideoRole, bps: u32) {
         match role {

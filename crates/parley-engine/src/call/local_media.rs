@@ -307,6 +307,29 @@ impl LocalMedia {
         }
     }
 
+    /// While `on`, the video encoders keep at least the targets they have now:
+    /// a file we send moves on the data channel, whose congestion control
+    /// reacts only to loss and fills the bottleneck's queue; the estimate,
+    /// which backs off from that queue, would hand the file the whole link
+    /// and leave the call a frame a second. The file's data channel backs off
+    /// instead.
+    pub(super) fn protect_video(&self, on: bool) {
+        let budget = &self.counters.budget;
+        let keep = |now: &std::sync::atomic::AtomicU32, floor: &std::sync::atomic::AtomicU32| {
+            let value = if on {
+                match floor.load(Ordering::Relaxed) {
+                    0 => now.load(Ordering::Relaxed),
+                    kept => kept,
+                }
+            } else {
+                0
+            };
+            floor.store(value, Ordering::Relaxed);
+        };
+        keep(&budget.camera_bps, &budget.camera_floor_bps);
+        keep(&budget.screen_bps, &budget.screen_floor_bps);
+    }
+
     /// Tells the camera's encoder whether a screen shares the link (it then
     /// takes the smaller part of the bitrate).
     fn set_screen_active(&self, active: bool) {

@@ -195,7 +195,8 @@ pub(super) fn spawn_video_sender(
                 role,
                 counters_enc.budget.screen_active.load(Ordering::Relaxed),
                 bitrate_bps,
-            );
+            )
+            .max(counters_enc.budget.floor(role));
             encoder.set_bitrate(target);
             counters_enc.budget.record(role, target);
             if role == VideoRole::Camera {

@@ -101,6 +101,9 @@ pub(super) struct Room {
     pub(super) media: LocalMedia,
     /// Subtasks of links whose member left, for the end to wait for.
     left_tasks: Vec<JoinHandle<()>>,
+    /// Files we are sending now, by transfer id: while any moves, the video
+    /// keeps the bitrate it had (`LocalMedia::protect_video`).
+    sending_files: std::collections::HashSet<String>,
     /// Opens the links of members who join.
     factory: LinkFactory,
     /// Contacts we invited into the call that have not joined or refused yet.
@@ -142,6 +145,7 @@ impl Room {
             links: BTreeMap::new(),
             media,
             left_tasks: Vec::new(),
+            sending_files: std::collections::HashSet::new(),
             factory,
             invited: BTreeSet::new(),
             sends,
@@ -291,6 +295,32 @@ impl Room {
             reason: None,
         };
         let _ = self.factory.signaling().send(hangup).await;
+    }
+
+    /// Keeps [`Room::sending_files`] and the video's protection up to date.
+    fn track_sends(&mut self, event: &TransferEvent) {
+        match event {
+            TransferEvent::Offered(p) | TransferEvent::Progress(p)
+                if p.direction == TransferDirection::Sending =>
+            {
+                self.sending_files.insert(p.transfer_id.clone());
+            }
+            TransferEvent::Completed {
+                transfer_id,
+                direction: TransferDirection::Sending,
+                ..
+            }
+            | TransferEvent::Failed {
+                transfer_id,
+                direction: TransferDirection::Sending,
+                ..
+            }
+            | TransferEvent::Queued { transfer_id, .. } => {
+                self.sending_files.remove(transfer_id);
+            }
+            _ => return,
+        }
+        self.media.protect_video(!self.sending_files.is_empty());
     }
 
     /// Live statistics of each link that has connected.
@@ -569,6 +599,9 @@ impl Room {
                 }
             }
             Internal::Event(ev) => {
+                if let CallEvent::Transfer { event, .. } = &ev {
+                    self.track_sends(event);
+                }
                 match &ev {
                     CallEvent::ChatReceived { .. } => self.report.chat_received += 1,
                     CallEvent::ChatDelivered { .. } => self.report.chat_sent += 1,

@@ -13,9 +13,9 @@
 //!   one to three packets, so one lost packet read as 30–50 % loss.
 //! - **A queue watch.** One-way delay (arrival minus departure) against its
 //!   minimum over [`BASE_WINDOW_MS`]; once the queue it shows passes
-//!   [`QUEUE_LIMIT_MS`], the rate is held at 0.85 × what arrived (GCC §5.5's
-//!   decrease) and then allowed to grow 8 % a second while the queue stays
-//!   under [`QUEUE_CLEAR_MS`].
+//!   [`QUEUE_LIMIT_MS`] and is still growing ([`QUEUE_GROWTH_MS`]), the rate
+//!   is held at 0.85 × what arrived (GCC §5.5's decrease) and then allowed to
+//!   grow 8 % a second while the queue stays under [`QUEUE_CLEAR_MS`].
 //! - **No more than 1.5 × what arrives** (plus 10 kbit/s), as libwebrtc's
 //!   AIMD rate control bounds its increase.
 
@@ -34,6 +34,14 @@ pub const BASE_WINDOW_MS: u64 = 10_000;
 pub const QUEUE_LIMIT_MS: f64 = 60.0;
 /// Queueing delay under which the rate may grow again, ms.
 pub const QUEUE_CLEAR_MS: f64 = 20.0;
+/// How much the queue must have grown over [`GROWTH_WINDOW_MS`] for the rate
+/// to drop, ms: a queue that stands still is a loss-based flow's (a file on
+/// the data channel, TCP beside the call), and backing off from it would hand
+/// that flow the whole link; loss, which such a queue brings, is the signal
+/// there.
+pub const QUEUE_GROWTH_MS: f64 = 15.0;
+/// See [`QUEUE_GROWTH_MS`], ms.
+pub const GROWTH_WINDOW_MS: u64 = 500;
 /// Window over which the arriving rate is measured, ms.
 pub const ACKED_WINDOW_MS: u64 = 1_000;
 /// Growth of the held rate while the queue is clear, per second.
@@ -56,6 +64,8 @@ pub struct Guard<E> {
     /// (when reported, bytes that arrived), oldest first.
     acked: VecDeque<(Instant, usize)>,
     queue_ms: f64,
+    /// (when reported, the batch's median one-way delay ms), oldest first.
+    medians: VecDeque<(Instant, f64)>,
     /// The rate the queue watch allows, bits/s (`None`: no limit now).
     held_bps: Option<f64>,
     last_decrease: Option<Instant>,
@@ -74,6 +84,7 @@ impl<E: BandwidthEstimator> Guard<E> {
             delays: VecDeque::new(),
             acked: VecDeque::new(),
             queue_ms: 0.0,
+            medians: VecDeque::new(),
             held_bps: None,
             last_decrease: None,
             last_update: None,
@@ -132,6 +143,13 @@ impl<E: BandwidthEstimator> Guard<E> {
             .map(|(_, d)| *d)
             .fold(f64::INFINITY, f64::min);
         self.queue_ms = (delay_ms - base).max(0.0);
+        let window = Duration::from_millis(GROWTH_WINDOW_MS);
+        while self.medians.len() > 1 && self.medians[1].0 <= now.checked_sub(window).unwrap_or(now)
+        {
+            self.medians.pop_front();
+        }
+        let growth = self.medians.front().map_or(0.0, |(_, d)| delay_ms - d);
+        self.medians.push_back((now, delay_ms));
         let dt = self
             .last_update
             .replace(now)
@@ -140,7 +158,7 @@ impl<E: BandwidthEstimator> Guard<E> {
         let may_decrease = self.last_decrease.is_none_or(|t| {
             now.saturating_duration_since(t) >= Duration::from_millis(DECREASE_GAP_MS)
         });
-        if self.queue_ms > QUEUE_LIMIT_MS && may_decrease {
+        if self.queue_ms > QUEUE_LIMIT_MS && growth > QUEUE_GROWTH_MS && may_decrease {
             if let Some(acked) = acked {
                 let lower = (0.85 * acked).max(self.min_bps);
                 self.held_bps = Some(self.held_bps.map_or(lower, |h| h.min(lower)));
@@ -266,6 +284,29 @@ mod tests {
             (700e3..=900e3).contains(&t),
             "held near 0.85 × 960 kbit/s: {t}"
         );
+    }
+
+    #[test]
+    fn a_queue_that_stands_still_is_left_to_loss() {
+        let t0 = Instant::now();
+        let mut g = Guard::new(ConstantBitrate::new(5e6), 100_000.0);
+        let gap = Duration::from_millis(10);
+        // A second with no queue, then two behind 100 ms of someone else's queue.
+        for s in 0..3u32 {
+            let start = t0 + Duration::from_secs(u64::from(s));
+            let rs = reports(t0, start, u64::from(s) * 100, 100, gap, |_| {
+                Duration::from_millis(if s == 0 { 20 } else { 120 })
+            });
+            for chunk in rs.chunks(10) {
+                let now = chunk.last().unwrap().departure + Duration::from_millis(200);
+                g.on_reports(now, chunk);
+            }
+        }
+        assert!(g.queue_ms() > QUEUE_LIMIT_MS, "{}", g.queue_ms());
+        // Only the step into the queue counted as growth: one decrease at most,
+        // and the rate still near what arrives (1.5 × bound), not ratcheted down.
+        let t = g.target_bitrate();
+        assert!(t >= 800e3, "{t}");
     }
 
     #[test]
