@@ -200,7 +200,12 @@ pub(super) fn spawn_video_sender(
             encoder.set_bitrate(target);
             counters_enc.budget.record(role, target);
             if role == VideoRole::Camera {
+                let was = halved;
                 halved = bitrate::halve_frame_rate(target, fps, halved);
+                if halved != was {
+                    // Rate control spreads the bitrate over the frames it gets.
+                    encoder.set_frame_rate(if halved { fps / 2.0 } else { fps });
+                }
                 skip_next = halved && !skip_next;
                 if skip_next {
                     carried += dur;
@@ -216,7 +221,8 @@ pub(super) fn spawn_video_sender(
                 encoder.request_keyframe();
             }
             match encoder.encode(&frame) {
-                Ok(au) if au.is_empty() => continue,
+                // Rate control skipped the frame: its time goes to the next.
+                Ok(au) if au.is_empty() => carried += dur,
                 Ok(au) => {
                     if tx.blocking_send((Bytes::from(au), dur)).is_err() {
                         break;
@@ -224,10 +230,12 @@ pub(super) fn spawn_video_sender(
                 }
                 Err(e) => {
                     tracing::warn!("encode: {e}");
-                    continue;
+                    carried += dur;
                 }
             }
         }
+        // Not sending any more: the stats say so.
+        counters_enc.budget.record(role, 0);
     });
     let writer = tokio::spawn(async move {
         while let Some((au, dur)) = rx.recv().await {

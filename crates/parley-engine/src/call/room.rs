@@ -103,7 +103,7 @@ pub(super) struct Room {
     left_tasks: Vec<JoinHandle<()>>,
     /// Files we are sending now, by transfer id: while any moves, the video
     /// keeps the bitrate it had (`LocalMedia::protect_video`).
-    sending_files: std::collections::HashSet<String>,
+    sending_files: std::collections::HashSet<(PeerId, String)>,
     /// Opens the links of members who join.
     factory: LinkFactory,
     /// Contacts we invited into the call that have not joined or refused yet.
@@ -297,13 +297,13 @@ impl Room {
         let _ = self.factory.signaling().send(hangup).await;
     }
 
-    /// Keeps [`Room::sending_files`] and the video's protection up to date.
-    fn track_sends(&mut self, event: &TransferEvent) {
+    /// Keeps [`Room::sending_files`] and the video's protection up to date: a
+    /// file counts from its first bytes on the link to its end.
+    fn track_sends(&mut self, peer: &PeerId, event: &TransferEvent) {
         match event {
-            TransferEvent::Offered(p) | TransferEvent::Progress(p)
-                if p.direction == TransferDirection::Sending =>
-            {
-                self.sending_files.insert(p.transfer_id.clone());
+            TransferEvent::Progress(p) if p.direction == TransferDirection::Sending => {
+                self.sending_files
+                    .insert((peer.clone(), p.transfer_id.clone()));
             }
             TransferEvent::Completed {
                 transfer_id,
@@ -316,7 +316,8 @@ impl Room {
                 ..
             }
             | TransferEvent::Queued { transfer_id, .. } => {
-                self.sending_files.remove(transfer_id);
+                self.sending_files
+                    .remove(&(peer.clone(), transfer_id.clone()));
             }
             _ => return,
         }
@@ -452,6 +453,9 @@ impl Room {
         }
         let link = self.links.remove(peer)?;
         self.media.detach(peer);
+        // Its sends were dropped with the link, some without a last event.
+        self.sending_files.retain(|(p, _)| p != peer);
+        self.media.protect_video(!self.sending_files.is_empty());
         self.sfu_member_left(peer).await;
         if let Some(e) = &link.failure {
             tracing::warn!(%peer, "the link failed: {e}");
@@ -599,8 +603,8 @@ impl Room {
                 }
             }
             Internal::Event(ev) => {
-                if let CallEvent::Transfer { event, .. } = &ev {
-                    self.track_sends(event);
+                if let CallEvent::Transfer { peer, event } = &ev {
+                    self.track_sends(peer, event);
                 }
                 match &ev {
                     CallEvent::ChatReceived { .. } => self.report.chat_received += 1,

@@ -223,7 +223,7 @@ mod tests {
         assert!(on.contains("Nack"), "{on}");
         let off = names(None);
         assert!(
-            !off.contains("Pacer") && !off.contains("TwccSender"),
+            !off.contains("CongestionControl") && !off.contains("TwccSender"),
             "{off}"
         );
         assert!(off.contains("TwccReceiver"), "{off}");

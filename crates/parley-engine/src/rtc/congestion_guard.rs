@@ -15,8 +15,9 @@
 //!   minimum over [`BASE_WINDOW_MS`]; once the queue it shows passes
 //!   [`QUEUE_LIMIT_MS`] and is still growing ([`QUEUE_GROWTH_MS`]), the rate
 //!   is held at 0.85 × what arrived (GCC §5.5's decrease) and then allowed to
-//!   grow 8 % a second while the queue stays under [`QUEUE_CLEAR_MS`].
-//! - **No more than 1.5 × what arrives** (plus 10 kbit/s), as libwebrtc's
+//!   grow 8 % a second while the queue stays under [`QUEUE_CLEAR_MS`] or stops
+//!   growing.
+//! - **No rise past 1.5 × what arrives** (plus 10 kbit/s), as libwebrtc's
 //!   AIMD rate control bounds its increase.
 
 use std::collections::VecDeque;
@@ -31,7 +32,7 @@ pub const BATCH_MS: u64 = 500;
 /// How far back the one-way delay's minimum is taken, ms.
 pub const BASE_WINDOW_MS: u64 = 10_000;
 /// Queueing delay that makes the rate drop, ms.
-pub const QUEUE_LIMIT_MS: f64 = 60.0;
+pub const QUEUE_LIMIT_MS: f64 = 100.0;
 /// Queueing delay under which the rate may grow again, ms.
 pub const QUEUE_CLEAR_MS: f64 = 20.0;
 /// How much the queue must have grown over [`GROWTH_WINDOW_MS`] for the rate
@@ -39,7 +40,7 @@ pub const QUEUE_CLEAR_MS: f64 = 20.0;
 /// the data channel, TCP beside the call), and backing off from it would hand
 /// that flow the whole link; loss, which such a queue brings, is the signal
 /// there.
-pub const QUEUE_GROWTH_MS: f64 = 15.0;
+pub const QUEUE_GROWTH_MS: f64 = 30.0;
 /// See [`QUEUE_GROWTH_MS`], ms.
 pub const GROWTH_WINDOW_MS: u64 = 500;
 /// Window over which the arriving rate is measured, ms.
@@ -70,12 +71,16 @@ pub struct Guard<E> {
     held_bps: Option<f64>,
     last_decrease: Option<Instant>,
     last_update: Option<Instant>,
+    /// What [`BandwidthEstimator::target_bitrate`] gives out, bits/s.
+    output: f64,
 }
 
 impl<E: BandwidthEstimator> Guard<E> {
-    /// Guards `inner`; the queue watch never holds the rate below `min_bps`.
+    /// Guards `inner`; the rate never goes below `min_bps`, bits/s.
     pub fn new(inner: E, min_bps: f64) -> Self {
+        let output = inner.target_bitrate().max(min_bps);
         Self {
+            output,
             inner,
             min_bps,
             pending: Vec::new(),
@@ -91,16 +96,22 @@ impl<E: BandwidthEstimator> Guard<E> {
         }
     }
 
-    /// What arrived over the last [`ACKED_WINDOW_MS`], bits/s (`None` before a
-    /// full window).
+    /// What arrived over the last [`ACKED_WINDOW_MS`], bits/s, measured over
+    /// the time the reports span (`None` until they span half the window).
     fn acked_bps(&self, now: Instant) -> Option<f64> {
         let (first, _) = self.acked.front()?;
         let span = now.saturating_duration_since(*first).as_secs_f64();
         if span < ACKED_WINDOW_MS as f64 / 2000.0 {
             return None;
         }
-        let bytes: usize = self.acked.iter().map(|(_, b)| b).sum();
-        Some(bytes as f64 * 8.0 / span.max(ACKED_WINDOW_MS as f64 / 1000.0))
+        // What the first report brought arrived before the span began.
+        let bytes: usize = self
+            .acked
+            .iter()
+            .filter(|(t, _)| t > first)
+            .map(|(_, b)| b)
+            .sum();
+        Some(bytes as f64 * 8.0 / span)
     }
 
     /// Records the batch's delays and arrivals; returns the batch's median
@@ -164,7 +175,7 @@ impl<E: BandwidthEstimator> Guard<E> {
                 self.held_bps = Some(self.held_bps.map_or(lower, |h| h.min(lower)));
                 self.last_decrease = Some(now);
             }
-        } else if self.queue_ms < QUEUE_CLEAR_MS {
+        } else if self.queue_ms < QUEUE_CLEAR_MS || growth <= 0.0 {
             if let Some(h) = self.held_bps {
                 let grown = h * (1.0 + GROWTH_PER_S * dt.min(1.0));
                 // Free again once the estimator itself is lower.
@@ -188,21 +199,16 @@ impl<E: BandwidthEstimator> BandwidthEstimator for Guard<E> {
             self.pending.clear();
             self.pending_since = None;
         }
+        self.refresh();
     }
 
     fn target_bitrate(&self) -> f64 {
-        let mut target = self.inner.target_bitrate();
-        if let Some(h) = self.held_bps {
-            target = target.min(h);
-        }
-        if let Some(acked) = self.acked_bps_at_last() {
-            target = target.min(1.5 * acked + 10_000.0);
-        }
-        target.max(self.min_bps)
+        self.output
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.inner.handle_timeout(now);
+        self.refresh();
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -215,6 +221,25 @@ impl<E: BandwidthEstimator> BandwidthEstimator for Guard<E> {
 }
 
 impl<E: BandwidthEstimator> Guard<E> {
+    /// The rate to give out now: the estimator's, under the held rate; a rise
+    /// goes no higher than 1.5 × what arrives plus 10 kbit/s, and waits until
+    /// that is known (a fall is never bounded: with little to send, say a
+    /// muted camera, the rate stays).
+    fn refresh(&mut self) {
+        let mut target = self.inner.target_bitrate();
+        if let Some(h) = self.held_bps {
+            target = target.min(h);
+        }
+        if target > self.output {
+            // Nothing known of what arrives yet: no rise.
+            let bound = self
+                .acked_bps_at_last()
+                .map_or(self.output, |acked| self.output.max(1.5 * acked + 10_000.0));
+            target = target.min(bound);
+        }
+        self.output = target.max(self.min_bps);
+    }
+
     /// [`Guard::acked_bps`] at the last report.
     fn acked_bps_at_last(&self) -> Option<f64> {
         self.acked_bps(self.last_update?)
@@ -231,6 +256,17 @@ impl<E: BandwidthEstimator> Guard<E> {
 mod tests {
     use super::*;
     use rtc::interceptor::ConstantBitrate;
+
+    /// An estimator that doubles at every report.
+    struct Rising(f64);
+    impl BandwidthEstimator for Rising {
+        fn on_reports(&mut self, _: Instant, _: &[PacketReport]) {
+            self.0 *= 2.0;
+        }
+        fn target_bitrate(&self) -> f64 {
+            self.0
+        }
+    }
 
     /// Reports for `n` packets of 1200 bytes sent `gap` apart from `start`,
     /// each arriving `owd(i)` after it left (arrival times counted from `t0`).
@@ -310,9 +346,27 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_may_not_pass_one_and_a_half_times_what_arrives() {
+    fn little_to_send_leaves_the_rate_where_it_was() {
         let t0 = Instant::now();
-        let mut g = Guard::new(ConstantBitrate::new(5e6), 100_000.0);
+        let mut g = Guard::new(ConstantBitrate::new(1e6), 100_000.0);
+        // 20 small packets a second: 38 kbit/s (a muted camera and audio).
+        let mut rs = reports(t0, t0, 0, 60, Duration::from_millis(50), |_| {
+            Duration::from_millis(20)
+        });
+        rs.iter_mut().for_each(|r| r.size = 240);
+        for chunk in rs.chunks(5) {
+            g.on_reports(
+                chunk.last().unwrap().departure + Duration::from_millis(20),
+                chunk,
+            );
+        }
+        assert_eq!(g.target_bitrate(), 1e6);
+    }
+
+    #[test]
+    fn the_rate_may_not_rise_past_one_and_a_half_times_what_arrives() {
+        let t0 = Instant::now();
+        let mut g = Guard::new(Rising(1e6), 100_000.0);
         let rs = reports(t0, t0, 0, 200, Duration::from_millis(10), |_| {
             Duration::from_millis(20)
         });
@@ -346,7 +400,7 @@ mod tests {
             g.on_reports(chunk.last().unwrap().departure, chunk);
         }
         assert!(
-            g.inner.0.iter().all(|&n| n >= 10),
+            !g.inner.0.is_empty() && g.inner.0.iter().all(|&n| n >= 10),
             "batches of {:?}",
             g.inner.0
         );

@@ -7,7 +7,10 @@ use openh264::encoder::{
 };
 use openh264::formats::{YUVSlices, YUVSource};
 use openh264::{OpenH264API, Timestamp};
-use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL};
+use openh264_sys2::{
+    SBitrateInfo, ENCODER_OPTION, ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE,
+    ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL,
+};
 
 use super::I420Frame;
 use crate::media::{monotonic_us, MediaError};
@@ -35,6 +38,10 @@ pub struct H264Encoder {
     fps: f64,
     bitrate_bps: u32,
     pending_bps: Option<u32>,
+    /// A frame rate to tell openh264 at the next frame, frames/s.
+    pending_fps: Option<f64>,
+    /// Whether the crate's bitrate cap was lifted on the running encoder.
+    max_lifted: bool,
     frames_since_config: u64,
     keyframe_requested: bool,
 }
@@ -77,6 +84,8 @@ impl H264Encoder {
             fps,
             bitrate_bps,
             pending_bps: None,
+            pending_fps: None,
+            max_lifted: false,
             frames_since_config: 0,
             keyframe_requested: false,
         })
@@ -104,6 +113,15 @@ impl H264Encoder {
             (change >= Self::MIN_BITRATE_CHANGE * f64::from(self.bitrate_bps)).then_some(bps);
     }
 
+    /// Tells the encoder frames now come at `fps` frames per second (a sender
+    /// that leaves frames out), so rate control spreads the bitrate over the
+    /// frames it gets; applied at the next [`encode`](Self::encode).
+    pub fn set_frame_rate(&mut self, fps: f64) {
+        if fps.is_finite() && fps > 0.0 {
+            self.pending_fps = Some(fps);
+        }
+    }
+
     /// Encodes one frame into an Annex-B access unit (start-code-prefixed NAL
     /// units; SPS and PPS precede each IDR). Returns an empty `Vec` when rate
     /// control skips the frame.
@@ -116,6 +134,19 @@ impl H264Encoder {
         if frame.data.len() != I420Frame::byte_len(frame.width, frame.height) {
             return Err(MediaError::Invalid("I420 buffer size mismatch".into()));
         }
+        if self.frames_since_config > 0 && !self.max_lifted {
+            // Initialised by its first frame: from now on rates change live.
+            lift_max_bitrate(&mut self.inner);
+            self.max_lifted = true;
+        }
+        if let Some(fps) = self.pending_fps.take() {
+            let mut rate = fps as f32;
+            if self.frames_since_config == 0
+                || !set_option(&mut self.inner, ENCODER_OPTION_FRAME_RATE, &mut rate)
+            {
+                tracing::debug!("openh264 refused a frame rate of {fps}");
+            }
+        }
         if let Some(bps) = self.pending_bps.take() {
             // openh264 initialises itself at the first frame: before that, or if
             // it refuses the live change, a new encoder (whose first frame is an
@@ -123,6 +154,7 @@ impl H264Encoder {
             if self.frames_since_config == 0 || !retune(&mut self.inner, bps) {
                 self.inner = build(self.fps, bps, self.content)?;
                 self.frames_since_config = 0;
+                self.max_lifted = false;
             }
             self.bitrate_bps = bps;
         }
@@ -155,9 +187,29 @@ fn check_dims(width: u32, height: u32) -> Result<(), MediaError> {
     Ok(())
 }
 
-/// Changes a running encoder's target bitrate (`bps`, bits/s); whether openh264
-/// took it. The safe API of the `openh264` crate has no such call.
+/// Highest bitrate openh264 is allowed, bits/s: the crate caps the layer at
+/// the bitrate it was built with, so without this a live raise is refused.
+const MAX_BITRATE_BPS: u32 = 50_000_000;
+
+/// Sets one of openh264's run-time options (`option`, taking a pointer to `T`)
+/// on a running encoder; whether openh264 took it. The safe API of the
+/// `openh264` crate has no such call.
 #[allow(unsafe_code)]
+fn set_option<T>(encoder: &mut Encoder, option: ENCODER_OPTION, value: &mut T) -> bool {
+    // SAFETY: callers pass the value type openh264 documents for `option`
+    // (SBitrateInfo for the bitrates, a float for the frame rate), openh264
+    // reads it only during the call and `value` outlives it; an encoder not
+    // yet initialised (no frame encoded) answers with an error, not a crash.
+    let rc = unsafe {
+        encoder
+            .raw_api()
+            .set_option(option, (value as *mut T).cast())
+    };
+    rc == 0
+}
+
+/// Changes a running encoder's target bitrate (`bps`, bits/s); whether
+/// openh264 took it.
 fn retune(encoder: &mut Encoder, bps: u32) -> bool {
     let Ok(bits) = std::os::raw::c_int::try_from(bps) else {
         return false;
@@ -166,16 +218,21 @@ fn retune(encoder: &mut Encoder, bps: u32) -> bool {
         iLayer: SPATIAL_LAYER_ALL,
         iBitrate: bits,
     };
-    // SAFETY: the encoder was initialised by a frame already encoded (callers
-    // check), ENCODER_OPTION_BITRATE takes a pointer to an SBitrateInfo, which
-    // openh264 reads only during the call, and `info` outlives it. The target
-    // bitrate is a parameter openh264 documents as changeable at run time.
-    let rc = unsafe {
-        encoder
-            .raw_api()
-            .set_option(ENCODER_OPTION_BITRATE, (&raw mut info).cast())
-    };
-    rc == 0
+    set_option(encoder, ENCODER_OPTION_BITRATE, &mut info)
+}
+
+/// Lifts the crate's cap on the bitrate (the bitrate the encoder was built
+/// with) to [`MAX_BITRATE_BPS`], for the whole stream and its one layer.
+fn lift_max_bitrate(encoder: &mut Encoder) {
+    for layer in [SPATIAL_LAYER_ALL, SPATIAL_LAYER_0] {
+        let mut info = SBitrateInfo {
+            iLayer: layer,
+            iBitrate: MAX_BITRATE_BPS as std::os::raw::c_int,
+        };
+        if !set_option(encoder, ENCODER_OPTION_MAX_BITRATE, &mut info) {
+            tracing::debug!("openh264 refused a maximum bitrate for layer {layer}");
+        }
+    }
 }
 
 fn build(fps: f64, bitrate_bps: u32, content: ContentHint) -> Result<Encoder, MediaError> {
@@ -324,6 +381,33 @@ mod tests {
             );
         }
         assert_eq!(enc.bitrate_bps(), 150_000);
+    }
+
+    #[test]
+    fn a_raised_bitrate_takes_effect_without_a_keyframe() {
+        let Some(frames) = clip() else { return };
+        let mut enc = H264Encoder::new(320, 180, 15.0, 60_000).unwrap();
+        let mut sizes = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            if i == 35 {
+                enc.set_bitrate(900_000);
+            }
+            let au = enc.encode(f).unwrap();
+            if (36..60).contains(&i) {
+                let types = nal_types(&au);
+                assert!(
+                    !types.contains(&5),
+                    "frame {i}: raising made an IDR {types:?}"
+                );
+            }
+            sizes.push(au.len());
+        }
+        let kbps = |from: usize, to: usize| {
+            sizes[from..to].iter().sum::<usize>() as f64 * 8.0 / ((to - from) as f64 / 15.0) / 1e3
+        };
+        let (before, after) = (kbps(5, 35), kbps(65, 150));
+        println!("{before:.0} kbit/s at 60, {after:.0} kbit/s at 900");
+        assert!(after > 1.5 * before, "{before} vs {after}");
     }
 
     #[test]
