@@ -9,7 +9,7 @@ use openh264::formats::{YUVSlices, YUVSource};
 use openh264::{OpenH264API, Timestamp};
 use openh264_sys2::{
     SBitrateInfo, ENCODER_OPTION, ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE,
-    ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL,
+    ENCODER_OPTION_MAX_BITRATE, LAYER_NUM, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL,
 };
 
 use super::I420Frame;
@@ -211,25 +211,32 @@ fn set_option<T>(encoder: &mut Encoder, option: ENCODER_OPTION, value: &mut T) -
 /// Changes a running encoder's target bitrate (`bps`, bits/s); whether
 /// openh264 took it.
 fn retune(encoder: &mut Encoder, bps: u32) -> bool {
+    set_bitrate_option(encoder, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL, bps)
+}
+
+/// Sets a bitrate option (`option`: the target or the maximum) of `layer` to
+/// `bps`, bits/s; whether openh264 took it.
+fn set_bitrate_option(
+    encoder: &mut Encoder,
+    option: ENCODER_OPTION,
+    layer: LAYER_NUM,
+    bps: u32,
+) -> bool {
     let Ok(bits) = std::os::raw::c_int::try_from(bps) else {
         return false;
     };
     let mut info = SBitrateInfo {
-        iLayer: SPATIAL_LAYER_ALL,
+        iLayer: layer,
         iBitrate: bits,
     };
-    set_option(encoder, ENCODER_OPTION_BITRATE, &mut info)
+    set_option(encoder, option, &mut info)
 }
 
 /// Lifts the crate's cap on the bitrate (the bitrate the encoder was built
 /// with) to [`MAX_BITRATE_BPS`], for the whole stream and its one layer.
 fn lift_max_bitrate(encoder: &mut Encoder) {
     for layer in [SPATIAL_LAYER_ALL, SPATIAL_LAYER_0] {
-        let mut info = SBitrateInfo {
-            iLayer: layer,
-            iBitrate: MAX_BITRATE_BPS as std::os::raw::c_int,
-        };
-        if !set_option(encoder, ENCODER_OPTION_MAX_BITRATE, &mut info) {
+        if !set_bitrate_option(encoder, ENCODER_OPTION_MAX_BITRATE, layer, MAX_BITRATE_BPS) {
             tracing::debug!("openh264 refused a maximum bitrate for layer {layer}");
         }
     }
@@ -383,6 +390,12 @@ mod tests {
         assert_eq!(enc.bitrate_bps(), 150_000);
     }
 
+    /// kbit/s of the access units `sizes` (bytes) over frames [from, to), at
+    /// 15 frames a second.
+    fn kbps(sizes: &[usize], from: usize, to: usize) -> f64 {
+        sizes[from..to].iter().sum::<usize>() as f64 * 8.0 / ((to - from) as f64 / 15.0) / 1e3
+    }
+
     #[test]
     fn a_raised_bitrate_takes_effect_without_a_keyframe() {
         let Some(frames) = clip() else { return };
@@ -402,10 +415,7 @@ mod tests {
             }
             sizes.push(au.len());
         }
-        let kbps = |from: usize, to: usize| {
-            sizes[from..to].iter().sum::<usize>() as f64 * 8.0 / ((to - from) as f64 / 15.0) / 1e3
-        };
-        let (before, after) = (kbps(5, 35), kbps(65, 150));
+        let (before, after) = (kbps(&sizes, 5, 35), kbps(&sizes, 65, 150));
         println!("{before:.0} kbit/s at 60, {after:.0} kbit/s at 900");
         assert!(after > 1.5 * before, "{before} vs {after}");
     }
@@ -414,7 +424,6 @@ mod tests {
     fn a_live_bitrate_change_takes_effect() {
         let Some(frames) = clip() else { return };
         let mut enc = H264Encoder::new(320, 180, 15.0, 900_000).unwrap();
-        // Bits per second over frames [from, to) (15 frames a second).
         let mut sizes = Vec::new();
         for (i, f) in frames.iter().enumerate() {
             if i == 50 {
@@ -422,10 +431,7 @@ mod tests {
             }
             sizes.push(enc.encode(f).unwrap().len());
         }
-        let kbps = |from: usize, to: usize| {
-            sizes[from..to].iter().sum::<usize>() as f64 * 8.0 / ((to - from) as f64 / 15.0) / 1e3
-        };
-        let (before, after) = (kbps(15, 50), kbps(80, 150));
+        let (before, after) = (kbps(&sizes, 15, 50), kbps(&sizes, 80, 150));
         println!("{before:.0} kbit/s at 900, {after:.0} kbit/s at 60");
         assert!(after < 90.0, "{after} kbit/s after lowering to 60");
         assert!(before > 1.5 * after, "{before} vs {after}");
