@@ -391,6 +391,32 @@ impl Lab {
         );
     }
 
+    /// Drops `percent` % of the UDP packets the site's router forwards, picked at
+    /// random, both ways (iptables `statistic`: this kernel has no netem).
+    pub fn lose_udp(&self, site: usize, percent: u32) {
+        let r = &self.sites[site].router;
+        let p = format!("{:.4}", f64::from(percent) / 100.0);
+        self.exec(
+            r,
+            &[
+                "iptables",
+                "-I",
+                "FORWARD",
+                "1",
+                "-p",
+                "udp",
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                &p,
+                "-j",
+                "DROP",
+            ],
+        );
+    }
+
     /// Starts counting the bytes the site's router forwards to the WAN (IP
     /// headers included); read with [`Lab::uplink_bytes`].
     pub fn count_uplink(&self, site: usize) {
@@ -566,10 +592,11 @@ impl Lab {
         let mut cmd = self.command(&self.sites[site].host, &super::bin("parley-cli"));
         // The CLI's default filter, plus why a signaling connection dropped (a
         // failing test prints the peers' stderr).
-        cmd.env(
-            "RUST_LOG",
-            "error,parley_engine=warn,parley_cli=warn,parley_engine::signaling=info,parley_engine::call=info",
-        );
+        // `PARLEY_TEST_LOG` replaces it when debugging.
+        let filter = std::env::var("PARLEY_TEST_LOG").unwrap_or_else(|_| {
+            "error,parley_engine=warn,parley_cli=warn,parley_engine::signaling=info,parley_engine::call=info".to_owned()
+        });
+        cmd.env("RUST_LOG", filter);
         cmd.arg("--profile")
             .arg(peer.path("profile"))
             .arg("--server")

@@ -205,6 +205,13 @@ pub struct CallArgs {
     /// Send no audio.
     #[arg(long, group = "audio")]
     pub no_audio: bool,
+    /// Turn off Opus in-band FEC: neither sent nor used to recover a lost
+    /// packet (loss is then only concealed).
+    #[arg(long)]
+    pub no_fec: bool,
+    /// Turn off Opus DTX (tiny packets while we are silent).
+    #[arg(long)]
+    pub no_dtx: bool,
     /// Record the remote video to this Y4M file (not written if no video arrives).
     /// With `{peer}` in it, or naming a folder (ending in `/`), every member of a
     /// group call is recorded to its own file: `{peer}` replaced by the member's
@@ -331,6 +338,10 @@ pub struct NetArgs {
     /// the video encoder otherwise follows): send at the configured bitrates.
     #[arg(long)]
     pub no_congestion_control: bool,
+    /// Turn off video retransmission on NACK (RFC 4585), both ways: to
+    /// measure what it brings.
+    #[arg(long)]
+    pub no_nack: bool,
     /// PEM file of extra CA certificates to trust for TURN over TLS (turns:),
     /// besides the system's.
     #[arg(long, env = "PARLEY_TURN_CA")]

@@ -34,6 +34,7 @@ pub fn rtc_config(a: &NetArgs) -> Result<RtcConfig> {
     if a.no_congestion_control {
         cfg.congestion = None;
     }
+    cfg.nack = !a.no_nack;
     if let Some(ca) = &a.turn_ca {
         cfg.turn_tls_roots = parley_engine::rtc::load_pem_certificates(ca).context("--turn-ca")?;
     }
@@ -113,6 +114,8 @@ pub fn call_options(
         bail!("--lost-after must be a positive number of seconds");
     }
     opts.lost_after_ms = (a.lost_after * 1000.0) as u64;
+    opts.audio.fec = !a.no_fec;
+    opts.audio.dtx = !a.no_dtx;
     opts.remote_sinks = media::member_sinks(a, &mut opts);
     Ok(opts)
 }

@@ -194,6 +194,14 @@ pub struct LiveStats {
     pub rtt_ms: Option<f64>,
     /// Audio packets lost, percent of those expected, over the call so far.
     pub loss_pct: f64,
+    /// Lost audio packets recovered from the next packet's Opus in-band FEC
+    /// (RFC 6716 §2.1.7), over the call so far.
+    pub audio_recovered: u64,
+    /// Lost audio packets concealed (Opus packet loss concealment, 20 ms
+    /// each), over the call so far.
+    pub audio_concealed: u64,
+    /// The audio jitter buffer's delay now, ms.
+    pub jitter_delay_ms: u64,
     /// Local candidate type of the selected pair (host, srflx, prflx, relay).
     pub candidate: Option<CandidateType>,
     /// Our address of the selected candidate pair, `ip:port` (it changes when an

@@ -167,7 +167,7 @@ impl LocalMedia {
             self.start_camera(source, opts.video_bitrate_bps);
         }
         if let Some(source) = opts.audio_source.take() {
-            self.start_microphone(source);
+            self.start_microphone(source, opts.audio);
         }
     }
 
@@ -197,7 +197,7 @@ impl LocalMedia {
         self.camera = Some(devices::Running { stop, tasks });
     }
 
-    fn start_microphone(&mut self, source: Box<dyn AudioSource>) {
+    fn start_microphone(&mut self, source: Box<dyn AudioSource>, audio: super::AudioOptions) {
         if let Some(old) = self.microphone.take() {
             let _ = old.stop.send(true);
         }
@@ -206,6 +206,7 @@ impl LocalMedia {
             self.microphone_tracks.clone(),
             source,
             super::DEFAULT_AUDIO_BITRATE_BPS,
+            audio,
             stop_rx,
             Arc::clone(&self.counters),
             Arc::clone(&self.mute),
@@ -249,7 +250,7 @@ impl LocalMedia {
             old.stop().await;
         }
         tracing::info!("microphone switched");
-        self.start_microphone(source);
+        self.start_microphone(source, opts.audio);
     }
 
     /// Mutes or unmutes the microphone (`audio`) and the camera (`video`).

@@ -4,7 +4,7 @@
 //! runs on tokio. Queues between them are bounded and small: when the network or a
 //! sink lags, frames are dropped (and a keyframe requested) rather than buffered.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,8 +81,18 @@ pub(super) struct Counters {
     pub frames_received: AtomicU64,
     pub audio_sent: AtomicU64,
     pub audio_received: AtomicU64,
-    /// Audio packets concealed because they never arrived.
+    /// Audio packets that never arrived (recovered or concealed).
     pub audio_lost: AtomicU64,
+    /// Lost audio packets recovered from the next one's in-band FEC.
+    pub audio_recovered: AtomicU64,
+    /// Lost audio packets concealed (Opus PLC: 20 ms each).
+    pub audio_concealed: AtomicU64,
+    /// The audio jitter buffer's target delay now, ms.
+    pub jitter_delay_ms: AtomicU64,
+    /// The worst loss the members report for our audio (RTCP receiver
+    /// reports, RFC 3550 §6.4.1), percent plus one: 0 until one reports. The
+    /// Opus encoder's FEC follows it.
+    pub remote_audio_loss: AtomicU32,
     /// Size of the last decoded remote frame, `width << 32 | height`.
     pub remote_size: AtomicU64,
     /// Screen frames encoded and sent.
@@ -253,20 +263,34 @@ pub(super) fn spawn_audio_sender(
     tracks: TrackSet,
     mut source: Box<dyn AudioSource>,
     bitrate_bps: u32,
+    options: super::AudioOptions,
     stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
     mute: Arc<Mute>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let (tx, mut rx) = mpsc::channel::<Bytes>(ENCODED_QUEUE * 4);
+    let loss_counters = Arc::clone(&counters);
     let encoder_thread = tokio::task::spawn_blocking(move || {
-        let mut encoder = match OpusEncoder::new(bitrate_bps) {
+        let mut encoder = match OpusEncoder::new(bitrate_bps)
+            .and_then(|mut e| e.set_fec(options.fec).map(|()| e))
+            .and_then(|mut e| e.set_dtx(options.dtx).map(|()| e))
+        {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!("audio encoder: {e}");
                 return;
             }
         };
+        // Until a receiver reports, the 5 % the encoder starts with.
+        let mut loss = 0;
         while !*stop.borrow() {
+            let reported = loss_counters.remote_audio_loss.load(Ordering::Relaxed);
+            if options.fec && reported != 0 && reported != loss {
+                loss = reported;
+                if let Err(e) = encoder.set_packet_loss_pct((loss - 1).min(100) as u8) {
+                    tracing::warn!("{e}");
+                }
+            }
             let mut pcm = match source.next_frame() {
                 Ok(f) => f,
                 Err(e) => {
@@ -404,6 +428,7 @@ pub(super) fn spawn_video_receiver(
 pub(super) fn spawn_audio_receiver(
     track: RemoteTrack,
     mut sinks: Vec<Box<dyn AudioSink>>,
+    options: super::AudioOptions,
     mut swap: mpsc::Receiver<Vec<Box<dyn AudioSink>>>,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
@@ -464,11 +489,22 @@ pub(super) fn spawn_audio_receiver(
                         if !open { break; }
                         continue;
                     }
+                    let c = &playout_counters;
+                    c.jitter_delay_ms.store(jitter.target_delay_ms(), Ordering::Relaxed);
                     let out = match jitter.pop(now_ms()) {
                         Some(JitterOut::Packet(p)) => decoder.decode(Some(&p)),
                         Some(JitterOut::Lost) => {
-                            playout_counters.audio_lost.fetch_add(1, Ordering::Relaxed);
-                            decoder.decode(None)
+                            c.audio_lost.fetch_add(1, Ordering::Relaxed);
+                            match jitter.peek_next().filter(|_| options.fec) {
+                                Some(next) => {
+                                    c.audio_recovered.fetch_add(1, Ordering::Relaxed);
+                                    decoder.decode_fec(next)
+                                }
+                                None => {
+                                    c.audio_concealed.fetch_add(1, Ordering::Relaxed);
+                                    decoder.decode(None)
+                                }
+                            }
                         }
                         None if !open => break,
                         None => continue,

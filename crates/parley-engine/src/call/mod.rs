@@ -175,6 +175,31 @@ pub struct CallOptions {
     /// How long a call that lost its connection waits for it to come back (ICE
     /// restarts, or the network by itself) before it ends, ms.
     pub lost_after_ms: u64,
+    /// How our audio copes with loss (Opus FEC and DTX); all on by default.
+    pub audio: AudioOptions,
+}
+
+/// How the call's audio copes with a lossy network (issue 15); each part on by
+/// default, each switchable (`parley-cli --no-fec`, `--no-dtx`) so its effect
+/// can be measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioOptions {
+    /// Opus in-band FEC (RFC 6716 §2.1.7): our encoder adds it, tuned to the
+    /// loss the receivers report (RTCP "fraction lost", RFC 3550 §6.4.1), and
+    /// a packet lost on the way to us is recovered from the next one's.
+    pub fec: bool,
+    /// Opus discontinuous transmission (RFC 6716 §2.1.9): packets of one or
+    /// two bytes while we are silent.
+    pub dtx: bool,
+}
+
+impl Default for AudioOptions {
+    fn default() -> Self {
+        Self {
+            fec: true,
+            dtx: true,
+        }
+    }
 }
 
 impl Default for CallOptions {
@@ -200,6 +225,7 @@ impl Default for CallOptions {
             ask_before_receiving: false,
             profile: None,
             lost_after_ms: DEFAULT_LOST_AFTER_MS,
+            audio: AudioOptions::default(),
         }
     }
 }
@@ -335,6 +361,12 @@ pub struct CallReport {
     pub max_frame_gap_ms: u64,
     /// Remote camera freezes: gaps of at least 500 ms between decoded frames.
     pub freezes: u64,
+    /// Lost audio packets recovered from the next one's Opus in-band FEC.
+    pub audio_recovered: u64,
+    /// Lost audio packets concealed (Opus PLC, 20 ms each).
+    pub audio_concealed: u64,
+    /// The audio jitter buffer's delay at the end, ms.
+    pub jitter_delay_ms: u64,
     /// The camera encoder's target bitrate at the end, bits/s (set from the
     /// congestion controller's estimate; 0 without a camera).
     pub video_target_bps: u64,

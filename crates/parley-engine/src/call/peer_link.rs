@@ -99,6 +99,8 @@ pub(super) struct PeerLink {
     /// The previous live-statistics sample: bytes received, frames decoded,
     /// when, bytes sent.
     stats_prev: (u64, u64, Instant, u64),
+    /// What the member last reported losing of our audio, 0–1 (RTCP RR).
+    remote_audio_fraction_lost: Option<f64>,
     /// Why the link failed, if it did.
     pub(super) failure: Option<Error>,
     /// The `hangup` owed to the server, see [`PeerLink::server_hangup`].
@@ -144,6 +146,7 @@ impl PeerLink {
             stop,
             report,
             stats_prev: (0, 0, Instant::now(), 0),
+            remote_audio_fraction_lost: None,
             failure: None,
             server_hangup: None,
             tasks,
@@ -657,6 +660,7 @@ impl PeerLink {
                 self.tasks.extend(media::spawn_audio_receiver(
                     track,
                     opts.take_audio_sinks(&self.peer),
+                    opts.audio,
                     swap,
                     counters,
                     stop,
@@ -676,15 +680,31 @@ impl PeerLink {
     }
 
     /// Live statistics since the previous sample.
+    /// What the member last reported losing of our audio, 0–1 (RTCP receiver
+    /// report, RFC 3550 §6.4.1), as of the last [`live_stats`](Self::live_stats).
+    pub(super) fn remote_audio_fraction_lost(&self) -> Option<f64> {
+        self.remote_audio_fraction_lost
+    }
+
     pub(super) async fn live_stats(&mut self) -> LiveStats {
-        let prev = &mut self.stats_prev;
         let t = self.pc.transport_stats().await;
+        self.remote_audio_fraction_lost = t.remote_audio_fraction_lost;
+        let prev = &mut self.stats_prev;
         let c = &self.cx.counters;
         let frames = c.frames_received.load(Ordering::Relaxed);
         let secs = prev.2.elapsed().as_secs_f64().max(1e-3);
         let size = c.remote_size.load(Ordering::Relaxed);
         let received = c.audio_received.load(Ordering::Relaxed);
         let lost = c.audio_lost.load(Ordering::Relaxed);
+        if let Some(e) = self.pc.bandwidth_estimate() {
+            tracing::debug!(
+                target_bps = e.target_bps,
+                delay_based_bps = ?e.delay_based_bps,
+                loss_based_bps = ?e.loss_based_bps,
+                loss_fraction = ?e.loss_fraction,
+                "bandwidth estimate"
+            );
+        }
         let stats = LiveStats {
             width: (size >> 32) as u32,
             height: size as u32,
@@ -702,6 +722,9 @@ impl PeerLink {
             } else {
                 0.0
             },
+            audio_recovered: c.audio_recovered.load(Ordering::Relaxed),
+            audio_concealed: c.audio_concealed.load(Ordering::Relaxed),
+            jitter_delay_ms: c.jitter_delay_ms.load(Ordering::Relaxed),
             candidate: t.local_candidate,
             local_address: t.local_address,
             remote_address: t.remote_address,

@@ -325,14 +325,26 @@ impl Room {
     }
 
     /// Live statistics of each link that has connected.
+    /// The worst audio loss a member reports goes to the Opus encoder's FEC.
     async fn send_stats(&mut self) {
+        let mut worst: Option<f64> = None;
         for (peer, link) in self.links.iter_mut() {
             if !link.has_connected() {
                 continue;
             }
             let stats = link.live_stats().await;
+            if let Some(lost) = link.remote_audio_fraction_lost() {
+                worst = Some(worst.map_or(lost, |w| w.max(lost)));
+            }
             let peer = peer.clone();
             let _ = self.events.try_send(CallEvent::Stats { peer, stats });
+        }
+        if let Some(lost) = worst {
+            let pct = (lost * 100.0).ceil().clamp(0.0, 100.0) as u32;
+            self.media
+                .counters
+                .remote_audio_loss
+                .store(pct + 1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -686,6 +698,9 @@ impl Room {
         self.report.audio_packets_received = c.audio_received.load(Ordering::Relaxed);
         self.report.max_frame_gap_ms = c.max_frame_gap_ms.load(Ordering::Relaxed);
         self.report.freezes = c.freezes.load(Ordering::Relaxed);
+        self.report.audio_recovered = c.audio_recovered.load(Ordering::Relaxed);
+        self.report.audio_concealed = c.audio_concealed.load(Ordering::Relaxed);
+        self.report.jitter_delay_ms = c.jitter_delay_ms.load(Ordering::Relaxed);
         self.report.video_target_bps = c.budget.camera_bps.load(Ordering::Relaxed).into();
         self.report.screen_target_bps = c.budget.screen_bps.load(Ordering::Relaxed).into();
         self.report.end_reason = reason.clone();

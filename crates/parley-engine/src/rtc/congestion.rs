@@ -22,6 +22,7 @@ use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RtpCodecKind};
 use webrtc::peer_connection::MediaEngine;
 
 use super::congestion_guard::Guard;
+use super::feedback_coverage::{CoverageRecorder, FeedbackCoverage, FEEDBACK_COVERAGE_SLOT};
 use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
 use crate::Result;
 
@@ -155,7 +156,7 @@ fn nack(media: &mut MediaEngine) -> Registry {
         .with(Slot::NackGenerator, generator.build())
 }
 
-/// The interceptor chain: NACK (RFC 4585), RTCP reports (RFC 3550 §6.4), the
+/// The interceptor chain: NACK (RFC 4585; unless `with_nack` is false), RTCP reports (RFC 3550 §6.4), the
 /// keyframe-request forwarder, and either congestion control (`congestion`: GCC
 /// and TWCC both ways; published into `estimate`) or, without it, only the
 /// TWCC receiver, so the remote's estimator still gets feedback.
@@ -167,11 +168,16 @@ fn nack(media: &mut MediaEngine) -> Registry {
 pub(super) fn registry(
     media: &mut MediaEngine,
     congestion: Option<CongestionConfig>,
+    with_nack: bool,
     estimate: &SendEstimate,
 ) -> Result<Registry> {
-    let registry = nack(media);
+    let registry = if with_nack {
+        nack(media)
+    } else {
+        Registry::new()
+    };
     configure_simulcast_extension_headers(media)?;
-    let registry = configure_rtcp_reports(registry);
+    let mut registry = configure_rtcp_reports(registry);
     let registry = match congestion {
         Some(c) => {
             let gcc = Gcc::new(
@@ -179,7 +185,12 @@ pub(super) fn registry(
                 f64::from(c.min_bps),
                 f64::from(c.max_bps),
             );
-            let guarded = Guard::new(gcc, f64::from(c.min_bps));
+            let coverage = FeedbackCoverage::default();
+            registry = registry.with(
+                Slot::from(FEEDBACK_COVERAGE_SLOT),
+                CoverageRecorder::new(coverage.clone()),
+            );
+            let guarded = Guard::new(gcc, f64::from(c.min_bps)).with_coverage(coverage);
             let cc =
                 CongestionControlBuilder::new(Reporting::new(guarded, estimate.clone())).build();
             configure_twcc(registry, media)?.with(Slot::CongestionControl, cc)
@@ -209,7 +220,7 @@ mod tests {
     fn the_chain_holds_congestion_control_only_when_asked() {
         let names = |cc: Option<CongestionConfig>| {
             let mut media = MediaEngine::default();
-            let r = registry(&mut media, cc, &SendEstimate::default()).unwrap();
+            let r = registry(&mut media, cc, true, &SendEstimate::default()).unwrap();
             r.slots()
                 .into_iter()
                 .map(|(_, n)| n)

@@ -19,11 +19,16 @@
 //!   growing.
 //! - **No rise past 1.5 × what arrives** (plus 10 kbit/s), as libwebrtc's
 //!   AIMD rate control bounds its increase.
+//! - **Only named losses.** With a [`FeedbackCoverage`], a packet counts as
+//!   lost only if a feedback said so; one whose feedback was itself lost is
+//!   left out (see [`super::feedback_coverage`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{BandwidthEstimator, EstimatorStats, PacketReport};
+
+use super::feedback_coverage::FeedbackCoverage;
 
 /// Reports held before the estimator sees them, packets.
 pub const BATCH_REPORTS: usize = 40;
@@ -73,6 +78,8 @@ pub struct Guard<E> {
     last_update: Option<Instant>,
     /// What [`BandwidthEstimator::target_bitrate`] gives out, bits/s.
     output: f64,
+    /// The sequence numbers feedback named (`None`: every report counts).
+    coverage: Option<FeedbackCoverage>,
 }
 
 impl<E: BandwidthEstimator> Guard<E> {
@@ -93,6 +100,25 @@ impl<E: BandwidthEstimator> Guard<E> {
             held_bps: None,
             last_decrease: None,
             last_update: None,
+            coverage: None,
+        }
+    }
+
+    /// Counts a packet as lost only when `coverage` shows a feedback named it.
+    pub fn with_coverage(mut self, coverage: FeedbackCoverage) -> Self {
+        self.coverage = Some(coverage);
+        self
+    }
+
+    /// Whether a report is news from the receiver: it arrived, or a feedback
+    /// said it did not (rather than the feedback that would say being lost).
+    fn reported(&self, r: &PacketReport) -> bool {
+        if !r.is_twcc {
+            return false;
+        }
+        match &self.coverage {
+            Some(c) => c.take(r.twcc_sequence_number) || r.arrived,
+            None => true,
         }
     }
 
@@ -187,7 +213,11 @@ impl<E: BandwidthEstimator> Guard<E> {
 
 impl<E: BandwidthEstimator> BandwidthEstimator for Guard<E> {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
-        let reports: Vec<PacketReport> = reports.iter().filter(|r| r.is_twcc).cloned().collect();
+        let reports: Vec<PacketReport> = reports
+            .iter()
+            .filter(|r| self.reported(r))
+            .cloned()
+            .collect();
         if let Some(delay) = self.record(now, &reports) {
             self.watch(now, delay);
         }
@@ -404,5 +434,45 @@ mod tests {
             "batches of {:?}",
             g.inner.0
         );
+    }
+
+    /// Records what reports reach the estimator.
+    #[derive(Default)]
+    struct Seen(std::sync::Arc<std::sync::Mutex<Vec<(u16, bool)>>>);
+    impl BandwidthEstimator for Seen {
+        fn on_reports(&mut self, _: Instant, reports: &[PacketReport]) {
+            let mut seen = self.0.lock().unwrap();
+            seen.extend(reports.iter().map(|r| (r.twcc_sequence_number, r.arrived)));
+        }
+        fn target_bitrate(&self) -> f64 {
+            1e6
+        }
+    }
+
+    #[test]
+    fn a_packet_no_feedback_named_is_not_counted_lost() {
+        let t0 = Instant::now();
+        let seen = Seen::default();
+        let out = std::sync::Arc::clone(&seen.0);
+        let coverage = FeedbackCoverage::default();
+        let mut g = Guard::new(seen, 100_000.0).with_coverage(coverage.clone());
+        let mut rs = reports(t0, t0, 0, 40, Duration::from_millis(10), |_| {
+            Duration::from_millis(20)
+        });
+        // 0–9: named by a feedback, 3 reported lost; 10–29: their feedback
+        // was lost (the send history reports them lost); 30–39: named.
+        for (i, r) in rs.iter_mut().enumerate() {
+            r.arrived = !(i == 3 || (10..30).contains(&i));
+            r.arrival = r.arrival.filter(|_| r.arrived);
+        }
+        coverage.mark(0, 10);
+        coverage.mark(30, 10);
+        g.on_reports(t0 + Duration::from_millis(500), &rs);
+        // The batch goes on once it is old enough.
+        g.on_reports(t0 + Duration::from_millis(1_100), &[]);
+        let seen = out.lock().unwrap().clone();
+        assert_eq!(seen.len(), 20, "{seen:?}");
+        assert_eq!(seen.iter().filter(|(_, arrived)| !arrived).count(), 1);
+        assert!(seen.contains(&(3, false)));
     }
 }

@@ -15,6 +15,7 @@ mod certificate;
 mod congestion;
 mod congestion_guard;
 mod data_channel;
+mod feedback_coverage;
 mod keyframe;
 mod peer;
 mod probe;
@@ -148,6 +149,9 @@ pub struct RtcConfig {
     /// by default. `None` sends at the configured bitrates and only reports
     /// arrivals for the remote's estimator.
     pub congestion: Option<CongestionConfig>,
+    /// Video retransmission on NACK (RFC 4585 §6.2.1), both ways; on by
+    /// default (off only to measure what it brings).
+    pub nack: bool,
 }
 
 /// Default [`RtcConfig::data_channel_send_buffer_bytes`]: 1 MiB, the peer's
@@ -169,6 +173,7 @@ impl Default for RtcConfig {
             turn_tls_roots: Vec::new(),
             certificate: None,
             congestion: Some(CongestionConfig::default()),
+            nack: true,
         }
     }
 }

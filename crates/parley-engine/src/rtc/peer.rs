@@ -216,7 +216,7 @@ async fn build(
     let mut media = MediaEngine::default();
     media.register_codec(video, RtpCodecKind::Video)?;
     media.register_codec(audio, RtpCodecKind::Audio)?;
-    let registry = congestion::registry(&mut media, cfg.congestion, estimate)?;
+    let registry = congestion::registry(&mut media, cfg.congestion, cfg.nack, estimate)?;
     let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
     if cfg.relay_only {
         config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);

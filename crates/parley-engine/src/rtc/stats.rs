@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use rtc::peer_connection::transport::RTCIceCandidatePair;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::statistics::stats::ice_candidate_pair::RTCIceCandidatePairStats;
 use webrtc::peer_connection::{RTCStatsReportEntry, StatsSelector};
 
@@ -46,6 +47,10 @@ pub struct TransportStats {
     pub bytes_sent: u64,
     /// Bytes received on the selected pair.
     pub bytes_received: u64,
+    /// The share of our audio packets the remote side lost, 0–1, from its
+    /// latest RTCP receiver report (RFC 3550 §6.4.1 "fraction lost"; the worst
+    /// of our audio streams); `None` before one arrives.
+    pub remote_audio_fraction_lost: Option<f64>,
 }
 
 fn candidate_type(t: &webrtc::peer_connection::RTCIceCandidateType) -> CandidateType {
@@ -172,7 +177,19 @@ pub(crate) async fn transport_stats(
             (None, None) => None,
         })
         .flatten();
+    let remote_audio_fraction_lost = report
+        .iter()
+        .filter_map(|e| match e {
+            RTCStatsReportEntry::RemoteInboundRtp(r)
+                if r.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Audio =>
+            {
+                Some(r.fraction_lost)
+            }
+            _ => None,
+        })
+        .reduce(f64::max);
     TransportStats {
+        remote_audio_fraction_lost,
         rtt_ms: best
             .filter(|p| p.current_round_trip_time > 0.0)
             .map(|p| p.current_round_trip_time * 1e3),

@@ -165,6 +165,7 @@ impl SfuPublisher {
                 set,
                 source,
                 crate::call::DEFAULT_AUDIO_BITRATE_BPS,
+                crate::call::AudioOptions::default(),
                 self.stop.subscribe(),
                 Arc::clone(&self.counters),
                 Arc::clone(&self.mute),

@@ -226,6 +226,7 @@ async fn receive_tracks(
                 running.extend(media::spawn_audio_receiver(
                     track,
                     sinks.audio(&peer),
+                    crate::call::AudioOptions::default(),
                     swap_rx,
                     Arc::clone(&counters),
                     stop.clone(),

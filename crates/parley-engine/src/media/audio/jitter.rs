@@ -111,6 +111,19 @@ impl JitterBuffer {
         self.stats
     }
 
+    /// The target delay now, ms.
+    pub fn target_delay_ms(&self) -> u64 {
+        self.target_delay_ms
+    }
+
+    /// The payload of the packet that comes next in sequence, if it is held:
+    /// after [`JitterOut::Lost`], the packet whose in-band FEC may carry the
+    /// lost one (RFC 6716 §2.1.7).
+    pub fn peek_next(&self) -> Option<&[u8]> {
+        let next = self.next_seq?;
+        self.packets.get(&next).map(|h| h.payload.as_slice())
+    }
+
     /// Packets currently held.
     pub fn len(&self) -> usize {
         self.packets.len()

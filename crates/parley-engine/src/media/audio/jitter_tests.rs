@@ -179,3 +179,19 @@ fn jittery_arrivals_play_without_loss() {
     assert_eq!(played.len(), 10);
     assert!(played.iter().all(|o| matches!(o, JitterOut::Packet(_))));
 }
+
+#[test]
+fn after_a_loss_the_next_packet_can_be_read_for_its_fec() {
+    let mut jb = JitterBuffer::new();
+    jb.push(10, 10 * TS_STEP, pkt(10), 1000);
+    jb.push(12, 12 * TS_STEP, pkt(12), 1040);
+    assert_eq!(jb.pop(1060), Some(JitterOut::Packet(pkt(10))));
+    assert_eq!(jb.peek_next(), None, "11 is missing");
+    assert_eq!(jb.pop(1100), Some(JitterOut::Lost));
+    assert_eq!(
+        jb.peek_next(),
+        Some(pkt(12).as_slice()),
+        "12 follows the lost 11"
+    );
+    assert_eq!(jb.pop(1120), Some(JitterOut::Packet(pkt(12))));
+}
