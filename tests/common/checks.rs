@@ -49,26 +49,32 @@ pub fn assert_video_matches(
         "callee decoded {decoded} of {sent} frames sent (< {:.0} %)",
         min_share * 100.0
     );
-    let source = read_y4m_all(source).unwrap();
-    let received = read_y4m_all(received).unwrap();
+    let (mean, recorded) = mean_psnr(source, received);
     assert!(
-        received.len() as u64 >= decoded.min(sent) * 9 / 10,
-        "only {} frames recorded of {decoded} decoded",
-        received.len()
+        recorded as u64 >= decoded.min(sent) * 9 / 10,
+        "only {recorded} frames recorded of {decoded} decoded"
     );
-    let (w, h) = (source[0].width, source[0].height);
-    let mut total = 0.0;
-    for (i, f) in received.iter().enumerate() {
-        assert_eq!((f.width, f.height), (w, h), "frame {i} has the wrong size");
-        total += source.iter().map(|s| psnr_y(s, f)).fold(f64::MIN, f64::max);
-    }
-    let mean = total / received.len() as f64;
     println!("video: {decoded} of {sent} frames decoded, mean PSNR {mean:.1} dB");
     assert!(
         mean >= min_psnr_db,
         "mean PSNR of received frames is {mean:.1} dB (< {min_psnr_db} dB)"
     );
     mean
+}
+
+/// The mean over the recording's frames of the best-match luma PSNR against
+/// any frame of the clip `source`, dB, and how many frames were recorded.
+/// Panics if a frame's size differs from the clip's.
+pub fn mean_psnr(source: &Path, received: &Path) -> (f64, usize) {
+    let source = read_y4m_all(source).unwrap();
+    let received = read_y4m_all(received).unwrap();
+    let (w, h) = (source[0].width, source[0].height);
+    let mut total = 0.0;
+    for (i, f) in received.iter().enumerate() {
+        assert_eq!((f.width, f.height), (w, h), "frame {i} has the wrong size");
+        total += source.iter().map(|s| psnr_y(s, f)).fold(f64::MIN, f64::max);
+    }
+    (total / received.len().max(1) as f64, received.len())
 }
 
 /// Writes a Y4M clip of one second (`w`×`h` at `fps` frames/s): a moving gradient under blocks of noise

@@ -338,8 +338,8 @@ pub struct NetArgs {
     /// the video encoder otherwise follows): send at the configured bitrates.
     #[arg(long)]
     pub no_congestion_control: bool,
-    /// Turn off video retransmission on NACK (RFC 4585), both ways: to
-    /// measure what it brings.
+    /// Turn off video retransmission on NACK (RFC 4585): neither ask for
+    /// lost packets nor resend them. To measure what it brings.
     #[arg(long)]
     pub no_nack: bool,
     /// PEM file of extra CA certificates to trust for TURN over TLS (turns:),

@@ -195,12 +195,15 @@ pub struct LiveStats {
     /// Audio packets lost, percent of those expected, over the call so far.
     pub loss_pct: f64,
     /// Lost audio packets recovered from the next packet's Opus in-band FEC
-    /// (RFC 6716 §2.1.7), over the call so far.
+    /// (RFC 6716 §2.1.7), over the call so far (call-wide: every member's
+    /// audio).
     pub audio_recovered: u64,
-    /// Lost audio packets concealed (Opus packet loss concealment, 20 ms
-    /// each), over the call so far.
+    /// Audio concealed (Opus packet loss concealment), 20 ms frames over the
+    /// call so far: packets lost and not recovered, and waits for a packet
+    /// not yet due after the jitter buffer's delay grew (call-wide).
     pub audio_concealed: u64,
-    /// The audio jitter buffer's delay now, ms.
+    /// The audio jitter buffer's delay now, ms (call-wide: the last member's
+    /// audio to play).
     pub jitter_delay_ms: u64,
     /// Local candidate type of the selected pair (host, srflx, prflx, relay).
     pub candidate: Option<CandidateType>,

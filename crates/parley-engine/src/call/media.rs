@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, watch};
 use super::bitrate::{self, SendBudget};
 use super::fanout::TrackSet;
 use crate::media::{
-    AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer, JitterOut,
-    OpusDecoder, OpusEncoder, VideoSource,
+    opus_has_fec, AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer,
+    JitterOut, OpusDecoder, OpusEncoder, VideoSource,
 };
 use crate::rtc::RemoteTrack;
 use crate::Result;
@@ -460,12 +460,13 @@ pub(super) fn spawn_audio_receiver(
                 return;
             }
         };
-        let mut jitter = JitterBuffer::default();
+        let mut jitter = JitterBuffer::adaptive();
         let start = Instant::now();
         let now_ms = || start.elapsed().as_millis() as u64;
         let mut tick = tokio::time::interval(Duration::from_millis(OPUS_FRAME_MS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut started = false;
+        let mut played = false;
         let mut open = true;
         let mut swap_open = true;
         loop {
@@ -492,21 +493,34 @@ pub(super) fn spawn_audio_receiver(
                     let c = &playout_counters;
                     c.jitter_delay_ms.store(jitter.target_delay_ms(), Ordering::Relaxed);
                     let out = match jitter.pop(now_ms()) {
-                        Some(JitterOut::Packet(p)) => decoder.decode(Some(&p)),
+                        Some(JitterOut::Packet(p)) => {
+                            played = true;
+                            decoder.decode(Some(&p))
+                        }
                         Some(JitterOut::Lost) => {
                             c.audio_lost.fetch_add(1, Ordering::Relaxed);
-                            match jitter.peek_next().filter(|_| options.fec) {
-                                Some(next) => {
+                            let next = jitter
+                                .peek_next()
+                                .filter(|p| options.fec && opus_has_fec(p));
+                            match next.map(|p| decoder.decode_fec(p)) {
+                                Some(Ok(pcm)) => {
                                     c.audio_recovered.fetch_add(1, Ordering::Relaxed);
-                                    decoder.decode_fec(next)
+                                    Ok(pcm)
                                 }
-                                None => {
+                                _ => {
                                     c.audio_concealed.fetch_add(1, Ordering::Relaxed);
                                     decoder.decode(None)
                                 }
                             }
                         }
                         None if !open => break,
+                        // Waiting for a packet held but not yet due (the
+                        // delay grew): play on, concealed, so what follows
+                        // keeps its time.
+                        None if played && !jitter.is_empty() => {
+                            c.audio_concealed.fetch_add(1, Ordering::Relaxed);
+                            decoder.decode(None)
+                        }
                         None => continue,
                     };
                     match out {

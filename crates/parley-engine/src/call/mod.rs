@@ -12,6 +12,7 @@
 //! [`Call::command`] and hears from it through [`Call::next_event`]. Everything the call
 //! spawns stops when it ends, and [`Call::finish`] returns a [`CallReport`].
 
+mod audio_loss;
 mod bitrate;
 mod data;
 mod devices;
@@ -181,7 +182,8 @@ pub struct CallOptions {
 
 /// How the call's audio copes with a lossy network (issue 15); each part on by
 /// default, each switchable (`parley-cli --no-fec`, `--no-dtx`) so its effect
-/// can be measured.
+/// can be measured. Calls whose media goes through the SFU use the defaults,
+/// with the encoder's FEC tuned for 5 % loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioOptions {
     /// Opus in-band FEC (RFC 6716 §2.1.7): our encoder adds it, tuned to the
@@ -363,7 +365,8 @@ pub struct CallReport {
     pub freezes: u64,
     /// Lost audio packets recovered from the next one's Opus in-band FEC.
     pub audio_recovered: u64,
-    /// Lost audio packets concealed (Opus PLC, 20 ms each).
+    /// Audio concealed (Opus PLC), 20 ms frames: lost and not recovered, or
+    /// waiting for a packet after the jitter buffer's delay grew.
     pub audio_concealed: u64,
     /// The audio jitter buffer's delay at the end, ms.
     pub jitter_delay_ms: u64,

@@ -679,13 +679,13 @@ impl PeerLink {
         self.pc.bandwidth_estimate()
     }
 
-    /// Live statistics since the previous sample.
     /// What the member last reported losing of our audio, 0–1 (RTCP receiver
     /// report, RFC 3550 §6.4.1), as of the last [`live_stats`](Self::live_stats).
     pub(super) fn remote_audio_fraction_lost(&self) -> Option<f64> {
         self.remote_audio_fraction_lost
     }
 
+    /// Live statistics since the previous sample.
     pub(super) async fn live_stats(&mut self) -> LiveStats {
         let t = self.pc.transport_stats().await;
         self.remote_audio_fraction_lost = t.remote_audio_fraction_lost;

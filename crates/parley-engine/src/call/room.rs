@@ -104,6 +104,8 @@ pub(super) struct Room {
     /// Files we are sending now, by transfer id: while any moves, the video
     /// keeps the bitrate it had (`LocalMedia::protect_video`).
     sending_files: std::collections::HashSet<(PeerId, String)>,
+    /// What the members report losing of our audio, for the encoder's FEC.
+    audio_loss: super::audio_loss::AudioLoss,
     /// Opens the links of members who join.
     factory: LinkFactory,
     /// Contacts we invited into the call that have not joined or refused yet.
@@ -146,6 +148,7 @@ impl Room {
             media,
             left_tasks: Vec::new(),
             sending_files: std::collections::HashSet::new(),
+            audio_loss: Default::default(),
             factory,
             invited: BTreeSet::new(),
             sends,
@@ -340,11 +343,11 @@ impl Room {
             let _ = self.events.try_send(CallEvent::Stats { peer, stats });
         }
         if let Some(lost) = worst {
-            let pct = (lost * 100.0).ceil().clamp(0.0, 100.0) as u32;
+            let pct = self.audio_loss.report(lost);
             self.media
                 .counters
                 .remote_audio_loss
-                .store(pct + 1, std::sync::atomic::Ordering::Relaxed);
+                .store(u32::from(pct) + 1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

@@ -22,6 +22,10 @@ use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 /// feedback is noted before the estimator hears of it.
 pub const FEEDBACK_COVERAGE_SLOT: usize = 500;
 
+/// Sequence numbers past a feedback's end whose marks [`FeedbackCoverage::mark`]
+/// clears: a quarter of the space, far more than are in flight.
+pub const AHEAD: u16 = 16_384;
+
 /// TWCC sequence numbers (u16) named by a feedback and not yet taken; shared by
 /// the recorder and the estimator's guard.
 #[derive(Clone)]
@@ -34,17 +38,30 @@ impl Default for FeedbackCoverage {
 }
 
 impl FeedbackCoverage {
-    /// Notes that a feedback spoke of `count` packets from `base` on (wrapping).
+    /// Notes that a feedback spoke of `count` packets from `base` on
+    /// (wrapping), and forgets the [`AHEAD`] numbers after them: a mark
+    /// never taken (a packet named twice, or one the send history let go)
+    /// must not still stand when the numbers come round again.
     pub fn mark(&self, base: u16, count: u16) {
         let mut bits = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut set = |seq: u16, on: bool| {
+            let (word, bit) = (usize::from(seq) / 64, 1u64 << (seq % 64));
+            if on {
+                bits[word] |= bit;
+            } else {
+                bits[word] &= !bit;
+            }
+        };
         for i in 0..count {
-            let seq = usize::from(base.wrapping_add(i));
-            bits[seq / 64] |= 1 << (seq % 64);
+            set(base.wrapping_add(i), true);
+        }
+        for i in 0..AHEAD {
+            set(base.wrapping_add(count).wrapping_add(i), false);
         }
     }
 
-    /// Whether a feedback spoke of `seq`; forgets it either way (sequence
-    /// numbers come round again after 65 536 packets).
+    /// Whether a feedback spoke of `seq` (and the mark was not taken yet);
+    /// takes the mark.
     pub fn take(&self, seq: u16) -> bool {
         let mut bits = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let (word, bit) = (usize::from(seq) / 64, 1u64 << (seq % 64));
@@ -126,5 +143,8 @@ mod tests {
         assert!(!c.take(4), "past the feedback's end");
         assert!(!c.take(3), "taken already");
         assert!(!c.take(100));
+        c.mark(200, 1);
+        c.mark(100, 10);
+        assert!(!c.take(200), "cleared by the feedback before it");
     }
 }

@@ -149,8 +149,10 @@ pub struct RtcConfig {
     /// by default. `None` sends at the configured bitrates and only reports
     /// arrivals for the remote's estimator.
     pub congestion: Option<CongestionConfig>,
-    /// Video retransmission on NACK (RFC 4585 §6.2.1), both ways; on by
-    /// default (off only to measure what it brings).
+    /// Video retransmission on NACK (RFC 4585 §6.2.1): we ask for lost
+    /// packets and resend what we are asked for. On by default; off (only to
+    /// measure what it brings) we do neither, though the SDP still offers
+    /// `nack`.
     pub nack: bool,
 }
 

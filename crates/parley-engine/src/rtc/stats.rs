@@ -180,8 +180,12 @@ pub(crate) async fn transport_stats(
     let remote_audio_fraction_lost = report
         .iter()
         .filter_map(|e| match e {
+            // webrtc-rs files the entry, at 0 % lost, as soon as the stream is
+            // negotiated; only a receiver report (which also measures a
+            // round trip) makes it news.
             RTCStatsReportEntry::RemoteInboundRtp(r)
-                if r.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Audio =>
+                if r.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Audio
+                    && r.round_trip_time_measurements > 0 =>
             {
                 Some(r.fraction_lost)
             }

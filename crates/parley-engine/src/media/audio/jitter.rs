@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::jitter_delay::AdaptiveDelay;
+
 /// What [`JitterBuffer::pop`] releases for one playout slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JitterOut {
@@ -51,6 +53,10 @@ struct Held {
 /// 2 s restarts the buffer (new stream). Above the capacity, or when more than
 /// `target_delay/20 + 3` packets are overdue, the oldest are dropped so latency
 /// stays bounded.
+///
+/// [`adaptive`](Self::adaptive) buffers move their target delay with the
+/// jitter they measure ([`super::jitter_delay`]); a lower target takes effect
+/// by dropping one packet per 20 ms step once two are due at once.
 pub struct JitterBuffer {
     target_delay_ms: u64,
     capacity: usize,
@@ -62,6 +68,10 @@ pub struct JitterBuffer {
     /// Local time (ms) corresponding to RTP time 0 of the extended timestamp.
     base_ms: Option<i64>,
     stats: JitterStats,
+    /// Moves the target with the measured jitter (`None`: fixed).
+    adapt: Option<AdaptiveDelay>,
+    /// 20 ms steps the target fell that a dropped packet has not yet made good.
+    shrink_pending: u32,
 }
 
 impl Default for JitterBuffer {
@@ -98,6 +108,17 @@ impl JitterBuffer {
             last_ts: None,
             base_ms: None,
             stats: JitterStats::default(),
+            adapt: None,
+            shrink_pending: 0,
+        }
+    }
+
+    /// A buffer like [`new`](Self::new) whose target delay follows the jitter
+    /// it measures: 60–400 ms, starting at 60 ms ([`super::jitter_delay`]).
+    pub fn adaptive() -> Self {
+        Self {
+            adapt: Some(AdaptiveDelay::default()),
+            ..Self::new()
         }
     }
 
@@ -169,6 +190,19 @@ impl JitterBuffer {
                 return self.push(seq, rtp_ts, payload, now_ms);
             }
         }
+        // Late packets count most: they are what the delay must cover.
+        let ts_ms = self.ts_ms(ext_ts);
+        if let (Some(adapt), Some(base)) = (self.adapt.as_mut(), self.base_ms) {
+            let delay = (now - base - ts_ms).max(0) as u64;
+            if let Some(target) = adapt.record(delay, self.target_delay_ms) {
+                if target < self.target_delay_ms {
+                    self.shrink_pending += 1;
+                } else {
+                    self.shrink_pending = 0;
+                }
+                self.target_delay_ms = target;
+            }
+        }
         if self.next_seq.is_some_and(|n| ext_seq < n) {
             self.stats.late += 1;
             return;
@@ -219,6 +253,11 @@ impl JitterBuffer {
             .count();
         for _ in max_overdue..overdue {
             self.drop_oldest();
+        }
+        // A lower target: two due at once, so one goes.
+        if self.shrink_pending > 0 && overdue.min(max_overdue) >= 2 {
+            self.drop_oldest();
+            self.shrink_pending -= 1;
         }
         let (&first, held) = self.packets.first_key_value()?;
         if self.due_ms(held.ts) > now {

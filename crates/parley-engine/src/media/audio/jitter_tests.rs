@@ -195,3 +195,71 @@ fn after_a_loss_the_next_packet_can_be_read_for_its_fec() {
     );
     assert_eq!(jb.pop(1120), Some(JitterOut::Packet(pkt(12))));
 }
+
+/// Plays 20 s of packets of which every seventh arrives `late_ms` late, popping
+/// every 20 ms; returns the slots lost to playout in the last 10 s and the
+/// target delay at the end.
+fn play_jittery(mut jb: JitterBuffer, late_ms: u64) -> (usize, u64) {
+    let n = 1000u16;
+    let arrival = |i: u16| 1000 + u64::from(i) * 20 + if i % 7 == 3 { late_ms } else { 0 };
+    let mut order: Vec<u16> = (0..n).collect();
+    order.sort_by_key(|&i| arrival(i));
+    let (mut next, mut lost_late) = (0, 0);
+    for slot in 0..(u64::from(n) + 30) {
+        let now = 1000 + slot * 20;
+        while next < order.len() && arrival(order[next]) <= now {
+            let i = order[next];
+            jb.push(i, u32::from(i) * TS_STEP, pkt(i), now);
+            next += 1;
+        }
+        if matches!(jb.pop(now), Some(JitterOut::Lost)) && slot > u64::from(n) / 2 {
+            lost_late += 1;
+        }
+    }
+    (lost_late, jb.target_delay_ms())
+}
+
+#[test]
+fn an_adaptive_buffer_grows_to_hold_late_packets() {
+    let (fixed_lost, fixed_delay) = play_jittery(JitterBuffer::new(), 120);
+    let (lost, delay) = play_jittery(JitterBuffer::adaptive(), 120);
+    assert_eq!(fixed_delay, 60);
+    assert!(
+        fixed_lost > 50,
+        "a fixed 60 ms loses the late ones: {fixed_lost}"
+    );
+    assert_eq!(
+        lost, 0,
+        "the adaptive buffer lost {lost} (target {delay} ms)"
+    );
+    assert!((140..=160).contains(&delay), "target {delay} ms");
+}
+
+#[test]
+fn an_adaptive_buffer_comes_back_down_one_packet_at_a_time() {
+    let mut jb = JitterBuffer::adaptive();
+    // 4 s with every seventh packet 120 ms late, then 10 s on time.
+    let arrival = |i: u16| 1000 + u64::from(i) * 20 + if i < 200 && i % 7 == 3 { 120 } else { 0 };
+    let mut order: Vec<u16> = (0..700).collect();
+    order.sort_by_key(|&i| arrival(i));
+    let mut next = 0;
+    let mut highest = 0;
+    for slot in 0..730u64 {
+        let now = 1000 + slot * 20;
+        while next < order.len() && arrival(order[next]) <= now {
+            let i = order[next];
+            jb.push(i, u32::from(i) * TS_STEP, pkt(i), now);
+            next += 1;
+        }
+        jb.pop(now);
+        highest = highest.max(jb.target_delay_ms());
+    }
+    assert!(highest >= 140, "it grew to {highest} ms");
+    assert_eq!(jb.target_delay_ms(), 60, "and came back down");
+    let steps = (highest - 60) / 20;
+    assert_eq!(
+        jb.stats().dropped,
+        steps,
+        "one packet dropped per 20 ms step"
+    );
+}

@@ -5,6 +5,7 @@
 
 mod device;
 mod jitter;
+mod jitter_delay;
 mod opus_codec;
 mod resample;
 mod wav;
@@ -14,7 +15,7 @@ pub use device::{
     list_input_devices, list_output_devices, AudioDeviceInfo, MicSource, SpeakerSink,
 };
 pub use jitter::{JitterBuffer, JitterOut, JitterStats};
-pub use opus_codec::{OpusDecoder, OpusEncoder};
+pub use opus_codec::{opus_has_fec, OpusDecoder, OpusEncoder};
 pub use resample::{resample_all, StreamResampler};
 pub use wav::{WavFileSource, WavRecorder};
 pub use xcorr::normalized_xcorr_best;

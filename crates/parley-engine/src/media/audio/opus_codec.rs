@@ -111,6 +111,44 @@ impl OpusEncoder {
     }
 }
 
+/// Whether an Opus packet carries in-band FEC data for the packet before it
+/// (RFC 6716 §4.2.4: the LBRR flag of its first SILK frame; as libwebrtc's
+/// `WebRtcOpus_PacketHasFec`). CELT-only packets and code 3 packets
+/// (RFC 6716 §3.2.5) are reported as without.
+pub fn opus_has_fec(packet: &[u8]) -> bool {
+    let Some(&toc) = packet.first() else {
+        return false;
+    };
+    let config = toc >> 3;
+    // SILK-only configs 0–11 last 10/20/40/60 ms by config % 4; hybrid 12–15
+    // 10/20 ms by config % 2; 16 and up are CELT-only, without FEC.
+    let silk_frames: u32 = match config {
+        0..=11 => [1, 1, 2, 3][usize::from(config % 4)],
+        12..=15 => 1,
+        _ => return false,
+    };
+    // The first frame's data (RFC 6716 §3.2): code 0 one frame, code 1 two of
+    // equal size, code 2 two with the first's length in one or two bytes.
+    let first = match toc & 0x3 {
+        0 | 1 => packet.get(1..),
+        2 => match packet.get(1) {
+            Some(&n) if n < 252 => packet.get(2..),
+            Some(_) => packet.get(3..),
+            None => None,
+        },
+        _ => None,
+    };
+    let Some(&silk) = first.and_then(|f| f.first()) else {
+        return false;
+    };
+    // One byte is a DTX frame: nothing in it.
+    if first.is_some_and(|f| f.len() <= 1) && toc & 0x3 == 0 {
+        return false;
+    }
+    let channels = if toc & 0x4 != 0 { 2 } else { 1 };
+    (0..channels).any(|n| silk & (0x80 >> ((n + 1) * (silk_frames + 1) - 1)) != 0)
+}
+
 /// An Opus decoder producing 48 kHz mono frames, with packet loss concealment.
 pub struct OpusDecoder {
     inner: opus::Decoder,
@@ -250,6 +288,27 @@ mod tests {
         println!("tiny packets in 25 frames of silence: {on} with DTX, {off} without");
         assert!(on >= 20, "{on} with DTX");
         assert_eq!(off, 0, "without DTX");
+    }
+
+    #[test]
+    fn fec_is_seen_in_packets_that_carry_it() {
+        let speech: Vec<f32> = (0..FRAME_SAMPLES * 20)
+            .map(|i| ((i as f32 * 0.05).sin() * (i as f32 * 0.0007).sin()) * 0.5)
+            .collect();
+        let count = |loss: u8, fec: bool| {
+            let mut enc = OpusEncoder::new(32_000).unwrap();
+            enc.set_fec(fec).unwrap();
+            enc.set_packet_loss_pct(loss).unwrap();
+            speech
+                .chunks_exact(FRAME_SAMPLES)
+                .map(|f| enc.encode(f).unwrap())
+                .filter(|p| opus_has_fec(p))
+                .count()
+        };
+        assert!(count(10, true) >= 15, "{}", count(10, true));
+        assert_eq!(count(10, false), 0);
+        assert_eq!(count(0, true), 0, "libopus adds none at 0 % loss");
+        assert!(!opus_has_fec(&[]) && !opus_has_fec(&[0x08]) && !opus_has_fec(&[0xfc, 0xff]));
     }
 
     fn enc_delay() -> usize {
