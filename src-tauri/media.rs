@@ -163,6 +163,15 @@ impl MediaProvider for AppMedia {
         }
     }
 
+    fn audio_processing(&self) -> media::ProcessingConfig {
+        let s = self.settings.read().unwrap_or_else(|p| p.into_inner());
+        media::ProcessingConfig {
+            echo_cancellation: s.echo_cancellation,
+            noise_suppression: s.noise_suppression,
+            gain_control: s.gain_control,
+        }
+    }
+
     fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>> {
         let outs = media::list_output_devices();
         if outs.is_empty() {

@@ -32,6 +32,12 @@ pub struct Settings {
     /// Announce ourselves to people on this network (Nearby, issue 16) while
     /// the embedded server is used; on unless switched off.
     pub nearby_visible: bool,
+    /// Echo cancellation on the microphone (on unless switched off).
+    pub echo_cancellation: bool,
+    /// Noise suppression on the microphone (on unless switched off).
+    pub noise_suppression: bool,
+    /// Automatic gain control on the microphone (on unless switched off).
+    pub gain_control: bool,
 }
 
 impl Default for Settings {
@@ -47,6 +53,9 @@ impl Default for Settings {
             language: String::new(),
             theme: String::new(),
             nearby_visible: true,
+            echo_cancellation: true,
+            noise_suppression: true,
+            gain_control: true,
         }
     }
 }

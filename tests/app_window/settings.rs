@@ -1,4 +1,5 @@
-//! Settings: language and theme, applied at once and kept in the profile.
+//! Settings: language and theme, applied at once and kept in the profile, and
+//! the microphone's echo cancellation switch, kept too.
 
 use crate::contacts::enabled_and_visible;
 use crate::webdriver::WdResult;
@@ -16,8 +17,9 @@ fn closed(p: &Peer) -> WdResult<()> {
     .map_err(|e| format!("[{}] {e}", p.name))
 }
 
-/// Picks `language` and `theme` in `p`'s settings dialog and saves.
-fn choose(p: &Peer, language: &str, theme: &str) -> WdResult<()> {
+/// Picks `language` and `theme` in `p`'s settings dialog, sets the echo
+/// cancellation switch to `echo`, and saves.
+fn choose(p: &Peer, language: &str, theme: &str, echo: bool) -> WdResult<()> {
     let s = &p.s;
     s.click(&s.wait_for("[data-testid=settings-button]", SHORT, enabled_and_visible)?)?;
     let dialog = s.wait_visible("[data-testid=settings-dialog]", SHORT)?;
@@ -26,18 +28,21 @@ fn choose(p: &Peer, language: &str, theme: &str) -> WdResult<()> {
         "const d = arguments[0];\
          for (const [id, v] of [['settings-language', arguments[1]], ['settings-theme', arguments[2]]]) {\
            const el = d.querySelector(`[data-testid=${id}]`); el.value = v;\
-           el.dispatchEvent(new Event('change', { bubbles: true })); }",
-        vec![dialog.json(), language.into(), theme.into()],
+           el.dispatchEvent(new Event('change', { bubbles: true })); }\
+         const echo = d.querySelector('[data-testid=setting-echo-cancellation]');\
+         if (echo.checked !== arguments[3]) echo.click();",
+        vec![dialog.json(), language.into(), theme.into(), echo.into()],
     )?;
     s.click(&s.find("[data-testid=settings-save]")?)?;
     closed(p)
 }
 
 /// Bob switches to Korean and the dark theme: the window's text and colours
-/// change at once and the profile keeps the choice; then back to English and
-/// the system theme.
+/// change at once and the profile keeps the choice, and his echo cancellation
+/// switched off; then back to English, the system theme and echo cancellation
+/// on.
 pub(crate) fn language_and_theme(p: &Peer) -> WdResult<()> {
-    choose(p, "ko", "dark")?;
+    choose(p, "ko", "dark", false)?;
     p.s.wait_script(
         "Korean text and the dark theme",
         "const root = document.documentElement;\
@@ -49,16 +54,17 @@ pub(crate) fn language_and_theme(p: &Peer) -> WdResult<()> {
     )
     .map_err(|e| format!("[{}] {e}", p.name))?;
     let kept = p.s.execute(
-        "return window.__TAURI__.core.invoke('get_state').then((st) => st.settings.language + '/' + st.settings.theme);",
+        "return window.__TAURI__.core.invoke('get_state').then((st) => st.settings.language + '/'\
+           + st.settings.theme + '/' + st.settings.echoCancellation);",
         vec![],
     )?;
-    if kept.as_str() != Some("ko/dark") {
+    if kept.as_str() != Some("ko/dark/false") {
         return Err(format!(
-            "[{}] the profile keeps {kept}, not ko/dark",
+            "[{}] the profile keeps {kept}, not ko/dark/false (echo cancellation off)",
             p.name
         ));
     }
-    choose(p, "en", "system")?;
+    choose(p, "en", "system", true)?;
     p.s.wait_script(
         "English text again",
         "return document.documentElement.lang === 'en' && !document.documentElement.dataset.theme;",

@@ -1,5 +1,5 @@
 // Settings dialog: name, signaling server, ICE servers, visible nearby, download
-// folder, devices, language, theme → update_settings. The Nearby switch applies
+// folder, devices and the microphone's processing, language, theme → update_settings. The Nearby switch applies
 // at once (set_nearby_visible), like a switch does.
 import { h } from './dom.js';
 import { t } from './i18n.js';
@@ -76,6 +76,14 @@ export async function openSettings() {
       nearbyVisible.disabled = false;
       if (s) applySettingsState(s); else nearbyVisible.checked = !nearbyVisible.checked;
     } });
+  // Microphone processing: saved with the rest, used from the next call.
+  const processing = ['echoCancellation', 'noiseSuppression', 'gainControl'].map((key) => {
+    const id = `set-${key}`;
+    const input = h('input', { type: 'checkbox', role: 'switch', class: 'switch', id,
+      testid: `setting-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, checked: st[key] !== false });
+    const row = h('label', { class: 'switch-row', for: id }, input, h('span', { class: 'field-label', i18n: `settings.${key}` }));
+    return { key, input, row };
+  });
   const error = h('p', { class: 'field-error', role: 'alert', hidden: true });
 
   const body = h('div', { class: 'settings-body' },
@@ -91,7 +99,9 @@ export async function openSettings() {
     connectionSection(),
     h('fieldset', { class: 'group' }, h('legend', { i18n: 'settings.files' }), field('settings.downloadDir', dir)),
     h('fieldset', { class: 'group grid2' }, h('legend', { i18n: 'settings.devices' }),
-      field('settings.camera', camera), field('settings.microphone', mic), field('settings.speaker', speaker)),
+      field('settings.camera', camera), field('settings.microphone', mic), field('settings.speaker', speaker),
+      h('div', { class: 'field' }, h('span', { class: 'field-label', i18n: 'settings.processing' }),
+        ...processing.map((p) => p.row), h('p', { class: 'field-hint', i18n: 'settings.processingHint' }))),
     h('fieldset', { class: 'group grid2' }, h('legend', { i18n: 'settings.appearance' }),
       field('settings.language', language), field('settings.theme', theme)),
     error);
@@ -116,6 +126,7 @@ export async function openSettings() {
       displayName: name.value.trim(), serverUrl: url || null, iceServers: ice, downloadDir: dir.value.trim(),
       camera: camera.value || null, microphone: mic.value || null, speaker: speaker.value || null,
       language: language.value, theme: theme.value, nearbyVisible: nearbyVisible.checked,
+      ...Object.fromEntries(processing.map((p) => [p.key, p.input.checked])),
     };
     save.disabled = true;
     const s = await act(cmd.updateSettings(next));

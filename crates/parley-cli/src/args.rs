@@ -212,6 +212,15 @@ pub struct CallArgs {
     /// Turn off Opus DTX (tiny packets while we are silent).
     #[arg(long)]
     pub no_dtx: bool,
+    /// Turn off echo cancellation (WebRTC AEC3) on the microphone.
+    #[arg(long)]
+    pub no_echo_cancellation: bool,
+    /// Turn off noise suppression on the microphone.
+    #[arg(long)]
+    pub no_noise_suppression: bool,
+    /// Turn off automatic gain control on the microphone.
+    #[arg(long)]
+    pub no_gain_control: bool,
     /// Record the remote video to this Y4M file (not written if no video arrives).
     /// With `{peer}` in it, or naming a folder (ending in `/`), every member of a
     /// group call is recorded to its own file: `{peer}` replaced by the member's

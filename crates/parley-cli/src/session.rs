@@ -116,6 +116,11 @@ pub fn call_options(
     opts.lost_after_ms = (a.lost_after * 1000.0) as u64;
     opts.audio.fec = !a.no_fec;
     opts.audio.dtx = !a.no_dtx;
+    opts.audio_processing = parley_engine::media::ProcessingConfig {
+        echo_cancellation: !a.no_echo_cancellation,
+        noise_suppression: !a.no_noise_suppression,
+        gain_control: !a.no_gain_control,
+    };
     opts.remote_sinks = media::member_sinks(a, &mut opts);
     Ok(opts)
 }

@@ -187,6 +187,7 @@ async fn one_camera_feeds_every_link_and_a_late_member_gets_a_keyframe() {
     let counters = Arc::new(Counters::default());
     let mut media = LocalMedia::new(
         Arc::clone(&counters),
+        None,
         stop_rx.clone(),
         Reporter::new(report_tx),
     );

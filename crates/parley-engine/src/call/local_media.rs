@@ -57,6 +57,9 @@ pub(super) struct LocalMedia {
     pub(super) counters: Arc<Counters>,
     /// The call's stop switch: every pipeline ends with the call.
     call_stop: watch::Receiver<bool>,
+    /// Echo cancellation, noise suppression and gain control for a live
+    /// microphone (`None`: all off).
+    echo: Option<crate::media::EchoPath>,
     report: Reporter,
     camera_tracks: TrackSet,
     microphone_tracks: TrackSet,
@@ -74,15 +77,18 @@ pub(super) struct LocalMedia {
 
 impl LocalMedia {
     /// Nothing captured yet; pipelines stop with `call_stop`, and report to
-    /// `report` (a shared screen that ended by itself).
+    /// `report` (a shared screen that ended by itself); a live microphone
+    /// goes through `echo`.
     pub(super) fn new(
         counters: Arc<Counters>,
+        echo: Option<crate::media::EchoPath>,
         call_stop: watch::Receiver<bool>,
         report: Reporter,
     ) -> LocalMedia {
         LocalMedia {
             mute: Arc::new(Mute::default()),
             counters,
+            echo,
             call_stop,
             report,
             camera_tracks: TrackSet::new(),
@@ -205,8 +211,11 @@ impl LocalMedia {
         let tasks = media::spawn_audio_sender(
             self.microphone_tracks.clone(),
             source,
-            super::DEFAULT_AUDIO_BITRATE_BPS,
-            audio,
+            media::AudioEncoding {
+                bitrate_bps: super::DEFAULT_AUDIO_BITRATE_BPS,
+                options: audio,
+                echo: self.echo.clone(),
+            },
             stop_rx,
             Arc::clone(&self.counters),
             Arc::clone(&self.mute),

@@ -17,6 +17,7 @@ use crate::media::{
     opus_has_fec, AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer,
     JitterOut, OpusDecoder, OpusEncoder, VideoSource,
 };
+use crate::media::{EchoPath, FarEnd};
 use crate::rtc::RemoteTrack;
 use crate::Result;
 
@@ -48,6 +49,12 @@ pub trait AudioSink: Send {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Whether what it gets is heard in the room (a speaker), so the
+    /// microphone may pick it up again: the echo canceller is then given it
+    /// as the far end. False by default (recorders).
+    fn plays_aloud(&self) -> bool {
+        false
+    }
 }
 
 impl VideoSink for crate::media::Y4mRecorder {
@@ -71,6 +78,9 @@ impl AudioSink for crate::media::WavRecorder {
 impl AudioSink for crate::media::SpeakerSink {
     fn samples(&mut self, samples: &[f32]) -> Result<()> {
         Ok(self.push(samples)?)
+    }
+    fn plays_aloud(&self) -> bool {
+        true
     }
 }
 
@@ -257,17 +267,33 @@ pub(super) fn spawn_video_sender(
     vec![encoder_thread, writer]
 }
 
+/// How the microphone's audio is encoded.
+pub(super) struct AudioEncoding {
+    /// Opus target bitrate, bits/s.
+    pub bitrate_bps: u32,
+    /// FEC and DTX.
+    pub options: super::AudioOptions,
+    /// Echo cancellation and the rest, for a source that hears the room.
+    pub echo: Option<EchoPath>,
+}
+
 /// Capture and encode audio once and send it on every track of `tracks` until
 /// `stop` or the source ends.
 pub(super) fn spawn_audio_sender(
     tracks: TrackSet,
     mut source: Box<dyn AudioSource>,
-    bitrate_bps: u32,
-    options: super::AudioOptions,
+    encoding: AudioEncoding,
     stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
     mute: Arc<Mute>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    let AudioEncoding {
+        bitrate_bps,
+        options,
+        echo,
+    } = encoding;
+    // Only a live microphone hears the room.
+    let echo = echo.filter(|_| source.captures_room());
     let (tx, mut rx) = mpsc::channel::<Bytes>(ENCODED_QUEUE * 4);
     let loss_counters = Arc::clone(&counters);
     let encoder_thread = tokio::task::spawn_blocking(move || {
@@ -298,6 +324,11 @@ pub(super) fn spawn_audio_sender(
                     break;
                 }
             };
+            if let Some(echo) = &echo {
+                if let Err(e) = echo.capture(&mut pcm) {
+                    tracing::debug!("audio processing: {e}");
+                }
+            }
             if mute.audio.load(Ordering::Relaxed) {
                 pcm.iter_mut().for_each(|s| *s = 0.0);
             }
@@ -429,6 +460,7 @@ pub(super) fn spawn_audio_receiver(
     track: RemoteTrack,
     mut sinks: Vec<Box<dyn AudioSink>>,
     options: super::AudioOptions,
+    echo: Option<EchoPath>,
     mut swap: mpsc::Receiver<Vec<Box<dyn AudioSink>>>,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
@@ -461,6 +493,7 @@ pub(super) fn spawn_audio_receiver(
             }
         };
         let mut jitter = JitterBuffer::adaptive();
+        let mut far_end = far_end_for(&echo, &sinks);
         let start = Instant::now();
         let now_ms = || start.elapsed().as_millis() as u64;
         let mut tick = tokio::time::interval(Duration::from_millis(OPUS_FRAME_MS));
@@ -475,6 +508,7 @@ pub(super) fn spawn_audio_receiver(
                     Some(new) => {
                         finish_all(&mut sinks);
                         sinks = new;
+                        far_end = far_end_for(&echo, &sinks);
                     }
                     None => swap_open = false,
                 },
@@ -525,6 +559,9 @@ pub(super) fn spawn_audio_receiver(
                     };
                     match out {
                         Ok(pcm) => {
+                            if let Some(far) = &far_end {
+                                far.played(&pcm);
+                            }
                             for sink in sinks.iter_mut() {
                                 if let Err(e) = sink.samples(&pcm) {
                                     tracing::warn!("audio sink: {e}");
@@ -539,6 +576,15 @@ pub(super) fn spawn_audio_receiver(
         finish_all(&mut sinks);
     });
     vec![reader, playout]
+}
+
+/// The echo path's far end for audio going to `sinks`, when one plays it aloud.
+fn far_end_for(echo: &Option<EchoPath>, sinks: &[Box<dyn AudioSink>]) -> Option<FarEnd> {
+    let echo = echo.as_ref()?;
+    sinks
+        .iter()
+        .any(|s| s.plays_aloud())
+        .then(|| echo.far_end())
 }
 
 fn finish_all(sinks: &mut [Box<dyn AudioSink>]) {

@@ -178,6 +178,10 @@ pub struct CallOptions {
     pub lost_after_ms: u64,
     /// How our audio copes with loss (Opus FEC and DTX); all on by default.
     pub audio: AudioOptions,
+    /// Echo cancellation, noise suppression and gain control for a live
+    /// microphone (files and test signals are sent as they are); all on by
+    /// default. Calls whose media goes through the SFU are not processed yet.
+    pub audio_processing: crate::media::ProcessingConfig,
 }
 
 /// How the call's audio copes with a lossy network (issue 15); each part on by
@@ -228,6 +232,7 @@ impl Default for CallOptions {
             profile: None,
             lost_after_ms: DEFAULT_LOST_AFTER_MS,
             audio: AudioOptions::default(),
+            audio_processing: Default::default(),
         }
     }
 }

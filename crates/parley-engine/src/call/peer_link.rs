@@ -73,6 +73,8 @@ pub(super) struct LinkContext {
     pub(super) counters: Arc<Counters>,
     /// Our mute state (the control channel opens with it, docs/protocol.md §8.2).
     pub(super) mute: Arc<Mute>,
+    /// The call's echo path, fed the remote audio we play aloud.
+    pub(super) echo: Option<crate::media::EchoPath>,
 }
 
 /// One peer link. See the module doc.
@@ -661,6 +663,7 @@ impl PeerLink {
                     track,
                     opts.take_audio_sinks(&self.peer),
                     opts.audio,
+                    self.cx.echo.clone(),
                     swap,
                     counters,
                     stop,

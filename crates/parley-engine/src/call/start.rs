@@ -3,6 +3,7 @@
 //! [`Room`] that runs the call to its end. [`LinkFactory`] opens every link,
 //! those of members who join later included.
 
+use crate::media::EchoPath;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,8 @@ pub(super) struct LinkFactory {
     stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
     mute: Arc<Mute>,
+    /// The call's echo path: remote audio that plays aloud feeds it.
+    echo: Option<EchoPath>,
     events: mpsc::Sender<LinkEvent>,
     lost_after: Duration,
 }
@@ -86,6 +89,7 @@ impl LinkFactory {
             stop: self.stop.clone(),
             counters: Arc::clone(&self.counters),
             mute: Arc::clone(&self.mute),
+            echo: self.echo.clone(),
         };
         let mut link = PeerLink::new(peer.clone(), pc.clone(), tracks, cx, self.lost_after);
         link.forward_events(rtc_rx, self.events.clone());
@@ -132,7 +136,13 @@ pub(super) async fn run(
     let (link_events, rtc) = mpsc::channel(LINK_EVENT_QUEUE);
     let call_id = direction.call_id().to_owned();
     let counters = Arc::new(Counters::default());
-    let media = LocalMedia::new(Arc::clone(&counters), stop_rx.clone(), report.clone());
+    let echo = EchoPath::sonora(opts.audio_processing);
+    let media = LocalMedia::new(
+        Arc::clone(&counters),
+        echo.clone(),
+        stop_rx.clone(),
+        report.clone(),
+    );
     let factory = LinkFactory {
         sig: sig.clone(),
         call_id: call_id.clone(),
@@ -142,6 +152,7 @@ pub(super) async fn run(
         stop: stop_rx,
         counters,
         mute: Arc::clone(&media.mute),
+        echo,
         events: link_events,
         lost_after: Duration::from_millis(opts.lost_after_ms),
     };

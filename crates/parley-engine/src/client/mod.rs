@@ -62,6 +62,11 @@ pub trait MediaProvider: Send + Sync {
     fn audio_source(&self) -> Result<Option<Box<dyn AudioSource>>>;
     /// Where remote audio goes (speakers); empty plays nothing.
     fn audio_sinks(&self) -> Vec<Box<dyn AudioSink>>;
+    /// Echo cancellation, noise suppression and gain control for the
+    /// microphone; all on unless the user turned them off.
+    fn audio_processing(&self) -> crate::media::ProcessingConfig {
+        crate::media::ProcessingConfig::default()
+    }
 }
 
 /// No camera, microphone or speakers: a client for chat and files only

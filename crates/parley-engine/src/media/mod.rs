@@ -25,8 +25,9 @@ pub mod video;
 
 pub use audio::{
     list_input_devices, list_output_devices, normalized_xcorr_best, opus_has_fec, AudioDeviceInfo,
-    AudioSource, JitterBuffer, JitterOut, MicSource, OpusDecoder, OpusEncoder, SpeakerSink,
-    StreamResampler, ToneSource, WavFileSource, WavRecorder, FRAME_SAMPLES, SAMPLE_RATE_HZ,
+    AudioProcessor, AudioSource, EchoPath, FarEnd, JitterBuffer, JitterOut, MicSource, OpusDecoder,
+    OpusEncoder, ProcessingConfig, SonoraProcessor, SpeakerSink, StreamResampler, ToneSource,
+    WavFileSource, WavRecorder, FRAME_SAMPLES, PROCESSING_FRAME, SAMPLE_RATE_HZ,
 };
 pub use video::{
     list_cameras, nal_types, psnr_y, read_y4m_all, rgb_to_i420, CameraInfo, CameraSource,

@@ -164,8 +164,11 @@ impl SfuPublisher {
             self.tasks.extend(media::spawn_audio_sender(
                 set,
                 source,
-                crate::call::DEFAULT_AUDIO_BITRATE_BPS,
-                crate::call::AudioOptions::default(),
+                media::AudioEncoding {
+                    bitrate_bps: crate::call::DEFAULT_AUDIO_BITRATE_BPS,
+                    options: crate::call::AudioOptions::default(),
+                    echo: None,
+                },
                 self.stop.subscribe(),
                 Arc::clone(&self.counters),
                 Arc::clone(&self.mute),

@@ -227,6 +227,7 @@ async fn receive_tracks(
                     track,
                     sinks.audio(&peer),
                     crate::call::AudioOptions::default(),
+                    None,
                     swap_rx,
                     Arc::clone(&counters),
                     stop.clone(),

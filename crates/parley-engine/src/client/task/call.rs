@@ -56,6 +56,7 @@ impl Task {
             rtc: self.config.rtc.clone(),
             video_source: video,
             audio_source: media.audio_source()?,
+            audio_processing: media.audio_processing(),
             remote_sinks: Some(Box::new(sinks)),
             receive_dir: Some(self.config.download_dir.clone()),
             ask_before_receiving: self.config.ask_before_receiving,

@@ -139,6 +139,10 @@ impl MicSource {
 }
 
 impl AudioSource for MicSource {
+    fn captures_room(&self) -> bool {
+        true
+    }
+
     fn next_frame(&mut self) -> Result<Vec<f32>, MediaError> {
         let timeout = std::time::Duration::from_millis(Self::STALL_MS);
         let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());

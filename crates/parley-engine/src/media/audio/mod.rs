@@ -7,6 +7,7 @@ mod device;
 mod jitter;
 mod jitter_delay;
 mod opus_codec;
+mod processing;
 mod resample;
 mod wav;
 mod xcorr;
@@ -16,6 +17,9 @@ pub use device::{
 };
 pub use jitter::{JitterBuffer, JitterOut, JitterStats};
 pub use opus_codec::{opus_has_fec, OpusDecoder, OpusEncoder};
+pub use processing::{
+    AudioProcessor, EchoPath, FarEnd, ProcessingConfig, SonoraProcessor, PROCESSING_FRAME,
+};
 pub use resample::{resample_all, StreamResampler};
 pub use wav::{WavFileSource, WavRecorder};
 pub use xcorr::normalized_xcorr_best;
@@ -41,6 +45,13 @@ pub trait AudioSource: Send {
     /// [`MediaError::EndOfStream`] when a finite source is done; device or I/O
     /// errors otherwise.
     fn next_frame(&mut self) -> Result<Vec<f32>, MediaError>;
+
+    /// Whether this is a live microphone, hearing the room (the speaker's
+    /// echo, noise): only such a source gets echo cancellation, noise
+    /// suppression and gain control. False for files and test signals.
+    fn captures_room(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) fn frame_pacer() -> Pacer {
