@@ -26,7 +26,11 @@ pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev c
   janus
   # A WebRTC peer that is not Parley (tests/browser_peer.rs): headless Chromium
   # driven through chromedriver.
-  chromium chromium-driver)
+  chromium chromium-driver
+  # A sound card for the echo test (tests/call_echo.rs): a private PulseAudio
+  # server with null sinks, pactl/paplay, and ALSA's PulseAudio plugin that cpal
+  # reaches it through.
+  pulseaudio pulseaudio-utils libasound2-plugins)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

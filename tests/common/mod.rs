@@ -7,6 +7,7 @@ pub mod group;
 pub mod hostile_relay;
 pub mod nat_call;
 pub mod netns;
+pub mod pulse;
 pub mod sfu_media;
 pub mod sources;
 

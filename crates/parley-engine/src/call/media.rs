@@ -17,7 +17,7 @@ use crate::media::{
     opus_has_fec, AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer,
     JitterOut, OpusDecoder, OpusEncoder, VideoSource,
 };
-use crate::media::{EchoPath, FarEnd};
+use crate::media::{EchoPath, FarEnd, MediaError};
 use crate::rtc::RemoteTrack;
 use crate::Result;
 
@@ -49,10 +49,11 @@ pub trait AudioSink: Send {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
-    /// Whether what it gets is heard in the room (a speaker), so the
-    /// microphone may pick it up again: the echo canceller is then given it
-    /// as the far end. False by default (recorders).
-    fn plays_aloud(&self) -> bool {
+    /// For a sink heard in the room (a speaker), whose sound the microphone
+    /// may pick up again: hands `far` every sample as it is played, and
+    /// returns true. Recorders keep the default: false (`far` is dropped).
+    fn tap_played(&mut self, far: FarEnd) -> bool {
+        drop(far);
         false
     }
 }
@@ -79,8 +80,14 @@ impl AudioSink for crate::media::SpeakerSink {
     fn samples(&mut self, samples: &[f32]) -> Result<()> {
         Ok(self.push(samples)?)
     }
-    fn plays_aloud(&self) -> bool {
-        true
+    fn tap_played(&mut self, far: FarEnd) -> bool {
+        match crate::media::SpeakerSink::tap_played(self, far) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("speaker: {e}; echo cancellation does not hear it");
+                false
+            }
+        }
     }
 }
 
@@ -309,6 +316,7 @@ pub(super) fn spawn_audio_sender(
         };
         // Until a receiver reports, the 5 % the encoder starts with.
         let mut loss = 0;
+        let mut stalls = 0u64;
         while !*stop.borrow() {
             let reported = loss_counters.remote_audio_loss.load(Ordering::Relaxed);
             if options.fec && reported != 0 && reported != loss {
@@ -318,7 +326,21 @@ pub(super) fn spawn_audio_sender(
                 }
             }
             let mut pcm = match source.next_frame() {
-                Ok(f) => f,
+                Ok(f) => {
+                    stalls = 0;
+                    f
+                }
+                // A device that stalls (a sound server still starting, a
+                // device busy for a moment) is waited for: the call sends
+                // silence meanwhile rather than no audio for good.
+                Err(MediaError::Device(e)) => {
+                    if stalls == 0 {
+                        tracing::warn!("microphone: {e}; sending silence until it recovers");
+                    }
+                    stalls += 1;
+                    std::thread::sleep(Duration::from_millis(OPUS_FRAME_MS));
+                    vec![0.0; crate::media::FRAME_SAMPLES]
+                }
                 Err(e) => {
                     tracing::info!("audio source ended: {e}");
                     break;
@@ -493,7 +515,7 @@ pub(super) fn spawn_audio_receiver(
             }
         };
         let mut jitter = JitterBuffer::adaptive();
-        let mut far_end = far_end_for(&echo, &sinks);
+        tap_played(&echo, &mut sinks);
         let start = Instant::now();
         let now_ms = || start.elapsed().as_millis() as u64;
         let mut tick = tokio::time::interval(Duration::from_millis(OPUS_FRAME_MS));
@@ -508,7 +530,7 @@ pub(super) fn spawn_audio_receiver(
                     Some(new) => {
                         finish_all(&mut sinks);
                         sinks = new;
-                        far_end = far_end_for(&echo, &sinks);
+                        tap_played(&echo, &mut sinks);
                     }
                     None => swap_open = false,
                 },
@@ -559,9 +581,6 @@ pub(super) fn spawn_audio_receiver(
                     };
                     match out {
                         Ok(pcm) => {
-                            if let Some(far) = &far_end {
-                                far.played(&pcm);
-                            }
                             for sink in sinks.iter_mut() {
                                 if let Err(e) = sink.samples(&pcm) {
                                     tracing::warn!("audio sink: {e}");
@@ -578,13 +597,13 @@ pub(super) fn spawn_audio_receiver(
     vec![reader, playout]
 }
 
-/// The echo path's far end for audio going to `sinks`, when one plays it aloud.
-fn far_end_for(echo: &Option<EchoPath>, sinks: &[Box<dyn AudioSink>]) -> Option<FarEnd> {
-    let echo = echo.as_ref()?;
-    sinks
-        .iter()
-        .any(|s| s.plays_aloud())
-        .then(|| echo.far_end())
+/// Gives every sink of `sinks` that plays aloud its own far end of `echo`.
+fn tap_played(echo: &Option<EchoPath>, sinks: &mut [Box<dyn AudioSink>]) {
+    if let Some(echo) = echo {
+        for sink in sinks.iter_mut() {
+            sink.tap_played(echo.far_end());
+        }
+    }
 }
 
 fn finish_all(sinks: &mut [Box<dyn AudioSink>]) {

@@ -25,11 +25,18 @@ const MIC_QUEUE_FRAMES: usize = 10;
 /// Audio a [`SpeakerSink`] buffers before dropping the oldest, ms.
 const SPEAKER_QUEUE_MS: usize = 300;
 
+/// What the speaker's device callback hands the samples it plays to (device
+/// rate, mono).
+type PlayedTap = Box<dyn FnMut(&[f32]) + Send>;
+
 /// A bounded FIFO shared with a device callback; drops the oldest on overflow.
 struct Shared<T> {
     queue: Mutex<VecDeque<T>>,
     ready: Condvar,
     failed: Mutex<Option<String>>,
+    /// Given what the speaker plays, as it plays it (the echo canceller's far end).
+    #[cfg_attr(not(feature = "audio-device"), allow(dead_code))]
+    tap: Mutex<Option<PlayedTap>>,
 }
 
 impl<T> Shared<T> {
@@ -38,6 +45,7 @@ impl<T> Shared<T> {
             queue: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
             failed: Mutex::new(None),
+            tap: Mutex::new(None),
         })
     }
 
@@ -216,6 +224,25 @@ impl SpeakerSink {
         self.resampler.process(samples, &mut self.scratch)?;
         self.shared
             .push_bounded(self.scratch.iter().copied(), self.cap);
+        Ok(())
+    }
+
+    /// Gives `far` every sample as the device plays it (resampled to 48 kHz
+    /// mono; silence where the queue ran dry): the exact far end the echo
+    /// canceller needs, whatever the queue dropped or the device delayed.
+    ///
+    /// # Errors
+    /// [`MediaError::Invalid`] if no resampler can be made for the device rate.
+    pub fn tap_played(&mut self, far: super::FarEnd) -> Result<(), MediaError> {
+        let mut back = super::StreamResampler::new(self.device_rate_hz(), super::SAMPLE_RATE_HZ)?;
+        let mut out = Vec::new();
+        let tap: PlayedTap = Box::new(move |played: &[f32]| {
+            out.clear();
+            if back.process(played, &mut out).is_ok() {
+                far.played(&out);
+            }
+        });
+        *self.shared.tap.lock().unwrap_or_else(|p| p.into_inner()) = Some(tap);
         Ok(())
     }
 

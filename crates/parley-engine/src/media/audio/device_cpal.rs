@@ -97,6 +97,19 @@ fn spawn<R: Send + 'static>(
     }
 }
 
+/// A stream's error: the device gone ends the stream (cpal's worker stops);
+/// anything else (an xrun, or the ALSA PulseAudio plugin's `EIO` from
+/// `snd_pcm_avail_delay` while the server has no timing yet,
+/// alsa-project/alsa-plugins#65) is logged and the stream goes on, as cpal's
+/// worker does.
+fn stream_error<T>(shared: &Shared<T>, what: &str, e: cpal::Error) {
+    if e.kind() == cpal::ErrorKind::DeviceNotAvailable {
+        shared.fail(format!("{what}: {e}"));
+    } else {
+        tracing::debug!("{what}: {e}");
+    }
+}
+
 fn dev_err(what: &str) -> impl Fn(cpal::Error) -> MediaError + '_ {
     move |e| MediaError::Device(format!("{what}: {e}"))
 }
@@ -126,7 +139,7 @@ where
                 framer.push(&out, &shared);
             }
         },
-        move |e| err_shared.fail(format!("microphone: {e}")),
+        move |e| stream_error(&err_shared, "microphone", e),
         None,
     )
     .map_err(dev_err("open microphone"))
@@ -169,16 +182,28 @@ where
 {
     let channels = usize::from(config.channels.max(1));
     let err_shared = shared.clone();
+    let mut played = Vec::new();
     dev.build_output_stream::<T, _, _>(
         config,
         move |data: &mut [T], _| {
+            played.clear();
             let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             for frame in data.chunks_mut(channels) {
-                let v = T::from_sample(q.pop_front().unwrap_or(0.0));
-                frame.fill(v);
+                let s = q.pop_front().unwrap_or(0.0);
+                played.push(s);
+                frame.fill(T::from_sample(s));
+            }
+            drop(q);
+            if let Some(tap) = shared
+                .tap
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_mut()
+            {
+                tap(&played);
             }
         },
-        move |e| err_shared.fail(format!("speaker: {e}")),
+        move |e| stream_error(&err_shared, "speaker", e),
         None,
     )
     .map_err(dev_err("open speaker"))
