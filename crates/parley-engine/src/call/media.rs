@@ -325,6 +325,7 @@ pub(super) fn spawn_audio_sender(
                     tracing::warn!("{e}");
                 }
             }
+            let asked = Instant::now();
             let mut pcm = match source.next_frame() {
                 Ok(f) => {
                     stalls = 0;
@@ -332,14 +333,28 @@ pub(super) fn spawn_audio_sender(
                 }
                 // A device that stalls (a sound server still starting, a
                 // device busy for a moment) is waited for: the call sends
-                // silence meanwhile rather than no audio for good.
+                // silence for the time it took, rather than no audio for
+                // good. A device gone fails at once: 20 ms of silence each
+                // time, so the call goes on (without our voice).
                 Err(MediaError::Device(e)) => {
                     if stalls == 0 {
-                        tracing::warn!("microphone: {e}; sending silence until it recovers");
+                        tracing::warn!("microphone: {e}; sending silence meanwhile");
                     }
                     stalls += 1;
-                    std::thread::sleep(Duration::from_millis(OPUS_FRAME_MS));
-                    vec![0.0; crate::media::FRAME_SAMPLES]
+                    let waited = asked.elapsed().as_millis() as u64;
+                    if waited < OPUS_FRAME_MS {
+                        std::thread::sleep(Duration::from_millis(OPUS_FRAME_MS - waited));
+                    }
+                    let frames = (waited / OPUS_FRAME_MS).clamp(1, 100);
+                    let silence = vec![0.0; crate::media::FRAME_SAMPLES];
+                    for _ in 1..frames {
+                        if let Ok(pkt) = encoder.encode(&silence) {
+                            if tx.blocking_send(Bytes::from(pkt)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    silence
                 }
                 Err(e) => {
                     tracing::info!("audio source ended: {e}");

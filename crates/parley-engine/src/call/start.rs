@@ -136,7 +136,13 @@ pub(super) async fn run(
     let (link_events, rtc) = mpsc::channel(LINK_EVENT_QUEUE);
     let call_id = direction.call_id().to_owned();
     let counters = Arc::new(Counters::default());
-    let echo = EchoPath::sonora(opts.audio_processing);
+    // Only a live microphone is processed (files and tones go as they are).
+    let echo = opts
+        .audio_source
+        .as_ref()
+        .is_some_and(|s| s.captures_room())
+        .then(|| EchoPath::sonora(opts.audio_processing))
+        .flatten();
     let media = LocalMedia::new(
         Arc::clone(&counters),
         echo.clone(),

@@ -97,16 +97,20 @@ fn spawn<R: Send + 'static>(
     }
 }
 
-/// A stream's error: the device gone ends the stream (cpal's worker stops);
-/// anything else (an xrun, or the ALSA PulseAudio plugin's `EIO` from
+/// A stream's error. Passing trouble is logged and the stream goes on: an
+/// xrun, a busy or rerouted device, a refused real-time priority, and a
+/// backend error (the ALSA PulseAudio plugin's `EIO` from
 /// `snd_pcm_avail_delay` while the server has no timing yet,
-/// alsa-project/alsa-plugins#65) is logged and the stream goes on, as cpal's
-/// worker does.
+/// alsa-project/alsa-plugins#65, after which ALSA streams play on). Anything
+/// else (the device or host gone, the stream invalidated, access denied)
+/// ends it: the sink or source then reports the failure.
 fn stream_error<T>(shared: &Shared<T>, what: &str, e: cpal::Error) {
-    if e.kind() == cpal::ErrorKind::DeviceNotAvailable {
-        shared.fail(format!("{what}: {e}"));
-    } else {
-        tracing::debug!("{what}: {e}");
+    use cpal::ErrorKind as K;
+    match e.kind() {
+        K::Xrun | K::DeviceBusy | K::DeviceChanged | K::RealtimeDenied | K::BackendError => {
+            tracing::debug!("{what}: {e}");
+        }
+        _ => shared.fail(format!("{what}: {e}")),
     }
 }
 

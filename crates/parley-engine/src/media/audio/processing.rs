@@ -4,13 +4,15 @@
 //! it is played (render) and the microphone (capture). [`SonoraProcessor`]
 //! implements it with `sonora`, a pure-Rust port of WebRTC's audio processing
 //! module (AEC3, noise suppression, AGC2). [`EchoPath`] is what a call holds:
-//! every remote audio stream that plays adds its frames as they go to the
-//! speaker, mixed per 10 ms, and the microphone's frames are processed after
-//! the far end they may echo has been given to the processor.
+//! every speaker that plays a remote stream adds the samples as its device
+//! plays them, the streams are mixed per 10 ms, and the microphone's frames
+//! are processed after the far end they may echo has been given to the
+//! processor.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::SAMPLE_RATE_HZ;
 use crate::media::MediaError;
@@ -141,18 +143,27 @@ impl AudioProcessor for SonoraProcessor {
     }
 }
 
-struct PathState {
-    processor: Box<dyn AudioProcessor>,
-    /// Far-end audio not yet given to the processor, per remote stream.
-    queues: BTreeMap<u64, VecDeque<f32>>,
-    mix: Vec<f32>,
+/// One far end's audio not yet given to the processor.
+struct FarQueue {
+    samples: VecDeque<f32>,
+    /// When it was last fed: a stream silent for longer than [`STALE`] (its
+    /// device stopped) no longer holds the others back.
+    fed: Instant,
 }
+
+/// How long a far end may go unfed before the mix stops waiting for it.
+const STALE: Duration = Duration::from_millis(200);
 
 /// A call's processing: shared by the microphone's sender and every remote
 /// audio stream that plays. Cloning shares it.
+///
+/// Two locks: the far ends' queues, taken briefly by each speaker's device
+/// callback (a real-time thread) and by [`capture`](Self::capture) to copy
+/// them out; and the processor, taken only by `capture`, for AEC3's work.
 #[derive(Clone)]
 pub struct EchoPath {
-    state: Arc<Mutex<PathState>>,
+    queues: Arc<Mutex<BTreeMap<u64, FarQueue>>>,
+    processor: Arc<Mutex<Box<dyn AudioProcessor>>>,
     next_id: Arc<AtomicU64>,
 }
 
@@ -160,11 +171,8 @@ impl EchoPath {
     /// A path through `processor`.
     pub fn new(processor: Box<dyn AudioProcessor>) -> Self {
         Self {
-            state: Arc::new(Mutex::new(PathState {
-                processor,
-                queues: BTreeMap::new(),
-                mix: vec![0.0; PROCESSING_FRAME],
-            })),
+            queues: Arc::new(Mutex::new(BTreeMap::new())),
+            processor: Arc::new(Mutex::new(processor)),
             next_id: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -175,25 +183,61 @@ impl EchoPath {
         (!config.is_off()).then(|| Self::new(Box::new(SonoraProcessor::new(config))))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, PathState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn queues(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, FarQueue>> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A handle for one remote audio stream's far end; dropping it removes
     /// the stream from the mix.
     pub fn far_end(&self) -> FarEnd {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().queues.insert(id, VecDeque::new());
+        self.queues().insert(
+            id,
+            FarQueue {
+                samples: VecDeque::new(),
+                fed: Instant::now(),
+            },
+        );
         FarEnd {
             path: self.clone(),
             id,
         }
     }
 
+    /// The far end played since the last call, mixed per 10 ms: as many
+    /// 10 ms frames as every live stream has (so the streams stay aligned
+    /// however their devices' callbacks fall), each the sum of the streams,
+    /// clamped to `[-1, 1]`.
+    fn take_mix(&self) -> Vec<Vec<f32>> {
+        let mut queues = self.queues();
+        let now = Instant::now();
+        let live = |q: &FarQueue| now.duration_since(q.fed) < STALE;
+        let frames = queues
+            .values()
+            .filter(|q| live(q))
+            .map(|q| q.samples.len() / PROCESSING_FRAME)
+            .min()
+            .unwrap_or(0);
+        let mut mix = vec![vec![0.0f32; PROCESSING_FRAME]; frames];
+        for q in queues.values_mut() {
+            for frame in mix.iter_mut() {
+                if q.samples.len() < PROCESSING_FRAME {
+                    break;
+                }
+                for (m, s) in frame.iter_mut().zip(q.samples.drain(..PROCESSING_FRAME)) {
+                    *m += s;
+                }
+            }
+        }
+        for frame in mix.iter_mut() {
+            frame.iter_mut().for_each(|s| *s = s.clamp(-1.0, 1.0));
+        }
+        mix
+    }
+
     /// Processes one microphone frame in place (any multiple of 10 ms; our
     /// 20 ms frames are two), after giving the processor the far end played
-    /// since the last one: each 10 ms, the sum of every stream that played
-    /// then.
+    /// since the last one.
     ///
     /// # Errors
     /// [`MediaError::Invalid`] for a length that is not a multiple of
@@ -206,21 +250,16 @@ impl EchoPath {
                 frame.len()
             )));
         }
-        let mut guard = self.lock();
-        let st = &mut *guard;
-        while st.queues.values().any(|q| q.len() >= PROCESSING_FRAME) {
-            st.mix.fill(0.0);
-            for q in st.queues.values_mut() {
-                if q.len() >= PROCESSING_FRAME {
-                    for (m, s) in st.mix.iter_mut().zip(q.drain(..PROCESSING_FRAME)) {
-                        *m += s;
-                    }
-                }
-            }
-            st.processor.render(&st.mix)?;
+        let mix = self.take_mix();
+        let mut processor = self
+            .processor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for far in &mix {
+            processor.render(far)?;
         }
         for chunk in frame.chunks_exact_mut(PROCESSING_FRAME) {
-            st.processor.capture(chunk)?;
+            processor.capture(chunk)?;
         }
         Ok(())
     }
@@ -233,20 +272,22 @@ pub struct FarEnd {
 }
 
 impl FarEnd {
-    /// Adds samples (48 kHz mono) as they go to the speaker.
+    /// Adds samples (48 kHz mono) as they are played. Takes only the queues'
+    /// lock, briefly: fit for a device callback.
     pub fn played(&self, samples: &[f32]) {
-        let mut st = self.path.lock();
-        if let Some(q) = st.queues.get_mut(&self.id) {
-            q.extend(samples);
-            let over = q.len().saturating_sub(MAX_RENDER_QUEUE);
-            q.drain(..over);
+        let mut queues = self.path.queues();
+        if let Some(q) = queues.get_mut(&self.id) {
+            q.samples.extend(samples);
+            q.fed = Instant::now();
+            let over = q.samples.len().saturating_sub(MAX_RENDER_QUEUE);
+            q.samples.drain(..over);
         }
     }
 }
 
 impl Drop for FarEnd {
     fn drop(&mut self) {
-        self.path.lock().queues.remove(&self.id);
+        self.path.queues().remove(&self.id);
     }
 }
 

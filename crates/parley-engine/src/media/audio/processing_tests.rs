@@ -120,15 +120,24 @@ fn two_far_ends_are_mixed_and_a_wrong_length_is_an_error() {
     let sums = Arc::new(Mutex::new(Vec::new()));
     let path = EchoPath::new(Box::new(Sum(Arc::clone(&sums))));
     let (a, b) = (path.far_end(), path.far_end());
-    a.played(&[1.0; 960]);
-    b.played(&[2.0; 480]);
+    a.played(&[0.25; 960]);
+    b.played(&[0.5; 480]);
     let mut mic = vec![0.0; 960];
     path.capture(&mut mic).unwrap();
-    // 10 ms of both (480 + 960), then 10 ms of `a` alone (480).
-    assert_eq!(*sums.lock().unwrap(), vec![1440.0, 480.0]);
+    // 10 ms of both, as much as both have: `a`'s second 10 ms waits for `b`.
+    assert_eq!(*sums.lock().unwrap(), vec![360.0]);
+    b.played(&[0.5; 480]);
+    path.capture(&mut mic).unwrap();
+    assert_eq!(*sums.lock().unwrap(), vec![360.0, 360.0]);
     drop(b);
-    a.played(&[1.0; 480]);
+    a.played(&[0.25; 480]);
     path.capture(&mut mic).unwrap();
     assert_eq!(sums.lock().unwrap().len(), 3, "b left the mix");
+    // Loud far ends are clamped, not wrapped.
+    let c = path.far_end();
+    a.played(&[0.75; 480]);
+    c.played(&[0.75; 480]);
+    path.capture(&mut mic).unwrap();
+    assert_eq!(sums.lock().unwrap()[3], 480.0);
     assert!(path.capture(&mut [0.0; 100]).is_err());
 }
