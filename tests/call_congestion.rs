@@ -16,12 +16,11 @@
 
 mod common;
 
-use std::io::BufRead as _;
 use std::time::Duration;
 
 use common::checks::busy_clip;
 use common::netns::{available, Lab, Nat};
-use common::{media, stats, success, wait_each, Peer};
+use common::{media, stats, success, wait_each, watch_lines, Peer};
 
 const NAME: &str = "call_congestion";
 /// Alice's uplink while capped, then after (and all along in the open test), Mbit/s.
@@ -97,20 +96,7 @@ fn call_on(first: u32) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     ];
     let mut call = lab.spawn_peer(0, &alice, &call);
     // Alice's stdout, read here: the link changes at her CAPPED_S-th stats line.
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
-    let stdout = call.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.unwrap_or_default();
-            if line.starts_with("live ") {
-                let _ = lines_tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (lines_rx, reader) = watch_lines(&mut call, "live ");
     let changed = (0..CAPPED_S).all(|_| lines_rx.recv_timeout(Duration::from_secs(60)).is_ok());
     if changed {
         lab.change_uplink(0, CAP_MBIT.1, BURST_KB, QUEUE_MS);

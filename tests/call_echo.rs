@@ -16,13 +16,13 @@
 
 mod common;
 
-use std::io::BufRead as _;
 use std::path::Path;
 use std::time::Duration;
 
 use common::pulse::Pulse;
-use common::{media, stats, success, wait_each, Peer, Server};
-use parley_engine::media::{normalized_xcorr_best, AudioSource, WavFileSource};
+use common::sources::{read_wav_mono, speech_reference};
+use common::{media, stats, success, wait_each, watch_lines, Peer, Server};
+use parley_engine::media::normalized_xcorr_best;
 
 /// The echo path's latency through PulseAudio, ms.
 const ECHO_MS: u32 = 40;
@@ -76,20 +76,7 @@ fn call(pulse: &mut Pulse, seconds: u32, bob_args: &[&str], near: Option<&Path>)
         "--stats",
     ]);
     // Alice's stdout, read here: Bob talks at her BOB_TALKS_AT-th line.
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
-    let stdout = call.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.unwrap_or_default();
-            if line.starts_with("live ") {
-                let _ = lines_tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (lines_rx, reader) = watch_lines(&mut call, "live ");
     if let Some(near) = near {
         let due = (0..BOB_TALKS_AT).all(|_| lines_rx.recv_timeout(Duration::from_secs(60)).is_ok());
         assert!(due, "Alice printed fewer than {BOB_TALKS_AT} stats lines");
@@ -130,12 +117,7 @@ fn window(x: &[f32], (a, b): (f64, f64)) -> &[f32] {
 /// to a WAV file for `paplay`; returns the file and its samples.
 fn bobs_speech(pulse: &Pulse) -> (std::path::PathBuf, Vec<f32>) {
     let near = pulse.path("near.wav");
-    let mut src = WavFileSource::open(media("jfk.wav"), false).unwrap();
-    src.set_paced(false);
-    let mut said = Vec::new();
-    while let Ok(f) = src.next_frame() {
-        said.extend_from_slice(&f);
-    }
+    let mut said = speech_reference(&media("jfk.wav"));
     said.reverse();
     write_wav(&near, &said);
     (near, said)
@@ -226,14 +208,6 @@ fn echo_figures() {
     for r in rows {
         println!("{r}");
     }
-}
-
-fn read_wav_mono(path: &Path) -> Vec<f32> {
-    let mut r = hound::WavReader::open(path).unwrap();
-    assert_eq!(r.spec().sample_rate, 48_000);
-    r.samples::<i16>()
-        .map(|s| s.unwrap() as f32 / 32768.0)
-        .collect()
 }
 
 fn write_wav(path: &Path, samples: &[f32]) {

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use common::checks::{assert_video_matches, mean_psnr};
 use common::netns::{available, Lab, Nat};
+use common::sources::read_wav_mono;
 use common::{media, stats, success, wait_each, Peer};
 use parley_engine::media::{normalized_xcorr_best, AudioSource, WavFileSource};
 
@@ -232,12 +233,4 @@ fn loss_figures() {
     for r in rows {
         println!("{r}");
     }
-}
-
-fn read_wav_mono(path: &std::path::Path) -> Vec<f32> {
-    let mut r = hound::WavReader::open(path).unwrap();
-    assert_eq!(r.spec().sample_rate, 48_000);
-    r.samples::<i16>()
-        .map(|s| s.unwrap() as f32 / 32768.0)
-        .collect()
 }

@@ -14,8 +14,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::sources::{read_wav_mono, speech_reference};
 use common::*;
-use parley_engine::media::{normalized_xcorr_best, AudioSource, WavFileSource};
+use parley_engine::media::normalized_xcorr_best;
 
 #[test]
 fn video_and_audio_arrive_intact() {
@@ -67,12 +68,7 @@ fn video_and_audio_arrive_intact() {
     checks::assert_video_matches(&clip, &rec_video, sent, decoded, 0.8, 30.0);
 
     // Audio: the recorded speech correlates with the source.
-    let mut src = WavFileSource::open(&speech, false).unwrap();
-    src.set_paced(false);
-    let mut reference = Vec::new();
-    while let Ok(frame) = src.next_frame() {
-        reference.extend_from_slice(&frame);
-    }
+    let reference = speech_reference(&speech);
     let recorded = read_wav_mono(&rec_audio);
     assert!(
         recorded.len() > 48_000 * 8,
@@ -85,13 +81,4 @@ fn video_and_audio_arrive_intact() {
         ncc >= 0.7,
         "audio correlation {ncc:.2} at lag {lag} (< 0.7)"
     );
-}
-
-fn read_wav_mono(path: &std::path::Path) -> Vec<f32> {
-    let mut r = hound::WavReader::open(path).unwrap();
-    let spec = r.spec();
-    assert_eq!(spec.sample_rate, 48_000);
-    r.samples::<i16>()
-        .map(|s| s.unwrap() as f32 / 32768.0)
-        .collect()
 }

@@ -279,6 +279,35 @@ impl Peer {
     }
 }
 
+/// Reads `child`'s stdout on a thread: one `()` on the channel for each line
+/// that starts with `prefix` (a clock to act on, e.g. `--live-stats`' one
+/// line a second), and all of stdout from the handle once it closes (put it
+/// back in the child's `Output` for [`success`]).
+pub fn watch_lines(
+    child: &mut Child,
+    prefix: &'static str,
+) -> (
+    std::sync::mpsc::Receiver<()>,
+    std::thread::JoinHandle<String>,
+) {
+    use std::io::BufRead as _;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap_or_default();
+            if line.starts_with(prefix) {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    (rx, reader)
+}
+
 /// Waits for a child with a deadline; kills it and panics when it overruns.
 pub fn wait(child: Child, within: Duration, what: &str) -> (Output, Instant) {
     let start = Instant::now();

@@ -121,9 +121,11 @@ pub fn write_clip(path: &Path, frames: &[I420Frame]) {
     rec.finish().unwrap();
 }
 
-/// A mono 16-bit WAV file as samples in -1..1.
+/// A mono 16-bit 48 kHz WAV file (a `--record-audio` recording) as samples
+/// in -1..1.
 pub fn read_wav_mono(path: &Path) -> Vec<f32> {
     let mut r = hound::WavReader::open(path).unwrap();
+    assert_eq!(r.spec().sample_rate, 48_000, "{}", path.display());
     r.samples::<i16>()
         .map(|s| s.unwrap() as f32 / 32768.0)
         .collect()

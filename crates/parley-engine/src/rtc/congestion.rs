@@ -24,6 +24,7 @@ use webrtc::peer_connection::MediaEngine;
 use super::congestion_guard::Guard;
 use super::feedback_coverage::{CoverageRecorder, FeedbackCoverage, FEEDBACK_COVERAGE_SLOT};
 use super::keyframe::{KeyframeRequestForwarder, KEYFRAME_FORWARDER_SLOT};
+use super::read_tap::ReadTap;
 use crate::Result;
 
 /// How the sender's estimate starts and where it is held (bits/s, all RTP
@@ -188,7 +189,7 @@ pub(super) fn registry(
             let coverage = FeedbackCoverage::default();
             registry = registry.with(
                 Slot::from(FEEDBACK_COVERAGE_SLOT),
-                CoverageRecorder::new(coverage.clone()),
+                ReadTap::new(CoverageRecorder::new(coverage.clone())),
             );
             let guarded = Guard::new(gcc, f64::from(c.min_bps)).with_coverage(coverage);
             let cc =
@@ -199,7 +200,7 @@ pub(super) fn registry(
     };
     Ok(registry.with(
         Slot::from(KEYFRAME_FORWARDER_SLOT),
-        KeyframeRequestForwarder::default(),
+        ReadTap::new(KeyframeRequestForwarder),
     ))
 }
 

@@ -11,12 +11,12 @@
 //! not), and [`Guard`](super::congestion_guard::Guard) passes on as lost only
 //! the packets a feedback named.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
-use rtc::interceptor::{Interceptor, Packet, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Packet, TaggedPacket};
 use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
+
+use super::read_tap::ReadObserver;
 
 /// Position in the chain: wire-ward of congestion control (1 000), so a
 /// feedback is noted before the estimator hears of it.
@@ -71,33 +71,21 @@ impl FeedbackCoverage {
     }
 }
 
-/// The interceptor that fills a [`FeedbackCoverage`] from inbound TWCC
-/// feedback; every packet passes unchanged.
+/// Fills a [`FeedbackCoverage`] from inbound TWCC feedback (in a
+/// [`ReadTap`](super::read_tap::ReadTap)).
 pub struct CoverageRecorder {
     coverage: FeedbackCoverage,
-    read_queue: VecDeque<TaggedPacket>,
-    write_queue: VecDeque<TaggedPacket>,
 }
 
 impl CoverageRecorder {
     /// A recorder filling `coverage`.
     pub fn new(coverage: FeedbackCoverage) -> Self {
-        Self {
-            coverage,
-            read_queue: VecDeque::new(),
-            write_queue: VecDeque::new(),
-        }
+        Self { coverage }
     }
 }
 
-impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for CoverageRecorder {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+impl ReadObserver for CoverageRecorder {
+    fn observe(&mut self, msg: &mut TaggedPacket) {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             for p in packets {
                 if let Some(fb) = p.as_any().downcast_ref::<TransportLayerCc>() {
@@ -106,29 +94,7 @@ impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for CoverageRecorder 
                 }
             }
         }
-        self.read_queue.push_back(msg);
-        Ok(())
     }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read_queue.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write_queue.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write_queue.pop_front()
-    }
-}
-
-impl Interceptor for CoverageRecorder {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]

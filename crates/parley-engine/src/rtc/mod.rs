@@ -19,6 +19,7 @@ mod feedback_coverage;
 mod keyframe;
 mod peer;
 mod probe;
+mod read_tap;
 mod runtime;
 mod sdp;
 mod stats;
