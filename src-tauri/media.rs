@@ -48,15 +48,25 @@ fn open_error_code(e: &dyn std::fmt::Display) -> &'static str {
 }
 
 impl AppMedia {
+    /// Tells the user that a microphone or speaker moved mid-call (code
+    /// `device_changed`).
+    fn switch_notice(&self) -> impl Fn(&media::DeviceSwitch) + Send + 'static {
+        let notice = self.notice.clone();
+        move |s| notice("device_changed", s.to_string())
+    }
+
     fn choice(&self, pick: impl Fn(&Settings) -> &Option<String>) -> Option<String> {
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
         pick(&settings).clone()
     }
 }
 
-fn index_of<T>(list: &[T], name: &Option<String>, name_of: impl Fn(&T) -> &str) -> Option<usize> {
+/// The id of the audio device the settings name (by id or display name);
+/// `None` (the default device) when they name none listed.
+fn chosen_id<'a>(list: &'a [media::AudioDeviceInfo], name: &Option<String>) -> Option<&'a str> {
     let name = name.as_deref()?;
-    list.iter().position(|d| name_of(d) == name)
+    let found = list.iter().find(|d| d.id == name || d.name == name);
+    found.map(|d| d.id.as_str())
 }
 
 /// The camera name that picks the built-in test pattern (always offered, so a
@@ -148,10 +158,12 @@ impl MediaProvider for AppMedia {
         if mics.is_empty() {
             return Ok(None);
         }
-        let idx =
-            index_of(&mics, &self.choice(|s| &s.microphone), |d| &d.name).map(|i| mics[i].index);
-        match MicSource::open(idx) {
-            Ok(mic) => Ok(Some(Box::new(mic))),
+        let id = chosen_id(&mics, &self.choice(|s| &s.microphone));
+        match MicSource::open_device(id) {
+            Ok(mic) => {
+                mic.on_switch(self.switch_notice());
+                Ok(Some(Box::new(mic)))
+            }
             Err(e) => {
                 tracing::warn!("microphone: {e}; sending no audio");
                 (self.notice)(
@@ -177,9 +189,12 @@ impl MediaProvider for AppMedia {
         if outs.is_empty() {
             return Vec::new();
         }
-        let idx = index_of(&outs, &self.choice(|s| &s.speaker), |d| &d.name).map(|i| outs[i].index);
-        match SpeakerSink::open(idx) {
-            Ok(s) => vec![Box::new(s)],
+        let id = chosen_id(&outs, &self.choice(|s| &s.speaker));
+        match SpeakerSink::open_device(id) {
+            Ok(s) => {
+                s.on_switch(self.switch_notice());
+                vec![Box::new(s)]
+            }
             Err(e) => {
                 tracing::warn!("speaker: {e}; remote audio is not played");
                 (self.notice)(

@@ -86,14 +86,16 @@ pub fn emit_error(app: &AppHandle, code: &str, message: impl Into<String>) {
 const DEVICE_NOTICE_QUIET_MS: u64 = 5 * 60_000;
 
 /// Device problems as `parley://error` events, each message at most once per
-/// [`DEVICE_NOTICE_QUIET_MS`].
+/// [`DEVICE_NOTICE_QUIET_MS`]; a device switch (`device_changed`) every time,
+/// since each one changes what the user hears or sends.
 fn device_notice(app: AppHandle) -> crate::media::DeviceNotice {
     let shown =
         std::sync::Mutex::new(std::collections::HashMap::<String, std::time::Instant>::new());
     Arc::new(move |code, message| {
         let quiet = std::time::Duration::from_millis(DEVICE_NOTICE_QUIET_MS);
         let mut shown = shown.lock().unwrap_or_else(|p| p.into_inner());
-        if shown.get(&message).is_some_and(|at| at.elapsed() < quiet) {
+        let repeat = shown.get(&message).is_some_and(|at| at.elapsed() < quiet);
+        if repeat && code != "device_changed" {
             return;
         }
         shown.insert(message.clone(), std::time::Instant::now());

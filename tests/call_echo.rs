@@ -19,7 +19,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::pulse::Pulse;
+use common::pulse::{write_wav, Pulse};
 use common::sources::{read_wav_mono, speech_reference};
 use common::{media, stats, success, wait_each, watch_lines, Peer, Server};
 use parley_engine::media::normalized_xcorr_best;
@@ -208,19 +208,4 @@ fn echo_figures() {
     for r in rows {
         println!("{r}");
     }
-}
-
-fn write_wav(path: &Path, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in samples {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
 }

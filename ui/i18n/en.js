@@ -316,6 +316,7 @@ export default {
   'error.tampered': 'The connection was tampered with — the call was stopped before any media or data flowed',
   'error.no_device': 'Device not found',
   'error.device': 'Screen capture unavailable',
+  'error.device_changed': 'Audio device changed',
   'error.permission_denied': 'Permission denied',
   'error.transfer_failed': 'Transfer failed',
   'error.server_unreachable': 'Server unreachable',

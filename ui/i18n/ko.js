@@ -316,6 +316,7 @@ export default {
   'error.tampered': '연결이 변조되었습니다 — 미디어나 데이터가 오가기 전에 통화를 중단했습니다',
   'error.no_device': '장치를 찾을 수 없습니다',
   'error.device': '화면을 캡처할 수 없습니다',
+  'error.device_changed': '오디오 장치가 바뀌었습니다',
   'error.permission_denied': '권한이 없습니다',
   'error.transfer_failed': '파일 전송 실패',
   'error.server_unreachable': '서버에 연결할 수 없습니다',

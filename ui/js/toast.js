@@ -31,9 +31,11 @@ export function showError(err) {
   const known = ['invalid', 'not_found', 'offline', 'busy', 'declined', 'timeout', 'failed',
     'unsupported_codecs', 'ended', 'not_ringing', 'not_connected', 'not_in_call', 'stopped',
     'no_device', 'device', 'permission_denied', 'transfer_failed', 'server_unreachable',
-    'peer_unreachable', 'call_failed', 'tampered', 'internal'];
+    'peer_unreachable', 'call_failed', 'tampered', 'device_changed', 'internal'];
   const title = t(known.includes(code) ? `error.${code}` : 'error.internal');
-  return toast((err && err.message) || title, { kind: 'error', title });
+  // A microphone or speaker that moved mid-call is news, not a failure.
+  const kind = code === 'device_changed' ? 'info' : 'error';
+  return toast((err && err.message) || title, { kind, title });
 }
 
 /** Runs a command promise; on rejection shows a toast and resolves to undefined. */

@@ -196,9 +196,10 @@ pub struct CallArgs {
     /// Send this WAV file (looped) as the microphone.
     #[arg(long, group = "audio")]
     pub audio_file: Option<PathBuf>,
-    /// Send microphone number N.
+    /// Send this microphone: its number in `parley-cli devices`, or its id or
+    /// name. Gone mid-call, the default microphone stands in until it is back.
     #[arg(long, group = "audio")]
-    pub mic: Option<usize>,
+    pub mic: Option<String>,
     /// Send a 440 Hz tone.
     #[arg(long, group = "audio")]
     pub tone: bool,
@@ -234,9 +235,10 @@ pub struct CallArgs {
     /// Play the remote audio on the default (or --speaker N) output device.
     #[arg(long)]
     pub play_audio: bool,
-    /// Output device number for --play-audio.
+    /// Output device for --play-audio: its number in `parley-cli devices`, or
+    /// its id or name (default: the default output, followed as it changes).
     #[arg(long)]
-    pub speaker: Option<usize>,
+    pub speaker: Option<String>,
     /// Offer this file to the peer (repeatable).
     #[arg(long)]
     pub send_file: Vec<PathBuf>,

@@ -137,10 +137,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 println!("camera {}: {}", c.index, c.name);
             }
             for d in parley_engine::media::list_input_devices() {
-                println!("microphone {}: {}", d.index, d.name);
+                println!("microphone {}: {} [{}]", d.index, d.name, d.id);
             }
             for d in parley_engine::media::list_output_devices() {
-                println!("speaker {}: {}", d.index, d.name);
+                println!("speaker {}: {} [{}]", d.index, d.name, d.id);
             }
             match parley_engine::media::screen::list_screen_sources() {
                 Ok(sources) => {

@@ -75,17 +75,52 @@ pub fn audio_source(a: &CallArgs, auto: bool) -> Result<Option<Box<dyn AudioSour
     if a.tone {
         return Ok(Some(Box::new(media::ToneSource::new(DEFAULT_TONE_HZ, 0.3))));
     }
-    if let Some(n) = a.mic {
-        let mic = media::MicSource::open(Some(n)).with_context(|| format!("--mic {n}"))?;
+    if let Some(m) = &a.mic {
+        let mic = open_mic(Some(m)).with_context(|| format!("--mic {m}"))?;
         return Ok(Some(Box::new(mic)));
     }
     if auto && !media::list_input_devices().is_empty() {
-        match media::MicSource::open(None) {
+        match open_mic(None) {
             Ok(mic) => return Ok(Some(Box::new(mic))),
             Err(e) => eprintln!("note: microphone unusable ({e}); sending a tone"),
         }
     }
     Ok(Some(Box::new(media::ToneSource::new(DEFAULT_TONE_HZ, 0.3))))
+}
+
+/// A device named on the command line: a number in `parley-cli devices` is
+/// that device's id; anything else is an id or name as given.
+fn device_key(given: &str, list: Vec<media::AudioDeviceInfo>) -> String {
+    match given.parse::<usize>() {
+        Ok(n) => list
+            .into_iter()
+            .find(|d| d.index == n)
+            .map_or_else(|| given.to_owned(), |d| d.id),
+        Err(_) => given.to_owned(),
+    }
+}
+
+/// Prints a device move (`device: …` on stdout, one line).
+fn say_switch(s: &media::DeviceSwitch) {
+    println!("device: {s}");
+}
+
+/// Opens the microphone `given` names (the default when `None`); its moves
+/// between devices are printed.
+fn open_mic(given: Option<&str>) -> Result<media::MicSource, media::MediaError> {
+    let key = given.map(|g| device_key(g, media::list_input_devices()));
+    let mic = media::MicSource::open_device(key.as_deref())?;
+    mic.on_switch(say_switch);
+    Ok(mic)
+}
+
+/// Opens the speaker `given` names (the default when `None`); its moves
+/// between devices are printed.
+fn open_speaker(given: Option<&str>) -> Result<media::SpeakerSink, media::MediaError> {
+    let key = given.map(|g| device_key(g, media::list_output_devices()));
+    let out = media::SpeakerSink::open_device(key.as_deref())?;
+    out.on_switch(say_switch);
+    Ok(out)
 }
 
 /// The sinks of a call: remote camera video, remote audio, remote shared screen.
@@ -119,7 +154,7 @@ pub fn sinks(a: &CallArgs) -> Result<Sinks> {
     // With per-member audio each member gets its own stream (MemberSinks).
     let per_member_audio = a.record_audio.as_ref().is_some_and(|p| is_per_member(p));
     if a.play_audio && !per_member_audio {
-        let out = media::SpeakerSink::open(a.speaker).context("--play-audio")?;
+        let out = open_speaker(a.speaker.as_deref()).context("--play-audio")?;
         audio.push(Box::new(out));
     }
     Ok((video, audio, screen))
@@ -155,7 +190,7 @@ pub struct MemberSinks {
     video: Option<PathBuf>,
     audio: Option<PathBuf>,
     /// `Some(device)` with --play-audio.
-    play: Option<Option<usize>>,
+    play: Option<Option<String>>,
     fixed_video: Vec<Box<dyn VideoSink>>,
     fixed_audio: Vec<Box<dyn AudioSink>>,
     screen: Vec<Box<dyn VideoSink>>,
@@ -198,8 +233,8 @@ impl RemoteSinks for MemberSinks {
         if let Some(rec) = rec {
             sinks.push(Box::new(rec));
         }
-        if let Some(device) = self.play {
-            match media::SpeakerSink::open(device) {
+        if let Some(device) = &self.play {
+            match open_speaker(device.as_deref()) {
                 Ok(out) => sinks.push(Box::new(out)),
                 Err(e) => eprintln!("warning: cannot play {peer}'s audio: {e}"),
             }
@@ -217,7 +252,7 @@ pub fn member_sinks(a: &CallArgs, opts: &mut CallOptions) -> Option<Box<dyn Remo
         return None;
     }
     Some(Box::new(MemberSinks {
-        play: (a.play_audio && audio.is_some()).then_some(a.speaker),
+        play: (a.play_audio && audio.is_some()).then(|| a.speaker.clone()),
         video,
         audio,
         fixed_video: std::mem::take(&mut opts.video_sinks),

@@ -25,9 +25,10 @@ pub mod video;
 
 pub use audio::{
     list_input_devices, list_output_devices, normalized_xcorr_best, opus_has_fec, AudioDeviceInfo,
-    AudioProcessor, AudioSource, EchoPath, FarEnd, JitterBuffer, JitterOut, MicSource, OpusDecoder,
-    OpusEncoder, ProcessingConfig, SonoraProcessor, SpeakerSink, StreamResampler, ToneSource,
-    WavFileSource, WavRecorder, FRAME_SAMPLES, PROCESSING_FRAME, SAMPLE_RATE_HZ,
+    AudioProcessor, AudioSource, DeviceSwitch, EchoPath, FarEnd, JitterBuffer, JitterOut,
+    MicSource, OpusDecoder, OpusEncoder, ProcessingConfig, SonoraProcessor, SpeakerSink,
+    StreamResampler, SwitchReason, ToneSource, WavFileSource, WavRecorder, FRAME_SAMPLES,
+    PROCESSING_FRAME, SAMPLE_RATE_HZ,
 };
 pub use video::{
     list_cameras, nal_types, psnr_y, read_y4m_all, rgb_to_i420, CameraInfo, CameraSource,

@@ -6,6 +6,7 @@
 //! bounded queues that drop the oldest data when the other side lags.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::{AudioSource, FRAME_SAMPLES};
@@ -15,25 +16,91 @@ use crate::media::MediaError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AudioDeviceInfo {
     /// Position in the host's input (or output) list: pass it to `open`.
+    /// Positions shift as devices come and go; [`id`](Self::id) does not.
     pub index: usize,
+    /// The host's stable key for the device (a PulseAudio sink or source
+    /// name such as `alsa_output.usb-…`, an ALSA PCM name): pass it to
+    /// `open_device`.
+    pub id: String,
     /// Human-readable name.
     pub name: String,
 }
+
+/// Why an open stream moved to another device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwitchReason {
+    /// Its device went away (unplugged, or the host ended the stream): the
+    /// stream moved to the default device.
+    Lost,
+    /// The host ended the stream but the device is still there: reopened on it.
+    Reopened,
+    /// The stream follows the default device, and the default changed (a
+    /// headset plugged in, or chosen in the system's settings).
+    NewDefault,
+    /// The device asked for by name came back after a [`Lost`](Self::Lost).
+    Returned,
+}
+
+/// An open microphone or speaker stream that moved to another device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceSwitch {
+    /// True for a microphone, false for a speaker.
+    pub input: bool,
+    /// Display name of the device it was on.
+    pub from: String,
+    /// Display name of the device it is on now.
+    pub to: String,
+    /// Why it moved.
+    pub reason: SwitchReason,
+}
+
+impl std::fmt::Display for DeviceSwitch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.input { "microphone" } else { "speaker" };
+        let (from, to) = (&self.from, &self.to);
+        match self.reason {
+            SwitchReason::Lost => {
+                write!(
+                    f,
+                    "The {what} “{from}” is gone; now using the default, “{to}”."
+                )
+            }
+            SwitchReason::Reopened => write!(f, "The {what} “{to}” stopped; reopened it."),
+            SwitchReason::NewDefault => {
+                write!(
+                    f,
+                    "The default {what} is now “{to}”; switched from “{from}”."
+                )
+            }
+            SwitchReason::Returned => write!(f, "The {what} “{to}” is back; using it again."),
+        }
+    }
+}
+
+/// Told of every [`DeviceSwitch`] of one stream, on its device thread.
+pub type SwitchFn = Box<dyn Fn(&DeviceSwitch) + Send>;
 
 /// Frames of 20 ms a [`MicSource`] queues before dropping the oldest (200 ms).
 const MIC_QUEUE_FRAMES: usize = 10;
 /// Audio a [`SpeakerSink`] buffers before dropping the oldest, ms.
 const SPEAKER_QUEUE_MS: usize = 300;
 
-/// What the speaker's device callback hands the samples it plays to (device
-/// rate, mono).
-type PlayedTap = Box<dyn FnMut(&[f32]) + Send>;
+/// What the speaker's device callback hands the samples it plays to (mono,
+/// at the device rate, which is the second argument, Hz).
+type PlayedTap = Box<dyn FnMut(&[f32], u32) + Send>;
 
 /// A bounded FIFO shared with a device callback; drops the oldest on overflow.
 struct Shared<T> {
     queue: Mutex<VecDeque<T>>,
     ready: Condvar,
     failed: Mutex<Option<String>>,
+    /// Set by a device callback when its stream ended; the stream's thread
+    /// reopens it.
+    lost: AtomicBool,
+    /// The open device's sample rate, Hz.
+    rate_hz: AtomicU32,
+    /// Told when the stream moves to another device.
+    on_switch: Mutex<Option<SwitchFn>>,
     /// Given what the speaker plays, as it plays it (the echo canceller's far end).
     #[cfg_attr(not(feature = "audio-device"), allow(dead_code))]
     tap: Mutex<Option<PlayedTap>>,
@@ -45,6 +112,9 @@ impl<T> Shared<T> {
             queue: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
             failed: Mutex::new(None),
+            lost: AtomicBool::new(false),
+            rate_hz: AtomicU32::new(0),
+            on_switch: Mutex::new(None),
             tap: Mutex::new(None),
         })
     }
@@ -64,6 +134,27 @@ impl<T> Shared<T> {
         self.ready.notify_all();
     }
 
+    #[cfg_attr(not(feature = "audio-device"), allow(dead_code))]
+    fn clear_failure(&self) {
+        *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    #[cfg_attr(not(feature = "audio-device"), allow(dead_code))]
+    fn switched(&self, switch: &DeviceSwitch) {
+        if let Some(f) = self
+            .on_switch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            f(switch);
+        }
+    }
+
+    fn set_on_switch(&self, f: SwitchFn) {
+        *self.on_switch.lock().unwrap_or_else(|p| p.into_inner()) = Some(f);
+    }
+
     fn failure(&self) -> Option<String> {
         self.failed
             .lock()
@@ -76,6 +167,10 @@ impl<T> Shared<T> {
 #[path = "device_cpal.rs"]
 mod imp;
 
+#[cfg(all(feature = "audio-device", target_os = "linux"))]
+#[path = "device_pulse.rs"]
+mod pulse;
+
 #[cfg(not(feature = "audio-device"))]
 mod imp {
     use super::*;
@@ -87,7 +182,7 @@ mod imp {
     pub struct StreamThread;
 
     pub fn open_input(
-        _: Option<usize>,
+        _: Option<String>,
         _: Arc<Shared<Vec<f32>>>,
     ) -> Result<StreamThread, MediaError> {
         Err(MediaError::NoDevice {
@@ -95,10 +190,7 @@ mod imp {
         })
     }
 
-    pub fn open_output(
-        _: Option<usize>,
-        _: Arc<Shared<f32>>,
-    ) -> Result<(StreamThread, u32), MediaError> {
+    pub fn open_output(_: Option<String>, _: Arc<Shared<f32>>) -> Result<StreamThread, MediaError> {
         Err(MediaError::NoDevice {
             kind: "audio output",
         })
@@ -131,19 +223,49 @@ impl MicSource {
     pub const STALL_MS: u64 = 1_000;
 
     /// Opens input device `index` (from [`list_input_devices`]) or the default
-    /// input when `None`, with its default configuration.
+    /// input when `None`, with its default configuration; as
+    /// [`open_device`](Self::open_device) with that device's id.
     ///
     /// # Errors
     /// [`MediaError::NoDevice`] when there is no such device (or the feature is
     /// off); [`MediaError::Device`] when it cannot be opened or started.
     pub fn open(index: Option<usize>) -> Result<Self, MediaError> {
+        Self::open_device(id_at(index, true)?.as_deref())
+    }
+
+    /// Opens the input device `wanted` names (its [`AudioDeviceInfo::id`],
+    /// else its display name) or the default input when `None`. The stream
+    /// then survives its device: gone, it moves to the default input; asked
+    /// for by name, it returns when the device does; following the default,
+    /// it moves when the default changes. [`on_switch`](Self::on_switch)
+    /// hears of each move.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_device(wanted: Option<&str>) -> Result<Self, MediaError> {
         let shared = Shared::new();
-        let thread = imp::open_input(index, shared.clone())?;
+        let thread = imp::open_input(wanted.map(str::to_owned), shared.clone())?;
         Ok(Self {
             shared,
             _thread: thread,
         })
     }
+
+    /// Calls `f` (on the device thread) each time the stream moves to
+    /// another device.
+    pub fn on_switch(&self, f: impl Fn(&DeviceSwitch) + Send + 'static) {
+        self.shared.set_on_switch(Box::new(f));
+    }
+}
+
+/// The id of device `index` of the input (or output) list; `None` for `None`.
+fn id_at(index: Option<usize>, input: bool) -> Result<Option<String>, MediaError> {
+    let Some(i) = index else {
+        return Ok(None);
+    };
+    let kind = if input { "audio input" } else { "audio output" };
+    let dev = imp::list(input).into_iter().nth(i);
+    dev.map(|d| Some(d.id)).ok_or(MediaError::NoDevice { kind })
 }
 
 impl AudioSource for MicSource {
@@ -190,21 +312,39 @@ pub struct SpeakerSink {
 
 impl SpeakerSink {
     /// Opens output device `index` (from [`list_output_devices`]) or the default
-    /// output when `None`, with its default configuration.
+    /// output when `None`, with its default configuration; as
+    /// [`open_device`](Self::open_device) with that device's id.
     ///
     /// # Errors
     /// [`MediaError::NoDevice`] when there is no such device (or the feature is
     /// off); [`MediaError::Device`] when it cannot be opened or started.
     pub fn open(index: Option<usize>) -> Result<Self, MediaError> {
+        Self::open_device(id_at(index, false)?.as_deref())
+    }
+
+    /// Opens the output device `wanted` names (its [`AudioDeviceInfo::id`],
+    /// else its display name) or the default output when `None`; the stream
+    /// survives its device as [`MicSource::open_device`] says.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_device(wanted: Option<&str>) -> Result<Self, MediaError> {
         let shared = Shared::new();
-        let (thread, rate_hz) = imp::open_output(index, shared.clone())?;
+        let thread = imp::open_output(wanted.map(str::to_owned), shared.clone())?;
+        let rate_hz = shared.rate_hz.load(Ordering::Relaxed);
         Ok(Self {
             shared,
             resampler: super::StreamResampler::new(super::SAMPLE_RATE_HZ, rate_hz)?,
-            cap: rate_hz as usize * SPEAKER_QUEUE_MS / 1000,
+            cap: queue_cap(rate_hz),
             scratch: Vec::new(),
             _thread: thread,
         })
+    }
+
+    /// Calls `f` (on the device thread) each time the stream moves to
+    /// another device.
+    pub fn on_switch(&self, f: impl Fn(&DeviceSwitch) + Send + 'static) {
+        self.shared.set_on_switch(Box::new(f));
     }
 
     /// The device's sample rate, Hz.
@@ -215,10 +355,23 @@ impl SpeakerSink {
     /// Queues 48 kHz mono samples (any length, typically one 960-sample frame).
     ///
     /// # Errors
-    /// [`MediaError::Device`] once the output stream has failed.
+    /// [`MediaError::Device`] while the output stream has failed (no device
+    /// to play on; it is retried every half second).
     pub fn push(&mut self, samples: &[f32]) -> Result<(), MediaError> {
         if let Some(msg) = self.shared.failure() {
             return Err(MediaError::Device(msg));
+        }
+        let rate_hz = self.shared.rate_hz.load(Ordering::Relaxed);
+        if rate_hz != self.resampler.rate_out_hz() {
+            // Moved to a device with another rate: what is queued was
+            // resampled for the old one.
+            self.resampler = super::StreamResampler::new(super::SAMPLE_RATE_HZ, rate_hz)?;
+            self.cap = queue_cap(rate_hz);
+            self.shared
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
         }
         self.scratch.clear();
         self.resampler.process(samples, &mut self.scratch)?;
@@ -229,14 +382,22 @@ impl SpeakerSink {
 
     /// Gives `far` every sample as the device plays it (resampled to 48 kHz
     /// mono; silence where the queue ran dry): the exact far end the echo
-    /// canceller needs, whatever the queue dropped or the device delayed.
+    /// canceller needs, whatever the queue dropped or the device delayed,
+    /// and on whichever device the stream has moved to.
     ///
     /// # Errors
     /// [`MediaError::Invalid`] if no resampler can be made for the device rate.
     pub fn tap_played(&mut self, far: super::FarEnd) -> Result<(), MediaError> {
-        let mut back = super::StreamResampler::new(self.device_rate_hz(), super::SAMPLE_RATE_HZ)?;
+        let mut rate_hz = self.device_rate_hz();
+        let mut back = super::StreamResampler::new(rate_hz, super::SAMPLE_RATE_HZ)?;
         let mut out = Vec::new();
-        let tap: PlayedTap = Box::new(move |played: &[f32]| {
+        let tap: PlayedTap = Box::new(move |played: &[f32], played_hz: u32| {
+            if played_hz != rate_hz {
+                match super::StreamResampler::new(played_hz, super::SAMPLE_RATE_HZ) {
+                    Ok(r) => (back, rate_hz) = (r, played_hz),
+                    Err(_) => return,
+                }
+            }
             out.clear();
             if back.process(played, &mut out).is_ok() {
                 far.played(&out);
@@ -254,6 +415,11 @@ impl SpeakerSink {
             .unwrap_or_else(|p| p.into_inner())
             .len()
     }
+}
+
+/// Samples a [`SpeakerSink`] queues at `rate_hz` ([`SPEAKER_QUEUE_MS`]).
+fn queue_cap(rate_hz: u32) -> usize {
+    rate_hz as usize * SPEAKER_QUEUE_MS / 1000
 }
 
 /// Cuts a mono 48 kHz stream into frames and queues them (mic side).

@@ -13,7 +13,8 @@ mod wav;
 mod xcorr;
 
 pub use device::{
-    list_input_devices, list_output_devices, AudioDeviceInfo, MicSource, SpeakerSink,
+    list_input_devices, list_output_devices, AudioDeviceInfo, DeviceSwitch, MicSource, SpeakerSink,
+    SwitchFn, SwitchReason,
 };
 pub use jitter::{JitterBuffer, JitterOut, JitterStats};
 pub use opus_codec::{opus_has_fec, OpusDecoder, OpusEncoder};
