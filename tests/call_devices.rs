@@ -51,10 +51,10 @@ fn tone_dbfs(x: &[f32], hz: f64) -> f64 {
     20.0 * amplitude.max(1e-10).log10()
 }
 
-/// A WAV file of a minute of `hz` at -10 dBFS, in the server's folder.
+/// A WAV file of two minutes of `hz` at -10 dBFS, in the server's folder.
 fn tone_file(pulse: &Pulse, hz: f64) -> std::path::PathBuf {
     let path = pulse.path(&format!("tone{hz}.wav"));
-    let samples: Vec<f32> = (0..60 * 48_000)
+    let samples: Vec<f32> = (0..120 * 48_000)
         .map(|n| 0.316 * (2.0 * std::f64::consts::PI * hz * f64::from(n) / 48_000.0).sin() as f32)
         .collect();
     write_wav(&path, &samples);
@@ -162,8 +162,21 @@ fn the_call_follows_devices_that_come_and_go() {
     ]);
     let (alice_lines, alice_reader) = watch_lines(&mut call, "live ");
     let (bob_lines, bob_reader) = watch_lines(&mut answer, "device: ");
-    let lines = |rx: &std::sync::mpsc::Receiver<()>, n: usize, secs: u64| {
+    let lines = |rx: &std::sync::mpsc::Receiver<String>, n: usize, secs: u64| {
         (0..n).all(|_| rx.recv_timeout(Duration::from_secs(secs)).is_ok())
+    };
+    // Waits (up to 10 s) until Bob has said each of `expected`.
+    let said = |expected: &[&str]| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut left: Vec<&str> = expected.to_vec();
+        while !left.is_empty() {
+            let wait = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = bob_lines.recv_timeout(wait) else {
+                return Err(left.join(", "));
+            };
+            left.retain(|e| !line.contains(e));
+        }
+        Ok(())
     };
 
     // 1. Five seconds into the call, the tone plays on the headset.
@@ -180,10 +193,12 @@ fn the_call_follows_devices_that_come_and_go() {
     for m in &headset {
         pulse.unload(m);
     }
-    assert!(
-        lines(&bob_lines, 2, 10),
-        "Bob did not say both devices moved"
-    );
+    if let Err(missing) = said(&[
+        "The speaker “headset” is gone",
+        "The microphone “Monitor of headset_mic” is gone",
+    ]) {
+        panic!("Bob did not say: {missing}");
+    }
     let on_speaker = tone_dbfs(&pulse.capture("speaker.monitor", CAPTURE_S), TONE_HZ);
     println!("after unplugging: tone on the speaker {on_speaker:.1} dBFS");
     assert!(
@@ -197,10 +212,12 @@ fn the_call_follows_devices_that_come_and_go() {
     pulse.play_into("usb_mic", &tones[2]);
     assert!(pulse.pactl(&["set-default-sink", "usb"]));
     assert!(pulse.pactl(&["set-default-source", "usb_mic.monitor"]));
-    assert!(
-        lines(&bob_lines, 2, 10),
-        "Bob did not follow the new defaults"
-    );
+    if let Err(missing) = said(&[
+        "The default speaker is now “usb”",
+        "The default microphone is now “Monitor of usb_mic”",
+    ]) {
+        panic!("Bob did not say: {missing}");
+    }
     let on_usb = tone_dbfs(&pulse.capture("usb.monitor", CAPTURE_S), TONE_HZ);
     let left = tone_dbfs(&pulse.capture("speaker.monitor", CAPTURE_S), TONE_HZ);
     println!("after plugging: tone on usb {on_usb:.1} dBFS, on the speaker {left:.1} dBFS");

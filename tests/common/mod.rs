@@ -279,15 +279,15 @@ impl Peer {
     }
 }
 
-/// Reads `child`'s stdout on a thread: one `()` on the channel for each line
-/// that starts with `prefix` (a clock to act on, e.g. `--live-stats`' one
+/// Reads `child`'s stdout on a thread: each line that starts with `prefix`
+/// on the channel (a clock to act on, e.g. `--live-stats`' one
 /// line a second), and all of stdout from the handle once it closes (put it
 /// back in the child's `Output` for [`success`]).
 pub fn watch_lines(
     child: &mut Child,
     prefix: &'static str,
 ) -> (
-    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Receiver<String>,
     std::thread::JoinHandle<String>,
 ) {
     use std::io::BufRead as _;
@@ -298,7 +298,7 @@ pub fn watch_lines(
         for line in std::io::BufReader::new(stdout).lines() {
             let line = line.unwrap_or_default();
             if line.starts_with(prefix) {
-                let _ = tx.send(());
+                let _ = tx.send(line.clone());
             }
             all.push_str(&line);
             all.push('\n');

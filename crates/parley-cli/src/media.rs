@@ -100,9 +100,11 @@ fn device_key(given: &str, list: Vec<media::AudioDeviceInfo>) -> String {
     }
 }
 
-/// Prints a device move (`device: …` on stdout, one line).
+/// Prints a device move (`device: …` on stdout, one line; a closed stdout
+/// is no reason to stop the device's thread).
 fn say_switch(s: &media::DeviceSwitch) {
-    println!("device: {s}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "device: {s}");
 }
 
 /// Opens the microphone `given` names (the default when `None`); its moves

@@ -6,7 +6,7 @@
 //! bounded queues that drop the oldest data when the other side lags.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::{AudioSource, FRAME_SAMPLES};
@@ -78,7 +78,16 @@ impl std::fmt::Display for DeviceSwitch {
 }
 
 /// Told of every [`DeviceSwitch`] of one stream, on its device thread.
-pub type SwitchFn = Box<dyn Fn(&DeviceSwitch) + Send>;
+pub type SwitchFn = Arc<dyn Fn(&DeviceSwitch) + Send + Sync>;
+
+/// Milliseconds since the first call in this process (a monotonic clock).
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
 
 /// Frames of 20 ms a [`MicSource`] queues before dropping the oldest (200 ms).
 const MIC_QUEUE_FRAMES: usize = 10;
@@ -99,6 +108,8 @@ struct Shared<T> {
     lost: AtomicBool,
     /// The open device's sample rate, Hz.
     rate_hz: AtomicU32,
+    /// When a device last delivered (or a stream opened), [`now_ms`].
+    last_data_ms: AtomicU64,
     /// Told when the stream moves to another device.
     on_switch: Mutex<Option<SwitchFn>>,
     /// Given what the speaker plays, as it plays it (the echo canceller's far end).
@@ -114,6 +125,7 @@ impl<T> Shared<T> {
             failed: Mutex::new(None),
             lost: AtomicBool::new(false),
             rate_hz: AtomicU32::new(0),
+            last_data_ms: AtomicU64::new(now_ms()),
             on_switch: Mutex::new(None),
             tap: Mutex::new(None),
         })
@@ -141,14 +153,27 @@ impl<T> Shared<T> {
 
     #[cfg_attr(not(feature = "audio-device"), allow(dead_code))]
     fn switched(&self, switch: &DeviceSwitch) {
-        if let Some(f) = self
+        // Called unlocked: the callback may set another.
+        let f = self
             .on_switch
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
+            .clone();
+        if let Some(f) = f {
             f(switch);
         }
+    }
+
+    /// Notes that the device delivered (or the stream opened) now.
+    #[cfg_attr(not(feature = "audio-device"), allow(dead_code))]
+    fn touch(&self) {
+        self.last_data_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the device last delivered.
+    #[cfg_attr(not(feature = "audio-device"), allow(dead_code))]
+    fn idle_ms(&self) -> u64 {
+        now_ms().saturating_sub(self.last_data_ms.load(Ordering::Relaxed))
     }
 
     fn set_on_switch(&self, f: SwitchFn) {
@@ -253,8 +278,8 @@ impl MicSource {
 
     /// Calls `f` (on the device thread) each time the stream moves to
     /// another device.
-    pub fn on_switch(&self, f: impl Fn(&DeviceSwitch) + Send + 'static) {
-        self.shared.set_on_switch(Box::new(f));
+    pub fn on_switch(&self, f: impl Fn(&DeviceSwitch) + Send + Sync + 'static) {
+        self.shared.set_on_switch(Arc::new(f));
     }
 }
 
@@ -343,8 +368,8 @@ impl SpeakerSink {
 
     /// Calls `f` (on the device thread) each time the stream moves to
     /// another device.
-    pub fn on_switch(&self, f: impl Fn(&DeviceSwitch) + Send + 'static) {
-        self.shared.set_on_switch(Box::new(f));
+    pub fn on_switch(&self, f: impl Fn(&DeviceSwitch) + Send + Sync + 'static) {
+        self.shared.set_on_switch(Arc::new(f));
     }
 
     /// The device's sample rate, Hz.
@@ -437,6 +462,7 @@ impl Framer {
     }
 
     fn push(&mut self, mono_48k: &[f32], shared: &Shared<Vec<f32>>) {
+        shared.touch();
         self.pending.extend_from_slice(mono_48k);
         let whole = self.pending.len() / FRAME_SAMPLES * FRAME_SAMPLES;
         if whole == 0 {

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{BufferSize, Device, FromSample, Host, SampleFormat, SizedSample, StreamConfig};
@@ -52,7 +52,7 @@ fn devices(host: &Host, input: bool) -> Vec<Device> {
 }
 
 pub fn list(input: bool) -> Vec<AudioDeviceInfo> {
-    devices(&cpal::default_host(), input)
+    with_host(|host| devices(host, input))
         .into_iter()
         .enumerate()
         .map(|(index, d)| {
@@ -65,21 +65,8 @@ pub fn list(input: bool) -> Vec<AudioDeviceInfo> {
 /// The device `wanted` names (an id first, else a display name), or the
 /// host's default when `wanted` is `None` or names nothing listed.
 fn resolve(host: &Host, input: bool, wanted: Option<&str>) -> Option<(Device, String, String)> {
-    if let Some(w) = wanted {
-        let listed: Vec<_> = devices(host, input)
-            .into_iter()
-            .map(|d| {
-                let (id, name) = ident(&d);
-                (d, id, name)
-            })
-            .collect();
-        if let Some(i) = listed
-            .iter()
-            .position(|(_, id, _)| id == w)
-            .or_else(|| listed.iter().position(|(_, _, name)| name == w))
-        {
-            return listed.into_iter().nth(i);
-        }
+    if let Some(found) = wanted.and_then(|w| find(host, input, w)) {
+        return Some(found);
     }
     let dev = if input {
         host.default_input_device()
@@ -146,18 +133,76 @@ struct Kind<T> {
 
 fn open_on<T>(
     kind: &Kind<T>,
-    host: &Host,
+    pulse: bool,
     (dev, id): (&Device, &str),
     shared: &Arc<Shared<T>>,
 ) -> Result<Live, MediaError> {
-    let (live, rate) = (kind.build)(dev, id, is_pulse(host), shared.clone())?;
-    if let Live::Cpal(stream) = &live {
-        stream
+    let (live, rate) = (kind.build)(dev, id, pulse, shared.clone())?;
+    match &live {
+        Live::Cpal(stream) => stream
             .play()
-            .map_err(|e| MediaError::Device(format!("start {}: {e}", kind.what)))?;
+            .map_err(|e| MediaError::Device(format!("start {}: {e}", kind.what)))?,
+        #[cfg(target_os = "linux")]
+        Live::Pulse(_) => {}
     }
     shared.rate_hz.store(rate, Ordering::Relaxed);
+    shared.touch();
     Ok(live)
+}
+
+/// The process's host, shared by every stream thread and listing: each
+/// PulseAudio host is a connection (and a thread) of its own, and a server
+/// takes a limited number of them.
+static HOST: std::sync::Mutex<Option<Host>> = std::sync::Mutex::new(None);
+
+/// Runs `f` on the process's host, connecting it first if need be.
+fn with_host<R>(f: impl FnOnce(&Host) -> R) -> R {
+    let mut host = HOST.lock().unwrap_or_else(|p| p.into_inner());
+    f(host.get_or_insert_with(cpal::default_host))
+}
+
+/// Drops the process's host (its sound server may have gone), at most every
+/// [`HOST_RETRY_MS`]: the next use connects afresh.
+fn reset_host() {
+    static LAST: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_some_and(|t| t.elapsed() < Duration::from_millis(HOST_RETRY_MS)) {
+        return;
+    }
+    *last = Some(Instant::now());
+    *HOST.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+/// How often the host may be reconnected, ms.
+const HOST_RETRY_MS: u64 = 5_000;
+/// A microphone that delivered nothing for this long is reopened, ms (the
+/// PulseAudio client reports no error when its server goes).
+const MIC_SILENT_MS: u64 = 3_000;
+/// A stream that ends sooner than this after it opened counts as a failure:
+/// reopening backs off, ms.
+const SHORT_LIVED_MS: u64 = 5_000;
+/// Longest wait between reopen attempts, ms.
+const MAX_BACKOFF_MS: u64 = 30_000;
+
+/// The wait before the next reopen after `failures` in a row.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis((WATCH_MS << failures.min(10)).min(MAX_BACKOFF_MS))
+}
+
+/// The listed device `key` names: its id, else its display name.
+fn find(host: &Host, input: bool, key: &str) -> Option<(Device, String, String)> {
+    let listed: Vec<_> = devices(host, input)
+        .into_iter()
+        .map(|d| {
+            let (id, name) = ident(&d);
+            (d, id, name)
+        })
+        .collect();
+    let i = listed
+        .iter()
+        .position(|(_, id, _)| id == key)
+        .or_else(|| listed.iter().position(|(_, _, name)| name == key))?;
+    listed.into_iter().nth(i)
 }
 
 /// Opens the stream `wanted` names (or the default) on its own thread and
@@ -175,16 +220,14 @@ fn spawn<T: Send + 'static>(
     let handle = std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
-            let host = cpal::default_host();
-            let first = match &wanted {
-                Some(w) => devices(&host, kind.input).into_iter().find(|d| {
-                    let (id, name) = ident(d);
-                    &id == w || &name == w
-                }),
-                None if kind.input => host.default_input_device(),
-                None => host.default_output_device(),
-            };
-            let Some(dev) = first else {
+            let (first, pulse) = with_host(|host| {
+                let first = match &wanted {
+                    Some(w) => find(host, kind.input, w),
+                    None => resolve(host, kind.input, None),
+                };
+                (first, is_pulse(host))
+            });
+            let Some((dev, id, name)) = first else {
                 let kind = if kind.input {
                     "audio input"
                 } else {
@@ -193,11 +236,22 @@ fn spawn<T: Send + 'static>(
                 let _ = ready_tx.send(Err(MediaError::NoDevice { kind }));
                 return;
             };
-            let (id, name) = ident(&dev);
-            match open_on(&kind, &host, (&dev, &id), &shared) {
+            match open_on(&kind, pulse, (&dev, &id), &shared) {
                 Ok(stream) => {
                     let _ = ready_tx.send(Ok(()));
-                    watch(&kind, host, wanted, &shared, &stop_rx, (stream, id, name));
+                    let mut watched = Watched {
+                        live: Some(stream),
+                        id,
+                        name,
+                        since: Instant::now(),
+                        failures: 0,
+                        next_try: Instant::now(),
+                    };
+                    while let Err(mpsc::RecvTimeoutError::Timeout) =
+                        stop_rx.recv_timeout(Duration::from_millis(WATCH_MS))
+                    {
+                        watched.check(&kind, wanted.as_deref(), &shared);
+                    }
                 }
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -216,69 +270,99 @@ fn spawn<T: Send + 'static>(
     }
 }
 
-/// The watch loop: returns when the handle drops the stop sender.
-fn watch<T>(
-    kind: &Kind<T>,
-    mut host: Host,
-    wanted: Option<String>,
-    shared: &Arc<Shared<T>>,
-    stop: &mpsc::Receiver<()>,
-    first: (Live, String, String),
-) {
-    let (stream, mut id, mut name) = first;
-    let mut stream = Some(stream);
-    loop {
-        match stop.recv_timeout(Duration::from_millis(WATCH_MS)) {
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        let lost = shared.lost.swap(false, Ordering::Relaxed);
+/// A watched stream: what is open, on which device, since when, and how
+/// reopening it has gone.
+struct Watched {
+    live: Option<Live>,
+    id: String,
+    name: String,
+    since: Instant,
+    /// Reopens in a row that failed or lived under [`SHORT_LIVED_MS`].
+    failures: u32,
+    /// No reopen before this (backing off).
+    next_try: Instant,
+}
+
+impl Watched {
+    /// One look at the device: reopens or moves the stream if need be.
+    fn check<T>(&mut self, kind: &Kind<T>, wanted: Option<&str>, shared: &Arc<Shared<T>>) {
+        let silent = kind.input && shared.idle_ms() > MIC_SILENT_MS;
+        let lost = shared.lost.swap(false, Ordering::Relaxed) || (self.live.is_some() && silent);
         if lost {
-            // The host itself may be what went (a sound server restarted).
-            stream = None;
-            host = cpal::default_host();
+            tracing::warn!("{}: stream lost", kind.what);
+            self.live = None;
         }
-        let Some((dev, to_id, to_name)) = resolve(&host, kind.input, wanted.as_deref()) else {
-            if stream.is_none() {
+        if self.live.is_none() && Instant::now() < self.next_try {
+            return;
+        }
+        let (target, pulse, old_listed) = with_host(|host| {
+            let target = resolve(host, kind.input, wanted);
+            let moving = target.as_ref().is_some_and(|t| t.1 != self.id);
+            let old_listed = !moving || is_listed(host, kind.input, &self.id);
+            (target, is_pulse(host), old_listed)
+        });
+        let Some((dev, to_id, to_name)) = target else {
+            if self.live.is_none() {
                 shared.fail(format!("{}: no device left", kind.what));
             }
-            // Perhaps the sound server went: connect afresh next time.
-            host = cpal::default_host();
-            continue;
+            // Perhaps the sound server went: connect afresh.
+            reset_host();
+            return;
         };
-        if stream.is_some() && to_id == id {
-            continue;
+        if self.live.is_some() && to_id == self.id {
+            return;
         }
-        let reason = if lost && to_id == id {
+        let reason = if self.live.is_none() && to_id == self.id {
             SwitchReason::Reopened
-        } else if stream.is_none() || !is_listed(&host, kind.input, &id) {
+        } else if self.live.is_none() || !old_listed {
             SwitchReason::Lost
-        } else if wanted
-            .as_deref()
-            .is_some_and(|w| w == to_id || w == to_name)
-        {
+        } else if wanted.is_some_and(|w| w == to_id || w == to_name) {
             SwitchReason::Returned
         } else {
             SwitchReason::NewDefault
         };
-        // Closed first: some devices (ALSA hardware) take one stream at a time.
-        stream = None;
-        match open_on(kind, &host, (&dev, &to_id), shared) {
-            Ok(s) => {
-                stream = Some(s);
+        let short_lived = self.since.elapsed() < Duration::from_millis(SHORT_LIVED_MS);
+        // Closed first: some devices (ALSA hardware) take one stream at a
+        // time. A loss its error callback reports late is not this stream's.
+        let previous = self.live.take();
+        let moved_from_working = previous.is_some();
+        drop(previous);
+        shared.lost.store(false, Ordering::Relaxed);
+        match open_on(kind, pulse, (&dev, &to_id), shared) {
+            Ok(live) => {
+                let streak = self.live.is_none() && short_lived && reason == SwitchReason::Reopened;
+                self.failures = if streak { self.failures + 1 } else { 0 };
+                self.next_try = Instant::now() + backoff(self.failures);
+                self.live = Some(live);
+                self.since = Instant::now();
                 shared.clear_failure();
                 let switch = DeviceSwitch {
                     input: kind.input,
-                    from: std::mem::replace(&mut name, to_name),
-                    to: name.clone(),
+                    from: std::mem::replace(&mut self.name, to_name),
+                    to: self.name.clone(),
                     reason,
                 };
-                id = to_id;
+                self.id = to_id;
                 tracing::info!("{switch}");
-                shared.switched(&switch);
+                // A device that keeps failing is told of once, not every time.
+                if self.failures == 0 {
+                    shared.switched(&switch);
+                }
             }
             Err(e) => {
                 tracing::warn!("{}: {e}", kind.what);
+                self.failures += 1;
+                self.next_try = Instant::now() + backoff(self.failures);
+                // A move that failed goes back to the device that worked.
+                if moved_from_working {
+                    let back = with_host(|host| find(host, kind.input, &self.id));
+                    if let Some((dev, id, _)) = back {
+                        if let Ok(live) = open_on(kind, pulse, (&dev, &id), shared) {
+                            self.live = Some(live);
+                            return;
+                        }
+                    }
+                }
                 shared.fail(e.to_string());
             }
         }
@@ -368,6 +452,7 @@ fn build_input(
     let rate = config.sample_rate;
     let stream = match supported.sample_format() {
         SampleFormat::F32 => build_input_typed::<f32>(dev, config, shared),
+        SampleFormat::I24 => build_input_typed::<cpal::I24>(dev, config, shared),
         SampleFormat::F64 => build_input_typed::<f64>(dev, config, shared),
         SampleFormat::I16 => build_input_typed::<i16>(dev, config, shared),
         SampleFormat::U16 => build_input_typed::<u16>(dev, config, shared),
@@ -444,8 +529,16 @@ fn build_output(
         .map_err(dev_err("speaker config"))?;
     let config = config_of(&supported, pulse);
     let rate = config.sample_rate;
-    let stream = match supported.sample_format() {
+    // PulseAudio converts from float to whatever the sink takes (24-bit
+    // sinks included).
+    let format = if pulse {
+        SampleFormat::F32
+    } else {
+        supported.sample_format()
+    };
+    let stream = match format {
         SampleFormat::F32 => build_output_typed::<f32>(dev, config, shared),
+        SampleFormat::I24 => build_output_typed::<cpal::I24>(dev, config, shared),
         SampleFormat::F64 => build_output_typed::<f64>(dev, config, shared),
         SampleFormat::I16 => build_output_typed::<i16>(dev, config, shared),
         SampleFormat::U16 => build_output_typed::<u16>(dev, config, shared),
