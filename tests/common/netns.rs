@@ -360,25 +360,30 @@ impl Lab {
     /// netem is not in this kernel, tbf is), with a 256 KB bucket and 100 ms of
     /// queue.
     pub fn cap_uplink(&self, site: usize, mbit: u32) {
-        self.shape_uplink(site, "add", mbit, 256, 100);
+        self.shape_uplink(site, "add", mbit * 1000, 256, 100);
     }
 
     /// Caps the site's uplink like a modem: `mbit` Mbit/s, a bucket of
     /// `burst_kb` KB (how much may pass at line rate after a pause) and a queue
     /// of `latency_ms` ms at that rate, beyond which packets are dropped.
     pub fn cap_uplink_with(&self, site: usize, mbit: u32, burst_kb: u32, latency_ms: u32) {
-        self.shape_uplink(site, "add", mbit, burst_kb, latency_ms);
+        self.shape_uplink(site, "add", mbit * 1000, burst_kb, latency_ms);
+    }
+
+    /// As [`Lab::cap_uplink_with`], the rate in kbit/s.
+    pub fn cap_uplink_kbit(&self, site: usize, kbit: u32, burst_kb: u32, latency_ms: u32) {
+        self.shape_uplink(site, "add", kbit, burst_kb, latency_ms);
     }
 
     /// Changes the cap [`Lab::cap_uplink_with`] set, at once.
     pub fn change_uplink(&self, site: usize, mbit: u32, burst_kb: u32, latency_ms: u32) {
-        self.shape_uplink(site, "change", mbit, burst_kb, latency_ms);
+        self.shape_uplink(site, "change", mbit * 1000, burst_kb, latency_ms);
     }
 
-    fn shape_uplink(&self, site: usize, how: &str, mbit: u32, burst_kb: u32, latency_ms: u32) {
+    fn shape_uplink(&self, site: usize, how: &str, kbit: u32, burst_kb: u32, latency_ms: u32) {
         let r = &self.sites[site].router;
         let (rate, burst, latency) = (
-            format!("{mbit}mbit"),
+            format!("{kbit}kbit"),
             format!("{burst_kb}kb"),
             format!("{latency_ms}ms"),
         );

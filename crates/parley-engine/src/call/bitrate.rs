@@ -1,7 +1,7 @@
 //! How the congestion controller's estimate becomes the encoders' targets: audio
 //! keeps its share, the rest goes to video (most of it to the screen while one
-//! is shared), and below some bitrate a camera sends fewer frames rather than
-//! smear every one of them.
+//! is shared), and below some bitrate a camera sends fewer frames, then
+//! smaller ones, rather than smear every one of them.
 //!
 //! Pure functions of the estimate; the sender threads apply them per frame.
 
@@ -37,6 +37,39 @@ pub(super) const FULL_FPS_ABOVE_BPS: u32 = 350_000;
 /// Frame rate a camera is halved towards, frames/s: a slower camera keeps all
 /// its frames.
 pub(super) const REDUCED_FPS: f64 = 15.0;
+
+/// Below this many bits per pixel of the camera's full picture (at
+/// [`REDUCED_FPS`], or the camera's rate if slower) the camera is sent at
+/// half width and height; above [`FULL_SIZE_ABOVE_BPP`] at full size again.
+/// A 640×360 camera halves below 207 kbit/s (after its frame rate halved at
+/// [`HALF_FPS_BELOW_BPS`]) and is back above 415 kbit/s; a 1280×720 one
+/// halves below 830 kbit/s.
+pub(super) const HALF_SIZE_BELOW_BPP: f64 = 0.06;
+/// See [`HALF_SIZE_BELOW_BPP`].
+pub(super) const FULL_SIZE_ABOVE_BPP: f64 = 0.12;
+/// A camera no wider than this (pixels) is never halved.
+pub(super) const MIN_HALVED_WIDTH: u32 = 320;
+
+/// Whether a `width × height` camera of `source_fps` is sent at half size,
+/// given its target and whether it was for the previous frame (two
+/// thresholds, so it does not flap).
+pub(super) fn halve_size(
+    target_bps: u32,
+    (width, height): (u32, u32),
+    source_fps: f64,
+    halved_now: bool,
+) -> bool {
+    if width <= MIN_HALVED_WIDTH {
+        return false;
+    }
+    let fps = source_fps.clamp(1.0, REDUCED_FPS);
+    let bpp = f64::from(target_bps) / (f64::from(width) * f64::from(height) * fps);
+    if halved_now {
+        bpp < FULL_SIZE_ABOVE_BPP
+    } else {
+        bpp < HALF_SIZE_BELOW_BPP
+    }
+}
 
 /// The target for one video encoder, bits/s: its part of `estimate_bps` (the
 /// lowest estimate among the connections it is sent on; `None` when congestion
@@ -150,6 +183,37 @@ mod tests {
             video_target(Some(20_000.0), VideoRole::Camera, false, 800_000),
             MIN_VIDEO_BPS
         );
+    }
+
+    #[test]
+    fn the_size_halves_at_lower_bitrates_without_flapping() {
+        let vga = (640, 360);
+        assert!(!halve_size(210_000, vga, 30.0, false));
+        assert!(halve_size(200_000, vga, 30.0, false));
+        assert!(
+            halve_size(410_000, vga, 15.0, true),
+            "kept until well above"
+        );
+        assert!(!halve_size(420_000, vga, 15.0, true));
+        assert!(halve_size(800_000, (1280, 720), 30.0, false));
+        assert!(!halve_size(50_000, (320, 180), 15.0, false), "small stays");
+        // Down through both steps and back up: going down the frame rate
+        // halves first; each step changes once each way.
+        let (mut half_fps, mut half_size) = (false, false);
+        let mut changes = (0, 0);
+        for kbps in (60..=600).rev().step_by(10).chain((60..=600).step_by(10)) {
+            let bps = kbps * 1000;
+            let was = (half_fps, half_size);
+            half_fps = halve_frame_rate(bps, 30.0, half_fps);
+            half_size = halve_size(bps, vga, 30.0, half_size);
+            if changes.0 == 0 {
+                assert!(!half_size, "{kbps} kbit/s: smaller before slower");
+            }
+            changes.0 += usize::from(was.0 != half_fps);
+            changes.1 += usize::from(was.1 != half_size);
+        }
+        assert_eq!(changes, (2, 2));
+        assert!(!half_fps && !half_size);
     }
 
     #[test]

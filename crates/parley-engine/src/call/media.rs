@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, watch};
 use super::bitrate::{self, SendBudget};
 use super::fanout::TrackSet;
 use crate::media::{
-    opus_has_fec, AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame, JitterBuffer,
-    JitterOut, OpusDecoder, OpusEncoder, VideoSource,
+    half_size, opus_has_fec, scale, AudioSource, ContentHint, H264Decoder, H264Encoder, I420Frame,
+    JitterBuffer, JitterOut, OpusDecoder, OpusEncoder, VideoSource,
 };
 use crate::media::{EchoPath, FarEnd, MediaError};
 use crate::rtc::RemoteTrack;
@@ -202,6 +202,9 @@ pub(super) fn spawn_video_sender(
         let mut last_capture_us = None;
         // Every other frame is left out at low bitrates; their time goes to the next.
         let (mut halved, mut skip_next, mut carried) = (false, false, Duration::ZERO);
+        // Lower still, the camera is sent at half size (a new encoder: the
+        // keyframe it starts with carries the new size).
+        let mut small = false;
         while !*thread_stop.borrow() {
             let mut frame = match source.next_frame() {
                 Ok(f) => f,
@@ -237,6 +240,22 @@ pub(super) fn spawn_video_sender(
                 if skip_next {
                     carried += dur;
                     continue;
+                }
+                let sent_fps = if halved { fps / 2.0 } else { fps };
+                let want = bitrate::halve_size(target, (w, h), fps, small);
+                if want != small {
+                    let (ew, eh) = if want { half_size(w, h) } else { (w, h) };
+                    match H264Encoder::with_content(ew, eh, sent_fps, target, content) {
+                        Ok(e) => {
+                            tracing::info!(width = ew, height = eh, target, "camera size");
+                            (encoder, small) = (e, want);
+                        }
+                        Err(e) => tracing::warn!("video encoder at {ew}x{eh}: {e}"),
+                    }
+                }
+                if small {
+                    let (ew, eh) = half_size(w, h);
+                    frame = scale(&frame, ew, eh);
                 }
             }
             let dur = dur + std::mem::take(&mut carried);

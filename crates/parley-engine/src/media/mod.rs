@@ -31,8 +31,8 @@ pub use audio::{
     PROCESSING_FRAME, SAMPLE_RATE_HZ,
 };
 pub use video::{
-    list_cameras, nal_types, psnr_y, read_y4m_all, rgb_to_i420, CameraInfo, CameraSource,
-    ContentHint, H264Decoder, H264Encoder, I420Frame, TestPatternSource, VideoSource,
+    half_size, list_cameras, nal_types, psnr_y, read_y4m_all, rgb_to_i420, scale, CameraInfo,
+    CameraSource, ContentHint, H264Decoder, H264Encoder, I420Frame, TestPatternSource, VideoSource,
     Y4mFileSource, Y4mRecorder,
 };
 

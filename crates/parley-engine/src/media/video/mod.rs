@@ -3,11 +3,13 @@
 mod camera;
 mod h264;
 mod pattern;
+mod scale;
 mod y4m_io;
 
 pub use camera::{list_cameras, rgb_to_i420, CameraInfo, CameraSource};
 pub use h264::{nal_types, ContentHint, H264Decoder, H264Encoder};
 pub use pattern::TestPatternSource;
+pub use scale::{half_size, scale};
 pub use y4m_io::{read_y4m_all, Y4mFileSource, Y4mRecorder};
 
 use super::MediaError;

@@ -186,10 +186,10 @@ impl Y4mRecorder {
         self.frames
     }
 
-    /// Appends one frame and flushes it.
+    /// Appends one frame and flushes it; a frame whose size differs from the
+    /// first frame's is scaled to it (bilinear).
     ///
     /// # Errors
-    /// [`MediaError::Invalid`] if its dimensions differ from the first frame's;
     /// [`MediaError::Io`] on write failure.
     pub fn write(&mut self, frame: &I420Frame) -> Result<(), MediaError> {
         let io = |e| MediaError::io(&self.path, e);
@@ -204,12 +204,16 @@ impl Y4mRecorder {
             self.out = Some(out);
             self.dims = Some((frame.width, frame.height));
         }
-        if self.dims != Some((frame.width, frame.height)) {
-            return Err(MediaError::Invalid(format!(
-                "frame is {}x{}, recording is {:?}",
-                frame.width, frame.height, self.dims
-            )));
-        }
+        // A sender that scales its picture (at a low bitrate) does not
+        // change the recording: the frame is scaled to the recording's size.
+        let scaled;
+        let frame = match self.dims {
+            Some((w, h)) if (w, h) != (frame.width, frame.height) => {
+                scaled = super::scale(frame, w, h);
+                &scaled
+            }
+            _ => frame,
+        };
         let out = self
             .out
             .as_mut()
@@ -337,9 +341,13 @@ pub(crate) mod tests {
         }
         // Readable before finish (as after a kill).
         assert_eq!(read_y4m_all(&p).unwrap().len(), 3);
-        assert!(rec.write(&I420Frame::new_black(8, 8)).is_err());
+        // A frame of another size is scaled to the recording's.
+        rec.write(&I420Frame::new_black(8, 8)).unwrap();
         rec.finish().unwrap();
-        let back = read_y4m_all(&p).unwrap();
+        let mut back = read_y4m_all(&p).unwrap();
+        let other = back.pop().unwrap();
+        assert_eq!((other.width, other.height), (16, 8));
+        assert_eq!(other.data, I420Frame::new_black(16, 8).data);
         let head = std::fs::read(&p).unwrap();
         assert!(head.starts_with(b"YUV4MPEG2 W16 H8 F15:1 Ip A1:1 C420jpeg\n"));
         for (a, b) in frames.iter().zip(&back) {
