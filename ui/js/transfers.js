@@ -11,9 +11,13 @@ import { icon } from './icons.js';
 import { bytes, speed, duration, when } from './format.js';
 import { contactName, upsertTransfer, store } from './store.js';
 
-function patch(id, changes) {
+// Shows what a button did before the backend's event says so, but only if the
+// row is still in a state the button acted on: the command's reply and the
+// transfer's events travel apart, and a 5 MB file can finish before the reply
+// to "accept" arrives (its row was then reopened as active for good).
+function patch(id, changes, from) {
   const x = store.transfers.get(id);
-  if (x) upsertTransfer({ ...x, ...changes });
+  if (x && from.includes(x.state)) upsertTransfer({ ...x, ...changes });
 }
 
 function createItem() {
@@ -24,11 +28,11 @@ function createItem() {
   const detail = h('div', { class: 'xfer-detail', 'aria-live': 'off' });
   const error = h('div', { class: 'xfer-error', role: 'alert', testid: 'transfer-error' });
   const accept = h('button', { type: 'button', class: 'btn btn-sm btn-primary', testid: 'transfer-accept', i18n: 'transfer.accept',
-    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.acceptTransfer(id))) !== undefined) patch(id, { state: 'active' }); } });
+    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.acceptTransfer(id))) !== undefined) patch(id, { state: 'active' }, ['offered']); } });
   const decline = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-decline', i18n: 'transfer.decline',
-    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.declineTransfer(id))) !== undefined) patch(id, { state: 'declined' }); } });
+    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.declineTransfer(id))) !== undefined) patch(id, { state: 'declined' }, ['offered']); } });
   const cancel = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-cancel', i18n: 'common.cancel',
-    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.cancelTransfer(id))) !== undefined) patch(id, { state: 'cancelled' }); } });
+    onclick: async () => { const id = el.dataset.key; if ((await act(cmd.cancelTransfer(id))) !== undefined) patch(id, { state: 'cancelled' }, ['offered', 'active', 'waiting']); } });
   const reveal = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-show', onclick: () => act(cmd.showInFolder(el.dataset.path)) },
     icon('folder'), h('span', { i18n: 'transfer.showInFolder' }));
   const open = h('button', { type: 'button', class: 'btn btn-sm', testid: 'transfer-open', i18n: 'transfer.open',
