@@ -42,8 +42,8 @@ pub(super) const REDUCED_FPS: f64 = 15.0;
 /// [`REDUCED_FPS`], or the camera's rate if slower) the camera is sent at
 /// half width and height; above [`FULL_SIZE_ABOVE_BPP`] at full size again.
 /// A 640×360 camera halves below 207 kbit/s (after its frame rate halved at
-/// [`HALF_FPS_BELOW_BPS`]) and is back above 415 kbit/s; a 1280×720 one
-/// halves below 830 kbit/s.
+/// [`HALF_FPS_BELOW_BPS`]) and is whole again above 350 kbit/s (its frame
+/// rate back; 415 kbit/s for a camera that never had more than 15 frames/s).
 pub(super) const HALF_SIZE_BELOW_BPP: f64 = 0.06;
 /// See [`HALF_SIZE_BELOW_BPP`].
 pub(super) const FULL_SIZE_ABOVE_BPP: f64 = 0.12;
@@ -51,15 +51,22 @@ pub(super) const FULL_SIZE_ABOVE_BPP: f64 = 0.12;
 pub(super) const MIN_HALVED_WIDTH: u32 = 320;
 
 /// Whether a `width × height` camera of `source_fps` is sent at half size,
-/// given its target and whether it was for the previous frame (two
-/// thresholds, so it does not flap).
+/// given its target, its ceiling (the configured bitrate), whether its frame
+/// rate is halved now, and whether its size was halved for the previous
+/// frame. Fewer frames come before smaller ones: a camera fast enough to
+/// have its frame rate halved is made smaller only while it is. A target at
+/// the ceiling is never the link's doing, so it never halves (a 1280×720
+/// camera given 800 kbit/s stays whole); the thresholds differ so it does
+/// not flap.
 pub(super) fn halve_size(
     target_bps: u32,
+    ceiling_bps: u32,
     (width, height): (u32, u32),
-    source_fps: f64,
+    (source_fps, fps_halved): (f64, bool),
     halved_now: bool,
 ) -> bool {
-    if width <= MIN_HALVED_WIDTH {
+    let fast = source_fps >= REDUCED_FPS * 1.5;
+    if width <= MIN_HALVED_WIDTH || (fast && !fps_halved) || target_bps >= ceiling_bps {
         return false;
     }
     let fps = source_fps.clamp(1.0, REDUCED_FPS);
@@ -187,16 +194,31 @@ mod tests {
 
     #[test]
     fn the_size_halves_at_lower_bitrates_without_flapping() {
-        let vga = (640, 360);
-        assert!(!halve_size(210_000, vga, 30.0, false));
-        assert!(halve_size(200_000, vga, 30.0, false));
+        let (vga, cap) = ((640, 360), 2_500_000);
+        assert!(!halve_size(210_000, cap, vga, (30.0, true), false));
+        assert!(halve_size(200_000, cap, vga, (30.0, true), false));
         assert!(
-            halve_size(410_000, vga, 15.0, true),
+            !halve_size(200_000, cap, vga, (30.0, false), false),
+            "fps first"
+        );
+        assert!(
+            halve_size(200_000, cap, vga, (15.0, false), false),
+            "a slow camera"
+        );
+        assert!(
+            halve_size(410_000, cap, vga, (15.0, false), true),
             "kept until well above"
         );
-        assert!(!halve_size(420_000, vga, 15.0, true));
-        assert!(halve_size(800_000, (1280, 720), 30.0, false));
-        assert!(!halve_size(50_000, (320, 180), 15.0, false), "small stays");
+        assert!(!halve_size(420_000, cap, vga, (15.0, false), true));
+        assert!(halve_size(800_000, cap, (1280, 720), (30.0, true), false));
+        assert!(
+            !halve_size(800_000, 800_000, (1280, 720), (30.0, true), false),
+            "at its ceiling, not the link's doing"
+        );
+        assert!(
+            !halve_size(50_000, cap, (320, 180), (15.0, false), false),
+            "small stays"
+        );
         // Down through both steps and back up: going down the frame rate
         // halves first; each step changes once each way.
         let (mut half_fps, mut half_size) = (false, false);
@@ -205,10 +227,11 @@ mod tests {
             let bps = kbps * 1000;
             let was = (half_fps, half_size);
             half_fps = halve_frame_rate(bps, 30.0, half_fps);
-            half_size = halve_size(bps, vga, 30.0, half_size);
-            if changes.0 == 0 {
-                assert!(!half_size, "{kbps} kbit/s: smaller before slower");
-            }
+            half_size = halve_size(bps, cap, vga, (30.0, half_fps), half_size);
+            assert!(
+                !half_size || half_fps,
+                "{kbps} kbit/s: smaller but not slower"
+            );
             changes.0 += usize::from(was.0 != half_fps);
             changes.1 += usize::from(was.1 != half_size);
         }

@@ -242,7 +242,7 @@ pub(super) fn spawn_video_sender(
                     continue;
                 }
                 let sent_fps = if halved { fps / 2.0 } else { fps };
-                let want = bitrate::halve_size(target, (w, h), fps, small);
+                let want = bitrate::halve_size(target, bitrate_bps, (w, h), (fps, halved), small);
                 if want != small {
                     let (ew, eh) = if want { half_size(w, h) } else { (w, h) };
                     match H264Encoder::with_content(ew, eh, sent_fps, target, content) {
@@ -250,6 +250,7 @@ pub(super) fn spawn_video_sender(
                             tracing::info!(width = ew, height = eh, target, "camera size");
                             (encoder, small) = (e, want);
                         }
+                        // Kept at the old size (its encoder goes on).
                         Err(e) => tracing::warn!("video encoder at {ew}x{eh}: {e}"),
                     }
                 }
@@ -632,7 +633,7 @@ pub(super) fn spawn_audio_receiver(
 }
 
 /// Gives every sink of `sinks` that plays aloud its own far end of `echo`.
-fn tap_played(echo: &Option<EchoPath>, sinks: &mut [Box<dyn AudioSink>]) {
+pub(in crate::call) fn tap_played(echo: &Option<EchoPath>, sinks: &mut [Box<dyn AudioSink>]) {
     if let Some(echo) = echo {
         for sink in sinks.iter_mut() {
             sink.tap_played(echo.far_end());

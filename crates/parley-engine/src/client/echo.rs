@@ -221,9 +221,11 @@ impl VideoSource for FrameMailbox {
             .wait_timeout_while(guard, Duration::from_millis(FRAME_WAIT_MS), |s| !s.fresh)
             .unwrap_or_else(|p| p.into_inner());
         s.fresh = false;
+        // The owner's camera may change size (halved at a low bitrate):
+        // scaled back to the size this source started with.
         let mut frame = match &s.frame {
-            Some(f) if (f.width, f.height) == (w, h) => f.clone(),
-            _ => I420Frame::new_black(w, h),
+            Some(f) => crate::media::scale(f, w, h),
+            None => I420Frame::new_black(w, h),
         };
         frame.capture_us = crate::media::monotonic_us();
         Ok(frame)

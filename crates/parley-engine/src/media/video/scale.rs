@@ -39,13 +39,16 @@ fn scale_plane(src: &[u8], (sw, sh): (usize, usize), dst: &mut [u8], (dw, dh): (
 }
 
 /// `frame` scaled to `width × height` (bilinear; the capture time kept). The
-/// same size returns a copy.
+/// same size returns a copy; an empty frame or size gives black.
 pub fn scale(frame: &I420Frame, width: u32, height: u32) -> I420Frame {
     if (frame.width, frame.height) == (width, height) {
         return frame.clone();
     }
-    let mut out = I420Frame::new_black(width.max(1), height.max(1));
+    let mut out = I420Frame::new_black(width, height);
     out.capture_us = frame.capture_us;
+    if [frame.width, frame.height, width, height].contains(&0) {
+        return out;
+    }
     let (sw, sh) = (frame.width as usize, frame.height as usize);
     let (scw, sch) = (frame.chroma_width(), frame.chroma_height());
     let (dw, dh) = (out.width as usize, out.height as usize);
