@@ -61,6 +61,21 @@ impl AppMedia {
     }
 }
 
+/// Opens the audio device the settings chose: by its id when listed; by the
+/// name saved when it is not (the default stands in until it appears); the
+/// default when none is chosen.
+fn open_audio<T>(
+    chosen: Option<&str>,
+    id: Option<&str>,
+    preferring: impl Fn(&str) -> Result<T, media::MediaError>,
+    device: impl Fn(Option<&str>) -> Result<T, media::MediaError>,
+) -> Result<T, media::MediaError> {
+    match (id, chosen) {
+        (None, Some(name)) => preferring(name),
+        (id, _) => device(id),
+    }
+}
+
 /// The id of the audio device the settings name (by id or display name);
 /// `None` (the default device) when they name none listed.
 fn chosen_id<'a>(list: &'a [media::AudioDeviceInfo], name: &Option<String>) -> Option<&'a str> {
@@ -158,8 +173,14 @@ impl MediaProvider for AppMedia {
         if mics.is_empty() {
             return Ok(None);
         }
-        let id = chosen_id(&mics, &self.choice(|s| &s.microphone));
-        match MicSource::open_device(id) {
+        let chosen = self.choice(|s| &s.microphone);
+        let id = chosen_id(&mics, &chosen);
+        match open_audio(
+            chosen.as_deref(),
+            id,
+            MicSource::open_preferring,
+            MicSource::open_device,
+        ) {
             Ok(mic) => {
                 mic.on_switch(self.switch_notice());
                 Ok(Some(Box::new(mic)))
@@ -189,8 +210,14 @@ impl MediaProvider for AppMedia {
         if outs.is_empty() {
             return Vec::new();
         }
-        let id = chosen_id(&outs, &self.choice(|s| &s.speaker));
-        match SpeakerSink::open_device(id) {
+        let chosen = self.choice(|s| &s.speaker);
+        let id = chosen_id(&outs, &chosen);
+        match open_audio(
+            chosen.as_deref(),
+            id,
+            SpeakerSink::open_preferring,
+            SpeakerSink::open_device,
+        ) {
             Ok(s) => {
                 s.on_switch(self.switch_notice());
                 vec![Box::new(s)]

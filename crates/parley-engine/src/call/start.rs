@@ -65,6 +65,12 @@ impl LinkFactory {
         self.ice.link_config(&self.rtc, &self.sig)
     }
 
+    /// The call's echo path (a live microphone's), for remote audio that
+    /// comes another way (through the SFU).
+    pub(super) fn echo(&self) -> Option<EchoPath> {
+        self.echo.clone()
+    }
+
     /// A link to `peer`, not started yet. The offerer creates the data channels
     /// (returned for the room to attach); the answerer receives them as events.
     /// Unless the user set their own, the link uses the ICE servers the signaling

@@ -89,7 +89,8 @@ impl Room {
             feed: access.feed,
         };
         let feeds = feeds.into_iter().map(|f| (f.member, f.feed)).collect();
-        let sinks = shared_sinks(&mut self.opts);
+        // Members heard through the SFU are cancelled from our microphone too.
+        let sinks = shared_sinks(&mut self.opts).with_echo(self.factory.echo());
         let rtc = self.factory.rtc_now();
         let news = self.sfu.news_tx.clone();
         self.sfu.session = Some(SfuSession::start(grant, feeds, rtc, sinks, news));

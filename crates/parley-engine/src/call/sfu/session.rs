@@ -21,6 +21,7 @@ use super::publisher::feed_ids;
 use super::{SfuGrant, SfuPublisher, SfuSubscriber};
 use crate::call::local_media::LinkTracks;
 use crate::call::RemoteSinks;
+use crate::media::EchoPath;
 use crate::rtc::RtcConfig;
 
 /// Inputs the room sends the SFU task, inputs.
@@ -128,18 +129,32 @@ impl SfuSession {
     }
 }
 
-/// Hands every subscriber the sinks of the call, one factory shared by all.
+/// Hands every subscriber the sinks of the call, one factory shared by all;
+/// with an echo path, each audio sink that plays aloud feeds it its far end.
 #[derive(Clone)]
-pub(in crate::call) struct SharedSinks(std::sync::Arc<std::sync::Mutex<Box<dyn RemoteSinks>>>);
+pub(in crate::call) struct SharedSinks {
+    sinks: std::sync::Arc<std::sync::Mutex<Box<dyn RemoteSinks>>>,
+    echo: Option<EchoPath>,
+}
 
 impl SharedSinks {
     /// Shares `sinks`.
     pub(in crate::call) fn new(sinks: Box<dyn RemoteSinks>) -> SharedSinks {
-        SharedSinks(std::sync::Arc::new(std::sync::Mutex::new(sinks)))
+        SharedSinks {
+            sinks: std::sync::Arc::new(std::sync::Mutex::new(sinks)),
+            echo: None,
+        }
+    }
+
+    /// The same sinks, the audio ones that play aloud feeding `echo` (the
+    /// call's echo canceller) what they play.
+    pub(in crate::call) fn with_echo(mut self, echo: Option<EchoPath>) -> SharedSinks {
+        self.echo = echo;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Box<dyn RemoteSinks>> {
-        self.0
+        self.sinks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -154,7 +169,9 @@ impl RemoteSinks for SharedSinks {
         self.lock().video(peer, track)
     }
     fn audio(&mut self, peer: &PeerId) -> Vec<Box<dyn crate::call::AudioSink>> {
-        self.lock().audio(peer)
+        let mut sinks = self.lock().audio(peer);
+        crate::call::media::tap_played(&self.echo, &mut sinks);
+        sinks
     }
 }
 

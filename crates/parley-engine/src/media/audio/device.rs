@@ -207,7 +207,7 @@ mod imp {
     pub struct StreamThread;
 
     pub fn open_input(
-        _: Option<String>,
+        _: (Option<String>, bool),
         _: Arc<Shared<Vec<f32>>>,
     ) -> Result<StreamThread, MediaError> {
         Err(MediaError::NoDevice {
@@ -268,8 +268,23 @@ impl MicSource {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_device(wanted: Option<&str>) -> Result<Self, MediaError> {
+        Self::open_with(wanted, true)
+    }
+
+    /// As [`open_device`](Self::open_device) with `wanted` named, except
+    /// that while it is absent the default input stands in (a headset the
+    /// settings name, not plugged in yet): the stream moves to it when it
+    /// appears.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), for the default when `wanted` is absent.
+    pub fn open_preferring(wanted: &str) -> Result<Self, MediaError> {
+        Self::open_with(Some(wanted), false)
+    }
+
+    fn open_with(wanted: Option<&str>, strict: bool) -> Result<Self, MediaError> {
         let shared = Shared::new();
-        let thread = imp::open_input(wanted.map(str::to_owned), shared.clone())?;
+        let thread = imp::open_input((wanted.map(str::to_owned), strict), shared.clone())?;
         Ok(Self {
             shared,
             _thread: thread,
@@ -354,8 +369,20 @@ impl SpeakerSink {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_device(wanted: Option<&str>) -> Result<Self, MediaError> {
+        Self::open_with(wanted, true)
+    }
+
+    /// As [`MicSource::open_preferring`], for an output device.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), for the default when `wanted` is absent.
+    pub fn open_preferring(wanted: &str) -> Result<Self, MediaError> {
+        Self::open_with(Some(wanted), false)
+    }
+
+    fn open_with(wanted: Option<&str>, strict: bool) -> Result<Self, MediaError> {
         let shared = Shared::new();
-        let thread = imp::open_output(wanted.map(str::to_owned), shared.clone())?;
+        let thread = imp::open_output((wanted.map(str::to_owned), strict), shared.clone())?;
         let rate_hz = shared.rate_hz.load(Ordering::Relaxed);
         Ok(Self {
             shared,

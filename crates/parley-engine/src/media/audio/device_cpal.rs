@@ -207,11 +207,11 @@ fn find(host: &Host, input: bool, key: &str) -> Option<(Device, String, String)>
 
 /// Opens the stream `wanted` names (or the default) on its own thread and
 /// watches it until the handle drops. `wanted` naming nothing listed is
-/// [`MediaError::NoDevice`] at open; later it means "the default until it
-/// comes back".
+/// [`MediaError::NoDevice`] at open when `strict`, else the default opens;
+/// later it means "the default until it comes back".
 fn spawn<T: Send + 'static>(
     kind: Kind<T>,
-    wanted: Option<String>,
+    (wanted, strict): (Option<String>, bool),
     shared: Arc<Shared<T>>,
 ) -> Result<StreamThread, MediaError> {
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -222,8 +222,8 @@ fn spawn<T: Send + 'static>(
         .spawn(move || {
             let (first, pulse) = with_host(|host| {
                 let first = match &wanted {
-                    Some(w) => find(host, kind.input, w),
-                    None => resolve(host, kind.input, None),
+                    Some(w) if strict => find(host, kind.input, w),
+                    w => resolve(host, kind.input, w.as_deref()),
                 };
                 (first, is_pulse(host))
             });
@@ -467,9 +467,9 @@ fn build_input(
 }
 
 /// Opens input device `wanted` (an id or name; the default, followed, when
-/// `None`) and watches it.
+/// `None`; the default too when absent and not `strict`) and watches it.
 pub fn open_input(
-    wanted: Option<String>,
+    wanted: (Option<String>, bool),
     shared: Arc<Shared<Vec<f32>>>,
 ) -> Result<StreamThread, MediaError> {
     let kind = Kind {
@@ -552,10 +552,10 @@ fn build_output(
     Ok((Live::Cpal(stream), rate))
 }
 
-/// Opens output device `wanted` (an id or name; the default, followed, when
-/// `None`) and watches it; the device rate is in `shared.rate_hz`.
+/// Opens output device `wanted` (as [`open_input`]) and watches it; the
+/// device rate is in `shared.rate_hz`.
 pub fn open_output(
-    wanted: Option<String>,
+    wanted: (Option<String>, bool),
     shared: Arc<Shared<f32>>,
 ) -> Result<StreamThread, MediaError> {
     let kind = Kind {
