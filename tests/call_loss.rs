@@ -14,6 +14,13 @@
 //! - Alice's congestion controller does not read random loss as congestion:
 //!   her estimate stays at or above 800 kbit/s.
 //!
+//! - A lost DTLS handshake flight: the first datagram of the server's flight 4
+//!   (it starts with ServerHello) or of the client's flight 5 (it starts with
+//!   the client's Certificate) is dropped at Alice's router, and so is its
+//!   first retransmission. The call still connects within 10 s and Bob decodes
+//!   the clip (webrtc-rs 0.21.1 alone waited out its 30 s connect timeout;
+//!   `rtc::dtls_resend`).
+//!
 //! `loss_figures` (ignored; `cargo test --test call_loss -- --ignored
 //! --nocapture`) runs the same call with each feature turned off in turn and
 //! prints the table in BENCHMARKS.md.
@@ -178,6 +185,57 @@ fn a_call_holds_up_through_five_percent_loss() {
     );
     let speech = mean(&o.windows);
     assert!(speech >= 0.8, "speech correlation {speech:.3} (< 0.8)");
+}
+
+/// A lost handshake flight (RFC 6347 §4.2.4) does not stall the call: each of
+/// the server's flight 4 and the client's flight 5 in turn (Alice's router
+/// drops the first two datagrams that start with ServerHello, then with a
+/// Certificate: the flight and the first time it goes again, which leaves
+/// webrtc-rs's own timers disarmed whichever side's timer fires first), a
+/// short call that must connect well inside the 30 s connect timeout and carry
+/// the clip.
+#[test]
+fn a_lost_handshake_flight_is_sent_again() {
+    if !available(NAME) {
+        return;
+    }
+    // RFC 5246 §7.4 handshake types: 2 ServerHello (the server's flight 4),
+    // 11 Certificate (first in the client's flight 5; the server's is not
+    // first in its datagram).
+    for (flight, msg_type) in [("flight 4", 2u8), ("flight 5", 11)] {
+        let mut lab = Lab::build(&[Nat::Cone, Nat::Open]);
+        let (_, url) = lab.start_signal(false);
+        lab.drop_first_handshake(0, msg_type, 2);
+        let (alice, bob) = (Peer::for_url(&url), Peer::for_url(&url));
+        let clip = media("chrome-320x180-15fps.y4m");
+        let rec = bob.path("received.y4m");
+        let answer = lab.spawn_peer(1, &bob, &common::answer_args("40", &rec));
+        let call = lab.spawn_peer(0, &alice, &common::call_args(&bob.id, "4", &clip));
+        let mut outs = wait_each(vec![
+            ("Alice", call, Duration::from_secs(60)),
+            ("Bob", answer, Duration::from_secs(30)),
+        ]);
+        let (bob_out, _) = outs.pop().unwrap();
+        let (alice_out, _) = outs.pop().unwrap();
+        let alice_stats = stats(&success(&alice_out, "Alice"));
+        let bob_stats = stats(&success(&bob_out, "Bob"));
+        assert_eq!(
+            lab.handshakes_dropped(0),
+            2,
+            "{flight}: the router did not drop the datagrams"
+        );
+        let setup_ms = bob_stats["setup_ms"].as_u64().unwrap_or(u64::MAX);
+        println!("{flight} lost twice: first frame {setup_ms} ms after accepting");
+        assert!(setup_ms < 10_000, "{flight} lost: setup took {setup_ms} ms");
+        assert_video_matches(
+            &clip,
+            &rec,
+            count(&alice_stats, "frames_sent"),
+            count(&bob_stats, "frames_received"),
+            0.5,
+            28.0,
+        );
+    }
 }
 
 /// The figures of BENCHMARKS.md "Loss resilience": the call on a clean path,

@@ -422,6 +422,57 @@ impl Lab {
         );
     }
 
+    /// Drops the first `count` DTLS handshake datagrams through the site's router
+    /// (either way) whose first record carries handshake message `msg_type`
+    /// (RFC 5246 §7.4: 2 ServerHello, 11 Certificate, ...), and no later one:
+    /// iptables `u32` reads the UDP payload (record content type 22 at byte 0,
+    /// the message type at byte 13), `limit` with a burst of `count` lets that
+    /// many matches through to DROP an hour.
+    pub fn drop_first_handshake(&self, site: usize, msg_type: u8, count: u32) {
+        let r = &self.sites[site].router;
+        let expr = format!("0>>22&0x3C@8>>24=0x16&&0>>22&0x3C@21>>24={msg_type:#x}");
+        let burst = count.to_string();
+        self.exec(
+            r,
+            &[
+                "iptables",
+                "-I",
+                "FORWARD",
+                "1",
+                "-p",
+                "udp",
+                "-m",
+                "u32",
+                "--u32",
+                &expr,
+                "-m",
+                "limit",
+                "--limit",
+                "1/hour",
+                "--limit-burst",
+                &burst,
+                "-j",
+                "DROP",
+            ],
+        );
+    }
+
+    /// Packets the site's router dropped by [`Lab::drop_first_handshake`]'s rules.
+    pub fn handshakes_dropped(&self, site: usize) -> u64 {
+        let r = &self.sites[site].router;
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", r, "iptables", "-L", "FORWARD", "-v", "-x", "-n",
+            ])
+            .output()
+            .expect("iptables -L");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("u32") && l.contains("DROP"))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Starts counting the bytes the site's router forwards to the WAN (IP
     /// headers included); read with [`Lab::uplink_bytes`].
     pub fn count_uplink(&self, site: usize) {

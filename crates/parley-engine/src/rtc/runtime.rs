@@ -19,6 +19,10 @@
 //! other uses are a 50 ms backstop and `close()`'s 100 ms wait, which is passed
 //! through unchanged), and every wake re-checks its own deadlines, so waking early is
 //! safe. Reproducer: docs/webrtc-rs-driver-wake.md.
+//!
+//! Each socket is also wrapped in a [`ResendingSocket`](super::dtls_resend), which
+//! sends our DTLS flight again when the peer repeats its own (RFC 6347 §4.2.4): a
+//! single lost handshake flight otherwise stalls webrtc-rs 0.21.1's handshake.
 
 use std::future::Future;
 use std::io;
@@ -44,7 +48,8 @@ pub const DRIVER_WAKE_MS: u64 = 5;
 /// (`DRIVER_STOP_TIMEOUT` in webrtc-rs 0.21.1): a real timeout, not a loop timer.
 const CLOSE_WAIT: Duration = Duration::from_millis(100);
 
-/// [`TokioRuntime`] plus socket buffer sizing and the driver wake cap.
+/// [`TokioRuntime`] plus socket buffer sizing, the driver wake cap and DTLS flight
+/// resends.
 #[derive(Debug)]
 pub struct BufferedRuntime {
     inner: TokioRuntime,
@@ -83,7 +88,9 @@ impl Runtime for BufferedRuntime {
         if let Err(e) = sock.set_send_buffer_size(self.buffer_bytes) {
             tracing::debug!("SO_SNDBUF {}: {e}", self.buffer_bytes);
         }
-        self.inner.wrap_udp_socket(socket)
+        Ok(super::dtls_resend::ResendingSocket::new(
+            self.inner.wrap_udp_socket(socket)?,
+        ))
     }
 
     fn wrap_tcp_listener(
