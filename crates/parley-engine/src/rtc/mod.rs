@@ -15,6 +15,7 @@ mod certificate;
 mod congestion;
 mod congestion_guard;
 mod data_channel;
+mod dtls_flights;
 mod dtls_resend;
 mod feedback_coverage;
 mod keyframe;
