@@ -295,21 +295,22 @@ impl Flights {
     }
 }
 
-/// The epoch-0 (plaintext) record numbers we send, per peer, kept for the life of
-/// the socket.
+/// The epoch-0 (plaintext) record numbers one peer connection sends: one
+/// numbering shared by all its sockets (its one DTLS association may move
+/// between them when ICE changes the pair), kept for its life.
 ///
 /// A resent record needs a number the peer has not seen: a verbatim copy of one
 /// it has is dropped by its replay window (RFC 6347 §4.1.2.6), and a peer whose
 /// handshake is complete answers only a repeat it accepts. rtc-dtls numbers from
 /// its own counter, which our resends do not move; so every epoch-0 record we
 /// send, rtc-dtls's included, is numbered here: its own number, or one past the
-/// last we sent if that is higher. The peer then never sees a number twice nor
+/// last one sent if that is higher. The peer then never sees a number twice nor
 /// one far behind its window. Encrypted records keep theirs (their
-/// authentication covers them); they are not resent by us alone.
+/// authentication covers them).
 #[derive(Debug, Default)]
 pub(super) struct Numbering {
-    /// The lowest number the next epoch-0 record to each peer may carry.
-    next: HashMap<PeerKey, u64>,
+    /// The lowest number the next epoch-0 record may carry.
+    next: u64,
 }
 
 /// Largest DTLS record sequence number (48 bits).
@@ -317,7 +318,7 @@ const MAX_SEQUENCE: u64 = (1 << 48) - 1;
 
 impl Numbering {
     /// Whether `datagram` holds a plaintext DTLS record, the only kind this
-    /// numbers: a look at two or three bytes, for the hot path.
+    /// numbers: a look at a few bytes, for the hot path.
     pub(super) fn concerns(datagram: &[u8]) -> bool {
         let payload = match datagram.first() {
             Some(20..=63) => datagram,
@@ -327,35 +328,16 @@ impl Numbering {
         matches!(payload, [20..=63, _, _, 0, 0, ..])
     }
 
-    /// Numbers the epoch-0 records of `datagram`, sent to `to`, in place.
-    pub(super) fn number(&mut self, to: SocketAddr, datagram: &mut [u8]) {
-        let (channel, _) = unframe(datagram);
-        let key = (to, channel);
-        if self.next.len() >= MAX_PEERS && !self.next.contains_key(&key) {
-            return;
-        }
-        let next = self.next.entry(key).or_default();
+    /// Numbers the epoch-0 records of `datagram` in place.
+    pub(super) fn number(&mut self, datagram: &mut [u8]) {
         let payload = unframe_mut(datagram);
         for r in records(payload).into_iter().filter(|r| r.epoch == 0) {
-            let seq = r.sequence.max(*next).min(MAX_SEQUENCE);
+            let seq = r.sequence.max(self.next).min(MAX_SEQUENCE);
             if seq != r.sequence {
                 payload[r.at + 5..r.at + 11].copy_from_slice(&seq.to_be_bytes()[2..]);
             }
-            *next = seq + 1;
+            self.next = seq + 1;
         }
-    }
-
-    /// Whether [`number`](Self::number) would change `datagram`'s bytes.
-    pub(super) fn would_change(&self, to: SocketAddr, datagram: &[u8]) -> bool {
-        let (channel, payload) = unframe(datagram);
-        let mut next = self.next.get(&(to, channel)).copied().unwrap_or(0);
-        for r in records(payload).into_iter().filter(|r| r.epoch == 0) {
-            if r.sequence < next {
-                return true;
-            }
-            next = r.sequence + 1;
-        }
-        false
     }
 }
 

@@ -239,30 +239,32 @@ fn strangers_beyond_a_few_are_not_followed() {
 
 #[test]
 fn plaintext_records_are_numbered_past_every_number_sent() {
-    let (peer, mut numbering) = (addr(4000), Numbering::default());
-    let sent = |numbering: &mut Numbering, mut d: Vec<u8>| {
-        numbering.number(peer, &mut d);
+    let mut numbering = Numbering::default();
+    let mut sent = |mut d: Vec<u8>| {
+        numbering.number(&mut d);
         d
     };
     // rtc-dtls's own numbers pass unchanged while they climb.
     let first = flight4(0);
-    assert!(!numbering.would_change(peer, &first[0]));
-    assert_eq!(sent(&mut numbering, first[0].clone()), first[0]);
-    assert_eq!(sent(&mut numbering, first[1].clone()), first[1]);
+    assert_eq!(sent(first[0].clone()), first[0]);
+    assert_eq!(sent(first[1].clone()), first[1]);
     // A resend of the same datagrams gets fresh numbers.
-    assert!(numbering.would_change(peer, &first[0]));
-    let again = [
-        sent(&mut numbering, first[0].clone()),
-        sent(&mut numbering, first[1].clone()),
-    ];
+    let again = [sent(first[0].clone()), sent(first[1].clone())];
     assert_eq!(numbers(&again), vec![(0, 2), (0, 3)]);
     assert_eq!(ids(&again), ids(&first));
     // rtc-dtls, unaware, numbers its next record 2: it follows on instead.
     let ccs = record(CHANGE_CIPHER_SPEC, 0, 2, b"\x01");
     let finished = record(HANDSHAKE, 1, 0, b"encrypted finished");
-    let flight6 = [ccs, finished].concat();
-    let out = sent(&mut numbering, flight6);
+    let out = sent([ccs, finished].concat());
     assert_eq!(numbers(&[out]), vec![(0, 4), (1, 0)]);
+    // Inside ChannelData too.
+    let mut framed = 0x4001u16.to_be_bytes().to_vec();
+    let inner = record(HANDSHAKE, 0, 3, b"\x0bcertificate");
+    framed.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+    framed.extend_from_slice(&inner);
+    let out = sent(framed);
+    assert_eq!(numbers(std::slice::from_ref(&out)), vec![(0, 5)]);
+    assert_eq!(out[..4], [0x40, 0x01, 0, inner.len() as u8]);
     // Encrypted records, STUN and RTP are not numbered.
     assert!(!Numbering::concerns(&record(
         APPLICATION_DATA,

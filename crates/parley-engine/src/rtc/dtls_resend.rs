@@ -42,8 +42,7 @@ use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Transmit};
 
 use super::dtls_flights::{Flights, Numbering, Seen};
 
-/// Longest sleep of a socket's resend timer while nothing is planned: how long a
-/// dropped socket's timer task may outlive it.
+/// Longest sleep of a socket's resend timer while nothing is planned.
 const IDLE_WAIT: Duration = Duration::from_secs(30);
 
 /// A UDP socket that sends our DTLS flight again when the peer repeats its own
@@ -55,11 +54,15 @@ pub(super) struct ResendingSocket {
     /// False once the handshakes are over.
     watching: AtomicBool,
     flights: Mutex<Flights>,
-    numbering: Mutex<Numbering>,
-    /// Wakes the resend timer when a resend is planned or the watch ends.
-    planned: Notify,
-    /// The waker of the last `poll_send` that found the socket full: a resend
-    /// that finds it full too displaces that registration and must wake it.
+    /// Shared by the sockets of one peer connection.
+    numbering: Arc<Mutex<Numbering>>,
+    /// Wakes the resend timer when a resend is planned, the watch ends or the
+    /// socket is dropped (the timer holds only this and a weak reference).
+    planned: Arc<Notify>,
+    /// The waker of the last `poll_send` that found the socket full. While the
+    /// watch lasts, sends hold this lock across the inner send, so a resend that
+    /// finds the socket full (and so displaces the registered waker: tokio
+    /// keeps one) wakes the right one.
     blocked_sender: Mutex<Option<Waker>>,
 }
 
@@ -68,19 +71,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ResendingSocket {
-    /// Wraps `inner`; inside a tokio runtime a task sends the resends that fall
+    /// Wraps `inner`, numbering plaintext records with `numbering` (one per peer
+    /// connection); inside a tokio runtime a task sends the resends that fall
     /// due, until the watch ends or the socket is dropped.
-    pub(super) fn new(inner: Arc<dyn AsyncUdpSocket>) -> Arc<Self> {
+    pub(super) fn new(
+        inner: Arc<dyn AsyncUdpSocket>,
+        numbering: Arc<Mutex<Numbering>>,
+    ) -> Arc<Self> {
         let socket = Arc::new(Self {
             inner,
             watching: AtomicBool::new(true),
             flights: Mutex::new(Flights::default()),
-            numbering: Mutex::new(Numbering::default()),
-            planned: Notify::new(),
+            numbering,
+            planned: Arc::new(Notify::new()),
             blocked_sender: Mutex::new(None),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(resend_timer(Arc::downgrade(&socket)));
+            let planned = Arc::clone(&socket.planned);
+            rt.spawn(resend_timer(Arc::downgrade(&socket), planned));
         }
         socket
     }
@@ -91,8 +99,7 @@ impl ResendingSocket {
             return None;
         }
         let mut flights = lock(&self.flights);
-        let seen = see(&mut flights);
-        match seen {
+        match see(&mut flights) {
             Seen::Nothing => None,
             Seen::Resend(datagrams) => Some(datagrams),
             Seen::Over => {
@@ -110,9 +117,10 @@ impl ResendingSocket {
     /// and it goes again).
     fn resend(&self, to: SocketAddr, datagrams: Vec<Vec<u8>>) {
         let mut cx = Context::from_waker(Waker::noop());
+        let mut blocked_sender = lock(&self.blocked_sender);
         let mut blocked = false;
         for mut d in datagrams {
-            lock(&self.numbering).number(to, &mut d);
+            lock(&self.numbering).number(&mut d);
             let transmit = Transmit {
                 destination: to,
                 ecn: None,
@@ -127,20 +135,41 @@ impl ResendingSocket {
             }
         }
         if blocked {
-            if let Some(waker) = lock(&self.blocked_sender).take() {
+            if let Some(waker) = blocked_sender.take() {
                 waker.wake();
             }
         }
+        drop(blocked_sender);
         self.planned.notify_one();
         tracing::debug!("DTLS flight sent again to {to}");
+    }
+
+    /// `inner.poll_send`, noting the waker of a send that finds the socket full.
+    fn send_inner(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
+        if !self.watching.load(Ordering::Relaxed) {
+            return self.inner.poll_send(cx, transmit);
+        }
+        let mut blocked_sender = lock(&self.blocked_sender);
+        let result = self.inner.poll_send(cx, transmit);
+        if result.is_pending() {
+            *blocked_sender = Some(cx.waker().clone());
+        }
+        result
+    }
+}
+
+impl Drop for ResendingSocket {
+    fn drop(&mut self) {
+        // Lets the timer see the socket gone now rather than after IDLE_WAIT.
+        self.planned.notify_one();
     }
 }
 
 /// Sends the resends of `socket` as they fall due; ends with the watch or the
-/// socket.
-async fn resend_timer(socket: std::sync::Weak<ResendingSocket>) {
+/// socket. Holds the socket only while it sends.
+async fn resend_timer(socket: std::sync::Weak<ResendingSocket>, planned: Arc<Notify>) {
     loop {
-        let (wait, planned) = {
+        let wait = {
             let Some(s) = socket.upgrade() else { return };
             if !s.watching.load(Ordering::Relaxed) {
                 return;
@@ -153,12 +182,10 @@ async fn resend_timer(socket: std::sync::Weak<ResendingSocket>) {
             for (to, flight) in due {
                 s.resend(to, flight);
             }
-            let wait = next.map_or(IDLE_WAIT, |t| t.saturating_duration_since(now));
-            // Registered before the socket is let go, so no plan is missed.
-            let s2 = Arc::clone(&s);
-            (wait, async move { s2.planned.notified().await })
+            next.map_or(IDLE_WAIT, |t| t.saturating_duration_since(now))
         };
-        let _ = tokio::time::timeout(wait, planned).await;
+        // A notify_one meanwhile left a permit: no plan is missed.
+        let _ = tokio::time::timeout(wait, planned.notified()).await;
     }
 }
 
@@ -173,26 +200,20 @@ impl AsyncUdpSocket for ResendingSocket {
             .unwrap_or(transmit.contents.len())
             .max(1);
         let to = transmit.destination;
-        let mut renumbered: Option<Vec<u8>> = None;
-        if transmit.contents.chunks(step).any(Numbering::concerns) {
-            let mut numbering = lock(&self.numbering);
-            if transmit
-                .contents
-                .chunks(step)
-                .any(|d| numbering.would_change(to, d))
-            {
+        // Plaintext DTLS (the handshake only) is numbered in a copy.
+        let numbered = transmit
+            .contents
+            .chunks(step)
+            .any(Numbering::concerns)
+            .then(|| {
                 let mut copy = transmit.contents.to_vec();
+                let mut numbering = lock(&self.numbering);
                 for d in copy.chunks_mut(step) {
-                    numbering.number(to, d);
+                    numbering.number(d);
                 }
-                renumbered = Some(copy);
-            } else {
-                for d in transmit.contents.chunks(step) {
-                    numbering.number(to, &mut d.to_vec());
-                }
-            }
-        }
-        let contents = renumbered.as_deref().unwrap_or(transmit.contents);
+                copy
+            });
+        let contents = numbered.as_deref().unwrap_or(transmit.contents);
         if self.watching.load(Ordering::Relaxed) {
             let now = Instant::now();
             let mut planned = false;
@@ -204,8 +225,8 @@ impl AsyncUdpSocket for ResendingSocket {
                 self.planned.notify_one();
             }
         }
-        let result = match &renumbered {
-            Some(copy) => self.inner.poll_send(
+        match &numbered {
+            Some(copy) => self.send_inner(
                 cx,
                 &Transmit {
                     destination: to,
@@ -215,12 +236,8 @@ impl AsyncUdpSocket for ResendingSocket {
                     src_ip: transmit.src_ip,
                 },
             ),
-            None => self.inner.poll_send(cx, transmit),
-        };
-        if result.is_pending() {
-            *lock(&self.blocked_sender) = Some(cx.waker().clone());
+            None => self.send_inner(cx, transmit),
         }
-        result
     }
 
     fn poll_recv(

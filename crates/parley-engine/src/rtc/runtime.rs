@@ -54,6 +54,9 @@ const CLOSE_WAIT: Duration = Duration::from_millis(100);
 pub struct BufferedRuntime {
     inner: TokioRuntime,
     buffer_bytes: usize,
+    /// The DTLS record numbering all this runtime's sockets share (one runtime
+    /// serves one peer connection).
+    numbering: Arc<std::sync::Mutex<super::dtls_flights::Numbering>>,
 }
 
 impl BufferedRuntime {
@@ -62,6 +65,7 @@ impl BufferedRuntime {
         Arc::new(Self {
             inner: TokioRuntime,
             buffer_bytes,
+            numbering: Arc::default(),
         })
     }
 }
@@ -90,6 +94,7 @@ impl Runtime for BufferedRuntime {
         }
         Ok(super::dtls_resend::ResendingSocket::new(
             self.inner.wrap_udp_socket(socket)?,
+            Arc::clone(&self.numbering),
         ))
     }
 
