@@ -238,6 +238,50 @@ fn a_lost_handshake_flight_is_sent_again() {
     }
 }
 
+/// A call whose data channels never open (every DTLS application-data record,
+/// which is all of SCTP, is dropped at Alice's router; STUN, the handshake and
+/// SRTP pass): the media still flows, and the caller hangs up when its 4 s are
+/// up instead of waiting for a channel that never opens (it waited forever
+/// when a heavy loss killed the SCTP association).
+#[test]
+fn a_call_whose_data_channels_never_open_still_ends_on_time() {
+    if !available(NAME) {
+        return;
+    }
+    let mut lab = Lab::build(&[Nat::Cone, Nat::Open]);
+    let (_, url) = lab.start_signal(false);
+    lab.drop_dtls_application_data(0);
+    let (alice, bob) = (Peer::for_url(&url), Peer::for_url(&url));
+    let clip = media("chrome-320x180-15fps.y4m");
+    let rec = bob.path("received.y4m");
+    let answer = lab.spawn_peer(1, &bob, &common::answer_args("40", &rec));
+    let started = std::time::Instant::now();
+    let call = lab.spawn_peer(0, &alice, &common::call_args(&bob.id, "4", &clip));
+    let mut outs = wait_each(vec![
+        ("Alice", call, Duration::from_secs(40)),
+        ("Bob", answer, Duration::from_secs(30)),
+    ]);
+    let (bob_out, _) = outs.pop().unwrap();
+    let (alice_out, alice_ended) = outs.pop().unwrap();
+    let took = alice_ended.saturating_duration_since(started);
+    let alice_stats = stats(&success(&alice_out, "Alice"));
+    let bob_stats = stats(&success(&bob_out, "Bob"));
+    assert!(
+        lab.handshakes_dropped(0) > 0,
+        "the router dropped no SCTP packet"
+    );
+    println!("no data channel: the 4 s call ended after {took:?}");
+    assert!(took < Duration::from_secs(20), "the call took {took:?}");
+    assert_video_matches(
+        &clip,
+        &rec,
+        count(&alice_stats, "frames_sent"),
+        count(&bob_stats, "frames_received"),
+        0.5,
+        28.0,
+    );
+}
+
 /// The figures of BENCHMARKS.md "Loss resilience": the call on a clean path,
 /// then at 5 % loss with everything on and with each feature off in turn.
 #[test]

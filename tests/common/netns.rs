@@ -457,7 +457,24 @@ impl Lab {
         );
     }
 
-    /// Packets the site's router dropped by [`Lab::drop_first_handshake`]'s rules.
+    /// Drops every DTLS application-data record through the site's router (either
+    /// way): UDP payloads whose first byte is content type 23 (RFC 6347 §4.1).
+    /// That is all of SCTP (RFC 8261), so no data channel opens, while STUN,
+    /// the DTLS handshake and SRTP pass. Counted by [`Lab::handshakes_dropped`].
+    pub fn drop_dtls_application_data(&self, site: usize) {
+        let r = &self.sites[site].router;
+        let expr = "0>>22&0x3C@8>>24=0x17";
+        self.exec(
+            r,
+            &[
+                "iptables", "-I", "FORWARD", "1", "-p", "udp", "-m", "u32", "--u32", expr, "-j",
+                "DROP",
+            ],
+        );
+    }
+
+    /// Packets the site's router dropped by [`Lab::drop_first_handshake`]'s and
+    /// [`Lab::drop_dtls_application_data`]'s rules.
     pub fn handshakes_dropped(&self, site: usize) -> u64 {
         let r = &self.sites[site].router;
         let out = Command::new("ip")

@@ -38,8 +38,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ContactAction,
     },
-    /// Call a peer id; hang up after --duration seconds or, if later, once our own
-    /// sends (chat, files) are done. More ids make a group call: they are
+    /// Call a peer id; hang up after --duration seconds or, if later, once the
+    /// call has connected and our own sends (chat, files) are done. More ids make a group call: they are
     /// invited once the first has answered (as with --invite).
     Call {
         /// The callee's id. Ids are base64url and may start with '-'.

@@ -63,6 +63,10 @@ pub async fn drive(
     tokio::pin!(late_at);
     let started = std::time::Instant::now();
     let (mut held, mut sends_done, mut hung_up, mut accepted) = (false, false, false, false);
+    // Hang up only once the media path came up: a slow setup (a relay, heavy
+    // loss) still gets its seconds of media, and one that never comes up ends
+    // at the engine's connect timeout, as a failure.
+    let mut connected = false;
     loop {
         tokio::select! {
             ev = call.next_event() => {
@@ -89,7 +93,12 @@ pub async fn drive(
                         }
                     }
                     CallEvent::SendsDone => sends_done = true,
-                    CallEvent::Connected { .. } if media => screen.connected(),
+                    CallEvent::Connected { .. } => {
+                        connected = true;
+                        if media {
+                            screen.connected();
+                        }
+                    }
                     CallEvent::Ended { .. } => break,
                     _ => {}
                 }
@@ -110,7 +119,7 @@ pub async fn drive(
                 call.command(CallCommand::SendFiles(files)).await.ok();
             }
         }
-        if held && sends_done && late_left == 0 && !hung_up {
+        if held && sends_done && connected && late_left == 0 && !hung_up {
             hung_up = true;
             call.command(CallCommand::Hangup).await.ok();
         }

@@ -96,7 +96,20 @@ pub(super) async fn run_chat(
     peer: PeerId,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Nothing to send is done at once, open channel or not: a call whose data
+    // channel never opens (its SCTP association gave up under heavy loss) must
+    // not wait on it to hang up.
+    if initial.is_empty() {
+        let _ = internal.send(Internal::ChatSendsDone).await;
+    }
     if dc.wait_open().await.is_err() {
+        if !initial.is_empty() {
+            tracing::warn!(
+                "chat: the channel closed before it opened; {} message(s) not sent",
+                initial.len()
+            );
+            let _ = internal.send(Internal::ChatSendsDone).await;
+        }
         return;
     }
     let mut unacked: Vec<String> = Vec::new();
@@ -112,7 +125,7 @@ pub(super) async fn run_chat(
             Err(e) => tracing::warn!("chat send: {e}"),
         }
     }
-    if unacked.is_empty() {
+    if !initial.is_empty() && unacked.is_empty() {
         let _ = internal.send(Internal::ChatSendsDone).await;
     }
     let mut more_open = true;
@@ -288,7 +301,22 @@ pub(super) async fn run_files(
         ask,
         peer,
     } = plan;
+    // As for chat: no initial files, nothing to wait for.
+    if initial.is_empty() {
+        let _ = internal.send(Internal::FileSendsDone).await;
+    }
     if dc.wait_open().await.is_err() {
+        for f in &initial {
+            let name = f
+                .name
+                .clone()
+                .unwrap_or_else(|| f.path.display().to_string());
+            let why = format!("{name}: the file channel closed before it opened");
+            let _ = internal.send(Internal::TransferFailed(why)).await;
+        }
+        if !initial.is_empty() {
+            let _ = internal.send(Internal::FileSendsDone).await;
+        }
         return;
     }
     let (tev_tx, mut tev_rx) = mpsc::channel(TRANSFER_EVENT_QUEUE);
