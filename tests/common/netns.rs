@@ -429,32 +429,10 @@ impl Lab {
     /// the message type at byte 13), `limit` with a burst of `count` lets that
     /// many matches through to DROP an hour.
     pub fn drop_first_handshake(&self, site: usize, msg_type: u8, count: u32) {
-        let r = &self.sites[site].router;
         let expr = format!("0>>22&0x3C@8>>24=0x16&&0>>22&0x3C@21>>24={msg_type:#x}");
         let burst = count.to_string();
-        self.exec(
-            r,
-            &[
-                "iptables",
-                "-I",
-                "FORWARD",
-                "1",
-                "-p",
-                "udp",
-                "-m",
-                "u32",
-                "--u32",
-                &expr,
-                "-m",
-                "limit",
-                "--limit",
-                "1/hour",
-                "--limit-burst",
-                &burst,
-                "-j",
-                "DROP",
-            ],
-        );
+        let limit = ["-m", "limit", "--limit", "1/hour", "--limit-burst", &burst];
+        self.drop_u32(site, &expr, &limit);
     }
 
     /// Drops every DTLS application-data record through the site's router (either
@@ -462,20 +440,34 @@ impl Lab {
     /// That is all of SCTP (RFC 8261), so no data channel opens, while STUN,
     /// the DTLS handshake and SRTP pass. Counted by [`Lab::handshakes_dropped`].
     pub fn drop_dtls_application_data(&self, site: usize) {
+        self.drop_u32(site, "0>>22&0x3C@8>>24=0x17", &[]);
+    }
+
+    /// Inserts a FORWARD rule at the site's router that drops UDP packets
+    /// matching the iptables `u32` expression `expr` (and `more` matches).
+    fn drop_u32(&self, site: usize, expr: &str, more: &[&str]) {
         let r = &self.sites[site].router;
-        let expr = "0>>22&0x3C@8>>24=0x17";
-        self.exec(
-            r,
-            &[
-                "iptables", "-I", "FORWARD", "1", "-p", "udp", "-m", "u32", "--u32", expr, "-j",
-                "DROP",
-            ],
-        );
+        let mut args = vec![
+            "iptables", "-I", "FORWARD", "1", "-p", "udp", "-m", "u32", "--u32", expr,
+        ];
+        args.extend_from_slice(more);
+        args.extend_from_slice(&["-j", "DROP"]);
+        self.exec(r, &args);
     }
 
     /// Packets the site's router dropped by [`Lab::drop_first_handshake`]'s and
     /// [`Lab::drop_dtls_application_data`]'s rules.
     pub fn handshakes_dropped(&self, site: usize) -> u64 {
+        self.forward_rules(site)
+            .lines()
+            .filter(|l| l.contains("u32") && l.contains("DROP"))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// The site's router's FORWARD rules with exact packet and byte counters
+    /// (`iptables -L FORWARD -v -x -n`).
+    fn forward_rules(&self, site: usize) -> String {
         let r = &self.sites[site].router;
         let out = Command::new("ip")
             .args([
@@ -483,11 +475,7 @@ impl Lab {
             ])
             .output()
             .expect("iptables -L");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.contains("u32") && l.contains("DROP"))
-            .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
-            .sum()
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Starts counting the bytes the site's router forwards to the WAN (IP
@@ -499,14 +487,7 @@ impl Lab {
 
     /// Bytes forwarded to the WAN since [`Lab::count_uplink`].
     pub fn uplink_bytes(&self, site: usize) -> u64 {
-        let r = &self.sites[site].router;
-        let out = Command::new("ip")
-            .args([
-                "netns", "exec", r, "iptables", "-L", "FORWARD", "-v", "-x", "-n",
-            ])
-            .output()
-            .expect("iptables -L");
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = self.forward_rules(site);
         // The counting rule: no target (so the protocol, `all` or `0` by the
         // iptables version, is the third field), out-interface wan0.
         text.lines()
