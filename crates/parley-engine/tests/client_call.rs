@@ -22,6 +22,10 @@
 //!   frames that match clip frames (PSNR ≥ 30 dB); after switching A's microphone
 //!   from a 440 Hz to a 1000 Hz tone, B hears 1000 Hz; after switching B's speakers,
 //!   the audio goes to the new sink and no longer to the old one;
+//! - a folder dropped on a call that still rings and cancelled before the
+//!   callee answers ends as cancelled at the caller, leaves the queue, and is
+//!   never offered: once the call connects, only a file sent afterwards
+//!   reaches the callee;
 //! - the built-in echo test contact is online, answers a call through a real second
 //!   peer connection and sends our own video back (PSNR ≥ 25 dB against the frames we
 //!   sent, after two encodes) and our chat message.
@@ -475,6 +479,94 @@ async fn the_receiver_decides_and_either_side_can_cancel() {
     assert!(std::fs::read(downloads.join("big.bin")).unwrap() == big);
     assert_eq!(listing(), ["big.bin"]);
 
+    a.hangup().await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_cancelled_while_the_call_rings_is_never_sent() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (b, mut bev) = Client::start(config(db.path(), None)).await.unwrap();
+    let url = b.connection().url.clone();
+    let (a, mut aev) = Client::start(config(da.path(), Some(url))).await.unwrap();
+    let idb = id_of(&b);
+    a.profile().add_contact(&idb, Some("Bob")).unwrap();
+    a.refresh_contacts().await;
+    until(&mut aev, "bob online", |e| match e {
+        ClientEvent::Presence { id, online: true } if *id == idb => Some(()),
+        _ => None,
+    })
+    .await;
+    a.call(idb.clone()).await.unwrap();
+    let incoming = until(&mut bev, "incoming call", |e| match e {
+        ClientEvent::IncomingCall(info) => Some(info.clone()),
+        _ => None,
+    })
+    .await;
+
+    // While it rings, Alice drops a folder of two files, then cancels it.
+    let folder = da.path().join("trip");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("one.txt"), b"first").unwrap();
+    std::fs::write(folder.join("two.txt"), b"second").unwrap();
+    a.send_files(idb.clone(), vec![folder]).await.unwrap();
+    let queued = a.profile().outbox(None).unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    let batch_id = queued[0].batch.clone().expect("a folder's batch").id;
+    a.transfer(TransferCommand::Cancel {
+        transfer_id: batch_id,
+    })
+    .await
+    .unwrap();
+    let mut ended = Vec::new();
+    while ended.len() < 2 {
+        let (name, outcome) =
+            transfer_event(&mut aev, "the folder's files cancelled", |e| match e {
+                TransferEvent::Failed { name, outcome, .. } => Some((name.clone(), *outcome)),
+                _ => None,
+            })
+            .await;
+        assert_eq!(outcome, TransferOutcome::Cancelled, "{name}");
+        ended.push(name);
+    }
+    ended.sort();
+    assert_eq!(ended, ["trip/one.txt", "trip/two.txt"]);
+    assert!(
+        a.profile().outbox(None).unwrap().is_empty(),
+        "left the queue"
+    );
+
+    // Bob answers; a file sent now arrives, and nothing of the folder does
+    // (offers go out in order on one channel: the folder's would come first).
+    b.accept(&incoming.call_id).await.unwrap();
+    until(&mut aev, "connected", |e| match e {
+        ClientEvent::Call(i) if i.state == CallPhase::Connected => Some(()),
+        _ => None,
+    })
+    .await;
+    let after = da.path().join("after.txt");
+    std::fs::write(&after, b"after").unwrap();
+    a.send_files(idb.clone(), vec![after]).await.unwrap();
+    until(&mut bev, "after.txt received", |e| match e {
+        ClientEvent::Transfer { event, .. } => match event {
+            TransferEvent::Incoming(p) | TransferEvent::Offered(p) if p.name != "after.txt" => {
+                panic!("offered at Bob: {}", p.name)
+            }
+            TransferEvent::Completed { name, .. } => {
+                assert_eq!(name, "after.txt", "only the file sent after arrives");
+                Some(())
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    let listing: Vec<_> = std::fs::read_dir(db.path().join("downloads"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(listing, ["after.txt"]);
     a.hangup().await;
     a.shutdown().await;
     b.shutdown().await;

@@ -354,6 +354,38 @@ fn skip_queued(
     events
 }
 
+/// The user cancelled `id` (a transfer id, or a folder's batch id) while its
+/// files still wait for the call's file channel (the call rings, or its
+/// channel has not opened): takes those files out of `files` and returns,
+/// for each, the member it was for (`None`: the first) and its `Failed`
+/// event (cancelled), as a queued file's cancel reports it.
+pub(super) fn take_cancelled(
+    files: &mut Vec<FileToSend>,
+    id: &str,
+) -> Vec<(Option<parley_proto::PeerId>, TransferEvent)> {
+    let (cancelled, kept): (Vec<_>, Vec<_>) = std::mem::take(files).into_iter().partition(|f| {
+        f.transfer_id.as_deref() == Some(id) || f.batch.as_ref().is_some_and(|b| b.id == id)
+    });
+    *files = kept;
+    cancelled
+        .into_iter()
+        .map(|f| {
+            let name = display_name(&f);
+            tracing::info!(%id, %name, "file cancelled before its channel opened");
+            let event = TransferEvent::Failed {
+                transfer_id: f.transfer_id.clone().unwrap_or_default(),
+                name,
+                bytes_total: 0,
+                outcome: TransferOutcome::Cancelled,
+                reason: CANCELLED_QUEUED.to_owned(),
+                direction: TransferDirection::Sending,
+                batch: f.batch.clone(),
+            };
+            (f.to, event)
+        })
+        .collect()
+}
+
 /// The name a file is offered under, as the user knows it.
 fn display_name(f: &FileToSend) -> String {
     f.name.clone().unwrap_or_else(|| {

@@ -13,7 +13,8 @@ use super::file_sends::{inbound_channel, Cancelled, FileSends, MAX_CONCURRENT_SE
 use super::FileToSend;
 use crate::channel::{memory_pair, MessageSink};
 use crate::transfer::{
-    serve_file_channel, ReceiveSession, TransferCommand, TransferEvent, TransferOutcome,
+    serve_file_channel, ReceiveSession, TransferCommand, TransferDirection, TransferEvent,
+    TransferOutcome,
 };
 
 /// Waits for the next event `f` picks, skipping the others.
@@ -281,4 +282,47 @@ async fn a_no_to_a_folder_stops_the_rest_of_it() {
         std::fs::read_dir(dst.path()).unwrap().next().is_none(),
         "nothing written"
     );
+}
+
+#[test]
+fn files_still_waiting_for_the_channel_are_cancelled_by_id_or_by_folder() {
+    use super::file_sends::take_cancelled;
+    let batch = crate::transfer::Batch {
+        id: "b".repeat(32),
+        name: "trip".into(),
+        files: 2,
+        size: 11,
+    };
+    let file = |name: &str, id: &str, batch: Option<&crate::transfer::Batch>| FileToSend {
+        path: PathBuf::from(format!("/tmp/{name}")),
+        name: Some(name.into()),
+        to: None,
+        transfer_id: Some(id.repeat(32)),
+        batch: batch.cloned(),
+    };
+    let mut waiting = vec![
+        file("trip/one.txt", "1", Some(&batch)),
+        file("alone.txt", "2", None),
+        file("trip/two.txt", "3", Some(&batch)),
+    ];
+    let ended = take_cancelled(&mut waiting, &batch.id);
+    let names: Vec<_> = ended
+        .iter()
+        .map(|(_, e)| match e {
+            TransferEvent::Failed {
+                name,
+                outcome: TransferOutcome::Cancelled,
+                direction: TransferDirection::Sending,
+                batch: Some(b),
+                ..
+            } if b.id == batch.id => name.as_str(),
+            other => panic!("not a folder file's cancel: {other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["trip/one.txt", "trip/two.txt"]);
+    assert_eq!(waiting.len(), 1, "the file on its own stays");
+    assert!(take_cancelled(&mut waiting, &"9".repeat(32)).is_empty());
+    let ended = take_cancelled(&mut waiting, &"2".repeat(32));
+    assert_eq!(ended.len(), 1);
+    assert!(waiting.is_empty());
 }

@@ -7,10 +7,12 @@ use parley_proto::{ClientMessage, ErrorCode, PeerId, ServerMessage};
 use rand::RngCore as _;
 use tokio::sync::mpsc;
 
+use super::file_sends::take_cancelled;
 use super::{CallCommand, CallEvent, CallOptions, RING_TIMEOUT_MS};
 use crate::call::CallError;
 use crate::rtc::IceCandidate;
 use crate::signaling::{SignalEvent, SignalingClient};
+use crate::transfer::TransferCommand;
 use crate::{Error, Result};
 
 /// A fresh call id: 16 random bytes, hex (fits the protocol's 1–64 `[A-Za-z0-9_-]`).
@@ -74,6 +76,13 @@ pub(super) async fn ring(
                 Some(CallCommand::Chat(text)) => opts.chat.push(text),
                 Some(CallCommand::SendFile(file)) => opts.send_files.push(file),
                 Some(CallCommand::SendFiles(files)) => opts.send_files.extend(files),
+                // A file (or folder) cancelled before the call was answered
+                // is never offered.
+                Some(CallCommand::Transfer(TransferCommand::Cancel { transfer_id })) => {
+                    for (_, event) in take_cancelled(&mut opts.send_files, &transfer_id) {
+                        let _ = events.send(CallEvent::Transfer { peer: to.clone(), event }).await;
+                    }
+                }
                 Some(other) => tracing::debug!("ignoring {other:?} while ringing"),
             },
             ev = sig_rx.recv() => {

@@ -26,7 +26,7 @@ mod sfu;
 use super::{CallCommand, CallEvent, CallOptions, CallReport, TrackKind};
 use crate::rtc::{IceCandidate, RtcEvent};
 use crate::signaling::SignalEvent;
-use crate::transfer::{TransferDirection, TransferEvent};
+use crate::transfer::{TransferCommand, TransferDirection, TransferEvent};
 use crate::{Error, Result};
 
 /// Period of [`CallEvent::Stats`], ms.
@@ -183,6 +183,17 @@ impl Room {
         };
         if let Some(file) = handed_back {
             self.opts.send_files.push(file);
+        }
+    }
+
+    /// Cancels the files of `id` (a transfer id or a folder's batch id) that
+    /// wait in `opts` for a file channel, and reports each as cancelled.
+    async fn cancel_waiting_files(&mut self, id: &str) {
+        for (to, event) in super::file_sends::take_cancelled(&mut self.opts.send_files, id) {
+            let peer = to.or_else(|| self.first_link().map(|l| l.peer.clone()));
+            if let Some(peer) = peer {
+                let _ = self.events.send(CallEvent::Transfer { peer, event }).await;
+            }
         }
     }
 
@@ -511,6 +522,9 @@ impl Room {
             }
             // Transfer ids are unique: the link that has it acts.
             CallCommand::Transfer(command) => {
+                if let TransferCommand::Cancel { transfer_id } = &command {
+                    self.cancel_waiting_files(transfer_id).await;
+                }
                 for link in self.links.values() {
                     link.transfer_command(command.clone()).await;
                 }
