@@ -9,7 +9,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use parley_engine::client::{Client, ClientConfig, ClientEvent, NoMedia};
 use parley_engine::storage::Profile;
-use parley_engine::transfer::{TransferCommand, TransferDirection, TransferEvent};
+use parley_engine::transfer::{
+    TransferCommand, TransferDirection, TransferEvent, TransferProgress,
+};
 use parley_proto::PeerId;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -211,23 +213,13 @@ pub async fn receive(
         };
         match event {
             TransferEvent::Incoming(p) => {
-                // One question per folder: its id answers all of its offers.
-                let id = match &p.batch {
-                    Some(b) if !asked.insert(b.id.clone()) => continue,
-                    Some(b) => {
-                        println!("asked folder {} {} {}", b.name, b.files, b.size);
-                        b.id.clone()
-                    }
-                    None => {
-                        println!("asked file {} {}", p.name, p.bytes_total);
-                        p.transfer_id
-                    }
-                };
-                let command = match ask {
-                    Some(true) => TransferCommand::Accept { transfer_id: id },
-                    _ => TransferCommand::Decline { transfer_id: id },
-                };
-                let _ = client.transfer(command).await;
+                let (line, command) = answer(&mut asked, &p, ask == Some(true));
+                if let Some(line) = line {
+                    println!("{line}");
+                }
+                if let Err(e) = client.transfer(command).await {
+                    eprintln!("answer to {} not delivered: {e}", p.name);
+                }
             }
             TransferEvent::Offered(p) if p.direction == TransferDirection::Receiving => {
                 eprintln!("receiving {} from byte {}", p.name, p.bytes_done);
@@ -278,5 +270,81 @@ async fn linger(events: &mut mpsc::Receiver<ClientEvent>, mut senders: Vec<PeerI
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => return,
         }
+    }
+}
+
+/// `receive --ask`'s answer to an offer (`yes`: accept), and the line to print
+/// for it (`None`: its folder was printed already). A folder is answered by its
+/// batch id and printed once (`asked folder NAME FILES BYTES`), but answered
+/// again at each of its offers that asks: one asks only while no answer has
+/// reached the session (it closed before ours arrived, and the sender offers
+/// the folder again in a new one), and answering a decided folder again only
+/// records the same decision.
+fn answer(
+    asked: &mut HashSet<String>,
+    p: &TransferProgress,
+    yes: bool,
+) -> (Option<String>, TransferCommand) {
+    let (line, transfer_id) = match &p.batch {
+        Some(b) => {
+            let first = asked.insert(b.id.clone());
+            let line = format!("asked folder {} {} {}", b.name, b.files, b.size);
+            (first.then_some(line), b.id.clone())
+        }
+        None => {
+            let line = format!("asked file {} {}", p.name, p.bytes_total);
+            (Some(line), p.transfer_id.clone())
+        }
+    };
+    let command = match yes {
+        true => TransferCommand::Accept { transfer_id },
+        false => TransferCommand::Decline { transfer_id },
+    };
+    (line, command)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_engine::transfer::Batch;
+
+    fn offer(id: &str, batch: Option<&Batch>) -> TransferProgress {
+        TransferProgress {
+            transfer_id: id.repeat(32),
+            name: "x".into(),
+            bytes_done: 0,
+            bytes_total: 5,
+            direction: TransferDirection::Receiving,
+            batch: batch.cloned(),
+        }
+    }
+
+    #[test]
+    fn a_folder_is_printed_once_and_answered_at_every_offer_that_asks() {
+        let batch = Batch {
+            id: "b".repeat(32),
+            name: "trip".into(),
+            files: 2,
+            size: 10,
+        };
+        let mut asked = HashSet::new();
+        let accept = TransferCommand::Accept {
+            transfer_id: batch.id.clone(),
+        };
+        let (line, command) = answer(&mut asked, &offer("1", Some(&batch)), true);
+        assert_eq!(line.as_deref(), Some("asked folder trip 2 10"));
+        assert_eq!(command, accept);
+        // The session closed before the answer arrived; the folder asks again.
+        let (line, command) = answer(&mut asked, &offer("2", Some(&batch)), true);
+        assert_eq!(line, None);
+        assert_eq!(command, accept);
+        let (line, command) = answer(&mut asked, &offer("3", None), false);
+        assert_eq!(line.as_deref(), Some("asked file x 5"));
+        assert_eq!(
+            command,
+            TransferCommand::Decline {
+                transfer_id: "3".repeat(32)
+            }
+        );
     }
 }
