@@ -604,16 +604,18 @@ pub fn expand_dropped(paths: &[PathBuf]) -> Vec<crate::storage::ToQueue> {
                     files: entries.len() as u64,
                     size: entries.iter().map(|e| e.2).sum(),
                 };
-                out.extend(entries.into_iter().map(|(path, name, _)| ToQueue {
+                out.extend(entries.into_iter().map(|(path, name, size)| ToQueue {
                     path,
                     name,
                     batch: Some(batch.clone()),
+                    size,
                 }));
             }
             Ok(m) if m.is_file() => out.push(ToQueue {
                 path: p.clone(),
                 name: None,
                 batch: None,
+                size: m.len(),
             }),
             _ => {}
         }

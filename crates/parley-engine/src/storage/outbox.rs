@@ -41,10 +41,35 @@ pub struct ToQueue {
     pub name: Option<String>,
     /// Its dropped folder.
     pub batch: Option<Batch>,
+    /// Its size, bytes (0 for an empty folder): what its folder's
+    /// [`Batch::size`] counts for it.
+    pub size: u64,
 }
 
 fn batch_json(batch: Option<&Batch>) -> Option<String> {
     batch.and_then(|b| serde_json::to_string(b).ok())
+}
+
+/// Per dropped folder (batch id), how many of `files` and how many of their
+/// bytes are queued already (in `queued`, or earlier in `files`), so stay
+/// with the folder they were queued with.
+fn already_queued_by_folder(
+    queued: &std::collections::HashMap<PathBuf, OutboxEntry>,
+    files: &[ToQueue],
+) -> std::collections::HashMap<String, (u64, u64)> {
+    let mut seen: std::collections::HashSet<&PathBuf> = queued.keys().collect();
+    let mut out = std::collections::HashMap::<String, (u64, u64)>::new();
+    for f in files {
+        if seen.insert(&f.path) {
+            continue;
+        }
+        if let Some(b) = &f.batch {
+            let e = out.entry(b.id.clone()).or_default();
+            e.0 += 1;
+            e.1 += f.size;
+        }
+    }
+    out
 }
 
 impl Profile {
@@ -83,6 +108,7 @@ impl Profile {
             path,
             name,
             batch: None,
+            size: 0,
         };
         let mut one = self.outbox_queue_many(peer, vec![file])?;
         Ok(one.pop().expect("one file in, one entry out"))
@@ -91,6 +117,11 @@ impl Profile {
     /// [`outbox_queue`](Self::outbox_queue) for many files at once, in one
     /// transaction (a dropped folder of 10,000 files reads the queue once and
     /// commits once). Returns their entries in the order given.
+    ///
+    /// A file already queued keeps its entry and its folder (a send of it may
+    /// be under way, naming that folder); a folder dropped again counts only
+    /// its files not queued before ([`Batch::files`] and [`Batch::size`] of
+    /// the new entries leave the others out).
     ///
     /// Errors: [`crate::Error::Storage`] (nothing is queued then).
     pub fn outbox_queue_many(
@@ -103,6 +134,7 @@ impl Profile {
             .into_iter()
             .map(|e| (e.path.clone(), e))
             .collect();
+        let counted_elsewhere = already_queued_by_folder(&queued, &files);
         let mut db = self.db();
         let tx = db.transaction()?;
         let mut out = Vec::with_capacity(files.len());
@@ -111,17 +143,22 @@ impl Profile {
                 "INSERT OR REPLACE INTO outbox (transfer_id, peer, path, name, queued_at_ms, attempts, batch)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
             )?;
-            let mut rebatch = tx.prepare("UPDATE outbox SET batch = ?2 WHERE transfer_id = ?1")?;
-            for ToQueue { path, name, batch } in files {
-                if let Some(e) = queued.get_mut(&path) {
-                    // Dropped again as part of a new folder: it goes with
-                    // that folder now (whose counts include it).
-                    if batch.is_some() && e.batch != batch {
-                        rebatch.execute(params![e.transfer_id, batch_json(batch.as_ref())])?;
-                        e.batch = batch;
-                    }
+            for ToQueue {
+                path,
+                name,
+                mut batch,
+                ..
+            } in files
+            {
+                if let Some(e) = queued.get(&path) {
                     out.push(e.clone());
                     continue;
+                }
+                if let Some(b) = batch.as_mut() {
+                    if let Some((n, bytes)) = counted_elsewhere.get(&b.id) {
+                        b.files = b.files.saturating_sub(*n);
+                        b.size = b.size.saturating_sub(*bytes);
+                    }
                 }
                 let id: [u8; 16] = rand::random();
                 let entry = OutboxEntry {
@@ -277,16 +314,41 @@ mod tests {
             files: 2,
             size: 10,
         };
-        let files = ["a", "b"].map(|n| ToQueue {
+        let file = |n: &str, batch: &Batch| ToQueue {
             path: format!("/data/trip/{n}").into(),
             name: Some(format!("trip/{n}")),
             batch: Some(batch.clone()),
-        });
+            size: 5,
+        };
+        let files = ["a", "b"].map(|n| file(n, &batch));
         let queued = p.outbox_queue_many(&peer(2), files.to_vec()).unwrap();
         drop(p);
         let p = Profile::open(dir.path()).unwrap();
         let read = p.outbox(None).unwrap();
         assert_eq!(read, queued);
         assert!(read.iter().all(|e| e.batch.as_ref() == Some(&batch)));
+
+        // The folder dropped again with one more file: a and b keep their
+        // folder (a send of them may be under way); the new one counts c only.
+        let again = Batch {
+            id: "ef".repeat(16),
+            files: 3,
+            size: 15,
+            ..batch.clone()
+        };
+        let files = ["a", "b", "c"].map(|n| file(n, &again));
+        let entries = p.outbox_queue_many(&peer(2), files.to_vec()).unwrap();
+        assert_eq!(entries[..2], queued[..]);
+        let only_c = Batch {
+            files: 1,
+            size: 5,
+            ..again
+        };
+        assert_eq!(entries[2].batch.as_ref(), Some(&only_c));
+        drop(p);
+        let p = Profile::open(dir.path()).unwrap();
+        let read = p.outbox(None).unwrap();
+        assert_eq!(read[..2], queued[..]);
+        assert_eq!(read[2].batch.as_ref(), Some(&only_c));
     }
 }
