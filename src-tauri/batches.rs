@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use parley_engine::storage::OutboxEntry;
+use parley_engine::storage::{OutboxEntry, ReceivedFolderFile};
 use parley_engine::transfer::{Batch, TransferDirection, TransferEvent, TransferOutcome};
 use parley_proto::PeerId;
 
@@ -80,6 +80,37 @@ impl Batches {
                 Some(view(f, id))
             })
             .collect()
+    }
+
+    /// Folders being received whose files arrived in an earlier session
+    /// (kept in the profile): each counts those files, so a folder that goes
+    /// on after the app restarted ends when the rest arrives. Nothing is shown
+    /// for them until a file of theirs moves again.
+    pub fn add_received(&mut self, received: &[ReceivedFolderFile]) {
+        for f in received {
+            let folder = self.folders.entry(f.batch.id.clone()).or_insert_with(|| {
+                new_folder(
+                    f.batch.clone(),
+                    f.peer.clone(),
+                    TransferDirection::Receiving,
+                )
+            });
+            if folder.path.is_none() {
+                folder.path = folder_path(&f.path, &f.name);
+            }
+            folder
+                .files
+                .insert(f.transfer_id.clone(), File::Completed(f.bytes));
+            self.member_of
+                .insert(f.transfer_id.clone(), f.batch.id.clone());
+        }
+    }
+
+    /// The folder we receive that the file `transfer_id` is in, and who
+    /// sends it.
+    pub fn receiving_folder_of(&self, transfer_id: &str) -> Option<(&Batch, &PeerId)> {
+        let folder = self.folders.get(self.member_of.get(transfer_id)?)?;
+        (folder.direction == TransferDirection::Receiving).then_some((&folder.batch, &folder.peer))
     }
 
     /// Applies `ev` if it concerns a file of a folder: `Some` with the
@@ -396,6 +427,51 @@ mod tests {
             ..progress("9", "x", 0)
         });
         assert!(b.apply(&peer(), &single).is_none());
+    }
+
+    #[test]
+    fn a_folder_received_across_a_restart_counts_what_arrived_before() {
+        // The app restarted after file 0 of three arrived; the sender offers
+        // the other two again.
+        let mut b = Batches::default();
+        b.add_received(&[ReceivedFolderFile {
+            transfer_id: "0".into(),
+            peer: peer(),
+            batch: trip(),
+            name: "trip/a".into(),
+            path: "/in/trip/a".into(),
+            bytes: 10,
+        }]);
+        assert_eq!(b.receiving_folder_of("0").map(|f| f.0), Some(&trip()));
+        for (i, name) in [(1, "trip/b"), (2, "trip/c")] {
+            b.apply(
+                &peer(),
+                &TransferEvent::Offered(progress(&i.to_string(), name, 0)),
+            );
+        }
+        let v = b
+            .apply(&peer(), &completed("1", "trip/b"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (v.files_done, v.bytes_done, v.state),
+            (Some(2), 20, "active")
+        );
+        let v = b
+            .apply(&peer(), &completed("2", "trip/c"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (v.files_done, v.bytes_done, v.state),
+            (Some(3), 30, "completed")
+        );
+        assert_eq!(v.path.as_deref(), Some("/in/trip"));
+        // A file whose `complete` was lost comes back "already there": counted once.
+        let v = b
+            .apply(&peer(), &completed("0", "trip/a"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.files_done, Some(3));
     }
 
     #[test]

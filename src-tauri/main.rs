@@ -72,6 +72,11 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     for v in batches.add_queued(&queued) {
         history.insert(v.transfer_id.clone(), v);
     }
+    // A folder we were receiving goes on counting what arrived before.
+    match profile.folder_files_received() {
+        Ok(files) => batches.add_received(&files),
+        Err(e) => tracing::warn!("received folder files: {e}"),
+    }
     let default_download_dir = match std::env::var_os("PARLEY_DOWNLOAD_DIR") {
         Some(d) => PathBuf::from(d),
         None => app

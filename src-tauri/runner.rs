@@ -9,6 +9,7 @@ use parley_engine::client::{
 };
 use parley_engine::rtc::RtcConfig;
 use parley_engine::storage::Direction as ChatDirection;
+use parley_engine::transfer::{TransferDirection, TransferEvent};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -269,6 +270,7 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
                 let view = {
                     let mut inner = state.inner.lock().await;
                     let inner = &mut *inner;
+                    keep_received_folder_file(&state.profile, &inner.batches, &event);
                     // A file of a dropped folder shows as the folder.
                     match inner.batches.apply(&peer, &event) {
                         Some(folder) => {
@@ -284,6 +286,13 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
                 if let Some(record) = view.as_ref().and_then(transfers::record) {
                     if let Err(e) = state.profile.record_transfer(&record) {
                         tracing::warn!("transfer history: {e}");
+                    }
+                    // A folder's own rows are no longer needed.
+                    let folder = view.as_ref().filter(|v| v.files_total.is_some());
+                    if let Some(v) = folder {
+                        if let Err(e) = state.profile.folder_files_forget(&v.transfer_id) {
+                            tracing::warn!("received folder files: {e}");
+                        }
                     }
                 }
                 if let Some(v) = view {
@@ -310,5 +319,39 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
             ClientEvent::Error { code, message } => emit_error(&app, code, message),
             _ => {}
         }
+    }
+}
+
+/// Keeps a file of a folder we receive that arrived (`ev`) in the profile, so
+/// the folder still counts it after a restart ([`crate::batches::Batches::add_received`]).
+fn keep_received_folder_file(
+    profile: &parley_engine::storage::Profile,
+    batches: &crate::batches::Batches,
+    ev: &TransferEvent,
+) {
+    let TransferEvent::Completed {
+        transfer_id,
+        name,
+        path,
+        bytes,
+        direction: TransferDirection::Receiving,
+        ..
+    } = ev
+    else {
+        return;
+    };
+    let Some((batch, peer)) = batches.receiving_folder_of(transfer_id) else {
+        return;
+    };
+    let file = parley_engine::storage::ReceivedFolderFile {
+        transfer_id: transfer_id.clone(),
+        peer: peer.clone(),
+        batch: batch.clone(),
+        name: name.clone(),
+        path: path.clone(),
+        bytes: *bytes,
+    };
+    if let Err(e) = profile.folder_file_received(&file) {
+        tracing::warn!("received folder files: {e}");
     }
 }

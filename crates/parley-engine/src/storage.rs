@@ -18,9 +18,11 @@ use parley_proto::data::ChatMessage;
 use parley_proto::PeerId;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
+mod folder_files;
 mod outbox;
 mod transfers;
 
+pub use folder_files::{ReceivedFolderFile, FOLDER_FILES_KEPT_MS};
 pub use outbox::{OutboxEntry, ToQueue};
 pub use transfers::{TransferEnd, TransferRecord, MAX_TRANSFER_HISTORY};
 
@@ -32,7 +34,7 @@ use crate::{Error, Result};
 pub const DB_FILE_NAME: &str = "parley.db";
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// Longest contact name accepted, chars.
 pub const MAX_CONTACT_NAME_CHARS: usize = 100;
@@ -482,7 +484,26 @@ fn migrate(conn: &Connection) -> Result<()> {
              COMMIT;"
         ))?;
     }
-    // Future migrations: `if version < 6 { … PRAGMA user_version = 6; }`.
+    if version < 6 {
+        // Files of folders being received that arrived (storage/folder_files.rs).
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS folder_files (
+                 transfer_id TEXT PRIMARY KEY NOT NULL,
+                 batch_id    TEXT NOT NULL,
+                 batch       TEXT NOT NULL,
+                 peer        TEXT NOT NULL,
+                 name        TEXT NOT NULL,
+                 path        TEXT NOT NULL,
+                 bytes       INTEGER NOT NULL,
+                 at_ms       INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS folder_files_by_batch ON folder_files (batch_id);
+             PRAGMA user_version = 6;
+             COMMIT;",
+        )?;
+    }
+    // Future migrations: `if version < 7 { … PRAGMA user_version = 7; }`.
     Ok(())
 }
 
