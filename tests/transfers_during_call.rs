@@ -3,18 +3,17 @@
 //! (tc tbf in her router's namespace), to `parley-cli answer` at Bob, through a
 //! NAT and the real signaling server. Alice sends 640x360 video at 30
 //! frames/s and 2.5 Mbit/s (moving noise, so it needs that bitrate) and audio
-//! (recorded speech) all along; 8 s into the call she offers a file that takes
-//! the rest of the link for about 25 s.
+//! (recorded speech) all along; 8 s into the call she offers a 100 MiB file,
+//! which takes the rest of the link for about two minutes.
 //!
 //! Asserts, as Bob would see it: the video frame rate he decodes while the
 //! file arrives is at least 0.8 × the rate before it, and no freeze in it
 //! lasts more than 1 s; audio keeps flowing (he receives at least 95 % of
 //! the Opus packets Alice sent); the file arrives with its SHA-256.
 //!
-//! Not yet true on a tighter link: with 4 Mbit/s and 1.5 Mbit/s of video the
-//! frame rate fell to about half while the file moved (measured 0.53×; the
-//! data channel's loss-based congestion control fills the bottleneck's
-//! queue). See README.md, "Files during a call".
+//! On a tighter link (4 Mbit/s, 1.5 Mbit/s of video, a 16 MiB file: these
+//! constants changed by hand) it measured 0.96 × with a longest freeze of
+//! 966 ms. See README.md, "Files during a call".
 
 mod common;
 
@@ -27,8 +26,9 @@ use common::{media, stats, success, wait_each, Peer};
 const NAME: &str = "transfers_during_call";
 /// Alice's uplink, Mbit/s.
 const UPLINK_MBIT: u32 = 10;
-/// The file, MiB: about 20 s of the capped link.
-const FILE_MIB: usize = 24;
+/// The file, MiB (issue 14's figure): about 110 s of what the capped link
+/// leaves beside the call.
+const FILE_MIB: usize = 100;
 /// Alice's camera: 640x360 at 30 frames/s, busy enough to need its bitrate.
 const VIDEO: (usize, usize, usize) = (640, 360, 30);
 /// Its bitrate, kbit/s: a quarter of the link.
@@ -113,7 +113,7 @@ fn a_transfer_on_a_slow_link_leaves_the_call_its_frame_rate_and_audio() {
     ];
     let call = lab.spawn_peer(0, &alice, &call);
     let mut outs = wait_each(vec![
-        ("Alice", call, Duration::from_secs(150)),
+        ("Alice", call, Duration::from_secs(360)),
         ("Bob", answer, Duration::from_secs(30)),
     ]);
     let (bob_out, _) = outs.pop().unwrap();

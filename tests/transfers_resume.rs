@@ -11,7 +11,11 @@
 //!    file's size in all (media-free session, signaling and packet overhead
 //!    included);
 //! 2. the same with the sender killed and started again with no file named
-//!    (`parley-cli send ID`: it finishes what its profile had queued).
+//!    (`parley-cli send ID`: it finishes what its profile had queued);
+//! 3. the network changes at about half: Alice's host moves to another
+//!    network (a new link and address; the old link is gone), with both
+//!    processes left running: the file arrives whole, again below 1.1 × its
+//!    size, and Alice's process reconnected on its own.
 
 mod common;
 
@@ -132,11 +136,11 @@ impl Setup {
 }
 
 #[test]
-fn a_transfer_survives_either_side_being_killed_and_restarted() {
+fn a_transfer_survives_a_killed_side_and_a_network_change() {
     if !available(NAME) {
         return;
     }
-    let s = Setup::new();
+    let mut s = Setup::new();
     let long = Duration::from_secs(300);
 
     // 1. Bob's receiver is killed at half, then started again.
@@ -199,4 +203,29 @@ fn a_transfer_survives_either_side_being_killed_and_restarted() {
         "Bob says it arrived:\n{said}"
     );
     s.arrived(&inbox, before, "sender killed");
+
+    // 3. Alice's host changes networks at half; nobody restarts anything.
+    let inbox = s.inbox("inbox-3");
+    let before = s.lab.uplink_bytes(0);
+    let bob = s.receive(&inbox);
+    let mut alice = s.send(Some(&s.big));
+    wait_for_size(&inbox.join(PART), FILE_BYTES / 2, long, &mut alice);
+    let new_ip = s.lab.roam(0);
+    println!(
+        "Alice moved to {new_ip} with {} MiB received",
+        std::fs::metadata(inbox.join(PART)).unwrap().len() >> 20
+    );
+    let (alice_out, _) = wait(alice, long, "Alice, moved");
+    let said = success(&alice_out, "Alice, moved");
+    assert!(
+        said.contains(&format!("sent {FILE_BYTES} big.bin")),
+        "Alice says it was sent:\n{said}"
+    );
+    let (bob_out, _) = wait(bob, long, "Bob");
+    let said = success(&bob_out, "Bob");
+    assert!(
+        said.contains(&format!("received {FILE_BYTES} ")),
+        "Bob says it arrived:\n{said}"
+    );
+    s.arrived(&inbox, before, "network changed");
 }
