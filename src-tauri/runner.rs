@@ -287,8 +287,12 @@ async fn forward(app: AppHandle, mut events: tokio::sync::mpsc::Receiver<ClientE
                     if let Err(e) = state.profile.record_transfer(&record) {
                         tracing::warn!("transfer history: {e}");
                     }
-                    // A folder's own rows are no longer needed.
-                    let folder = view.as_ref().filter(|v| v.files_total.is_some());
+                    // A folder's own rows are no longer needed once it is
+                    // over; one that failed (a dropped connection) goes on
+                    // when the sender offers the rest again.
+                    let folder = view
+                        .as_ref()
+                        .filter(|v| v.files_total.is_some() && v.state != "failed");
                     if let Some(v) = folder {
                         if let Err(e) = state.profile.folder_files_forget(&v.transfer_id) {
                             tracing::warn!("received folder files: {e}");

@@ -276,10 +276,10 @@ async fn linger(events: &mut mpsc::Receiver<ClientEvent>, mut senders: Vec<PeerI
 /// `receive --ask`'s answer to an offer (`yes`: accept), and the line to print
 /// for it (`None`: its folder was printed already). A folder is answered by its
 /// batch id and printed once (`asked folder NAME FILES BYTES`), but answered
-/// again at each of its offers that asks: one asks only while no answer has
-/// reached the session (it closed before ours arrived, and the sender offers
-/// the folder again in a new one), and answering a decided folder again only
-/// records the same decision.
+/// at each of its offers that asks (each offer of a folder not yet answered
+/// in this session asks): an answer can be lost when the session closes
+/// before it arrives, and the sender then offers the folder again in a new
+/// one; answering a decided folder again only records the same decision.
 fn answer(
     asked: &mut HashSet<String>,
     p: &TransferProgress,

@@ -33,6 +33,16 @@ const CANCELLED_QUEUED: &str = "cancelled before it was sent";
 /// receiver declined.
 const DECLINED_FOLDER: &str = "the receiver declined its folder";
 
+/// What [`FileSends::enqueue`] did with a file.
+enum Enqueued {
+    /// Queued.
+    Yes,
+    /// Its transfer id is queued or being sent already.
+    Twice,
+    /// Cancelled before it reached us: report this event.
+    Cancelled(TransferEvent),
+}
+
 /// What [`FileSends::cancel`] did.
 #[derive(Debug)]
 pub(super) enum Cancelled {
@@ -58,7 +68,15 @@ struct State {
     /// Ids of queued files the user cancelled (already reported): skipped
     /// when their turn comes.
     cancelled: HashSet<String>,
+    /// Ids (transfer or batch) the user cancelled before any file of theirs
+    /// reached us (a cancel may overtake its files between the call and this
+    /// task): such files are reported cancelled when they come, not sent.
+    cancelled_early: HashSet<String>,
 }
+
+/// Most ids [`State::cancelled_early`] remembers (beyond, it starts afresh:
+/// ids of transfers we receive land there too, and are never claimed).
+const MAX_CANCELLED_EARLY: usize = 4096;
 
 /// A file being sent: its answer queue (`None` once the channel closed, so
 /// the send ends), its cancel switch and its folder's batch id.
@@ -101,6 +119,10 @@ impl FileSends {
             .map(|(t, _)| t.clone())
             .collect();
         if running.is_empty() && queued.is_empty() {
+            if state.cancelled_early.len() >= MAX_CANCELLED_EARLY {
+                state.cancelled_early.clear();
+            }
+            state.cancelled_early.insert(id.to_owned());
             return Cancelled::NotOurs;
         }
         for t in &running {
@@ -188,7 +210,11 @@ impl FileSends {
         let mut queue: VecDeque<(FileToSend, bool)> = VecDeque::new();
         let mut initial_left = 0;
         for f in initial {
-            initial_left += usize::from(self.enqueue(&mut queue, f, true));
+            match self.enqueue(&mut queue, f, true) {
+                Enqueued::Yes => initial_left += 1,
+                Enqueued::Twice => {}
+                Enqueued::Cancelled(event) => crate::transfer::emit(&events, event).await,
+            }
         }
         if initial_left == 0 {
             let _ = internal.send(Internal::FileSendsDone).await;
@@ -216,7 +242,9 @@ impl FileSends {
             tokio::select! {
                 f = more.recv(), if more_open => match f {
                     Some(f) => {
-                        self.enqueue(&mut queue, f, false);
+                        if let Enqueued::Cancelled(event) = self.enqueue(&mut queue, f, false) {
+                            crate::transfer::emit(&events, event).await;
+                        }
                     }
                     None => more_open = false,
                 },
@@ -243,13 +271,14 @@ impl FileSends {
     /// Puts `f` at the end of the queue; gives it its transfer id now (so it can
     /// be cancelled while it waits). A file whose transfer id is queued or being
     /// sent already is not queued twice (two sends under one id would cut each
-    /// other off): returns `false` then.
+    /// other off); one the user cancelled (or its folder) before it reached us
+    /// is not queued, and its event is returned.
     fn enqueue(
         &self,
         queue: &mut VecDeque<(FileToSend, bool)>,
         mut f: FileToSend,
         first: bool,
-    ) -> bool {
+    ) -> Enqueued {
         let id = f
             .transfer_id
             .as_deref()
@@ -258,16 +287,22 @@ impl FileSends {
         let transfer_id = transfer_id_to_hex(&id);
         {
             let mut state = self.lock();
+            let batch_id = f.batch.as_ref().map(|b| b.id.as_str());
+            let early = |id: &str| state.cancelled_early.contains(id);
+            if early(&transfer_id) || batch_id.is_some_and(early) {
+                f.transfer_id = Some(transfer_id);
+                return Enqueued::Cancelled(cancelled_event(&f));
+            }
             if state.running.contains_key(&transfer_id) || state.queued.contains_key(&transfer_id) {
                 tracing::debug!(%transfer_id, "file queued twice: once is enough");
-                return false;
+                return Enqueued::Twice;
             }
             let queued = (display_name(&f), f.batch.clone());
             state.queued.insert(transfer_id.clone(), queued);
         }
         f.transfer_id = Some(transfer_id);
         queue.push_back((f, first));
-        true
+        Enqueued::Yes
     }
 
     /// Takes `f` out of the queue and returns the future sending it, or `None`
@@ -355,8 +390,9 @@ fn skip_queued(
 }
 
 /// The user cancelled `id` (a transfer id, or a folder's batch id) while its
-/// files still wait for the call's file channel (the call rings, or its
-/// channel has not opened): takes those files out of `files` and returns,
+/// files still wait for the call's file channel (the call rings, or has no
+/// link to take them yet; a link's own waiting files are
+/// [`State::cancelled_early`]'s): takes those files out of `files` and returns,
 /// for each, the member it was for (`None`: the first) and its `Failed`
 /// event (cancelled), as a queued file's cancel reports it.
 pub(super) fn take_cancelled(
@@ -369,21 +405,23 @@ pub(super) fn take_cancelled(
     *files = kept;
     cancelled
         .into_iter()
-        .map(|f| {
-            let name = display_name(&f);
-            tracing::info!(%id, %name, "file cancelled before its channel opened");
-            let event = TransferEvent::Failed {
-                transfer_id: f.transfer_id.clone().unwrap_or_default(),
-                name,
-                bytes_total: 0,
-                outcome: TransferOutcome::Cancelled,
-                reason: CANCELLED_QUEUED.to_owned(),
-                direction: TransferDirection::Sending,
-                batch: f.batch.clone(),
-            };
-            (f.to, event)
-        })
+        .map(|f| (f.to.clone(), cancelled_event(&f)))
         .collect()
+}
+
+/// The `Failed` event (cancelled) of `f`, a file cancelled before it was sent.
+fn cancelled_event(f: &FileToSend) -> TransferEvent {
+    let name = display_name(f);
+    tracing::info!(%name, "file cancelled before it was sent");
+    TransferEvent::Failed {
+        transfer_id: f.transfer_id.clone().unwrap_or_default(),
+        name,
+        bytes_total: 0,
+        outcome: TransferOutcome::Cancelled,
+        reason: CANCELLED_QUEUED.to_owned(),
+        direction: TransferDirection::Sending,
+        batch: f.batch.clone(),
+    }
 }
 
 /// The name a file is offered under, as the user knows it.

@@ -326,3 +326,61 @@ fn files_still_waiting_for_the_channel_are_cancelled_by_id_or_by_folder() {
     assert_eq!(ended.len(), 1);
     assert!(waiting.is_empty());
 }
+
+#[tokio::test]
+async fn a_cancel_that_overtakes_its_files_still_cancels_them() {
+    // The call hands a link its waiting files while a cancel of their folder
+    // is already on its way: the cancel reaches the sends first.
+    let src = tempfile::tempdir().unwrap();
+    let batch = crate::transfer::Batch {
+        id: "b".repeat(32),
+        name: "trip".into(),
+        files: 2,
+        size: 10,
+    };
+    let files: Vec<FileToSend> = ["trip/one.txt", "trip/two.txt", "alone.txt"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let path = src.path().join(format!("{i}"));
+            std::fs::write(&path, b"12345").unwrap();
+            FileToSend {
+                path,
+                name: Some(name.to_string()),
+                to: None,
+                transfer_id: Some(format!("{i:032x}")),
+                batch: name.starts_with("trip/").then(|| batch.clone()),
+            }
+        })
+        .collect();
+    let sends = FileSends::default();
+    assert!(matches!(sends.cancel(&batch.id), Cancelled::NotOurs));
+    let (sink, _peer_rx) = memory_pair(64);
+    let (events_tx, mut events) = mpsc::channel(64);
+    let (report_tx, _reports) = mpsc::channel::<Report>(64);
+    let (_more_tx, more) = mpsc::unbounded_channel();
+    let runner = sends.clone();
+    tokio::spawn(async move {
+        let sink: Arc<dyn MessageSink> = Arc::new(sink);
+        runner
+            .run(files, more, sink, events_tx, Reporter::new(report_tx))
+            .await
+    });
+    let mut cancelled = Vec::new();
+    let offered = loop {
+        match next(&mut events, |ev| Some(ev.clone())).await {
+            TransferEvent::Failed {
+                name,
+                outcome: TransferOutcome::Cancelled,
+                ..
+            } => cancelled.push(name),
+            TransferEvent::Offered(p) => break p.name,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(
+        offered, "alone.txt",
+        "only the file outside the folder goes"
+    );
+    assert_eq!(cancelled, ["trip/one.txt", "trip/two.txt"]);
+}

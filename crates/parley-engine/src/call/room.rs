@@ -190,9 +190,14 @@ impl Room {
     /// wait in `opts` for a file channel, and reports each as cancelled.
     async fn cancel_waiting_files(&mut self, id: &str) {
         for (to, event) in super::file_sends::take_cancelled(&mut self.opts.send_files, id) {
-            let peer = to.or_else(|| self.first_link().map(|l| l.peer.clone()));
-            if let Some(peer) = peer {
-                let _ = self.events.send(CallEvent::Transfer { peer, event }).await;
+            let peer = to
+                .or_else(|| self.first_link().map(|l| l.peer.clone()))
+                .or_else(|| self.invited.iter().next().cloned());
+            match peer {
+                Some(peer) => {
+                    let _ = self.events.send(CallEvent::Transfer { peer, event }).await;
+                }
+                None => tracing::warn!("a cancelled file for no member: {event:?}"),
             }
         }
     }

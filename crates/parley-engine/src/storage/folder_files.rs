@@ -56,16 +56,17 @@ impl Profile {
     }
 
     /// The files kept by [`folder_file_received`](Self::folder_file_received)
-    /// of folders not ended yet, oldest first; rows older than
-    /// [`FOLDER_FILES_KEPT_MS`] are deleted first, and rows this build cannot
-    /// read are skipped.
+    /// of folders not ended yet, oldest first; folders none of whose files
+    /// arrived within [`FOLDER_FILES_KEPT_MS`] are forgotten first, and rows
+    /// this build cannot read are skipped.
     ///
     /// Errors: [`crate::Error::Storage`].
     pub fn folder_files_received(&self) -> Result<Vec<ReceivedFolderFile>> {
         let db = self.db();
         let oldest = now_ms().saturating_sub(FOLDER_FILES_KEPT_MS);
         db.execute(
-            "DELETE FROM folder_files WHERE at_ms < ?1",
+            "DELETE FROM folder_files WHERE batch_id IN
+                 (SELECT batch_id FROM folder_files GROUP BY batch_id HAVING MAX(at_ms) < ?1)",
             [i64::try_from(oldest).unwrap_or(0)],
         )?;
         let mut stmt = db.prepare(
@@ -141,6 +142,24 @@ mod tests {
         let p = Profile::open(dir.path()).unwrap();
         assert_eq!(p.folder_files_received().unwrap(), [file(1), file(2)]);
         p.folder_files_forget(&batch.id).unwrap();
+        assert!(p.folder_files_received().unwrap().is_empty());
+
+        // A folder is forgotten after 30 days without a file arriving, all
+        // of it, not file by file.
+        p.folder_file_received(&file(1)).unwrap();
+        p.folder_file_received(&file(2)).unwrap();
+        let old = i64::try_from(now_ms() - FOLDER_FILES_KEPT_MS - 1000).unwrap();
+        let set_at = |id: String, at: i64| {
+            p.db()
+                .execute(
+                    "UPDATE folder_files SET at_ms = ?2 WHERE transfer_id = ?1",
+                    params![id, at],
+                )
+                .unwrap();
+        };
+        set_at(file(1).transfer_id, old);
+        assert_eq!(p.folder_files_received().unwrap().len(), 2, "one is recent");
+        set_at(file(2).transfer_id, old);
         assert!(p.folder_files_received().unwrap().is_empty());
     }
 }
