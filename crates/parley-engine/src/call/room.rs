@@ -691,7 +691,9 @@ impl Room {
             }
         }
         if let Some(session) = self.sfu.session.take() {
-            self.report.sfu = session.close().await;
+            if let Some(summary) = session.close().await {
+                self.report.sfu = Some(summary);
+            }
         }
         let counters = Arc::clone(&self.media.counters);
         let _ = self.stop.send(true);

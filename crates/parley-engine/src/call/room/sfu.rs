@@ -124,7 +124,10 @@ impl Room {
         tracing::warn!("no SFU ({reason}); media goes peer to peer");
         self.sfu.expected = false;
         if let Some(session) = self.sfu.session.take() {
-            session.close().await;
+            // The media went through the SFU until now: the report says so.
+            if let Some(summary) = session.close().await {
+                self.report.sfu = Some(summary);
+            }
         }
         self.media.detach_sfu();
         let connected: Vec<PeerId> = self

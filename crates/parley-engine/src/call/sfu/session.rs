@@ -74,7 +74,8 @@ pub struct SfuSummary {
 /// The running SFU task of a call.
 pub(in crate::call) struct SfuSession {
     inputs: mpsc::Sender<SfuInput>,
-    task: JoinHandle<()>,
+    /// Ends with the report of a link the SFU ended (`None` otherwise).
+    task: JoinHandle<Option<SfuSummary>>,
 }
 
 impl SfuSession {
@@ -97,10 +98,13 @@ impl SfuSession {
                 feed: grant.feed,
                 ..Default::default()
             };
-            if let Err(e) = run(grant, feeds, rtc, sinks, &news, rx, summary).await {
+            let mut ended = None;
+            let links = (&news, &mut ended);
+            if let Err(e) = run(grant, feeds, rtc, sinks, links, rx, summary).await {
                 tracing::warn!("the SFU link failed: {e}");
                 let _ = news.send(SfuNews::Failed(e.to_string())).await;
             }
+            ended
         });
         SfuSession { inputs, task }
     }
@@ -112,20 +116,27 @@ impl SfuSession {
 
     /// Reports, then leaves the room and closes every peer connection (the
     /// receivers finish their sinks), waiting at most [`CLOSE_WITHIN_MS`] in
-    /// all. The report is `None` if the task had already ended (after a
-    /// failure).
+    /// all. If the SFU had ended the link already (it hung up on us: the
+    /// server closes the room as the call ends), the report is the one taken
+    /// then; `None` if the task failed before publishing.
     pub(in crate::call) async fn close(self) -> Option<SfuSummary> {
         let (tx, rx) = oneshot::channel();
         let _ = self.inputs.send(SfuInput::Close(tx)).await;
         let within = Duration::from_millis(CLOSE_WITHIN_MS);
         let deadline = tokio::time::Instant::now() + within;
-        let summary = tokio::time::timeout_at(deadline, rx).await;
+        let summary = tokio::time::timeout_at(deadline, rx)
+            .await
+            .ok()
+            .and_then(Result::ok);
         let abort = self.task.abort_handle();
-        if tokio::time::timeout_at(deadline, self.task).await.is_err() {
-            tracing::warn!("the SFU link took too long to close");
-            abort.abort();
+        match tokio::time::timeout_at(deadline, self.task).await {
+            Ok(ended) => summary.or(ended.ok().flatten()),
+            Err(_) => {
+                tracing::warn!("the SFU link took too long to close");
+                abort.abort();
+                summary
+            }
         }
-        summary.ok()?.ok()
     }
 }
 
@@ -196,14 +207,13 @@ async fn run(
     feeds: Vec<(PeerId, u64)>,
     rtc: RtcConfig,
     sinks: SharedSinks,
-    news: &mpsc::Sender<SfuNews>,
+    (news, ended): (&mpsc::Sender<SfuNews>, &mut Option<SfuSummary>),
     mut inputs: mpsc::Receiver<SfuInput>,
     mut summary: SfuSummary,
 ) -> crate::Result<()> {
     let client = JanusClient::connect(&grant.url).await?;
     let session = client.create_session().await?;
     let mut publisher = SfuPublisher::publish(&session, &grant, &rtc).await?;
-    let _ = news.send(SfuNews::Publishing(publisher.tracks())).await;
     let mut state = Feeds {
         members: feeds.into_iter().map(|(p, f)| (f, p)).collect(),
         up: publisher.publishers_at_join().iter().copied().collect(),
@@ -216,6 +226,9 @@ async fn run(
         publisher.close().await;
         return Err(e);
     }
+    // Only now does our media leave the peer links for the SFU (sooner, it
+    // would be lost while the publisher connects).
+    let _ = news.send(SfuNews::Publishing(publisher.tracks())).await;
     tracing::info!(
         room = grant.room,
         feed = grant.feed,
@@ -226,6 +239,8 @@ async fn run(
             .subscribe_ready(&session, &grant, &publisher, &rtc, &sinks)
             .await;
         tokio::select! {
+            // A close already asked for wins over the SFU's hang-up.
+            biased;
             input = inputs.recv() => match input {
                 Some(SfuInput::Feed(member, feed)) => {
                     state.members.insert(feed, member);
@@ -257,11 +272,15 @@ async fn run(
             ev = publisher.next_event() => match ev {
                 Some(HandleEvent::Plugin { data, .. }) => state.on_room_event(&data).await,
                 Some(HandleEvent::Hangup { reason }) => {
+                    state.summarize(&publisher, &mut summary).await;
+                    *ended = Some(summary);
                     state.close_all().await;
                     publisher.close().await;
                     return Err(crate::Error::Rtc(format!("the SFU hung up: {reason}")));
                 }
                 Some(HandleEvent::Detached | HandleEvent::Timeout) | None => {
+                    state.summarize(&publisher, &mut summary).await;
+                    *ended = Some(summary);
                     state.close_all().await;
                     publisher.close().await;
                     return Err(parley_janus::Error::Closed.into());
