@@ -106,6 +106,6 @@ fn six_members_see_and_hear_each_other_through_the_sfu() {
     }
     // Audio from each of the others arrives at Alice.
     for of in &members[1..] {
-        members[0].check_audio_of(of, &speech);
+        members[0].check_audio_of(of, &speech, 0);
     }
 }

@@ -13,7 +13,8 @@
 //!   file: at least 80 % of the frames of 13 s, each its sender's source
 //!   (mean PSNR ≥ 30 dB, every other source ≥ 6 dB worse);
 //! - every other recording (20 in all) likewise, with 80 % of the frames of 8 s;
-//! - Alice hears Bob across the switch (the speech in ≥ 80 % of 2 s pieces);
+//! - Alice hears Bob across the switch (the speech in ≥ 80 % of 2 s pieces,
+//!   two of them, where the audio moves to the SFU, may correlate less, ≥ 0.5);
 //! - Dave's chat message, sent once he joined after the switch, reaches the
 //!   member whose chat channel opened first, over their peer link (the SFU
 //!   carries no data).
@@ -108,5 +109,6 @@ fn a_call_that_reaches_five_members_moves_to_the_sfu() {
             at.check_video_of(of, &members, most_frames_of(secs));
         }
     }
-    members[0].check_audio_of(&members[1], &speech);
+    // Two pieces may be spliced where Bob's audio moves to the SFU.
+    members[0].check_audio_of(&members[1], &speech, 2);
 }
