@@ -20,7 +20,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use common::checks::{random_file, sha256_file};
@@ -53,6 +53,32 @@ fn wait_for_size(path: &Path, bytes: u64, within: Duration, child: &mut Child) {
         "{} never held {bytes} bytes within {within:?}",
         path.display()
     );
+}
+
+/// Longest wait for one step of the test.
+const LONG: Duration = Duration::from_secs(300);
+
+/// Waits for `parley-cli send` (`who`) to end, and checks that it says the
+/// file was sent.
+fn says_sent(alice: Child, who: &str) {
+    let (out, _) = wait(alice, LONG, who);
+    let said = success(&out, who);
+    assert!(
+        said.contains(&format!("sent {FILE_BYTES} big.bin")),
+        "{who} says it was sent:\n{said}"
+    );
+}
+
+/// Waits for `parley-cli receive` (`who`) to end, checks that it says the
+/// file arrived, and returns its output.
+fn says_received(bob: Child, who: &str) -> Output {
+    let (out, _) = wait(bob, LONG, who);
+    let said = success(&out, who);
+    assert!(
+        said.contains(&format!("received {FILE_BYTES} ")),
+        "{who} says it arrived:\n{said}"
+    );
+    out
 }
 
 /// SIGKILLs `child` (no chance to say goodbye) and reaps it.
@@ -141,24 +167,18 @@ fn a_transfer_survives_a_killed_side_and_a_network_change() {
         return;
     }
     let mut s = Setup::new();
-    let long = Duration::from_secs(300);
 
     // 1. Bob's receiver is killed at half, then started again.
     let inbox = s.inbox("inbox-1");
     let before = s.lab.uplink_bytes(0);
     let mut bob = s.receive(&inbox);
     let alice = s.send(Some(&s.big));
-    wait_for_size(&inbox.join(PART), FILE_BYTES / 2, long, &mut bob);
+    wait_for_size(&inbox.join(PART), FILE_BYTES / 2, LONG, &mut bob);
     kill(bob);
     let kept = std::fs::metadata(inbox.join(PART)).unwrap().len();
     println!("receiver killed with {} MiB received", kept >> 20);
     let bob = s.receive(&inbox);
-    let (bob_out, _) = wait(bob, long, "Bob, restarted");
-    let said = success(&bob_out, "Bob, restarted");
-    assert!(
-        said.contains(&format!("received {FILE_BYTES} ")),
-        "Bob says it arrived:\n{said}"
-    );
+    let bob_out = says_received(bob, "Bob, restarted");
     let bob_err = String::from_utf8_lossy(&bob_out.stderr);
     let resumed_at: u64 = bob_err
         .lines()
@@ -169,12 +189,7 @@ fn a_transfer_survives_a_killed_side_and_a_network_change() {
         resumed_at >= FILE_BYTES / 2 && resumed_at <= kept,
         "resumed from the kept part ({kept} bytes), not from {resumed_at}"
     );
-    let (alice_out, _) = wait(alice, long, "Alice");
-    let said = success(&alice_out, "Alice");
-    assert!(
-        said.contains(&format!("sent {FILE_BYTES} big.bin")),
-        "Alice says it was sent:\n{said}"
-    );
+    says_sent(alice, "Alice");
     s.arrived(&inbox, before, "receiver killed");
 
     // 2. Alice's sender is killed at half; started again with no file named,
@@ -183,25 +198,15 @@ fn a_transfer_survives_a_killed_side_and_a_network_change() {
     let before = s.lab.uplink_bytes(0);
     let bob = s.receive(&inbox);
     let mut alice = s.send(Some(&s.big));
-    wait_for_size(&inbox.join(PART), FILE_BYTES / 2, long, &mut alice);
+    wait_for_size(&inbox.join(PART), FILE_BYTES / 2, LONG, &mut alice);
     kill(alice);
     println!(
         "sender killed with {} MiB received",
         std::fs::metadata(inbox.join(PART)).unwrap().len() >> 20
     );
     let alice = s.send(None);
-    let (alice_out, _) = wait(alice, long, "Alice, restarted");
-    let said = success(&alice_out, "Alice, restarted");
-    assert!(
-        said.contains(&format!("sent {FILE_BYTES} big.bin")),
-        "Alice says it was sent:\n{said}"
-    );
-    let (bob_out, _) = wait(bob, long, "Bob");
-    let said = success(&bob_out, "Bob");
-    assert!(
-        said.contains(&format!("received {FILE_BYTES} ")),
-        "Bob says it arrived:\n{said}"
-    );
+    says_sent(alice, "Alice, restarted");
+    says_received(bob, "Bob");
     s.arrived(&inbox, before, "sender killed");
 
     // 3. Alice's host changes networks at half; nobody restarts anything.
@@ -209,23 +214,13 @@ fn a_transfer_survives_a_killed_side_and_a_network_change() {
     let before = s.lab.uplink_bytes(0);
     let bob = s.receive(&inbox);
     let mut alice = s.send(Some(&s.big));
-    wait_for_size(&inbox.join(PART), FILE_BYTES / 2, long, &mut alice);
+    wait_for_size(&inbox.join(PART), FILE_BYTES / 2, LONG, &mut alice);
     let new_ip = s.lab.roam(0);
     println!(
         "Alice moved to {new_ip} with {} MiB received",
         std::fs::metadata(inbox.join(PART)).unwrap().len() >> 20
     );
-    let (alice_out, _) = wait(alice, long, "Alice, moved");
-    let said = success(&alice_out, "Alice, moved");
-    assert!(
-        said.contains(&format!("sent {FILE_BYTES} big.bin")),
-        "Alice says it was sent:\n{said}"
-    );
-    let (bob_out, _) = wait(bob, long, "Bob");
-    let said = success(&bob_out, "Bob");
-    assert!(
-        said.contains(&format!("received {FILE_BYTES} ")),
-        "Bob says it arrived:\n{said}"
-    );
+    says_sent(alice, "Alice, moved");
+    says_received(bob, "Bob");
     s.arrived(&inbox, before, "network changed");
 }

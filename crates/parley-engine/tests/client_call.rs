@@ -45,7 +45,7 @@ use parley_proto::data::ChatMessage;
 use tokio::sync::mpsc;
 
 mod common;
-use common::{call_and_accept, config, id_of, transfer_event, until};
+use common::{add_bob, call_and_accept, config, id_of, transfer_event, until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_call_chat_and_send_a_folder() {
@@ -327,13 +327,7 @@ async fn the_receiver_decides_and_either_side_can_cancel() {
     let url = b.connection().url.clone();
     let (a, mut aev) = Client::start(config(da.path(), Some(url))).await.unwrap();
     let (ida, idb) = (id_of(&a), id_of(&b));
-    a.profile().add_contact(&idb, Some("Bob")).unwrap();
-    a.refresh_contacts().await;
-    until(&mut aev, "bob online", |e| match e {
-        ClientEvent::Presence { id, online: true } if *id == idb => Some(()),
-        _ => None,
-    })
-    .await;
+    add_bob(&a, &mut aev, &idb).await;
     call_and_accept((&a, &mut aev), (&b, &mut bev)).await;
     let downloads = db.path().join("downloads");
     let listing = || -> Vec<String> {
@@ -491,13 +485,7 @@ async fn a_folder_cancelled_while_the_call_rings_is_never_sent() {
     let url = b.connection().url.clone();
     let (a, mut aev) = Client::start(config(da.path(), Some(url))).await.unwrap();
     let idb = id_of(&b);
-    a.profile().add_contact(&idb, Some("Bob")).unwrap();
-    a.refresh_contacts().await;
-    until(&mut aev, "bob online", |e| match e {
-        ClientEvent::Presence { id, online: true } if *id == idb => Some(()),
-        _ => None,
-    })
-    .await;
+    add_bob(&a, &mut aev, &idb).await;
     a.call(idb.clone()).await.unwrap();
     let incoming = until(&mut bev, "incoming call", |e| match e {
         ClientEvent::IncomingCall(info) => Some(info.clone()),

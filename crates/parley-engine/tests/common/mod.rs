@@ -91,6 +91,17 @@ pub async fn call_and_accept(
     .await;
 }
 
+/// `a` adds `b` (as "Bob") to its contacts and waits until it sees them online.
+pub async fn add_bob(a: &Client, aev: &mut mpsc::Receiver<ClientEvent>, b: &PeerId) {
+    a.profile().add_contact(b, Some("Bob")).unwrap();
+    a.refresh_contacts().await;
+    until(aev, "bob online", |e| match e {
+        ClientEvent::Presence { id, online: true } if id == b => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
 /// The next transfer event of `who` matching `f`.
 pub async fn transfer_event<T>(
     rx: &mut mpsc::Receiver<ClientEvent>,
