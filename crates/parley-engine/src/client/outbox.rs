@@ -9,7 +9,7 @@
 //! online, or after [`retry_delay`] while they stay online. The receiver then
 //! resumes from its kept partial file (docs/protocol.md §8.3).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// First wait before a queued file is offered again while its contact stays
@@ -35,6 +35,10 @@ pub(super) struct OutboxState {
     active: HashMap<String, String>,
     /// Transfer id → earliest next attempt.
     retry_at: HashMap<String, Instant>,
+    /// Files in flight whose cancel was handed to the call or session carrying
+    /// them: if that call ends first (a declined session, a closed connection)
+    /// they are cancelled, not tried again.
+    cancelling: HashSet<String>,
 }
 
 impl OutboxState {
@@ -54,6 +58,23 @@ impl OutboxState {
     pub(super) fn finished(&mut self, transfer_id: &str) {
         self.active.remove(transfer_id);
         self.retry_at.remove(transfer_id);
+        self.cancelling.remove(transfer_id);
+    }
+
+    /// The user cancelled `transfer_id`, which a call or session carries: the
+    /// cancel went to it. `false` (nothing noted) if none carries it.
+    pub(super) fn cancel_sent(&mut self, transfer_id: &str) -> bool {
+        let active = self.is_active(transfer_id);
+        if active {
+            self.cancelling.insert(transfer_id.to_owned());
+        }
+        active
+    }
+
+    /// Whether the user cancelled `transfer_id` while a call or session
+    /// carried it (see [`Self::cancel_sent`]).
+    pub(super) fn is_cancelling(&self, transfer_id: &str) -> bool {
+        self.cancelling.contains(transfer_id)
     }
 
     /// `transfer_id` did not arrive: try again after `delay` from `now`.
@@ -63,17 +84,32 @@ impl OutboxState {
     }
 
     /// The call or session `call_id` ended: the queued files it still carried
-    /// (those never offered, too) are tried again after `delay` from `now`.
-    pub(super) fn call_ended(&mut self, call_id: &str, now: Instant, delay: Duration) {
-        let left: Vec<String> = self
+    /// (those never offered, too) are tried again after `delay` from `now`,
+    /// except those the user cancelled meanwhile: returned (sorted), for the
+    /// caller to take out of the queue.
+    pub(super) fn call_ended(
+        &mut self,
+        call_id: &str,
+        now: Instant,
+        delay: Duration,
+    ) -> Vec<String> {
+        let mut left: Vec<String> = self
             .active
             .iter()
             .filter(|(_, c)| *c == call_id)
             .map(|(t, _)| t.clone())
             .collect();
+        left.sort();
+        let mut cancelled = Vec::new();
         for t in left {
-            self.retry_later(&t, now, delay);
+            if self.cancelling.contains(&t) {
+                self.finished(&t);
+                cancelled.push(t);
+            } else {
+                self.retry_later(&t, now, delay);
+            }
         }
+        cancelled
     }
 
     /// How long until the waiting file `transfer_id` is due, from `now`
@@ -140,5 +176,20 @@ mod tests {
         s.started("c", "call3");
         assert_eq!(s.next_due(), None);
         assert!(s.is_active("c"));
+    }
+
+    #[test]
+    fn files_cancelled_in_flight_are_not_tried_again_when_their_call_ends() {
+        let t0 = Instant::now();
+        let mut s = OutboxState::default();
+        s.started("a", "call1");
+        s.started("b", "call1");
+        assert!(!s.cancel_sent("z"), "not carried: nothing to note");
+        assert!(s.cancel_sent("b"));
+        assert!(s.is_cancelling("b"));
+        assert_eq!(s.call_ended("call1", t0, Duration::from_secs(1)), ["b"]);
+        assert!(!s.is_active("b") && !s.is_cancelling("b"));
+        assert_eq!(s.retry_in("b", t0), None);
+        assert_eq!(s.take_due(t0 + Duration::from_secs(1)), ["a"]);
     }
 }

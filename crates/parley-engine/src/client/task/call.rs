@@ -217,7 +217,7 @@ impl Task {
         let _ = active.call.command(CallCommand::Hangup).await;
         let mut info = active.info;
         let result = active.call.finish().await;
-        self.note_call_ended(&info.call_id);
+        self.note_call_ended(&info.call_id).await;
         self.member_video.clear();
         self.levels.clear();
         info.active_speaker = None;

@@ -144,6 +144,11 @@ impl Task {
                 let _ = reply.send(Ok(()));
             }
             Command::Transfer(command, reply) => {
+                if let TransferCommand::Cancel { transfer_id } = &command {
+                    // A queued file in flight: cancelled even if its call ends
+                    // before the command reaches it.
+                    self.outbox.cancel_sent(transfer_id);
+                }
                 // Transfer ids are unique: whichever call or session has it acts.
                 let in_call = match &self.call {
                     Some(a) => a

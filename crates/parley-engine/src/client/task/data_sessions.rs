@@ -204,7 +204,7 @@ impl Task {
             let peer = session.peer.clone();
             self.emit(ClientEvent::Transfer { peer, event }).await;
         }
-        self.note_call_ended(call_id);
+        self.note_call_ended(call_id).await;
         if session.outgoing && !session.connected {
             let why = match result {
                 Ok(report) => report.end_reason,

@@ -179,7 +179,11 @@ impl Task {
         // Those on their way: one command for the whole folder (the call's
         // command queue is bounded, and the call may be waiting for us to
         // take its events meanwhile).
-        if files.iter().any(|e| self.outbox.is_active(&e.transfer_id)) {
+        let mut carried = false;
+        for e in &files {
+            carried |= self.outbox.cancel_sent(&e.transfer_id);
+        }
+        if carried {
             let command = TransferCommand::Cancel {
                 transfer_id: batch_id.to_owned(),
             };
@@ -249,7 +253,20 @@ impl Task {
             } => (transfer_id.clone(), Some(*outcome)),
             _ => return event,
         };
-        let keep = failed == Some(TransferOutcome::Failed);
+        let mut keep = failed == Some(TransferOutcome::Failed);
+        let mut event = event;
+        if keep && self.outbox.is_cancelling(&transfer_id) {
+            // It failed before the user's cancel reached it (its connection
+            // closed first): cancelled all the same, not tried again.
+            keep = false;
+            if let TransferEvent::Failed {
+                outcome, reason, ..
+            } = &mut event
+            {
+                *outcome = TransferOutcome::Cancelled;
+                *reason = "cancelled".into();
+            }
+        }
         if !keep {
             match self.profile.outbox_remove(&transfer_id) {
                 Ok(_) => self.outbox.finished(&transfer_id),
@@ -281,10 +298,21 @@ impl Task {
     }
 
     /// The call or session `call_id` ended: queued files it still carried wait
-    /// for their next attempt.
-    pub(super) fn note_call_ended(&mut self, call_id: &str) {
-        self.outbox
+    /// for their next attempt, but those the user cancelled meanwhile leave the
+    /// queue, reported cancelled.
+    pub(super) async fn note_call_ended(&mut self, call_id: &str) {
+        let cancelled = self
+            .outbox
             .call_ended(call_id, Instant::now(), retry_delay(1));
+        if cancelled.is_empty() {
+            return;
+        }
+        let queued = self.profile.outbox(None).unwrap_or_default();
+        for e in queued.iter().filter(|e| cancelled.contains(&e.transfer_id)) {
+            tracing::info!(transfer_id = %e.transfer_id, "cancelled while its call ended");
+            self.end_queued(e, TransferOutcome::Cancelled, "cancelled".into())
+                .await;
+        }
     }
 }
 
