@@ -18,8 +18,9 @@ use std::sync::{Arc, RwLock};
 
 use crate::settings::Settings;
 
-/// Camera capture request: 640x480 at 30 frames/s.
-const CAMERA_MODE: (u32, u32, u32) = (640, 480, 30);
+/// Camera capture request: 1280x720 at 30 frames/s, or the closest the camera
+/// offers.
+const CAMERA_MODE: (u32, u32, u32) = parley_engine::media::DEFAULT_CAMERA_MODE;
 /// Test pattern when there is no camera: 640x360 at 15 frames/s.
 const PATTERN_MODE: (u32, u32, f64) = (640, 360, 15.0);
 

@@ -13,8 +13,9 @@ use crate::args::CallArgs;
 
 /// Default test pattern when no camera is present.
 const DEFAULT_PATTERN: (u32, u32, f64) = (640, 360, 15.0);
-/// Camera capture request: 640x480 at 30 frames/s.
-const CAMERA_MODE: (u32, u32, u32) = (640, 480, 30);
+/// Camera capture request: 1280x720 at 30 frames/s, or the closest the camera
+/// offers.
+const CAMERA_MODE: (u32, u32, u32) = media::DEFAULT_CAMERA_MODE;
 /// Default tone when no microphone is present, Hz.
 const DEFAULT_TONE_HZ: f64 = 440.0;
 

@@ -33,7 +33,7 @@ pub use audio::{
 pub use video::{
     half_size, list_cameras, nal_types, psnr_y, read_y4m_all, rgb_to_i420, scale, CameraInfo,
     CameraSource, ContentHint, H264Decoder, H264Encoder, I420Frame, TestPatternSource, VideoSource,
-    Y4mFileSource, Y4mRecorder,
+    Y4mFileSource, Y4mRecorder, DEFAULT_CAMERA_MODE,
 };
 
 /// Everything the media pipeline can fail with.

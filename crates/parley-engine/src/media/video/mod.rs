@@ -6,7 +6,7 @@ mod pattern;
 mod scale;
 mod y4m_io;
 
-pub use camera::{list_cameras, rgb_to_i420, CameraInfo, CameraSource};
+pub use camera::{list_cameras, rgb_to_i420, CameraInfo, CameraSource, DEFAULT_CAMERA_MODE};
 pub use h264::{nal_types, ContentHint, H264Decoder, H264Encoder};
 pub use pattern::TestPatternSource;
 pub use scale::{half_size, scale};
