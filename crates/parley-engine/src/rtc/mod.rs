@@ -18,6 +18,7 @@ mod data_channel;
 mod dtls_flights;
 mod dtls_resend;
 mod feedback_coverage;
+mod frame_assembler;
 mod keyframe;
 mod peer;
 mod probe;

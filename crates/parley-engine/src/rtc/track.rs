@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::media::Sample;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp::codec::h264::H264Packet;
 use tokio::sync::{Mutex, OnceCell};
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal as _, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::rtp_transceiver::RtpSender;
 
+use super::frame_assembler::FrameAssembler;
 use super::keyframe::is_keyframe_request;
 use crate::{Error, Result};
 
@@ -145,10 +144,10 @@ pub struct RemoteTrack {
     inner: Arc<dyn TrackRemote>,
     kind: MediaKind,
     ssrc: u32,
-    builder: Mutex<SampleBuilder<H264Packet>>,
+    frames: Mutex<FrameAssembler>,
 }
 
-/// Reorder window of the video sample builder, packets.
+/// Most packets the video reassembly holds while it waits for a missing one.
 const VIDEO_MAX_LATE_PACKETS: u16 = 512;
 /// How long reassembly waits for a missing packet, ms.
 const VIDEO_MAX_DELAY_MS: u64 = 300;
@@ -160,13 +159,15 @@ impl RemoteTrack {
             _ => MediaKind::Video,
         };
         let ssrc = inner.ssrcs().await.first().copied().unwrap_or(0);
-        let builder = SampleBuilder::new(VIDEO_MAX_LATE_PACKETS, H264Packet::default(), 90_000)
-            .with_max_time_delay(Duration::from_millis(VIDEO_MAX_DELAY_MS));
+        let frames = FrameAssembler::new(
+            Duration::from_millis(VIDEO_MAX_DELAY_MS),
+            usize::from(VIDEO_MAX_LATE_PACKETS),
+        );
         Self {
             inner,
             kind,
             ssrc,
-            builder: Mutex::new(builder),
+            frames: Mutex::new(frames),
         }
     }
 
@@ -203,19 +204,29 @@ impl RemoteTrack {
     }
 
     /// The next complete H.264 access unit, depacketized (RFC 6184: single NAL, STAP-A,
-    /// FU-A); `None` when the track has ended.
+    /// FU-A) as soon as its last packet is in ([`FrameAssembler`]); `None` when the
+    /// track has ended.
     pub async fn next_frame(&self) -> Option<EncodedFrame> {
-        let mut builder = self.builder.lock().await;
+        let mut frames = self.frames.lock().await;
         loop {
-            if let Some((sample, ts)) = builder.pop_with_timestamp(Instant::now()) {
+            if let Some(f) = frames.pop(Instant::now()) {
                 return Some(EncodedFrame {
-                    data: sample.data,
-                    rtp_timestamp: ts,
-                    loss_before: sample.prev_dropped_packets > 0,
+                    data: f.data,
+                    rtp_timestamp: f.rtp_timestamp,
+                    loss_before: f.loss_before,
                 });
             }
             match self.inner.poll().await? {
-                TrackRemoteEvent::OnRtpPacket(p) => builder.push(Instant::now(), p),
+                TrackRemoteEvent::OnRtpPacket(p) => {
+                    let h = &p.header;
+                    frames.push(
+                        Instant::now(),
+                        h.sequence_number,
+                        h.timestamp,
+                        h.marker,
+                        p.payload,
+                    );
+                }
                 TrackRemoteEvent::OnEnded => return None,
                 _ => continue,
             }
