@@ -8,7 +8,8 @@
 //! `wrap_udp_socket` before use, so this wrapper sets `SO_RCVBUF`/`SO_SNDBUF` there and
 //! delegates everything else to [`TokioRuntime`].
 //!
-//! It also caps the peer connection driver's sleep at [`DRIVER_WAKE_MS`]. webrtc-rs
+//! It also caps the peer connection driver's sleep at [`DRIVER_WAKE_MS`] (at
+//! [`SETUP_WAKE_MS`] while the connection sets up, see [`WakePace`]). webrtc-rs
 //! 0.21.1 queues some packets without waking its event loop: TURN requests, every
 //! packet sent through a TURN relay, replies to relayed checks, the DTLS ClientHello
 //! after the selected pair changes. They leave only at the loop's next timer wake, up
@@ -44,6 +45,73 @@ pub const DEFAULT_SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// within this bound (see the module docs).
 pub const DRIVER_WAKE_MS: u64 = 5;
 
+/// Longest sleep of the event loop while the connection sets up, ms: until it
+/// is connected and [`SETTLE_MS`] after. Each setup step (an ICE check and its
+/// answer, the nomination, each DTLS flight, SCTP's INIT and COOKIE) is one
+/// queued packet waiting for a wake: with [`DRIVER_WAKE_MS`] a data channel took
+/// 20–28 ms to open on loopback, with this 8–10 ms (Chromium: 10–14 ms;
+/// BENCHMARKS.md, "Setup against Chromium"). Not for the whole call: each
+/// wake costs CPU.
+pub const SETUP_WAKE_MS: u64 = 1;
+
+/// How long after the connection comes up the event loop keeps
+/// [`SETUP_WAKE_MS`], ms: the data channels' SCTP handshake follows DTLS.
+pub const SETTLE_MS: u64 = 2_000;
+
+/// How fast the event loop of one peer connection wakes: at
+/// [`SETUP_WAKE_MS`] while it sets up, at [`DRIVER_WAKE_MS`] once it has been
+/// connected for [`SETTLE_MS`]. Shared by the runtime and the peer connection's
+/// event handler, which reports the connection state.
+#[derive(Debug)]
+pub struct WakePace {
+    start: std::time::Instant,
+    /// Until when (ms since `start`) the loop wakes fast; `u64::MAX` while
+    /// not connected.
+    fast_until_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for WakePace {
+    fn default() -> Self {
+        Self {
+            start: std::time::Instant::now(),
+            fast_until_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl WakePace {
+    /// The connection is up (`true`: wake fast for [`SETTLE_MS`] more) or is
+    /// setting up again (`false`: wake fast until it is up).
+    pub fn connected(&self, up: bool) {
+        let until = if up {
+            self.elapsed_ms() + SETTLE_MS
+        } else {
+            u64::MAX
+        };
+        self.fast_until_ms
+            .store(until, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The connection failed or closed: no more fast wakes.
+    pub fn stopped(&self) {
+        self.fast_until_ms
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The longest sleep now.
+    fn cap(&self) -> Duration {
+        let fast = self.elapsed_ms()
+            < self
+                .fast_until_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+        Duration::from_millis(if fast { SETUP_WAKE_MS } else { DRIVER_WAKE_MS })
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
 /// `close()`'s wait for the driver to hand over its TURN releases
 /// (`DRIVER_STOP_TIMEOUT` in webrtc-rs 0.21.1): a real timeout, not a loop timer.
 const CLOSE_WAIT: Duration = Duration::from_millis(100);
@@ -57,15 +125,19 @@ pub struct BufferedRuntime {
     /// The DTLS record numbering all this runtime's sockets share (one runtime
     /// serves one peer connection).
     numbering: Arc<std::sync::Mutex<super::dtls_flights::Numbering>>,
+    /// How long the driver may sleep now.
+    pace: Arc<WakePace>,
 }
 
 impl BufferedRuntime {
-    /// A runtime whose UDP sockets request `buffer_bytes` of send and receive buffer.
-    pub fn new(buffer_bytes: usize) -> Arc<Self> {
+    /// A runtime whose UDP sockets request `buffer_bytes` of send and receive
+    /// buffer, its driver waking as `pace` says.
+    pub fn new(buffer_bytes: usize, pace: Arc<WakePace>) -> Arc<Self> {
         Arc::new(Self {
             inner: TokioRuntime,
             buffer_bytes,
             numbering: Arc::default(),
+            pace,
         })
     }
 }
@@ -127,8 +199,7 @@ impl Runtime for BufferedRuntime {
         if duration == CLOSE_WAIT {
             return self.inner.sleep(duration);
         }
-        self.inner
-            .sleep(duration.min(Duration::from_millis(DRIVER_WAKE_MS)))
+        self.inner.sleep(duration.min(self.pace.cap()))
     }
 
     fn interval(&self, period: Duration) -> Box<dyn AsyncInterval> {
