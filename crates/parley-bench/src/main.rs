@@ -14,9 +14,14 @@
 //! --sfu janus` in a network namespace (as root, with Janus), mesh calls of 2, 3
 //! and 4 `parley-cli` processes and a call of six that the server puts through
 //! Janus, and prints uplink, CPU and frames per member, the servers' CPU and the
-//! ratios against N = 2 (see sfu/). Results go to BENCHMARKS.md.
+//! ratios against N = 2 (see sfu/); `--setup` measures data channel open and a
+//! 1280x720 call's setup against headless Chromium in the same run
+//! (versus_chromium.rs; `scripts/bench-setup.sh` once first); `--convert N`
+//! times the camera's RGB → I420 conversion against the scalar loop it
+//! replaced. Results go to BENCHMARKS.md.
 
 mod chat_latency;
+mod convert;
 mod fuzz;
 mod group;
 mod mesh;
@@ -26,6 +31,7 @@ mod setup;
 mod sfu;
 mod signal_load;
 mod throughput;
+mod versus_chromium;
 
 use std::process::Child;
 
@@ -86,6 +92,18 @@ struct Args {
     /// Janus, and compare uplink and CPU per member with N = 2 (sfu/).
     #[arg(long)]
     sfu: bool,
+    /// Only measure connection setup against headless Chromium in the same run:
+    /// data channel open (median of --dc-runs) and a 1280x720 call's setup
+    /// (median of --calls); needs `scripts/bench-setup.sh` once.
+    #[arg(long)]
+    setup: bool,
+    /// Only time a camera frame's RGB → I420 conversion at 1280x720, ours
+    /// against the scalar loop it replaced, over this many frames.
+    #[arg(long, value_name = "FRAMES")]
+    convert: Option<usize>,
+    /// Data channel opens for --setup's median.
+    #[arg(long, default_value_t = 20)]
+    dc_runs: usize,
     /// The benchmark of --sfu, run by --sfu itself inside its namespace, whose
     /// address this is.
     #[arg(long, hide = true, value_name = "IP")]
@@ -145,6 +163,47 @@ fn median(mut v: Vec<u64>) -> u64 {
     v[v.len() / 2]
 }
 
+/// `--setup`: Parley's data channel open and 1280x720 call setup, each next to
+/// Chromium's from the same run and the ratio, one line each.
+///
+/// Errors: any figure could not be measured.
+async fn setup_versus_chromium(dc_runs: usize, calls: usize) -> Result<()> {
+    use versus_chromium::median_f;
+    let footage = versus_chromium::footage()?;
+    let cli = sibling("parley-cli")?;
+    let chromium = {
+        let footage = footage.clone();
+        tokio::task::spawn_blocking(move || versus_chromium::chromium(&footage, dc_runs, calls))
+            .await??
+    };
+    let ours = versus_chromium::parley_dc_open_ms(dc_runs).await?;
+    let (p, c) = (
+        median_f(ours.clone()),
+        median_f(chromium.dc_open_ms.clone()),
+    );
+    println!(
+        "data channel open, create offer → open: Parley median {p:.1} ms, Chromium {c:.1} ms, ratio {:.2} (target ≤ 1.0 and ≤ 10 ms; {dc_runs} runs each)",
+        p / c
+    );
+    let server = local_server().await?;
+    let url = server.url();
+    let video = footage.to_string_lossy().into_owned();
+    let times = tokio::task::spawn_blocking(move || {
+        setup::call_setup_ms(&cli, &url, calls, &["--video-file", &video])
+    })
+    .await??;
+    server.shutdown().await;
+    let p = median(times.clone()) as f64;
+    let c = median_f(chromium.call_setup_ms.clone());
+    println!(
+        "call setup, 1280x720 footage: Parley median {p:.0} ms (accept → first decoded frame) {times:?}, Chromium {c:.0} ms (createOffer → first frame, {}x{}), ratio {:.2} (target ≤ 0.5)",
+        chromium.width,
+        chromium.height,
+        p / c
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -183,6 +242,12 @@ async fn main() -> Result<()> {
         let result = tokio::task::spawn_blocking(move || mesh::run(&cli, &url, secs)).await?;
         server.shutdown().await;
         return result;
+    }
+    if let Some(frames) = args.convert {
+        return convert::run(frames.max(1));
+    }
+    if args.setup {
+        return setup_versus_chromium(args.dc_runs, args.calls).await;
     }
     if let Some(kib) = args.send_buffer_kib {
         let _ = pair::SEND_BUFFER_BYTES.set(kib * 1024);
@@ -228,8 +293,10 @@ async fn main() -> Result<()> {
         let server = local_server().await?;
         let url = server.url();
         let runs = args.calls;
-        let times =
-            tokio::task::spawn_blocking(move || setup::call_setup_ms(&cli, &url, runs)).await??;
+        let times = tokio::task::spawn_blocking(move || {
+            setup::call_setup_ms(&cli, &url, runs, setup::PATTERN)
+        })
+        .await??;
         println!(
             "call setup, accept → first decoded frame: median {} ms of {} calls {:?}",
             median(times.clone()),

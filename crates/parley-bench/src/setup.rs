@@ -31,9 +31,19 @@ pub(crate) fn stats_of(stdout: &[u8]) -> Result<serde_json::Value> {
     Ok(serde_json::from_str(line)?)
 }
 
-/// Runs `runs` short calls (test pattern, 640x360@15) and returns the setup times,
-/// ms, as measured by the caller: from the callee's accept to the first decoded frame.
-pub fn call_setup_ms(cli: &PathBuf, server_url: &str, runs: usize) -> Result<Vec<u64>> {
+/// The test pattern the default setup benchmark sends (`--test-pattern`).
+pub const PATTERN: &[&str] = &["--test-pattern", "640x360@15"];
+
+/// Runs `runs` short calls, both sides sending `video` (`parley-cli` arguments:
+/// [`PATTERN`], or `--video-file FILE.y4m`), and returns the setup times, ms,
+/// as measured by the caller: from the callee's accept to the first decoded
+/// frame.
+pub fn call_setup_ms(
+    cli: &PathBuf,
+    server_url: &str,
+    runs: usize,
+    video: &[&str],
+) -> Result<Vec<u64>> {
     let dir = tempfile::tempdir()?;
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     cli_id(cli, &a)?;
@@ -48,26 +58,15 @@ pub fn call_setup_ms(cli: &PathBuf, server_url: &str, runs: usize) -> Result<Vec
             c
         };
         let mut answer = common(&b)
-            .args([
-                "answer",
-                "--stats",
-                "--no-audio",
-                "--test-pattern",
-                "640x360@15",
-            ])
+            .args(["answer", "--stats", "--no-audio"])
+            .args(video)
             .args(["--bind", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
         let call = common(&a)
-            .args([
-                "call",
-                &b_id,
-                "--stats",
-                "--no-audio",
-                "--test-pattern",
-                "640x360@15",
-            ])
+            .args(["call", &b_id, "--stats", "--no-audio"])
+            .args(video)
             .args(["--bind", "127.0.0.1:0", "--duration", "1"])
             .stderr(Stdio::null())
             .output()?;

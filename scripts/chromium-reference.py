@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Chromium's figures for parley-bench: the references that Parley's own are
+divided by (issue 13, BENCHMARKS.md).
+
+Drives Debian's `chromium` headless on one page with two RTCPeerConnections,
+127.0.0.1 host candidates only, and prints one JSON line:
+
+    {"dc_open_ms": [...], "call_setup_ms": [...], "width": W, "height": H}
+
+- dc_open_ms: data channel open, from creating the offer to the offerer's
+  `open` event (W3C webrtc-pc §6.2), one per run (--dc-runs, default 20).
+- call_setup_ms: createOffer → the first remote frame presented
+  (`requestVideoFrameCallback`), the camera being --y4m as Chromium's fake
+  capture device (--calls, default 10); W x H: the remote frame's size.
+
+Standard library only; the page and its results go through a local HTTP
+server on 127.0.0.1. Exits non-zero with a message on stderr if Chromium did
+not report within --timeout seconds.
+
+Usage: scripts/chromium-reference.py --y4m FILE.y4m [--dc-runs N] [--calls N]
+"""
+
+import argparse
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+PAGE = r"""<!doctype html><meta charset="utf-8"><title>reference</title>
+<script>
+const loopback = c => c && c.candidate.includes(' 127.0.0.1 ');
+// Trickles each side's 127.0.0.1 candidates to the other, after its remote
+// description is set.
+function link(from, to, remoteSet) {
+  from.onicecandidate = async e => {
+    if (!loopback(e.candidate)) return;
+    await remoteSet;
+    to.addIceCandidate(e.candidate).catch(() => {});
+  };
+}
+async function connect(pc1, pc2) {
+  let set1, set2;
+  const remote1 = new Promise(r => set1 = r), remote2 = new Promise(r => set2 = r);
+  link(pc1, pc2, remote2);
+  link(pc2, pc1, remote1);
+  const offer = await pc1.createOffer();
+  await pc1.setLocalDescription(offer);
+  await pc2.setRemoteDescription(offer);
+  set2();
+  const answer = await pc2.createAnswer();
+  await pc2.setLocalDescription(answer);
+  await pc1.setRemoteDescription(answer);
+  set1();
+}
+async function dcOpen() {
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  const dc = pc1.createDataChannel('bench');
+  const opened = new Promise(r => dc.onopen = r);
+  const t0 = performance.now();
+  await connect(pc1, pc2);
+  await opened;
+  const ms = performance.now() - t0;
+  pc1.close(); pc2.close();
+  return ms;
+}
+async function callSetup(stream) {
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  for (const t of stream.getVideoTracks()) pc1.addTrack(t, stream);
+  const video = document.createElement('video');
+  video.muted = true; video.autoplay = true; video.playsInline = true;
+  document.body.appendChild(video);
+  const first = new Promise(r => {
+    pc2.ontrack = e => {
+      video.srcObject = e.streams[0];
+      video.requestVideoFrameCallback((now, meta) => r([meta.width, meta.height]));
+      video.play().catch(() => {});
+    };
+  });
+  const t0 = performance.now();
+  await connect(pc1, pc2);
+  const size = await first;
+  const ms = performance.now() - t0;
+  pc1.close(); pc2.close(); video.remove();
+  return [ms, size];
+}
+(async () => {
+  const q = new URLSearchParams(location.search);
+  const out = {dc_open_ms: [], call_setup_ms: []};
+  try {
+    await dcOpen(); // warm-up, not counted
+    for (let i = 0; i < +q.get('dc'); i++) out.dc_open_ms.push(await dcOpen());
+    const stream = await navigator.mediaDevices.getUserMedia(
+      {video: {width: 1280, height: 720, frameRate: 30}, audio: false});
+    await callSetup(stream); // warm-up
+    for (let i = 0; i < +q.get('calls'); i++) {
+      const [ms, size] = await callSetup(stream);
+      out.call_setup_ms.push(ms);
+      [out.width, out.height] = size;
+    }
+  } catch (e) {
+    out.error = String(e);
+  }
+  await fetch('/result', {method: 'POST', body: JSON.stringify(out)});
+})();
+</script>"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--y4m", required=True, help="the fake camera, a Y4M file")
+    ap.add_argument("--dc-runs", type=int, default=20)
+    ap.add_argument("--calls", type=int, default=10)
+    ap.add_argument("--timeout", type=float, default=180.0)
+    ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
+    args = ap.parse_args()
+    if not os.path.exists(args.y4m):
+        sys.exit(f"chromium-reference: no such file: {args.y4m}")
+
+    result = {}
+    done = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            result.update(json.loads(self.rfile.read(n)))
+            self.send_response(204)
+            self.end_headers()
+            done.set()
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    with tempfile.TemporaryDirectory() as profile:
+        browser = subprocess.Popen(
+            [
+                args.chromium,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={os.path.abspath(args.y4m)}",
+                "--allow-loopback-in-peer-connection",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
+                "--autoplay-policy=no-user-gesture-required",
+                f"http://127.0.0.1:{port}/?dc={args.dc_runs}&calls={args.calls}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            if not done.wait(args.timeout):
+                sys.exit(f"chromium-reference: no result within {args.timeout:.0f} s")
+        finally:
+            browser.kill()
+            browser.wait()
+            server.shutdown()
+    if "error" in result:
+        sys.exit(f"chromium-reference: the page failed: {result['error']}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
