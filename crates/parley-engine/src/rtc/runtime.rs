@@ -45,28 +45,33 @@ pub const DEFAULT_SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// within this bound (see the module docs).
 pub const DRIVER_WAKE_MS: u64 = 5;
 
-/// Longest sleep of the event loop while the connection sets up, ms: until it
-/// is connected and [`SETTLE_MS`] after. Each setup step (an ICE check and its
+/// Longest sleep of the event loop while the connection sets up, ms: from when
+/// it starts (or starts again) to connect, for at most [`SETUP_FAST_MS`], and
+/// [`SETTLE_MS`] after it is connected. Each setup step (an ICE check and its
 /// answer, the nomination, each DTLS flight, SCTP's INIT and COOKIE) is one
 /// queued packet waiting for a wake: with [`DRIVER_WAKE_MS`] a data channel took
-/// 20–28 ms to open on loopback, with this 8–10 ms (Chromium: 10–14 ms;
+/// 20–28 ms to open on loopback, with this 8–10 ms (Chromium: 10–17 ms;
 /// BENCHMARKS.md, "Setup against Chromium"). Not for the whole call: each
 /// wake costs CPU.
 pub const SETUP_WAKE_MS: u64 = 1;
 
 /// How long after the connection comes up the event loop keeps
 /// [`SETUP_WAKE_MS`], ms: the data channels' SCTP handshake follows DTLS.
-pub const SETTLE_MS: u64 = 2_000;
+pub const SETTLE_MS: u64 = 500;
+
+/// Longest time the event loop keeps [`SETUP_WAKE_MS`] while a connection is
+/// not up, ms: a connection that takes longer (a dead path) is not worth the
+/// wakes.
+pub const SETUP_FAST_MS: u64 = 5_000;
 
 /// How fast the event loop of one peer connection wakes: at
-/// [`SETUP_WAKE_MS`] while it sets up, at [`DRIVER_WAKE_MS`] once it has been
-/// connected for [`SETTLE_MS`]. Shared by the runtime and the peer connection's
-/// event handler, which reports the connection state.
+/// [`SETUP_WAKE_MS`] while it sets up, at [`DRIVER_WAKE_MS`] otherwise. Shared
+/// by the runtime and the peer connection's event handler, which reports the
+/// connection state.
 #[derive(Debug)]
 pub struct WakePace {
     start: std::time::Instant,
-    /// Until when (ms since `start`) the loop wakes fast; `u64::MAX` while
-    /// not connected.
+    /// Until when (ms since `start`) the loop wakes fast.
     fast_until_ms: std::sync::atomic::AtomicU64,
 }
 
@@ -74,20 +79,17 @@ impl Default for WakePace {
     fn default() -> Self {
         Self {
             start: std::time::Instant::now(),
-            fast_until_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
+            fast_until_ms: std::sync::atomic::AtomicU64::new(SETUP_FAST_MS),
         }
     }
 }
 
 impl WakePace {
     /// The connection is up (`true`: wake fast for [`SETTLE_MS`] more) or is
-    /// setting up again (`false`: wake fast until it is up).
+    /// setting up again (`false`: wake fast until it is up, at most
+    /// [`SETUP_FAST_MS`]).
     pub fn connected(&self, up: bool) {
-        let until = if up {
-            self.elapsed_ms() + SETTLE_MS
-        } else {
-            u64::MAX
-        };
+        let until = self.elapsed_ms() + if up { SETTLE_MS } else { SETUP_FAST_MS };
         self.fast_until_ms
             .store(until, std::sync::atomic::Ordering::Relaxed);
     }
@@ -216,5 +218,27 @@ impl Runtime for BufferedRuntime {
 
     fn name(&self) -> &'static str {
         "tokio+buffers"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loop_wakes_fast_only_while_the_connection_sets_up() {
+        let fast = Duration::from_millis(SETUP_WAKE_MS);
+        let slow = Duration::from_millis(DRIVER_WAKE_MS);
+        let pace = WakePace::default();
+        assert_eq!(pace.cap(), fast, "a new connection sets up");
+        pace.connected(true);
+        assert_eq!(pace.cap(), fast, "settling");
+        pace.fast_until_ms
+            .store(0, std::sync::atomic::Ordering::Relaxed); // settled
+        assert_eq!(pace.cap(), slow);
+        pace.connected(false);
+        assert_eq!(pace.cap(), fast, "setting up again (an ICE restart)");
+        pace.stopped();
+        assert_eq!(pace.cap(), slow, "failed or closed");
     }
 }
