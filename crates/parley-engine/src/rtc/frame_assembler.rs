@@ -20,6 +20,16 @@ use bytes::{Bytes, BytesMut};
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer as _;
 
+/// Largest jump in sequence numbers, either way, taken as the same stream;
+/// beyond it two packets in a row are needed to start over (RFC 3550 §A.1's
+/// MAX_DROPOUT).
+pub(crate) const MAX_JUMP: i64 = 3_000;
+
+/// Most packets held while a frame is still arriving, in units of
+/// [`FrameAssembler::new`]'s `max_packets`: a sender that never ends a frame
+/// cannot make us hold more.
+const HOLD_LIMIT_FACTOR: usize = 4;
+
 /// One complete access unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AssembledFrame {
@@ -51,6 +61,11 @@ pub(crate) struct FrameAssembler {
     highest: Option<u64>,
     /// Packets were dropped since the last frame released.
     lost: bool,
+    /// The RTP timestamp of the last frame released.
+    last_timestamp: Option<u32>,
+    /// A packet that jumped more than [`MAX_JUMP`]: if the next one follows it,
+    /// the stream starts over.
+    probation: Option<u16>,
     max_delay: Duration,
     max_packets: usize,
 }
@@ -64,6 +79,8 @@ impl FrameAssembler {
             next: None,
             highest: None,
             lost: false,
+            last_timestamp: None,
+            probation: None,
             max_delay,
             max_packets: max_packets.max(1),
         }
@@ -80,6 +97,21 @@ impl FrameAssembler {
         marker: bool,
         payload: Bytes,
     ) {
+        if let Some(h) = self.highest {
+            let delta = i64::from(seq.wrapping_sub(h as u16) as i16);
+            if delta.abs() > MAX_JUMP {
+                if self.probation != Some(seq.wrapping_sub(1)) {
+                    self.probation = Some(seq);
+                    return;
+                }
+                // Two in a row: the sender starts over (it restarted, or an
+                // SFU switched sources without renumbering).
+                self.held.clear();
+                (self.next, self.highest, self.probation) = (None, None, None);
+                self.lost = true;
+            }
+        }
+        self.probation = None;
         let ext = self.unwrap(seq);
         if self.next.is_some_and(|n| ext < n) || self.held.contains_key(&ext) {
             return; // already released or dropped, or a duplicate
@@ -131,15 +163,37 @@ impl FrameAssembler {
                     self.next = Some(start + 1);
                 }
                 Scan::Waiting => {
-                    let oldest = self.held.values().map(|h| h.arrived).min()?;
-                    let late = now.saturating_duration_since(oldest) > self.max_delay;
-                    if !late && self.held.len() <= self.max_packets {
+                    if !self.give_up(start, now) {
                         return None;
                     }
                     self.skip_damaged_frame(start);
                 }
             }
         }
+    }
+
+    /// Whether to stop waiting for the frame starting at `start`: a packet
+    /// after its first missing one arrived more than the delay ago, or more
+    /// than `max_packets` did; or far too many packets are held (a frame that
+    /// never ends). A frame merely still arriving is waited for.
+    fn give_up(&self, start: u64, now: Instant) -> bool {
+        if self.held.len() > self.max_packets * HOLD_LIMIT_FACTOR {
+            return true;
+        }
+        let mut gap = start;
+        while self.held.contains_key(&gap) {
+            gap += 1;
+        }
+        let (count, seen) = self
+            .held
+            .range(gap..)
+            .fold((0usize, None::<Instant>), |(n, seen), (_, h)| {
+                (n + 1, Some(seen.map_or(h.arrived, |s| s.min(h.arrived))))
+            });
+        let Some(seen) = seen else {
+            return false; // nothing after the gap: still arriving
+        };
+        count > self.max_packets || now.saturating_duration_since(seen) > self.max_delay
     }
 
     /// Whether a packet with another timestamp than the one at `start` is held.
@@ -183,6 +237,12 @@ impl FrameAssembler {
                 continue;
             };
             rtp_timestamp = h.timestamp;
+            if !stap_a_well_formed(&h.payload) {
+                // rtc-rtp 0.21.1 would index past a truncated one and panic.
+                tracing::debug!("dropping a video frame: malformed STAP-A");
+                ok = false;
+                continue;
+            }
             match depacketizer.depacketize(&h.payload) {
                 Ok(b) => data.extend_from_slice(&b),
                 Err(e) => {
@@ -192,6 +252,7 @@ impl FrameAssembler {
             }
         }
         self.next = Some(end + 1);
+        self.last_timestamp = Some(rtp_timestamp);
         if !ok || data.is_empty() {
             self.lost = true;
             return None;
@@ -205,9 +266,20 @@ impl FrameAssembler {
 
     /// Gives up on the frame starting at `start` (a packet of it is missing):
     /// drops its packets and goes on from the first packet with another
-    /// timestamp.
+    /// timestamp. If `start` itself is missing and the next packet held
+    /// begins a new access unit, what was lost lay between two frames (a
+    /// padding packet, or whole frames): that next frame is kept.
     fn skip_damaged_frame(&mut self, start: u64) {
         self.lost = true;
+        if !self.held.contains_key(&start) {
+            let next_held = self.held.range(start..).next();
+            if let Some((&k, h)) = next_held {
+                if Some(h.timestamp) != self.last_timestamp && starts_access_unit(&h.payload) {
+                    self.next = Some(k);
+                    return;
+                }
+            }
+        }
         // The damaged frame's timestamp: its first packet's, or if that is the
         // one missing, the first packet's after the gap.
         let Some(ts) = self.held.range(start..).next().map(|(_, h)| h.timestamp) else {
@@ -245,6 +317,47 @@ impl FrameAssembler {
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
         ext
     }
+}
+
+/// Whether an RTP payload (RFC 6184 §5.2) begins an access unit: an SEI,
+/// SPS, PPS or access unit delimiter, an aggregation (STAP-A), or a slice, or
+/// the first fragment of one (FU-A), whose `first_mb_in_slice` is 0 (its
+/// Exp-Golomb code is the single bit 1: the first bit after the NAL header).
+fn starts_access_unit(payload: &[u8]) -> bool {
+    let Some(&b0) = payload.first() else {
+        return false;
+    };
+    let is_first_slice_or_param = |nal_type: u8, slice_header: Option<&u8>| match nal_type {
+        6..=9 => true,
+        1 | 5 => slice_header.is_some_and(|b| b & 0x80 != 0),
+        _ => false,
+    };
+    match b0 & 0x1F {
+        24 => true,
+        28 => payload.get(1).is_some_and(|&fu| {
+            fu & 0x80 != 0 && is_first_slice_or_param(fu & 0x1F, payload.get(2))
+        }),
+        t => is_first_slice_or_param(t, payload.get(1)),
+    }
+}
+
+/// Whether a STAP-A payload's NAL unit sizes (RFC 6184 §5.7.1) stay within
+/// it; `true` for any other payload.
+fn stap_a_well_formed(payload: &[u8]) -> bool {
+    if payload.first().is_none_or(|b| b & 0x1F != 24) {
+        return true;
+    }
+    let mut at = 1;
+    while at < payload.len() {
+        let Some(size) = payload.get(at..at + 2) else {
+            return false;
+        };
+        at += 2 + usize::from(u16::from_be_bytes([size[0], size[1]]));
+        if at > payload.len() {
+            return false;
+        }
+    }
+    true
 }
 
 /// What [`FrameAssembler::scan`] found.

@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{AssembledFrame, FrameAssembler};
+use super::{starts_access_unit, AssembledFrame, FrameAssembler};
 
 const START: &[u8] = &[0, 0, 0, 1];
 
@@ -155,7 +155,7 @@ fn a_frame_missing_a_packet_is_dropped_after_the_delay_and_the_next_says_so() {
 #[test]
 fn too_many_packets_held_give_up_at_once() {
     let t0 = Instant::now();
-    let mut a = FrameAssembler::new(Duration::from_secs(10), 6);
+    let mut a = FrameAssembler::new(Duration::from_secs(10), 4);
     let (ps, aus) = packets(0, &[(1, 3), (2, 3)]);
     for (i, p) in ps.iter().enumerate() {
         if i != 2 {
@@ -190,4 +190,119 @@ fn joining_mid_frame_starts_at_the_next_frame_and_padding_is_not_loss() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].data, more_aus[0]);
     assert!(!got[0].loss_before);
+}
+
+#[test]
+fn a_frame_still_arriving_is_waited_for_however_long_it_takes() {
+    // A big keyframe on a slow link: 60 packets 10 ms apart, nothing lost.
+    let t0 = Instant::now();
+    let mut a = assembler();
+    let (ps, aus) = packets(9, &[(1, 59)]);
+    for (i, p) in ps.iter().enumerate() {
+        let at = t0 + Duration::from_millis(10 * i as u64);
+        push(&mut a, at, p);
+        if i + 1 < ps.len() {
+            assert_eq!(a.pop(at), None);
+        }
+    }
+    let f = a
+        .pop(t0 + Duration::from_millis(600))
+        .expect("the whole frame");
+    assert_eq!(f.data, aus[0]);
+    assert!(!f.loss_before);
+}
+
+#[test]
+fn a_packet_lost_between_frames_costs_the_wait_but_not_the_next_frame() {
+    let t0 = Instant::now();
+    let mut a = assembler();
+    let (ps, aus) = packets(500, &[(1, 2), (2, 2)]);
+    for p in &ps[..3] {
+        push(&mut a, t0, p);
+    }
+    assert_eq!(drain(&mut a, t0).len(), 1);
+    // A padding packet after the first frame is lost: the second frame's
+    // packets come one sequence number later.
+    for p in &ps[3..] {
+        a.push(t0, p.seq.wrapping_add(1), p.ts, p.marker, p.payload.clone());
+    }
+    assert!(drain(&mut a, t0 + Duration::from_millis(200)).is_empty());
+    let got = drain(&mut a, t0 + Duration::from_millis(301));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data, aus[1]);
+    assert!(got[0].loss_before);
+}
+
+#[test]
+fn a_sender_that_starts_over_is_followed_after_two_packets() {
+    let now = Instant::now();
+    let mut a = assembler();
+    let (ps, aus) = packets(100, &[(1, 2)]);
+    for p in &ps {
+        push(&mut a, now, p);
+    }
+    assert_eq!(drain(&mut a, now).len(), 1);
+    // A stray packet far ahead is ignored.
+    a.push(
+        now,
+        30_000,
+        9_000,
+        false,
+        Bytes::from_static(&[0x41, 0x80, 1]),
+    );
+    let (more, _) = packets(ps.last().unwrap().seq.wrapping_add(1), &[(2, 1)]);
+    for p in &more {
+        push(&mut a, now, p);
+    }
+    assert_eq!(drain(&mut a, now).len(), 1, "the stream goes on");
+    // The sender restarts its numbering: the first frame's first packet is
+    // taken for a stray (that frame comes without it, and says so); the next
+    // frame plays whole.
+    let (restart, restart_aus) = packets(40_000, &[(3, 2), (4, 2)]);
+    let got: Vec<_> = restart
+        .iter()
+        .flat_map(|p| {
+            push(&mut a, now, p);
+            drain(&mut a, now)
+        })
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].loss_before);
+    assert_ne!(got[0].data, restart_aus[0]);
+    assert_eq!(got[1].data, restart_aus[1]);
+    assert!(!got[1].loss_before);
+    assert_eq!(aus.len(), 1);
+}
+
+#[test]
+fn a_malformed_aggregation_packet_drops_its_frame_without_panicking() {
+    let now = Instant::now();
+    let mut a = assembler();
+    // STAP-A announcing a 5-byte NAL unit with 1 byte left, then one odd byte.
+    for (seq, payload) in [
+        (1u16, &[0x18u8, 0x00, 0x05, 0x67][..]),
+        (2, &[0x18, 0x00, 0x01, 0x67, 0x00][..]),
+    ] {
+        a.push(now, seq, 0, true, Bytes::copy_from_slice(payload));
+    }
+    let (ps, aus) = packets(3, &[(1, 1)]);
+    for p in &ps {
+        a.push(now, p.seq, 3000, p.marker, p.payload.clone());
+    }
+    let got = drain(&mut a, now);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data, aus[0]);
+    assert!(got[0].loss_before);
+}
+
+#[test]
+fn access_unit_starts_are_told_from_later_slices_and_fragments() {
+    assert!(starts_access_unit(&[0x67, 0x42])); // SPS
+    assert!(starts_access_unit(&[0x18, 0, 2, 0x67, 0x42])); // STAP-A
+    assert!(starts_access_unit(&[0x65, 0x88])); // IDR slice, first_mb_in_slice 0
+    assert!(!starts_access_unit(&[0x65, 0x40])); // a later slice
+    assert!(starts_access_unit(&[0x7C, 0x85, 0x88])); // FU-A start of a first slice
+    assert!(!starts_access_unit(&[0x7C, 0x05, 0x88])); // not a start fragment
+    assert!(!starts_access_unit(&[0x7C, 0x81, 0x40])); // FU-A start of a later slice
+    assert!(!starts_access_unit(&[]));
 }
