@@ -167,10 +167,13 @@ impl PeerConnectionEventHandler for Handler {
             RTCPeerConnectionState::Closed => ConnectionState::Closed,
             _ => return,
         };
+        // Setting up (again, after an ICE restart) is `Connecting`; a
+        // `Disconnected` path only sends keepalives until it is restarted.
         match s {
+            ConnectionState::Connecting => self.pace.connected(false),
             ConnectionState::Connected => self.pace.connected(true),
             ConnectionState::Failed | ConnectionState::Closed => self.pace.stopped(),
-            _ => self.pace.connected(false),
+            ConnectionState::New | ConnectionState::Disconnected => {}
         }
         let _ = self.events.send(RtcEvent::State(s)).await;
     }
