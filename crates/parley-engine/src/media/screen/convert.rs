@@ -1,9 +1,6 @@
 //! RGBA → I420 (SIMD, through the `yuv` crate) and thumbnail scaling.
 
-use yuv::{
-    rgba_to_yuv420, BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange,
-    YuvStandardMatrix,
-};
+use yuv::{rgba_to_yuv420, YuvConversionMode, YuvRange, YuvStandardMatrix};
 
 use super::RgbaImage;
 use crate::media::video::I420Frame;
@@ -45,17 +42,7 @@ pub fn rgba_to_i420(
     };
     let mut frame = I420Frame::new_black(width, height);
     frame.capture_us = capture_us;
-    let (y, u, v) = frame.planes_mut();
-    let mut planar = YuvPlanarImageMut {
-        y_plane: BufferStoreMut::Borrowed(y),
-        y_stride: width,
-        u_plane: BufferStoreMut::Borrowed(u),
-        u_stride: width / 2,
-        v_plane: BufferStoreMut::Borrowed(v),
-        v_stride: width / 2,
-        width,
-        height,
-    };
+    let mut planar = frame.yuv_planar_mut();
     rgba_to_yuv420(
         &mut planar,
         rgba,

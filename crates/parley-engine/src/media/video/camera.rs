@@ -31,10 +31,7 @@ pub fn rgb_to_i420(
     height: u32,
     capture_us: u64,
 ) -> Result<I420Frame, MediaError> {
-    use yuv::{
-        rgb_to_yuv420, BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange,
-        YuvStandardMatrix,
-    };
+    use yuv::{rgb_to_yuv420, YuvConversionMode, YuvRange, YuvStandardMatrix};
     let (w, h) = (width & !1, height & !1);
     if w == 0 || h == 0 || rgb.len() < width as usize * height as usize * 3 {
         return Err(MediaError::Invalid(format!(
@@ -44,17 +41,7 @@ pub fn rgb_to_i420(
     }
     let mut f = I420Frame::new_black(w, h);
     f.capture_us = capture_us;
-    let (y, u, v) = f.planes_mut();
-    let mut planar = YuvPlanarImageMut {
-        y_plane: BufferStoreMut::Borrowed(y),
-        y_stride: w,
-        u_plane: BufferStoreMut::Borrowed(u),
-        u_stride: w / 2,
-        v_plane: BufferStoreMut::Borrowed(v),
-        v_stride: w / 2,
-        width: w,
-        height: h,
-    };
+    let mut planar = f.yuv_planar_mut();
     // The rows of the even-sized picture, each `width × 3` bytes apart.
     let rows = &rgb[..width as usize * h as usize * 3];
     rgb_to_yuv420(

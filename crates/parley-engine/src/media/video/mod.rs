@@ -120,6 +120,23 @@ impl I420Frame {
         let (u, v) = chroma.split_at_mut(c);
         (luma, u, &mut v[..c])
     }
+
+    /// The three planes as the `yuv` crate's destination image (strides: the
+    /// width for Y, half of it for U and V), for its SIMD conversions.
+    pub(crate) fn yuv_planar_mut(&mut self) -> yuv::YuvPlanarImageMut<'_, u8> {
+        let (width, height) = (self.width, self.height);
+        let (y, u, v) = self.planes_mut();
+        yuv::YuvPlanarImageMut {
+            y_plane: yuv::BufferStoreMut::Borrowed(y),
+            y_stride: width,
+            u_plane: yuv::BufferStoreMut::Borrowed(u),
+            u_stride: width / 2,
+            v_plane: yuv::BufferStoreMut::Borrowed(v),
+            v_stride: width / 2,
+            width,
+            height,
+        }
+    }
 }
 
 /// A producer of video frames that paces itself.
