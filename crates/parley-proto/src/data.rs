@@ -18,10 +18,21 @@ pub const FILE_LABEL: &str = "file";
 /// Label of the control data channel.
 pub const CONTROL_LABEL: &str = "control";
 
-/// Length of a binary chunk header, bytes: 16-byte transfer id + 8-byte offset.
-pub const CHUNK_HEADER_BYTES: usize = 24;
-/// Payload bytes per chunk, chosen so a whole chunk frame is exactly 64 KiB.
+/// Version of the file protocol ([`TransferFrame`] and chunk frames) this crate
+/// speaks, carried in every `offer` (docs/protocol.md §8.3). Version 1 (no
+/// `version` field) hashed the whole file with SHA-256 before offering it;
+/// version 2 hashes while sending: BLAKE3, verified block by block.
+pub const FILE_PROTOCOL_VERSION: u32 = 2;
+
+/// Length of a binary chunk header, bytes: 16-byte transfer id, 8-byte
+/// offset, 1 flags byte, 32-byte block hash (zeros when the flags say none).
+pub const CHUNK_HEADER_BYTES: usize = 57;
+/// Payload bytes per chunk, chosen so a chunk frame is exactly 64 KiB (the
+/// largest message a webrtc-rs data channel takes).
 pub const CHUNK_PAYLOAD_BYTES: usize = 64 * 1024 - CHUNK_HEADER_BYTES;
+
+/// Flags bit of a chunk header: a block's chaining value follows the flags.
+const FLAG_BLOCK_HASH: u8 = 1;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,9 +124,12 @@ impl ControlFrame {
 /// A text frame on the file channel. `transfer_id` is the lowercase hex (32 chars)
 /// of the 16-byte id carried in chunk headers (see [`transfer_id_to_hex`]).
 ///
-/// Flow: sender `offer` → receiver `accept` (with resume offset) or `decline` →
-/// sender streams chunks from that offset → sender `done` → receiver checks size and
-/// SHA-256 → `complete` or `failed`. Either side may `cancel` at any time.
+/// Flow (version 2): sender `offer` → receiver `accept` (offset 0) or
+/// `decline`, or first `have` → sender `resume` → receiver `accept` (with the
+/// resume offset) or `complete` (it holds the file already) → sender streams
+/// chunks from that offset, each block's hash with its last bytes → sender
+/// `done` with the whole file's BLAKE3 → receiver `complete` or `failed`.
+/// Either side may `cancel` at any time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -129,8 +143,10 @@ pub enum TransferFrame {
         name: String,
         /// File size, bytes.
         size: u64,
-        /// SHA-256 of the whole file, lowercase hex (64 chars).
-        sha256: String,
+        /// File protocol version ([`FILE_PROTOCOL_VERSION`]); absent (1) from
+        /// senders before version 2, which a version 2 receiver declines.
+        #[serde(default = "file_protocol_v1")]
+        version: u32,
         /// The dropped folder this file belongs to, if any: the receiver asks
         /// its user once for the whole folder (docs/protocol.md §8.3, protocol
         /// 5; older receivers ignore the field and ask per file).
@@ -143,6 +159,27 @@ pub enum TransferFrame {
         transfer_id: String,
         /// Resume offset, bytes: how much the receiver already has (0 for a fresh
         /// transfer).
+        offset: u64,
+    },
+    /// Receiver (version 2): it holds the first `offset` bytes of a file that
+    /// may be this one (a kept partial file, or a file of the same name and
+    /// size); the sender answers with [`TransferFrame::Resume`].
+    Have {
+        /// Transfer id.
+        transfer_id: String,
+        /// Bytes held: a multiple of [`crate::file_hash::BLOCK_BYTES`], or the
+        /// offered size.
+        offset: u64,
+        /// BLAKE3 of those bytes, lowercase hex (64 chars).
+        blake3: String,
+    },
+    /// Sender (version 2), answering `have`: where to go on from. `offset` is
+    /// the `have`'s when its hash matches the sender's first bytes, else 0
+    /// (start over).
+    Resume {
+        /// Transfer id.
+        transfer_id: String,
+        /// Bytes of the receiver's that the sender vouches for.
         offset: u64,
     },
     /// Receiver refuses the offer.
@@ -163,6 +200,9 @@ pub enum TransferFrame {
     Done {
         /// Transfer id.
         transfer_id: String,
+        /// BLAKE3 of the whole file, lowercase hex (64 chars), computed while
+        /// reading it to send (version 2).
+        blake3: String,
     },
     /// Receiver: size and hash verified, file saved.
     Complete {
@@ -190,7 +230,8 @@ impl TransferFrame {
         let frame: TransferFrame = parse_tagged(
             text,
             &[
-                "offer", "accept", "decline", "cancel", "done", "complete", "failed",
+                "offer", "accept", "have", "resume", "decline", "cancel", "done", "complete",
+                "failed",
             ],
         )?;
         transfer_id_from_hex(frame.transfer_id())?;
@@ -202,9 +243,11 @@ impl TransferFrame {
         match self {
             TransferFrame::Offer { transfer_id, .. }
             | TransferFrame::Accept { transfer_id, .. }
+            | TransferFrame::Have { transfer_id, .. }
+            | TransferFrame::Resume { transfer_id, .. }
             | TransferFrame::Decline { transfer_id, .. }
             | TransferFrame::Cancel { transfer_id, .. }
-            | TransferFrame::Done { transfer_id }
+            | TransferFrame::Done { transfer_id, .. }
             | TransferFrame::Complete { transfer_id }
             | TransferFrame::Failed { transfer_id, .. } => transfer_id,
         }
@@ -214,6 +257,10 @@ impl TransferFrame {
     pub fn to_json(&self) -> String {
         to_json(self)
     }
+}
+
+fn file_protocol_v1() -> u32 {
+    1
 }
 
 /// A dropped folder sent as many offers: what the receiver is asked about
@@ -258,36 +305,84 @@ pub struct ChunkHeader {
     pub transfer_id: [u8; 16],
     /// Position of the payload's first byte in the file, bytes.
     pub offset: u64,
+    /// The BLAKE3 chaining value of the block whose last byte is in this
+    /// chunk's payload ([`crate::file_hash`]); `None` when no block ends in it.
+    pub block_hash: Option<[u8; 32]>,
 }
 
-/// Builds a chunk frame: 16-byte transfer id, 8-byte big-endian offset, payload.
+/// Writes a chunk header into `frame[..CHUNK_HEADER_BYTES]` (the payload
+/// follows it): 16-byte transfer id, 8-byte big-endian offset, a flags byte
+/// (bit 0: the block hash is set), the 32-byte block hash or zeros
+/// (docs/protocol.md §8.3). A sender reads the payload into the frame itself
+/// and writes the header once the payload is hashed.
+///
+/// Panics if `frame` is shorter than [`CHUNK_HEADER_BYTES`].
+pub fn write_chunk_header(
+    frame: &mut [u8],
+    transfer_id: &[u8; 16],
+    offset: u64,
+    block_hash: Option<&[u8; 32]>,
+) {
+    frame[..16].copy_from_slice(transfer_id);
+    frame[16..24].copy_from_slice(&offset.to_be_bytes());
+    match block_hash {
+        Some(hash) => {
+            frame[24] = FLAG_BLOCK_HASH;
+            frame[25..CHUNK_HEADER_BYTES].copy_from_slice(hash);
+        }
+        None => {
+            frame[24] = 0;
+            frame[25..CHUNK_HEADER_BYTES].fill(0);
+        }
+    }
+}
+
+/// Builds a chunk frame: the header ([`write_chunk_header`]), then `payload`.
 ///
 /// Payloads should be at most [`CHUNK_PAYLOAD_BYTES`] so the frame fits 64 KiB.
-pub fn encode_chunk(transfer_id: &[u8; 16], offset: u64, payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(CHUNK_HEADER_BYTES + payload.len());
-    frame.extend_from_slice(transfer_id);
-    frame.extend_from_slice(&offset.to_be_bytes());
-    frame.extend_from_slice(payload);
+pub fn encode_chunk(
+    transfer_id: &[u8; 16],
+    offset: u64,
+    block_hash: Option<&[u8; 32]>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut frame = vec![0u8; CHUNK_HEADER_BYTES + payload.len()];
+    write_chunk_header(&mut frame, transfer_id, offset, block_hash);
+    frame[CHUNK_HEADER_BYTES..].copy_from_slice(payload);
     frame
 }
 
 /// Splits a chunk frame into its header and payload (borrowed from `frame`).
 ///
-/// Errors: [`ProtoError::ChunkTooShort`] if `frame` is shorter than 24 bytes.
+/// Errors: [`ProtoError::ChunkTooShort`] if `frame` is shorter than the
+/// 57-byte header; [`ProtoError::Malformed`] for unknown flags.
 pub fn decode_chunk(frame: &[u8]) -> Result<(ChunkHeader, &[u8]), ProtoError> {
     if frame.len() < CHUNK_HEADER_BYTES {
         return Err(ProtoError::ChunkTooShort { bytes: frame.len() });
     }
-    let (id, rest) = frame.split_at(16);
-    let (offset, payload) = rest.split_at(8);
+    let (header, payload) = frame.split_at(CHUNK_HEADER_BYTES);
     let mut transfer_id = [0u8; 16];
-    transfer_id.copy_from_slice(id);
-    let mut offset_bytes = [0u8; 8];
-    offset_bytes.copy_from_slice(offset);
+    transfer_id.copy_from_slice(&header[..16]);
+    let mut offset = [0u8; 8];
+    offset.copy_from_slice(&header[16..24]);
+    let block_hash = match header[24] {
+        0 => None,
+        FLAG_BLOCK_HASH => {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&header[25..]);
+            Some(hash)
+        }
+        other => {
+            return Err(ProtoError::malformed(format!(
+                "unknown chunk flags {other:#04x}"
+            )))
+        }
+    };
     Ok((
         ChunkHeader {
             transfer_id,
-            offset: u64::from_be_bytes(offset_bytes),
+            offset: u64::from_be_bytes(offset),
+            block_hash,
         },
         payload,
     ))
@@ -348,7 +443,7 @@ mod tests {
             crate::ErrorCode::Malformed
         );
         assert!(matches!(
-            TransferFrame::parse(r#"{"type":"done","transfer_id":"zz"}"#),
+            TransferFrame::parse(r#"{"type":"done","transfer_id":"zz","blake3":""}"#),
             Err(ProtoError::InvalidTransferId { .. })
         ));
     }
@@ -361,14 +456,14 @@ mod tests {
                 transfer_id: tid.clone(),
                 name: "a.txt".into(),
                 size: 10,
-                sha256: "00".repeat(32),
+                version: FILE_PROTOCOL_VERSION,
                 batch: None,
             },
             TransferFrame::Offer {
                 transfer_id: tid.clone(),
                 name: "trip/a.txt".into(),
                 size: 10,
-                sha256: "00".repeat(32),
+                version: FILE_PROTOCOL_VERSION,
                 batch: Some(Batch {
                     id: "ab".repeat(16),
                     name: "trip".into(),
@@ -388,8 +483,18 @@ mod tests {
                 transfer_id: tid.clone(),
                 reason: "stop".into(),
             },
+            TransferFrame::Have {
+                transfer_id: tid.clone(),
+                offset: 1 << 20,
+                blake3: "ab".repeat(32),
+            },
+            TransferFrame::Resume {
+                transfer_id: tid.clone(),
+                offset: 0,
+            },
             TransferFrame::Done {
                 transfer_id: tid.clone(),
+                blake3: "cd".repeat(32),
             },
             TransferFrame::Complete {
                 transfer_id: tid.clone(),
@@ -411,6 +516,16 @@ mod tests {
             .to_json(),
             format!(r#"{{"type":"accept","transfer_id":"{tid}","offset":4}}"#)
         );
+        // A version 1 offer (SHA-256, no version) still parses, as version 1,
+        // so the receiver can refuse it clearly.
+        let v1 = format!(
+            r#"{{"type":"offer","transfer_id":"{tid}","name":"a","size":1,"sha256":"{}"}}"#,
+            "00".repeat(32)
+        );
+        assert!(matches!(
+            TransferFrame::parse(&v1).unwrap(),
+            TransferFrame::Offer { version: 1, .. }
+        ));
     }
 
     #[test]
@@ -429,20 +544,32 @@ mod tests {
     #[test]
     fn chunk_codec() {
         let id = [9u8; 16];
-        let frame = encode_chunk(&id, 0x0102_0304_0506_0708, b"payload");
+        let frame = encode_chunk(&id, 0x0102_0304_0506_0708, None, b"payload");
         assert_eq!(frame.len(), CHUNK_HEADER_BYTES + 7);
         assert_eq!(&frame[16..24], &[1, 2, 3, 4, 5, 6, 7, 8]);
         let (header, payload) = decode_chunk(&frame).unwrap();
         assert_eq!(header.transfer_id, id);
         assert_eq!(header.offset, 0x0102_0304_0506_0708);
+        assert_eq!(header.block_hash, None);
         assert_eq!(payload, b"payload");
 
-        let header_only = encode_chunk(&id, 0, &[]);
+        let hash = [0xab; 32];
+        let frame = encode_chunk(&id, 5, Some(&hash), b"tail");
+        assert_eq!(frame.len(), CHUNK_HEADER_BYTES + 4);
+        let (header, payload) = decode_chunk(&frame).unwrap();
+        assert_eq!((header.offset, header.block_hash), (5, Some(hash)));
+        assert_eq!(payload, b"tail");
+        // An unknown flag: refused.
+        let mut odd = encode_chunk(&id, 0, None, b"x");
+        odd[24] = 2;
+        assert!(decode_chunk(&odd).is_err());
+
+        let header_only = encode_chunk(&id, 0, None, &[]);
         let (_, empty) = decode_chunk(&header_only).unwrap();
         assert!(empty.is_empty());
         assert_eq!(
-            decode_chunk(&[0u8; 23]),
-            Err(ProtoError::ChunkTooShort { bytes: 23 })
+            decode_chunk(&[0u8; 56]),
+            Err(ProtoError::ChunkTooShort { bytes: 56 })
         );
         assert_eq!(CHUNK_HEADER_BYTES + CHUNK_PAYLOAD_BYTES, 65536);
     }

@@ -55,8 +55,8 @@ pub enum ProtoError {
         /// Why verification failed.
         reason: String,
     },
-    /// A binary chunk frame shorter than its 24-byte header.
-    #[error("chunk frame of {bytes} bytes is shorter than the 24-byte header")]
+    /// A binary chunk frame shorter than its 57-byte header.
+    #[error("chunk frame of {bytes} bytes is shorter than its header")]
     ChunkTooShort {
         /// Length of the frame received, bytes.
         bytes: usize,

@@ -69,7 +69,14 @@ pub fn targets() -> Vec<Target> {
             run: |b| {
                 let _ = decode_chunk(b);
             },
-            seeds: || vec![crate::data::encode_chunk(&[7; 16], 65536, b"payload bytes")],
+            seeds: || {
+                vec![crate::data::encode_chunk(
+                    &[7; 16],
+                    65536,
+                    Some(&[3; 32]),
+                    b"payload bytes",
+                )]
+            },
         },
         Target {
             name: "peer_id_and_invite_link",

@@ -14,6 +14,7 @@
 pub mod binding;
 pub mod data;
 pub mod error;
+pub mod file_hash;
 pub mod fuzz;
 pub mod identity;
 pub mod safety;

@@ -1,6 +1,6 @@
 //! The receiver's disk side: the hidden temp file (`.<name>.parley-part`) with its
-//! resume sidecar, a blocking writer thread that hashes while it writes, and the
-//! final move into place that never overwrites an existing file.
+//! resume sidecar, a blocking writer thread that checks each block's BLAKE3 and
+//! writes, and the final move into place that never overwrites an existing file.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use parley_proto::data::CHUNK_PAYLOAD_BYTES;
-use sha2::{Digest as _, Sha256};
+use parley_proto::data::{CHUNK_PAYLOAD_BYTES, FILE_PROTOCOL_VERSION};
+use parley_proto::file_hash::{to_hex, BlockHash, FileHasher, BLOCK_BYTES};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -25,38 +25,74 @@ const MAX_NAME_ATTEMPTS: u32 = 10_000;
 /// to for this long are deleted. 30 days.
 pub const STALE_PART_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// The offer a temp file belongs to.
+/// The offer a temp file belongs to: its size, under file protocol 2 (a part
+/// kept by version 1, whose sidecar held a SHA-256 instead, is not resumed).
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Sidecar {
-    pub(super) sha256: String,
     pub(super) size: u64,
+    #[serde(default)]
+    pub(super) version: u32,
 }
 
-/// A blocking thread that appends to the temp file through a 1 MiB `BufWriter`
-/// and hashes what it writes; fed by a bounded channel (backpressure on the disk).
+impl Sidecar {
+    pub(super) fn new(size: u64) -> Sidecar {
+        Sidecar {
+            size,
+            version: FILE_PROTOCOL_VERSION,
+        }
+    }
+}
+
+/// Marks the `InvalidData` error of a block whose bytes do not hash to the
+/// sender's block hash (wrong data: the part is discarded).
+#[derive(Debug, thiserror::Error)]
+#[error("the block ending in the chunk at offset {offset} does not match its BLAKE3 hash")]
+pub(super) struct BlockMismatch {
+    pub(super) offset: u64,
+}
+
+/// One chunk for the writer: its payload, and the sender's hash of the block
+/// that ends in it.
+pub(super) type WriteItem = (Bytes, Option<BlockHash>);
+
+/// A blocking thread that checks each block against the sender's BLAKE3 block
+/// hash ([`parley_proto::file_hash`]) and appends to the temp file through a
+/// 1 MiB `BufWriter`; fed by a bounded channel (backpressure on the disk).
 #[derive(Debug)]
 pub(super) struct Writer {
-    tx: Option<mpsc::Sender<Bytes>>,
+    tx: Option<mpsc::Sender<WriteItem>>,
     /// `None` once awaited (a `JoinHandle` must not be polled after completion).
     handle: Option<JoinHandle<io::Result<(String, u64)>>>,
 }
 
 impl Writer {
-    pub(super) fn spawn(file: File, hasher: Sha256, len: u64) -> Writer {
+    /// A writer appending to `file` at `hasher`'s position (the bytes before it
+    /// hashed already: a resumed part). [`finish`](Self::finish) returns the
+    /// file's BLAKE3 (hex) and length.
+    pub(super) fn spawn(file: File, hasher: FileHasher) -> Writer {
         let capacity = (DISK_BUFFER_BYTES / CHUNK_PAYLOAD_BYTES).max(1) + 1;
-        let (tx, mut rx) = mpsc::channel::<Bytes>(capacity);
+        let (tx, mut rx) = mpsc::channel::<WriteItem>(capacity);
         let handle = tokio::task::spawn_blocking(move || {
             let mut hasher = hasher;
-            let mut len = len;
             let mut out = BufWriter::with_capacity(DISK_BUFFER_BYTES, file);
-            while let Some(buf) = rx.blocking_recv() {
+            while let Some((buf, sent)) = rx.blocking_recv() {
+                let offset = hasher.position();
+                // A chunk past two block ends is as wrong as a wrong hash.
+                let ended = hasher.update(&buf).map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidData, BlockMismatch { offset })
+                })?;
+                if ended != sent {
+                    let e = BlockMismatch { offset };
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                }
                 out.write_all(&buf)?;
-                hasher.update(&buf);
-                len += buf.len() as u64;
             }
             let file = out.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
-            Ok((hex::encode(hasher.finalize()), len))
+            let digest = hasher
+                .digest()
+                .ok_or_else(|| io::Error::other("the file ended mid-block"))?;
+            Ok((to_hex(&digest), hasher.position()))
         });
         Writer {
             tx: Some(tx),
@@ -64,13 +100,14 @@ impl Writer {
         }
     }
 
-    /// Queues `buf`, waiting while the writer is behind. Errors with the writer's
-    /// own error if it stopped (disk full, ...).
-    pub(super) async fn write(&mut self, buf: Bytes) -> io::Result<()> {
+    /// Queues `buf` (with the hash of the block ending in it), waiting while
+    /// the writer is behind. Errors with the writer's own error if it stopped
+    /// (disk full, a block that does not match its hash, ...).
+    pub(super) async fn write(&mut self, buf: Bytes, block: Option<BlockHash>) -> io::Result<()> {
         let Some(tx) = &self.tx else {
             return Err(io::Error::other("writer already finished"));
         };
-        if tx.send(buf).await.is_ok() {
+        if tx.send((buf, block)).await.is_ok() {
             return Ok(());
         }
         self.tx = None;
@@ -89,17 +126,17 @@ impl Writer {
             .map_err(|e| io::Error::other(format!("writer thread failed: {e}")))?
     }
 
-    /// Flushes and syncs; returns the SHA-256 (hex) and length of the whole file.
+    /// Flushes and syncs; returns the BLAKE3 (hex) and length of the whole file.
     pub(super) async fn finish(mut self) -> io::Result<(String, u64)> {
         self.tx = None;
         self.join().await
     }
 }
 
-/// How many bytes of `offer` a kept partial file `dir/.<name>.parley-part`
-/// holds (its sidecar names the same offer and it is no longer than it), else 0.
-/// Not verified here: [`prepare_part`] hashes them.
-pub(super) fn resumable_len(dir: &Path, name: &str, offer: &Sidecar) -> u64 {
+/// How many bytes a kept partial file `dir/.<name>.parley-part` of a
+/// `size`-byte offer holds (its sidecar names the same size under file
+/// protocol 2 and it is no longer than that), else 0. Not verified here.
+pub(super) fn resumable_len(dir: &Path, name: &str, size: u64) -> u64 {
     let (Ok(part), Ok(sidecar)) = (
         confined(dir, &format!(".{name}{PART_SUFFIX}")),
         confined(dir, &format!(".{name}{SIDECAR_SUFFIX}")),
@@ -110,11 +147,74 @@ pub(super) fn resumable_len(dir: &Path, name: &str, offer: &Sidecar) -> u64 {
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let existing = std::fs::metadata(&part).map_or(0, |m| m.len());
-    if previous.as_ref() == Some(offer) && existing <= offer.size {
+    if previous == Some(Sidecar::new(size)) && existing <= size {
         existing
     } else {
         0
     }
+}
+
+/// What a receiver holds that may be the start of an offered file.
+#[derive(Debug)]
+pub(super) enum Held {
+    /// A regular file of the offered name and size (not a symlink): if its
+    /// hash matches, the receiver has the file already.
+    File(PathBuf),
+    /// A kept partial file of the same name and size.
+    Part,
+}
+
+/// What the receiver holds of an offer: a prefix and its hash, for `have`.
+#[derive(Debug)]
+pub(super) struct Probe {
+    pub(super) held: Held,
+    /// The prefix hashed so far (its position is the `have` offset).
+    pub(super) hasher: FileHasher,
+}
+
+/// What `dir` holds of a `size`-byte file offered as `name`: a regular file of
+/// that name and size (hashed whole; only if `file_first`), else a kept
+/// partial file's whole blocks (hashed, at least one block), else nothing.
+/// Read errors count as nothing.
+pub(super) fn probe(dir: &Path, name: &str, size: u64, file_first: bool) -> Option<Probe> {
+    let path = confined(dir, name).ok()?;
+    let same = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size);
+    if same && file_first {
+        if let Some(hasher) = hash_prefix(&path, size, size) {
+            return Some(Probe {
+                held: Held::File(path),
+                hasher,
+            });
+        }
+    }
+    let held = resumable_len(dir, name, size) / BLOCK_BYTES * BLOCK_BYTES;
+    if held == 0 {
+        return None;
+    }
+    let part = confined(dir, &format!(".{name}{PART_SUFFIX}")).ok()?;
+    Some(Probe {
+        held: Held::Part,
+        hasher: hash_prefix(&part, size, held)?,
+    })
+}
+
+/// The first `len` bytes of `path` fed to a hasher for a `size`-byte file;
+/// `None` if they cannot all be read.
+fn hash_prefix(path: &Path, size: u64, len: u64) -> Option<FileHasher> {
+    let mut file = File::open(path).ok()?.take(len);
+    let mut hasher = FileHasher::new(size);
+    let mut buf = vec![0u8; BLOCK_BYTES as usize];
+    loop {
+        // Up to the block's end: one block end per update.
+        let room = usize::try_from(hasher.block_end() - hasher.position()).ok()?;
+        let want = room.min(buf.len());
+        let n = file.read(&mut buf[..want]).ok()?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]).ok()?;
+    }
+    (hasher.position() == len).then_some(hasher)
 }
 
 /// Creates `root/<folders…>` one folder at a time and returns it. An existing
@@ -141,33 +241,6 @@ pub(super) fn make_folders(root: &Path, folders: &[String]) -> Result<PathBuf, T
         dir = next;
     }
     Ok(dir)
-}
-
-/// The file `dir/<name>` when it is a regular file (a symlink is not
-/// followed) with the offer's size and SHA-256: the receiver holds this very
-/// file already. Read errors count as "not held".
-pub(super) fn holds_same(dir: &Path, name: &str, offer: &Sidecar) -> Option<PathBuf> {
-    let path = confined(dir, name).ok()?;
-    let meta = std::fs::symlink_metadata(&path).ok()?;
-    if !meta.is_file() || meta.len() != offer.size {
-        return None;
-    }
-    let mut file = File::open(&path).ok()?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; DISK_BUFFER_BYTES];
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    (hex == offer.sha256).then_some(path)
 }
 
 /// Deletes the partial files of earlier transfers in `dir` (hidden
@@ -234,16 +307,20 @@ fn sweep_due(dir: &Path) -> bool {
     }
 }
 
-pub(super) type Prepared = (PathBuf, PathBuf, File, Sha256, u64);
+/// The temp file's path, its sidecar's, the file open at the resume offset,
+/// and that offset.
+pub(super) type Prepared = (PathBuf, PathBuf, File, u64);
 
-/// Opens `dir/.<name>.parley-part` for appending. If its sidecar describes the
-/// same offer and the file is no longer than the offer, the existing bytes are
-/// kept and hashed (resume); otherwise the file is emptied and the sidecar
-/// rewritten. Returns the paths, the file, the hasher and the resume offset.
+/// Opens `dir/.<name>.parley-part` for a `size`-byte offer. With `resume`, the
+/// kept part's first `resume` bytes (verified with the sender: `have` and
+/// `resume`) stay and anything after them is cut; without, or if the part is
+/// shorter than that now, the file is emptied and the sidecar rewritten.
+/// Returns the paths, the file (positioned for appending) and the offset.
 pub(super) fn prepare_part(
     dir: &Path,
     name: &str,
-    offer: Sidecar,
+    size: u64,
+    resume: Option<u64>,
 ) -> Result<Prepared, TransferError> {
     std::fs::create_dir_all(dir).map_err(|e| TransferError::io(dir, e))?;
     if sweep_due(dir) {
@@ -263,33 +340,20 @@ pub(super) fn prepare_part(
         .open(&part)
         .map_err(io_err)?;
     let existing = file.metadata().map_err(io_err)?.len();
-    let previous: Option<Sidecar> = std::fs::read(&sidecar)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let mut hasher = Sha256::new();
-    let offset = if previous.as_ref() == Some(&offer) && existing <= offer.size && existing > 0 {
-        let mut buf = vec![0u8; DISK_BUFFER_BYTES];
-        let mut hashed = 0u64;
-        loop {
-            let n = file.read(&mut buf).map_err(io_err)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            hashed += n as u64;
+    let offset = match resume {
+        Some(offset) if offset <= existing && offset <= size => offset,
+        _ => {
+            let json = serde_json::to_vec(&Sidecar::new(size))
+                .map_err(|e| TransferError::Protocol(e.to_string()))?;
+            std::fs::write(&sidecar, json).map_err(|e| TransferError::io(&sidecar, e))?;
+            0
         }
-        hashed
-    } else {
-        if existing > 0 {
-            file.set_len(0).map_err(io_err)?;
-        }
-        let json =
-            serde_json::to_vec(&offer).map_err(|e| TransferError::Protocol(e.to_string()))?;
-        std::fs::write(&sidecar, json).map_err(|e| TransferError::io(&sidecar, e))?;
-        0
     };
+    if existing != offset {
+        file.set_len(offset).map_err(io_err)?;
+    }
     file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
-    Ok((part, sidecar, file, hasher, offset))
+    Ok((part, sidecar, file, offset))
 }
 
 /// Renames the verified temp file to `dir/name`, or `name (1)`, `name (2)`, … if

@@ -1,16 +1,27 @@
 //! File transfer over the reliable, ordered `file` data channel
 //! ([`parley_proto::data::FILE_LABEL`]).
 //!
-//! Protocol (DESIGN rule 8; frames in [`parley_proto::data`]):
+//! Protocol (DESIGN rule 8; frames in [`parley_proto::data`], file protocol
+//! version 2, docs/protocol.md §8.3):
 //!
-//! 1. the sender hashes the file and sends `offer {transfer_id, name, size, sha256}`;
-//! 2. the receiver answers `accept {offset}` (0, or the length of a matching partial
-//!    file it kept from an interrupted attempt) or `decline {reason}`, at once or
-//!    once its user has answered ([`ReceiveSession::set_ask`]);
-//! 3. the sender streams binary chunks (16-byte id, 8-byte offset, payload) from
-//!    `offset`, each send waiting while the channel's buffer is full, then `done`;
-//! 4. the receiver, which checked every chunk's offset and hashed while writing,
-//!    checks size and SHA-256 and answers `complete` or `failed {reason}`.
+//! 1. the sender sends `offer {transfer_id, name, size, version}`, without
+//!    reading the file first;
+//! 2. the receiver answers `accept {offset: 0}` or `decline {reason}`, at once
+//!    or once its user has answered ([`ReceiveSession::set_ask`]); or, when it
+//!    holds something of the file (a kept partial file, or a file of the same
+//!    name and size), first `have {offset, blake3}`, the BLAKE3 of the bytes it
+//!    holds; the sender hashes its own first bytes and answers `resume
+//!    {offset}` (the same offset, or 0 if they differ), and the receiver then
+//!    says `accept {offset}`, or `complete` when it holds the whole file;
+//! 3. the sender streams binary chunks (16-byte id, 8-byte offset, flags, the
+//!    BLAKE3 chaining value of each 1 MiB block with the chunk its last byte is
+//!    in, payload) from `offset`, hashing as it reads (one read of the file),
+//!    each send waiting while the channel's buffer is full, then `done
+//!    {blake3}` with the whole file's hash;
+//! 4. the receiver, which checked every chunk's offset and every block's hash
+//!    as it arrived (a wrong block stops the transfer within about a block of
+//!    later chunks: the writer thread checks), checks size and
+//!    the whole file's BLAKE3 and answers `complete` or `failed {reason}`.
 //!
 //! Either side may `cancel` at any time. Frames for unknown transfers are ignored
 //! (or answered with `failed` when the peer waits for an answer), never a panic.
@@ -54,7 +65,7 @@ pub use parley_proto::data::{Batch, FILE_LABEL};
 pub use receive::{
     ReceiveSession, DECLINED_BY_USER, MAX_CONCURRENT_RECEIVES, PART_SUFFIX, SIDECAR_SUFFIX,
 };
-pub use send::{send_file, send_file_as, send_file_named, Outgoing, SendOutcome, EMPTY_SHA256};
+pub use send::{send_file, send_file_as, send_file_named, Outgoing, SendOutcome};
 pub use space::format_bytes;
 
 /// Read-ahead of the sender and write-behind of the receiver, bytes: disk I/O runs
@@ -84,13 +95,21 @@ pub enum TransferError {
         /// Size from the offer, bytes.
         expected: u64,
     },
-    /// The received bytes do not hash to the offered SHA-256.
-    #[error("SHA-256 mismatch: expected {expected}, got {actual}")]
+    /// The received bytes do not hash to the BLAKE3 in the sender's `done`.
+    #[error("BLAKE3 mismatch: expected {expected}, got {actual}")]
     HashMismatch {
-        /// Hash from the offer, lowercase hex.
+        /// Hash from the sender's `done`, lowercase hex.
         expected: String,
         /// Hash of what was received, lowercase hex.
         actual: String,
+    },
+    /// A block of the file did not hash to the BLAKE3 chaining value the
+    /// sender sent with it (docs/protocol.md §8.3): wrong data, caught as it
+    /// arrived.
+    #[error("corrupt data: the block ending in the chunk at offset {offset} does not match its BLAKE3 hash")]
+    BlockMismatch {
+        /// Offset of the chunk the block ended in, bytes.
+        offset: u64,
     },
     /// The receiver declined the offer.
     #[error("declined by the peer: {reason}")]
@@ -280,7 +299,7 @@ pub enum TransferEvent {
         /// Which way it went.
         direction: TransferDirection,
         /// No bytes moved: the receiver held this very file already (same
-        /// name, size and SHA-256) and answered the offer at once. The
+        /// name, size and BLAKE3) and said so. The
         /// receiving side says so for an empty folder that existed before;
         /// the sending side for any empty folder it offered (it cannot tell).
         already_there: bool,
@@ -364,6 +383,7 @@ pub(crate) fn text(frame: &TransferFrame) -> DcMessage {
 pub fn is_for_sender(frame: &TransferFrame, receiving_this_transfer: bool) -> bool {
     match frame {
         TransferFrame::Accept { .. }
+        | TransferFrame::Have { .. }
         | TransferFrame::Decline { .. }
         | TransferFrame::Complete { .. }
         | TransferFrame::Failed { .. } => true,

@@ -1,5 +1,5 @@
-//! The sending side: hash, offer, stream from the accepted offset, wait for the
-//! verdict.
+//! The sending side: offer, check what the receiver holds (`have`), stream
+//! from the accepted offset while hashing, send the hash, wait for the verdict.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -8,8 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parley_proto::data::{encode_chunk, transfer_id_to_hex, TransferFrame, CHUNK_PAYLOAD_BYTES};
-use sha2::{Digest as _, Sha256};
+use parley_proto::data::{
+    transfer_id_to_hex, write_chunk_header, TransferFrame, CHUNK_HEADER_BYTES, CHUNK_PAYLOAD_BYTES,
+    FILE_PROTOCOL_VERSION,
+};
+use parley_proto::file_hash::{from_hex, to_hex, BlockHash, FileHasher, BLOCK_BYTES};
 use tokio::sync::{mpsc, watch};
 
 use super::{
@@ -30,8 +33,9 @@ pub struct SendOutcome {
     pub bytes: u64,
     /// Offset the receiver resumed from, bytes (0 for a fresh transfer).
     pub resumed_from: u64,
-    /// SHA-256 of the file, lowercase hex.
-    pub sha256: String,
+    /// BLAKE3 of the file, lowercase hex (64 chars); empty when the receiver
+    /// said it held the file before any of it was read here.
+    pub blake3: String,
     /// Time from the offer's acceptance to the receiver's `complete`, ms.
     pub elapsed_ms: u64,
 }
@@ -47,11 +51,15 @@ pub struct SendOutcome {
 ///   the watch sender does not cancel. Dropping this future also sends `cancel`
 ///   (from a spawned task) once the offer is out.
 ///
-/// The file is hashed first (SHA-256, 1 MiB reads on a blocking thread), then read
-/// again while sending, [`DISK_BUFFER_BYTES`] ahead of the network.
+/// The file is read once, after the offer is accepted, in chunk-sized reads
+/// on a blocking thread [`DISK_BUFFER_BYTES`] ahead of the network, and hashed
+/// as it is read (BLAKE3 block by block, [`parley_proto::file_hash`]); a
+/// receiver's `have` is answered by hashing the first bytes it names, which
+/// are then not read again.
 ///
 /// Errors: [`TransferError::Io`] reading the file (or if it shrank meanwhile);
-/// [`TransferError::Declined`]; [`TransferError::Cancelled`] (by us or the peer);
+/// [`TransferError::Declined`] (a receiver from before file protocol 2 declines
+/// every offer: the reason says it must update); [`TransferError::Cancelled`] (by us or the peer);
 /// [`TransferError::PeerFailed`] (the receiver's size or hash check, disk, ...);
 /// [`TransferError::BadOffset`] if the peer accepts beyond the end;
 /// [`TransferError::Protocol`]; [`TransferError::ChannelClosed`].
@@ -174,9 +182,6 @@ pub async fn send_file_as(
     result
 }
 
-/// SHA-256 of no bytes, lowercase hex: what an empty folder is offered with.
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
 struct SendJob<'a> {
     path: &'a Path,
     name: &'a str,
@@ -194,42 +199,34 @@ struct SendJob<'a> {
 enum Answer {
     Accepted(u64),
     Completed,
+    /// The receiver holds `offset` bytes hashing to this (hex).
+    Have(u64, String),
 }
 
 impl SendJob<'_> {
     async fn run(&mut self) -> Result<SendOutcome, TransferError> {
-        // 1. Hash (abandoned early on cancel). A folder offered on its own (an
-        // empty folder, its name ending with `/`) has no bytes.
-        let stop = Arc::new(AtomicBool::new(false));
+        // 1. What is offered: a regular file's size (it is read once accepted)
+        // or, with a name ending with `/`, an empty folder.
         let folder = self.name.ends_with('/');
-        let hashing = tokio::task::spawn_blocking({
+        let size = {
             let path = self.path.to_path_buf();
-            let stop = stop.clone();
-            move || match std::fs::metadata(&path) {
-                Ok(m) if folder && m.is_dir() => Ok((EMPTY_SHA256.to_owned(), 0)),
-                _ => hash_file(&path, &stop),
-            }
-        });
-        let (sha256, size) = tokio::select! {
-            biased;
-            _ = cancelled(self.cancel) => {
-                stop.store(true, Ordering::Relaxed);
-                return Err(user_cancelled());
-            }
-            r = hashing => r.map_err(|e| TransferError::Protocol(format!("hashing task failed: {e}")))??,
+            tokio::task::spawn_blocking(move || offered_size(&path, folder))
+                .await
+                .map_err(|e| TransferError::Protocol(format!("metadata task failed: {e}")))??
         };
 
-        // 2. Offer and wait for the answer.
+        // 2. Offer and wait for the answer (with a `have` on the way).
         self.send(TransferFrame::Offer {
             transfer_id: self.transfer_id.to_owned(),
             name: self.name.to_owned(),
             size,
-            sha256: sha256.clone(),
+            version: FILE_PROTOCOL_VERSION,
             batch: self.batch.cloned(),
         })
         .await?;
         self.guard.armed = true;
         emit(self.events, TransferEvent::Offered(self.progress(0, size))).await;
+        let mut hasher = FileHasher::new(size);
         let offset = loop {
             let frame = tokio::select! {
                 biased;
@@ -240,13 +237,24 @@ impl SendJob<'_> {
                 Some(Answer::Accepted(offset)) => break offset,
                 // The receiver already holds this very file (docs/protocol.md
                 // §8.3): nothing to send.
-                Some(Answer::Completed) => return Ok(self.already_there(size, sha256).await),
+                Some(Answer::Completed) => return Ok(self.already_there(&hasher).await),
+                Some(Answer::Have(offset, blake3)) => {
+                    hasher = self.check_have(offset, &blake3, size).await?;
+                    self.send(TransferFrame::Resume {
+                        transfer_id: self.transfer_id.to_owned(),
+                        offset: hasher.position(),
+                    })
+                    .await?;
+                }
                 None => continue,
             }
         };
-        if offset > size {
+        // A receiver goes on after the bytes we vouched for, or starts over.
+        if offset == 0 {
+            hasher = FileHasher::new(size);
+        } else if offset != hasher.position() || offset > size {
             return Err(TransferError::BadOffset {
-                expected: size,
+                expected: hasher.position(),
                 got: offset,
             });
         }
@@ -264,7 +272,7 @@ impl SendJob<'_> {
         let reader = tokio::task::spawn_blocking({
             let path = self.path.to_path_buf();
             let id_bytes = self.id_bytes;
-            move || read_chunks(&path, id_bytes, offset, size, &chunk_tx)
+            move || read_chunks(&path, id_bytes, hasher, &chunk_tx)
         });
         let mut sent = offset;
         let mut throttle = ProgressThrottle::new();
@@ -311,9 +319,21 @@ impl SendJob<'_> {
             }
         }
         // The reader ended its channel: it either sent everything or an error.
-        reader
+        let digest = reader
             .await
             .map_err(|e| TransferError::Protocol(format!("reader task failed: {e}")))?;
+        let digest = match digest {
+            Some(digest) if sent == size => digest,
+            _ => {
+                return Err(TransferError::io(
+                    self.path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file shrank while sending",
+                    ),
+                ))
+            }
+        };
         if sent != size {
             return Err(TransferError::io(
                 self.path,
@@ -325,8 +345,10 @@ impl SendJob<'_> {
         }
 
         // 4. Done; wait for the verdict.
+        let blake3 = to_hex(&digest);
         self.send(TransferFrame::Done {
             transfer_id: self.transfer_id.to_owned(),
+            blake3: blake3.clone(),
         })
         .await?;
         emit(
@@ -342,8 +364,10 @@ impl SendJob<'_> {
             };
             match self.answer(frame)? {
                 Some(Answer::Completed) => break,
-                Some(Answer::Accepted(_)) => {
-                    return Err(TransferError::Protocol("`accept` after `done`".into()))
+                Some(Answer::Accepted(_) | Answer::Have(..)) => {
+                    return Err(TransferError::Protocol(
+                        "`accept` or `have` after `done`".into(),
+                    ))
                 }
                 None => continue,
             }
@@ -374,15 +398,64 @@ impl SendJob<'_> {
             transfer_id: self.transfer_id.to_owned(),
             bytes: size,
             resumed_from: offset,
-            sha256,
+            blake3,
             elapsed_ms,
         })
     }
 
-    /// The receiver answered the offer with `complete`: it holds the file
-    /// already (same name, size and SHA-256). Reported as completed, nothing
-    /// sent.
-    async fn already_there(&mut self, size: u64, sha256: String) -> SendOutcome {
+    /// Answers the receiver's `have {offset, blake3}`: hashes the file's first
+    /// `offset` bytes (the only read of them) and returns the hasher there if
+    /// they match (a resume, or the whole file held already), else a fresh one
+    /// (start over).
+    ///
+    /// Errors: [`TransferError::Protocol`] for an offset that is neither a
+    /// whole number of blocks nor the size, or a malformed hash;
+    /// [`TransferError::Io`] reading; [`TransferError::Cancelled`].
+    async fn check_have(
+        &mut self,
+        offset: u64,
+        blake3: &str,
+        size: u64,
+    ) -> Result<FileHasher, TransferError> {
+        if offset > size || (!offset.is_multiple_of(BLOCK_BYTES) && offset != size) {
+            return Err(TransferError::Protocol(format!(
+                "`have` of {offset} bytes of a {size}-byte file"
+            )));
+        }
+        let theirs =
+            from_hex(blake3).map_err(|e| TransferError::Protocol(format!("`have`: {e}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let hashing = tokio::task::spawn_blocking({
+            let (path, stop) = (self.path.to_path_buf(), stop.clone());
+            move || hash_prefix(&path, size, offset, &stop)
+        });
+        let hasher = tokio::select! {
+            biased;
+            _ = cancelled(self.cancel) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(user_cancelled());
+            }
+            r = hashing => r.map_err(|e| TransferError::Protocol(format!("hashing task failed: {e}")))??,
+        };
+        let same = hasher.digest() == Some(theirs);
+        tracing::debug!(
+            transfer_id = self.transfer_id,
+            offset,
+            same,
+            "the receiver holds part of the file"
+        );
+        Ok(if same { hasher } else { FileHasher::new(size) })
+    }
+
+    /// The receiver answered with `complete` before any chunk: it holds the
+    /// file already (same name, size and BLAKE3, which `hasher` holds if its
+    /// `have` was checked). Reported as completed, nothing sent.
+    async fn already_there(&mut self, hasher: &FileHasher) -> SendOutcome {
+        let size = hasher.size();
+        let blake3 = match hasher.digest() {
+            Some(digest) if hasher.position() == size => to_hex(&digest),
+            _ => String::new(),
+        };
         self.guard.armed = false;
         tracing::info!(
             transfer_id = self.transfer_id,
@@ -407,7 +480,7 @@ impl SendJob<'_> {
             transfer_id: self.transfer_id.to_owned(),
             bytes: size,
             resumed_from: size,
-            sha256,
+            blake3,
             elapsed_ms: 0,
         }
     }
@@ -429,10 +502,14 @@ impl SendJob<'_> {
         };
         match frame {
             TransferFrame::Accept { offset, .. } => Ok(Some(Answer::Accepted(offset))),
+            TransferFrame::Have { offset, blake3, .. } => Ok(Some(Answer::Have(offset, blake3))),
             TransferFrame::Complete { .. } => Ok(Some(Answer::Completed)),
-            TransferFrame::Decline { reason, .. } => {
-                ended(self.guard, TransferError::Declined { reason })
-            }
+            TransferFrame::Decline { reason, .. } => ended(
+                self.guard,
+                TransferError::Declined {
+                    reason: older_peer(reason),
+                },
+            ),
             TransferFrame::Cancel { reason, .. } => {
                 ended(self.guard, TransferError::Cancelled { reason })
             }
@@ -504,66 +581,126 @@ impl Drop for CancelGuard {
     }
 }
 
-/// SHA-256 (lowercase hex) and length of the file, read with a 1 MiB buffer;
-/// stops early (with an `Interrupted` error) when `stop` is set.
-fn hash_file(path: &Path, stop: &AtomicBool) -> Result<(String, u64), TransferError> {
+/// A decline from a receiver that speaks file protocol 1 (it finds no
+/// `sha256` in the offer) said so, for the user; other reasons as they came.
+fn older_peer(reason: String) -> String {
+    if reason.starts_with("malformed offer") && reason.contains("sha256") {
+        format!(
+            "the receiver's Parley is too old: it speaks file protocol 1, this one {FILE_PROTOCOL_VERSION}; \
+             it must update to receive files"
+        )
+    } else {
+        reason
+    }
+}
+
+/// The size of what is offered, bytes: a regular file's length, or 0 for a
+/// folder offered on its own (`folder`, its name ending with `/`).
+fn offered_size(path: &Path, folder: bool) -> Result<u64, TransferError> {
     let io_err = |e| TransferError::io(path, e);
-    let mut file = std::fs::File::open(path).map_err(io_err)?;
-    if !file.metadata().map_err(io_err)?.is_file() {
-        return Err(io_err(std::io::Error::new(
+    let meta = std::fs::metadata(path).map_err(io_err)?;
+    match () {
+        _ if folder && meta.is_dir() => Ok(0),
+        _ if meta.is_file() => Ok(meta.len()),
+        _ => Err(io_err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a regular file",
-        )));
+        ))),
     }
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; DISK_BUFFER_BYTES];
-    let mut len = 0u64;
+}
+
+/// The first `len` bytes of `path` fed to a hasher for a `size`-byte file,
+/// read with a 1 MiB buffer; stops early (with an `Interrupted` error) when
+/// `stop` is set.
+fn hash_prefix(
+    path: &Path,
+    size: u64,
+    len: u64,
+    stop: &AtomicBool,
+) -> Result<FileHasher, TransferError> {
+    let io_err = |e| TransferError::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io_err)?.take(len);
+    let mut hasher = FileHasher::new(size);
+    let mut buf = vec![0u8; BLOCK_BYTES as usize];
     loop {
         if stop.load(Ordering::Relaxed) {
             return Err(io_err(std::io::ErrorKind::Interrupted.into()));
         }
-        let n = match file.read(&mut buf) {
+        // Up to the block's end: one block end per update.
+        let room = usize::try_from(hasher.block_end() - hasher.position()).unwrap_or(buf.len());
+        let want = room.min(buf.len());
+        let n = match file.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_err(e)),
         };
-        hasher.update(&buf[..n]);
-        len += n as u64;
+        hasher
+            .update(&buf[..n])
+            .map_err(|e| TransferError::Protocol(e.to_string()))?;
     }
-    Ok((hex::encode(hasher.finalize()), len))
+    if hasher.position() != len {
+        return Err(io_err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the file shrank",
+        )));
+    }
+    Ok(hasher)
 }
 
 type ChunkResult = Result<(Bytes, usize), TransferError>;
 
-/// Reads `path` from `offset` to `size` in chunk-sized pieces and sends encoded
-/// chunk frames (with their payload length) to `tx`; stops when `tx` closes.
-/// A read error (or the file ending early) is sent as the last item.
-fn read_chunks(path: &Path, id: [u8; 16], offset: u64, size: u64, tx: &mpsc::Sender<ChunkResult>) {
+/// Reads `path` from `hasher`'s position to its size in chunk-sized pieces,
+/// each read straight into its frame, hashes them, and sends the encoded
+/// chunk frames (with their payload length, and the block hash in the chunk a
+/// block ends in) to `tx`; stops when `tx` closes. A read error (or the file
+/// ending early) is sent as the last item. Returns the file's BLAKE3 once it
+/// read every byte.
+fn read_chunks(
+    path: &Path,
+    id: [u8; 16],
+    mut hasher: FileHasher,
+    tx: &mpsc::Sender<ChunkResult>,
+) -> Option<BlockHash> {
     let path: PathBuf = path.to_path_buf();
-    let result = (|| -> std::io::Result<()> {
+    let size = hasher.size();
+    let result = (|| -> std::io::Result<bool> {
         let mut file = std::fs::File::open(&path)?;
-        file.seek(SeekFrom::Start(offset))?;
-        let mut pos = offset;
-        let mut buf = vec![0u8; CHUNK_PAYLOAD_BYTES];
+        let mut pos = hasher.position();
+        file.seek(SeekFrom::Start(pos))?;
         while pos < size {
-            let want = usize::try_from((size - pos).min(CHUNK_PAYLOAD_BYTES as u64))
+            // A chunk ends where its block does, so it holds one block end at most.
+            let want = usize::try_from((hasher.block_end() - pos).min(CHUNK_PAYLOAD_BYTES as u64))
                 .unwrap_or(CHUNK_PAYLOAD_BYTES);
-            file.read_exact(&mut buf[..want])?;
-            let frame = Bytes::from(encode_chunk(&id, pos, &buf[..want]));
-            if tx.blocking_send(Ok((frame, want))).is_err() {
-                return Ok(()); // the sender stopped
+            // Read into the frame's own buffer (no copy, no zeroing).
+            let mut frame = Vec::with_capacity(CHUNK_HEADER_BYTES + want);
+            frame.resize(CHUNK_HEADER_BYTES, 0);
+            (&mut file).take(want as u64).read_to_end(&mut frame)?;
+            if frame.len() != CHUNK_HEADER_BYTES + want {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let block = hasher
+                .update(&frame[CHUNK_HEADER_BYTES..])
+                .map_err(std::io::Error::other)?;
+            write_chunk_header(&mut frame, &id, pos, block.as_ref());
+            if tx.blocking_send(Ok((Bytes::from(frame), want))).is_err() {
+                return Ok(false); // the sender stopped
             }
             pos += want as u64;
         }
-        Ok(())
+        Ok(true)
     })();
-    if let Err(e) = result {
-        let e = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            std::io::Error::new(e.kind(), "the file shrank while sending")
-        } else {
-            e
-        };
-        let _ = tx.blocking_send(Err(TransferError::io(path, e)));
+    match result {
+        Ok(true) => hasher.digest(),
+        Ok(false) => None,
+        Err(e) => {
+            let e = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                std::io::Error::new(e.kind(), "the file shrank while sending")
+            } else {
+                e
+            };
+            let _ = tx.blocking_send(Err(TransferError::io(path, e)));
+            None
+        }
     }
 }

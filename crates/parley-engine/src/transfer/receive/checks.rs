@@ -1,53 +1,32 @@
 //! The checks an offer goes through before it is accepted, and the error a
 //! failed write becomes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::super::disk::{holds_same, resumable_len, Sidecar};
+use super::super::disk::{probe as probe_dir, Probe};
 use super::super::space::{check_space, write_error};
 use super::super::TransferError;
 use super::Offer;
 
-/// The file in `dir` that is `offer` already (same name, size and SHA-256),
-/// if there is one: the offer is answered `complete` and nothing is sent.
-pub(super) async fn already_here(root: &Path, offer: &Offer) -> Option<PathBuf> {
-    let (dir, name) = (offer.dir(root), offer.leaf());
-    let sidecar = Sidecar {
-        sha256: offer.sha256.clone(),
-        size: offer.size,
-    };
-    tokio::task::spawn_blocking(move || holds_same(&dir, &name, &sidecar))
+/// What the receive folder holds of `offer` (a file of the same name and
+/// size, if `file_first`, else or then a kept partial file of it), its first
+/// bytes hashed for `have`.
+pub(super) async fn probe(root: &Path, offer: &Offer, file_first: bool) -> Option<Probe> {
+    let (dir, name, size) = (offer.dir(root), offer.leaf(), offer.size);
+    tokio::task::spawn_blocking(move || probe_dir(&dir, &name, size, file_first))
         .await
         .ok()
         .flatten()
 }
 
-/// Whether `dir` holds a kept partial file of `offer` (same name, size and
-/// SHA-256, some bytes in it).
-pub(super) async fn resumes(root: &Path, offer: &Offer) -> bool {
-    let (dir, name) = (offer.dir(root), offer.leaf());
-    let sidecar = Sidecar {
-        sha256: offer.sha256.clone(),
-        size: offer.size,
-    };
-    tokio::task::spawn_blocking(move || resumable_len(&dir, &name, &sidecar) > 0)
-        .await
-        .unwrap_or(false)
-}
-
 /// Errors with [`TransferError::NoSpace`] unless `dir`'s disk has room for the
-/// rest of `offer`: its size less what a partial file of the same offer already
-/// holds there.
-pub(super) async fn room_for(root: &Path, offer: &Offer) -> Result<(), TransferError> {
-    let (root, dir, name) = (root.to_path_buf(), offer.dir(root), offer.leaf());
-    let sidecar = Sidecar {
-        sha256: offer.sha256.clone(),
-        size: offer.size,
-    };
+/// rest of `offer`: its size less the `held` bytes a kept partial file of it
+/// already holds there.
+pub(super) async fn room_for(root: &Path, offer: &Offer, held: u64) -> Result<(), TransferError> {
+    let (root, size) = (root.to_path_buf(), offer.size);
     tokio::task::spawn_blocking(move || {
-        let have = resumable_len(&dir, &name, &sidecar);
         // The receive folder: the offer's own folders may not exist yet.
-        check_space(&root, sidecar.size - have)
+        check_space(&root, size.saturating_sub(held))
     })
     .await
     .unwrap_or_else(|e| Err(TransferError::Protocol(format!("space check failed: {e}"))))

@@ -1,6 +1,7 @@
 //! Finishing a received file, in a task of its own so that one file's flush,
 //! fsync and rename do not hold up the chunks of the others: the writer's
-//! SHA-256 checked against the offer, then the move into place.
+//! BLAKE3 of the file checked against the sender's `done`, then the move into
+//! place.
 
 use parley_proto::data::TransferFrame;
 use tokio::sync::mpsc;
@@ -14,7 +15,7 @@ use super::{emit_failed, Incoming};
 /// [`TransferEvent::Completed`], or [`TransferEvent::Failed`]; returns the
 /// answer for the sender: `complete`, or `failed {reason}`.
 ///
-/// A wrong hash deletes the temp file (wrong data); a disk error keeps it (a
+/// A wrong hash (of the file or of a block) deletes the temp file (wrong data); a disk error keeps it (a
 /// good prefix, or a verified whole file that could not be moved) to resume.
 pub(super) async fn finish(
     active: Incoming,
@@ -25,7 +26,7 @@ pub(super) async fn finish(
         name,
         leaf,
         size,
-        sha256,
+        blake3,
         dir,
         part,
         sidecar,
@@ -36,9 +37,12 @@ pub(super) async fn finish(
         ..
     } = active;
     let verdict = match writer.finish().await {
-        Err(e) => Err(write_failure(&part, &dir, size, e).await),
-        Ok((actual, _)) if actual != sha256 => Err(TransferError::HashMismatch {
-            expected: sha256,
+        Err(e) => match super::block_mismatch(&e) {
+            Some(m) => Err(TransferError::BlockMismatch { offset: m.offset }),
+            None => Err(write_failure(&part, &dir, size, e).await),
+        },
+        Ok((actual, _)) if actual != blake3 => Err(TransferError::HashMismatch {
+            expected: blake3,
             actual,
         }),
         Ok(_) => {
@@ -77,7 +81,10 @@ pub(super) async fn finish(
             TransferFrame::Complete { transfer_id }
         }
         Err(err) => {
-            let discard = matches!(err, TransferError::HashMismatch { .. });
+            let discard = matches!(
+                err,
+                TransferError::HashMismatch { .. } | TransferError::BlockMismatch { .. }
+            );
             if discard {
                 remove_temp(&part, &sidecar).await;
             }

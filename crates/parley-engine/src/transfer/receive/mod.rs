@@ -1,16 +1,20 @@
 //! The receiving side: accept or decline offers (at once, or when the user
-//! answers), write chunks through a blocking writer thread while hashing, verify,
-//! and move the file into place.
+//! answers; first `have` when something of the file is here already), write
+//! chunks through a blocking writer thread that checks every block's BLAKE3,
+//! verify the whole file's, and move the file into place.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::Bytes;
-use parley_proto::data::{decode_chunk, transfer_id_from_hex, Batch, TransferFrame};
+use parley_proto::data::{
+    decode_chunk, transfer_id_from_hex, Batch, TransferFrame, FILE_PROTOCOL_VERSION,
+};
+use parley_proto::file_hash::{from_hex, to_hex, FileHasher};
 use tokio::sync::mpsc;
 
-use super::disk::{make_folders, prepare_part, remove_temp, Sidecar, Writer};
+use super::disk::{make_folders, prepare_part, remove_temp, BlockMismatch, Held, Probe, Writer};
 use super::lease::PartLease;
 use super::name::{sanitize_relative_name, RelativeName};
 use super::{
@@ -22,14 +26,14 @@ use super::{
 pub const PART_SUFFIX: &str = ".parley-part";
 
 /// Suffix of the sidecar describing a temp file's offer, for resuming:
-/// `.<name>.parley-part.json` holding `{"sha256": …, "size": …}`.
+/// `.<name>.parley-part.json` holding `{"size": …, "version": 2}`.
 pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 
 mod batch;
 mod checks;
 mod finish;
 
-use checks::{already_here, resumes, room_for, write_failure};
+use checks::{probe, room_for, write_failure};
 
 /// Most transfers one session receives at once, offered (waiting for the user),
 /// being received or being finished (verified and moved into place); an offer
@@ -61,6 +65,8 @@ pub struct ReceiveSession {
     ask: bool,
     /// Offers waiting for the user's answer, oldest first.
     pending: Vec<Offer>,
+    /// Offers answered with `have`, waiting for the sender's `resume`.
+    probing: Vec<Probing>,
     /// Transfers being received, by transfer id bytes.
     active: HashMap<[u8; 16], Incoming>,
     /// Ids of transfers whose `done` came: verified and moved by a task of their own.
@@ -79,10 +85,18 @@ struct Offer {
     /// The same, split: where it goes under the receive folder.
     rel: RelativeName,
     size: u64,
-    /// Lowercase hex.
-    sha256: String,
     /// Its dropped folder (name sanitised), asked about as a whole.
     batch: Option<Batch>,
+}
+
+/// An offer answered with `have`: what we hold of it, and the lease on its
+/// part file, held so that nothing else writes the part between the `have`
+/// and the transfer going on from it.
+#[derive(Debug)]
+struct Probing {
+    offer: Offer,
+    probe: Probe,
+    lease: PartLease,
 }
 
 /// An offer as it came (name not yet sanitised, batch checked).
@@ -90,7 +104,7 @@ struct RawOffer {
     transfer_id: String,
     name: String,
     size: u64,
-    sha256: String,
+    version: u32,
     batch: Option<Batch>,
 }
 
@@ -118,6 +132,9 @@ impl Offer {
     }
 }
 
+/// A kept part to go on from: its first bytes hashed, and its lease.
+type Resume = (FileHasher, PartLease);
+
 /// Reason sent to the sender when the user declines an offer.
 pub const DECLINED_BY_USER: &str = "declined by the receiver";
 
@@ -129,7 +146,8 @@ struct Incoming {
     /// The file name on disk, in `dir`.
     leaf: String,
     size: u64,
-    sha256: String,
+    /// The whole file's BLAKE3 (lowercase hex) from the sender's `done`.
+    blake3: String,
     dir: PathBuf,
     part: PathBuf,
     sidecar: PathBuf,
@@ -153,6 +171,7 @@ impl ReceiveSession {
             events,
             ask: false,
             pending: Vec::new(),
+            probing: Vec::new(),
             active: HashMap::new(),
             finishing: Vec::new(),
             finished_tx,
@@ -220,6 +239,10 @@ impl ReceiveSession {
     pub fn is_receiving(&self, transfer_id: &str) -> bool {
         self.active_id(transfer_id).is_some()
             || self.pending.iter().any(|p| p.transfer_id == transfer_id)
+            || self
+                .probing
+                .iter()
+                .any(|p| p.offer.transfer_id == transfer_id)
             || self.finishing.iter().any(|f| f == transfer_id)
     }
 
@@ -231,11 +254,11 @@ impl ReceiveSession {
 
     /// How many transfers this session holds: offered, being received or finishing.
     fn in_hand(&self) -> usize {
-        self.pending.len() + self.active.len() + self.finishing.len()
+        self.pending.len() + self.probing.len() + self.active.len() + self.finishing.len()
     }
 
-    /// Handles a text frame from the peer (`offer`, `done`, `cancel`; others are
-    /// ignored) and returns the frames to send back, in order. The answer to a
+    /// Handles a text frame from the peer (`offer`, `resume`, `done`, `cancel`;
+    /// others are ignored) and returns the frames to send back, in order. The answer to a
     /// `done` comes later, from [`finished`](Self::finished).
     ///
     /// Never fails: problems become `decline` or `failed` frames for the peer and
@@ -246,20 +269,27 @@ impl ReceiveSession {
                 transfer_id,
                 name,
                 size,
-                sha256,
+                version,
                 batch,
             } => {
                 let offer = RawOffer {
                     transfer_id,
                     name,
                     size,
-                    sha256,
+                    version,
                     batch: batch::checked(batch),
                 };
                 self.on_offer(offer).await
             }
-            TransferFrame::Done { transfer_id } => match self.active_id(&transfer_id) {
-                Some(id) => self.on_done(id).await,
+            TransferFrame::Resume {
+                transfer_id,
+                offset,
+            } => self.on_resume(transfer_id, offset).await,
+            TransferFrame::Done {
+                transfer_id,
+                blake3,
+            } => match self.active_id(&transfer_id) {
+                Some(id) => self.on_done(id, blake3).await,
                 None if self.finishing.contains(&transfer_id) => {
                     tracing::debug!(%transfer_id, "duplicate `done` ignored");
                     Vec::new()
@@ -282,6 +312,22 @@ impl ReceiveSession {
                     .position(|p| p.transfer_id == transfer_id)
                 {
                     let offer = self.pending.remove(at);
+                    let why = format!("cancelled by the sender: {reason}");
+                    self.emit_failed(
+                        &transfer_id,
+                        &offer.name,
+                        offer.size,
+                        TransferOutcome::Cancelled,
+                        why,
+                        offer.batch.as_ref(),
+                    )
+                    .await;
+                } else if let Some(at) = self
+                    .probing
+                    .iter()
+                    .position(|p| p.offer.transfer_id == transfer_id)
+                {
+                    let offer = self.probing.remove(at).offer;
                     let why = format!("cancelled by the sender: {reason}");
                     self.emit_failed(
                         &transfer_id,
@@ -340,7 +386,14 @@ impl ReceiveSession {
             return self.fail(id, err, true).await;
         }
         let payload = frame.slice(frame.len() - payload_len..);
-        if let Err(e) = active.writer.write(payload).await {
+        if let Err(e) = active.writer.write(payload, header.block_hash).await {
+            if let Some(mismatch) = block_mismatch(&e) {
+                // Wrong data: discarded.
+                let err = TransferError::BlockMismatch {
+                    offset: mismatch.offset,
+                };
+                return self.fail(id, err, true).await;
+            }
             // What is on disk is a correct prefix: kept, for a resume once
             // there is room (or the disk works) again.
             let err = write_failure(&active.part, &active.dir, active.size, e).await;
@@ -400,7 +453,14 @@ impl ReceiveSession {
     /// offer of the same file resumes. Files being finished are still verified
     /// and moved into place (their answers are not sent).
     pub async fn close(&mut self) {
-        for offer in std::mem::take(&mut self.pending) {
+        let probing = std::mem::take(&mut self.probing)
+            .into_iter()
+            .map(|p| p.offer);
+        let offers: Vec<Offer> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .chain(probing)
+            .collect();
+        for offer in offers {
             let why = TransferError::ChannelClosed.to_string();
             self.emit_failed(
                 &offer.transfer_id,
@@ -423,7 +483,7 @@ impl ReceiveSession {
             transfer_id,
             name: raw_name,
             size,
-            sha256,
+            version,
             batch,
         } = raw;
         let decline = |reason: String| {
@@ -465,9 +525,21 @@ impl ReceiveSession {
             .await;
             return decline(reason);
         }
-        let sha256 = sha256.to_ascii_lowercase();
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return decline("invalid sha256".into());
+        if version != FILE_PROTOCOL_VERSION {
+            let reason = format!(
+                "unsupported file protocol {version}: this receiver speaks version \
+                 {FILE_PROTOCOL_VERSION}; update Parley to send it files"
+            );
+            self.emit_failed(
+                &transfer_id,
+                &raw_name,
+                size,
+                TransferOutcome::Failed,
+                format!("declined: {reason}"),
+                batch.as_ref(),
+            )
+            .await;
+            return decline(reason);
         }
         let rel = match sanitize_relative_name(&raw_name) {
             Ok(rel) => rel,
@@ -480,7 +552,6 @@ impl ReceiveSession {
             name: rel.display(),
             rel,
             size,
-            sha256,
             batch,
         };
         if offer.rel.file.is_none() {
@@ -494,28 +565,142 @@ impl ReceiveSession {
                 _ => self.on_folder(offer, dir).await,
             };
         }
-        if let Some(path) = already_here(&dir, &offer).await {
-            tracing::info!(transfer_id = %offer.transfer_id, path = %path.display(), "offered file already here");
-            if offer.batch.is_some() {
-                // So a UI counts it in its folder.
-                let progress = offer.progress(offer.size);
-                emit(&self.events, TransferEvent::Offered(progress)).await;
+        // What we hold of it is read under the part's lease: nothing writes
+        // the part meanwhile (and a part being written is not probed).
+        let lease = PartLease::take(&PartLease::part_path(&offer.dir(&dir), &offer.leaf()));
+        let found = match &lease {
+            Some(_) => probe(&dir, &offer, true).await,
+            None => None,
+        };
+        match found {
+            Some(Probe {
+                held: Held::File(path),
+                ..
+            }) if offer.size == 0 => self.already_here(offer, path).await,
+            Some(probe) => {
+                let lease = lease.expect("probed under the lease");
+                self.have(offer, probe, lease)
             }
-            let event = TransferEvent::Completed {
-                transfer_id: offer.transfer_id.clone(),
-                name: offer.name,
-                path,
-                bytes: offer.size,
-                elapsed_ms: 0,
-                direction: TransferDirection::Receiving,
-                already_there: true,
+            None => {
+                drop(lease); // `start` takes it again
+                self.consider(offer, dir, None).await
+            }
+        }
+    }
+
+    /// Answers `offer` with `have` (what `probe` found of it) and holds it
+    /// until the sender's `resume`.
+    fn have(&mut self, offer: Offer, probe: Probe, lease: PartLease) -> Vec<TransferFrame> {
+        let offset = probe.hasher.position();
+        let digest = probe.hasher.digest().expect("whole blocks hashed");
+        tracing::debug!(transfer_id = %offer.transfer_id, offset, "offered file partly or wholly here: `have`");
+        let frame = TransferFrame::Have {
+            transfer_id: offer.transfer_id.clone(),
+            offset,
+            blake3: to_hex(&digest),
+        };
+        self.probing.push(Probing {
+            offer,
+            probe,
+            lease,
+        });
+        vec![frame]
+    }
+
+    /// The sender's `resume` of an offer we answered with `have`: the file is
+    /// here already (complete), or its kept part goes on without asking again
+    /// (the user said yes to it before), or, at offset 0, the offer is taken
+    /// like any other (after a `have` of its kept part, if a different file
+    /// of its name and size was what we offered first).
+    async fn on_resume(&mut self, transfer_id: String, offset: u64) -> Vec<TransferFrame> {
+        let Some(at) = self
+            .probing
+            .iter()
+            .position(|p| p.offer.transfer_id == transfer_id)
+        else {
+            tracing::debug!(%transfer_id, "`resume` for no offer we asked about");
+            return Vec::new();
+        };
+        let Probing {
+            offer,
+            probe: held,
+            lease,
+        } = self.probing.remove(at);
+        let Some(dir) = self.receive_dir.clone() else {
+            drop(lease);
+            return vec![self.start(offer, None).await];
+        };
+        let position = held.hasher.position();
+        if offset == 0 {
+            if matches!(held.held, Held::File(_)) {
+                if let Some(part) = probe(&dir, &offer, false).await {
+                    return self.have(offer, part, lease);
+                }
+            }
+            drop(lease);
+            return self.consider(offer, dir, None).await;
+        }
+        if offset != position {
+            let err = TransferError::BadOffset {
+                expected: position,
+                got: offset,
             };
-            emit(&self.events, event).await;
-            return vec![TransferFrame::Complete {
+            self.emit_failed(
+                &offer.transfer_id,
+                &offer.name,
+                offer.size,
+                TransferOutcome::Failed,
+                err.to_string(),
+                offer.batch.as_ref(),
+            )
+            .await;
+            return vec![TransferFrame::Decline {
                 transfer_id: offer.transfer_id,
+                reason: err.to_string(),
             }];
         }
-        if let Err(err) = room_for(&dir, &offer).await {
+        match held.held {
+            Held::File(path) => self.already_here(offer, path).await,
+            Held::Part => self.consider(offer, dir, Some((held.hasher, lease))).await,
+        }
+    }
+
+    /// Reports `offer` as arrived already (a file of its name, size and hash is
+    /// at `path`) and answers `complete`: nothing is sent.
+    async fn already_here(&mut self, offer: Offer, path: PathBuf) -> Vec<TransferFrame> {
+        tracing::info!(transfer_id = %offer.transfer_id, path = %path.display(), "offered file already here");
+        if offer.batch.is_some() {
+            // So a UI counts it in its folder.
+            let progress = offer.progress(offer.size);
+            emit(&self.events, TransferEvent::Offered(progress)).await;
+        }
+        let event = TransferEvent::Completed {
+            transfer_id: offer.transfer_id.clone(),
+            name: offer.name,
+            path,
+            bytes: offer.size,
+            elapsed_ms: 0,
+            direction: TransferDirection::Receiving,
+            already_there: true,
+        };
+        emit(&self.events, event).await;
+        vec![TransferFrame::Complete {
+            transfer_id: offer.transfer_id,
+        }]
+    }
+
+    /// Decides on a file offer: declined without room for it (its size less
+    /// what `resume` holds) or when its folder was declined, resumed at once
+    /// (`resume`: a kept part the sender vouched for, hashed, and its lease),
+    /// held for the user in ask mode, else accepted.
+    async fn consider(
+        &mut self,
+        offer: Offer,
+        dir: PathBuf,
+        resume: Option<Resume>,
+    ) -> Vec<TransferFrame> {
+        let held = resume.as_ref().map_or(0, |(h, _)| h.position());
+        if let Err(err) = room_for(&dir, &offer, held).await {
             tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, error = %err, "offer declined");
             self.emit_failed(
                 &offer.transfer_id,
@@ -539,10 +724,10 @@ impl ReceiveSession {
         }
         // A file whose part we kept was accepted by our user before: it
         // resumes without asking again.
-        if self.ask && answer.is_none() && !resumes(&dir, &offer).await {
+        if self.ask && answer.is_none() && resume.is_none() {
             return self.ask_user(offer).await;
         }
-        vec![self.start(offer).await]
+        vec![self.start(offer, resume).await]
     }
 
     /// Holds `offer` until the user answers, and asks them
@@ -563,7 +748,7 @@ impl ReceiveSession {
     async fn take(&mut self, offer: Offer) -> Vec<TransferFrame> {
         match (&offer.rel.file, self.receive_dir.clone()) {
             (None, Some(dir)) => self.on_folder(offer, dir).await,
-            _ => vec![self.start(offer).await],
+            _ => vec![self.start(offer, None).await],
         }
     }
 
@@ -626,10 +811,11 @@ impl ReceiveSession {
         }
     }
 
-    /// Accepts `offer`: opens (or resumes) its temp file and returns `accept`, or
-    /// `decline` if the file cannot be saved (or another transfer is writing the
-    /// same temp file).
-    async fn start(&mut self, offer: Offer) -> TransferFrame {
+    /// Accepts `offer`: opens its temp file (going on after the kept bytes
+    /// `resume` hashed, under its lease) and returns `accept`, or `decline` if
+    /// the file cannot be saved (or another transfer is writing the same temp
+    /// file).
+    async fn start(&mut self, offer: Offer, resume: Option<Resume>) -> TransferFrame {
         let transfer_id = offer.transfer_id.clone();
         let decline = |reason: String| TransferFrame::Decline {
             transfer_id: transfer_id.clone(),
@@ -648,7 +834,8 @@ impl ReceiveSession {
             return decline("not accepting files".into());
         };
         // Again: the user may have taken a while to answer.
-        if let Err(err) = room_for(&dir, &offer).await {
+        let held = resume.as_ref().map_or(0, |(h, _)| h.position());
+        if let Err(err) = room_for(&dir, &offer, held).await {
             self.emit_failed(
                 &transfer_id,
                 &offer.name,
@@ -661,7 +848,13 @@ impl ReceiveSession {
             return decline(err.to_string());
         }
         let leaf = offer.leaf();
-        let Some(lease) = PartLease::take(&PartLease::part_path(&offer.dir(&dir), &leaf)) else {
+        let (resume, lease) = match resume {
+            Some((hasher, lease)) => (Some(hasher), Some(lease)),
+            None => (None, None),
+        };
+        let lease =
+            lease.or_else(|| PartLease::take(&PartLease::part_path(&offer.dir(&dir), &leaf)));
+        let Some(lease) = lease else {
             tracing::info!(%transfer_id, name = %offer.name, "the same file is being received already");
             let why = "busy: a file of the same name is being received".to_owned();
             let batch = offer.batch.as_ref();
@@ -681,20 +874,20 @@ impl ReceiveSession {
             name,
             rel,
             size,
-            sha256,
             batch,
             ..
         } = offer;
         let prepared = tokio::task::spawn_blocking({
-            let (root, leaf, sha256) = (dir.clone(), leaf.clone(), sha256.clone());
+            let (root, leaf) = (dir.clone(), leaf.clone());
+            let resume = resume.as_ref().map(FileHasher::position);
             move || {
                 let dir = make_folders(&root, &rel.folders)?;
-                let prepared = prepare_part(&dir, &leaf, Sidecar { sha256, size })?;
+                let prepared = prepare_part(&dir, &leaf, size, resume)?;
                 Ok::<_, TransferError>((dir, prepared))
             }
         })
         .await;
-        let (dir, (part, sidecar, file, hasher, offset)) = match prepared {
+        let (dir, (part, sidecar, file, offset)) = match prepared {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 let why = e.to_string();
@@ -718,19 +911,23 @@ impl ReceiveSession {
             }
         };
         tracing::info!(%transfer_id, %name, size, offset, "receiving a file");
+        let hasher = match resume {
+            Some(hasher) if offset > 0 && hasher.position() == offset => hasher,
+            _ => FileHasher::new(size),
+        };
         let active = Incoming {
             transfer_id: transfer_id.clone(),
             name,
             leaf,
             size,
-            sha256,
+            blake3: String::new(),
             dir,
             part,
             sidecar,
             received: offset,
             started: Instant::now(),
             throttle: ProgressThrottle::new(),
-            writer: Writer::spawn(file, hasher, offset),
+            writer: Writer::spawn(file, hasher),
             lease,
             batch,
         };
@@ -743,13 +940,21 @@ impl ReceiveSession {
         }
     }
 
-    /// The sender's `done` for `id`: a short file fails at once; otherwise a
-    /// task of its own verifies it and moves it into place, and its answer
-    /// comes from [`finished`](Self::finished).
-    async fn on_done(&mut self, id: [u8; 16]) -> Vec<TransferFrame> {
-        let Some(active) = self.active.get(&id) else {
+    /// The sender's `done` for `id`, with the file's BLAKE3 (hex): a short
+    /// file (or a malformed hash) fails at once; otherwise a task of its own
+    /// verifies it and moves it into place, and its answer comes from
+    /// [`finished`](Self::finished).
+    async fn on_done(&mut self, id: [u8; 16], blake3: String) -> Vec<TransferFrame> {
+        let Some(active) = self.active.get_mut(&id) else {
             return Vec::new();
         };
+        match from_hex(&blake3) {
+            Ok(hash) => active.blake3 = to_hex(&hash),
+            Err(e) => {
+                let err = TransferError::Protocol(format!("`done`: {e}"));
+                return self.fail(id, err, true).await;
+            }
+        }
         if active.received != active.size {
             let err = TransferError::SizeMismatch {
                 received: active.received,
@@ -836,6 +1041,11 @@ impl ReceiveSession {
         )
         .await;
     }
+}
+
+/// The block-hash mismatch a writer error stands for, if it is one.
+fn block_mismatch(e: &std::io::Error) -> Option<&BlockMismatch> {
+    e.get_ref()?.downcast_ref::<BlockMismatch>()
 }
 
 /// Reports a failed incoming transfer to the UI.

@@ -23,11 +23,7 @@ async fn offer(s: &mut ReceiveSession, rel: &str, batch: &Batch) -> (String, Vec
         transfer_id: tid.clone(),
         name: rel.into(),
         size: if folder { 0 } else { 3 },
-        sha256: if folder {
-            EMPTY_SHA256.into()
-        } else {
-            sha_hex(b"abc")
-        },
+        version: FILE_PROTOCOL_VERSION,
         batch: Some(batch.clone()),
     };
     (tid, s.on_text(frame).await)
@@ -230,7 +226,7 @@ async fn a_file_offered_again_counts_once_unless_it_changed() {
         transfer_id: "ab".repeat(16),
         name: "pics/b.txt".into(),
         size,
-        sha256: sha_hex(b"abc"),
+        version: FILE_PROTOCOL_VERSION,
         batch: Some(folder.clone()),
     };
     // Taken, cancelled by the sender, offered again the same: still taken.

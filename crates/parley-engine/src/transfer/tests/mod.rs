@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use parley_proto::data::{encode_chunk, transfer_id_to_hex, TransferFrame};
+use parley_proto::data::{encode_chunk, transfer_id_to_hex, TransferFrame, FILE_PROTOCOL_VERSION};
+use parley_proto::file_hash::{to_hex, FileHasher, BLOCK_BYTES};
 use rand::RngCore as _;
-use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -17,9 +17,11 @@ use crate::channel::{memory_pair, MemorySink};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn sha_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+fn blake3_hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
 }
+
+const MIB: usize = BLOCK_BYTES as usize;
 
 fn random_bytes(len: usize) -> Vec<u8> {
     let mut data = vec![0u8; len];
@@ -201,7 +203,7 @@ async fn five_mib_file_arrives_intact() {
     let mut peers = Peers::new(Some(dst.path().to_path_buf()));
 
     let outcome = peers.send(&path).await.unwrap();
-    assert_eq!(outcome.sha256, sha_hex(&data));
+    assert_eq!(outcome.blake3, blake3_hex(&data));
     assert_eq!(outcome.bytes, data.len() as u64);
     assert_eq!(outcome.resumed_from, 0);
     match peers.bob_outcome().await {
@@ -215,7 +217,7 @@ async fn five_mib_file_arrives_intact() {
         other => panic!("unexpected {other:?}"),
     }
     let received = std::fs::read(dst.path().join("video.bin")).unwrap();
-    assert_eq!(sha_hex(&received), sha_hex(&data));
+    assert_eq!(received, data);
     assert_eq!(listing(dst.path()), ["video.bin"]);
 
     let mut saw_offered = false;
@@ -275,6 +277,8 @@ struct Script {
     session: ReceiveSession,
     events: mpsc::Receiver<TransferEvent>,
     id: [u8; 16],
+    /// Hashes what [`Script::chunk`] sends of each offer, in order.
+    hashers: std::collections::HashMap<[u8; 16], FileHasher>,
 }
 
 impl Script {
@@ -284,6 +288,7 @@ impl Script {
             session: ReceiveSession::new(Some(dir.to_path_buf()), tx),
             events,
             id: rand::random(),
+            hashers: Default::default(),
         }
     }
 
@@ -291,29 +296,55 @@ impl Script {
         transfer_id_to_hex(&self.id)
     }
 
-    async fn offer(&mut self, name: &str, size: u64, sha256: &str) -> Vec<TransferFrame> {
+    async fn offer(&mut self, name: &str, size: u64) -> Vec<TransferFrame> {
+        self.hashers.insert(self.id, FileHasher::new(size));
         self.session
             .on_text(TransferFrame::Offer {
                 transfer_id: self.tid(),
                 name: name.into(),
                 size,
-                sha256: sha256.into(),
+                version: FILE_PROTOCOL_VERSION,
                 batch: None,
             })
             .await
     }
 
+    /// A chunk with the hash of the block that ends in it, as a sender
+    /// hashing in order would send it (none for a chunk out of order).
     async fn chunk(&mut self, offset: u64, payload: &[u8]) -> Vec<TransferFrame> {
-        let frame = Bytes::from(encode_chunk(&self.id, offset, payload));
+        let block = match self.hashers.get_mut(&self.id) {
+            Some(h) if h.position() == offset => h.update(payload).ok().flatten(),
+            _ => None,
+        };
+        self.chunk_hashed(offset, payload, block).await
+    }
+
+    async fn chunk_hashed(
+        &mut self,
+        offset: u64,
+        payload: &[u8],
+        block: Option<[u8; 32]>,
+    ) -> Vec<TransferFrame> {
+        let frame = Bytes::from(encode_chunk(&self.id, offset, block.as_ref(), payload));
         self.session.on_chunk(&frame).await
     }
 
-    /// Sends `done`; returns the answer, waiting for the file to be finished.
+    /// Sends `done` with the hash of what was sent; returns the answer,
+    /// waiting for the file to be finished.
     async fn done(&mut self) -> Vec<TransferFrame> {
+        let blake3 = match self.hashers.get(&self.id) {
+            Some(h) if h.position() == h.size() => to_hex(&h.digest().expect("whole")),
+            _ => "00".repeat(32),
+        };
+        self.done_with(blake3).await
+    }
+
+    async fn done_with(&mut self, blake3: String) -> Vec<TransferFrame> {
         let now = self
             .session
             .on_text(TransferFrame::Done {
                 transfer_id: self.tid(),
+                blake3,
             })
             .await;
         if !now.is_empty() {
@@ -325,7 +356,7 @@ impl Script {
     /// A whole honest transfer; returns the final answer.
     async fn transfer(&mut self, name: &str, data: &[u8]) -> TransferFrame {
         self.id = rand::random();
-        let accept = self.offer(name, data.len() as u64, &sha_hex(data)).await;
+        let accept = self.offer(name, data.len() as u64).await;
         assert!(
             matches!(accept[..], [TransferFrame::Accept { offset: 0, .. }]),
             "{accept:?}"
@@ -378,7 +409,7 @@ async fn lying_peers_get_failed_and_leave_no_file() {
     let mut s = Script::new(dir.path());
 
     // Chunks beyond the offered size.
-    s.offer("big.bin", 10, &sha_hex(&data[..10])).await;
+    s.offer("big.bin", 10).await;
     let answer = s.chunk(0, &data).await;
     assert!(is_failed(&answer, "size mismatch"), "{answer:?}");
     assert!(matches!(
@@ -390,18 +421,46 @@ async fn lying_peers_get_failed_and_leave_no_file() {
     assert!(s.chunk(100_000, &data[..10]).await.is_empty());
     assert!(is_failed(&s.done().await, "unknown transfer"));
 
-    // A wrong hash.
+    // A wrong hash in `done`.
     s.id = rand::random();
-    s.offer("hash.bin", data.len() as u64, &sha_hex(b"something else"))
-        .await;
+    s.offer("hash.bin", data.len() as u64).await;
     assert!(s.chunk(0, &data[..60_000]).await.is_empty());
     assert!(s.chunk(60_000, &data[60_000..]).await.is_empty());
-    assert!(is_failed(&s.done().await, "SHA-256 mismatch"));
+    let answer = s.done_with(blake3_hex(b"something else")).await;
+    assert!(is_failed(&answer, "BLAKE3 mismatch"), "{answer:?}");
+    assert!(listing(dir.path()).is_empty());
+    // A malformed one.
+    s.id = rand::random();
+    s.offer("hash.bin", 3).await;
+    assert!(s.chunk(0, b"abc").await.is_empty());
+    assert!(is_failed(&s.done_with("xyz".into()).await, "64 hex"));
+    assert!(listing(dir.path()).is_empty());
+
+    // A block that does not match the hash sent with it: the transfer stops
+    // by the next chunk (or at `done`), and nothing is kept.
+    s.id = rand::random();
+    let big = random_bytes(MIB + 5_000);
+    s.offer("block.bin", big.len() as u64).await;
+    let mut answers = s.chunk_hashed(0, &big[..MIB], Some([7; 32])).await;
+    answers.extend(s.chunk_hashed(MIB as u64, &big[MIB..], None).await);
+    if answers.is_empty() {
+        answers = s.done().await;
+    }
+    assert!(
+        is_failed(&answers, "does not match its BLAKE3 hash"),
+        "{answers:?}"
+    );
+    assert!(listing(dir.path()).is_empty());
+    // A block hash missing where a block ends: the same.
+    s.id = rand::random();
+    s.offer("block.bin", 10).await;
+    assert!(s.chunk_hashed(0, b"0123456789", None).await.is_empty());
+    assert!(is_failed(&s.done().await, "does not match its BLAKE3 hash"));
     assert!(listing(dir.path()).is_empty());
 
     // A gap in the offsets.
     s.id = rand::random();
-    s.offer("gap.bin", data.len() as u64, &sha_hex(&data)).await;
+    s.offer("gap.bin", data.len() as u64).await;
     assert!(s.chunk(0, &data[..1000]).await.is_empty());
     assert!(is_failed(
         &s.chunk(2000, &data[2000..3000]).await,
@@ -411,8 +470,7 @@ async fn lying_peers_get_failed_and_leave_no_file() {
 
     // `done` too early.
     s.id = rand::random();
-    s.offer("short.bin", data.len() as u64, &sha_hex(&data))
-        .await;
+    s.offer("short.bin", data.len() as u64).await;
     assert!(s.chunk(0, &data[..1000]).await.is_empty());
     assert!(is_failed(&s.done().await, "size mismatch"));
     assert!(listing(dir.path()).is_empty());
@@ -453,11 +511,11 @@ async fn lying_peers_get_failed_and_leave_no_file() {
 async fn transfers_interleave_up_to_the_limit_and_one_name_is_written_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Script::new(dir.path());
-    s.offer("one.bin", 10, &sha_hex(b"0123456789")).await;
+    s.offer("one.bin", 10).await;
     let first = s.id;
     // A second file meanwhile is accepted, and their chunks interleave.
     s.id = rand::random();
-    let answer = s.offer("two.bin", 4, &sha_hex(b"abcd")).await;
+    let answer = s.offer("two.bin", 4).await;
     assert!(
         matches!(&answer[..], [TransferFrame::Accept { offset: 0, .. }]),
         "{answer:?}"
@@ -465,7 +523,7 @@ async fn transfers_interleave_up_to_the_limit_and_one_name_is_written_once() {
     let second = s.id;
     // The same name again while `one.bin` is being written: busy.
     s.id = rand::random();
-    let answer = s.offer("one.bin", 3, &sha_hex(b"xyz")).await;
+    let answer = s.offer("one.bin", 3).await;
     assert!(
         matches!(&answer[..], [TransferFrame::Decline { reason, .. }] if reason.starts_with("busy")),
         "{answer:?}"
@@ -497,7 +555,7 @@ async fn transfers_interleave_up_to_the_limit_and_one_name_is_written_once() {
     let mut held = Vec::new();
     for n in 0..MAX_CONCURRENT_RECEIVES {
         s.id = rand::random();
-        let answer = s.offer(&format!("f{n}.bin"), 1, &sha_hex(b"x")).await;
+        let answer = s.offer(&format!("f{n}.bin"), 1).await;
         assert!(
             matches!(&answer[..], [TransferFrame::Accept { .. }]),
             "{n}: {answer:?}"
@@ -505,7 +563,7 @@ async fn transfers_interleave_up_to_the_limit_and_one_name_is_written_once() {
         held.push(s.id);
     }
     s.id = rand::random();
-    let answer = s.offer("extra.bin", 1, &sha_hex(b"x")).await;
+    let answer = s.offer("extra.bin", 1).await;
     assert!(
         matches!(&answer[..], [TransferFrame::Decline { reason, .. }] if reason.starts_with("busy")),
         "{answer:?}"
@@ -517,7 +575,7 @@ async fn transfers_interleave_up_to_the_limit_and_one_name_is_written_once() {
         [TransferFrame::Complete { .. }]
     ));
     s.id = rand::random();
-    let answer = s.offer("extra.bin", 1, &sha_hex(b"x")).await;
+    let answer = s.offer("extra.bin", 1).await;
     assert!(
         matches!(&answer[..], [TransferFrame::Accept { .. }]),
         "{answer:?}"
@@ -528,7 +586,7 @@ async fn transfers_interleave_up_to_the_limit_and_one_name_is_written_once() {
 async fn the_receiver_can_cancel() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Script::new(dir.path());
-    s.offer("one.bin", 10, &sha_hex(b"0123456789")).await;
+    s.offer("one.bin", 10).await;
     assert!(s.chunk(0, b"01234").await.is_empty());
     let answer = s.session.cancel_active("no thanks").await;
     assert!(matches!(&answer[..], [TransferFrame::Cancel { reason, .. }] if reason == "no thanks"));
@@ -538,60 +596,68 @@ async fn the_receiver_can_cancel() {
     assert!(is_failed(&s.done().await, "unknown transfer"));
 }
 
+fn write_part(dir: &Path, name: &str, bytes: &[u8], sidecar: serde_json::Value) {
+    std::fs::write(dir.join(format!(".{name}.parley-part")), bytes).unwrap();
+    std::fs::write(
+        dir.join(format!(".{name}.parley-part.json")),
+        sidecar.to_string(),
+    )
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resumes_from_a_partial_file() {
+async fn resumes_from_a_partial_file_it_checked_with_the_sender() {
     let src = tempfile::tempdir().unwrap();
     let dst = tempfile::tempdir().unwrap();
-    let data = random_bytes(3 * 1024 * 1024 + 5);
+    let d = dst.path();
+    let data = random_bytes(3 * MIB + 5);
     let path = write_file(src.path(), "movie.mkv", &data);
-    let have = 1_500_000usize;
-    std::fs::write(dst.path().join(".movie.mkv.parley-part"), &data[..have]).unwrap();
-    let sidecar = serde_json::json!({"sha256": sha_hex(&data), "size": data.len()});
-    std::fs::write(
-        dst.path().join(".movie.mkv.parley-part.json"),
-        sidecar.to_string(),
-    )
-    .unwrap();
+    let sidecar = serde_json::json!({"size": data.len(), "version": 2});
+    // 1.43 MB kept: the whole first block resumes, the rest is sent again.
+    write_part(d, "movie.mkv", &data[..1_500_000], sidecar.clone());
 
-    let mut peers = Peers::new(Some(dst.path().to_path_buf()));
+    let mut peers = Peers::new(Some(d.to_path_buf()));
     let outcome = peers.send(&path).await.unwrap();
-    assert_eq!(outcome.resumed_from, have as u64);
-    assert_eq!(std::fs::read(dst.path().join("movie.mkv")).unwrap(), data);
-    assert_eq!(listing(dst.path()), ["movie.mkv"]);
+    assert_eq!(outcome.resumed_from, MIB as u64);
+    assert_eq!(outcome.blake3, blake3_hex(&data));
+    assert_eq!(std::fs::read(d.join("movie.mkv")).unwrap(), data);
+    assert_eq!(listing(d), ["movie.mkv"]);
 
-    // Offered again: the receiver holds it already, answers `complete` at
-    // once, and nothing is sent or written.
+    // Offered again: the receiver holds it already (`have` of the whole file,
+    // the hashes match), answers `complete`, and nothing is sent or written.
     let outcome = peers.send(&path).await.unwrap();
     assert_eq!(outcome.resumed_from, data.len() as u64, "nothing sent");
-    assert_eq!(listing(dst.path()), ["movie.mkv"]);
-    std::fs::rename(dst.path().join("movie.mkv"), dst.path().join("kept.mkv")).unwrap();
+    assert_eq!(outcome.blake3, blake3_hex(&data));
+    assert_eq!(listing(d), ["movie.mkv"]);
+    std::fs::rename(d.join("movie.mkv"), d.join("kept.mkv")).unwrap();
 
-    // A partial file of another version of the file is not reused.
-    std::fs::write(dst.path().join(".movie.mkv.parley-part"), b"stale").unwrap();
-    std::fs::write(
-        dst.path().join(".movie.mkv.parley-part.json"),
-        serde_json::json!({"sha256": sha_hex(b"other"), "size": data.len()}).to_string(),
-    )
-    .unwrap();
+    // A part kept by file protocol 1 (a SHA-256 in its sidecar) is not reused.
+    let v1 = serde_json::json!({"sha256": "00".repeat(32), "size": data.len()});
+    write_part(d, "movie.mkv", &data[..2 * MIB], v1);
     let outcome = peers.send(&path).await.unwrap();
     assert_eq!(outcome.resumed_from, 0);
-    assert_eq!(std::fs::read(dst.path().join("movie.mkv")).unwrap(), data);
-    std::fs::remove_file(dst.path().join("movie.mkv")).unwrap();
+    assert_eq!(std::fs::read(d.join("movie.mkv")).unwrap(), data);
+    std::fs::remove_file(d.join("movie.mkv")).unwrap();
 
-    // A corrupted prefix is caught by the whole-file hash.
-    let mut bad = data[..have].to_vec();
+    // A corrupted prefix is not trusted: its hash differs from the sender's
+    // first bytes, so the transfer starts over, and the file arrives whole.
+    let mut bad = data[..2 * MIB].to_vec();
     bad[10] ^= 0xff;
-    std::fs::write(dst.path().join(".movie.mkv.parley-part"), &bad).unwrap();
-    std::fs::write(
-        dst.path().join(".movie.mkv.parley-part.json"),
-        sidecar.to_string(),
-    )
-    .unwrap();
-    match peers.send(&path).await {
-        Err(TransferError::PeerFailed { reason }) => assert!(reason.contains("SHA-256")),
-        other => panic!("unexpected {other:?}"),
-    }
-    assert_eq!(listing(dst.path()), ["kept.mkv"]);
+    write_part(d, "movie.mkv", &bad, sidecar);
+    let outcome = peers.send(&path).await.unwrap();
+    assert_eq!(outcome.resumed_from, 0);
+    assert_eq!(std::fs::read(d.join("movie.mkv")).unwrap(), data);
+
+    // A different file of the same name and size is not taken for it: the
+    // new one is saved beside it.
+    let mut other = data.clone();
+    other[3 * MIB] ^= 1;
+    std::fs::write(d.join("movie.mkv"), &other).unwrap();
+    let outcome = peers.send(&path).await.unwrap();
+    assert_eq!(outcome.resumed_from, 0);
+    assert_eq!(std::fs::read(d.join("movie (1).mkv")).unwrap(), data);
+    assert_eq!(std::fs::read(d.join("movie.mkv")).unwrap(), other);
+    assert_eq!(listing(d), ["kept.mkv", "movie (1).mkv", "movie.mkv"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,49 +665,62 @@ async fn closing_the_channel_keeps_the_partial_file_for_resume() {
     let dst = tempfile::tempdir().unwrap();
     let (tx, mut events) = mpsc::channel(64);
     let mut session = ReceiveSession::new(Some(dst.path().to_path_buf()), tx);
-    let data = random_bytes(200_000);
+    let data = random_bytes(3 * MIB);
     let id = [3u8; 16];
     let tid = transfer_id_to_hex(&id);
     let offer = TransferFrame::Offer {
         transfer_id: tid.clone(),
         name: "x.bin".into(),
         size: data.len() as u64,
-        sha256: sha_hex(&data),
+        version: FILE_PROTOCOL_VERSION,
         batch: None,
     };
     session.on_text(offer.clone()).await;
-    session
-        .on_chunk(&Bytes::from(encode_chunk(&id, 0, &data[..70_000])))
-        .await;
+    let mut hasher = FileHasher::new(data.len() as u64);
+    let kept = MIB + 70_000;
+    for (at, piece) in [(0, &data[..MIB]), (MIB, &data[MIB..kept])] {
+        let block = hasher.update(piece).unwrap();
+        let frame = encode_chunk(&id, at as u64, block.as_ref(), piece);
+        assert!(session.on_chunk(&Bytes::from(frame)).await.is_empty());
+    }
     session.close().await;
-    assert_eq!(
-        std::fs::metadata(dst.path().join(".x.bin.parley-part"))
-            .unwrap()
-            .len(),
-        70_000
-    );
+    let part = dst.path().join(".x.bin.parley-part");
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), kept as u64);
     while events.try_recv().is_ok() {}
-    // The same offer again (new call) resumes.
+    // The same offer again (new call): the receiver says what it holds, in
+    // whole blocks, and resumes there once the sender vouches for it.
     let answer = session.on_text(offer).await;
-    assert!(matches!(
-        answer[..],
-        [TransferFrame::Accept { offset: 70_000, .. }]
-    ));
+    let want = TransferFrame::Have {
+        transfer_id: tid.clone(),
+        offset: MIB as u64,
+        blake3: blake3_hex(&data[..MIB]),
+    };
+    assert_eq!(answer, [want]);
+    let answer = session
+        .on_text(TransferFrame::Resume {
+            transfer_id: tid.clone(),
+            offset: MIB as u64,
+        })
+        .await;
+    assert!(
+        matches!(answer[..], [TransferFrame::Accept { offset, .. }] if offset == MIB as u64),
+        "{answer:?}"
+    );
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), MIB as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_both_sides() {
     let src = tempfile::tempdir().unwrap();
     let dst = tempfile::tempdir().unwrap();
-    let path = write_file(src.path(), "slow.bin", &random_bytes(4 * 1024 * 1024));
+    let path = write_file(src.path(), "slow.bin", &random_bytes(8 * MIB));
     let mut peers = Peers::with_delay(Some(dst.path().to_path_buf()), Duration::from_millis(2));
     let (cancel_tx, cancel) = watch::channel(false);
     let mut alice_events = std::mem::replace(&mut peers.alice_events, mpsc::channel(1).1);
     tokio::spawn(async move {
-        // Cancel mid-stream: shortly after the offer went out.
+        // Cancel mid-stream, once more than a block is out.
         while let Some(event) = alice_events.recv().await {
-            if matches!(event, TransferEvent::Offered(_)) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            if matches!(event, TransferEvent::Progress(p) if p.bytes_done >= 3 * BLOCK_BYTES / 2) {
                 let _ = cancel_tx.send(true);
             }
         }
@@ -686,13 +765,17 @@ async fn cancel_stops_both_sides() {
     assert_eq!(listing(dst.path()), kept);
     let partial = std::fs::metadata(dst.path().join(kept[0])).unwrap().len();
 
-    // Offered again, it resumes from there and arrives whole.
+    // Offered again, it resumes from there (its whole blocks) and arrives whole.
     let outcome = peers.send(&path).await.unwrap();
-    assert_eq!(outcome.resumed_from, partial);
+    assert_eq!(outcome.resumed_from, partial / BLOCK_BYTES * BLOCK_BYTES);
+    assert!(
+        outcome.resumed_from >= BLOCK_BYTES,
+        "{partial} bytes were kept"
+    );
     assert_eq!(listing(dst.path()), ["slow.bin"]);
     assert_eq!(
-        sha_hex(&std::fs::read(dst.path().join("slow.bin")).unwrap()),
-        outcome.sha256
+        blake3_hex(&std::fs::read(dst.path().join("slow.bin")).unwrap()),
+        outcome.blake3
     );
 }
 
@@ -731,7 +814,7 @@ async fn an_offer_larger_than_the_free_space_is_declined_before_anything_is_writ
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("recv");
     let mut s = Script::new(&dir);
-    let answer = s.offer("huge.bin", 1 << 63, &sha_hex(b"x")).await;
+    let answer = s.offer("huge.bin", 1 << 63).await;
     match &answer[..] {
         [TransferFrame::Decline { reason, .. }] => {
             assert!(
@@ -755,7 +838,7 @@ async fn an_offer_larger_than_the_free_space_is_declined_before_anything_is_writ
     s.session.set_ask(true);
     s.id = rand::random();
     assert!(matches!(
-        &s.offer("huge.bin", 1 << 63, &sha_hex(b"x")).await[..],
+        &s.offer("huge.bin", 1 << 63).await[..],
         [TransferFrame::Decline { .. }]
     ));
 }
@@ -764,11 +847,11 @@ async fn an_offer_larger_than_the_free_space_is_declined_before_anything_is_writ
 fn malformed_offers_are_declined_with_a_reason() {
     let cases = [
         (
-            r#"{"type":"offer","transfer_id":"zz","name":"a","size":1,"sha256":"00"}"#,
+            r#"{"type":"offer","transfer_id":"zz","name":"a","size":1,"version":2}"#,
             "zz",
         ),
         (
-            r#"{"type":"offer","transfer_id":"0123456789abcdef0123456789abcdef","name":"a","size":-1,"sha256":"00"}"#,
+            r#"{"type":"offer","transfer_id":"0123456789abcdef0123456789abcdef","name":"a","size":-1,"version":2}"#,
             "0123456789abcdef0123456789abcdef",
         ),
         (r#"{"type":"offer","name":"a"}"#, ""),
@@ -835,3 +918,58 @@ fn futures_are_send() {
 
 mod ask;
 mod batch;
+
+#[tokio::test]
+async fn file_protocol_1_is_refused_clearly_both_ways() {
+    // A sender of version 1 (a SHA-256, no version) is declined, and told why.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Script::new(dir.path());
+    let v1 = format!(
+        r#"{{"type":"offer","transfer_id":"{}","name":"a.txt","size":3,"sha256":"{}"}}"#,
+        s.tid(),
+        "00".repeat(32)
+    );
+    let answer = s.session.on_text(TransferFrame::parse(&v1).unwrap()).await;
+    match &answer[..] {
+        [TransferFrame::Decline { reason, .. }] => {
+            assert!(
+                reason.starts_with("unsupported file protocol 1"),
+                "{reason}"
+            );
+            assert!(reason.contains("update Parley"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(listing(dir.path()).is_empty());
+
+    // A receiver of version 1 declines our offer as malformed (no `sha256`):
+    // the sender says the receiver must update.
+    let src = tempfile::tempdir().unwrap();
+    let path = write_file(src.path(), "a.txt", b"abc");
+    let (alice, mut bob) = memory_pair(64);
+    let (to_alice, mut inbound) = mpsc::channel(8);
+    tokio::spawn(async move {
+        // Bob: a version 1 parser, which needs `sha256`.
+        while let Some(DcMessage::Text(text)) = bob.recv().await {
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if value["sha256"].is_null() {
+                let id = value["transfer_id"].as_str().unwrap().to_owned();
+                let _ = to_alice
+                    .send(TransferFrame::Decline {
+                        transfer_id: id,
+                        reason: "malformed offer: missing field `sha256`".into(),
+                    })
+                    .await;
+            }
+        }
+    });
+    let (events, _rx) = mpsc::channel(64);
+    let (_keep, cancel) = watch::channel(false);
+    match send_file(&path, Arc::new(alice), &mut inbound, &events, cancel).await {
+        Err(TransferError::Declined { reason }) => {
+            assert!(reason.contains("too old"), "{reason}");
+            assert!(reason.contains("file protocol 1"), "{reason}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
