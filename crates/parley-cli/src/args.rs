@@ -254,6 +254,12 @@ pub struct CallArgs {
     /// Print one JSON line of call statistics at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Glass-to-glass latency probe, for two peers on one machine: draw each
+    /// sent frame's capture time into its top-left corner, and read it from
+    /// each decoded remote frame; the --stats line then carries
+    /// `glass_to_glass_ms` {median, p95, n}: capture → frame handed to the sink.
+    #[arg(long)]
+    pub clock_stamp: bool,
     /// Print the call's live statistics every second as `live {JSON}`
     /// (frames decoded per second, bits/s received, RTT; `atMs` since the
     /// command started), and `receiving: NAME from byte N` when a file

@@ -196,7 +196,11 @@ fn print_event(ev: &CallEvent) {
 
 fn conclude(report: CallReport, a: &CallArgs) -> Result<()> {
     if a.stats {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut line = serde_json::to_value(&report)?;
+        if let Some(latency) = crate::latency::summary() {
+            line["glass_to_glass_ms"] = latency;
+        }
+        println!("{line}");
     }
     if let Some(err) = report.transfer_errors.first() {
         bail!("file transfer failed: {err}");

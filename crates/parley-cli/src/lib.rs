@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod drive;
 mod files;
+mod latency;
 mod media;
 mod nearby;
 mod screen_plan;

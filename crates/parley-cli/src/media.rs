@@ -35,6 +35,14 @@ pub fn parse_pattern(s: &str) -> Result<(u32, u32, f64)> {
 /// The video source the options ask for; `auto` means camera 0 if there is one, else
 /// the test pattern.
 pub fn video_source(a: &CallArgs, auto: bool) -> Result<Option<Box<dyn VideoSource>>> {
+    let source = plain_video_source(a, auto)?;
+    Ok(match source {
+        Some(s) if a.clock_stamp => Some(Box::new(media::ClockStampSource::new(s))),
+        other => other,
+    })
+}
+
+fn plain_video_source(a: &CallArgs, auto: bool) -> Result<Option<Box<dyn VideoSource>>> {
     if a.no_video {
         return Ok(None);
     }
@@ -138,6 +146,9 @@ pub fn sinks(a: &CallArgs) -> Result<Sinks> {
     let mut video: Vec<Box<dyn VideoSink>> = Vec::new();
     let mut audio: Vec<Box<dyn AudioSink>> = Vec::new();
     let mut screen: Vec<Box<dyn VideoSink>> = Vec::new();
+    if a.clock_stamp {
+        video.push(Box::new(crate::latency::LatencySink));
+    }
     if let Some(path) = &a.record_screen {
         // The nominal rate in the header; screens arrive at 5–30 frames/s.
         let rec = media::Y4mRecorder::create(path, 15)

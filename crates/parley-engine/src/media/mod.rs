@@ -31,9 +31,10 @@ pub use audio::{
     PROCESSING_FRAME, SAMPLE_RATE_HZ,
 };
 pub use video::{
-    half_size, list_cameras, nal_types, psnr_y, read_y4m_all, rgb_to_i420, scale, CameraInfo,
-    CameraSource, ContentHint, H264Decoder, H264Encoder, I420Frame, TestPatternSource, VideoSource,
-    Y4mFileSource, Y4mRecorder, DEFAULT_CAMERA_MODE,
+    half_size, list_cameras, nal_types, psnr_y, read_stamp, read_y4m_all, rgb_to_i420, scale,
+    stamp, unix_ms, CameraInfo, CameraSource, ClockStampSource, ContentHint, H264Decoder,
+    H264Encoder, I420Frame, TestPatternSource, VideoSource, Y4mFileSource, Y4mRecorder,
+    DEFAULT_CAMERA_MODE,
 };
 
 /// Everything the media pipeline can fail with.

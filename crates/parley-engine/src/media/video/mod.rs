@@ -1,12 +1,14 @@
 //! Video: I420 frames, self-paced sources, the H.264 codec and a Y4M sink.
 
 mod camera;
+mod clock_stamp;
 mod h264;
 mod pattern;
 mod scale;
 mod y4m_io;
 
 pub use camera::{list_cameras, rgb_to_i420, CameraInfo, CameraSource, DEFAULT_CAMERA_MODE};
+pub use clock_stamp::{read_stamp, stamp, unix_ms, ClockStampSource, STAMP_BLOCK};
 pub use h264::{nal_types, ContentHint, H264Decoder, H264Encoder};
 pub use pattern::TestPatternSource;
 pub use scale::{half_size, scale};
