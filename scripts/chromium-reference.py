@@ -13,6 +13,12 @@ Drives Debian's `chromium` headless on one page with two RTCPeerConnections,
   (`requestVideoFrameCallback`), the camera being --y4m as Chromium's fake
   capture device (--calls, default 10); W x H: the remote frame's size.
 
+With --cpu-secs S it instead holds one one-way call on the same camera (its
+frames played in a <video>) for S seconds from the first remote frame, and
+prints {"cpu_secs": C, "secs": S, "frames_decoded": N}: the CPU time (user +
+system) all of Chromium's processes used over those S seconds, read from
+/proc at the call's start and end.
+
 Standard library only; the page and its results go through a local HTTP
 server on 127.0.0.1. Exits non-zero with a message on stderr if Chromium did
 not report within --timeout seconds.
@@ -29,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 PAGE = r"""<!doctype html><meta charset="utf-8"><title>reference</title>
 <script>
@@ -87,8 +94,44 @@ async function callSetup(stream) {
   pc1.close(); pc2.close(); video.remove();
   return [ms, size];
 }
+async function oneWay(stream, secs) {
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  for (const t of stream.getVideoTracks()) pc1.addTrack(t, stream);
+  const video = document.createElement('video');
+  video.muted = true; video.autoplay = true; video.playsInline = true;
+  document.body.appendChild(video);
+  const first = new Promise(r => {
+    pc2.ontrack = e => {
+      video.srcObject = e.streams[0];
+      video.requestVideoFrameCallback(() => r());
+      video.play().catch(() => {});
+    };
+  });
+  await connect(pc1, pc2);
+  await first;
+  await fetch('/started', {method: 'POST', body: '{}'});
+  await new Promise(r => setTimeout(r, secs * 1000));
+  let frames = 0;
+  (await pc2.getStats()).forEach(s => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded;
+  });
+  pc1.close(); pc2.close(); video.remove();
+  return frames;
+}
 (async () => {
   const q = new URLSearchParams(location.search);
+  if (+q.get('cpu') > 0) {
+    const out = {};
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia(
+        {video: {width: 1280, height: 720, frameRate: 30}, audio: false});
+      out.frames_decoded = await oneWay(stream, +q.get('cpu'));
+    } catch (e) {
+      out.error = String(e);
+    }
+    await fetch('/result', {method: 'POST', body: JSON.stringify(out)});
+    return;
+  }
   const out = {dc_open_ms: [], call_setup_ms: []};
   try {
     await dcOpen(); // warm-up, not counted
@@ -109,11 +152,37 @@ async function callSetup(stream) {
 </script>"""
 
 
+def tree_cpu(root):
+    """CPU time (user + system, s) of `root` and each of its descendants, by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(entry)
+        parent[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    out = {}
+    for pid in cpu:
+        p = pid
+        while p and p != root:
+            p = parent.get(p, 0)
+        if p == root:
+            out[pid] = cpu[pid]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--y4m", required=True, help="the fake camera, a Y4M file")
     ap.add_argument("--dc-runs", type=int, default=20)
     ap.add_argument("--calls", type=int, default=10)
+    ap.add_argument("--cpu-secs", type=float, default=0.0)
     ap.add_argument("--timeout", type=float, default=180.0)
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
@@ -122,6 +191,8 @@ def main():
 
     result = {}
     done = threading.Event()
+    browser_pid = []
+    cpu_at_start = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -134,10 +205,21 @@ def main():
 
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
-            result.update(json.loads(self.rfile.read(n)))
+            body = json.loads(self.rfile.read(n))
+            if self.path == "/started":
+                cpu_at_start.update(tree_cpu(browser_pid[0]))
+                cpu_at_start["at"] = time.monotonic()
+            else:
+                if cpu_at_start:
+                    end = tree_cpu(browser_pid[0])
+                    secs = time.monotonic() - cpu_at_start.pop("at")
+                    used = sum(t - cpu_at_start.get(p, 0.0) for p, t in end.items())
+                    result.update(cpu_secs=used, secs=secs)
+                result.update(body)
             self.send_response(204)
             self.end_headers()
-            done.set()
+            if self.path != "/started":
+                done.set()
 
         def log_message(self, *_):
             pass
@@ -161,11 +243,13 @@ def main():
                 "--allow-loopback-in-peer-connection",
                 "--disable-features=WebRtcHideLocalIpsWithMdns",
                 "--autoplay-policy=no-user-gesture-required",
-                f"http://127.0.0.1:{port}/?dc={args.dc_runs}&calls={args.calls}",
+                f"http://127.0.0.1:{port}/?dc={args.dc_runs}&calls={args.calls}"
+                f"&cpu={args.cpu_secs}",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        browser_pid.append(browser.pid)
         try:
             if not done.wait(args.timeout):
                 sys.exit(f"chromium-reference: no result within {args.timeout:.0f} s")

@@ -18,7 +18,10 @@
 //! 1280x720 call's setup against headless Chromium in the same run
 //! (versus_chromium.rs; `scripts/bench-setup.sh` once first); `--convert N`
 //! times the camera's RGB → I420 conversion against the scalar loop it
-//! replaced. Results go to BENCHMARKS.md.
+//! replaced; `--one-way SECS` a one-way 1280x720 call's CPU against Chromium's,
+//! its glass-to-glass latency and the peers' memory; `--transfer-rss GIB` the
+//! peers' memory over a GIB GiB transfer (peer_cost.rs). Results go to
+//! BENCHMARKS.md.
 
 mod chat_latency;
 mod convert;
@@ -26,6 +29,7 @@ mod fuzz;
 mod group;
 mod mesh;
 mod pair;
+mod peer_cost;
 mod screen;
 mod setup;
 mod sfu;
@@ -101,6 +105,16 @@ struct Args {
     /// against the scalar loop it replaced, over this many frames.
     #[arg(long, value_name = "FRAMES")]
     convert: Option<usize>,
+    /// Only run a one-way 1280x720 30 frames/s call on real footage for this
+    /// many seconds, and Chromium the same: CPU of both peers against
+    /// Chromium's, glass-to-glass latency, peak RSS (needs
+    /// `scripts/bench-setup.sh` once).
+    #[arg(long, value_name = "SECS")]
+    one_way: Option<f64>,
+    /// Only send a file of this many GiB between two `parley-cli` processes
+    /// and print their RSS over the transfer.
+    #[arg(long, value_name = "GIB")]
+    transfer_rss: Option<u64>,
     /// Data channel opens for --setup's median.
     #[arg(long, default_value_t = 20)]
     dc_runs: usize,
@@ -204,6 +218,80 @@ async fn setup_versus_chromium(dc_runs: usize, calls: usize) -> Result<()> {
     Ok(())
 }
 
+const MB: f64 = 1e6;
+
+/// `--one-way`: one call of Parley and one of Chromium on the same footage for
+/// the same time; CPU, latency and memory, one line each.
+///
+/// Errors: any figure could not be measured.
+async fn one_way_versus_chromium(secs: f64) -> Result<()> {
+    let footage = versus_chromium::footage()?;
+    let cli = sibling("parley-cli")?;
+    let chromium = {
+        let footage = footage.clone();
+        tokio::task::spawn_blocking(move || versus_chromium::chromium_cpu(&footage, secs)).await??
+    };
+    let server = local_server().await?;
+    let url = server.url();
+    let cost =
+        tokio::task::spawn_blocking(move || peer_cost::one_way_call(&cli, &url, &footage, secs))
+            .await??;
+    server.shutdown().await;
+    let [caller, callee] = &cost.samples;
+    let ours = caller.cpu_secs + callee.cpu_secs;
+    println!(
+        "CPU, one-way 1280x720 30 frames/s call on footage, both peers: Parley {ours:.2} s ({:.2} + {:.2}, whole processes, {secs} s call), Chromium {:.2} s ({:.1} s from the first frame, {} frames decoded), ratio {:.2} (target ≤ 0.8)",
+        caller.cpu_secs,
+        callee.cpu_secs,
+        chromium.cpu_secs,
+        chromium.secs,
+        chromium.frames_decoded,
+        ours / chromium.cpu_secs * chromium.secs / secs
+    );
+    let (median, p95, n) = cost.latency_ms;
+    println!(
+        "glass-to-glass latency, capture → decoded frame at the sink: median {median:.0} ms, p95 {p95:.0} ms, {n} frames (target median ≤ 50 ms)"
+    );
+    println!(
+        "RSS during the call, peak: caller {:.1} MB, callee {:.1} MB (target ≤ 150 MB)",
+        caller.peak() as f64 / MB,
+        callee.peak() as f64 / MB
+    );
+    Ok(())
+}
+
+/// `--transfer-rss`: each peer's RSS early in a `gib` GiB transfer, at its
+/// peak and at the end.
+///
+/// Errors: the transfer failed.
+async fn transfer_memory(gib: u64) -> Result<()> {
+    let cli = sibling("parley-cli")?;
+    let server = local_server().await?;
+    let url = server.url();
+    let dir = tempfile::tempdir_in(".")?;
+    let path = dir.path().to_path_buf();
+    let bytes = gib << 30;
+    let rss =
+        tokio::task::spawn_blocking(move || peer_cost::transfer_rss(&cli, &url, bytes, &path))
+            .await??;
+    server.shutdown().await;
+    for (who, s) in ["sender", "receiver"].iter().zip(&rss.samples) {
+        let early = s.rss.get(s.rss.len() / 10).copied().unwrap_or(0);
+        println!(
+            "RSS over a {gib} GiB transfer, {who}: {:.1} MB at 10 %, peak {:.1} MB, last {:.1} MB ({} samples; target ≤ 150 MB, flat)",
+            early as f64 / MB,
+            s.peak() as f64 / MB,
+            s.rss.last().copied().unwrap_or(0) as f64 / MB,
+            s.rss.len()
+        );
+    }
+    println!(
+        "throughput, processes started → file arrived: {:.1} MB/s",
+        rss.mb_s
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -249,6 +337,12 @@ async fn main() -> Result<()> {
     if args.setup {
         return setup_versus_chromium(args.dc_runs, args.calls).await;
     }
+    if let Some(secs) = args.one_way {
+        return one_way_versus_chromium(secs).await;
+    }
+    if let Some(gib) = args.transfer_rss {
+        return transfer_memory(gib).await;
+    }
     if let Some(kib) = args.send_buffer_kib {
         let _ = pair::SEND_BUFFER_BYTES.set(kib * 1024);
     }
@@ -263,7 +357,7 @@ async fn main() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let file = throughput::file_transfer(total, dir.path()).await?;
     println!(
-        "file transfer disk to disk:     {:8.1} MB/s   (offer → verified, incl. SHA-256 up front)",
+        "file transfer disk to disk:     {:8.1} MB/s   (offer → verified, read once, BLAKE3 while sent)",
         file.wall_mb_s
     );
     println!(

@@ -59,6 +59,40 @@ pub fn chromium(footage: &Path, dc_runs: usize, calls: usize) -> Result<Chromium
     serde_json::from_str(line.trim()).context("the Chromium reference's output")
 }
 
+/// Chromium's CPU over a one-way call (`--cpu-secs`).
+#[derive(Debug, serde::Deserialize)]
+pub struct ChromiumCpu {
+    /// CPU time of all its processes over the call, s (user + system).
+    pub cpu_secs: f64,
+    /// The call's length as measured, s.
+    pub secs: f64,
+    /// Frames the receiving peer connection decoded.
+    pub frames_decoded: u64,
+}
+
+/// Runs `scripts/chromium-reference.py --cpu-secs secs` with `footage` as the
+/// fake camera: one one-way call in one page.
+///
+/// Errors: as [`chromium`].
+pub fn chromium_cpu(footage: &Path, secs: f64) -> Result<ChromiumCpu> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/chromium-reference.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("--y4m")
+        .arg(footage)
+        .args(["--cpu-secs", &secs.to_string()])
+        .output()
+        .context("running python3 scripts/chromium-reference.py")?;
+    if !out.status.success() {
+        bail!(
+            "the Chromium reference failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let line = String::from_utf8(out.stdout)?;
+    serde_json::from_str(line.trim()).context("the Chromium reference's output")
+}
+
 /// One data channel open on loopback, ms: two fresh peer connections, from
 /// creating the offer until both ends of the channel are open.
 async fn parley_dc_open_once() -> Result<f64> {
