@@ -100,9 +100,7 @@ pub fn one_way_call(cli: &Path, url: &str, footage: &Path, secs: f64) -> Result<
     let b_id = cli_id(cli, &b)?;
     let peer = |profile: &Path| {
         let mut c = Command::new(cli);
-        c.arg("--profile")
-            .arg(profile)
-            .args(["--server", url, "--bind", "127.0.0.1:0"]);
+        c.arg("--profile").arg(profile).args(["--server", url]);
         c.stderr(Stdio::null());
         c
     };
@@ -119,6 +117,7 @@ pub fn one_way_call(cli: &Path, url: &str, footage: &Path, secs: f64) -> Result<
     let caller = peer(&a)
         .args(["call", &b_id, "--no-audio", "--clock-stamp", "--video-file"])
         .arg(footage)
+        .args(["--bind", "127.0.0.1:0"])
         .args(["--duration", &secs.to_string()])
         .stdout(Stdio::null())
         .spawn()?;
