@@ -15,9 +15,10 @@ Drives Debian's `chromium` headless on one page with two RTCPeerConnections,
 
 With --cpu-secs S it instead holds one one-way call on the same camera (its
 frames played in a <video>) for S seconds from the first remote frame, and
-prints {"cpu_secs": C, "secs": S, "frames_decoded": N}: the CPU time (user +
+prints {"cpu_secs": C, "secs": S, "frames_decoded": N, "width": W, "height": H,
+"codec": MIME}: the CPU time (user +
 system) all of Chromium's processes used over those S seconds, read from
-/proc at the call's start and end.
+/proc at the call's start and end; W x H the last decoded frame's size.
 
 Standard library only; the page and its results go through a local HTTP
 server on 127.0.0.1. Exits non-zero with a message on stderr if Chromium did
@@ -111,12 +112,19 @@ async function oneWay(stream, secs) {
   await first;
   await fetch('/started', {method: 'POST', body: '{}'});
   await new Promise(r => setTimeout(r, secs * 1000));
-  let frames = 0;
-  (await pc2.getStats()).forEach(s => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded;
+  const out = {};
+  const stats = await pc2.getStats();
+  stats.forEach(s => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') {
+      out.frames_decoded = s.framesDecoded;
+      out.width = s.frameWidth;
+      out.height = s.frameHeight;
+      const codec = stats.get(s.codecId);
+      out.codec = codec ? codec.mimeType : '';
+    }
   });
   pc1.close(); pc2.close(); video.remove();
-  return frames;
+  return out;
 }
 (async () => {
   const q = new URLSearchParams(location.search);
@@ -125,7 +133,7 @@ async function oneWay(stream, secs) {
     try {
       const stream = await navigator.mediaDevices.getUserMedia(
         {video: {width: 1280, height: 720, frameRate: 30}, audio: false});
-      out.frames_decoded = await oneWay(stream, +q.get('cpu'));
+      Object.assign(out, await oneWay(stream, +q.get('cpu')));
     } catch (e) {
       out.error = String(e);
     }

@@ -240,12 +240,15 @@ async fn one_way_versus_chromium(secs: f64) -> Result<()> {
     let [caller, callee] = &cost.samples;
     let ours = caller.cpu_secs + callee.cpu_secs;
     println!(
-        "CPU, one-way 1280x720 30 frames/s call on footage, both peers: Parley {ours:.2} s ({:.2} + {:.2}, whole processes, {secs} s call), Chromium {:.2} s ({:.1} s from the first frame, {} frames decoded), ratio {:.2} (target ≤ 0.8)",
+        "CPU, one-way 1280x720 30 frames/s call on footage, both peers: Parley {ours:.2} s ({:.2} + {:.2}, whole processes, {secs} s call), Chromium {:.2} s ({:.1} s from the first frame, {} frames decoded, {} {}x{} at the end), ratio {:.2} (target ≤ 0.8)",
         caller.cpu_secs,
         callee.cpu_secs,
         chromium.cpu_secs,
         chromium.secs,
         chromium.frames_decoded,
+        chromium.codec,
+        chromium.width,
+        chromium.height,
         ours / chromium.cpu_secs * chromium.secs / secs
     );
     let (median, p95, n) = cost.latency_ms;

@@ -47,8 +47,8 @@ impl Samples {
 /// How often processes are sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
-/// Samples `children` every [`SAMPLE_EVERY`] until all have exited (or
-/// `deadline` passed: they are then killed). Returns their samples and exit
+/// Samples `children` every [`SAMPLE_EVERY`] until all have exited (once one
+/// fails or `deadline` passed, the others are killed). Returns their samples and exit
 /// statuses' success.
 fn watch(children: &mut [Child], deadline: Duration) -> (Vec<Samples>, Vec<bool>) {
     let started = Instant::now();
@@ -70,7 +70,8 @@ fn watch(children: &mut [Child], deadline: Duration) -> (Vec<Samples>, Vec<bool>
                 done[i] = Some(status.success());
             }
         }
-        if started.elapsed() > deadline {
+        // One failed or the time is up: the others are stopped.
+        if done.contains(&Some(false)) || started.elapsed() > deadline {
             for child in children.iter_mut() {
                 let _ = child.kill();
             }
@@ -177,7 +178,14 @@ pub fn transfer_rss(cli: &Path, url: &str, bytes: u64, dir: &Path) -> Result<Tra
     let inbox = dir.join("inbox");
     let started = Instant::now();
     let receiver = peer(&b)
-        .args(["receive", "--count", "1", "--timeout", "3600", "--dir"])
+        .args([
+            "receive",
+            "--count",
+            "1",
+            "--timeout",
+            "3600",
+            "--receive-dir",
+        ])
         .arg(&inbox)
         .spawn()?;
     let sender = peer(&a)

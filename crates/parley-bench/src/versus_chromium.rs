@@ -68,6 +68,15 @@ pub struct ChromiumCpu {
     pub secs: f64,
     /// Frames the receiving peer connection decoded.
     pub frames_decoded: u64,
+    /// Size of the last frame decoded, pixels.
+    #[serde(default)]
+    pub width: u32,
+    /// Size of the last frame decoded, pixels.
+    #[serde(default)]
+    pub height: u32,
+    /// The video codec, e.g. `video/VP8`.
+    #[serde(default)]
+    pub codec: String,
 }
 
 /// Runs `scripts/chromium-reference.py --cpu-secs secs` with `footage` as the
