@@ -2,7 +2,7 @@
 
 use openh264::decoder::Decoder;
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, Profile,
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, Profile,
     RateControlMode, UsageType,
 };
 use openh264::formats::{YUVSlices, YUVSource};
@@ -259,13 +259,6 @@ fn build(fps: f64, bitrate_bps: u32, content: ContentHint) -> Result<Encoder, Me
         // Not supported for screen content (openh264 turns them off with a warning).
         .adaptive_quantization(content == ContentHint::Camera)
         .background_detection(content == ContentHint::Camera)
-        // Camera: openh264's lowest complexity (a one-way 1280x720 30 frames/s
-        // call took 4.4 s of CPU for both peers at medium, 3.2 s at low:
-        // BENCHMARKS.md). Screen text keeps the medium search.
-        .complexity(match content {
-            ContentHint::Camera => Complexity::Low,
-            ContentHint::Screen => Complexity::Medium,
-        })
         .num_threads(1);
     Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| codec_err("init", e))
 }
