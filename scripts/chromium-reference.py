@@ -75,8 +75,9 @@ async function dcOpen() {
   pc1.close(); pc2.close();
   return ms;
 }
-async function callSetup(stream) {
-  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+// pc1 sends the camera to pc2, whose frames play in a <video>; resolves
+// (with the first frame's size) once the first one is presented.
+function sendCamera(stream, pc1, pc2) {
   for (const t of stream.getVideoTracks()) pc1.addTrack(t, stream);
   const video = document.createElement('video');
   video.muted = true; video.autoplay = true; video.playsInline = true;
@@ -88,6 +89,11 @@ async function callSetup(stream) {
       video.play().catch(() => {});
     };
   });
+  return [video, first];
+}
+async function callSetup(stream) {
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  const [video, first] = sendCamera(stream, pc1, pc2);
   const t0 = performance.now();
   await connect(pc1, pc2);
   const size = await first;
@@ -97,17 +103,7 @@ async function callSetup(stream) {
 }
 async function oneWay(stream, secs) {
   const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
-  for (const t of stream.getVideoTracks()) pc1.addTrack(t, stream);
-  const video = document.createElement('video');
-  video.muted = true; video.autoplay = true; video.playsInline = true;
-  document.body.appendChild(video);
-  const first = new Promise(r => {
-    pc2.ontrack = e => {
-      video.srcObject = e.streams[0];
-      video.requestVideoFrameCallback(() => r());
-      video.play().catch(() => {});
-    };
-  });
+  const [video, first] = sendCamera(stream, pc1, pc2);
   await connect(pc1, pc2);
   await first;
   await fetch('/started', {method: 'POST', body: '{}'});

@@ -40,13 +40,19 @@ pub struct Chromium {
 /// Errors: Python or Chromium missing, or the page failed (the script's
 /// message).
 pub fn chromium(footage: &Path, dc_runs: usize, calls: usize) -> Result<Chromium> {
+    let (dc_runs, calls) = (dc_runs.to_string(), calls.to_string());
+    reference(footage, &["--dc-runs", &dc_runs, "--calls", &calls])
+}
+
+/// Runs `scripts/chromium-reference.py --y4m footage` with `args` and parses
+/// its JSON line.
+fn reference<T: serde::de::DeserializeOwned>(footage: &Path, args: &[&str]) -> Result<T> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/chromium-reference.py");
     let out = Command::new("python3")
         .arg(&script)
         .arg("--y4m")
         .arg(footage)
-        .args(["--dc-runs", &dc_runs.to_string()])
-        .args(["--calls", &calls.to_string()])
+        .args(args)
         .output()
         .context("running python3 scripts/chromium-reference.py")?;
     if !out.status.success() {
@@ -84,22 +90,7 @@ pub struct ChromiumCpu {
 ///
 /// Errors: as [`chromium`].
 pub fn chromium_cpu(footage: &Path, secs: f64) -> Result<ChromiumCpu> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/chromium-reference.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg("--y4m")
-        .arg(footage)
-        .args(["--cpu-secs", &secs.to_string()])
-        .output()
-        .context("running python3 scripts/chromium-reference.py")?;
-    if !out.status.success() {
-        bail!(
-            "the Chromium reference failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let line = String::from_utf8(out.stdout)?;
-    serde_json::from_str(line.trim()).context("the Chromium reference's output")
+    reference(footage, &["--cpu-secs", &secs.to_string()])
 }
 
 /// One data channel open on loopback, ms: two fresh peer connections, from

@@ -146,6 +146,51 @@ impl FileHasher {
     }
 }
 
+/// Hashes the first `len` bytes of `reader`, the start of a `size`-byte file
+/// (a resume's prefix, or a whole file), reading at most up to each block's
+/// end (1 MiB a read). `stop` is asked before each read; when it says so, the
+/// hashing ends with an `Interrupted` error.
+///
+/// Errors: a read error; `UnexpectedEof` if `reader` ends before `len` bytes;
+/// `Interrupted` when stopped; `InvalidInput` if `len` exceeds `size`.
+pub fn hash_prefix(
+    reader: impl std::io::Read,
+    size: u64,
+    len: u64,
+    stop: impl Fn() -> bool,
+) -> std::io::Result<FileHasher> {
+    use std::io::{Error, ErrorKind, Read as _};
+    if len > size {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "a prefix longer than the file",
+        ));
+    }
+    let mut reader = reader.take(len);
+    let mut hasher = FileHasher::new(size);
+    let mut buf = vec![0u8; BLOCK_BYTES as usize];
+    loop {
+        if stop() {
+            return Err(ErrorKind::Interrupted.into());
+        }
+        let room = usize::try_from(hasher.block_end() - hasher.position()).unwrap_or(buf.len());
+        let want = room.min(buf.len());
+        let n = match reader.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher
+            .update(&buf[..n])
+            .map_err(|e| Error::new(ErrorKind::InvalidData, e))?;
+    }
+    if hasher.position() != len {
+        return Err(Error::new(ErrorKind::UnexpectedEof, "the file shrank"));
+    }
+    Ok(hasher)
+}
+
 /// The chaining value of the subtree over `blocks` (at least one).
 fn subtree(blocks: &[BlockHash]) -> BlockHash {
     if blocks.len() == 1 {
@@ -283,6 +328,25 @@ mod tests {
         assert!(h.update(&file[B - 5..B + 3]).unwrap().is_some(), "one end");
         assert!(h.update(&file[B + 3..]).unwrap().is_some());
         assert_eq!(h.digest().unwrap(), *blake3::hash(&file).as_bytes());
+    }
+
+    #[test]
+    fn a_prefix_is_read_up_to_block_ends_and_stops_when_asked() {
+        let file = data(2 * B + 300);
+        let h = hash_prefix(&file[..], file.len() as u64, 2 * B as u64, || false).unwrap();
+        assert_eq!(
+            h.digest().unwrap(),
+            *blake3::hash(&file[..2 * B]).as_bytes()
+        );
+        let whole = hash_prefix(&file[..], file.len() as u64, file.len() as u64, || false);
+        assert_eq!(
+            whole.unwrap().digest().unwrap(),
+            *blake3::hash(&file).as_bytes()
+        );
+        let short = hash_prefix(&file[..B], file.len() as u64, 2 * B as u64, || false);
+        assert_eq!(short.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+        let stopped = hash_prefix(&file[..], file.len() as u64, B as u64, || true);
+        assert_eq!(stopped.unwrap_err().kind(), std::io::ErrorKind::Interrupted);
     }
 
     #[test]

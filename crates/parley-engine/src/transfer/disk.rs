@@ -3,7 +3,7 @@
 //! writes, and the final move into place that never overwrites an existing file.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +13,7 @@ use parley_proto::file_hash::{to_hex, BlockHash, FileHasher, BLOCK_BYTES};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::block_out::BlockOut;
 use super::name::{confined, unique_name_candidate};
 use super::receive::{PART_SUFFIX, SIDECAR_SUFFIX};
 use super::{TransferError, DISK_BUFFER_BYTES};
@@ -56,8 +57,9 @@ pub(super) struct BlockMismatch {
 pub(super) type WriteItem = (Bytes, Option<BlockHash>);
 
 /// A blocking thread that checks each block against the sender's BLAKE3 block
-/// hash ([`parley_proto::file_hash`]) and appends to the temp file through a
-/// 1 MiB `BufWriter`; fed by a bounded channel (backpressure on the disk).
+/// hash ([`parley_proto::file_hash`]) and appends to the temp file a whole
+/// block at a time ([`BlockOut`]: direct I/O where it works); fed by a bounded
+/// channel (backpressure on the disk).
 #[derive(Debug)]
 pub(super) struct Writer {
     tx: Option<mpsc::Sender<WriteItem>>,
@@ -69,12 +71,13 @@ impl Writer {
     /// A writer appending to `file` at `hasher`'s position (the bytes before it
     /// hashed already: a resumed part). [`finish`](Self::finish) returns the
     /// file's BLAKE3 (hex) and length.
-    pub(super) fn spawn(file: File, hasher: FileHasher) -> Writer {
+    pub(super) fn spawn(file: File, path: &Path, hasher: FileHasher) -> Writer {
         let capacity = (DISK_BUFFER_BYTES / CHUNK_PAYLOAD_BYTES).max(1) + 1;
         let (tx, mut rx) = mpsc::channel::<WriteItem>(capacity);
+        let path = path.to_path_buf();
         let handle = tokio::task::spawn_blocking(move || {
             let mut hasher = hasher;
-            let mut out = BufWriter::with_capacity(DISK_BUFFER_BYTES, file);
+            let mut out = BlockOut::new(file, &path, hasher.position());
             while let Some((buf, sent)) = rx.blocking_recv() {
                 let offset = hasher.position();
                 // A chunk past two block ends is as wrong as a wrong hash.
@@ -85,10 +88,9 @@ impl Writer {
                     let e = BlockMismatch { offset };
                     return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
-                out.write_all(&buf)?;
+                out.write(&buf)?;
             }
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
+            out.finish()?;
             let digest = hasher
                 .digest()
                 .ok_or_else(|| io::Error::other("the file ended mid-block"))?;
@@ -201,20 +203,8 @@ pub(super) fn probe(dir: &Path, name: &str, size: u64, file_first: bool) -> Opti
 /// The first `len` bytes of `path` fed to a hasher for a `size`-byte file;
 /// `None` if they cannot all be read.
 fn hash_prefix(path: &Path, size: u64, len: u64) -> Option<FileHasher> {
-    let mut file = File::open(path).ok()?.take(len);
-    let mut hasher = FileHasher::new(size);
-    let mut buf = vec![0u8; BLOCK_BYTES as usize];
-    loop {
-        // Up to the block's end: one block end per update.
-        let room = usize::try_from(hasher.block_end() - hasher.position()).ok()?;
-        let want = room.min(buf.len());
-        let n = file.read(&mut buf[..want]).ok()?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]).ok()?;
-    }
-    (hasher.position() == len).then_some(hasher)
+    let file = File::open(path).ok()?;
+    parley_proto::file_hash::hash_prefix(file, size, len, || false).ok()
 }
 
 /// Creates `root/<folders…>` one folder at a time and returns it. An existing

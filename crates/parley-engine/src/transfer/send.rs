@@ -12,7 +12,7 @@ use parley_proto::data::{
     transfer_id_to_hex, write_chunk_header, TransferFrame, CHUNK_HEADER_BYTES, CHUNK_PAYLOAD_BYTES,
     FILE_PROTOCOL_VERSION,
 };
-use parley_proto::file_hash::{from_hex, to_hex, BlockHash, FileHasher, BLOCK_BYTES};
+use parley_proto::file_hash::{self, from_hex, to_hex, BlockHash, FileHasher, BLOCK_BYTES};
 use tokio::sync::{mpsc, watch};
 
 use super::{
@@ -609,43 +609,18 @@ fn offered_size(path: &Path, folder: bool) -> Result<u64, TransferError> {
     }
 }
 
-/// The first `len` bytes of `path` fed to a hasher for a `size`-byte file,
-/// read with a 1 MiB buffer; stops early (with an `Interrupted` error) when
-/// `stop` is set.
+/// The first `len` bytes of `path` fed to a hasher for a `size`-byte file
+/// ([`parley_proto::file_hash::hash_prefix`]); stops early (with an
+/// `Interrupted` error) when `stop` is set.
 fn hash_prefix(
     path: &Path,
     size: u64,
     len: u64,
     stop: &AtomicBool,
 ) -> Result<FileHasher, TransferError> {
-    let io_err = |e| TransferError::io(path, e);
-    let mut file = std::fs::File::open(path).map_err(io_err)?.take(len);
-    let mut hasher = FileHasher::new(size);
-    let mut buf = vec![0u8; BLOCK_BYTES as usize];
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return Err(io_err(std::io::ErrorKind::Interrupted.into()));
-        }
-        // Up to the block's end: one block end per update.
-        let room = usize::try_from(hasher.block_end() - hasher.position()).unwrap_or(buf.len());
-        let want = room.min(buf.len());
-        let n = match file.read(&mut buf[..want]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(e)),
-        };
-        hasher
-            .update(&buf[..n])
-            .map_err(|e| TransferError::Protocol(e.to_string()))?;
-    }
-    if hasher.position() != len {
-        return Err(io_err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the file shrank",
-        )));
-    }
-    Ok(hasher)
+    let file = std::fs::File::open(path).map_err(|e| TransferError::io(path, e))?;
+    file_hash::hash_prefix(file, size, len, || stop.load(Ordering::Relaxed))
+        .map_err(|e| TransferError::io(path, e))
 }
 
 type ChunkResult = Result<(Bytes, usize), TransferError>;

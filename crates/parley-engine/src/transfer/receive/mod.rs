@@ -306,28 +306,20 @@ impl ReceiveSession {
                 transfer_id,
                 reason,
             } => {
-                if let Some(at) = self
+                // An offer waiting for the user, or for the sender's `resume`.
+                let waiting = match self
                     .pending
                     .iter()
                     .position(|p| p.transfer_id == transfer_id)
                 {
-                    let offer = self.pending.remove(at);
-                    let why = format!("cancelled by the sender: {reason}");
-                    self.emit_failed(
-                        &transfer_id,
-                        &offer.name,
-                        offer.size,
-                        TransferOutcome::Cancelled,
-                        why,
-                        offer.batch.as_ref(),
-                    )
-                    .await;
-                } else if let Some(at) = self
-                    .probing
-                    .iter()
-                    .position(|p| p.offer.transfer_id == transfer_id)
-                {
-                    let offer = self.probing.remove(at).offer;
+                    Some(at) => Some(self.pending.remove(at)),
+                    None => self
+                        .probing
+                        .iter()
+                        .position(|p| p.offer.transfer_id == transfer_id)
+                        .map(|at| self.probing.remove(at).offer),
+                };
+                if let Some(offer) = waiting {
                     let why = format!("cancelled by the sender: {reason}");
                     self.emit_failed(
                         &transfer_id,
@@ -915,6 +907,7 @@ impl ReceiveSession {
             Some(hasher) if offset > 0 && hasher.position() == offset => hasher,
             _ => FileHasher::new(size),
         };
+        let writer = Writer::spawn(file, &part, hasher);
         let active = Incoming {
             transfer_id: transfer_id.clone(),
             name,
@@ -927,7 +920,7 @@ impl ReceiveSession {
             received: offset,
             started: Instant::now(),
             throttle: ProgressThrottle::new(),
-            writer: Writer::spawn(file, hasher),
+            writer,
             lease,
             batch,
         };

@@ -1,0 +1,154 @@
+//! The receiver's file output: whole blocks written around the page cache.
+//!
+//! A received file is written in 1 MiB blocks ([`BLOCK_BYTES`], the protocol's
+//! hash blocks: a resume starts at one). On Linux each whole block goes out
+//! with `O_DIRECT` from an aligned buffer, so the kernel does not copy it into
+//! the page cache (on the reference VM, `dd` spends 0.8 s of CPU per GiB on
+//! that copy, and during a transfer it was the largest single cost: 28 % of
+//! the samples). The last, shorter block, and every block where the file
+//! system refuses `O_DIRECT` (tmpfs, some network file systems) or on other
+//! systems, go through the page cache as before.
+
+use std::fs::File;
+use std::io::{self, Seek as _, SeekFrom, Write as _};
+use std::path::Path;
+
+use parley_proto::file_hash::BLOCK_BYTES;
+
+/// Alignment of direct I/O buffers and offsets, bytes (a page; enough for
+/// every logical block size Linux file systems use).
+const ALIGN: usize = 4096;
+
+/// Appends to a file block by block (see the module docs).
+pub(super) struct BlockOut {
+    file: File,
+    /// The same file opened for direct I/O, while it works (Linux only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    direct: Option<File>,
+    /// `BLOCK_BYTES + ALIGN` bytes; the block is staged at `start`, aligned.
+    staging: Vec<u8>,
+    start: usize,
+    filled: usize,
+    /// File offset of the staged block's first byte.
+    pos: u64,
+}
+
+impl BlockOut {
+    /// Appends to `file` (the file at `path`) from `pos`, a multiple of the
+    /// block size (0, or a resume offset).
+    pub(super) fn new(file: File, path: &Path, pos: u64) -> BlockOut {
+        let block = BLOCK_BYTES as usize;
+        let staging = vec![0u8; block + ALIGN];
+        let start = staging.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let direct = pos
+            .is_multiple_of(ALIGN as u64)
+            .then(|| open_direct(path))
+            .flatten();
+        BlockOut {
+            file,
+            direct,
+            staging,
+            start,
+            filled: 0,
+            pos,
+        }
+    }
+
+    /// Appends `data`, writing each block once it is whole.
+    ///
+    /// Errors: the write's (disk full, ...); what was written before stays.
+    pub(super) fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+        let block = BLOCK_BYTES as usize;
+        while !data.is_empty() {
+            let take = (block - self.filled).min(data.len());
+            let at = self.start + self.filled;
+            self.staging[at..at + take].copy_from_slice(&data[..take]);
+            self.filled += take;
+            data = &data[take..];
+            if self.filled == block {
+                self.flush_block()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the staged bytes at `pos`: directly when they are a whole block
+    /// and direct I/O works, else through the page cache.
+    fn flush_block(&mut self) -> io::Result<()> {
+        let bytes = &self.staging[self.start..self.start + self.filled];
+        let whole = self.filled == BLOCK_BYTES as usize;
+        #[cfg(target_os = "linux")]
+        if let (Some(direct), true) = (&self.direct, whole) {
+            use std::os::unix::fs::FileExt as _;
+            match direct.write_all_at(bytes, self.pos) {
+                Ok(()) => {
+                    self.pos += self.filled as u64;
+                    self.filled = 0;
+                    return Ok(());
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    // Refused after all: the page cache from here on.
+                    tracing::debug!(error = %e, "direct writes refused; writing through the page cache");
+                    self.direct = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let _ = whole;
+        self.file.seek(SeekFrom::Start(self.pos))?;
+        self.file.write_all(bytes)?;
+        self.pos += self.filled as u64;
+        self.filled = 0;
+        Ok(())
+    }
+
+    /// Writes what is staged (the file's last, shorter block), syncs the file
+    /// to disk and returns it.
+    ///
+    /// Errors: the write's or the sync's.
+    pub(super) fn finish(mut self) -> io::Result<File> {
+        if self.filled > 0 {
+            self.flush_block()?;
+        }
+        self.file.sync_all()?;
+        Ok(self.file)
+    }
+}
+
+/// `path` opened for direct writes, or `None` where that is not available.
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &Path) -> Option<File> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_and_the_tail_arrive_in_place_from_a_resume_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        let block = BLOCK_BYTES as usize;
+        let data: Vec<u8> = (0..3 * block + 777).map(|i| (i % 251) as u8).collect();
+        // One block kept from before; the rest appended in odd pieces.
+        std::fs::write(&path, &data[..block]).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let mut out = BlockOut::new(file, &path, block as u64);
+        for piece in data[block..].chunks(65_479) {
+            out.write(piece).unwrap();
+        }
+        out.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+    }
+}
