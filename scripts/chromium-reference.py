@@ -77,8 +77,13 @@ async function dcOpen() {
 }
 // pc1 sends the camera to pc2, whose frames play in a <video>; resolves
 // (with the first frame's size) once the first one is presented.
-function sendCamera(stream, pc1, pc2) {
-  for (const t of stream.getVideoTracks()) pc1.addTrack(t, stream);
+function sendCamera(stream, pc1, pc2, hold) {
+  for (const t of stream.getVideoTracks()) {
+    // 'detail': WebRTC keeps the resolution and drops frames instead
+    // (maintain-resolution, W3C mst-content-hint §3).
+    if (hold) t.contentHint = 'detail';
+    pc1.addTrack(t, stream);
+  }
   const video = document.createElement('video');
   video.muted = true; video.autoplay = true; video.playsInline = true;
   document.body.appendChild(video);
@@ -101,9 +106,9 @@ async function callSetup(stream) {
   pc1.close(); pc2.close(); video.remove();
   return [ms, size];
 }
-async function oneWay(stream, secs) {
+async function oneWay(stream, secs, hold) {
   const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
-  const [video, first] = sendCamera(stream, pc1, pc2);
+  const [video, first] = sendCamera(stream, pc1, pc2, hold);
   await connect(pc1, pc2);
   await first;
   await fetch('/started', {method: 'POST', body: '{}'});
@@ -113,6 +118,7 @@ async function oneWay(stream, secs) {
   stats.forEach(s => {
     if (s.type === 'inbound-rtp' && s.kind === 'video') {
       out.frames_decoded = s.framesDecoded;
+      out.bytes = s.bytesReceived;
       out.width = s.frameWidth;
       out.height = s.frameHeight;
       const codec = stats.get(s.codecId);
@@ -129,7 +135,7 @@ async function oneWay(stream, secs) {
     try {
       const stream = await navigator.mediaDevices.getUserMedia(
         {video: {width: 1280, height: 720, frameRate: 30}, audio: false});
-      Object.assign(out, await oneWay(stream, +q.get('cpu')));
+      Object.assign(out, await oneWay(stream, +q.get('cpu'), q.get('hold') === '1'));
     } catch (e) {
       out.error = String(e);
     }
@@ -187,6 +193,12 @@ def main():
     ap.add_argument("--dc-runs", type=int, default=20)
     ap.add_argument("--calls", type=int, default=10)
     ap.add_argument("--cpu-secs", type=float, default=0.0)
+    ap.add_argument(
+        "--hold-resolution",
+        action="store_true",
+        help="with --cpu-secs: the track's contentHint is 'detail', so Chromium "
+        "sends the camera's full size instead of scaling it down",
+    )
     ap.add_argument("--timeout", type=float, default=180.0)
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = ap.parse_args()
@@ -248,7 +260,7 @@ def main():
                 "--disable-features=WebRtcHideLocalIpsWithMdns",
                 "--autoplay-policy=no-user-gesture-required",
                 f"http://127.0.0.1:{port}/?dc={args.dc_runs}&calls={args.calls}"
-                f"&cpu={args.cpu_secs}",
+                f"&cpu={args.cpu_secs}&hold={int(args.hold_resolution)}",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -3,7 +3,10 @@
 # tauri-driver (the WebDriver bridge tests/app_window.rs drives the app window with).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
-pkgs=(pkg-config build-essential cmake libasound2-dev libopus-dev libclang-dev clang libv4l-dev
+# nasm: openh264 (the H.264 encoder and decoder, built from source) compiles its
+# SIMD assembly with it; without it, it builds the plain C kernels silently, at
+# about half the speed.
+pkgs=(pkg-config build-essential cmake nasm libasound2-dev libopus-dev libclang-dev clang libv4l-dev
   # The Tauri app (WebKitGTK) and its window tests under a virtual X server.
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev
   xvfb xauth webkit2gtk-driver

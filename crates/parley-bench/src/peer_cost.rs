@@ -87,6 +87,10 @@ pub struct CallCost {
     pub samples: [Samples; 2],
     /// Glass-to-glass latency, ms: median, p95, frames measured.
     pub latency_ms: (f64, f64, u64),
+    /// Frames the callee decoded.
+    pub frames: u64,
+    /// Bytes the callee received on the selected candidate pair.
+    pub bytes: u64,
 }
 
 /// A one-way call of `secs` s: the caller sends `footage` (1280x720 at 30
@@ -141,6 +145,8 @@ pub fn one_way_call(cli: &Path, url: &str, footage: &Path, secs: f64) -> Result<
     Ok(CallCost {
         samples: [samples[0].clone(), samples[1].clone()],
         latency_ms,
+        frames: stats["frames_received"].as_u64().unwrap_or(0),
+        bytes: stats["bytes_received"].as_u64().unwrap_or(0),
     })
 }
 

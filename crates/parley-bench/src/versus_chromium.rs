@@ -74,6 +74,9 @@ pub struct ChromiumCpu {
     pub secs: f64,
     /// Frames the receiving peer connection decoded.
     pub frames_decoded: u64,
+    /// Bytes it received (RTP, the whole call).
+    #[serde(default)]
+    pub bytes: u64,
     /// Size of the last frame decoded, pixels.
     #[serde(default)]
     pub width: u32,
@@ -86,11 +89,19 @@ pub struct ChromiumCpu {
 }
 
 /// Runs `scripts/chromium-reference.py --cpu-secs secs` with `footage` as the
-/// fake camera: one one-way call in one page.
+/// fake camera: one one-way call in one page. With `hold`, the track's
+/// content hint is `detail`, so Chromium keeps sending the camera's 1280x720
+/// (maintain-resolution) where on its own it scales the picture down while
+/// its bandwidth estimate ramps up.
 ///
 /// Errors: as [`chromium`].
-pub fn chromium_cpu(footage: &Path, secs: f64) -> Result<ChromiumCpu> {
-    reference(footage, &["--cpu-secs", &secs.to_string()])
+pub fn chromium_cpu(footage: &Path, secs: f64, hold: bool) -> Result<ChromiumCpu> {
+    let secs = secs.to_string();
+    let mut args = vec!["--cpu-secs", &secs];
+    if hold {
+        args.push("--hold-resolution");
+    }
+    reference(footage, &args)
 }
 
 /// One data channel open on loopback, ms: two fresh peer connections, from
