@@ -8,6 +8,12 @@
 //! the samples). The last, shorter block, and every block where the file
 //! system refuses `O_DIRECT` (tmpfs, some network file systems) or on other
 //! systems, go through the page cache as before.
+//!
+//! The direct handle is opened at the first whole block (a file shorter than
+//! a block never opens it), and only kept when it is the same file (device
+//! and inode) as the handle the part was opened with. `fsync` works on the
+//! file, not the handle, so [`BlockOut::finish`]'s sync covers the direct
+//! writes too.
 
 use std::fs::File;
 use std::io::{self, Seek as _, SeekFrom, Write as _};
@@ -19,12 +25,23 @@ use parley_proto::file_hash::BLOCK_BYTES;
 /// every logical block size Linux file systems use).
 const ALIGN: usize = 4096;
 
+/// The direct-I/O handle's state.
+enum Direct {
+    /// Not opened yet: opened at the first whole block.
+    Untried,
+    /// Open and working.
+    Open(File),
+    /// Not available here, or refused: the page cache only.
+    Off,
+}
+
 /// Appends to a file block by block (see the module docs).
 pub(super) struct BlockOut {
     file: File,
-    /// The same file opened for direct I/O, while it works (Linux only).
+    /// The same file opened for direct I/O (Linux only).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    direct: Option<File>,
+    direct: Direct,
+    path: std::path::PathBuf,
     /// `BLOCK_BYTES + ALIGN` bytes; the block is staged at `start`, aligned.
     staging: Vec<u8>,
     start: usize,
@@ -40,13 +57,15 @@ impl BlockOut {
         let block = BLOCK_BYTES as usize;
         let staging = vec![0u8; block + ALIGN];
         let start = staging.as_ptr().align_offset(ALIGN).min(ALIGN);
-        let direct = pos
-            .is_multiple_of(ALIGN as u64)
-            .then(|| open_direct(path))
-            .flatten();
+        let direct = if pos.is_multiple_of(ALIGN as u64) {
+            Direct::Untried
+        } else {
+            Direct::Off
+        };
         BlockOut {
             file,
             direct,
+            path: path.to_path_buf(),
             staging,
             start,
             filled: 0,
@@ -77,8 +96,14 @@ impl BlockOut {
     fn flush_block(&mut self) -> io::Result<()> {
         let bytes = &self.staging[self.start..self.start + self.filled];
         let whole = self.filled == BLOCK_BYTES as usize;
+        if whole && matches!(self.direct, Direct::Untried) {
+            self.direct = match open_direct(&self.path, &self.file) {
+                Some(f) => Direct::Open(f),
+                None => Direct::Off,
+            };
+        }
         #[cfg(target_os = "linux")]
-        if let (Some(direct), true) = (&self.direct, whole) {
+        if let (Direct::Open(direct), true) = (&self.direct, whole) {
             use std::os::unix::fs::FileExt as _;
             match direct.write_all_at(bytes, self.pos) {
                 Ok(()) => {
@@ -86,15 +111,19 @@ impl BlockOut {
                     self.filled = 0;
                     return Ok(());
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+                    ) =>
+                {
                     // Refused after all: the page cache from here on.
                     tracing::debug!(error = %e, "direct writes refused; writing through the page cache");
-                    self.direct = None;
+                    self.direct = Direct::Off;
                 }
                 Err(e) => return Err(e),
             }
         }
-        let _ = whole;
         self.file.seek(SeekFrom::Start(self.pos))?;
         self.file.write_all(bytes)?;
         self.pos += self.filled as u64;
@@ -115,19 +144,22 @@ impl BlockOut {
     }
 }
 
-/// `path` opened for direct writes, or `None` where that is not available.
+/// `path` opened for direct writes, or `None` where that is not available or
+/// `path` is no longer the file `file` has open (renamed or replaced since).
 #[cfg(target_os = "linux")]
-fn open_direct(path: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
+fn open_direct(path: &Path, file: &File) -> Option<File> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let direct = std::fs::OpenOptions::new()
         .write(true)
-        .custom_flags(libc::O_DIRECT)
+        .custom_flags(libc::O_DIRECT | libc::O_NOFOLLOW)
         .open(path)
-        .ok()
+        .ok()?;
+    let (a, b) = (file.metadata().ok()?, direct.metadata().ok()?);
+    (a.dev() == b.dev() && a.ino() == b.ino()).then_some(direct)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn open_direct(_path: &Path) -> Option<File> {
+fn open_direct(_path: &Path, _file: &File) -> Option<File> {
     None
 }
 
@@ -150,5 +182,36 @@ mod tests {
         }
         out.finish().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), data);
+    }
+
+    #[test]
+    fn a_path_that_names_another_file_now_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        let block = BLOCK_BYTES as usize;
+        std::fs::write(&path, b"").unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        // The part is replaced under its name after it was opened.
+        std::fs::rename(&path, dir.path().join("moved")).unwrap();
+        std::fs::write(&path, b"someone else's").unwrap();
+        let mut out = BlockOut::new(file, &path, 0);
+        let data = vec![7u8; block + 10];
+        out.write(&data).unwrap();
+        assert!(!matches!(out.direct, Direct::Open(_)));
+        out.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+        assert_eq!(std::fs::read(dir.path().join("moved")).unwrap(), data);
+    }
+
+    #[test]
+    fn a_file_shorter_than_a_block_never_opens_the_direct_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut out = BlockOut::new(file, &path, 0);
+        out.write(b"short").unwrap();
+        assert!(matches!(out.direct, Direct::Untried));
+        out.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"short");
     }
 }
