@@ -58,6 +58,10 @@ struct Args {
     /// waits) for the throughput and chat parts, KiB; default: the engine's.
     #[arg(long, value_name = "KIB")]
     send_buffer_kib: Option<usize>,
+    /// The SCTP receive window each peer advertises for the throughput and
+    /// chat parts, KiB; default: the engine's.
+    #[arg(long, value_name = "KIB")]
+    sctp_window_kib: Option<usize>,
     /// Run only the screen-share benchmark (1920x1080 capture + encode under its own
     /// Xvfb).
     #[arg(long)]
@@ -369,6 +373,9 @@ async fn main() -> Result<()> {
     }
     if let Some(gib) = args.transfer_rss {
         return transfer_memory(gib).await;
+    }
+    if let Some(kib) = args.sctp_window_kib {
+        let _ = pair::SCTP_WINDOW_BYTES.set(kib * 1024);
     }
     if let Some(kib) = args.send_buffer_kib {
         let _ = pair::SEND_BUFFER_BYTES.set(kib * 1024);

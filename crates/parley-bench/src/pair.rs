@@ -22,6 +22,10 @@ pub struct Pair {
 /// (`--send-buffer-kib`; unset: the engine's default).
 pub static SEND_BUFFER_BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
+/// The SCTP receive window for every pair of this run, bytes
+/// (`--sctp-window-kib`; unset: the engine's default).
+pub static SCTP_WINDOW_BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
 fn loopback() -> RtcConfig {
     let mut cfg = RtcConfig {
         udp_bind: vec!["127.0.0.1:0".parse().unwrap()],
@@ -29,6 +33,9 @@ fn loopback() -> RtcConfig {
     };
     if let Some(bytes) = SEND_BUFFER_BYTES.get() {
         cfg.data_channel_send_buffer_bytes = *bytes;
+    }
+    if let Some(bytes) = SCTP_WINDOW_BYTES.get() {
+        cfg.sctp_receive_window_bytes = *bytes;
     }
     cfg
 }

@@ -139,6 +139,9 @@ pub struct RtcConfig {
     pub socket_buffer_bytes: usize,
     /// Per-data-channel send buffer limit, bytes: `send` waits above it.
     pub data_channel_send_buffer_bytes: usize,
+    /// Our SCTP receive window, bytes: what the peer may have in flight to us
+    /// on the association (the `a_rwnd` we advertise, RFC 9260 §3.3.2).
+    pub sctp_receive_window_bytes: usize,
     /// Only relay candidates (W3C `iceTransportPolicy: "relay"`), to force TURN.
     pub relay_only: bool,
     /// CA certificates (DER) trusted for TURN over TLS (`turns:`) besides the
@@ -168,6 +171,9 @@ pub struct RtcConfig {
 /// throughput (`parley-bench`, BENCHMARKS.md).
 pub const DEFAULT_DATA_CHANNEL_SEND_BUFFER_BYTES: usize = 1024 * 1024;
 
+/// Default [`RtcConfig::sctp_receive_window_bytes`]: 1 MiB, webrtc-rs 0.21's.
+pub const DEFAULT_SCTP_RECEIVE_WINDOW_BYTES: usize = 1024 * 1024;
+
 impl Default for RtcConfig {
     fn default() -> Self {
         Self {
@@ -175,6 +181,7 @@ impl Default for RtcConfig {
             udp_bind: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             socket_buffer_bytes: DEFAULT_SOCKET_BUFFER_BYTES,
             data_channel_send_buffer_bytes: DEFAULT_DATA_CHANNEL_SEND_BUFFER_BYTES,
+            sctp_receive_window_bytes: DEFAULT_SCTP_RECEIVE_WINDOW_BYTES,
             relay_only: false,
             turn_tls_roots: Vec::new(),
             certificate: None,

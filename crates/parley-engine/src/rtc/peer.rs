@@ -271,6 +271,9 @@ async fn build(
         // new candidate is reported (the agent takes the same ones as duplicates).
         .with_discard_local_candidates_during_ice_restart(true)
         .with_srtp_replay_protection_window(SRTP_REPLAY_WINDOW)
+        .with_sctp_max_receive_buffer_size(
+            u32::try_from(cfg.sctp_receive_window_bytes).unwrap_or(u32::MAX),
+        )
         .build();
     let pace = Arc::new(super::runtime::WakePace::default());
     let pc = PeerConnectionBuilder::new()
