@@ -140,7 +140,12 @@ impl MessageSink for DataChannel {
     async fn send(&self, msg: DcMessage) -> Result<()> {
         let r = match msg {
             DcMessage::Text(s) => self.inner.send_text(&s).await,
-            DcMessage::Binary(b) => self.inner.send(BytesMut::from(&b[..])).await,
+            // webrtc-rs takes a `BytesMut`: a buffer nobody else holds (a file
+            // chunk read into its own frame) is handed over without a copy.
+            DcMessage::Binary(b) => {
+                let buf = b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..]));
+                self.inner.send(buf).await
+            }
         };
         r.map_err(|e| {
             tracing::debug!("data channel {} send: {e}", self.label);
