@@ -16,9 +16,12 @@ Drives Debian's `chromium` headless on one page with two RTCPeerConnections,
 With --cpu-secs S it instead holds one one-way call on the same camera (its
 frames played in a <video>) for S seconds from the first remote frame, and
 prints {"cpu_secs": C, "secs": S, "frames_decoded": N, "width": W, "height": H,
-"codec": MIME}: the CPU time (user +
+"codec": MIME, "bytes": B, "sizes": ["WxH", ...]}: the CPU time (user +
 system) all of Chromium's processes used over those S seconds, read from
-/proc at the call's start and end; W x H the last decoded frame's size.
+/proc at the call's start and end; W x H the last decoded frame's size; B
+the bytes received on the selected candidate pair over those seconds; sizes
+the received frame sizes seen, sampled each second. With --hold-resolution
+the sender's degradationPreference is 'maintain-resolution'.
 
 Standard library only; the page and its results go through a local HTTP
 server on 127.0.0.1. Exits non-zero with a message on stderr if Chromium did
@@ -77,13 +80,8 @@ async function dcOpen() {
 }
 // pc1 sends the camera to pc2, whose frames play in a <video>; resolves
 // (with the first frame's size) once the first one is presented.
-function sendCamera(stream, pc1, pc2, hold) {
-  for (const t of stream.getVideoTracks()) {
-    // 'detail': WebRTC keeps the resolution and drops frames instead
-    // (maintain-resolution, W3C mst-content-hint §3).
-    if (hold) t.contentHint = 'detail';
-    pc1.addTrack(t, stream);
-  }
+function sendCamera(stream, pc1, pc2) {
+  for (const t of stream.getVideoTracks()) pc1.addTrack(t, stream);
   const video = document.createElement('video');
   video.muted = true; video.autoplay = true; video.playsInline = true;
   document.body.appendChild(video);
@@ -106,19 +104,51 @@ async function callSetup(stream) {
   pc1.close(); pc2.close(); video.remove();
   return [ms, size];
 }
+// Bytes received on pc2's selected candidate pair (RTP, RTCP, STUN, DTLS:
+// what Parley counts too).
+async function pairBytes(pc) {
+  const stats = await pc.getStats();
+  let bytes = 0;
+  stats.forEach(s => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      const pair = stats.get(s.selectedCandidatePairId);
+      if (pair) bytes = pair.bytesReceived;
+    }
+  });
+  return bytes;
+}
 async function oneWay(stream, secs, hold) {
   const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
-  const [video, first] = sendCamera(stream, pc1, pc2, hold);
+  const [video, first] = sendCamera(stream, pc1, pc2);
   await connect(pc1, pc2);
+  if (hold) {
+    // Keep the camera's size and drop frames instead when short of bits or
+    // CPU (W3C webrtc-pc §5.2 RTCDegradationPreference); the content hint
+    // stays unset, so it is still encoded as camera video.
+    const sender = pc1.getSenders().find(s => s.track);
+    const params = sender.getParameters();
+    params.degradationPreference = 'maintain-resolution';
+    await sender.setParameters(params);
+  }
   await first;
+  const bytes0 = await pairBytes(pc2);
   await fetch('/started', {method: 'POST', body: '{}'});
-  await new Promise(r => setTimeout(r, secs * 1000));
-  const out = {};
+  // The received frame size, sampled each second.
+  const sizes = [];
+  for (let i = 0; i < Math.round(secs); i++) {
+    await new Promise(r => setTimeout(r, 1000));
+    (await pc2.getStats()).forEach(s => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        const size = `${s.frameWidth}x${s.frameHeight}`;
+        if (!sizes.includes(size)) sizes.push(size);
+      }
+    });
+  }
+  const out = {sizes, bytes: (await pairBytes(pc2)) - bytes0};
   const stats = await pc2.getStats();
   stats.forEach(s => {
     if (s.type === 'inbound-rtp' && s.kind === 'video') {
       out.frames_decoded = s.framesDecoded;
-      out.bytes = s.bytesReceived;
       out.width = s.frameWidth;
       out.height = s.frameHeight;
       const codec = stats.get(s.codecId);
@@ -196,8 +226,9 @@ def main():
     ap.add_argument(
         "--hold-resolution",
         action="store_true",
-        help="with --cpu-secs: the track's contentHint is 'detail', so Chromium "
-        "sends the camera's full size instead of scaling it down",
+        help="with --cpu-secs: the sender's degradationPreference is "
+        "'maintain-resolution', so Chromium sends the camera's full size "
+        "instead of scaling it down",
     )
     ap.add_argument("--timeout", type=float, default=180.0)
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium")

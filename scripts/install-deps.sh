@@ -44,6 +44,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # openh264's build script does not look for nasm again by itself: a build
+  # made before nasm was here keeps the plain C kernels until it reruns.
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  if [[ " ${missing[*]} " == *" nasm "* ]] && [ -d "$root/target" ]; then
+    (cd "$root" && cargo clean -q -p openh264-sys2 && cargo clean -q --release -p openh264-sys2) || true
+  fi
 fi
 # tauri-driver: pinned; 2.x drives Tauri 2 apps through WebKitWebDriver on Linux.
 TAURI_DRIVER_VERSION=2.1.0

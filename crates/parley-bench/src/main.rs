@@ -231,8 +231,9 @@ const MB: f64 = 1e6;
 async fn one_way_versus_chromium(secs: f64) -> Result<()> {
     let footage = versus_chromium::footage()?;
     let cli = sibling("parley-cli")?;
-    // Chromium twice: held at 1280x720 (the like-for-like reference), and on
-    // its own (it scales the picture down while its estimate ramps up).
+    // Chromium twice: held at 1280x720 (maintain-resolution: the
+    // like-for-like reference), and on its own (it scales the picture down
+    // while its estimate ramps up).
     let mut chromium = Vec::new();
     for hold in [true, false] {
         let footage = footage.clone();
@@ -254,13 +255,14 @@ async fn one_way_versus_chromium(secs: f64) -> Result<()> {
     let kbit_s = |bytes: u64, s: f64| bytes as f64 * 8.0 / s / 1000.0;
     let describe = |c: &versus_chromium::ChromiumCpu| {
         format!(
-            "{:.2} s ({:.1} s from the first frame, {} frames decoded, {} {}x{} at the end, {:.0} kbit/s)",
+            "{:.2} s ({:.1} s from the first frame, {} frames decoded, {} {}x{} at the end, sizes seen {}, {:.0} kbit/s)",
             c.cpu_secs,
             c.secs,
             c.frames_decoded,
             c.codec,
             c.width,
             c.height,
+            c.sizes.join(" "),
             kbit_s(c.bytes, c.secs)
         )
     };
@@ -375,6 +377,8 @@ async fn main() -> Result<()> {
         return transfer_memory(gib).await;
     }
     if let Some(kib) = args.sctp_window_kib {
+        // Below one 64 KiB message, a full-size message cannot be reassembled.
+        anyhow::ensure!(kib >= 64, "--sctp-window-kib must be at least 64");
         let _ = pair::SCTP_WINDOW_BYTES.set(kib * 1024);
     }
     if let Some(kib) = args.send_buffer_kib {

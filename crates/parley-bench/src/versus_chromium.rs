@@ -74,9 +74,13 @@ pub struct ChromiumCpu {
     pub secs: f64,
     /// Frames the receiving peer connection decoded.
     pub frames_decoded: u64,
-    /// Bytes it received (RTP, the whole call).
+    /// Bytes it received on the selected candidate pair over the measured
+    /// seconds (RTP, RTCP, STUN and DTLS, as Parley's figure counts).
     #[serde(default)]
     pub bytes: u64,
+    /// The received frame sizes seen, sampled each second, e.g. `1280x720`.
+    #[serde(default)]
+    pub sizes: Vec<String>,
     /// Size of the last frame decoded, pixels.
     #[serde(default)]
     pub width: u32,
@@ -89,10 +93,10 @@ pub struct ChromiumCpu {
 }
 
 /// Runs `scripts/chromium-reference.py --cpu-secs secs` with `footage` as the
-/// fake camera: one one-way call in one page. With `hold`, the track's
-/// content hint is `detail`, so Chromium keeps sending the camera's 1280x720
-/// (maintain-resolution) where on its own it scales the picture down while
-/// its bandwidth estimate ramps up.
+/// fake camera: one one-way call in one page. With `hold`, the sender's
+/// degradation preference is `maintain-resolution` (W3C webrtc-pc §5.2), so
+/// Chromium keeps sending the camera's 1280x720 where on its own it scales
+/// the picture down while its bandwidth estimate ramps up.
 ///
 /// Errors: as [`chromium`].
 pub fn chromium_cpu(footage: &Path, secs: f64, hold: bool) -> Result<ChromiumCpu> {

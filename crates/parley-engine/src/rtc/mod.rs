@@ -140,7 +140,9 @@ pub struct RtcConfig {
     /// Per-data-channel send buffer limit, bytes: `send` waits above it.
     pub data_channel_send_buffer_bytes: usize,
     /// Our SCTP receive window, bytes: what the peer may have in flight to us
-    /// on the association (the `a_rwnd` we advertise, RFC 9260 §3.3.2).
+    /// on the association (the `a_rwnd` we advertise, RFC 9260 §3.3.2). Keep
+    /// it at least the largest message (64 KiB): a window smaller than one
+    /// message cannot reassemble it.
     pub sctp_receive_window_bytes: usize,
     /// Only relay candidates (W3C `iceTransportPolicy: "relay"`), to force TURN.
     pub relay_only: bool,
