@@ -172,6 +172,21 @@ impl FrameAssembler {
         }
     }
 
+    /// When [`pop`](Self::pop), having returned `None`, gives up on the frame
+    /// it waits for if nothing else arrives: a packet after the first missing
+    /// one arrived, and the delay since then runs out (1 ms past it). `None`:
+    /// nothing is held, or the frame is still arriving (nothing after the
+    /// gap), so only a packet can change anything.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let (&first, _) = self.held.first_key_value()?;
+        let mut gap = self.next.unwrap_or(first);
+        while self.held.contains_key(&gap) {
+            gap += 1;
+        }
+        let seen = self.held.range(gap..).map(|(_, h)| h.arrived).min()?;
+        Some(seen + self.max_delay + Duration::from_millis(1))
+    }
+
     /// Whether to stop waiting for the frame starting at `start`: a packet
     /// after its first missing one arrived more than the delay ago, or more
     /// than `max_packets` did; or far too many packets are held (a frame that

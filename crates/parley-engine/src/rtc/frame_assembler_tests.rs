@@ -153,6 +153,45 @@ fn a_frame_missing_a_packet_is_dropped_after_the_delay_and_the_next_says_so() {
 }
 
 #[test]
+fn the_deadline_says_when_a_waiting_frame_is_given_up_without_another_packet() {
+    let t0 = Instant::now();
+    let mut a = assembler();
+    let (ps, aus) = packets(40, &[(1, 3), (2, 3), (3, 2)]);
+    // The second frame's first fragment is lost; the third frame is in.
+    for (i, p) in ps.iter().enumerate() {
+        if i != 5 {
+            push(&mut a, t0 + Duration::from_millis(i as u64), p);
+        }
+    }
+    assert_eq!(drain(&mut a, t0).len(), 1);
+    // The clock runs from the first packet after the gap (the 7th, at 6 ms).
+    let at = a.deadline().expect("a frame waits for a missing packet");
+    assert_eq!(at, t0 + Duration::from_millis(6 + 300 + 1));
+    assert!(drain(&mut a, at - Duration::from_millis(2)).is_empty());
+    let got = drain(&mut a, at);
+    assert_eq!(
+        got.len(),
+        1,
+        "given up at the deadline with no packet since"
+    );
+    assert_eq!(got[0].data, aus[2]);
+    assert!(got[0].loss_before);
+    assert_eq!(a.deadline(), None, "nothing held");
+}
+
+#[test]
+fn a_frame_still_arriving_has_no_deadline() {
+    let t0 = Instant::now();
+    let mut a = assembler();
+    let (ps, _) = packets(9, &[(1, 4)]);
+    for p in &ps[..3] {
+        push(&mut a, t0, p);
+    }
+    assert!(drain(&mut a, t0).is_empty());
+    assert_eq!(a.deadline(), None, "only its next packet can complete it");
+}
+
+#[test]
 fn too_many_packets_held_give_up_at_once() {
     let t0 = Instant::now();
     let mut a = FrameAssembler::new(Duration::from_secs(10), 4);

@@ -216,7 +216,19 @@ impl RemoteTrack {
                     loss_before: f.loss_before,
                 });
             }
-            match self.inner.poll().await? {
+            // A frame waiting for a missing packet is given up at its
+            // deadline even if no packet comes (a still screen, a starved
+            // link sends a few frames a second), so the next frame and the
+            // keyframe request are not held up until one does. `poll` is a
+            // channel receive: nothing is lost when the sleep wins.
+            let event = match frames.deadline() {
+                Some(at) => tokio::select! {
+                    ev = self.inner.poll() => ev?,
+                    () = tokio::time::sleep_until(at.into()) => continue,
+                },
+                None => self.inner.poll().await?,
+            };
+            match event {
                 TrackRemoteEvent::OnRtpPacket(p) => {
                     let h = &p.header;
                     frames.push(

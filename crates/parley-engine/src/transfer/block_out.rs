@@ -30,6 +30,7 @@ enum Direct {
     /// Not opened yet: opened at the first whole block.
     Untried,
     /// Open and working.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Open(File),
     /// Not available here, or refused: the page cache only.
     Off,
@@ -39,7 +40,6 @@ enum Direct {
 pub(super) struct BlockOut {
     file: File,
     /// The same file opened for direct I/O (Linux only).
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     direct: Direct,
     path: std::path::PathBuf,
     /// `BLOCK_BYTES + ALIGN` bytes; the block is staged at `start`, aligned.
@@ -179,6 +179,11 @@ mod tests {
         let mut out = BlockOut::new(file, &path, block as u64);
         for piece in data[block..].chunks(65_479) {
             out.write(piece).unwrap();
+        }
+        // Where this file system takes direct I/O, the whole blocks went that way.
+        let check = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        if open_direct(&path, &check).is_some() {
+            assert!(matches!(out.direct, Direct::Open(_)));
         }
         out.finish().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), data);
