@@ -56,13 +56,19 @@ pub(super) struct BlockMismatch {
 /// that ends in it.
 pub(super) type WriteItem = (Bytes, Option<BlockHash>);
 
-/// A blocking thread that checks each block against the sender's BLAKE3 block
+/// Most chunks handed to the writer thread at once: a whole block's, so the
+/// thread wakes once per block, not once per chunk.
+const CHUNKS_PER_BATCH: usize = (BLOCK_BYTES as usize).div_ceil(CHUNK_PAYLOAD_BYTES);
+
+/// The received file's writer: a blocking thread that checks every block's
 /// hash ([`parley_proto::file_hash`]) and appends to the temp file a whole
-/// block at a time ([`BlockOut`]: direct I/O where it works); fed by a bounded
-/// channel (backpressure on the disk).
+/// block at a time ([`BlockOut`]: direct I/O where it works); fed a block's
+/// chunks at a time through a bounded channel (backpressure on the disk).
 #[derive(Debug)]
 pub(super) struct Writer {
-    tx: Option<mpsc::Sender<WriteItem>>,
+    tx: Option<mpsc::Sender<Vec<WriteItem>>>,
+    /// Chunks of the block being received, not yet handed to the thread.
+    batch: Vec<WriteItem>,
     /// `None` once awaited (a `JoinHandle` must not be polled after completion).
     handle: Option<JoinHandle<io::Result<(String, u64)>>>,
 }
@@ -72,23 +78,26 @@ impl Writer {
     /// hashed already: a resumed part). [`finish`](Self::finish) returns the
     /// file's BLAKE3 (hex) and length.
     pub(super) fn spawn(file: File, path: &Path, hasher: FileHasher) -> Writer {
-        let capacity = (DISK_BUFFER_BYTES / CHUNK_PAYLOAD_BYTES).max(1) + 1;
-        let (tx, mut rx) = mpsc::channel::<WriteItem>(capacity);
+        let capacity = (DISK_BUFFER_BYTES / BLOCK_BYTES as usize).max(1);
+        let (tx, mut rx) = mpsc::channel::<Vec<WriteItem>>(capacity);
         let path = path.to_path_buf();
         let handle = tokio::task::spawn_blocking(move || {
+            let _batch = super::background::BatchScheduling::enter();
             let mut hasher = hasher;
             let mut out = BlockOut::new(file, &path, hasher.position());
-            while let Some((buf, sent)) = rx.blocking_recv() {
-                let offset = hasher.position();
-                // A chunk past two block ends is as wrong as a wrong hash.
-                let ended = hasher.update(&buf).map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidData, BlockMismatch { offset })
-                })?;
-                if ended != sent {
-                    let e = BlockMismatch { offset };
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            while let Some(batch) = rx.blocking_recv() {
+                for (buf, sent) in batch {
+                    let offset = hasher.position();
+                    // A chunk past two block ends is as wrong as a wrong hash.
+                    let ended = hasher.update(&buf).map_err(|_| {
+                        io::Error::new(io::ErrorKind::InvalidData, BlockMismatch { offset })
+                    })?;
+                    if ended != sent {
+                        let e = BlockMismatch { offset };
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                    }
+                    out.write(&buf)?;
                 }
-                out.write(&buf)?;
             }
             out.finish()?;
             let digest = hasher
@@ -98,18 +107,33 @@ impl Writer {
         });
         Writer {
             tx: Some(tx),
+            batch: Vec::with_capacity(CHUNKS_PER_BATCH),
             handle: Some(handle),
         }
     }
 
-    /// Queues `buf` (with the hash of the block ending in it), waiting while
-    /// the writer is behind. Errors with the writer's own error if it stopped
-    /// (disk full, a block that does not match its hash, ...).
+    /// Queues `buf` (with the hash of the block ending in it); the chunks of a
+    /// block go to the writer thread together once the block ends, waiting
+    /// while the writer is behind. Errors with the writer's own error if it
+    /// stopped (disk full, a block that does not match its hash, ...).
     pub(super) async fn write(&mut self, buf: Bytes, block: Option<BlockHash>) -> io::Result<()> {
+        self.batch.push((buf, block));
+        if block.is_none() && self.batch.len() < CHUNKS_PER_BATCH {
+            return Ok(());
+        }
+        self.flush().await
+    }
+
+    /// Hands the chunks queued so far to the writer thread.
+    async fn flush(&mut self) -> io::Result<()> {
         let Some(tx) = &self.tx else {
             return Err(io::Error::other("writer already finished"));
         };
-        if tx.send((buf, block)).await.is_ok() {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(CHUNKS_PER_BATCH));
+        if tx.send(batch).await.is_ok() {
             return Ok(());
         }
         self.tx = None;
@@ -130,6 +154,7 @@ impl Writer {
 
     /// Flushes and syncs; returns the BLAKE3 (hex) and length of the whole file.
     pub(super) async fn finish(mut self) -> io::Result<(String, u64)> {
+        self.flush().await?;
         self.tx = None;
         self.join().await
     }

@@ -48,6 +48,7 @@ use tokio::sync::mpsc;
 
 use crate::channel::{DcMessage, MessageSink};
 
+mod background;
 mod block_out;
 mod disk;
 mod lease;

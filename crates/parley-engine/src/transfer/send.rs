@@ -52,7 +52,8 @@ pub struct SendOutcome {
 ///   (from a spawned task) once the offer is out.
 ///
 /// The file is read once, after the offer is accepted, in chunk-sized reads
-/// on a blocking thread [`DISK_BUFFER_BYTES`] ahead of the network, and hashed
+/// on a blocking thread, handed over a block at a time and about
+/// [`DISK_BUFFER_BYTES`] ahead of the network, and hashed
 /// as it is read (BLAKE3 block by block, [`parley_proto::file_hash`]); a
 /// receiver's `have` is answered by hashing the first bytes it names, which
 /// are then not read again.
@@ -266,15 +267,16 @@ impl SendJob<'_> {
             "offer accepted"
         );
 
-        // 3. Stream chunks, read ahead on a blocking thread.
-        let capacity = (DISK_BUFFER_BYTES / CHUNK_PAYLOAD_BYTES).max(1) + 1;
-        let (chunk_tx, mut chunks) = mpsc::channel(capacity);
+        // 3. Stream chunks, read ahead on a blocking thread a block at a time.
+        let capacity = (DISK_BUFFER_BYTES / BLOCK_BYTES as usize).max(1);
+        let (chunk_tx, mut batches) = mpsc::channel(capacity);
         let reader = tokio::task::spawn_blocking({
             let path = self.path.to_path_buf();
             let id_bytes = self.id_bytes;
             move || read_chunks(&path, id_bytes, hasher, &chunk_tx)
         });
         let mut sent = offset;
+        let mut chunks = Vec::new().into_iter();
         let mut throttle = ProgressThrottle::new();
         throttle.ready(Instant::now());
         loop {
@@ -295,13 +297,17 @@ impl SendJob<'_> {
                     }
                 }
             }
-            let chunk = tokio::select! {
-                biased;
-                _ = cancelled(self.cancel) => return Err(user_cancelled()),
-                c = chunks.recv() => c,
+            let Some(chunk) = chunks.next() else {
+                let batch = tokio::select! {
+                    biased;
+                    _ = cancelled(self.cancel) => return Err(user_cancelled()),
+                    b = batches.recv() => b,
+                };
+                let Some(batch) = batch else { break };
+                chunks = batch?.into_iter();
+                continue;
             };
-            let Some(chunk) = chunk else { break };
-            let (chunk, payload_len) = chunk?;
+            let (chunk, payload_len) = chunk;
             tokio::select! {
                 biased;
                 _ = cancelled(self.cancel) => return Err(user_cancelled()),
@@ -623,26 +629,31 @@ fn hash_prefix(
         .map_err(|e| TransferError::io(path, e))
 }
 
-type ChunkResult = Result<(Bytes, usize), TransferError>;
+/// The encoded chunk frames of one block (or of its part after the offset),
+/// each with its payload length, bytes.
+type BatchResult = Result<Vec<(Bytes, usize)>, TransferError>;
 
 /// Reads `path` from `hasher`'s position to its size in chunk-sized pieces,
 /// each read straight into its frame, hashes them, and sends the encoded
 /// chunk frames (with their payload length, and the block hash in the chunk a
-/// block ends in) to `tx`; stops when `tx` closes. A read error (or the file
+/// block ends in) to `tx` a block at a time (so the sender wakes this thread
+/// once per block); stops when `tx` closes. A read error (or the file
 /// ending early) is sent as the last item. Returns the file's BLAKE3 once it
 /// read every byte.
 fn read_chunks(
     path: &Path,
     id: [u8; 16],
     mut hasher: FileHasher,
-    tx: &mpsc::Sender<ChunkResult>,
+    tx: &mpsc::Sender<BatchResult>,
 ) -> Option<BlockHash> {
     let path: PathBuf = path.to_path_buf();
     let size = hasher.size();
+    let _batch = super::background::BatchScheduling::enter();
     let result = (|| -> std::io::Result<bool> {
         let mut file = std::fs::File::open(&path)?;
         let mut pos = hasher.position();
         file.seek(SeekFrom::Start(pos))?;
+        let mut batch = Vec::new();
         while pos < size {
             // A chunk ends where its block does, so it holds one block end at most.
             let want = usize::try_from((hasher.block_end() - pos).min(CHUNK_PAYLOAD_BYTES as u64))
@@ -658,10 +669,12 @@ fn read_chunks(
                 .update(&frame[CHUNK_HEADER_BYTES..])
                 .map_err(std::io::Error::other)?;
             write_chunk_header(&mut frame, &id, pos, block.as_ref());
-            if tx.blocking_send(Ok((Bytes::from(frame), want))).is_err() {
+            batch.push((Bytes::from(frame), want));
+            pos += want as u64;
+            let block_done = block.is_some() || pos == size;
+            if block_done && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
                 return Ok(false); // the sender stopped
             }
-            pos += want as u64;
         }
         Ok(true)
     })();
