@@ -37,6 +37,11 @@ use tauri_plugin_deep_link::DeepLinkExt;
 use crate::settings::Settings;
 use crate::state::{AppState, Inner};
 
+/// mimalloc, not glibc's malloc: a tenth less CPU for a data channel
+/// (BENCHMARKS.md, "File transfer: what bounds it").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `PARLEY_PROFILE`, when set: the profile folder instead of the platform's.
 fn profile_override() -> Option<PathBuf> {
     std::env::var_os("PARLEY_PROFILE").map(PathBuf::from)

@@ -39,6 +39,11 @@ mod versus_chromium;
 
 use std::process::Child;
 
+/// mimalloc, not glibc's malloc: a tenth less CPU for a data channel
+/// (BENCHMARKS.md, "File transfer: what bounds it").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result};
 use clap::Parser;
 
@@ -48,6 +53,10 @@ struct Args {
     /// Bytes per throughput test, MiB.
     #[arg(long, default_value_t = 256)]
     mib: u64,
+    /// Rounds of the raw data channel and the file transfer, run in turn; the
+    /// figures printed are the medians (the ratio: of each round's own).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Calls for the setup-time median.
     #[arg(long, default_value_t = 10)]
     calls: usize,
@@ -387,25 +396,48 @@ async fn main() -> Result<()> {
     let total = args.mib * 1024 * 1024;
     let tcp = throughput::tcp_loopback(total).await?;
     println!("tcp loopback (ceiling):        {tcp:8.1} MB/s");
-    let raw = throughput::raw_data_channel(total).await?;
+    let dir = tempfile::tempdir()?;
+    let src = dir.path().join("bench-src.bin");
+    throughput::random_file(&src, total)?;
+    // Raw and file in turn, so a slow spell of the machine hits both.
+    let (mut raws, mut walls, mut streams, mut ratios) = (vec![], vec![], vec![], vec![]);
+    for round in 1..=args.rounds.max(1) {
+        let raw = throughput::raw_data_channel(total).await?;
+        let file = throughput::file_transfer(&src, total, dir.path()).await?;
+        if args.rounds > 1 {
+            println!(
+                "  round {round}: raw {raw:6.1} MB/s, file {:6.1} MB/s, ratio {:.2}",
+                file.wall_mb_s,
+                file.wall_mb_s / raw
+            );
+        }
+        raws.push(raw);
+        walls.push(file.wall_mb_s);
+        streams.push(file.stream_mb_s);
+        ratios.push(file.wall_mb_s / raw);
+    }
+    let of = if args.rounds > 1 {
+        format!(", median of {} rounds", args.rounds)
+    } else {
+        String::new()
+    };
+    let raw = versus_chromium::median_f(raws);
     println!(
-        "raw data channel (64 KiB msgs): {raw:8.1} MB/s   ({:.2} of TCP)",
+        "raw data channel (64 KiB msgs): {raw:8.1} MB/s   ({:.2} of TCP{of})",
         raw / tcp
     );
-    let dir = tempfile::tempdir()?;
-    let file = throughput::file_transfer(total, dir.path()).await?;
     println!(
-        "file transfer disk to disk:     {:8.1} MB/s   (offer → verified, read once, BLAKE3 while sent)",
-        file.wall_mb_s
+        "file transfer disk to disk:     {:8.1} MB/s   (offer → verified, read once, BLAKE3 while sent{of})",
+        versus_chromium::median_f(walls)
     );
     println!(
-        "file transfer, streaming part:  {:8.1} MB/s   (accept → complete)",
-        file.stream_mb_s
+        "file transfer, streaming part:  {:8.1} MB/s   (accept → complete{of})",
+        versus_chromium::median_f(streams.clone())
     );
     println!(
-        "ratio file / raw data channel:  {:8.2}   (streaming part: {:.2})",
-        file.wall_mb_s / raw,
-        file.stream_mb_s / raw
+        "ratio file / raw data channel:  {:8.2}   (streaming part: {:.2}{of})",
+        versus_chromium::median_f(ratios),
+        versus_chromium::median_f(streams) / raw
     );
     let chat = chat_latency::run(total, dir.path()).await?;
     println!(

@@ -172,16 +172,17 @@ pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOut
     Ok((outcome, wall))
 }
 
-/// Writes `total` random bytes to a file in `dir`, sends it through our transfer
-/// protocol over a data channel between two local peer connections, and checks the
-/// received copy's SHA-256.
-pub async fn file_transfer(total: u64, dir: &Path) -> Result<FileResult> {
-    let src = dir.join("bench-src.bin");
-    random_file(&src, total)?;
+/// Sends `src` (of `total` bytes) through our transfer protocol over a data
+/// channel between two local peer connections into `dir/inbox` (emptied
+/// afterwards, so the next round starts from nothing), and checks the received
+/// copy's SHA-256.
+pub async fn file_transfer(src: &Path, total: u64, dir: &Path) -> Result<FileResult> {
     let (a, b, mut channels) = pair::connect_many(&["file"]).await?;
-    let (outcome, wall) = send_over(channels.remove(0), &src, &dir.join("inbox")).await?;
+    let inbox = dir.join("inbox");
+    let (outcome, wall) = send_over(channels.remove(0), src, &inbox).await?;
     a.close().await;
     b.close().await;
+    std::fs::remove_dir_all(&inbox)?;
     Ok(FileResult {
         wall_mb_s: mb_per_s(total, wall),
         stream_mb_s: mb_per_s(
