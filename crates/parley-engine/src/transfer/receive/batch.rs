@@ -206,18 +206,8 @@ impl ReceiveSession {
     /// name their folder).
     pub(super) async fn refuse(&mut self, offer: Offer) -> TransferFrame {
         tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, "offer declined");
-        self.emit_failed(
-            &offer.transfer_id,
-            &offer.name,
-            offer.size,
-            TransferOutcome::Declined,
-            "declined".into(),
-            offer.batch.as_ref(),
-        )
-        .await;
-        TransferFrame::Decline {
-            transfer_id: offer.transfer_id,
-            reason: DECLINED_BY_USER.into(),
-        }
+        let (shown, reason) = ("declined".into(), DECLINED_BY_USER.into());
+        self.decline(offer.declined(), TransferOutcome::Declined, shown, reason)
+            .await
     }
 }

@@ -107,7 +107,28 @@ struct RawOffer {
     batch: Option<Batch>,
 }
 
+/// What the UI is told of an offer that is declined before any of it arrives.
+#[derive(Clone, Copy)]
+struct Declined<'a> {
+    transfer_id: &'a str,
+    /// As shown (sanitised when it could be).
+    name: &'a str,
+    /// Bytes offered.
+    size: u64,
+    batch: Option<&'a Batch>,
+}
+
 impl Offer {
+    /// The offer as [`ReceiveSession::decline`] reports it.
+    fn declined(&self) -> Declined<'_> {
+        Declined {
+            transfer_id: &self.transfer_id,
+            name: &self.name,
+            size: self.size,
+            batch: self.batch.as_ref(),
+        }
+    }
+
     /// Where it stands for the UI, with `bytes_done` of it here.
     fn progress(&self, bytes_done: u64) -> TransferProgress {
         TransferProgress {
@@ -678,6 +699,30 @@ impl ReceiveSession {
             active.batch.as_ref(),
         )
         .await;
+    }
+
+    /// Declines an offer before any of it arrives: reports it to the UI as
+    /// `outcome` with `shown` as the reason, and returns the `decline` frame
+    /// for the sender, carrying `reason` (docs/protocol.md §8.3).
+    async fn decline(
+        &self,
+        offer: Declined<'_>,
+        outcome: TransferOutcome,
+        shown: String,
+        reason: String,
+    ) -> TransferFrame {
+        let Declined {
+            transfer_id,
+            name,
+            size,
+            batch,
+        } = offer;
+        self.emit_failed(transfer_id, name, size, outcome, shown, batch)
+            .await;
+        TransferFrame::Decline {
+            transfer_id: transfer_id.to_owned(),
+            reason,
+        }
     }
 
     async fn emit_failed(

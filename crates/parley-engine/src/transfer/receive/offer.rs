@@ -9,7 +9,9 @@ use parley_proto::data::{transfer_id_from_hex, TransferFrame, FILE_PROTOCOL_VERS
 use parley_proto::file_hash::to_hex;
 
 use super::checks::{probe, room_for};
-use super::{batch, Offer, Probing, RawOffer, ReceiveSession, Resume, MAX_CONCURRENT_RECEIVES};
+use super::{
+    batch, Declined, Offer, Probing, RawOffer, ReceiveSession, Resume, MAX_CONCURRENT_RECEIVES,
+};
 use crate::transfer::disk::{make_folders, Held, Probe};
 use crate::transfer::lease::PartLease;
 use crate::transfer::name::sanitize_relative_name;
@@ -50,34 +52,28 @@ impl ReceiveSession {
         let Ok(id_bytes) = transfer_id_from_hex(&transfer_id) else {
             return decline("invalid transfer id".into());
         };
-        if self.receive_dir.is_none() {
-            let reason = "not accepting files".to_owned();
-            self.emit_failed(
-                &transfer_id,
-                &raw_name,
-                size,
-                TransferOutcome::Failed,
-                format!("declined: {reason}"),
-                batch.as_ref(),
-            )
-            .await;
-            return decline(reason);
-        }
-        if version != FILE_PROTOCOL_VERSION {
-            let reason = format!(
+        let reason = if self.receive_dir.is_none() {
+            Some("not accepting files".to_owned())
+        } else if version != FILE_PROTOCOL_VERSION {
+            Some(format!(
                 "unsupported file protocol {version}: this receiver speaks version \
                  {FILE_PROTOCOL_VERSION}; update Parley to send it files"
-            );
-            self.emit_failed(
-                &transfer_id,
-                &raw_name,
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let offer = Declined {
+                transfer_id: &transfer_id,
+                name: &raw_name,
                 size,
-                TransferOutcome::Failed,
-                format!("declined: {reason}"),
-                batch.as_ref(),
-            )
-            .await;
-            return decline(reason);
+                batch: batch.as_ref(),
+            };
+            let shown = format!("declined: {reason}");
+            let frame = self
+                .decline(offer, TransferOutcome::Failed, shown, reason)
+                .await;
+            return vec![frame];
         }
         let rel = match sanitize_relative_name(&raw_name) {
             Ok(rel) => rel,
@@ -187,19 +183,11 @@ impl ReceiveSession {
                 expected: position,
                 got: offset,
             };
-            self.emit_failed(
-                &offer.transfer_id,
-                &offer.name,
-                offer.size,
-                TransferOutcome::Failed,
-                err.to_string(),
-                offer.batch.as_ref(),
-            )
-            .await;
-            return vec![TransferFrame::Decline {
-                transfer_id: offer.transfer_id,
-                reason: err.to_string(),
-            }];
+            let (shown, reason) = (err.to_string(), err.to_string());
+            let frame = self
+                .decline(offer.declined(), TransferOutcome::Failed, shown, reason)
+                .await;
+            return vec![frame];
         }
         match held.held {
             Held::File(path) => self.already_here(offer, path).await,
@@ -244,19 +232,11 @@ impl ReceiveSession {
         let held = resume.as_ref().map_or(0, |(h, _)| h.position());
         if let Err(err) = room_for(&dir, &offer, held).await {
             tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, error = %err, "offer declined");
-            self.emit_failed(
-                &offer.transfer_id,
-                &offer.name,
-                offer.size,
-                err.outcome(),
-                err.to_string(),
-                offer.batch.as_ref(),
-            )
-            .await;
-            return vec![TransferFrame::Decline {
-                transfer_id: offer.transfer_id,
-                reason: err.to_string(),
-            }];
+            let (shown, reason) = (err.to_string(), err.to_string());
+            let frame = self
+                .decline(offer.declined(), err.outcome(), shown, reason)
+                .await;
+            return vec![frame];
         }
         // A folder the user answered already: no need to ask again (and a
         // folder they declined or cancelled stays refused).
@@ -336,19 +316,17 @@ impl ReceiveSession {
                 vec![TransferFrame::Complete { transfer_id }]
             }
             Err(e) => {
-                self.emit_failed(
-                    &transfer_id,
-                    &name,
+                let offer = Declined {
+                    transfer_id: &transfer_id,
+                    name: &name,
                     size,
-                    e.outcome(),
-                    e.to_string(),
-                    batch.as_ref(),
-                )
-                .await;
-                vec![TransferFrame::Decline {
-                    transfer_id,
-                    reason: format!("cannot make the folder: {e}"),
-                }]
+                    batch: batch.as_ref(),
+                };
+                let reason = format!("cannot make the folder: {e}");
+                vec![
+                    self.decline(offer, e.outcome(), e.to_string(), reason)
+                        .await,
+                ]
             }
         }
     }
