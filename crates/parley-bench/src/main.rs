@@ -326,6 +326,15 @@ async fn transfer_memory(gib: u64) -> Result<()> {
             s.rss.last().copied().unwrap_or(0) as f64 / MB,
             s.rss.len()
         );
+        let at = |pct: usize| {
+            s.rss
+                .get((s.rss.len() * pct / 100).min(s.rss.len().saturating_sub(1)))
+        };
+        let course: Vec<String> = [10, 25, 50, 75, 100]
+            .iter()
+            .map(|&p| format!("{p} %: {:.1}", at(p).copied().unwrap_or(0) as f64 / MB))
+            .collect();
+        println!("  {who}'s RSS over the transfer, MB: {}", course.join(", "));
     }
     println!(
         "throughput, processes started → file arrived: {:.1} MB/s",
