@@ -199,6 +199,18 @@ pub(super) struct Probe {
     pub(super) hasher: FileHasher,
 }
 
+/// Whether `dir` may hold something of a `size`-byte file offered as `name`
+/// that [`probe`] (with `file_first`) would hash: a regular file of that name
+/// and size, or a kept part of at least one whole block. Metadata and the
+/// sidecar only.
+pub(super) fn may_hold(dir: &Path, name: &str, size: u64) -> bool {
+    let Ok(path) = confined(dir, name) else {
+        return false;
+    };
+    std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size)
+        || resumable_len(dir, name, size) >= BLOCK_BYTES
+}
+
 /// What `dir` holds of a `size`-byte file offered as `name`: a regular file of
 /// that name and size (hashed whole; only if `file_first`), else a kept
 /// partial file's whole blocks (hashed, at least one block), else nothing.

@@ -65,7 +65,7 @@ pub use name::{
 };
 pub use parley_proto::data::{Batch, FILE_LABEL};
 pub use receive::{
-    ReceiveSession, DECLINED_BY_USER, MAX_CONCURRENT_RECEIVES, PART_SUFFIX, SIDECAR_SUFFIX,
+    Later, ReceiveSession, DECLINED_BY_USER, MAX_CONCURRENT_RECEIVES, PART_SUFFIX, SIDECAR_SUFFIX,
 };
 pub use send::{send_file, send_file_as, send_file_named, Outgoing, SendOutcome};
 pub use space::format_bytes;
@@ -464,7 +464,7 @@ pub async fn serve_file_channel(
                 in_flight = None;
                 result?;
             }
-            frame = session.finished() => queue.push_back(frame),
+            later = session.later() => queue.extend(session.on_later(later).await),
             command = commands.recv(), if commands_open => match command {
                 Some(command) => queue.extend(session.command(command).await),
                 None => commands_open = false,

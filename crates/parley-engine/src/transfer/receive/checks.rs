@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::super::disk::{probe as probe_dir, Probe};
+use super::super::disk::{may_hold as may_hold_in, probe as probe_dir, Probe};
 use super::super::space::{check_space, write_error};
 use super::super::TransferError;
 use super::Offer;
@@ -17,6 +17,16 @@ pub(super) async fn probe(root: &Path, offer: &Offer, file_first: bool) -> Optio
         .await
         .ok()
         .flatten()
+}
+
+/// Whether the receive folder may hold something of `offer` that [`probe`]
+/// would hash (a file of its name and size, or a kept part of at least one
+/// block): file metadata only, nothing read.
+pub(super) async fn may_hold(root: &Path, offer: &Offer) -> bool {
+    let (dir, name, size) = (offer.dir(root), offer.leaf(), offer.size);
+    tokio::task::spawn_blocking(move || may_hold_in(&dir, &name, size))
+        .await
+        .unwrap_or(false)
 }
 
 /// Errors with [`TransferError::NoSpace`] unless `dir`'s disk has room for the

@@ -55,8 +55,8 @@ pub const MAX_CONCURRENT_RECEIVES: usize = 32;
 /// an offer that resumes a partial file kept here, which the user accepted
 /// before: it goes on at once). Feed it with
 /// [`ReceiveSession::on_text`] and [`ReceiveSession::on_chunk`], send the frames
-/// they return to the peer, and send the answers [`ReceiveSession::finished`]
-/// yields as files are verified (or let [`super::serve_file_channel`] do it).
+/// they return to the peer, and send the answers [`ReceiveSession::later`]
+/// and [`ReceiveSession::on_later`] yield as files are verified (or let [`super::serve_file_channel`] do it).
 #[derive(Debug)]
 pub struct ReceiveSession {
     receive_dir: Option<PathBuf>,
@@ -66,12 +66,40 @@ pub struct ReceiveSession {
     pending: Vec<Offer>,
     /// Offers answered with `have`, waiting for the sender's `resume`.
     probing: Vec<Probing>,
+    /// Ids of offers whose receive folder holds something of them, being
+    /// hashed by a task of their own before the `have` (other transfers go on
+    /// meanwhile).
+    hashing: Vec<String>,
     /// Transfers being received, by transfer id bytes.
     active: HashMap<[u8; 16], Incoming>,
     /// Ids of transfers whose `done` came: verified and moved by a task of their own.
     finishing: Vec<String>,
-    finished_tx: mpsc::UnboundedSender<(String, TransferFrame)>,
-    finished_rx: mpsc::UnboundedReceiver<(String, TransferFrame)>,
+    later_tx: mpsc::UnboundedSender<LaterKind>,
+    later_rx: mpsc::UnboundedReceiver<LaterKind>,
+}
+
+/// What comes back to a [`ReceiveSession`] from a task of its own: the verdict
+/// on a received file, or what the receive folder holds of an offer. Take it
+/// with [`ReceiveSession::later`], hand it to [`ReceiveSession::on_later`].
+#[derive(Debug)]
+pub struct Later(LaterKind);
+
+#[derive(Debug)]
+enum LaterKind {
+    /// The answer to `done` (`complete` or `failed`) of this transfer id.
+    Finished(String, TransferFrame),
+    /// An offer's held bytes, hashed.
+    Probed(Box<Probed>),
+}
+
+/// An offer whose receive folder was probed: what it holds of it (`None`:
+/// nothing usable), under the part's lease.
+#[derive(Debug)]
+struct Probed {
+    offer: Offer,
+    dir: PathBuf,
+    lease: PartLease,
+    found: Option<Probe>,
 }
 
 /// A checked offer: waiting for the user's answer, or about to be accepted.
@@ -185,17 +213,18 @@ impl ReceiveSession {
     /// A session saving files into `receive_dir` (created when the first file
     /// arrives), or declining every offer if `None`. Events go to `events`.
     pub fn new(receive_dir: Option<PathBuf>, events: mpsc::Sender<TransferEvent>) -> Self {
-        let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+        let (later_tx, later_rx) = mpsc::unbounded_channel();
         ReceiveSession {
             receive_dir,
             events,
             ask: false,
             pending: Vec::new(),
             probing: Vec::new(),
+            hashing: Vec::new(),
             active: HashMap::new(),
             finishing: Vec::new(),
-            finished_tx,
-            finished_rx,
+            later_tx,
+            later_rx,
         }
     }
 
@@ -264,6 +293,7 @@ impl ReceiveSession {
                 .iter()
                 .any(|p| p.offer.transfer_id == transfer_id)
             || self.finishing.iter().any(|f| f == transfer_id)
+            || self.hashing.iter().any(|h| h == transfer_id)
     }
 
     /// The id bytes of `transfer_id` if it is being received.
@@ -274,12 +304,17 @@ impl ReceiveSession {
 
     /// How many transfers this session holds: offered, being received or finishing.
     fn in_hand(&self) -> usize {
-        self.pending.len() + self.probing.len() + self.active.len() + self.finishing.len()
+        self.pending.len()
+            + self.probing.len()
+            + self.hashing.len()
+            + self.active.len()
+            + self.finishing.len()
     }
 
     /// Handles a text frame from the peer (`offer`, `resume`, `done`, `cancel`;
     /// others are ignored) and returns the frames to send back, in order. The answer to a
-    /// `done` comes later, from [`finished`](Self::finished).
+    /// `done`, and to an offer of a file partly or wholly here already, comes
+    /// later, from [`later`](Self::later) and [`on_later`](Self::on_later).
     ///
     /// Never fails: problems become `decline` or `failed` frames for the peer and
     /// [`TransferEvent::Failed`] events for the UI.
@@ -339,7 +374,11 @@ impl ReceiveSession {
                         .position(|p| p.offer.transfer_id == transfer_id)
                         .map(|at| self.probing.remove(at).offer),
                 };
-                if let Some(offer) = waiting {
+                if let Some(at) = self.hashing.iter().position(|h| *h == transfer_id) {
+                    // Not shown yet: the probe's result is dropped when it comes.
+                    tracing::debug!(%transfer_id, "offer cancelled while its kept bytes were hashed");
+                    self.hashing.remove(at);
+                } else if let Some(offer) = waiting {
                     let why = format!("cancelled by the sender: {reason}");
                     self.emit_failed(
                         &transfer_id,
@@ -419,17 +458,32 @@ impl ReceiveSession {
         Vec::new()
     }
 
-    /// The next answer to a `done`: `complete` once a received file was verified
-    /// and moved into place, else `failed`. Waits until one is ready (forever if
-    /// none is being finished). Cancel-safe.
-    pub async fn finished(&mut self) -> TransferFrame {
-        let (transfer_id, frame) = self
-            .finished_rx
-            .recv()
-            .await
-            .expect("the session holds a sender");
-        self.finishing.retain(|f| *f != transfer_id);
-        frame
+    /// The next thing a task of this session hands back: the verdict on a
+    /// received file, or what the receive folder holds of an offer. Waits
+    /// until one is ready (forever if no task runs). Cancel-safe: nothing is
+    /// lost if the future is dropped, so it can sit in a `select!`.
+    pub async fn later(&mut self) -> Later {
+        Later(
+            self.later_rx
+                .recv()
+                .await
+                .expect("the session holds a sender"),
+        )
+    }
+
+    /// Handles what [`later`](Self::later) returned and returns the frames to
+    /// send to the peer: the answer to a `done` (`complete` once the file was
+    /// verified and moved into place, else `failed`), or the answer to an
+    /// offer whose held bytes were hashed (`have`, `complete`, `accept`,
+    /// `decline`, or nothing while the user is asked).
+    pub async fn on_later(&mut self, later: Later) -> Vec<TransferFrame> {
+        match later.0 {
+            LaterKind::Finished(transfer_id, frame) => {
+                self.finishing.retain(|f| *f != transfer_id);
+                vec![frame]
+            }
+            LaterKind::Probed(probed) => self.on_probed(*probed).await,
+        }
     }
 
     /// Cancels every transfer being received (the receiving user's action, so
@@ -623,7 +677,7 @@ impl ReceiveSession {
     /// The sender's `done` for `id`, with the file's BLAKE3 (hex): a short
     /// file (or a malformed hash) fails at once; otherwise a task of its own
     /// verifies it and moves it into place, and its answer comes from
-    /// [`finished`](Self::finished).
+    /// [`later`](Self::later).
     async fn on_done(&mut self, id: [u8; 16], blake3: String) -> Vec<TransferFrame> {
         let Some(active) = self.active.get_mut(&id) else {
             return Vec::new();
@@ -645,7 +699,7 @@ impl ReceiveSession {
         let active = self.active.remove(&id).expect("checked");
         let transfer_id = active.transfer_id.clone();
         self.finishing.push(transfer_id.clone());
-        let (events, done) = (self.events.clone(), self.finished_tx.clone());
+        let (events, done) = (self.events.clone(), self.later_tx.clone());
         tokio::spawn(async move {
             let task = tokio::spawn(async move { finish::finish(active, &events).await });
             // A finish that panicked still answers (and frees its place).
@@ -653,7 +707,7 @@ impl ReceiveSession {
                 transfer_id: transfer_id.clone(),
                 reason: format!("saving the file failed: {e}"),
             });
-            let _ = done.send((transfer_id, frame));
+            let _ = done.send(LaterKind::Finished(transfer_id, frame));
         });
         Vec::new()
     }

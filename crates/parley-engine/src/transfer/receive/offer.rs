@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use parley_proto::data::{transfer_id_from_hex, TransferFrame, FILE_PROTOCOL_VERSION};
 use parley_proto::file_hash::to_hex;
 
-use super::checks::{probe, room_for};
+use super::checks::{may_hold, probe, room_for};
 use super::{
-    batch, Declined, Offer, Probing, RawOffer, ReceiveSession, Resume, MAX_CONCURRENT_RECEIVES,
+    batch, Declined, LaterKind, Offer, Probed, Probing, RawOffer, ReceiveSession, Resume,
+    MAX_CONCURRENT_RECEIVES,
 };
 use crate::transfer::disk::{make_folders, Held, Probe};
 use crate::transfer::lease::PartLease;
@@ -102,19 +103,51 @@ impl ReceiveSession {
         // What we hold of it is read under the part's lease: nothing writes
         // the part meanwhile (and a part being written is not probed).
         let lease = PartLease::take(&PartLease::part_path(&offer.dir(&dir), &offer.leaf()));
-        let found = match &lease {
-            Some(_) => probe(&dir, &offer, true).await,
-            None => None,
+        let Some(lease) = lease else {
+            return self.consider(offer, dir, None).await;
         };
+        if !may_hold(&dir, &offer).await {
+            drop(lease); // `start` takes it again
+            return self.consider(offer, dir, None).await;
+        }
+        // Hashing what is here may take seconds (gigabytes of a kept part):
+        // a task of its own does it, and the answer comes from `later`.
+        self.hashing.push(offer.transfer_id.clone());
+        let later = self.later_tx.clone();
+        tokio::spawn(async move {
+            let found = probe(&dir, &offer, true).await;
+            let probed = Probed {
+                offer,
+                dir,
+                lease,
+                found,
+            };
+            let _ = later.send(LaterKind::Probed(Box::new(probed)));
+        });
+        Vec::new()
+    }
+
+    /// Answers an offer once what the receive folder holds of it is hashed:
+    /// `complete` for an empty file that is here, `have` for a file or a kept
+    /// part (the sender's `resume` follows), or on as any other offer when
+    /// nothing usable is here. Nothing if the sender cancelled meanwhile.
+    pub(super) async fn on_probed(&mut self, probed: Probed) -> Vec<TransferFrame> {
+        let Probed {
+            offer,
+            dir,
+            lease,
+            found,
+        } = probed;
+        let Some(at) = self.hashing.iter().position(|h| *h == offer.transfer_id) else {
+            return Vec::new(); // cancelled by the sender
+        };
+        self.hashing.remove(at);
         match found {
             Some(Probe {
                 held: Held::File(path),
                 ..
             }) if offer.size == 0 => self.already_here(offer, path).await,
-            Some(probe) => {
-                let lease = lease.expect("probed under the lease");
-                self.have(offer, probe, lease)
-            }
+            Some(probe) => self.have(offer, probe, lease),
             None => {
                 drop(lease); // `start` takes it again
                 self.consider(offer, dir, None).await

@@ -350,7 +350,8 @@ impl Script {
         if !now.is_empty() {
             return now;
         }
-        vec![self.session.finished().await]
+        let later = self.session.later().await;
+        self.session.on_later(later).await
     }
 
     /// A whole honest transfer; returns the final answer.
@@ -688,8 +689,13 @@ async fn closing_the_channel_keeps_the_partial_file_for_resume() {
     assert_eq!(std::fs::metadata(&part).unwrap().len(), kept as u64);
     while events.try_recv().is_ok() {}
     // The same offer again (new call): the receiver says what it holds, in
-    // whole blocks, and resumes there once the sender vouches for it.
-    let answer = session.on_text(offer).await;
+    // whole blocks (once a task of its own hashed them), and resumes there
+    // once the sender vouches for it.
+    assert_eq!(session.on_text(offer).await, []);
+    let later = tokio::time::timeout(TIMEOUT, session.later())
+        .await
+        .unwrap();
+    let answer = session.on_later(later).await;
     let want = TransferFrame::Have {
         transfer_id: tid.clone(),
         offset: MIB as u64,
@@ -918,6 +924,7 @@ fn futures_are_send() {
 
 mod ask;
 mod batch;
+mod probe;
 
 #[tokio::test]
 async fn file_protocol_1_is_refused_clearly_both_ways() {

@@ -1,0 +1,145 @@
+//! Offers of a file partly or wholly here already: what is here is hashed by
+//! a task of its own, so the file channel goes on with other transfers
+//! meanwhile, and the `have` comes from `later`.
+
+use super::*;
+
+/// The `have` a receiver holding `data[..len]` of a file of `data.len()`
+/// bytes sends: the prefix's BLAKE3 (docs/protocol.md §8.3).
+fn have_hash(data: &[u8], len: usize) -> String {
+    let size = data.len() as u64;
+    let hasher = parley_proto::file_hash::hash_prefix(data, size, len as u64, || false).unwrap();
+    to_hex(&hasher.digest().unwrap())
+}
+
+/// Everything `later` hands back until `n` frames came, in the order they came.
+async fn later_frames(s: &mut Script, n: usize) -> Vec<TransferFrame> {
+    let mut frames = Vec::new();
+    while frames.len() < n {
+        let later = tokio::time::timeout(TIMEOUT, s.session.later())
+            .await
+            .expect("nothing came back");
+        frames.extend(s.session.on_later(later).await);
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_part_is_hashed_while_another_transfer_goes_on() {
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path();
+    let big = random_bytes(24 * MIB + 7);
+    let sidecar = serde_json::json!({"size": big.len(), "version": 2});
+    write_part(d, "big.bin", &big[..16 * MIB + 5], sidecar);
+    let mut s = Script::new(d);
+
+    // The offer of the kept file gets no answer yet: its part is being hashed.
+    let big_id = s.id;
+    let big_tid = s.tid();
+    assert_eq!(s.offer("big.bin", big.len() as u64).await, []);
+    assert!(
+        s.session.is_receiving(&big_tid),
+        "a duplicate offer is ignored"
+    );
+
+    // Another file offered meanwhile is accepted at once and received.
+    s.id = rand::random();
+    let small = random_bytes(300_000);
+    let accept = s.offer("small.bin", small.len() as u64).await;
+    assert!(
+        matches!(accept[..], [TransferFrame::Accept { offset: 0, .. }]),
+        "{accept:?}"
+    );
+    assert!(s.chunk(0, &small).await.is_empty());
+    let blake3 = blake3_hex(&small);
+    let done = s
+        .session
+        .on_text(TransferFrame::Done {
+            transfer_id: s.tid(),
+            blake3,
+        })
+        .await;
+    assert_eq!(done, []);
+
+    // Both answers come back: the small file's `complete` and the big one's
+    // `have` of its whole kept blocks (16 MiB), whichever is first.
+    let frames = later_frames(&mut s, 2).await;
+    let small_tid = s.tid();
+    assert!(
+        frames.iter().any(|f| matches!(f,
+            TransferFrame::Complete { transfer_id } if *transfer_id == small_tid)),
+        "{frames:?}"
+    );
+    let want = TransferFrame::Have {
+        transfer_id: big_tid.clone(),
+        offset: 16 * MIB as u64,
+        blake3: have_hash(&big, 16 * MIB),
+    };
+    assert!(frames.contains(&want), "{frames:?}");
+    assert_eq!(std::fs::read(d.join("small.bin")).unwrap(), small);
+
+    // The sender resumes from there; the rest arrives and the file is whole.
+    s.id = big_id;
+    let size = big.len() as u64;
+    let hasher =
+        parley_proto::file_hash::hash_prefix(&big[..], size, 16 * MIB as u64, || false).unwrap();
+    s.hashers.insert(big_id, hasher);
+    let resumed = s
+        .session
+        .on_text(TransferFrame::Resume {
+            transfer_id: big_tid.clone(),
+            offset: 16 * MIB as u64,
+        })
+        .await;
+    assert!(
+        matches!(resumed[..], [TransferFrame::Accept { offset, .. }] if offset == 16 * MIB as u64),
+        "{resumed:?}"
+    );
+    for (i, piece) in big[16 * MIB..].chunks(MIB).enumerate() {
+        assert!(s.chunk(((16 + i) * MIB) as u64, piece).await.is_empty());
+    }
+    let verdict = s.done().await;
+    assert!(
+        matches!(verdict[..], [TransferFrame::Complete { .. }]),
+        "{verdict:?}"
+    );
+    assert_eq!(std::fs::read(d.join("big.bin")).unwrap(), big);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path();
+    let data = random_bytes(4 * MIB);
+    let sidecar = serde_json::json!({"size": data.len(), "version": 2});
+    write_part(d, "movie.mkv", &data[..2 * MIB], sidecar);
+    let mut s = Script::new(d);
+    let tid = s.tid();
+    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
+    let cancelled = s
+        .session
+        .on_text(TransferFrame::Cancel {
+            transfer_id: tid.clone(),
+            reason: "changed my mind".into(),
+        })
+        .await;
+    assert_eq!(cancelled, []);
+    assert!(!s.session.is_receiving(&tid));
+    // The probe's result comes back to nobody: no answer, and the part is
+    // free again, so the same file offered anew gets its `have`.
+    let later = tokio::time::timeout(TIMEOUT, s.session.later())
+        .await
+        .expect("the probe ends");
+    assert_eq!(s.session.on_later(later).await, []);
+    s.id = rand::random();
+    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
+    let frames = later_frames(&mut s, 1).await;
+    assert!(
+        matches!(&frames[..], [TransferFrame::Have { offset, .. }] if *offset == 2 * MIB as u64),
+        "{frames:?}"
+    );
+    assert_eq!(
+        listing(d),
+        [".movie.mkv.parley-part", ".movie.mkv.parley-part.json"]
+    );
+}
