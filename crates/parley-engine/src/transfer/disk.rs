@@ -5,6 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -214,12 +215,18 @@ pub(super) fn may_hold(dir: &Path, name: &str, size: u64) -> bool {
 /// What `dir` holds of a `size`-byte file offered as `name`: a regular file of
 /// that name and size (hashed whole; only if `file_first`), else a kept
 /// partial file's whole blocks (hashed, at least one block), else nothing.
-/// Read errors count as nothing.
-pub(super) fn probe(dir: &Path, name: &str, size: u64, file_first: bool) -> Option<Probe> {
+/// Read errors, and `stop` set meanwhile, count as nothing.
+pub(super) fn probe(
+    dir: &Path,
+    name: &str,
+    size: u64,
+    file_first: bool,
+    stop: &AtomicBool,
+) -> Option<Probe> {
     let path = confined(dir, name).ok()?;
     let same = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size);
     if same && file_first {
-        if let Some(hasher) = hash_prefix(&path, size, size) {
+        if let Some(hasher) = hash_prefix(&path, size, size, stop) {
             return Some(Probe {
                 held: Held::File(path),
                 hasher,
@@ -233,15 +240,15 @@ pub(super) fn probe(dir: &Path, name: &str, size: u64, file_first: bool) -> Opti
     let part = confined(dir, &format!(".{name}{PART_SUFFIX}")).ok()?;
     Some(Probe {
         held: Held::Part,
-        hasher: hash_prefix(&part, size, held)?,
+        hasher: hash_prefix(&part, size, held, stop)?,
     })
 }
 
 /// The first `len` bytes of `path` fed to a hasher for a `size`-byte file;
-/// `None` if they cannot all be read.
-fn hash_prefix(path: &Path, size: u64, len: u64) -> Option<FileHasher> {
+/// `None` if they cannot all be read or `stop` is set meanwhile.
+fn hash_prefix(path: &Path, size: u64, len: u64, stop: &AtomicBool) -> Option<FileHasher> {
     let file = File::open(path).ok()?;
-    parley_proto::file_hash::hash_prefix(file, size, len, || false).ok()
+    parley_proto::file_hash::hash_prefix(file, size, len, || stop.load(Ordering::Relaxed)).ok()
 }
 
 /// Creates `root/<folders…>` one folder at a time and returns it. An existing

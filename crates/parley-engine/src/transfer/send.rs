@@ -52,8 +52,9 @@ pub struct SendOutcome {
 ///   (from a spawned task) once the offer is out.
 ///
 /// The file is read once, after the offer is accepted, in chunk-sized reads
-/// on a blocking thread, handed over a block at a time and about
-/// [`DISK_BUFFER_BYTES`] ahead of the network, and hashed
+/// on a blocking thread, handed over a block at a time (up to three blocks
+/// ahead of the network: one being read, [`DISK_BUFFER_BYTES`] queued, one
+/// being sent), and hashed
 /// as it is read (BLAKE3 block by block, [`parley_proto::file_hash`]); a
 /// receiver's `have` is answered by hashing the first bytes it names, which
 /// are then not read again.

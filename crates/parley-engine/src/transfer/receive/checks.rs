@@ -2,6 +2,8 @@
 //! failed write becomes.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use super::super::disk::{may_hold as may_hold_in, probe as probe_dir, Probe};
 use super::super::space::{check_space, write_error};
@@ -10,10 +12,15 @@ use super::Offer;
 
 /// What the receive folder holds of `offer` (a file of the same name and
 /// size, if `file_first`, else or then a kept partial file of it), its first
-/// bytes hashed for `have`.
-pub(super) async fn probe(root: &Path, offer: &Offer, file_first: bool) -> Option<Probe> {
+/// bytes hashed for `have`; `None` as well if `stop` is set meanwhile.
+pub(super) async fn probe(
+    root: &Path,
+    offer: &Offer,
+    file_first: bool,
+    stop: Arc<AtomicBool>,
+) -> Option<Probe> {
     let (dir, name, size) = (offer.dir(root), offer.leaf(), offer.size);
-    tokio::task::spawn_blocking(move || probe_dir(&dir, &name, size, file_first))
+    tokio::task::spawn_blocking(move || probe_dir(&dir, &name, size, file_first, &stop))
         .await
         .ok()
         .flatten()

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -66,10 +68,10 @@ pub struct ReceiveSession {
     pending: Vec<Offer>,
     /// Offers answered with `have`, waiting for the sender's `resume`.
     probing: Vec<Probing>,
-    /// Ids of offers whose receive folder holds something of them, being
-    /// hashed by a task of their own before the `have` (other transfers go on
-    /// meanwhile).
-    hashing: Vec<String>,
+    /// Offers whose receive folder holds something of them, being hashed by
+    /// a task of their own before the `have` (other transfers go on
+    /// meanwhile); kept, marked stopped, until their task is back.
+    hashing: Vec<Hashing>,
     /// Transfers being received, by transfer id bytes.
     active: HashMap<[u8; 16], Incoming>,
     /// Ids of transfers whose `done` came: verified and moved by a task of their own.
@@ -92,6 +94,23 @@ enum LaterKind {
     Probed(Box<Probed>),
 }
 
+/// An offer being hashed: what the UI is told if it ends before its `have`,
+/// and the flag that stops its task.
+#[derive(Debug)]
+struct Hashing {
+    transfer_id: String,
+    name: String,
+    size: u64,
+    batch: Option<Batch>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Hashing {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
 /// An offer whose receive folder was probed: what it holds of it (`None`:
 /// nothing usable), under the part's lease.
 #[derive(Debug)]
@@ -100,6 +119,8 @@ struct Probed {
     dir: PathBuf,
     lease: PartLease,
     found: Option<Probe>,
+    /// Its [`Hashing`] entry's flag (which entry it is).
+    stop: Arc<AtomicBool>,
 }
 
 /// A checked offer: waiting for the user's answer, or about to be accepted.
@@ -293,7 +314,10 @@ impl ReceiveSession {
                 .iter()
                 .any(|p| p.offer.transfer_id == transfer_id)
             || self.finishing.iter().any(|f| f == transfer_id)
-            || self.hashing.iter().any(|h| h == transfer_id)
+            || self
+                .hashing
+                .iter()
+                .any(|h| h.transfer_id == transfer_id && !h.stopped())
     }
 
     /// The id bytes of `transfer_id` if it is being received.
@@ -374,10 +398,18 @@ impl ReceiveSession {
                         .position(|p| p.offer.transfer_id == transfer_id)
                         .map(|at| self.probing.remove(at).offer),
                 };
-                if let Some(at) = self.hashing.iter().position(|h| *h == transfer_id) {
-                    // Not shown yet: the probe's result is dropped when it comes.
-                    tracing::debug!(%transfer_id, "offer cancelled while its kept bytes were hashed");
-                    self.hashing.remove(at);
+                let hashing = self
+                    .hashing
+                    .iter()
+                    .find(|h| h.transfer_id == transfer_id && !h.stopped());
+                if let Some(h) = hashing {
+                    // Its task stops hashing; what it finds is dropped.
+                    h.stop.store(true, Ordering::Relaxed);
+                    let why = format!("cancelled by the sender: {reason}");
+                    let (outcome, batch) = (TransferOutcome::Cancelled, h.batch.clone());
+                    let (name, size) = (h.name.clone(), h.size);
+                    self.emit_failed(&transfer_id, &name, size, outcome, why, batch.as_ref())
+                        .await;
                 } else if let Some(offer) = waiting {
                     let why = format!("cancelled by the sender: {reason}");
                     self.emit_failed(
@@ -526,6 +558,21 @@ impl ReceiveSession {
             .into_iter()
             .chain(probing)
             .collect();
+        for h in self.hashing.iter().filter(|h| !h.stopped()) {
+            h.stop.store(true, Ordering::Relaxed);
+            let why = TransferError::ChannelClosed.to_string();
+            let outcome = TransferOutcome::Failed;
+            emit_failed(
+                &self.events,
+                &h.transfer_id,
+                &h.name,
+                h.size,
+                outcome,
+                why,
+                h.batch.as_ref(),
+            )
+            .await;
+        }
         for offer in offers {
             let why = TransferError::ChannelClosed.to_string();
             self.emit_failed(

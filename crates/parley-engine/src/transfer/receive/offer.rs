@@ -4,13 +4,15 @@
 //! accepted.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use parley_proto::data::{transfer_id_from_hex, TransferFrame, FILE_PROTOCOL_VERSION};
 use parley_proto::file_hash::to_hex;
 
 use super::checks::{may_hold, probe, room_for};
 use super::{
-    batch, Declined, LaterKind, Offer, Probed, Probing, RawOffer, ReceiveSession, Resume,
+    batch, Declined, Hashing, LaterKind, Offer, Probed, Probing, RawOffer, ReceiveSession, Resume,
     MAX_CONCURRENT_RECEIVES,
 };
 use crate::transfer::disk::{make_folders, Held, Probe};
@@ -112,15 +114,23 @@ impl ReceiveSession {
         }
         // Hashing what is here may take seconds (gigabytes of a kept part):
         // a task of its own does it, and the answer comes from `later`.
-        self.hashing.push(offer.transfer_id.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        self.hashing.push(Hashing {
+            transfer_id: offer.transfer_id.clone(),
+            name: offer.name.clone(),
+            size: offer.size,
+            batch: offer.batch.clone(),
+            stop: Arc::clone(&stop),
+        });
         let later = self.later_tx.clone();
         tokio::spawn(async move {
-            let found = probe(&dir, &offer, true).await;
+            let found = probe(&dir, &offer, true, Arc::clone(&stop)).await;
             let probed = Probed {
                 offer,
                 dir,
                 lease,
                 found,
+                stop,
             };
             let _ = later.send(LaterKind::Probed(Box::new(probed)));
         });
@@ -130,18 +140,26 @@ impl ReceiveSession {
     /// Answers an offer once what the receive folder holds of it is hashed:
     /// `complete` for an empty file that is here, `have` for a file or a kept
     /// part (the sender's `resume` follows), or on as any other offer when
-    /// nothing usable is here. Nothing if the sender cancelled meanwhile.
+    /// nothing usable is here. Nothing if the sender cancelled meanwhile or
+    /// the channel closed (the part's lease is released then).
     pub(super) async fn on_probed(&mut self, probed: Probed) -> Vec<TransferFrame> {
         let Probed {
             offer,
             dir,
             lease,
             found,
+            stop,
         } = probed;
-        let Some(at) = self.hashing.iter().position(|h| *h == offer.transfer_id) else {
-            return Vec::new(); // cancelled by the sender
+        let at = self
+            .hashing
+            .iter()
+            .position(|h| Arc::ptr_eq(&h.stop, &stop));
+        let Some(at) = at else {
+            return Vec::new();
         };
-        self.hashing.remove(at);
+        if self.hashing.remove(at).stopped() {
+            return Vec::new();
+        }
         match found {
             Some(Probe {
                 held: Held::File(path),
@@ -204,7 +222,7 @@ impl ReceiveSession {
         let position = held.hasher.position();
         if offset == 0 {
             if matches!(held.held, Held::File(_)) {
-                if let Some(part) = probe(&dir, &offer, false).await {
+                if let Some(part) = probe(&dir, &offer, false, Arc::default()).await {
                     return self.have(offer, part, lease);
                 }
             }

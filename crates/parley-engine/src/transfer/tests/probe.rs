@@ -37,10 +37,8 @@ async fn a_kept_part_is_hashed_while_another_transfer_goes_on() {
     let big_id = s.id;
     let big_tid = s.tid();
     assert_eq!(s.offer("big.bin", big.len() as u64).await, []);
-    assert!(
-        s.session.is_receiving(&big_tid),
-        "a duplicate offer is ignored"
-    );
+    // The same offer again (a sender repeating itself) starts nothing more.
+    assert_eq!(s.offer("big.bin", big.len() as u64).await, []);
 
     // Another file offered meanwhile is accepted at once and received.
     s.id = rand::random();
@@ -125,6 +123,13 @@ async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
         .await;
     assert_eq!(cancelled, []);
     assert!(!s.session.is_receiving(&tid));
+    // The UI hears of it as of any offer the sender cancelled.
+    let event = s.events.try_recv().expect("an event");
+    assert!(
+        matches!(&event, TransferEvent::Failed { transfer_id, outcome: TransferOutcome::Cancelled, reason, .. }
+            if *transfer_id == tid && reason.contains("changed my mind")),
+        "{event:?}"
+    );
     // The probe's result comes back to nobody: no answer, and the part is
     // free again, so the same file offered anew gets its `have`.
     let later = tokio::time::timeout(TIMEOUT, s.session.later())
@@ -138,6 +143,35 @@ async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
         matches!(&frames[..], [TransferFrame::Have { offset, .. }] if *offset == 2 * MIB as u64),
         "{frames:?}"
     );
+    assert_eq!(
+        listing(d),
+        [".movie.mkv.parley-part", ".movie.mkv.parley-part.json"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_closed_while_a_part_is_hashed_fails_the_offer() {
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path();
+    let data = random_bytes(3 * MIB);
+    let sidecar = serde_json::json!({"size": data.len(), "version": 2});
+    write_part(d, "movie.mkv", &data[..2 * MIB], sidecar);
+    let mut s = Script::new(d);
+    let tid = s.tid();
+    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
+    s.session.close().await;
+    let event = s.events.try_recv().expect("an event");
+    assert!(
+        matches!(&event, TransferEvent::Failed { transfer_id, outcome: TransferOutcome::Failed, .. }
+            if *transfer_id == tid),
+        "{event:?}"
+    );
+    // What the probe found goes nowhere, and the part stays for a resume.
+    let later = tokio::time::timeout(TIMEOUT, s.session.later())
+        .await
+        .expect("the probe ends");
+    assert_eq!(s.session.on_later(later).await, []);
+    assert!(!s.session.is_receiving(&tid));
     assert_eq!(
         listing(d),
         [".movie.mkv.parley-part", ".movie.mkv.parley-part.json"]
