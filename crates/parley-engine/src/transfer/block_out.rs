@@ -73,27 +73,45 @@ impl BlockOut {
         }
     }
 
-    /// Appends `data`, writing each block once it is whole.
+    /// Room left in the staged block, bytes.
+    pub(super) fn room(&self) -> usize {
+        BLOCK_BYTES as usize - self.filled
+    }
+
+    /// Appends `data` to the staged block (nothing is written yet: the caller
+    /// checks the block's hash first, then [`write_staged`](Self::write_staged)).
     ///
-    /// Errors: the write's (disk full, ...); what was written before stays.
-    pub(super) fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
-        let block = BLOCK_BYTES as usize;
-        while !data.is_empty() {
-            let take = (block - self.filled).min(data.len());
-            let at = self.start + self.filled;
-            self.staging[at..at + take].copy_from_slice(&data[..take]);
-            self.filled += take;
-            data = &data[take..];
-            if self.filled == block {
-                self.flush_block()?;
-            }
+    /// Errors: `InvalidData` if `data` is more than [`room`](Self::room)
+    /// (nothing is staged then).
+    pub(super) fn stage(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.len() > self.room() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} bytes do not fit the block's {} left",
+                    data.len(),
+                    self.room()
+                ),
+            ));
         }
+        let at = self.start + self.filled;
+        self.staging[at..at + data.len()].copy_from_slice(data);
+        self.filled += data.len();
         Ok(())
     }
 
-    /// Writes the staged bytes at `pos`: directly when they are a whole block
-    /// and direct I/O works, else through the page cache.
-    fn flush_block(&mut self) -> io::Result<()> {
+    /// The bytes staged since the last write: a whole block, or the file's
+    /// last, shorter one.
+    pub(super) fn staged(&self) -> &[u8] {
+        &self.staging[self.start..self.start + self.filled]
+    }
+
+    /// Writes the staged bytes at the file offset where they belong: directly
+    /// when they are a whole block and direct I/O works, else through the page
+    /// cache.
+    ///
+    /// Errors: the write's (disk full, ...); what was written before stays.
+    pub(super) fn write_staged(&mut self) -> io::Result<()> {
         let bytes = &self.staging[self.start..self.start + self.filled];
         let whole = self.filled == BLOCK_BYTES as usize;
         if whole && matches!(self.direct, Direct::Untried) {
@@ -131,14 +149,11 @@ impl BlockOut {
         Ok(())
     }
 
-    /// Writes what is staged (the file's last, shorter block), syncs the file
-    /// to disk and returns it.
+    /// Syncs the file to disk and returns it. Bytes staged and not written
+    /// (a block that never ended, so was never checked) are dropped.
     ///
-    /// Errors: the write's or the sync's.
-    pub(super) fn finish(mut self) -> io::Result<File> {
-        if self.filled > 0 {
-            self.flush_block()?;
-        }
+    /// Errors: the sync's.
+    pub(super) fn finish(self) -> io::Result<File> {
         self.file.sync_all()?;
         Ok(self.file)
     }
@@ -167,6 +182,19 @@ fn open_direct(_path: &Path, _file: &File) -> Option<File> {
 mod tests {
     use super::*;
 
+    /// Appends `data` as a receiver does, writing each block once it is whole,
+    /// and what is left at the end.
+    fn append(out: &mut BlockOut, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = out.room().min(data.len());
+            out.stage(&data[..take]).unwrap();
+            data = &data[take..];
+            if out.room() == 0 {
+                out.write_staged().unwrap();
+            }
+        }
+    }
+
     #[test]
     fn blocks_and_the_tail_arrive_in_place_from_a_resume_offset() {
         let dir = tempfile::tempdir().unwrap();
@@ -178,8 +206,9 @@ mod tests {
         let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         let mut out = BlockOut::new(file, &path, block as u64);
         for piece in data[block..].chunks(65_479) {
-            out.write(piece).unwrap();
+            append(&mut out, piece);
         }
+        out.write_staged().unwrap();
         // Where this file system takes direct I/O, the whole blocks went that way.
         let check = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         if open_direct(&path, &check).is_some() {
@@ -201,7 +230,8 @@ mod tests {
         std::fs::write(&path, b"someone else's").unwrap();
         let mut out = BlockOut::new(file, &path, 0);
         let data = vec![7u8; block + 10];
-        out.write(&data).unwrap();
+        append(&mut out, &data);
+        out.write_staged().unwrap();
         assert!(!matches!(out.direct, Direct::Open(_)));
         out.finish().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
@@ -214,9 +244,26 @@ mod tests {
         let path = dir.path().join("part");
         let file = std::fs::File::create(&path).unwrap();
         let mut out = BlockOut::new(file, &path, 0);
-        out.write(b"short").unwrap();
+        append(&mut out, b"short");
+        out.write_staged().unwrap();
         assert!(matches!(out.direct, Direct::Untried));
         out.finish().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"short");
+    }
+
+    #[test]
+    fn a_block_never_written_is_not_on_disk_and_nothing_overflows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        let file = std::fs::File::create(&path).unwrap();
+        let mut out = BlockOut::new(file, &path, 0);
+        let block = BLOCK_BYTES as usize;
+        out.stage(&vec![1u8; block - 5]).unwrap();
+        let err = out.stage(&[2u8; 6]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(out.staged().len(), block - 5);
+        // Staged, never checked, so never written.
+        out.finish().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     }
 }

@@ -88,16 +88,33 @@ impl Writer {
             let mut out = BlockOut::new(file, &path, hasher.position());
             while let Some(batch) = rx.blocking_recv() {
                 for (buf, sent) in batch {
-                    let offset = hasher.position();
-                    // A chunk past two block ends is as wrong as a wrong hash.
-                    let ended = hasher.update(&buf).map_err(|_| {
-                        io::Error::new(io::ErrorKind::InvalidData, BlockMismatch { offset })
-                    })?;
-                    if ended != sent {
-                        let e = BlockMismatch { offset };
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                    // The block is hashed whole once its last chunk is in, from
+                    // the aligned staging buffer (BLAKE3 is a quarter faster on
+                    // a whole block than on 64 KiB pieces at odd offsets), and
+                    // written only if it matches.
+                    if buf.is_empty() && sent.is_none() {
+                        continue;
                     }
-                    out.write(&buf)?;
+                    // The staged bytes start where the hashed ones end.
+                    let offset = hasher.position() + out.staged().len() as u64;
+                    let end = offset + buf.len() as u64;
+                    let mismatch =
+                        || io::Error::new(io::ErrorKind::InvalidData, BlockMismatch { offset });
+                    // A chunk past its block's end, one that ends it without
+                    // the block's hash, or one with a hash before the end, is
+                    // as wrong as a wrong hash.
+                    let block_end = hasher.block_end();
+                    if end > block_end || (end == block_end) != sent.is_some() {
+                        return Err(mismatch());
+                    }
+                    out.stage(&buf).map_err(|_| mismatch())?;
+                    if end == block_end {
+                        let ended = hasher.update(out.staged()).map_err(|_| mismatch())?;
+                        if ended != sent {
+                            return Err(mismatch());
+                        }
+                        out.write_staged()?;
+                    }
                 }
             }
             out.finish()?;
