@@ -100,7 +100,7 @@ pub async fn run(total: u64, dir: &Path) -> Result<ChatLatency> {
         n += 1;
         tokio::time::sleep(gap).await;
     }
-    let (_, wall) = transfer.await??;
+    let (_, wall, _) = transfer.await??;
     a.close().await;
     b.close().await;
     Ok(ChatLatency {

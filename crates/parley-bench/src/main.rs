@@ -410,16 +410,22 @@ async fn main() -> Result<()> {
     throughput::random_file(&src, total)?;
     // Raw and file in turn, so a slow spell of the machine hits both.
     let (mut raws, mut walls, mut streams, mut ratios) = (vec![], vec![], vec![], vec![]);
+    let (mut raw_cpus, mut file_cpus) = (vec![], vec![]);
     for round in 1..=args.rounds.max(1) {
-        let raw = throughput::raw_data_channel(total).await?;
+        let r = throughput::raw_data_channel(total).await?;
+        let raw = r.mb_s;
         let file = throughput::file_transfer(&src, total, dir.path()).await?;
         if args.rounds > 1 {
             println!(
-                "  round {round}: raw {raw:6.1} MB/s, file {:6.1} MB/s, ratio {:.2}",
+                "  round {round}: raw {raw:6.1} MB/s, file {:6.1} MB/s, ratio {:.2}; CPU raw {:.2} s/GB, file {:.2} s/GB",
                 file.wall_mb_s,
-                file.wall_mb_s / raw
+                file.wall_mb_s / raw,
+                r.cpu_s_per_gb,
+                file.cpu_s_per_gb,
             );
         }
+        raw_cpus.push(r.cpu_s_per_gb);
+        file_cpus.push(file.cpu_s_per_gb);
         raws.push(raw);
         walls.push(file.wall_mb_s);
         streams.push(file.stream_mb_s);
@@ -447,6 +453,15 @@ async fn main() -> Result<()> {
         "ratio file / raw data channel:  {:8.2}   (streaming part: {:.2}{of})",
         versus_chromium::median_f(ratios),
         versus_chromium::median_f(streams) / raw
+    );
+    let (raw_cpu, file_cpu) = (
+        versus_chromium::median_f(raw_cpus),
+        versus_chromium::median_f(file_cpus),
+    );
+    println!(
+        "CPU per GB, both peers:         raw {raw_cpu:.2} s, file {file_cpu:.2} s   (the file transfer's own work: {:.2} s/GB, {:.0} % more{of})",
+        file_cpu - raw_cpu,
+        (file_cpu / raw_cpu - 1.0) * 100.0
     );
     let chat = chat_latency::run(total, dir.path()).await?;
     println!(

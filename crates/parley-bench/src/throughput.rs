@@ -14,19 +14,39 @@ use crate::pair::{self, Channel};
 /// Message size for the raw data-channel test, bytes (SCTP's default max message).
 pub const MESSAGE_BYTES: usize = 64 * 1024;
 
+/// This process's CPU time so far (user + system, all threads), s.
+fn cpu_now() -> f64 {
+    crate::proc_cpu_seconds("self").unwrap_or(f64::NAN)
+}
+
+/// CPU seconds per GB (10^9 bytes) for `cpu_secs` spent moving `bytes`.
+pub fn cpu_per_gb(cpu_secs: f64, bytes: u64) -> f64 {
+    cpu_secs / (bytes as f64 / 1e9)
+}
+
+/// Result of one raw data-channel run.
+pub struct RawResult {
+    /// Measured at the receiver, MB/s.
+    pub mb_s: f64,
+    /// CPU of both peers (this process) while sending, s per GB.
+    pub cpu_s_per_gb: f64,
+}
+
 /// MB/s (10^6 bytes per second).
 pub fn mb_per_s(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / secs / 1e6
 }
 
 /// Sends `total` bytes in 64 KiB messages over a reliable ordered data channel between
-/// two local peer connections; returns MB/s measured at the receiver.
-pub async fn raw_data_channel(total: u64) -> Result<f64> {
+/// two local peer connections; returns MB/s measured at the receiver, and the CPU
+/// it took.
+pub async fn raw_data_channel(total: u64) -> Result<RawResult> {
     let mut p = pair::connect("bench").await?;
     let payload = Bytes::from(vec![0x5a; MESSAGE_BYTES]);
     let n = total.div_ceil(MESSAGE_BYTES as u64);
     let sender = p.a_dc.clone();
     let start = Instant::now();
+    let cpu = cpu_now();
     let send = tokio::spawn(async move {
         for _ in 0..n {
             sender.send(DcMessage::Binary(payload.clone())).await?;
@@ -42,10 +62,14 @@ pub async fn raw_data_channel(total: u64) -> Result<f64> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_now() - cpu;
     send.await??;
     p.a.close().await;
     p.b.close().await;
-    Ok(mb_per_s(got, secs))
+    Ok(RawResult {
+        mb_s: mb_per_s(got, secs),
+        cpu_s_per_gb: cpu_per_gb(cpu, got),
+    })
 }
 
 /// Plain TCP over loopback, 64 KiB writes: the ceiling for any transport here.
@@ -85,6 +109,8 @@ pub struct FileResult {
     pub wall_mb_s: f64,
     /// Accept → complete (streaming only), MB/s.
     pub stream_mb_s: f64,
+    /// CPU of both peers (this process) from the offer to the verdict, s per GB.
+    pub cpu_s_per_gb: f64,
 }
 
 /// Writes `total` random bytes to `path`.
@@ -106,9 +132,10 @@ pub fn random_file(path: &Path, total: u64) -> Result<()> {
 
 /// Sends `src` through our transfer protocol over `ch` (a's end sends, b's end
 /// saves into `inbox`, both driven by `serve_file_channel` as in a call) and
-/// checks the received copy against the source (SHA-256, untimed). Returns the sender's outcome and the
-/// wall time from the offer to the verdict, s.
-pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOutcome, f64)> {
+/// checks the received copy against the source (SHA-256, untimed). Returns the
+/// sender's outcome, the wall time from the offer to the verdict, s, and the
+/// CPU this process spent meanwhile, s.
+pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOutcome, f64, f64)> {
     use parley_engine::transfer::{send_file_named, serve_file_channel, ReceiveSession};
     use sha2::{Digest, Sha256};
     use std::sync::Arc;
@@ -148,6 +175,7 @@ pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOut
     });
     let (_cancel_tx, cancel_rx) = watch::channel(false);
     let start = Instant::now();
+    let cpu = cpu_now();
     let outcome = send_file_named(
         src,
         None,
@@ -158,6 +186,7 @@ pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOut
     )
     .await?;
     let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_now() - cpu;
     // Integrity, outside the timed part: the copy against the source, with
     // another hash than the protocol's.
     let got = inbox.join(src.file_name().context("a file name")?);
@@ -169,7 +198,7 @@ pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOut
     if sha256(&got)? != sha256(src)? {
         bail!("the received file differs from the source");
     }
-    Ok((outcome, wall))
+    Ok((outcome, wall, cpu))
 }
 
 /// Sends `src` (of `total` bytes) through our transfer protocol over a data
@@ -179,7 +208,7 @@ pub async fn send_over(ch: Channel, src: &Path, inbox: &Path) -> Result<(SendOut
 pub async fn file_transfer(src: &Path, total: u64, dir: &Path) -> Result<FileResult> {
     let (a, b, mut channels) = pair::connect_many(&["file"]).await?;
     let inbox = dir.join("inbox");
-    let (outcome, wall) = send_over(channels.remove(0), src, &inbox).await?;
+    let (outcome, wall, cpu) = send_over(channels.remove(0), src, &inbox).await?;
     a.close().await;
     b.close().await;
     std::fs::remove_dir_all(&inbox)?;
@@ -189,5 +218,6 @@ pub async fn file_transfer(src: &Path, total: u64, dir: &Path) -> Result<FileRes
             total - outcome.resumed_from,
             outcome.elapsed_ms.max(1) as f64 / 1e3,
         ),
+        cpu_s_per_gb: cpu_per_gb(cpu, total),
     })
 }
