@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use super::super::disk::{move_into_place, remove_temp};
 use super::super::{emit, TransferDirection, TransferError, TransferEvent};
 use super::checks::write_failure;
-use super::{emit_failed, Incoming};
+use super::end::{block_mismatch, emit_failed};
+use super::Incoming;
 
 /// Verifies `active` (all its bytes received), moves it into place and reports
 /// [`TransferEvent::Completed`], or [`TransferEvent::Failed`]; returns the
@@ -37,7 +38,7 @@ pub(super) async fn finish(
         ..
     } = active;
     let verdict = match writer.finish().await {
-        Err(e) => match super::block_mismatch(&e) {
+        Err(e) => match block_mismatch(&e) {
             Some(m) => Err(TransferError::BlockMismatch { offset: m.offset }),
             None => Err(write_failure(&part, &dir, size, e).await),
         },

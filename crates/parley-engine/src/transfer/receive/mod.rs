@@ -5,16 +5,15 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
 use parley_proto::data::{decode_chunk, transfer_id_from_hex, Batch, TransferFrame};
-use parley_proto::file_hash::{from_hex, to_hex, FileHasher};
+use parley_proto::file_hash::FileHasher;
 use tokio::sync::mpsc;
 
-use super::disk::{make_folders, prepare_part, remove_temp, BlockMismatch, Probe, Writer};
+use super::disk::Writer;
 use super::lease::PartLease;
 use super::name::RelativeName;
 use super::{
@@ -31,10 +30,17 @@ pub const SIDECAR_SUFFIX: &str = ".parley-part.json";
 
 mod batch;
 mod checks;
+mod end;
 mod finish;
+mod later;
 mod offer;
+mod start;
 
-use checks::{room_for, write_failure};
+use checks::write_failure;
+use end::{block_mismatch, emit_failed};
+use later::{Hashing, LaterKind, Probing};
+
+pub use later::Later;
 
 /// Most transfers one session receives at once, offered (waiting for the user),
 /// being received or being finished (verified and moved into place); an offer
@@ -80,49 +86,6 @@ pub struct ReceiveSession {
     later_rx: mpsc::UnboundedReceiver<LaterKind>,
 }
 
-/// What comes back to a [`ReceiveSession`] from a task of its own: the verdict
-/// on a received file, or what the receive folder holds of an offer. Take it
-/// with [`ReceiveSession::later`], hand it to [`ReceiveSession::on_later`].
-#[derive(Debug)]
-pub struct Later(LaterKind);
-
-#[derive(Debug)]
-enum LaterKind {
-    /// The answer to `done` (`complete` or `failed`) of this transfer id.
-    Finished(String, TransferFrame),
-    /// An offer's held bytes, hashed.
-    Probed(Box<Probed>),
-}
-
-/// An offer being hashed: what the UI is told if it ends before its `have`,
-/// and the flag that stops its task.
-#[derive(Debug)]
-struct Hashing {
-    transfer_id: String,
-    name: String,
-    size: u64,
-    batch: Option<Batch>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Hashing {
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-}
-
-/// An offer whose receive folder was probed: what it holds of it (`None`:
-/// nothing usable), under the part's lease.
-#[derive(Debug)]
-struct Probed {
-    offer: Offer,
-    dir: PathBuf,
-    lease: PartLease,
-    found: Option<Probe>,
-    /// Its [`Hashing`] entry's flag (which entry it is).
-    stop: Arc<AtomicBool>,
-}
-
 /// A checked offer: waiting for the user's answer, or about to be accepted.
 #[derive(Debug)]
 struct Offer {
@@ -135,16 +98,6 @@ struct Offer {
     size: u64,
     /// Its dropped folder (name sanitised), asked about as a whole.
     batch: Option<Batch>,
-}
-
-/// An offer answered with `have`: what we hold of it, and the lease on its
-/// part file, held so that nothing else writes the part between the `have`
-/// and the transfer going on from it.
-#[derive(Debug)]
-struct Probing {
-    offer: Offer,
-    probe: Probe,
-    lease: PartLease,
 }
 
 /// An offer as it came (name not yet sanitised, batch checked).
@@ -490,34 +443,6 @@ impl ReceiveSession {
         Vec::new()
     }
 
-    /// The next thing a task of this session hands back: the verdict on a
-    /// received file, or what the receive folder holds of an offer. Waits
-    /// until one is ready (forever if no task runs). Cancel-safe: nothing is
-    /// lost if the future is dropped, so it can sit in a `select!`.
-    pub async fn later(&mut self) -> Later {
-        Later(
-            self.later_rx
-                .recv()
-                .await
-                .expect("the session holds a sender"),
-        )
-    }
-
-    /// Handles what [`later`](Self::later) returned and returns the frames to
-    /// send to the peer: the answer to a `done` (`complete` once the file was
-    /// verified and moved into place, else `failed`), or the answer to an
-    /// offer whose held bytes were hashed (`have`, `complete`, `accept`,
-    /// `decline`, or nothing while the user is asked).
-    pub async fn on_later(&mut self, later: Later) -> Vec<TransferFrame> {
-        match later.0 {
-            LaterKind::Finished(transfer_id, frame) => {
-                self.finishing.retain(|f| *f != transfer_id);
-                vec![frame]
-            }
-            LaterKind::Probed(probed) => self.on_probed(*probed).await,
-        }
-    }
-
     /// Cancels every transfer being received (the receiving user's action, so
     /// the partial files are discarded: deletes their temp files) and returns the
     /// `cancel` frames to send to the peer (empty if none is active).
@@ -528,22 +453,6 @@ impl ReceiveSession {
             frames.extend(self.cancel(id, reason).await);
         }
         frames
-    }
-
-    /// Cancels the transfer `id` for the receiving user (its temp file is
-    /// discarded) and returns the `cancel` frame for the peer.
-    async fn cancel(&mut self, id: [u8; 16], reason: &str) -> Vec<TransferFrame> {
-        let Some(transfer_id) = self.active.get(&id).map(|a| a.transfer_id.clone()) else {
-            return Vec::new();
-        };
-        let err = TransferError::Cancelled {
-            reason: format!("by the receiver: {reason}"),
-        };
-        self.abort(id, err, true).await;
-        vec![TransferFrame::Cancel {
-            transfer_id,
-            reason: reason.to_owned(),
-        }]
     }
 
     /// Ends the session (the channel closed): forgets unanswered offers, stops
@@ -591,217 +500,6 @@ impl ReceiveSession {
         }
     }
 
-    /// Accepts `offer`: opens its temp file (going on after the kept bytes
-    /// `resume` hashed, under its lease) and returns `accept`, or `decline` if
-    /// the file cannot be saved (or another transfer is writing the same temp
-    /// file).
-    async fn start(&mut self, offer: Offer, resume: Option<Resume>) -> TransferFrame {
-        let transfer_id = offer.transfer_id.clone();
-        let decline = |reason: String| TransferFrame::Decline {
-            transfer_id: transfer_id.clone(),
-            reason,
-        };
-        let Some(dir) = self.receive_dir.clone() else {
-            self.emit_failed(
-                &transfer_id,
-                &offer.name,
-                offer.size,
-                TransferOutcome::Failed,
-                "declined: not accepting files".into(),
-                offer.batch.as_ref(),
-            )
-            .await;
-            return decline("not accepting files".into());
-        };
-        // Again: the user may have taken a while to answer.
-        let held = resume.as_ref().map_or(0, |(h, _)| h.position());
-        if let Err(err) = room_for(&dir, &offer, held).await {
-            self.emit_failed(
-                &transfer_id,
-                &offer.name,
-                offer.size,
-                err.outcome(),
-                err.to_string(),
-                offer.batch.as_ref(),
-            )
-            .await;
-            return decline(err.to_string());
-        }
-        let leaf = offer.leaf();
-        let (resume, lease) = match resume {
-            Some((hasher, lease)) => (Some(hasher), Some(lease)),
-            None => (None, None),
-        };
-        let lease =
-            lease.or_else(|| PartLease::take(&PartLease::part_path(&offer.dir(&dir), &leaf)));
-        let Some(lease) = lease else {
-            tracing::info!(%transfer_id, name = %offer.name, "the same file is being received already");
-            let why = "busy: a file of the same name is being received".to_owned();
-            let batch = offer.batch.as_ref();
-            self.emit_failed(
-                &transfer_id,
-                &offer.name,
-                offer.size,
-                TransferOutcome::Failed,
-                why.clone(),
-                batch,
-            )
-            .await;
-            return decline(why);
-        };
-        let Offer {
-            id_bytes,
-            name,
-            rel,
-            size,
-            batch,
-            ..
-        } = offer;
-        let prepared = tokio::task::spawn_blocking({
-            let (root, leaf) = (dir.clone(), leaf.clone());
-            let resume = resume.as_ref().map(FileHasher::position);
-            move || {
-                let dir = make_folders(&root, &rel.folders)?;
-                let prepared = prepare_part(&dir, &leaf, size, resume)?;
-                Ok::<_, TransferError>((dir, prepared))
-            }
-        })
-        .await;
-        let (dir, (part, sidecar, file, offset)) = match prepared {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                let why = e.to_string();
-                self.emit_failed(&transfer_id, &name, size, e.outcome(), why, batch.as_ref())
-                    .await;
-                return decline(format!("cannot save the file: {e}"));
-            }
-            Err(e) => {
-                let why = format!("cannot save the file: {e}");
-                let outcome = TransferOutcome::Failed;
-                self.emit_failed(
-                    &transfer_id,
-                    &name,
-                    size,
-                    outcome,
-                    why.clone(),
-                    batch.as_ref(),
-                )
-                .await;
-                return decline(why);
-            }
-        };
-        tracing::info!(%transfer_id, %name, size, offset, "receiving a file");
-        let hasher = match resume {
-            Some(hasher) if offset > 0 && hasher.position() == offset => hasher,
-            _ => FileHasher::new(size),
-        };
-        let writer = Writer::spawn(file, &part, hasher);
-        let active = Incoming {
-            transfer_id: transfer_id.clone(),
-            name,
-            leaf,
-            size,
-            blake3: String::new(),
-            dir,
-            part,
-            sidecar,
-            received: offset,
-            started: Instant::now(),
-            throttle: ProgressThrottle::new(),
-            writer,
-            lease,
-            batch,
-        };
-        let progress = active.progress();
-        self.active.insert(id_bytes, active);
-        emit(&self.events, TransferEvent::Offered(progress)).await;
-        TransferFrame::Accept {
-            transfer_id,
-            offset,
-        }
-    }
-
-    /// The sender's `done` for `id`, with the file's BLAKE3 (hex): a short
-    /// file (or a malformed hash) fails at once; otherwise a task of its own
-    /// verifies it and moves it into place, and its answer comes from
-    /// [`later`](Self::later).
-    async fn on_done(&mut self, id: [u8; 16], blake3: String) -> Vec<TransferFrame> {
-        let Some(active) = self.active.get_mut(&id) else {
-            return Vec::new();
-        };
-        match from_hex(&blake3) {
-            Ok(hash) => active.blake3 = to_hex(&hash),
-            Err(e) => {
-                let err = TransferError::Protocol(format!("`done`: {e}"));
-                return self.fail(id, err, true).await;
-            }
-        }
-        if active.received != active.size {
-            let err = TransferError::SizeMismatch {
-                received: active.received,
-                expected: active.size,
-            };
-            return self.fail(id, err, true).await;
-        }
-        let active = self.active.remove(&id).expect("checked");
-        let transfer_id = active.transfer_id.clone();
-        self.finishing.push(transfer_id.clone());
-        let (events, done) = (self.events.clone(), self.later_tx.clone());
-        tokio::spawn(async move {
-            let task = tokio::spawn(async move { finish::finish(active, &events).await });
-            // A finish that panicked still answers (and frees its place).
-            let frame = task.await.unwrap_or_else(|e| TransferFrame::Failed {
-                transfer_id: transfer_id.clone(),
-                reason: format!("saving the file failed: {e}"),
-            });
-            let _ = done.send(LaterKind::Finished(transfer_id, frame));
-        });
-        Vec::new()
-    }
-
-    /// Aborts the transfer `id` with `err`, deleting its temp file if `discard`
-    /// (wrong data) or keeping it for a resume, and returns the `failed` frame
-    /// for the peer.
-    async fn fail(
-        &mut self,
-        id: [u8; 16],
-        err: TransferError,
-        discard: bool,
-    ) -> Vec<TransferFrame> {
-        let Some(transfer_id) = self.active.get(&id).map(|a| a.transfer_id.clone()) else {
-            return Vec::new();
-        };
-        let reason = err.to_string();
-        self.abort(id, err, discard).await;
-        vec![TransferFrame::Failed {
-            transfer_id,
-            reason,
-        }]
-    }
-
-    /// Stops the writer of transfer `id`; deletes its temp file and sidecar if
-    /// `discard` (else keeps them for a resume); reports `err` to the UI.
-    async fn abort(&mut self, id: [u8; 16], err: TransferError, discard: bool) {
-        let Some(active) = self.active.remove(&id) else {
-            return;
-        };
-        // Wait for the writer to close the file before deleting it.
-        let _ = active.writer.finish().await;
-        if discard {
-            remove_temp(&active.part, &active.sidecar).await;
-        }
-        tracing::warn!(transfer_id = %active.transfer_id, error = %err, discard, "incoming transfer stopped");
-        self.emit_failed(
-            &active.transfer_id,
-            &active.name,
-            active.size,
-            err.outcome(),
-            err.to_string(),
-            active.batch.as_ref(),
-        )
-        .await;
-    }
-
     /// Declines an offer before any of it arrives: reports it to the UI as
     /// `outcome` with `shown` as the reason, and returns the `decline` frame
     /// for the sender, carrying `reason` (docs/protocol.md §8.3).
@@ -825,57 +523,6 @@ impl ReceiveSession {
             reason,
         }
     }
-
-    async fn emit_failed(
-        &self,
-        transfer_id: &str,
-        name: &str,
-        bytes_total: u64,
-        outcome: TransferOutcome,
-        reason: String,
-        batch: Option<&Batch>,
-    ) {
-        emit_failed(
-            &self.events,
-            transfer_id,
-            name,
-            bytes_total,
-            outcome,
-            reason,
-            batch,
-        )
-        .await;
-    }
-}
-
-/// The block-hash mismatch a writer error stands for, if it is one.
-fn block_mismatch(e: &std::io::Error) -> Option<&BlockMismatch> {
-    e.get_ref()?.downcast_ref::<BlockMismatch>()
-}
-
-/// Reports a failed incoming transfer to the UI.
-async fn emit_failed(
-    events: &mpsc::Sender<TransferEvent>,
-    transfer_id: &str,
-    name: &str,
-    bytes_total: u64,
-    outcome: TransferOutcome,
-    reason: String,
-    batch: Option<&Batch>,
-) {
-    emit(
-        events,
-        TransferEvent::Failed {
-            transfer_id: transfer_id.to_owned(),
-            name: name.to_owned(),
-            bytes_total,
-            outcome,
-            reason,
-            direction: TransferDirection::Receiving,
-            batch: batch.cloned(),
-        },
-    )
-    .await;
 }
 
 impl Incoming {

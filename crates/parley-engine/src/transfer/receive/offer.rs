@@ -11,10 +11,8 @@ use parley_proto::data::{transfer_id_from_hex, TransferFrame, FILE_PROTOCOL_VERS
 use parley_proto::file_hash::to_hex;
 
 use super::checks::{may_hold, probe, room_for};
-use super::{
-    batch, Declined, Hashing, LaterKind, Offer, Probed, Probing, RawOffer, ReceiveSession, Resume,
-    MAX_CONCURRENT_RECEIVES,
-};
+use super::later::{Hashing, LaterKind, Probed, Probing};
+use super::{batch, Declined, Offer, RawOffer, ReceiveSession, Resume, MAX_CONCURRENT_RECEIVES};
 use crate::transfer::disk::{make_folders, Held, Probe};
 use crate::transfer::lease::PartLease;
 use crate::transfer::name::sanitize_relative_name;
