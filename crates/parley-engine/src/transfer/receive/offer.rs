@@ -110,8 +110,16 @@ impl ReceiveSession {
             drop(lease); // `start` takes it again
             return self.consider(offer, dir, None).await;
         }
-        // Hashing what is here may take seconds (gigabytes of a kept part):
-        // a task of its own does it, and the answer comes from `later`.
+        self.spawn_probe(offer, dir, lease, true);
+        Vec::new()
+    }
+
+    /// Hashes what the receive folder `dir` holds of `offer` (a file of its
+    /// name and size first if `file_first`, else only a kept part) in a task
+    /// of its own, holding `lease` meanwhile: that may take seconds (gigabytes
+    /// of a kept part), and other transfers on the channel go on. The answer
+    /// comes from [`later`](Self::later), then [`on_probed`](Self::on_probed).
+    fn spawn_probe(&mut self, offer: Offer, dir: PathBuf, lease: PartLease, file_first: bool) {
         let stop = Arc::new(AtomicBool::new(false));
         self.hashing.push(Hashing {
             transfer_id: offer.transfer_id.clone(),
@@ -122,7 +130,7 @@ impl ReceiveSession {
         });
         let later = self.later_tx.clone();
         tokio::spawn(async move {
-            let found = probe(&dir, &offer, true, Arc::clone(&stop)).await;
+            let found = probe(&dir, &offer, file_first, Arc::clone(&stop)).await;
             let probed = Probed {
                 offer,
                 dir,
@@ -132,7 +140,6 @@ impl ReceiveSession {
             };
             let _ = later.send(LaterKind::Probed(Box::new(probed)));
         });
-        Vec::new()
     }
 
     /// Answers an offer once what the receive folder holds of it is hashed:
@@ -220,9 +227,9 @@ impl ReceiveSession {
         let position = held.hasher.position();
         if offset == 0 {
             if matches!(held.held, Held::File(_)) {
-                if let Some(part) = probe(&dir, &offer, false, Arc::default()).await {
-                    return self.have(offer, part, lease);
-                }
+                // Not this file after all; a kept part of it may be here.
+                self.spawn_probe(offer, dir, lease, false);
+                return Vec::new();
             }
             drop(lease);
             return self.consider(offer, dir, None).await;

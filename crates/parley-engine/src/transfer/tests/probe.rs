@@ -12,18 +12,6 @@ fn have_hash(data: &[u8], len: usize) -> String {
     to_hex(&hasher.digest().unwrap())
 }
 
-/// Everything `later` hands back until `n` frames came, in the order they came.
-async fn later_frames(s: &mut Script, n: usize) -> Vec<TransferFrame> {
-    let mut frames = Vec::new();
-    while frames.len() < n {
-        let later = tokio::time::timeout(TIMEOUT, s.session.later())
-            .await
-            .expect("nothing came back");
-        frames.extend(s.session.on_later(later).await);
-    }
-    frames
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_part_is_hashed_while_another_transfer_goes_on() {
     let dst = tempfile::tempdir().unwrap();
@@ -49,19 +37,11 @@ async fn a_kept_part_is_hashed_while_another_transfer_goes_on() {
         "{accept:?}"
     );
     assert!(s.chunk(0, &small).await.is_empty());
-    let blake3 = blake3_hex(&small);
-    let done = s
-        .session
-        .on_text(TransferFrame::Done {
-            transfer_id: s.tid(),
-            blake3,
-        })
-        .await;
-    assert_eq!(done, []);
+    assert_eq!(s.send_done().await, []);
 
     // Both answers come back: the small file's `complete` and the big one's
     // `have` of its whole kept blocks (16 MiB), whichever is first.
-    let frames = later_frames(&mut s, 2).await;
+    let frames = s.later_frames(2).await;
     let small_tid = s.tid();
     assert!(
         frames.iter().any(|f| matches!(f,
@@ -138,7 +118,7 @@ async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
     assert_eq!(s.session.on_later(later).await, []);
     s.id = rand::random();
     assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
-    let frames = later_frames(&mut s, 1).await;
+    let frames = s.later_frames(1).await;
     assert!(
         matches!(&frames[..], [TransferFrame::Have { offset, .. }] if *offset == 2 * MIB as u64),
         "{frames:?}"
@@ -176,4 +156,44 @@ async fn a_channel_closed_while_a_part_is_hashed_fails_the_offer() {
         listing(d),
         [".movie.mkv.parley-part", ".movie.mkv.parley-part.json"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_part_behind_a_different_file_is_hashed_after_resume_0() {
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path();
+    let data = random_bytes(4 * MIB);
+    // A different file of the same name and size, and a kept part of the
+    // offered one.
+    let mut other = data.clone();
+    other[5] ^= 1;
+    std::fs::write(d.join("movie.mkv"), &other).unwrap();
+    let sidecar = serde_json::json!({"size": data.len(), "version": 2});
+    write_part(d, "movie.mkv", &data[..2 * MIB], sidecar);
+    let mut s = Script::new(d);
+    let tid = s.tid();
+    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
+    // First the whole file here is offered to the sender ...
+    let want = TransferFrame::Have {
+        transfer_id: tid.clone(),
+        offset: data.len() as u64,
+        blake3: blake3_hex(&other),
+    };
+    assert_eq!(s.later_frames(1).await, [want]);
+    // ... which is not its file (`resume` at 0): the part is hashed by a task
+    // of its own too, so nothing is answered at once, and its `have` follows.
+    let resumed = s
+        .session
+        .on_text(TransferFrame::Resume {
+            transfer_id: tid.clone(),
+            offset: 0,
+        })
+        .await;
+    assert_eq!(resumed, []);
+    let want = TransferFrame::Have {
+        transfer_id: tid.clone(),
+        offset: 2 * MIB as u64,
+        blake3: have_hash(&data, 2 * MIB),
+    };
+    assert_eq!(s.later_frames(1).await, [want]);
 }
