@@ -485,6 +485,27 @@ async fn lying_peers_get_failed_and_leave_no_file() {
     assert!(s.chunk_hashed(0, b"0123456789", None).await.is_empty());
     assert!(is_failed(&s.done().await, "does not match its BLAKE3 hash"));
     assert!(listing(dir.path()).is_empty());
+    // A chunk that runs past its block's end (with that block's right hash),
+    // and a hash on a chunk no block ends in: framing a sender must not use
+    // (docs/protocol.md §8.3), refused the same way, nothing kept.
+    let cv = FileHasher::new(big.len() as u64)
+        .update(&big[..MIB])
+        .unwrap()
+        .expect("a block ends");
+    for cut in [MIB + 100, 1000] {
+        s.id = rand::random();
+        s.offer("framing.bin", big.len() as u64).await;
+        let mut answers = s.chunk_hashed(0, &big[..cut], Some(cv)).await;
+        answers.extend(s.chunk_hashed(cut as u64, &big[cut..], None).await);
+        if answers.is_empty() {
+            answers = s.done().await;
+        }
+        assert!(
+            is_failed(&answers, "does not match its BLAKE3 hash"),
+            "{cut}: {answers:?}"
+        );
+        assert!(listing(dir.path()).is_empty());
+    }
 
     // A gap in the offsets.
     s.id = rand::random();
