@@ -65,7 +65,8 @@ pub use name::{
 };
 pub use parley_proto::data::{Batch, FILE_LABEL};
 pub use receive::{
-    Later, ReceiveSession, DECLINED_BY_USER, MAX_CONCURRENT_RECEIVES, PART_SUFFIX, SIDECAR_SUFFIX,
+    Later, ReceiveSession, DECLINED_BY_USER, MAX_CONCURRENT_PROBES, MAX_CONCURRENT_RECEIVES,
+    PART_SUFFIX, SIDECAR_SUFFIX,
 };
 pub use send::{send_file, send_file_as, send_file_named, Outgoing, SendOutcome};
 pub use space::format_bytes;

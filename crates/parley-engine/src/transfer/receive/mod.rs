@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use parley_proto::data::{decode_chunk, transfer_id_from_hex, Batch, TransferFrame};
 use parley_proto::file_hash::FileHasher;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::disk::Writer;
 use super::lease::PartLease;
@@ -48,6 +49,11 @@ pub use later::Later;
 /// ([`crate::call`] sends at most 16 at once), so a Parley peer never meets it.
 pub const MAX_CONCURRENT_RECEIVES: usize = 32;
 
+/// Most offers whose held bytes one session hashes at once (a folder sent
+/// again may offer 16 files partly here at once; the rest wait their turn
+/// rather than read the disk all together).
+pub const MAX_CONCURRENT_PROBES: usize = 2;
+
 /// The receive side of the file channel: up to [`MAX_CONCURRENT_RECEIVES`]
 /// incoming transfers at a time, offered or being received, each with its own
 /// temp file and writer thread (a further offer meanwhile is declined as busy,
@@ -78,6 +84,8 @@ pub struct ReceiveSession {
     /// a task of their own before the `have` (other transfers go on
     /// meanwhile); kept, marked stopped, until their task is back.
     hashing: Vec<Hashing>,
+    /// Permits to hash, [`MAX_CONCURRENT_PROBES`] of them.
+    probe_slots: Arc<Semaphore>,
     /// Transfers being received, by transfer id bytes.
     active: HashMap<[u8; 16], Incoming>,
     /// Ids of transfers whose `done` came: verified and moved by a task of their own.
@@ -195,6 +203,7 @@ impl ReceiveSession {
             pending: Vec::new(),
             probing: Vec::new(),
             hashing: Vec::new(),
+            probe_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)),
             active: HashMap::new(),
             finishing: Vec::new(),
             later_tx,

@@ -117,8 +117,9 @@ impl ReceiveSession {
     /// Hashes what the receive folder `dir` holds of `offer` (a file of its
     /// name and size first if `file_first`, else only a kept part) in a task
     /// of its own, holding `lease` meanwhile: that may take seconds (gigabytes
-    /// of a kept part), and other transfers on the channel go on. The answer
-    /// comes from [`later`](Self::later), then [`on_probed`](Self::on_probed).
+    /// of a kept part), and other transfers on the channel go on; at most
+    /// [`MAX_CONCURRENT_PROBES`](super::MAX_CONCURRENT_PROBES) hash at once. The answer comes from
+    /// [`later`](Self::later), then [`on_probed`](Self::on_probed).
     fn spawn_probe(&mut self, offer: Offer, dir: PathBuf, lease: PartLease, file_first: bool) {
         let stop = Arc::new(AtomicBool::new(false));
         self.hashing.push(Hashing {
@@ -129,8 +130,13 @@ impl ReceiveSession {
             stop: Arc::clone(&stop),
         });
         let later = self.later_tx.clone();
+        let slots = Arc::clone(&self.probe_slots);
         tokio::spawn(async move {
+            // Waits its turn (MAX_CONCURRENT_PROBES at once); the
+            // semaphore is never closed.
+            let slot = slots.acquire_owned().await;
             let found = probe(&dir, &offer, file_first, Arc::clone(&stop)).await;
+            drop(slot);
             let probed = Probed {
                 offer,
                 dir,
