@@ -207,7 +207,7 @@ impl ReceiveSession {
     pub(super) async fn refuse(&mut self, offer: Offer) -> TransferFrame {
         tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, "offer declined");
         let (shown, reason) = ("declined".into(), DECLINED_BY_USER.into());
-        self.decline(offer.declined(), TransferOutcome::Declined, shown, reason)
+        self.decline(offer.failing(), TransferOutcome::Declined, shown, reason)
             .await
     }
 }

@@ -99,37 +99,39 @@ impl ReceiveSession {
             remove_temp(&active.part, &active.sidecar).await;
         }
         tracing::warn!(transfer_id = %active.transfer_id, error = %err, discard, "incoming transfer stopped");
-        self.emit_failed(
-            &active.transfer_id,
-            &active.name,
-            active.size,
-            err.outcome(),
-            err.to_string(),
-            active.batch.as_ref(),
-        )
-        .await;
+        // The writer is gone (finished), so the report borrows the rest.
+        let what = Failing {
+            transfer_id: &active.transfer_id,
+            name: &active.name,
+            bytes_total: active.size,
+            batch: active.batch.as_ref(),
+        };
+        self.emit_failed(what, err.outcome(), err.to_string()).await;
     }
 
+    /// Reports to the UI that the incoming file `what` failed (as `outcome`,
+    /// for `reason`): [`emit_failed`] on this session's events.
     pub(super) async fn emit_failed(
         &self,
-        transfer_id: &str,
-        name: &str,
-        bytes_total: u64,
+        what: Failing<'_>,
         outcome: TransferOutcome,
         reason: String,
-        batch: Option<&Batch>,
     ) {
-        emit_failed(
-            &self.events,
-            transfer_id,
-            name,
-            bytes_total,
-            outcome,
-            reason,
-            batch,
-        )
-        .await;
+        emit_failed(&self.events, what, outcome, reason).await;
     }
+}
+
+/// What a failure report is about: the incoming file as the UI knows it.
+#[derive(Clone, Copy)]
+pub(super) struct Failing<'a> {
+    /// The transfer's id (hex).
+    pub(super) transfer_id: &'a str,
+    /// The file's name as offered (relative, for a folder's file).
+    pub(super) name: &'a str,
+    /// The offered size, bytes.
+    pub(super) bytes_total: u64,
+    /// The batch (folder or multi-file send) it belongs to, if any.
+    pub(super) batch: Option<&'a Batch>,
 }
 
 /// The block-hash mismatch a writer error stands for, if it is one.
@@ -137,26 +139,24 @@ pub(super) fn block_mismatch(e: &std::io::Error) -> Option<&BlockMismatch> {
     e.get_ref()?.downcast_ref::<BlockMismatch>()
 }
 
-/// Reports a failed incoming transfer to the UI.
+/// Reports to `events` (the UI) that the incoming file `what` failed, as
+/// `outcome`, for `reason`.
 pub(super) async fn emit_failed(
     events: &mpsc::Sender<TransferEvent>,
-    transfer_id: &str,
-    name: &str,
-    bytes_total: u64,
+    what: Failing<'_>,
     outcome: TransferOutcome,
     reason: String,
-    batch: Option<&Batch>,
 ) {
     emit(
         events,
         TransferEvent::Failed {
-            transfer_id: transfer_id.to_owned(),
-            name: name.to_owned(),
-            bytes_total,
+            transfer_id: what.transfer_id.to_owned(),
+            name: what.name.to_owned(),
+            bytes_total: what.bytes_total,
             outcome,
             reason,
             direction: TransferDirection::Receiving,
-            batch: batch.cloned(),
+            batch: what.batch.cloned(),
         },
     )
     .await;

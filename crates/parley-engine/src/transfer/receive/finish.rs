@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::super::disk::{move_into_place, remove_temp};
 use super::super::{emit, TransferDirection, TransferError, TransferEvent};
 use super::checks::write_failure;
-use super::end::{block_mismatch, emit_failed};
+use super::end::{block_mismatch, emit_failed, Failing};
 use super::Incoming;
 
 /// Verifies `active` (all its bytes received), moves it into place and reports
@@ -90,16 +90,13 @@ pub(super) async fn finish(
                 remove_temp(&part, &sidecar).await;
             }
             tracing::warn!(%transfer_id, error = %err, discard, "received file rejected");
-            emit_failed(
-                events,
-                &transfer_id,
-                &name,
-                size,
-                err.outcome(),
-                err.to_string(),
-                batch.as_ref(),
-            )
-            .await;
+            let what = Failing {
+                transfer_id: &transfer_id,
+                name: &name,
+                bytes_total: size,
+                batch: batch.as_ref(),
+            };
+            emit_failed(events, what, err.outcome(), err.to_string()).await;
             TransferFrame::Failed {
                 transfer_id,
                 reason: err.to_string(),

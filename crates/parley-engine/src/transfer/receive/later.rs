@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use parley_proto::data::{Batch, TransferFrame};
 
+use super::end::Failing;
 use super::{Offer, ReceiveSession};
 use crate::transfer::disk::Probe;
 use crate::transfer::lease::PartLease;
@@ -41,6 +42,16 @@ pub(super) struct Hashing {
 impl Hashing {
     pub(super) fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The offer being hashed as a failure report names it.
+    pub(super) fn failing(&self) -> Failing<'_> {
+        Failing {
+            transfer_id: &self.transfer_id,
+            name: &self.name,
+            bytes_total: self.size,
+            batch: self.batch.as_ref(),
+        }
     }
 }
 

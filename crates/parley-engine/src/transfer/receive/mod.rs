@@ -38,7 +38,7 @@ mod offer;
 mod start;
 
 use checks::write_failure;
-use end::{block_mismatch, emit_failed};
+use end::{block_mismatch, emit_failed, Failing};
 use later::{Hashing, LaterKind, Probing};
 
 pub use later::Later;
@@ -117,24 +117,13 @@ struct RawOffer {
     batch: Option<Batch>,
 }
 
-/// What the UI is told of an offer that is declined before any of it arrives.
-#[derive(Clone, Copy)]
-struct Declined<'a> {
-    transfer_id: &'a str,
-    /// As shown (sanitised when it could be).
-    name: &'a str,
-    /// Bytes offered.
-    size: u64,
-    batch: Option<&'a Batch>,
-}
-
 impl Offer {
-    /// The offer as [`ReceiveSession::decline`] reports it.
-    fn declined(&self) -> Declined<'_> {
-        Declined {
+    /// The offer as a failure or decline report names it.
+    fn failing(&self) -> Failing<'_> {
+        Failing {
             transfer_id: &self.transfer_id,
             name: &self.name,
-            size: self.size,
+            bytes_total: self.size,
             batch: self.batch.as_ref(),
         }
     }
@@ -368,21 +357,12 @@ impl ReceiveSession {
                     // Its task stops hashing; what it finds is dropped.
                     h.stop.store(true, Ordering::Relaxed);
                     let why = format!("cancelled by the sender: {reason}");
-                    let (outcome, batch) = (TransferOutcome::Cancelled, h.batch.clone());
-                    let (name, size) = (h.name.clone(), h.size);
-                    self.emit_failed(&transfer_id, &name, size, outcome, why, batch.as_ref())
+                    self.emit_failed(h.failing(), TransferOutcome::Cancelled, why)
                         .await;
                 } else if let Some(offer) = waiting {
                     let why = format!("cancelled by the sender: {reason}");
-                    self.emit_failed(
-                        &transfer_id,
-                        &offer.name,
-                        offer.size,
-                        TransferOutcome::Cancelled,
-                        why,
-                        offer.batch.as_ref(),
-                    )
-                    .await;
+                    self.emit_failed(offer.failing(), TransferOutcome::Cancelled, why)
+                        .await;
                 } else if let Some(id) = self.active_id(&transfer_id) {
                     // The partial file stays: the same file offered again resumes.
                     let err = TransferError::Cancelled {
@@ -479,29 +459,12 @@ impl ReceiveSession {
         for h in self.hashing.iter().filter(|h| !h.stopped()) {
             h.stop.store(true, Ordering::Relaxed);
             let why = TransferError::ChannelClosed.to_string();
-            let outcome = TransferOutcome::Failed;
-            emit_failed(
-                &self.events,
-                &h.transfer_id,
-                &h.name,
-                h.size,
-                outcome,
-                why,
-                h.batch.as_ref(),
-            )
-            .await;
+            emit_failed(&self.events, h.failing(), TransferOutcome::Failed, why).await;
         }
         for offer in offers {
             let why = TransferError::ChannelClosed.to_string();
-            self.emit_failed(
-                &offer.transfer_id,
-                &offer.name,
-                offer.size,
-                TransferOutcome::Failed,
-                why,
-                offer.batch.as_ref(),
-            )
-            .await;
+            self.emit_failed(offer.failing(), TransferOutcome::Failed, why)
+                .await;
         }
         let ids: Vec<[u8; 16]> = self.active.keys().copied().collect();
         for id in ids {
@@ -514,21 +477,14 @@ impl ReceiveSession {
     /// for the sender, carrying `reason` (docs/protocol.md §8.3).
     async fn decline(
         &self,
-        offer: Declined<'_>,
+        offer: Failing<'_>,
         outcome: TransferOutcome,
         shown: String,
         reason: String,
     ) -> TransferFrame {
-        let Declined {
-            transfer_id,
-            name,
-            size,
-            batch,
-        } = offer;
-        self.emit_failed(transfer_id, name, size, outcome, shown, batch)
-            .await;
+        self.emit_failed(offer, outcome, shown).await;
         TransferFrame::Decline {
-            transfer_id: transfer_id.to_owned(),
+            transfer_id: offer.transfer_id.to_owned(),
             reason,
         }
     }

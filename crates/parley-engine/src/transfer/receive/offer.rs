@@ -11,8 +11,9 @@ use parley_proto::data::{transfer_id_from_hex, TransferFrame, FILE_PROTOCOL_VERS
 use parley_proto::file_hash::to_hex;
 
 use super::checks::{may_hold, probe, room_for};
+use super::end::Failing;
 use super::later::{Hashing, LaterKind, Probed, Probing};
-use super::{batch, Declined, Offer, RawOffer, ReceiveSession, Resume, MAX_CONCURRENT_RECEIVES};
+use super::{batch, Offer, RawOffer, ReceiveSession, Resume, MAX_CONCURRENT_RECEIVES};
 use crate::transfer::disk::{make_folders, Held, Probe};
 use crate::transfer::lease::PartLease;
 use crate::transfer::name::sanitize_relative_name;
@@ -64,10 +65,10 @@ impl ReceiveSession {
             None
         };
         if let Some(reason) = reason {
-            let offer = Declined {
+            let offer = Failing {
                 transfer_id: &transfer_id,
                 name: &raw_name,
-                size,
+                bytes_total: size,
                 batch: batch.as_ref(),
             };
             let shown = format!("declined: {reason}");
@@ -247,7 +248,7 @@ impl ReceiveSession {
             };
             let (shown, reason) = (err.to_string(), err.to_string());
             let frame = self
-                .decline(offer.declined(), TransferOutcome::Failed, shown, reason)
+                .decline(offer.failing(), TransferOutcome::Failed, shown, reason)
                 .await;
             return vec![frame];
         }
@@ -296,7 +297,7 @@ impl ReceiveSession {
             tracing::info!(transfer_id = %offer.transfer_id, name = %offer.name, error = %err, "offer declined");
             let (shown, reason) = (err.to_string(), err.to_string());
             let frame = self
-                .decline(offer.declined(), err.outcome(), shown, reason)
+                .decline(offer.failing(), err.outcome(), shown, reason)
                 .await;
             return vec![frame];
         }
@@ -378,10 +379,10 @@ impl ReceiveSession {
                 vec![TransferFrame::Complete { transfer_id }]
             }
             Err(e) => {
-                let offer = Declined {
+                let offer = Failing {
                     transfer_id: &transfer_id,
                     name: &name,
-                    size,
+                    bytes_total: size,
                     batch: batch.as_ref(),
                 };
                 let reason = format!("cannot make the folder: {e}");

@@ -8,6 +8,7 @@ use parley_proto::data::TransferFrame;
 use parley_proto::file_hash::FileHasher;
 
 use super::checks::room_for;
+use super::end::Failing;
 use super::{Incoming, Offer, ReceiveSession, Resume};
 use crate::transfer::disk::{make_folders, prepare_part, Writer};
 use crate::transfer::lease::PartLease;
@@ -25,29 +26,16 @@ impl ReceiveSession {
             reason,
         };
         let Some(dir) = self.receive_dir.clone() else {
-            self.emit_failed(
-                &transfer_id,
-                &offer.name,
-                offer.size,
-                TransferOutcome::Failed,
-                "declined: not accepting files".into(),
-                offer.batch.as_ref(),
-            )
-            .await;
+            let why = "declined: not accepting files".to_owned();
+            self.emit_failed(offer.failing(), TransferOutcome::Failed, why)
+                .await;
             return decline("not accepting files".into());
         };
         // Again: the user may have taken a while to answer.
         let held = resume.as_ref().map_or(0, |(h, _)| h.position());
         if let Err(err) = room_for(&dir, &offer, held).await {
-            self.emit_failed(
-                &transfer_id,
-                &offer.name,
-                offer.size,
-                err.outcome(),
-                err.to_string(),
-                offer.batch.as_ref(),
-            )
-            .await;
+            self.emit_failed(offer.failing(), err.outcome(), err.to_string())
+                .await;
             return decline(err.to_string());
         }
         let leaf = offer.leaf();
@@ -60,16 +48,8 @@ impl ReceiveSession {
         let Some(lease) = lease else {
             tracing::info!(%transfer_id, name = %offer.name, "the same file is being received already");
             let why = "busy: a file of the same name is being received".to_owned();
-            let batch = offer.batch.as_ref();
-            self.emit_failed(
-                &transfer_id,
-                &offer.name,
-                offer.size,
-                TransferOutcome::Failed,
-                why.clone(),
-                batch,
-            )
-            .await;
+            self.emit_failed(offer.failing(), TransferOutcome::Failed, why.clone())
+                .await;
             return decline(why);
         };
         let Offer {
@@ -90,26 +70,22 @@ impl ReceiveSession {
             }
         })
         .await;
+        let what = Failing {
+            transfer_id: &transfer_id,
+            name: &name,
+            bytes_total: size,
+            batch: batch.as_ref(),
+        };
         let (dir, (part, sidecar, file, offset)) = match prepared {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
-                let why = e.to_string();
-                self.emit_failed(&transfer_id, &name, size, e.outcome(), why, batch.as_ref())
-                    .await;
+                self.emit_failed(what, e.outcome(), e.to_string()).await;
                 return decline(format!("cannot save the file: {e}"));
             }
             Err(e) => {
                 let why = format!("cannot save the file: {e}");
-                let outcome = TransferOutcome::Failed;
-                self.emit_failed(
-                    &transfer_id,
-                    &name,
-                    size,
-                    outcome,
-                    why.clone(),
-                    batch.as_ref(),
-                )
-                .await;
+                self.emit_failed(what, TransferOutcome::Failed, why.clone())
+                    .await;
                 return decline(why);
             }
         };
