@@ -105,7 +105,7 @@ pub fn call_options(
         ..Default::default()
     };
     if let Some(kbps) = a.video_kbps {
-        opts.video_bitrate_bps = kbps.saturating_mul(1000);
+        opts.video_bitrate_bps = Some(kbps.saturating_mul(1000));
     }
     if let Some(kbps) = a.screen_kbps {
         opts.screen_bitrate_bps = kbps.saturating_mul(1000);

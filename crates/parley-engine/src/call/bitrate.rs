@@ -8,7 +8,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::media::VideoRole;
-use super::DEFAULT_AUDIO_BITRATE_BPS;
+use super::{
+    DEFAULT_AUDIO_BITRATE_BPS, DEFAULT_VIDEO_BITRATE_BPS, DEFAULT_VIDEO_BITS_PER_PIXEL,
+    MAX_DEFAULT_VIDEO_BITRATE_BPS,
+};
 
 /// What audio keeps of a connection's estimate, bits/s: Opus at
 /// [`DEFAULT_AUDIO_BITRATE_BPS`] plus 50 packets a second of IP, UDP, RTP and
@@ -150,9 +153,40 @@ impl SendBudget {
     }
 }
 
+/// The default camera bitrate ceiling for a `width` × `height` camera at `fps`
+/// frames/s, bits/s: [`DEFAULT_VIDEO_BITS_PER_PIXEL`] of every pixel it sends,
+/// held within [`DEFAULT_VIDEO_BITRATE_BPS`] and
+/// [`MAX_DEFAULT_VIDEO_BITRATE_BPS`]. A 640x360 camera at 30 frames/s gets
+/// 800 kbit/s, a 1280x720 one 1.94 Mbit/s.
+pub fn default_camera_bitrate_bps(width: u32, height: u32, fps: f64) -> u32 {
+    let fps = if fps.is_finite() {
+        fps.clamp(1.0, 60.0)
+    } else {
+        30.0
+    };
+    let bps = f64::from(width) * f64::from(height) * fps * DEFAULT_VIDEO_BITS_PER_PIXEL;
+    (bps as u32).clamp(DEFAULT_VIDEO_BITRATE_BPS, MAX_DEFAULT_VIDEO_BITRATE_BPS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_camera_ceiling_follows_the_size() {
+        // Small cameras keep the old 800 kbit/s.
+        assert_eq!(default_camera_bitrate_bps(320, 180, 15.0), 800_000);
+        assert_eq!(default_camera_bitrate_bps(640, 480, 30.0), 800_000);
+        // 1280x720 at 30 frames/s: 0.07 bit a pixel.
+        assert_eq!(default_camera_bitrate_bps(1280, 720, 30.0), 1_935_360);
+        assert_eq!(default_camera_bitrate_bps(1280, 720, 15.0), 967_680);
+        // 1080p and faster cameras stop at the maximum; a nonsense rate counts as 30.
+        assert_eq!(default_camera_bitrate_bps(1920, 1080, 60.0), 2_500_000);
+        assert_eq!(
+            default_camera_bitrate_bps(1280, 720, f64::NAN),
+            default_camera_bitrate_bps(1280, 720, 30.0)
+        );
+    }
 
     #[test]
     fn without_an_estimate_the_configured_bitrate_holds() {

@@ -33,6 +33,7 @@ pub mod sfu;
 mod sinks;
 mod start;
 
+pub use bitrate::default_camera_bitrate_bps;
 pub use devices::{CameraFeed, MicrophoneFeed, SpeakerFeed};
 pub use error::CallError;
 pub use events::{CallEvent, LiveStats, TrackKind};
@@ -65,8 +66,17 @@ pub const CONNECT_TIMEOUT_MS: u64 = 30_000;
 /// How long a call without connectivity waits before it ends, ms (issue 10's
 /// default; [`CallOptions::lost_after_ms`]).
 pub const DEFAULT_LOST_AFTER_MS: u64 = 30_000;
-/// Default video bitrate, bits/s (enough for ≥ 30 dB PSNR at 320x180, 15 frames/s).
+/// Lowest default camera bitrate, bits/s: what a camera of 640x480 or less at
+/// 30 frames/s gets (≥ 30 dB PSNR at 320x180, 15 frames/s); see
+/// [`default_camera_bitrate_bps`].
 pub const DEFAULT_VIDEO_BITRATE_BPS: u32 = 800_000;
+/// Highest default camera bitrate, bits/s (1280x720 at 30 frames/s gets
+/// 1.94 Mbit/s; 1920x1080 at 30 frames/s reaches this). Chromium sends about
+/// 2.3 Mbit/s for the same 1280x720 camera on an unconstrained link.
+pub const MAX_DEFAULT_VIDEO_BITRATE_BPS: u32 = 2_500_000;
+/// Bits per pixel per frame a camera's default bitrate allows (H.264
+/// Constrained Baseline at 0.07 bit/pixel keeps talking heads sharp at 720p).
+pub const DEFAULT_VIDEO_BITS_PER_PIXEL: f64 = 0.07;
 /// Default Opus bitrate, bits/s.
 pub const DEFAULT_AUDIO_BITRATE_BPS: u32 = 32_000;
 /// Default screen-share bitrate, bits/s (sharp text at 1080p, 5–30 frames/s).
@@ -131,8 +141,10 @@ pub struct CallOptions {
     pub video_source: Option<Box<dyn VideoSource>>,
     /// The microphone (or file, or tone); `None` sends no audio.
     pub audio_source: Option<Box<dyn AudioSource>>,
-    /// H.264 target bitrate, bits/s.
-    pub video_bitrate_bps: u32,
+    /// The camera's H.264 bitrate ceiling, bits/s (the congestion controller
+    /// sends less when the link needs it). `None`: by the camera's size and
+    /// frame rate, [`default_camera_bitrate_bps`].
+    pub video_bitrate_bps: Option<u32>,
     /// Where decoded remote video goes (recorders, renderers).
     pub video_sinks: Vec<Box<dyn VideoSink>>,
     /// A screen to share as soon as the call is connected (more can be started and
@@ -215,7 +227,7 @@ impl Default for CallOptions {
             rtc: RtcConfig::default(),
             video_source: None,
             audio_source: None,
-            video_bitrate_bps: DEFAULT_VIDEO_BITRATE_BPS,
+            video_bitrate_bps: None,
             video_sinks: Vec::new(),
             screen_source: None,
             screen_bitrate_bps: DEFAULT_SCREEN_BITRATE_BPS,
