@@ -18,7 +18,8 @@
 //! 1280x720 call's setup against headless Chromium in the same run
 //! (versus_chromium.rs; `scripts/bench-setup.sh` once first); `--convert N`
 //! times the camera's RGB → I420 conversion against the scalar loop it
-//! replaced; `--one-way SECS` a one-way 1280x720 call's CPU against Chromium's,
+//! replaced; `--camera-quality` the 1280x720 footage's PSNR at 800 kbit/s and
+//! at the camera's default ceiling (quality.rs); `--one-way SECS` a one-way 1280x720 call's CPU against Chromium's,
 //! its glass-to-glass latency and the peers' memory; `--transfer-rss GIB` the
 //! peers' memory over a GIB GiB transfer (peer_cost.rs). Results go to
 //! BENCHMARKS.md.
@@ -30,6 +31,7 @@ mod group;
 mod mesh;
 mod pair;
 mod peer_cost;
+mod quality;
 mod screen;
 mod setup;
 mod sfu;
@@ -118,6 +120,11 @@ struct Args {
     /// against the scalar loop it replaced, over this many frames.
     #[arg(long, value_name = "FRAMES")]
     convert: Option<usize>,
+    /// Only encode the 1280x720 footage at 800 kbit/s and at the camera's
+    /// default ceiling for its size, and print PSNR-Y, bitrate and encode time
+    /// of each (needs `scripts/bench-setup.sh` once).
+    #[arg(long)]
+    camera_quality: bool,
     /// Only run a one-way 1280x720 30 frames/s call on real footage for this
     /// many seconds, and Chromium the same: CPU of both peers against
     /// Chromium's, glass-to-glass latency, peak RSS (needs
@@ -384,6 +391,9 @@ async fn main() -> Result<()> {
     }
     if let Some(frames) = args.convert {
         return convert::run(frames.max(1));
+    }
+    if args.camera_quality {
+        return quality::run();
     }
     if args.setup {
         return setup_versus_chromium(args.dc_runs, args.calls).await;
