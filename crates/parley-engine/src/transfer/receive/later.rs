@@ -36,6 +36,8 @@ pub(super) struct Hashing {
     pub(super) name: String,
     pub(super) size: u64,
     pub(super) batch: Option<Batch>,
+    /// The part file it is hashed under the lease of.
+    pub(super) part: PathBuf,
     pub(super) stop: Arc<AtomicBool>,
 }
 
@@ -61,7 +63,8 @@ impl Hashing {
 pub(super) struct Probed {
     pub(super) offer: Offer,
     pub(super) dir: PathBuf,
-    pub(super) lease: PartLease,
+    /// `None` when it never got the lease (nor so found anything).
+    pub(super) lease: Option<PartLease>,
     pub(super) found: Option<Probe>,
     /// Its [`Hashing`] entry's flag (which entry it is).
     pub(super) stop: Arc<AtomicBool>,

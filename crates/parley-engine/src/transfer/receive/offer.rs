@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parley_proto::data::{transfer_id_from_hex, TransferFrame, FILE_PROTOCOL_VERSION};
 use parley_proto::file_hash::to_hex;
@@ -18,6 +19,18 @@ use crate::transfer::disk::{make_folders, Held, Probe};
 use crate::transfer::lease::PartLease;
 use crate::transfer::name::sanitize_relative_name;
 use crate::transfer::{emit, TransferDirection, TransferError, TransferEvent, TransferOutcome};
+
+/// How long an offer waits for a stopped probe of the same part to let go
+/// of its lease before it is taken on without probing.
+const LEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// The part lease a probe hashes under.
+enum ProbeLease {
+    /// Taken already.
+    Held(PartLease),
+    /// Held by a probe the sender stopped: waited for, up to [`LEASE_WAIT`].
+    After(PathBuf),
+}
 
 impl ReceiveSession {
     pub(super) async fn on_offer(&mut self, raw: RawOffer) -> Vec<TransferFrame> {
@@ -103,15 +116,23 @@ impl ReceiveSession {
         }
         // What we hold of it is read under the part's lease: nothing writes
         // the part meanwhile (and a part being written is not probed).
-        let lease = PartLease::take(&PartLease::part_path(&offer.dir(&dir), &offer.leaf()));
-        let Some(lease) = lease else {
+        let part = PartLease::part_path(&offer.dir(&dir), &offer.leaf());
+        let Some(lease) = PartLease::take(&part) else {
+            // A probe of the same part that the sender stopped (it cancelled
+            // and offered the file again) lets go of it in a moment: this
+            // offer's probe starts then, rather than the offer being declined
+            // as busy.
+            if self.hashing.iter().any(|h| h.stopped() && h.part == part) {
+                self.spawn_probe(offer, dir, ProbeLease::After(part), true);
+                return Vec::new();
+            }
             return self.consider(offer, dir, None).await;
         };
         if !may_hold(&dir, &offer).await {
             drop(lease); // `start` takes it again
             return self.consider(offer, dir, None).await;
         }
-        self.spawn_probe(offer, dir, lease, true);
+        self.spawn_probe(offer, dir, ProbeLease::Held(lease), true);
         Vec::new()
     }
 
@@ -121,22 +142,36 @@ impl ReceiveSession {
     /// of a kept part), and other transfers on the channel go on; at most
     /// [`MAX_CONCURRENT_PROBES`](super::MAX_CONCURRENT_PROBES) hash at once. The answer comes from
     /// [`later`](Self::later), then [`on_probed`](Self::on_probed).
-    fn spawn_probe(&mut self, offer: Offer, dir: PathBuf, lease: PartLease, file_first: bool) {
+    fn spawn_probe(&mut self, offer: Offer, dir: PathBuf, lease: ProbeLease, file_first: bool) {
         let stop = Arc::new(AtomicBool::new(false));
         self.hashing.push(Hashing {
             transfer_id: offer.transfer_id.clone(),
             name: offer.name.clone(),
             size: offer.size,
             batch: offer.batch.clone(),
+            part: PartLease::part_path(&offer.dir(&dir), &offer.leaf()),
             stop: Arc::clone(&stop),
         });
         let later = self.later_tx.clone();
         let slots = Arc::clone(&self.probe_slots);
         tokio::spawn(async move {
+            let lease = match lease {
+                ProbeLease::Held(lease) => Some(lease),
+                ProbeLease::After(part) => {
+                    match PartLease::take_within(&part, LEASE_WAIT).await {
+                        Some(lease) if may_hold(&dir, &offer).await => Some(lease),
+                        // Nothing to probe: `start` takes the lease again.
+                        _ => None,
+                    }
+                }
+            };
             // Waits its turn (MAX_CONCURRENT_PROBES at once); the
             // semaphore is never closed.
             let slot = slots.acquire_owned().await;
-            let found = probe(&dir, &offer, file_first, Arc::clone(&stop)).await;
+            let found = match lease {
+                Some(_) => probe(&dir, &offer, file_first, Arc::clone(&stop)).await,
+                None => None,
+            };
             drop(slot);
             let probed = Probed {
                 offer,
@@ -172,13 +207,17 @@ impl ReceiveSession {
         if self.hashing.remove(at).stopped() {
             return Vec::new();
         }
-        match found {
-            Some(Probe {
-                held: Held::File(path),
-                ..
-            }) if offer.size == 0 => self.already_here(offer, path).await,
-            Some(probe) => self.have(offer, probe, lease),
-            None => {
+        // A probe finds something only under the lease.
+        match (found, lease) {
+            (
+                Some(Probe {
+                    held: Held::File(path),
+                    ..
+                }),
+                _,
+            ) if offer.size == 0 => self.already_here(offer, path).await,
+            (Some(probe), Some(lease)) => self.have(offer, probe, lease),
+            (_, lease) => {
                 drop(lease); // `start` takes it again
                 self.consider(offer, dir, None).await
             }
@@ -235,7 +274,7 @@ impl ReceiveSession {
         if offset == 0 {
             if matches!(held.held, Held::File(_)) {
                 // Not this file after all; a kept part of it may be here.
-                self.spawn_probe(offer, dir, lease, false);
+                self.spawn_probe(offer, dir, ProbeLease::Held(lease), false);
                 return Vec::new();
             }
             drop(lease);

@@ -130,6 +130,38 @@ async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_offered_again_while_its_cancelled_probe_ends_is_probed_after_it() {
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path();
+    let data = random_bytes(4 * MIB);
+    let sidecar = serde_json::json!({"size": data.len(), "version": 2});
+    write_part(d, "movie.mkv", &data[..2 * MIB], sidecar);
+    let mut s = Script::new(d);
+    let tid = s.tid();
+    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
+    let cancel = TransferFrame::Cancel {
+        transfer_id: tid.clone(),
+        reason: "changed my mind".into(),
+    };
+    assert_eq!(s.session.on_text(cancel).await, []);
+    // Offered again at once, while the stopped probe still holds the part's
+    // lease (its result is not handled yet): no `busy` decline, and no
+    // answer until the part is free and hashed again.
+    s.id = rand::random();
+    let again = s.tid();
+    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
+    assert!(s.session.is_receiving(&again));
+    // The stopped probe's result lets go of the lease; the new offer's probe
+    // then answers with the kept part's `have`.
+    let frames = s.later_frames(1).await;
+    assert!(
+        matches!(&frames[..], [TransferFrame::Have { transfer_id, offset, .. }]
+            if *transfer_id == again && *offset == 2 * MIB as u64),
+        "{frames:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_closed_while_a_part_is_hashed_fails_the_offer() {
     let dst = tempfile::tempdir().unwrap();
     let d = dst.path();
