@@ -84,24 +84,29 @@ async fn a_kept_part_is_hashed_while_another_transfer_goes_on() {
     assert_eq!(std::fs::read(d.join("big.bin")).unwrap(), big);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
-    let dst = tempfile::tempdir().unwrap();
-    let d = dst.path();
+/// A 4 MiB `movie.mkv` with its first 2 MiB kept in `d`, offered, and
+/// cancelled by the sender ("changed my mind") while the kept part is hashed:
+/// the session, the file's bytes and the cancelled offer's id.
+async fn offered_and_cancelled_while_hashed(d: &Path) -> (Script, Vec<u8>, String) {
     let data = random_bytes(4 * MIB);
     let sidecar = serde_json::json!({"size": data.len(), "version": 2});
     write_part(d, "movie.mkv", &data[..2 * MIB], sidecar);
     let mut s = Script::new(d);
     let tid = s.tid();
     assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
-    let cancelled = s
-        .session
-        .on_text(TransferFrame::Cancel {
-            transfer_id: tid.clone(),
-            reason: "changed my mind".into(),
-        })
-        .await;
-    assert_eq!(cancelled, []);
+    let cancel = TransferFrame::Cancel {
+        transfer_id: tid.clone(),
+        reason: "changed my mind".into(),
+    };
+    assert_eq!(s.session.on_text(cancel).await, []);
+    (s, data, tid)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path();
+    let (mut s, data, tid) = offered_and_cancelled_while_hashed(d).await;
     assert!(!s.session.is_receiving(&tid));
     // The UI hears of it as of any offer the sender cancelled.
     let event = s.events.try_recv().expect("an event");
@@ -132,18 +137,7 @@ async fn an_offer_cancelled_while_its_part_is_hashed_is_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_offered_again_while_its_cancelled_probe_ends_is_probed_after_it() {
     let dst = tempfile::tempdir().unwrap();
-    let d = dst.path();
-    let data = random_bytes(4 * MIB);
-    let sidecar = serde_json::json!({"size": data.len(), "version": 2});
-    write_part(d, "movie.mkv", &data[..2 * MIB], sidecar);
-    let mut s = Script::new(d);
-    let tid = s.tid();
-    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
-    let cancel = TransferFrame::Cancel {
-        transfer_id: tid.clone(),
-        reason: "changed my mind".into(),
-    };
-    assert_eq!(s.session.on_text(cancel).await, []);
+    let (mut s, data, _) = offered_and_cancelled_while_hashed(dst.path()).await;
     // Offered again at once, while the stopped probe still holds the part's
     // lease (its result is not handled yet): no `busy` decline, and no
     // answer until the part is free and hashed again.
