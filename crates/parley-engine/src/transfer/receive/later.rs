@@ -78,6 +78,8 @@ pub(super) struct Probing {
     pub(super) offer: Offer,
     pub(super) probe: Probe,
     pub(super) lease: PartLease,
+    /// The receive folder it was found in.
+    pub(super) dir: PathBuf,
 }
 
 impl ReceiveSession {

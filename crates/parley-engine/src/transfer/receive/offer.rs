@@ -216,7 +216,7 @@ impl ReceiveSession {
                 }),
                 _,
             ) if offer.size == 0 => self.already_here(offer, path).await,
-            (Some(probe), Some(lease)) => self.have(offer, probe, lease),
+            (Some(probe), Some(lease)) => self.have(offer, probe, lease, dir),
             (_, lease) => {
                 drop(lease); // `start` takes it again
                 self.consider(offer, dir, None).await
@@ -226,7 +226,13 @@ impl ReceiveSession {
 
     /// Answers `offer` with `have` (what `probe` found of it) and holds it
     /// until the sender's `resume`.
-    fn have(&mut self, offer: Offer, probe: Probe, lease: PartLease) -> Vec<TransferFrame> {
+    fn have(
+        &mut self,
+        offer: Offer,
+        probe: Probe,
+        lease: PartLease,
+        dir: PathBuf,
+    ) -> Vec<TransferFrame> {
         let offset = probe.hasher.position();
         let digest = probe.hasher.digest().expect("whole blocks hashed");
         tracing::debug!(transfer_id = %offer.transfer_id, offset, "offered file partly or wholly here: `have`");
@@ -239,6 +245,7 @@ impl ReceiveSession {
             offer,
             probe,
             lease,
+            dir,
         });
         vec![frame]
     }
@@ -265,11 +272,21 @@ impl ReceiveSession {
             offer,
             probe: held,
             lease,
+            dir: held_in,
         } = self.probing.remove(at);
         let Some(dir) = self.receive_dir.clone() else {
             drop(lease);
             return vec![self.start(offer, None).await];
         };
+        if dir != held_in {
+            // The receive folder changed since the `have`: what we hold is in
+            // the old one. The file starts over in the new folder, under its
+            // own part's lease, and never from a part there that nobody
+            // checked (a sender takes `accept` at 0 after any `resume`).
+            tracing::info!(transfer_id = %offer.transfer_id, "receive folder changed since `have`: starting over");
+            drop(lease);
+            return self.consider(offer, dir, None).await;
+        }
         let position = held.hasher.position();
         if offset == 0 {
             if matches!(held.held, Held::File(_)) {

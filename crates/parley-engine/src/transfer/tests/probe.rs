@@ -156,6 +156,44 @@ async fn a_file_offered_again_while_its_cancelled_probe_ends_is_probed_after_it(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_folder_changed_after_have_starts_the_file_over_there() {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data = random_bytes(4 * MIB);
+    let sidecar = serde_json::json!({"size": data.len(), "version": 2});
+    write_part(old.path(), "movie.mkv", &data[..2 * MIB], sidecar.clone());
+    // The new folder holds a part of the same name and size that is not
+    // this file: it must not be taken as the prefix `have` vouched for.
+    write_part(new.path(), "movie.mkv", &random_bytes(3 * MIB), sidecar);
+    let mut s = Script::new(old.path());
+    let tid = s.tid();
+    assert_eq!(s.offer("movie.mkv", data.len() as u64).await, []);
+    let frames = s.later_frames(1).await;
+    assert!(
+        matches!(&frames[..], [TransferFrame::Have { offset, .. }] if *offset == 2 * MIB as u64),
+        "{frames:?}"
+    );
+    s.session.set_receive_dir(Some(new.path().to_path_buf()));
+    let resume = TransferFrame::Resume {
+        transfer_id: tid,
+        offset: 2 * MIB as u64,
+    };
+    let answer = s.session.on_text(resume).await;
+    assert!(
+        matches!(answer[..], [TransferFrame::Accept { offset: 0, .. }]),
+        "{answer:?}"
+    );
+    for (i, piece) in data.chunks(MIB).enumerate() {
+        assert!(s.chunk((i * MIB) as u64, piece).await.is_empty());
+    }
+    let verdict = s.done().await;
+    assert!(
+        matches!(verdict[..], [TransferFrame::Complete { .. }]),
+        "{verdict:?}"
+    );
+    assert_eq!(std::fs::read(new.path().join("movie.mkv")).unwrap(), data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_closed_while_a_part_is_hashed_fails_the_offer() {
     let dst = tempfile::tempdir().unwrap();
     let d = dst.path();
