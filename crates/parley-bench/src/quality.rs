@@ -11,10 +11,14 @@ use parley_engine::call::{default_camera_bitrate_bps, DEFAULT_VIDEO_BITRATE_BPS}
 use parley_engine::media::video::{psnr_y, read_y4m_all, H264Decoder, H264Encoder};
 use parley_engine::media::I420Frame;
 
+/// The footage's frame rate, frames/s (`scripts/bench-setup.sh` makes it so).
+const FOOTAGE_FPS: f64 = 30.0;
+
 /// One encode-and-decode pass over the footage.
 struct Pass {
-    /// Mean PSNR-Y of what a viewer sees against each source frame, dB: the
-    /// decoded frame, or for a frame the encoder skipped the last one decoded.
+    /// Mean PSNR-Y of what a viewer sees against each source frame from the
+    /// first one decoded on, dB: the decoded frame, or for a frame the
+    /// encoder skipped the last one decoded.
     mean_db: f64,
     /// The worst frame's PSNR-Y, dB.
     worst_db: f64,
@@ -31,7 +35,8 @@ fn pass(frames: &[I420Frame], fps: f64, bitrate_bps: u32) -> Result<Pass> {
     let first = frames.first().context("no frames in the footage")?;
     let mut enc = H264Encoder::new(first.width, first.height, fps, bitrate_bps)?;
     let mut dec = H264Decoder::new()?;
-    let (mut bytes, mut sent, mut sum, mut worst) = (0usize, 0usize, 0.0, f64::MAX);
+    let (mut bytes, mut sent, mut counted) = (0usize, 0usize, 0usize);
+    let (mut sum, mut worst) = (0.0, f64::MAX);
     let mut encode_secs = 0.0;
     let mut shown: Option<I420Frame> = None;
     for f in frames {
@@ -47,12 +52,13 @@ fn pass(frames: &[I420Frame], fps: f64, bitrate_bps: u32) -> Result<Pass> {
         }
         let Some(seen) = &shown else { continue };
         let p = psnr_y(f, seen);
+        counted += 1;
         sum += p;
         worst = worst.min(p);
     }
     ensure!(shown.is_some(), "nothing decoded at {bitrate_bps} bit/s");
     Ok(Pass {
-        mean_db: sum / frames.len() as f64,
+        mean_db: sum / counted as f64,
         worst_db: worst,
         sent,
         kbps: bytes as f64 * 8.0 / (frames.len() as f64 / fps) / 1e3,
@@ -69,7 +75,7 @@ pub fn run() -> Result<()> {
     let path = crate::versus_chromium::footage()?;
     let frames = read_y4m_all(&path)?;
     let first = frames.first().context("no frames in the footage")?;
-    let (w, h, fps) = (first.width, first.height, 30.0);
+    let (w, h, fps) = (first.width, first.height, FOOTAGE_FPS);
     let ceiling = default_camera_bitrate_bps(w, h, fps);
     let old = pass(&frames, fps, DEFAULT_VIDEO_BITRATE_BPS)?;
     let new = pass(&frames, fps, ceiling)?;

@@ -185,9 +185,6 @@ impl LocalMedia {
     }
 
     fn start_camera(&mut self, source: Box<dyn VideoSource>, bitrate_bps: Option<u32>) {
-        let bitrate_bps = bitrate_bps.unwrap_or_else(|| {
-            super::default_camera_bitrate_bps(source.width(), source.height(), source.fps())
-        });
         // Never two encoders on one track set (a camera switched while no link
         // was attached, then a link attaching).
         if let Some(old) = self.camera.take() {
@@ -291,7 +288,7 @@ impl LocalMedia {
             VideoRole::Screen,
             self.screen_tracks.clone(),
             source,
-            bitrate_bps,
+            Some(bitrate_bps),
             stop_rx,
             Arc::clone(&self.counters),
             Arc::clone(&self.mute),

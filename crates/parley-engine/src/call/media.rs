@@ -168,13 +168,15 @@ pub(super) struct Mute {
 /// source does.
 ///
 /// The encoder follows the lowest congestion-control estimate among the tracks'
-/// connections (see `bitrate`), never above `bitrate_bps`; a camera on a slow
-/// link sends every other frame.
+/// connections (see `bitrate`), never above `bitrate_bps` (`None`: the
+/// camera's default for its size, [`bitrate::default_camera_bitrate_bps`],
+/// read off the source on the encoder's thread, since a source may block
+/// until it knows its size); a camera on a slow link sends every other frame.
 pub(super) fn spawn_video_sender(
     role: VideoRole,
     tracks: TrackSet,
     mut source: Box<dyn VideoSource>,
-    bitrate_bps: u32,
+    bitrate_bps: Option<u32>,
     stop: watch::Receiver<bool>,
     counters: Arc<Counters>,
     mute: Arc<Mute>,
@@ -192,6 +194,8 @@ pub(super) fn spawn_video_sender(
             VideoRole::Screen => ContentHint::Screen,
         };
         let (w, h) = (source.width(), source.height());
+        let bitrate_bps =
+            bitrate_bps.unwrap_or_else(|| bitrate::default_camera_bitrate_bps(w, h, fps));
         let mut encoder = match H264Encoder::with_content(w, h, fps, bitrate_bps, content) {
             Ok(e) => e,
             Err(e) => {

@@ -66,6 +66,11 @@ impl PartLease {
         }
     }
 
+    /// Whether `a` and `b` are one part file as leases see it (case folded).
+    pub(super) fn same_part(a: &Path, b: &Path) -> bool {
+        key(a) == key(b)
+    }
+
     /// The part file of `leaf` in `dir`, as [`super::disk::prepare_part`] names it.
     pub(super) fn part_path(dir: &Path, leaf: &str) -> PathBuf {
         dir.join(format!(".{leaf}{}", super::receive::PART_SUFFIX))

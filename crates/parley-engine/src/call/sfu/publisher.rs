@@ -152,7 +152,7 @@ impl SfuPublisher {
                 VideoRole::Camera,
                 set,
                 source,
-                video_bitrate_bps,
+                Some(video_bitrate_bps),
                 stop,
                 Arc::clone(&self.counters),
                 Arc::clone(&self.mute),

@@ -4,7 +4,7 @@
 //! accepted.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,7 +122,8 @@ impl ReceiveSession {
             // and offered the file again) lets go of it in a moment: this
             // offer's probe starts then, rather than the offer being declined
             // as busy.
-            if self.hashing.iter().any(|h| h.stopped() && h.part == part) {
+            let stopped = |h: &&Hashing| h.stopped() && PartLease::same_part(&h.part, &part);
+            if self.hashing.iter().any(|h| stopped(&h)) {
                 self.spawn_probe(offer, dir, ProbeLease::After(part), true);
                 return Vec::new();
             }
@@ -165,9 +166,16 @@ impl ReceiveSession {
                     }
                 }
             };
+            // A probe the sender stopped lets go of the lease at once rather
+            // than after its turn (a re-offer of the file may be waiting).
+            let stopped = || stop.load(Ordering::Relaxed);
+            let mut lease = lease.filter(|_| !stopped());
             // Waits its turn (MAX_CONCURRENT_PROBES at once); the
             // semaphore is never closed.
             let slot = slots.acquire_owned().await;
+            if stopped() {
+                lease = None;
+            }
             let found = match lease {
                 Some(_) => probe(&dir, &offer, file_first, Arc::clone(&stop)).await,
                 None => None,
@@ -278,26 +286,8 @@ impl ReceiveSession {
             drop(lease);
             return vec![self.start(offer, None).await];
         };
-        if dir != held_in {
-            // The receive folder changed since the `have`: what we hold is in
-            // the old one. The file starts over in the new folder, under its
-            // own part's lease, and never from a part there that nobody
-            // checked (a sender takes `accept` at 0 after any `resume`).
-            tracing::info!(transfer_id = %offer.transfer_id, "receive folder changed since `have`: starting over");
-            drop(lease);
-            return self.consider(offer, dir, None).await;
-        }
         let position = held.hasher.position();
-        if offset == 0 {
-            if matches!(held.held, Held::File(_)) {
-                // Not this file after all; a kept part of it may be here.
-                self.spawn_probe(offer, dir, ProbeLease::Held(lease), false);
-                return Vec::new();
-            }
-            drop(lease);
-            return self.consider(offer, dir, None).await;
-        }
-        if offset != position {
+        if offset != 0 && offset != position {
             let err = TransferError::BadOffset {
                 expected: position,
                 got: offset,
@@ -307,6 +297,25 @@ impl ReceiveSession {
                 .decline(offer.failing(), TransferOutcome::Failed, shown, reason)
                 .await;
             return vec![frame];
+        }
+        if dir != held_in {
+            // The receive folder changed since the `have`: what we hold is in
+            // the old one. The file is taken as an offer of which nothing is
+            // here, in the new folder and under its own part's lease, and
+            // never from a part there that nobody checked (a sender takes
+            // `accept` at 0 after any `resume`).
+            tracing::info!(transfer_id = %offer.transfer_id, "receive folder changed since `have`: starting over");
+            drop(lease);
+            return self.consider(offer, dir, None).await;
+        }
+        if offset == 0 {
+            if matches!(held.held, Held::File(_)) {
+                // Not this file after all; a kept part of it may be here.
+                self.spawn_probe(offer, dir, ProbeLease::Held(lease), false);
+                return Vec::new();
+            }
+            drop(lease);
+            return self.consider(offer, dir, None).await;
         }
         match held.held {
             Held::File(path) => self.already_here(offer, path).await,
