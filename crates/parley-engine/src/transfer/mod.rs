@@ -437,7 +437,9 @@ type SendFuture<'a> = Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a
 /// sending files to each other over full channels cannot deadlock. Returns when
 /// `incoming` ends; partial files are then kept for a later resume.
 ///
-/// Errors: [`crate::Error::ChannelClosed`] if an answer cannot be sent.
+/// Errors: [`crate::Error::ChannelClosed`] if an answer cannot be sent; the
+/// session is closed first, as when `incoming` ends (incoming files reported
+/// failed, their parts kept, probes stopped).
 pub async fn serve_file_channel(
     incoming: &mut mpsc::Receiver<DcMessage>,
     sink: &dyn MessageSink,
@@ -463,7 +465,12 @@ pub async fn serve_file_channel(
                 }
             } => {
                 in_flight = None;
-                result?;
+                if let Err(e) = result {
+                    // The channel failed under us: what was coming in is
+                    // reported failed and its probes stopped, as on a close.
+                    session.close().await;
+                    return Err(e);
+                }
             }
             later = session.later() => queue.extend(session.on_later(later).await),
             command = commands.recv(), if commands_open => match command {

@@ -986,6 +986,7 @@ fn futures_are_send() {
 mod ask;
 mod batch;
 mod probe;
+mod serve;
 
 #[tokio::test]
 async fn file_protocol_1_is_refused_clearly_both_ways() {
