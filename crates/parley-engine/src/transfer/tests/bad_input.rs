@@ -4,6 +4,28 @@
 
 use super::*;
 
+impl Script {
+    /// Offers `data` as a new file `name` and sends it in two chunks cut at
+    /// `cut`, the first carrying `hash` as a block hash; returns the answers
+    /// to the chunks, or to `done` if the chunks got none.
+    async fn two_chunks(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        cut: usize,
+        hash: [u8; 32],
+    ) -> Vec<TransferFrame> {
+        self.id = rand::random();
+        self.offer(name, data.len() as u64).await;
+        let mut answers = self.chunk_hashed(0, &data[..cut], Some(hash)).await;
+        answers.extend(self.chunk_hashed(cut as u64, &data[cut..], None).await);
+        if answers.is_empty() {
+            answers = self.done().await;
+        }
+        answers
+    }
+}
+
 #[tokio::test]
 async fn hostile_names_stay_in_the_receive_folder() {
     let root = tempfile::tempdir().unwrap();
@@ -72,14 +94,8 @@ async fn lying_peers_get_failed_and_leave_no_file() {
 
     // A block that does not match the hash sent with it: the transfer stops
     // by the next chunk (or at `done`), and nothing is kept.
-    s.id = rand::random();
     let big = random_bytes(MIB + 5_000);
-    s.offer("block.bin", big.len() as u64).await;
-    let mut answers = s.chunk_hashed(0, &big[..MIB], Some([7; 32])).await;
-    answers.extend(s.chunk_hashed(MIB as u64, &big[MIB..], None).await);
-    if answers.is_empty() {
-        answers = s.done().await;
-    }
+    let answers = s.two_chunks("block.bin", &big, MIB, [7; 32]).await;
     assert!(
         is_failed(&answers, "does not match its BLAKE3 hash"),
         "{answers:?}"
@@ -99,13 +115,7 @@ async fn lying_peers_get_failed_and_leave_no_file() {
         .unwrap()
         .expect("a block ends");
     for cut in [MIB + 100, 1000] {
-        s.id = rand::random();
-        s.offer("framing.bin", big.len() as u64).await;
-        let mut answers = s.chunk_hashed(0, &big[..cut], Some(cv)).await;
-        answers.extend(s.chunk_hashed(cut as u64, &big[cut..], None).await);
-        if answers.is_empty() {
-            answers = s.done().await;
-        }
+        let answers = s.two_chunks("framing.bin", &big, cut, cv).await;
         assert!(
             is_failed(&answers, "does not match its BLAKE3 hash"),
             "{cut}: {answers:?}"
