@@ -2,7 +2,7 @@
 //! sends run several at once, a queued file can be cancelled before its offer,
 //! and every file arrives.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,73 @@ async fn next<T>(
     .expect("event in time")
 }
 
+/// Alice's [`FileSends`] sending files to Bob over two in-memory channels,
+/// each side running `serve_file_channel` as a call does; Bob receives into
+/// a folder and asks his user about each offer.
+struct Pair {
+    /// Alice's sends (running).
+    sends: FileSends,
+    bob_events: mpsc::Receiver<TransferEvent>,
+    /// Bob's user: answers to offers.
+    bob_commands: mpsc::Sender<TransferCommand>,
+    alice_events: mpsc::Receiver<TransferEvent>,
+    /// What Alice's sends report to the call.
+    reports: mpsc::Receiver<Report>,
+}
+
+impl Pair {
+    /// Starts Alice sending `files` to Bob, who receives into `dst`.
+    fn start(files: Vec<FileToSend>, dst: &Path) -> Pair {
+        let (ab_sink, mut ab_rx) = memory_pair(64);
+        let (ba_sink, mut ba_rx) = memory_pair(64);
+        let (bob_tx, bob_events) = mpsc::channel(1024);
+        let (bob_commands, mut bob_cmd_rx) = mpsc::channel(64);
+        let mut bob = ReceiveSession::new(Some(dst.to_path_buf()), bob_tx);
+        bob.set_ask(true);
+        let (unused_tx, _unused_rx) = inbound_channel();
+        tokio::spawn(async move {
+            let _ = serve_file_channel(&mut ab_rx, &ba_sink, &mut bob, &unused_tx, &mut bob_cmd_rx)
+                .await;
+        });
+        let (alice_tx, alice_events) = mpsc::channel(1024);
+        let (to_sender, answers) = inbound_channel();
+        let (_alice_cmd, mut alice_cmd_rx) = mpsc::channel(1);
+        let mut alice_session = ReceiveSession::new(None, alice_tx.clone());
+        let sink: Arc<dyn MessageSink> = Arc::new(ab_sink);
+        let alice_sink = Arc::clone(&sink);
+        tokio::spawn(async move {
+            let _keep = _alice_cmd;
+            let _ = serve_file_channel(
+                &mut ba_rx,
+                &*alice_sink,
+                &mut alice_session,
+                &to_sender,
+                &mut alice_cmd_rx,
+            )
+            .await;
+        });
+        let sends = FileSends::default();
+        let router = sends.clone();
+        tokio::spawn(async move { router.route(answers).await });
+        let (report_tx, reports) = mpsc::channel::<Report>(64);
+        let (more_tx, more) = mpsc::unbounded_channel();
+        let runner = sends.clone();
+        tokio::spawn(async move {
+            let _keep = more_tx;
+            runner
+                .run(files, more, sink, alice_tx, Reporter::new(report_tx))
+                .await
+        });
+        Pair {
+            sends,
+            bob_events,
+            bob_commands,
+            alice_events,
+            reports,
+        }
+    }
+}
+
 #[tokio::test]
 async fn files_are_offered_several_at_once_and_a_queued_one_can_be_cancelled() {
     let src = tempfile::tempdir().unwrap();
@@ -55,44 +122,13 @@ async fn files_are_offered_several_at_once_and_a_queued_one_can_be_cancelled() {
     let last = files.last().unwrap().transfer_id.clone().unwrap();
 
     // Bob asks his user: offers wait, so the ones in flight can be counted.
-    let (ab_sink, mut ab_rx) = memory_pair(64);
-    let (ba_sink, mut ba_rx) = memory_pair(64);
-    let (bob_tx, mut bob_events) = mpsc::channel(1024);
-    let (bob_cmd_tx, mut bob_cmd_rx) = mpsc::channel(64);
-    let mut bob = ReceiveSession::new(Some(dst.path().to_path_buf()), bob_tx);
-    bob.set_ask(true);
-    let (unused_tx, _unused_rx) = inbound_channel();
-    tokio::spawn(async move {
-        let _ =
-            serve_file_channel(&mut ab_rx, &ba_sink, &mut bob, &unused_tx, &mut bob_cmd_rx).await;
-    });
-    let (alice_tx, mut alice_events) = mpsc::channel(1024);
-    let (to_sender, answers) = inbound_channel();
-    let (_alice_cmd, mut alice_cmd_rx) = mpsc::channel(1);
-    let mut alice_session = ReceiveSession::new(None, alice_tx.clone());
-    let sink: Arc<dyn MessageSink> = Arc::new(ab_sink);
-    let alice_sink = Arc::clone(&sink);
-    tokio::spawn(async move {
-        let _ = serve_file_channel(
-            &mut ba_rx,
-            &*alice_sink,
-            &mut alice_session,
-            &to_sender,
-            &mut alice_cmd_rx,
-        )
-        .await;
-    });
-    let sends = FileSends::default();
-    let router = sends.clone();
-    tokio::spawn(async move { router.route(answers).await });
-    let (report_tx, mut reports) = mpsc::channel::<Report>(64);
-    let (_more_tx, more) = mpsc::unbounded_channel();
-    let runner = sends.clone();
-    tokio::spawn(async move {
-        runner
-            .run(files, more, sink, alice_tx, Reporter::new(report_tx))
-            .await
-    });
+    let Pair {
+        sends,
+        mut bob_events,
+        bob_commands: bob_cmd_tx,
+        mut alice_events,
+        mut reports,
+    } = Pair::start(files, dst.path());
 
     // Exactly MAX_CONCURRENT_SENDS offers reach Bob before anyone answers.
     let mut offered = Vec::new();
@@ -211,43 +247,13 @@ async fn a_no_to_a_folder_stops_the_rest_of_it() {
         })
         .collect();
     // Bob asks his user, who says no to the folder.
-    let (ab_sink, mut ab_rx) = memory_pair(64);
-    let (ba_sink, mut ba_rx) = memory_pair(64);
-    let (bob_tx, mut bob_events) = mpsc::channel(1024);
-    let (bob_cmd_tx, mut bob_cmd_rx) = mpsc::channel(64);
-    let mut bob = ReceiveSession::new(Some(dst.path().to_path_buf()), bob_tx);
-    bob.set_ask(true);
-    let (unused_tx, _unused_rx) = inbound_channel();
-    tokio::spawn(async move {
-        let _ =
-            serve_file_channel(&mut ab_rx, &ba_sink, &mut bob, &unused_tx, &mut bob_cmd_rx).await;
-    });
-    let (alice_tx, mut alice_events) = mpsc::channel(1024);
-    let (to_sender, answers) = inbound_channel();
-    let (_alice_cmd, mut alice_cmd_rx) = mpsc::channel(1);
-    let mut alice_session = ReceiveSession::new(None, alice_tx.clone());
-    let sink: Arc<dyn MessageSink> = Arc::new(ab_sink);
-    let alice_sink = Arc::clone(&sink);
-    tokio::spawn(async move {
-        let _ = serve_file_channel(
-            &mut ba_rx,
-            &*alice_sink,
-            &mut alice_session,
-            &to_sender,
-            &mut alice_cmd_rx,
-        )
-        .await;
-    });
-    let sends = FileSends::default();
-    let router = sends.clone();
-    tokio::spawn(async move { router.route(answers).await });
-    let (report_tx, _reports) = mpsc::channel::<Report>(64);
-    let (_more_tx, more) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        sends
-            .run(files, more, sink, alice_tx, Reporter::new(report_tx))
-            .await
-    });
+    let Pair {
+        mut bob_events,
+        bob_commands: bob_cmd_tx,
+        mut alice_events,
+        reports: _reports,
+        ..
+    } = Pair::start(files, dst.path());
     next(&mut bob_events, |ev| {
         matches!(ev, TransferEvent::Incoming(_)).then_some(())
     })
