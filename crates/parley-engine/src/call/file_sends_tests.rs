@@ -59,6 +59,7 @@ impl Pair {
         bob.set_ask(true);
         let (unused_tx, _unused_rx) = inbound_channel();
         tokio::spawn(async move {
+            let _keep = _unused_rx;
             let _ = serve_file_channel(&mut ab_rx, &ba_sink, &mut bob, &unused_tx, &mut bob_cmd_rx)
                 .await;
         });

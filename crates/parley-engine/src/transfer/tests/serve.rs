@@ -61,4 +61,7 @@ async fn a_channel_that_fails_under_an_incoming_file_reports_it_failed() {
         failed.contains(&(transfer_id_to_hex(&first), TransferOutcome::Failed)),
         "{failed:?}"
     );
+    // Its part is kept for a resume.
+    let part = crate::transfer::lease::PartLease::part_path(dir.path(), "big.bin");
+    assert!(part.exists(), "{:?}", listing(dir.path()));
 }
