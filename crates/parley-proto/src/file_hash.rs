@@ -118,13 +118,44 @@ impl FileHasher {
             self.first_root = Some(*self.block.finalize().as_bytes());
         }
         self.blocks.push(cv);
+        self.next_block();
+        cv
+    }
+
+    /// Starts the block at `pos` (a multiple of the block size), if any.
+    fn next_block(&mut self) {
         if self.pos < self.size {
-            // The next block starts here, a multiple of the block size.
             let mut next = blake3::Hasher::new();
             next.set_input_offset(self.pos);
             self.block = next;
         }
-        cv
+    }
+
+    /// Appends the next block, hashed elsewhere ([`HashedBlock::hash`]), as if
+    /// its bytes had been fed: a block's hash depends only on its bytes and
+    /// offset, so blocks can be hashed on any thread and assembled here in
+    /// order. Returns the block's chaining value.
+    ///
+    /// Errors: [`ProtoError::Malformed`] if it is not the next block (its
+    /// offset is not the position, the position is mid-block, or it is of
+    /// another file size); nothing is appended then.
+    pub fn push_block(&mut self, block: &HashedBlock) -> Result<BlockHash, ProtoError> {
+        if block.offset != self.pos
+            || block.size != self.size
+            || !self.pos.is_multiple_of(BLOCK_BYTES)
+        {
+            return Err(ProtoError::malformed(format!(
+                "a block at offset {} of a {}-byte file is not the next one (at {} of {})",
+                block.offset, block.size, self.pos, self.size
+            )));
+        }
+        if self.blocks.is_empty() {
+            self.first_root = block.first_root;
+        }
+        self.blocks.push(block.cv);
+        self.pos = block.end();
+        self.next_block();
+        Ok(block.cv)
     }
 
     /// BLAKE3 of the bytes fed so far, when they end where a block ends (or
@@ -143,6 +174,61 @@ impl FileHasher {
                 Some(*merge_subtrees_root(&left, &right, Mode::Hash).as_bytes())
             }
         }
+    }
+}
+
+/// One whole block of a file, hashed on its own (on any thread, in any order;
+/// [`FileHasher::push_block`] assembles them): its place, its chaining value,
+/// and for the first block also its root hash (the file's hash when the file
+/// is that one block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashedBlock {
+    /// The file's size, bytes.
+    size: u64,
+    /// Where the block starts, bytes (a multiple of [`BLOCK_BYTES`]).
+    offset: u64,
+    cv: BlockHash,
+    first_root: Option<BlockHash>,
+}
+
+impl HashedBlock {
+    /// Hashes `bytes`, the whole block at `offset` of a `size`-byte file (
+    /// [`BLOCK_BYTES`] long, or what is left for the last block).
+    ///
+    /// Errors: [`ProtoError::Malformed`] if `offset` is not a block's start
+    /// inside the file, or `bytes` is not that block's length.
+    pub fn hash(size: u64, offset: u64, bytes: &[u8]) -> Result<HashedBlock, ProtoError> {
+        let len = BLOCK_BYTES.min(size.saturating_sub(offset));
+        if !offset.is_multiple_of(BLOCK_BYTES) || offset >= size || bytes.len() as u64 != len {
+            return Err(ProtoError::malformed(format!(
+                "{} bytes at offset {offset} are not a whole block of a {size}-byte file",
+                bytes.len()
+            )));
+        }
+        let mut hasher = blake3::Hasher::new();
+        hasher.set_input_offset(offset);
+        hasher.update(bytes);
+        Ok(HashedBlock {
+            size,
+            offset,
+            cv: hasher.finalize_non_root(),
+            first_root: (offset == 0).then(|| *hasher.finalize().as_bytes()),
+        })
+    }
+
+    /// The block's chaining value (what a chunk frame carries for it).
+    pub fn cv(&self) -> BlockHash {
+        self.cv
+    }
+
+    /// Where the block starts, bytes from the file's start.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Where the block ends, bytes from the file's start.
+    pub fn end(&self) -> u64 {
+        (self.offset + BLOCK_BYTES).min(self.size)
     }
 }
 
@@ -275,6 +361,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn blocks_hashed_apart_in_any_order_assemble_into_the_file_hash() {
+        for len in [1, B - 1, B, B + 1, 3 * B + 7, 4 * B] {
+            let file = data(len);
+            let size = len as u64;
+            // Hashed last block first, as threads could finish them.
+            let mut hashed: Vec<HashedBlock> = (0..len.div_ceil(B))
+                .rev()
+                .map(|i| {
+                    let end = ((i + 1) * B).min(len);
+                    HashedBlock::hash(size, (i * B) as u64, &file[i * B..end]).unwrap()
+                })
+                .collect();
+            hashed.reverse();
+            let mut fed = FileHasher::new(size);
+            let cvs = feed(&mut fed, &file, 65_479);
+            let mut pushed = FileHasher::new(size);
+            for (block, cv) in hashed.iter().zip(&cvs) {
+                assert_eq!(pushed.push_block(block).unwrap(), *cv, "len {len}");
+            }
+            assert_eq!(pushed.position(), size);
+            assert_eq!(pushed.digest(), fed.digest(), "len {len}");
+            // Pushed on top of fed bytes, too (a resumed prefix).
+            if hashed.len() > 1 {
+                let mut mixed = FileHasher::new(size);
+                mixed.update(&file[..B]).unwrap();
+                for block in &hashed[1..] {
+                    mixed.push_block(block).unwrap();
+                }
+                assert_eq!(mixed.digest(), fed.digest(), "len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_out_of_place_is_refused_and_changes_nothing() {
+        let file = data(3 * B);
+        let size = file.len() as u64;
+        let second = HashedBlock::hash(size, B as u64, &file[B..2 * B]).unwrap();
+        let mut h = FileHasher::new(size);
+        assert!(h.push_block(&second).is_err(), "not the next block");
+        h.update(&file[..B / 2]).unwrap();
+        assert!(h.push_block(&second).is_err(), "mid-block");
+        assert_eq!(h.position(), (B / 2) as u64);
+        let other = HashedBlock::hash(size + 1, 0, &file[..B]).unwrap();
+        assert!(
+            FileHasher::new(size).push_block(&other).is_err(),
+            "another size"
+        );
+        // Not a whole block, or not at a block's start.
+        assert!(HashedBlock::hash(size, 0, &file[..B - 1]).is_err());
+        assert!(HashedBlock::hash(size, 1, &file[1..=B]).is_err());
+        assert!(HashedBlock::hash(size, size, &[]).is_err());
     }
 
     #[test]
