@@ -12,11 +12,13 @@
 //! The direct handle is opened at the first whole block (a file shorter than
 //! a block never opens it), and only kept when it is the same file (device
 //! and inode) as the handle the part was opened with. `fsync` works on the
-//! file, not the handle, so [`BlockOut::finish`]'s sync covers the direct
-//! writes too.
+//! file, not the handle, so the writer's final sync (through its own handle)
+//! covers the direct writes too. Every write names its offset, so several
+//! handles on one file (a writer that took over from another) never move
+//! each other's position.
 
 use std::fs::File;
-use std::io::{self, Seek as _, SeekFrom, Write as _};
+use std::io;
 use std::path::Path;
 
 use parley_proto::file_hash::BLOCK_BYTES;
@@ -142,21 +144,37 @@ impl BlockOut {
                 Err(e) => return Err(e),
             }
         }
-        self.file.seek(SeekFrom::Start(self.pos))?;
-        self.file.write_all(bytes)?;
+        write_all_at(&self.file, bytes, self.pos)?;
         self.pos += self.filled as u64;
         self.filled = 0;
         Ok(())
     }
+}
 
-    /// Syncs the file to disk and returns it. Bytes staged and not written
-    /// (a block that never ended, so was never checked) are dropped.
-    ///
-    /// Errors: the sync's.
-    pub(super) fn finish(self) -> io::Result<File> {
-        self.file.sync_all()?;
-        Ok(self.file)
+/// Writes all of `bytes` at `pos` of `file`, leaving alone any position the
+/// handle shares with others (a writer that took over from another one
+/// writes through a clone of its handle).
+#[cfg(unix)]
+fn write_all_at(file: &File, bytes: &[u8], pos: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    file.write_all_at(bytes, pos)
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut bytes: &[u8], mut pos: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt as _;
+    while !bytes.is_empty() {
+        match file.seek_write(bytes, pos) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                bytes = &bytes[n..];
+                pos += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(())
 }
 
 /// `path` opened for direct writes, or `None` where that is not available or
@@ -214,7 +232,7 @@ mod tests {
         if open_direct(&path, &check).is_some() {
             assert!(matches!(out.direct, Direct::Open(_)));
         }
-        out.finish().unwrap();
+        drop(out);
         assert_eq!(std::fs::read(&path).unwrap(), data);
     }
 
@@ -233,7 +251,7 @@ mod tests {
         append(&mut out, &data);
         out.write_staged().unwrap();
         assert!(!matches!(out.direct, Direct::Open(_)));
-        out.finish().unwrap();
+        drop(out);
         assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
         assert_eq!(std::fs::read(dir.path().join("moved")).unwrap(), data);
     }
@@ -247,7 +265,7 @@ mod tests {
         append(&mut out, b"short");
         out.write_staged().unwrap();
         assert!(matches!(out.direct, Direct::Untried));
-        out.finish().unwrap();
+        drop(out);
         assert_eq!(std::fs::read(&path).unwrap(), b"short");
     }
 
@@ -263,7 +281,7 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert_eq!(out.staged().len(), block - 5);
         // Staged, never checked, so never written.
-        out.finish().unwrap();
+        drop(out);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     }
 }

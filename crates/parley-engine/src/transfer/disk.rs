@@ -1,6 +1,7 @@
 //! The receiver's disk side: the hidden temp file (`.<name>.parley-part`) with its
-//! resume sidecar, a blocking writer thread that checks each block's BLAKE3 and
-//! writes, and the final move into place that never overwrites an existing file.
+//! resume sidecar, what a folder already holds of an offered file, and the
+//! final move into place that never overwrites an existing file (the writer
+//! in between is [`super::writer`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek as _, SeekFrom};
@@ -8,16 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use parley_proto::data::{CHUNK_PAYLOAD_BYTES, FILE_PROTOCOL_VERSION};
-use parley_proto::file_hash::{to_hex, BlockHash, FileHasher, BLOCK_BYTES};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use parley_proto::data::FILE_PROTOCOL_VERSION;
+use parley_proto::file_hash::{FileHasher, BLOCK_BYTES};
 
-use super::block_out::BlockOut;
 use super::name::{confined, unique_name_candidate};
 use super::receive::{PART_SUFFIX, SIDECAR_SUFFIX};
-use super::{TransferError, DISK_BUFFER_BYTES};
+use super::TransferError;
 
 /// Most `name (n).ext` candidates tried before giving up.
 const MAX_NAME_ATTEMPTS: u32 = 10_000;
@@ -42,139 +39,6 @@ impl Sidecar {
             size,
             version: FILE_PROTOCOL_VERSION,
         }
-    }
-}
-
-/// Marks the `InvalidData` error of a block whose bytes do not hash to the
-/// sender's block hash (wrong data: the part is discarded).
-#[derive(Debug, thiserror::Error)]
-#[error("the block ending in the chunk at offset {offset} does not match its BLAKE3 hash")]
-pub(super) struct BlockMismatch {
-    pub(super) offset: u64,
-}
-
-/// One chunk for the writer: its payload, and the sender's hash of the block
-/// that ends in it.
-pub(super) type WriteItem = (Bytes, Option<BlockHash>);
-
-/// Most chunks handed to the writer thread at once: a whole block's, so the
-/// thread wakes once per block, not once per chunk.
-const CHUNKS_PER_BATCH: usize = (BLOCK_BYTES as usize).div_ceil(CHUNK_PAYLOAD_BYTES);
-
-/// The received file's writer: a blocking thread that checks every block's
-/// hash ([`parley_proto::file_hash`]) and appends to the temp file a whole
-/// block at a time ([`BlockOut`]: direct I/O where it works); fed a block's
-/// chunks at a time through a bounded channel (backpressure on the disk).
-#[derive(Debug)]
-pub(super) struct Writer {
-    tx: Option<mpsc::Sender<Vec<WriteItem>>>,
-    /// Chunks of the block being received, not yet handed to the thread.
-    batch: Vec<WriteItem>,
-    /// `None` once awaited (a `JoinHandle` must not be polled after completion).
-    handle: Option<JoinHandle<io::Result<(String, u64)>>>,
-}
-
-impl Writer {
-    /// A writer appending to `file` at `hasher`'s position (the bytes before it
-    /// hashed already: a resumed part). [`finish`](Self::finish) returns the
-    /// file's BLAKE3 (hex) and length.
-    pub(super) fn spawn(file: File, path: &Path, hasher: FileHasher) -> Writer {
-        let capacity = (DISK_BUFFER_BYTES / BLOCK_BYTES as usize).max(1);
-        let (tx, mut rx) = mpsc::channel::<Vec<WriteItem>>(capacity);
-        let path = path.to_path_buf();
-        let handle = tokio::task::spawn_blocking(move || {
-            let _batch = super::background::BatchScheduling::enter();
-            let mut hasher = hasher;
-            let mut out = BlockOut::new(file, &path, hasher.position());
-            while let Some(batch) = rx.blocking_recv() {
-                for (buf, sent) in batch {
-                    // The block is hashed whole once its last chunk is in, from
-                    // the aligned staging buffer (BLAKE3 is a quarter faster on
-                    // a whole block than on 64 KiB pieces at odd offsets), and
-                    // written only if it matches.
-                    if buf.is_empty() && sent.is_none() {
-                        continue;
-                    }
-                    // The staged bytes start where the hashed ones end.
-                    let offset = hasher.position() + out.staged().len() as u64;
-                    let end = offset + buf.len() as u64;
-                    let mismatch =
-                        || io::Error::new(io::ErrorKind::InvalidData, BlockMismatch { offset });
-                    // A chunk past its block's end, one that ends it without
-                    // the block's hash, or one with a hash before the end, is
-                    // as wrong as a wrong hash.
-                    let block_end = hasher.block_end();
-                    if end > block_end || (end == block_end) != sent.is_some() {
-                        return Err(mismatch());
-                    }
-                    out.stage(&buf).map_err(|_| mismatch())?;
-                    if end == block_end {
-                        let ended = hasher.update(out.staged()).map_err(|_| mismatch())?;
-                        if ended != sent {
-                            return Err(mismatch());
-                        }
-                        out.write_staged()?;
-                    }
-                }
-            }
-            out.finish()?;
-            let digest = hasher
-                .digest()
-                .ok_or_else(|| io::Error::other("the file ended mid-block"))?;
-            Ok((to_hex(&digest), hasher.position()))
-        });
-        Writer {
-            tx: Some(tx),
-            batch: Vec::with_capacity(CHUNKS_PER_BATCH),
-            handle: Some(handle),
-        }
-    }
-
-    /// Queues `buf` (with the hash of the block ending in it); the chunks of a
-    /// block go to the writer thread together once the block ends, waiting
-    /// while the writer is behind. Errors with the writer's own error if it
-    /// stopped (disk full, a block that does not match its hash, ...).
-    pub(super) async fn write(&mut self, buf: Bytes, block: Option<BlockHash>) -> io::Result<()> {
-        self.batch.push((buf, block));
-        if block.is_none() && self.batch.len() < CHUNKS_PER_BATCH {
-            return Ok(());
-        }
-        self.flush().await
-    }
-
-    /// Hands the chunks queued so far to the writer thread.
-    async fn flush(&mut self) -> io::Result<()> {
-        let Some(tx) = &self.tx else {
-            return Err(io::Error::other("writer already finished"));
-        };
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(CHUNKS_PER_BATCH));
-        if tx.send(batch).await.is_ok() {
-            return Ok(());
-        }
-        self.tx = None;
-        match self.join().await {
-            Err(e) => Err(e),
-            Ok(_) => Err(io::Error::other("writer stopped early")),
-        }
-    }
-
-    async fn join(&mut self) -> io::Result<(String, u64)> {
-        let Some(handle) = self.handle.take() else {
-            return Err(io::Error::other("writer already stopped"));
-        };
-        handle
-            .await
-            .map_err(|e| io::Error::other(format!("writer thread failed: {e}")))?
-    }
-
-    /// Flushes and syncs; returns the BLAKE3 (hex) and length of the whole file.
-    pub(super) async fn finish(mut self) -> io::Result<(String, u64)> {
-        self.flush().await?;
-        self.tx = None;
-        self.join().await
     }
 }
 

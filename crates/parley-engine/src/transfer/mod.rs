@@ -53,11 +53,13 @@ mod block_out;
 mod disk;
 mod lease;
 mod name;
+mod read_ahead;
 mod receive;
 mod send;
 mod space;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use name::{
     sanitize_file_name, sanitize_relative_name, unique_name_candidate, RelativeName,

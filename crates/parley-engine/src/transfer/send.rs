@@ -1,23 +1,19 @@
 //! The sending side: offer, check what the receiver holds (`have`), stream
 //! from the accepted offset while hashing, send the hash, wait for the verdict.
 
-use std::io::{Read as _, Seek as _, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use parley_proto::data::{
-    transfer_id_to_hex, write_chunk_header, TransferFrame, CHUNK_HEADER_BYTES, CHUNK_PAYLOAD_BYTES,
-    FILE_PROTOCOL_VERSION,
-};
-use parley_proto::file_hash::{self, from_hex, to_hex, BlockHash, FileHasher, BLOCK_BYTES};
+use parley_proto::data::{transfer_id_to_hex, TransferFrame, FILE_PROTOCOL_VERSION};
+use parley_proto::file_hash::{self, from_hex, to_hex, FileHasher, BLOCK_BYTES};
 use tokio::sync::{mpsc, watch};
 
+use super::read_ahead::ReadAhead;
 use super::{
     emit, text, Batch, ProgressThrottle, TransferDirection, TransferError, TransferEvent,
-    TransferProgress, DISK_BUFFER_BYTES,
+    TransferProgress,
 };
 use crate::channel::{DcMessage, MessageSink};
 
@@ -51,9 +47,10 @@ pub struct SendOutcome {
 ///   the watch sender does not cancel. Dropping this future also sends `cancel`
 ///   (from a spawned task) once the offer is out.
 ///
-/// The file is read once, after the offer is accepted, in chunk-sized reads
-/// on a blocking thread, handed over a block at a time (up to three blocks
-/// ahead of the network: one being read, [`DISK_BUFFER_BYTES`] queued, one
+/// The file is read once, after the offer is accepted, a block at a time on
+/// a disk thread (idle-class for large files, see `transfer/background.rs`),
+/// handed over a block at a time (up to three blocks ahead of the network:
+/// one being read, [`DISK_BUFFER_BYTES`](super::DISK_BUFFER_BYTES) queued, one
 /// being sent), and hashed
 /// as it is read (BLAKE3 block by block, [`parley_proto::file_hash`]); a
 /// receiver's `have` is answered by hashing the first bytes it names, which
@@ -268,14 +265,8 @@ impl SendJob<'_> {
             "offer accepted"
         );
 
-        // 3. Stream chunks, read ahead on a blocking thread a block at a time.
-        let capacity = (DISK_BUFFER_BYTES / BLOCK_BYTES as usize).max(1);
-        let (chunk_tx, mut batches) = mpsc::channel(capacity);
-        let reader = tokio::task::spawn_blocking({
-            let path = self.path.to_path_buf();
-            let id_bytes = self.id_bytes;
-            move || read_chunks(&path, id_bytes, hasher, &chunk_tx)
-        });
+        // 3. Stream chunks, read ahead on a disk thread a block at a time.
+        let mut read_ahead = ReadAhead::start(self.path, self.id_bytes, hasher);
         let mut sent = offset;
         let mut chunks = Vec::new().into_iter();
         let mut throttle = ProgressThrottle::new();
@@ -302,10 +293,10 @@ impl SendJob<'_> {
                 let batch = tokio::select! {
                     biased;
                     _ = cancelled(self.cancel) => return Err(user_cancelled()),
-                    b = batches.recv() => b,
+                    b = read_ahead.next() => b?,
                 };
                 let Some(batch) = batch else { break };
-                chunks = batch?.into_iter();
+                chunks = batch.into_iter();
                 continue;
             };
             let (chunk, payload_len) = chunk;
@@ -325,11 +316,8 @@ impl SendJob<'_> {
                 .await;
             }
         }
-        // The reader ended its channel: it either sent everything or an error.
-        let digest = reader
-            .await
-            .map_err(|e| TransferError::Protocol(format!("reader task failed: {e}")))?;
-        let digest = match digest {
+        // The read-ahead read every block.
+        let digest = match read_ahead.digest() {
             Some(digest) if sent == size => digest,
             _ => {
                 return Err(TransferError::io(
@@ -628,69 +616,4 @@ fn hash_prefix(
     let file = std::fs::File::open(path).map_err(|e| TransferError::io(path, e))?;
     file_hash::hash_prefix(file, size, len, || stop.load(Ordering::Relaxed))
         .map_err(|e| TransferError::io(path, e))
-}
-
-/// The encoded chunk frames of one block (or of its part after the offset),
-/// each with its payload length, bytes.
-type BatchResult = Result<Vec<(Bytes, usize)>, TransferError>;
-
-/// Reads `path` from `hasher`'s position to its size a block at a time,
-/// hashes each block whole (BLAKE3 is a quarter faster on a whole block than on
-/// chunk-sized pieces at odd offsets, more than the copy into the frames
-/// costs), and sends its encoded chunk frames (with their payload length, and
-/// the block hash in the chunk the block ends in) to `tx` (so the sender wakes
-/// this thread once per block); stops when `tx` closes. A read error (or the
-/// file ending early) is sent as the last item. Returns the file's BLAKE3 once
-/// it read every byte.
-fn read_chunks(
-    path: &Path,
-    id: [u8; 16],
-    mut hasher: FileHasher,
-    tx: &mpsc::Sender<BatchResult>,
-) -> Option<BlockHash> {
-    let path: PathBuf = path.to_path_buf();
-    let size = hasher.size();
-    let _batch = super::background::BatchScheduling::enter();
-    let result = (|| -> std::io::Result<bool> {
-        let mut file = std::fs::File::open(&path)?;
-        let mut pos = hasher.position();
-        file.seek(SeekFrom::Start(pos))?;
-        let mut block = vec![0u8; BLOCK_BYTES as usize];
-        while pos < size {
-            let len = usize::try_from(hasher.block_end() - pos).unwrap_or(usize::MAX);
-            let block = &mut block[..len];
-            file.read_exact(block)?;
-            let hash = hasher.update(block).map_err(std::io::Error::other)?;
-            let pieces = block.chunks(CHUNK_PAYLOAD_BYTES);
-            let last = pieces.len() - 1;
-            let mut batch = Vec::with_capacity(last + 1);
-            for (i, piece) in pieces.enumerate() {
-                let mut frame = Vec::with_capacity(CHUNK_HEADER_BYTES + piece.len());
-                frame.resize(CHUNK_HEADER_BYTES, 0);
-                frame.extend_from_slice(piece);
-                // A block's hash goes with its last chunk.
-                let ends = if i == last { hash.as_ref() } else { None };
-                write_chunk_header(&mut frame, &id, pos, ends);
-                batch.push((Bytes::from(frame), piece.len()));
-                pos += piece.len() as u64;
-            }
-            if tx.blocking_send(Ok(batch)).is_err() {
-                return Ok(false); // the sender stopped
-            }
-        }
-        Ok(true)
-    })();
-    match result {
-        Ok(true) => hasher.digest(),
-        Ok(false) => None,
-        Err(e) => {
-            let e = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                std::io::Error::new(e.kind(), "the file shrank while sending")
-            } else {
-                e
-            };
-            let _ = tx.blocking_send(Err(TransferError::io(path, e)));
-            None
-        }
-    }
 }

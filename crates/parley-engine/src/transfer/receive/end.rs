@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 
 use super::later::LaterKind;
 use super::{finish, ReceiveSession};
-use crate::transfer::disk::{remove_temp, BlockMismatch};
+use crate::transfer::disk::remove_temp;
+use crate::transfer::writer::BlockMismatch;
 use crate::transfer::{emit, TransferDirection, TransferError, TransferEvent, TransferOutcome};
 
 impl ReceiveSession {

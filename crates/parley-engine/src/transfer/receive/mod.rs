@@ -14,9 +14,9 @@ use parley_proto::data::{decode_chunk, transfer_id_from_hex, Batch, TransferFram
 use parley_proto::file_hash::FileHasher;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::disk::Writer;
 use super::lease::PartLease;
 use super::name::RelativeName;
+use super::writer::Writer;
 use super::{
     emit, ProgressThrottle, TransferCommand, TransferDirection, TransferError, TransferEvent,
     TransferOutcome, TransferProgress,

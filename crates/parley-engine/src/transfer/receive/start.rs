@@ -10,8 +10,9 @@ use parley_proto::file_hash::FileHasher;
 use super::checks::room_for;
 use super::end::Failing;
 use super::{Incoming, Offer, ReceiveSession, Resume};
-use crate::transfer::disk::{make_folders, prepare_part, Writer};
+use crate::transfer::disk::{make_folders, prepare_part};
 use crate::transfer::lease::PartLease;
+use crate::transfer::writer::Writer;
 use crate::transfer::{emit, ProgressThrottle, TransferError, TransferEvent, TransferOutcome};
 
 impl ReceiveSession {

@@ -733,3 +733,4 @@ mod bad_input;
 mod batch;
 mod probe;
 mod serve;
+mod starved;
