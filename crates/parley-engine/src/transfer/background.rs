@@ -158,15 +158,18 @@ where
     }
 }
 
-/// Counts the disk threads moved off `SCHED_IDLE` because they fell behind.
+/// The files whose disk work moved off `SCHED_IDLE` because it kept the
+/// transfer waiting: the sender's source file (the reader), the receiver's
+/// temp file (the writer).
 #[cfg(test)]
-pub(super) static MOVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+pub(super) static MOVED: std::sync::Mutex<Vec<std::path::PathBuf>> =
+    std::sync::Mutex::new(Vec::new());
 
 /// Notes that `what` (the reader, the writer) of the file at `path` moved to a
 /// fair-share thread.
 pub(super) fn note_moved(what: &str, path: &std::path::Path) {
     #[cfg(test)]
-    MOVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    MOVED.lock().expect("moved").push(path.to_path_buf());
     tracing::debug!(path = %path.display(), "the {what} kept the transfer waiting under SCHED_IDLE; a batch thread goes on");
 }
 

@@ -13,9 +13,9 @@
 //! a block never opens it), and only kept when it is the same file (device
 //! and inode) as the handle the part was opened with. `fsync` works on the
 //! file, not the handle, so the writer's final sync (through its own handle)
-//! covers the direct writes too. Every write names its offset, so several
-//! handles on one file (a writer that took over from another) never move
-//! each other's position.
+//! covers the direct writes too. Every write names its offset, so where the
+//! position that cloned handles share stands (a writer that took over from
+//! another writes through a clone) never matters.
 
 use std::fs::File;
 use std::io;
@@ -151,9 +151,9 @@ impl BlockOut {
     }
 }
 
-/// Writes all of `bytes` at `pos` of `file`, leaving alone any position the
-/// handle shares with others (a writer that took over from another one
-/// writes through a clone of its handle).
+/// Writes all of `bytes` at `pos` of `file`, whatever the position its handle
+/// shares with clones (a writer that took over from another one writes
+/// through a clone).
 #[cfg(unix)]
 fn write_all_at(file: &File, bytes: &[u8], pos: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt as _;

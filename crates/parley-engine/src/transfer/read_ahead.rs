@@ -7,9 +7,12 @@
 //! assembled here, block by block as they are handed over, so a new reader
 //! can start at the first block not handed over without waiting for the old
 //! one: a starved idle-class thread may take seconds to finish its block.
+//! Every reader reads the one handle opened at the start, at explicit
+//! offsets, so a file replaced under its name meanwhile is not mixed in.
 
-use std::io::{Read as _, Seek as _, SeekFrom};
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -30,6 +33,7 @@ type Read = Result<(Batch, HashedBlock), TransferError>;
 /// queued besides the one being read and the one being sent).
 pub(super) struct ReadAhead {
     path: PathBuf,
+    file: Arc<File>,
     id: [u8; 16],
     class: DiskClass,
     /// The running reader's blocks.
@@ -42,20 +46,31 @@ pub(super) struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Starts reading `path` from `hasher`'s position (a block boundary) to
-    /// its size, for the transfer `id`.
-    pub(super) fn start(path: &Path, id: [u8; 16], hasher: FileHasher) -> ReadAhead {
+    /// Opens `path` and starts reading it from `hasher`'s position (a block
+    /// boundary) to its size, for the transfer `id`.
+    ///
+    /// Errors: [`TransferError::Io`] opening the file.
+    pub(super) async fn start(
+        path: &Path,
+        id: [u8; 16],
+        hasher: FileHasher,
+    ) -> Result<ReadAhead, TransferError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| TransferError::io(path, e))?;
+        let file = Arc::new(file.into_std().await);
         let class = DiskClass::for_bytes(hasher.size() - hasher.position());
-        let (blocks, reader) = spawn_reader(class, path, id, &hasher);
-        ReadAhead {
+        let (blocks, reader) = spawn_reader(class, path, &file, id, &hasher);
+        Ok(ReadAhead {
             path: path.to_path_buf(),
+            file,
             id,
             class,
             blocks,
             reader,
             hasher,
             starvation: Starvation::new(),
-        }
+        })
     }
 
     /// The next block's frames, in order; `None` once every block was handed
@@ -120,7 +135,8 @@ impl ReadAhead {
     /// fair-share thread.
     fn move_reader(&mut self) {
         self.class = DiskClass::Batch;
-        (self.blocks, self.reader) = spawn_reader(self.class, &self.path, self.id, &self.hasher);
+        (self.blocks, self.reader) =
+            spawn_reader(self.class, &self.path, &self.file, self.id, &self.hasher);
         note_moved("reader", &self.path);
     }
 
@@ -132,37 +148,46 @@ impl ReadAhead {
     }
 }
 
-/// Starts a reader of `class` from `hasher`'s position.
+/// Starts a reader of `class` of `file` (at `path`) from `hasher`'s position.
 fn spawn_reader(
     class: DiskClass,
     path: &Path,
+    file: &Arc<File>,
     id: [u8; 16],
     hasher: &FileHasher,
 ) -> (mpsc::Receiver<Read>, DiskTask<()>) {
     let capacity = (DISK_BUFFER_BYTES / BLOCK_BYTES as usize).max(1);
     let (tx, rx) = mpsc::channel(capacity);
-    let (path, size, from) = (path.to_path_buf(), hasher.size(), hasher.position());
-    let task = spawn_disk(class, move || read_blocks(&path, id, size, from, &tx));
+    let (path, file) = (path.to_path_buf(), Arc::clone(file));
+    let (size, from) = (hasher.size(), hasher.position());
+    let task = spawn_disk(class, move || {
+        read_blocks(&file, &path, id, size, from, &tx)
+    });
     (rx, task)
 }
 
-/// Reads the `size`-byte file `path` from `from` (a block boundary) a block
+/// Reads the `size`-byte `file` (at `path`) from `from` (a block boundary) a block
 /// at a time, hashes each block whole (BLAKE3 is a quarter faster on a whole
 /// block than on chunk-sized pieces at odd offsets, more than the copy into
 /// the frames costs), and sends its encoded chunk frames (the block's hash in
 /// its last one) to `tx`, so the sender wakes this thread once per block.
 /// Stops at the end, at a read error (or the file ending early: sent as the
 /// last item), or when `tx` closes (the sender left this reader behind).
-fn read_blocks(path: &Path, id: [u8; 16], size: u64, from: u64, tx: &mpsc::Sender<Read>) {
+fn read_blocks(
+    file: &File,
+    path: &Path,
+    id: [u8; 16],
+    size: u64,
+    from: u64,
+    tx: &mpsc::Sender<Read>,
+) {
     let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::open(path)?;
-        file.seek(SeekFrom::Start(from))?;
         let mut block = vec![0u8; BLOCK_BYTES as usize];
         let mut pos = from;
         while pos < size {
             let len = usize::try_from(BLOCK_BYTES.min(size - pos)).unwrap_or(usize::MAX);
             let block = &mut block[..len];
-            file.read_exact(block)?;
+            read_exact_at(file, block, pos)?;
             let hashed = HashedBlock::hash(size, pos, block).map_err(std::io::Error::other)?;
             let pieces = block.chunks(CHUNK_PAYLOAD_BYTES);
             let last = pieces.len() - 1;
@@ -191,4 +216,32 @@ fn read_blocks(path: &Path, id: [u8; 16], size: u64, from: u64, tx: &mpsc::Sende
         };
         let _ = tx.blocking_send(Err(TransferError::io(path, e)));
     }
+}
+
+/// Fills `buf` from `pos` of `file`, whatever the position its handle shares
+/// with other readers.
+///
+/// Errors: the read's; `UnexpectedEof` if the file ends first.
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    file.read_exact_at(buf, pos)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut pos: u64) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    use std::os::windows::fs::FileExt as _;
+    while !buf.is_empty() {
+        match file.seek_read(buf, pos) {
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                pos += n as u64;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -266,7 +266,7 @@ impl SendJob<'_> {
         );
 
         // 3. Stream chunks, read ahead on a disk thread a block at a time.
-        let mut read_ahead = ReadAhead::start(self.path, self.id_bytes, hasher);
+        let mut read_ahead = ReadAhead::start(self.path, self.id_bytes, hasher).await?;
         let mut sent = offset;
         let mut chunks = Vec::new().into_iter();
         let mut throttle = ProgressThrottle::new();

@@ -8,15 +8,18 @@
 //! hash is assembled here from those reports, so when an idle-class writer
 //! keeps the receiver waiting ([`Starvation`]) a fair-share one takes over at
 //! once from the first block not reported, without waiting for the starved
-//! thread: that one stops before its next write, and a write it had already
-//! begun puts the same checked bytes where the new thread puts them.
+//! thread: that one stops before its next write ([`Fence`]), and a write it
+//! had already begun puts the same checked bytes where the new thread puts
+//! them. [`Writer::finish`] waits for such a write to end, so once it
+//! returns no thread writes to the file again (it may be renamed, deleted,
+//! or reopened for another transfer).
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -53,13 +56,41 @@ impl Block {
 }
 
 /// A writer thread: its blocks, its reports (a block written, or the error
-/// that stopped it), and the flag that leaves it behind.
+/// that stopped it), and the fence that leaves it behind.
 #[derive(Debug)]
 struct Thread {
     blocks: mpsc::UnboundedSender<Arc<Block>>,
     written: mpsc::UnboundedReceiver<io::Result<HashedBlock>>,
     task: DiskTask<()>,
-    left_behind: Arc<AtomicBool>,
+    fence: Arc<Fence>,
+}
+
+/// Leaves a writer thread behind without waiting for it, and later waits
+/// only for a write it had already begun: the thread writes only while it
+/// holds `writing` and has seen `left_behind` unset under it.
+#[derive(Debug, Default)]
+struct Fence {
+    left_behind: AtomicBool,
+    writing: Mutex<()>,
+}
+
+impl Fence {
+    /// Runs `write` unless the thread was left behind (then `None`).
+    fn write<T>(&self, write: impl FnOnce() -> T) -> Option<T> {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        (!self.left_behind.load(Ordering::Acquire)).then(write)
+    }
+
+    /// Leaves the thread behind: it starts no write from now on.
+    fn leave_behind(&self) {
+        self.left_behind.store(true, Ordering::Release);
+    }
+
+    /// Blocks until a write begun before [`leave_behind`](Self::leave_behind)
+    /// has ended.
+    fn wait_out(&self) {
+        drop(self.writing.lock().unwrap_or_else(PoisonError::into_inner));
+    }
 }
 
 /// The received file's writer (see the module docs).
@@ -77,6 +108,8 @@ pub(super) struct Writer {
     collected: u64,
     /// Blocks handed over and not yet reported written, in order.
     in_flight: VecDeque<Arc<Block>>,
+    /// The fences of the threads left behind.
+    behind: Vec<Arc<Fence>>,
     /// The blocks written (and the resumed prefix): the next one starts at
     /// its position.
     hasher: FileHasher,
@@ -98,6 +131,7 @@ impl Writer {
             chunks: Vec::new(),
             collected: 0,
             in_flight: VecDeque::new(),
+            behind: Vec::new(),
             hasher,
             starvation: Starvation::new(),
         };
@@ -109,14 +143,14 @@ impl Writer {
     fn start_thread(&self) -> Thread {
         let (blocks, rx) = mpsc::unbounded_channel();
         let (tx, written) = mpsc::unbounded_channel();
-        let left_behind = Arc::new(AtomicBool::new(false));
+        let fence = Arc::new(Fence::default());
         let out = self.file.try_clone().map(|file| {
             let (path, size) = (self.path.clone(), self.hasher.size());
             (BlockOut::new(file, &path, self.hasher.position()), size)
         });
-        let flag = Arc::clone(&left_behind);
+        let thread_fence = Arc::clone(&fence);
         let task = spawn_disk(self.class, move || match out {
-            Ok((out, size)) => write_blocks(out, size, rx, &tx, &flag),
+            Ok((out, size)) => write_blocks(out, size, rx, &tx, &thread_fence),
             Err(e) => {
                 let _ = tx.send(Err(e));
             }
@@ -125,7 +159,7 @@ impl Writer {
             blocks,
             written,
             task,
-            left_behind,
+            fence,
         }
     }
 
@@ -171,8 +205,8 @@ impl Writer {
         })
     }
 
-    /// Hands `block` to the writer thread once fewer than the buffer's worth
-    /// of blocks wait there.
+    /// Hands `block` to the writer thread once no more than the buffer's
+    /// worth of blocks wait there besides the one being written.
     async fn hand_over(&mut self, block: Arc<Block>) -> io::Result<()> {
         let most = (DISK_BUFFER_BYTES / BLOCK_BYTES as usize).max(1);
         self.take_reports()?;
@@ -193,6 +227,14 @@ impl Writer {
         self.thread
             .as_mut()
             .ok_or_else(|| io::Error::other("the writer already stopped"))
+    }
+
+    /// Waits until every block handed over is reported written.
+    async fn write_in_flight(&mut self) -> io::Result<()> {
+        while !self.in_flight.is_empty() {
+            self.wait_for_report().await?;
+        }
+        Ok(())
     }
 
     /// Takes the reports already in, without waiting.
@@ -266,7 +308,8 @@ impl Writer {
     /// reported to a fair-share one.
     fn move_writer(&mut self) {
         if let Some(old) = self.thread.take() {
-            old.left_behind.store(true, Ordering::Relaxed);
+            old.fence.leave_behind();
+            self.behind.push(old.fence);
         }
         self.class = DiskClass::Batch;
         let thread = self.start_thread();
@@ -278,25 +321,24 @@ impl Writer {
     }
 
     /// Waits until every block handed over is written (a block never ended
-    /// is dropped: it was never checked), stops the thread, and syncs the
-    /// file; returns the BLAKE3 (hex) and length of the whole file.
+    /// is dropped: it was never checked), stops the thread, waits out a write
+    /// a thread left behind had begun, and syncs the file; returns the BLAKE3
+    /// (hex) and length of the whole file. Once it returns (either way), no
+    /// writer thread writes to the file again.
     ///
     /// Errors: the writer's (a block that did not match, the disk's), the
     /// sync's, or the file ending mid-block.
     pub(super) async fn finish(mut self) -> io::Result<(String, u64)> {
-        while !self.in_flight.is_empty() {
-            self.wait_for_report().await?;
-        }
+        let written = self.write_in_flight().await;
         if let Some(thread) = self.thread.take() {
-            drop(thread.blocks);
-            // Nothing is left to write: it ends at once. (An idle-class one
-            // may wait long for a core to end on; nothing needs it to.)
-            if self.class == DiskClass::Batch {
-                let _ = thread.task.join().await;
-            }
+            // Nothing is left for it to write (or it failed): it ends at once.
+            thread.fence.leave_behind();
+            self.behind.push(thread.fence);
         }
-        let (file, hasher) = (self.file, self.hasher);
+        let (file, hasher, behind) = (self.file, self.hasher, self.behind);
         tokio::task::spawn_blocking(move || {
+            behind.iter().for_each(|fence| fence.wait_out());
+            written?;
             file.sync_all()?;
             let digest = hasher
                 .digest()
@@ -316,16 +358,16 @@ fn mismatch(offset: u64) -> io::Error {
 /// whole (BLAKE3 is a quarter faster on a whole block than on 64 KiB pieces at
 /// odd offsets), writes it only if it matches the sender's hash, and reports
 /// it to `written`; stops when `blocks` closes, at the first error (reported),
-/// or before a write once `left_behind` is set.
+/// or before a write once `fence` leaves it behind.
 fn write_blocks(
     mut out: BlockOut,
     size: u64,
     mut blocks: mpsc::UnboundedReceiver<Arc<Block>>,
     written: &mpsc::UnboundedSender<io::Result<HashedBlock>>,
-    left_behind: &AtomicBool,
+    fence: &Fence,
 ) {
     while let Some(block) = blocks.blocking_recv() {
-        if left_behind.load(Ordering::Relaxed) {
+        if fence.left_behind.load(Ordering::Acquire) {
             return;
         }
         let report = (|| {
@@ -337,11 +379,10 @@ fn write_blocks(
             if hashed.cv() != block.sent {
                 return Err(mismatch(block.last_chunk()));
             }
-            if left_behind.load(Ordering::Relaxed) {
-                return Ok(None);
+            match fence.write(|| out.write_staged()) {
+                Some(wrote) => wrote.map(|()| Some(hashed)),
+                None => Ok(None),
             }
-            out.write_staged()?;
-            Ok(Some(hashed))
         })();
         match report {
             Ok(None) => return,
@@ -355,5 +396,40 @@ fn write_blocks(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    #[test]
+    fn a_fence_waits_out_a_write_begun_and_lets_none_start_after() {
+        let fence = Arc::new(Fence::default());
+        let (began, has_begun) = channel();
+        let (go, may_go) = channel::<()>();
+        let writer = std::thread::spawn({
+            let fence = Arc::clone(&fence);
+            move || {
+                fence.write(|| {
+                    began.send(()).unwrap();
+                    may_go.recv().unwrap();
+                    "written"
+                })
+            }
+        });
+        has_begun.recv().unwrap();
+        fence.leave_behind();
+        let waiter = std::thread::spawn({
+            let fence = Arc::clone(&fence);
+            move || fence.wait_out()
+        });
+        // The write holds the fence until it may go on.
+        assert!(!waiter.is_finished());
+        go.send(()).unwrap();
+        waiter.join().unwrap();
+        assert_eq!(writer.join().unwrap(), Some("written"));
+        assert_eq!(fence.write(|| "again"), None, "left behind");
     }
 }
