@@ -14,7 +14,8 @@
 //!   `CAP_SYS_NICE` it cannot leave `SCHED_IDLE` again; so when it keeps the
 //!   transfer waiting ([`Starvation`]), the rest of the file goes to a
 //!   fair-share thread ([`DiskClass::Batch`]) at once, from the first block
-//!   not yet handed over (each block is hashed on its own,
+//!   the starved thread did not hand over (the reader) or report written (the
+//!   writer; each block is hashed on its own,
 //!   [`parley_proto::file_hash::HashedBlock`]), and the starved thread is left
 //!   to stop when it next runs.
 //! - Smaller files, other systems, and moved work run on tokio's pooled
@@ -31,12 +32,14 @@ use tokio::task::JoinHandle;
 pub(super) const IDLE_FROM_BYTES: u64 = 8 << 20;
 
 /// How long the sender waits for its idle-class reader's next block, or the
-/// receiver for its idle-class writer to take a block, before the thread
-/// counts as starved and the rest of the file goes to a fair-share thread:
-/// 25 ms. A block takes about 1 ms of CPU, and with the cores to itself the
-/// transfer waited at most 6 ms at once for either thread (1 GiB on the
-/// reference machine); a slow disk that trips this loses nothing (the work
-/// moves to where all of it ran before).
+/// receiver (its write-behind full, or finishing) for its idle-class writer
+/// to report a block written, before the thread counts as starved and the
+/// rest of the file goes to a fair-share thread: 25 ms. A block takes about
+/// 1 ms of CPU, and with the cores to itself the transfer waited at most 6 ms
+/// at once for either thread (1 GiB on the reference machine). A slow disk
+/// that trips this costs little: the work moves to where all of it ran
+/// before, and a block the old writer was writing may be written twice, with
+/// the same bytes.
 pub(super) const STARVED_AFTER: Duration = Duration::from_millis(25);
 
 /// Waits that add up to this much, and to [`STARVED_SHARE`] of the time since

@@ -8,7 +8,8 @@
 //! can start at the first block not handed over without waiting for the old
 //! one: a starved idle-class thread may take seconds to finish its block.
 //! Every reader reads the one handle opened at the start, at explicit
-//! offsets, so a file replaced under its name meanwhile is not mixed in.
+//! offsets, so a file replaced under its name after that is not mixed in
+//! (before it, a resume's prefix was hashed from its own handle).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -266,7 +266,11 @@ impl SendJob<'_> {
         );
 
         // 3. Stream chunks, read ahead on a disk thread a block at a time.
-        let mut read_ahead = ReadAhead::start(self.path, self.id_bytes, hasher).await?;
+        let mut read_ahead = tokio::select! {
+            biased;
+            _ = cancelled(self.cancel) => return Err(user_cancelled()),
+            r = ReadAhead::start(self.path, self.id_bytes, hasher) => r?,
+        };
         let mut sent = offset;
         let mut chunks = Vec::new().into_iter();
         let mut throttle = ProgressThrottle::new();

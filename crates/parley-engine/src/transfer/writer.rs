@@ -321,8 +321,9 @@ impl Writer {
     }
 
     /// Waits until every block handed over is written (a block never ended
-    /// is dropped: it was never checked), stops the thread, waits out a write
-    /// a thread left behind had begun, and syncs the file; returns the BLAKE3
+    /// is dropped: it was never checked), lets the thread end (not waiting
+    /// for it), waits out a write a thread left behind had begun, and syncs
+    /// the file; returns the BLAKE3
     /// (hex) and length of the whole file. Once it returns (either way), no
     /// writer thread writes to the file again.
     ///

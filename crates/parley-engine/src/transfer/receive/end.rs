@@ -94,7 +94,7 @@ impl ReceiveSession {
         let Some(active) = self.active.remove(&id) else {
             return;
         };
-        // Wait for the writer to close the file before deleting it.
+        // Wait until no writer thread writes to the file before deleting it.
         let _ = active.writer.finish().await;
         if discard {
             remove_temp(&active.part, &active.sidecar).await;
